@@ -1,0 +1,126 @@
+# flipswitch — build, test, demo. `make help` lists the targets.
+
+BUILD     ?= build
+CC        ?= gcc
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+LLVM_STRIP ?= llvm-strip
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
+	     -Iinclude -Iuser -Itools/guest -I$(BUILD) -D_GNU_SOURCE
+DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
+
+LIBS_DAEMON := -lxdp -lbpf -lconfig -lelf -lz
+LIBS_TEST   := $(LIBS_DAEMON) -lcmocka -lpcap
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all help deps test test-unit test-integration demo clean debug
+
+DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+DEBUG_OBJS  := $(patsubst user/%.c,$(BUILD)/obj-debug/%.o,$(DAEMON_SRCS))
+GUEST_OBJS  := $(BUILD)/obj/fsguest.o
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+SKEL        := $(BUILD)/flipswitch.skel.h
+
+all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
+     $(BUILD)/fs-pkt $(UNIT_TESTS)
+
+help:
+	@echo 'make            build everything into $(BUILD)/'
+	@echo 'make deps       install the Debian packages that are missing (root)'
+	@echo 'make test       deps, build, run every test; ends with "N passed, N failed"'
+	@echo 'make test-unit  only the cmocka unit tests'
+	@echo 'make test-integration  only the namespace/veth integration tests (root)'
+	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
+	@echo 'make clean      remove $(BUILD)/'
+	@echo 'V=1             show the commands'
+
+deps:
+	$(Q)tools/install-deps.sh
+
+# --- BPF --------------------------------------------------------------------
+$(BUILD)/flipswitch.bpf.o: bpf/flipswitch.bpf.c include/flipswitch/xdp_shared.h | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(SKEL): $(BUILD)/flipswitch.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name flipswitch_bpf > $@
+
+# --- daemon -----------------------------------------------------------------
+$(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/flipswitch/*.h) $(SKEL) | $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj-debug/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/flipswitch/*.h) $(SKEL) | $(BUILD)/obj-debug
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEBUG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libfsd.a: $(DAEMON_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libfsd-debug.a: $(DEBUG_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/flipswitchd: $(BUILD)/obj/main.o $(BUILD)/libfsd.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DAEMON)
+
+# The debug daemon checks the frame-ownership invariant continuously and
+# runs under ASan/UBSan; the integration tests use it.
+$(BUILD)/flipswitchd-debug: $(BUILD)/obj-debug/main.o $(BUILD)/libfsd-debug.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEBUG_CFLAGS) -o $@ $^ $(LIBS_DAEMON)
+
+# --- guest side and tools ---------------------------------------------------
+$(BUILD)/obj/fsguest.o: tools/guest/fsguest.c tools/guest/fsguest.h include/flipswitch/ring.h | $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c $(GUEST_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpcap
+
+$(BUILD)/fs-pkt: tools/fs-pkt.c
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpcap
+
+# --- tests ------------------------------------------------------------------
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/run.sh all
+
+test-unit: all
+	$(Q)tests/run.sh unit
+
+test-integration: all
+	$(Q)tests/run.sh integration
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo.sh
+
+$(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * flipswitch guest ABI: the VM ring region and its four rings.
+ *
+ * One region file per VM, mapped by the switch and by that VM only (an
+ * ivshmem device in a QEMU guest, a plain mmap on the host). It starts with
+ * struct fs_region_hdr; the header gives the offset of everything else, so a
+ * guest never computes the layout itself. Descriptors carry byte offsets
+ * into the pool (another shared file, see design.md), never pointers.
+ *
+ *   rx     switch -> guest  struct fs_desc   frames received, now the guest's
+ *   free   guest  -> switch u64 pool offset  frames the guest gives back
+ *   alloc  switch -> guest  u64 pool offset  empty frames lent for transmit
+ *   tx     guest  -> switch struct fs_desc   frames to send (any frame the
+ *                                            guest owns, received or lent)
+ *
+ * Every ring is single-producer single-consumer with power-of-two size and
+ * free-running u32 indices (used with "& mask"). The producer index, the
+ * consumer index and the descriptors live on separate cache lines, with a
+ * spare line between the indices and the descriptors, as in the kernel's
+ * struct xdp_ring.
+ *
+ * Memory ordering (labels used at each atomic below):
+ *
+ *   producer                              consumer
+ *   (A) load-acquire consumer index       (C) load-acquire producer index
+ *       when the cached copy runs out         when the cached copy runs out
+ *       write descriptors                     read descriptors
+ *   (B) store-release producer index      (D) store-release consumer index
+ *
+ *   (B) pairs with (C): descriptors written before B are visible after C.
+ *   (D) pairs with (A): the consumer has finished reading a slot before the
+ *   producer, having seen D, may overwrite it.
+ *
+ * Attach handshake (labels E..H), through the header's own cache lines:
+ *
+ *   (E) the guest store-releases guest_req = (seq + 1) << 1 | ATTACH, or
+ *       without ATTACH to detach;
+ *   (F) the switch load-acquires guest_req, takes back every frame the VM
+ *       holds, zeroes all ring indices and flags, then
+ *   (G) store-releases guest_ack = guest_req;
+ *   (H) the guest load-acquires guest_ack and, once it equals its request,
+ *       starts from index 0 on every ring.
+ *   switch_gen changes whenever the switch (re)creates the region; a guest
+ *   that sees it change holds no frames any more and attaches again.
+ *
+ * The other side is untrusted in both directions. The switch keeps its own
+ * indices privately and only ever stores them to the shared ring; it checks
+ * that prod - cons never exceeds the ring size and validates every
+ * descriptor (read once into private memory) before use.
+ *
+ * This header needs only libc and a C11/GNU C compiler: the same code runs in
+ * a QEMU guest, in a host process and in the switch.
+ */
+#ifndef FLIPSWITCH_RING_H
+#define FLIPSWITCH_RING_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define FS_REGION_MAGIC 0x48435753504c4946ULL /* "FLIPSWCH" in memory */
+#define FS_ABI_MAJOR 1
+#define FS_ABI_MINOR 0
+
+#define FS_CACHELINE 64
+/* Bytes a guest leaves free before the packet in a lent frame: the same as
+ * the kernel's XDP_PACKET_HEADROOM, so the switch can push a VLAN tag in
+ * place and frames from the NIC and from guests look alike. */
+#define FS_HEADROOM 256
+#define FS_ETH_HLEN 14
+#define FS_NAME_MAX 32
+
+#define FS_REQ_ATTACH 1u /* guest_req bit 0: attached (1) or detached (0) */
+#define FS_SW_UP 1u      /* switch_state: the switch serves this region */
+
+/* Ring flag, written by the consumer of a ring: wake me when you produce.
+ * Reserved for doorbell mode; polling peers ignore it. */
+#define FS_RING_NEED_WAKEUP 1u
+
+struct fs_desc {
+	uint64_t addr; /* byte offset of the packet's first byte in the pool */
+	uint32_t len;  /* bytes of packet */
+	uint32_t options; /* must be 0 in ABI 1.0 */
+};
+
+struct fs_ring_info {
+	uint64_t off;       /* from the start of the region */
+	uint32_t size;      /* entries, a power of two */
+	uint32_t desc_size; /* 16 (struct fs_desc) or 8 (u64 pool offset) */
+};
+
+struct fs_ring_shared {
+	_Alignas(FS_CACHELINE) uint32_t producer;
+	_Alignas(FS_CACHELINE) uint32_t consumer;
+	uint32_t flags; /* written by the consumer */
+	_Alignas(FS_CACHELINE) uint8_t spare[FS_CACHELINE];
+	_Alignas(FS_CACHELINE) unsigned char desc[];
+};
+
+struct fs_region_hdr {
+	uint64_t magic;
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	uint32_t hdr_size;
+	uint64_t region_size;
+	/* Pool geometry: frame i spans [i * frame_size, (i + 1) * frame_size). */
+	uint64_t pool_size;
+	uint32_t pool_frames;
+	uint32_t frame_size;
+	uint32_t headroom;
+	uint32_t quota;  /* most frames this VM may hold at once */
+	uint8_t mac[6];
+	uint16_t vlan;   /* 0: untagged */
+	char name[FS_NAME_MAX];
+	struct fs_ring_info rx, free, alloc, tx;
+
+	/* Written by the switch. */
+	_Alignas(FS_CACHELINE) uint32_t switch_gen;
+	uint32_t switch_state;
+	uint32_t guest_ack;
+	/* Written by the guest. */
+	_Alignas(FS_CACHELINE) uint32_t guest_req;
+	uint32_t guest_pad;
+	_Alignas(FS_CACHELINE) uint8_t end[];
+};
+
+_Static_assert(sizeof(struct fs_desc) == 16, "fs_desc is 16 bytes");
+_Static_assert(offsetof(struct fs_ring_shared, desc) == 3 * FS_CACHELINE,
+	       "ring indices and descriptors on separate lines");
+_Static_assert(sizeof(struct fs_region_hdr) <= 4096, "header fits a page");
+
+/* One side's private view of a shared ring. Never shared: the peer cannot
+ * change cached indices or the mask. */
+struct fs_ring {
+	uint32_t cached_prod;
+	uint32_t cached_cons;
+	uint32_t mask;
+	uint32_t size;
+	uint32_t *producer;
+	uint32_t *consumer;
+	uint32_t *flags;
+	unsigned char *desc;
+};
+
+static inline int fs_is_pow2(uint32_t n)
+{
+	return n && !(n & (n - 1));
+}
+
+static inline void fs_ring_init(struct fs_ring *r, void *region,
+				const struct fs_ring_info *ri)
+{
+	struct fs_ring_shared *s =
+		(struct fs_ring_shared *)((char *)region + ri->off);
+
+	r->size = ri->size;
+	r->mask = ri->size - 1;
+	r->producer = &s->producer;
+	r->consumer = &s->consumer;
+	r->flags = &s->flags;
+	r->desc = s->desc;
+	r->cached_prod = 0;
+	r->cached_cons = 0;
+}
+
+static inline struct fs_desc *fs_ring_desc(const struct fs_ring *r,
+					   uint32_t idx)
+{
+	return (struct fs_desc *)r->desc + (idx & r->mask);
+}
+
+static inline uint64_t *fs_ring_addr(const struct fs_ring *r, uint32_t idx)
+{
+	return (uint64_t *)r->desc + (idx & r->mask);
+}
+
+/*
+ * Producer side. Returns how many of nb entries can be written from *idx on,
+ * 0 if none. If the peer's consumer index is impossible (more consumed than
+ * produced) the ring counts as full and *bad is set.
+ */
+static inline uint32_t fs_prod_reserve(struct fs_ring *r, uint32_t nb,
+				       uint32_t *idx, int *bad)
+{
+	uint32_t used = r->cached_prod - r->cached_cons;
+	uint32_t room;
+
+	if (r->size - used < nb) {
+		r->cached_cons = __atomic_load_n(r->consumer,
+						 __ATOMIC_ACQUIRE); /* A */
+		used = r->cached_prod - r->cached_cons;
+		if (used > r->size) {
+			if (bad)
+				*bad = 1;
+			/* Keep a sane value so the next refresh starts over. */
+			r->cached_cons = r->cached_prod - r->size;
+			return 0;
+		}
+	}
+	room = r->size - used;
+	if (nb > room)
+		nb = room;
+	*idx = r->cached_prod;
+	r->cached_prod += nb;
+	return nb;
+}
+
+static inline void fs_prod_submit(struct fs_ring *r)
+{
+	__atomic_store_n(r->producer, r->cached_prod, __ATOMIC_RELEASE); /* B */
+}
+
+/* Entries the producer has not had consumed yet, as last seen. */
+static inline uint32_t fs_prod_pending(const struct fs_ring *r)
+{
+	return r->cached_prod - r->cached_cons;
+}
+
+/*
+ * Consumer side. Returns how many of nb entries can be read from *idx on.
+ * If the peer's producer index is impossible (more than size entries
+ * outstanding) nothing is consumed and *bad is set.
+ */
+static inline uint32_t fs_cons_peek(struct fs_ring *r, uint32_t nb,
+				    uint32_t *idx, int *bad)
+{
+	uint32_t avail = r->cached_prod - r->cached_cons;
+
+	if (avail < nb) {
+		uint32_t prod = __atomic_load_n(r->producer,
+						__ATOMIC_ACQUIRE); /* C */
+
+		if (prod - r->cached_cons > r->size) {
+			if (bad)
+				*bad = 1;
+			return 0;
+		}
+		r->cached_prod = prod;
+		avail = prod - r->cached_cons;
+	}
+	if (nb > avail)
+		nb = avail;
+	*idx = r->cached_cons;
+	return nb;
+}
+
+static inline void fs_cons_release(struct fs_ring *r, uint32_t nb)
+{
+	r->cached_cons += nb;
+	__atomic_store_n(r->consumer, r->cached_cons, __ATOMIC_RELEASE); /* D */
+}
+
+#endif /* FLIPSWITCH_RING_H */

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages flipswitch needs to build, test and demo,
+# and only those that are missing. Needs root (or nothing to install).
+set -euo pipefail
+
+pkgs=(
+	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
+	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev
+	iproute2 iputils-ping linux-libc-dev
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root or: apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

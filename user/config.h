@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's configuration, read from a libconfig file.
+ *
+ * cfg_load() checks everything it can before the daemon touches the system:
+ * unknown keys, types, ranges, MAC syntax, duplicate names, MACs, ring paths,
+ * a frame size the kernel would refuse, interfaces that do not exist. On the
+ * first mistake it fills err with one sentence that names file, line and fix,
+ * for example
+ *   flipswitch.conf:12: vm "web1": mac "52:54:00:zz" is not a MAC address
+ *     (six hex byte pairs separated by ':', like 52:54:00:12:34:56)
+ */
+#ifndef FS_CONFIG_H
+#define FS_CONFIG_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <limits.h>
+#include <net/if.h>
+
+#define CFG_MAX_IFACES 8
+#define CFG_MAX_VMS 256
+#define CFG_ERR_MAX 512
+
+enum cfg_scrub { CFG_SCRUB_OFF, CFG_SCRUB_USED, CFG_SCRUB_FULL };
+enum cfg_xdp_mode { CFG_XDP_AUTO, CFG_XDP_NATIVE, CFG_XDP_GENERIC };
+enum cfg_zc { CFG_ZC_AUTO, CFG_ZC_ON, CFG_ZC_OFF };
+
+struct cfg_pool {
+	char path[PATH_MAX];  /* "path": file on tmpfs or hugetlbfs */
+	uint32_t frames;      /* "frames": 64 .. 1048576, default 16384 */
+	uint32_t frame_size;  /* "frame_size": 2048 or 4096, default 2048 */
+	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default used */
+};
+
+struct cfg_iface {
+	char name[IF_NAMESIZE];     /* "name", must exist */
+	unsigned int ifindex;
+	enum cfg_xdp_mode xdp_mode; /* "xdp_mode": "auto" | "native" |
+				       "generic", default auto: native, then
+				       generic if the driver has no XDP */
+	enum cfg_zc zerocopy;       /* "zerocopy": "auto" | "on" | "off",
+				       default auto: zero-copy, then copy */
+	uint32_t queues;            /* "queues": rx queues to serve, 0 (the
+				       default) = all of the interface's */
+	uint32_t ring_size;         /* "ring_size": AF_XDP ring entries, power of
+				       two 64 .. 16384, default 2048 */
+	int line;                   /* line in the file, for later messages */
+};
+
+struct cfg_vm {
+	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
+	uint8_t mac[6];          /* "mac": unicast, unique per vlan */
+	uint16_t vlan;           /* "vlan": 0 (untagged, default) or 1..4094 */
+	char rings[PATH_MAX];    /* "rings": the VM ring region file, unique */
+	uint32_t quota;          /* "quota": frames, 1 .. frames, default 1024 */
+	uint32_t ring_size;      /* "ring_size": power of two 64 .. 32768,
+				    default: quota rounded up to a power of
+				    two, at least 256 */
+	int uplink;              /* "uplink": interface name, index into
+				    cfg.ifaces; default 0 (the first) */
+	int line;
+};
+
+struct cfg {
+	char file[PATH_MAX];
+	struct cfg_pool pool;
+	struct cfg_iface ifaces[CFG_MAX_IFACES];
+	int n_ifaces;            /* at least 1 */
+	struct cfg_vm vms[CFG_MAX_VMS];
+	int n_vms;
+	uint32_t batch;          /* "batch": frames per ring operation,
+				    1 .. 256, default 64 */
+	char control[PATH_MAX];  /* "control": control socket path, default
+				    /run/flipswitch/flipswitch.sock */
+};
+
+/* 0 on success; -EINVAL with err filled on any mistake in the file, -errno
+ * (err filled) if the file cannot be read. cfg is zeroed first. */
+int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
+
+/* Parses "52:54:00:12:34:56" (case-insensitive hex). 0 or -EINVAL. */
+int cfg_parse_mac(const char *s, uint8_t mac[6]);
+
+const char *cfg_scrub_name(enum cfg_scrub s);
+
+#endif /* FS_CONFIG_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pool file and its owner table; see pool.h for the ownership rules.
+ *
+ * The file lives on tmpfs (/dev/shm) or hugetlbfs. It is locked with flock()
+ * while the daemon runs, so a second daemon cannot take the same pool, and
+ * zeroed when mapped, so no byte of an earlier run survives into this one.
+ * Pages are populated up front: the kernel pins them when the UMEM is
+ * registered anyway. The daemon removes the file at exit only if it created
+ * it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "log.h"
+#include "pool.h"
+
+int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
+{
+	struct statfs sfs;
+	uint32_t i;
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	snprintf(p->path, sizeof(p->path), "%s", c->path);
+	p->frames = c->frames;
+	p->frame_size = c->frame_size;
+	p->shift = (uint32_t)__builtin_ctz(c->frame_size);
+	p->size = (uint64_t)c->frames * c->frame_size;
+	p->scrub = c->scrub;
+	p->n_owners = POOL_OWNERS(max_vms);
+
+	p->created = access(p->path, F_OK) != 0;
+	p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	if (p->fd < 0) {
+		err = -errno;
+		log_err("pool: cannot open %s: %s", p->path, strerror(errno));
+		return err;
+	}
+	if (flock(p->fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		log_err("pool: %s is in use by another flipswitchd", p->path);
+		goto out_close;
+	}
+	if (fstatfs(p->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC) {
+		p->hugetlb = true;
+		if (p->size % (uint64_t)sfs.f_bsize) {
+			log_err("pool: %s is on hugetlbfs with %ld-byte pages; frames x frame_size (%llu) must be a multiple of it",
+				p->path, (long)sfs.f_bsize,
+				(unsigned long long)p->size);
+			err = -EINVAL;
+			goto out_close;
+		}
+	}
+	/* A PCI BAR (ivshmem) is a power of two: the file is, the UMEM need
+	 * not be. An existing file keeps its inode, so a QEMU that mapped it
+	 * first keeps seeing the pool; its old bytes are zeroed below. */
+	p->file_size = p->size;
+	while (p->file_size & (p->file_size - 1))
+		p->file_size += p->file_size & -p->file_size;
+	if (ftruncate(p->fd, (off_t)p->file_size)) {
+		err = -errno;
+		log_err("pool: cannot size %s to %llu bytes: %s", p->path,
+			(unsigned long long)p->file_size, strerror(errno));
+		goto out_unlink;
+	}
+	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, p->fd, 0);
+	if (p->base == MAP_FAILED) {
+		err = -errno;
+		p->base = NULL;
+		log_err("pool: cannot map %s: %s", p->path, strerror(errno));
+		goto out_unlink;
+	}
+	memset(p->base, 0, p->size);
+
+	p->owner = calloc(p->frames, sizeof(*p->owner));
+	p->extent = calloc(p->frames, sizeof(*p->extent));
+	p->count = calloc(p->n_owners, sizeof(*p->count));
+	p->free_stack = calloc(p->frames, sizeof(*p->free_stack));
+	if (!p->owner || !p->extent || !p->count || !p->free_stack) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	/* All frames start free; push in reverse so frame 0 is used first. */
+	for (i = p->frames; i-- > 0;)
+		pool_free(p, pool_frame_addr(p, i));
+	p->count[POOL_OWN_SWITCH] = p->frames;
+	log_info("pool: %s, %u frames of %u bytes (%llu MiB%s), scrub %s",
+		 p->path, p->frames, p->frame_size,
+		 (unsigned long long)(p->size >> 20),
+		 p->hugetlb ? ", hugetlbfs" : "", cfg_scrub_name(p->scrub));
+	return 0;
+
+out_free:
+	free(p->owner);
+	free(p->extent);
+	free(p->count);
+	free(p->free_stack);
+	munmap(p->base, p->size);
+out_unlink:
+	if (p->created)
+		unlink(p->path);
+out_close:
+	close(p->fd);
+	p->fd = -1;
+	return err;
+}
+
+void pool_destroy(struct pool *p)
+{
+	if (p->fd < 0)
+		return;
+	free(p->owner);
+	free(p->extent);
+	free(p->count);
+	free(p->free_stack);
+	if (p->base)
+		munmap(p->base, p->size);
+	if (p->created)
+		unlink(p->path);
+	close(p->fd);
+	p->fd = -1;
+}
+
+void pool_scrub(struct pool *p, uint32_t frame)
+{
+	uint32_t n;
+
+	switch (p->scrub) {
+	case CFG_SCRUB_OFF:
+		n = 0;
+		break;
+	case CFG_SCRUB_USED:
+		n = p->extent[frame];
+		break;
+	default:
+		n = p->frame_size;
+		break;
+	}
+	if (n) {
+		/* glibc's memset uses the widest stores the CPU has. */
+		memset(p->base + pool_frame_addr(p, frame), 0, n);
+		p->scrubbed_frames++;
+		p->scrubbed_bytes += n;
+	}
+	p->extent[frame] = 0;
+}
+
+uint32_t pool_reclaim(struct pool *p, uint16_t who)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < p->frames && p->count[who]; i++) {
+		if (p->owner[i] != who)
+			continue;
+		pool_move(p, i, who, POOL_OWN_SWITCH);
+		pool_recycle(p, i);
+		n++;
+	}
+	return n;
+}
+
+int pool_check(const struct pool *p, bool between_batches, char *msg,
+	       size_t msglen)
+{
+	uint32_t *seen = calloc(p->n_owners, sizeof(*seen));
+	uint64_t sum = 0;
+	uint32_t i;
+	int rc = 0;
+
+	if (!seen) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < p->frames; i++) {
+		if (p->owner[i] >= p->n_owners) {
+			snprintf(msg, msglen, "frame %u has owner %u, not one of the %u owners",
+				 i, p->owner[i], p->n_owners);
+			rc = -1;
+			goto out;
+		}
+		seen[p->owner[i]]++;
+	}
+	for (i = 0; i < p->n_owners; i++) {
+		if (seen[i] != p->count[i]) {
+			snprintf(msg, msglen, "owner %u holds %u frames but is counted as %u",
+				 i, seen[i], p->count[i]);
+			rc = -1;
+			goto out;
+		}
+		sum += p->count[i];
+	}
+	if (sum != p->frames) {
+		snprintf(msg, msglen, "counts sum to %llu, not %u",
+			 (unsigned long long)sum, p->frames);
+		rc = -1;
+	} else if (between_batches && p->count[POOL_OWN_SWITCH] != p->n_free) {
+		snprintf(msg, msglen, "switch owns %u frames but its free list holds %u",
+			 p->count[POOL_OWN_SWITCH], p->n_free);
+		rc = -1;
+	} else {
+		snprintf(msg, msglen, "ok");
+	}
+out:
+	free(seen);
+	return rc;
+}

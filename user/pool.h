@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pool: one shared-memory file of fixed-size frames, the UMEM of every
+ * AF_XDP socket and the memory every guest of the pool maps.
+ *
+ * Ownership. Every frame has exactly one owner at every instant, recorded in
+ * a switch-private table (guests cannot write it):
+ *   POOL_OWN_SWITCH  the switch: its free list, or in its hands mid-batch
+ *   POOL_OWN_FILL    the kernel: an AF_XDP fill ring, or received and not
+ *                    yet read from an rx ring
+ *   POOL_OWN_TX      the kernel: an AF_XDP tx ring, until its completion
+ *   POOL_OWN_VM(i)   VM i: in its rx or alloc ring, or held by the guest
+ * Per-owner counts always sum to the number of frames; between batches the
+ * switch's count equals the free list's length. pool_check() recounts the
+ * table and verifies both; the debug build runs it continuously.
+ *
+ * Every transfer names the owner it expects (pool_move): a guest can only
+ * hand over frames that the table says it owns, so a guest can neither free
+ * a frame twice nor give away another VM's frame.
+ */
+#ifndef FS_POOL_H
+#define FS_POOL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+
+enum {
+	POOL_OWN_SWITCH = 0,
+	POOL_OWN_FILL,
+	POOL_OWN_TX,
+	POOL_OWN_VM0,
+};
+#define POOL_OWN_VM(i) ((uint16_t)(POOL_OWN_VM0 + (i)))
+#define POOL_OWNERS(n_vms) (POOL_OWN_VM0 + (n_vms))
+
+struct xsk_umem;
+
+struct pool {
+	char path[PATH_MAX];
+	int fd;
+	unsigned char *base;
+	uint64_t size;         /* frames * frame_size: the UMEM */
+	uint64_t file_size;    /* size rounded up to a power of two */
+	bool created;          /* the file did not exist before */
+	uint32_t frames;
+	uint32_t frame_size;
+	uint32_t shift;        /* log2(frame_size) */
+	bool hugetlb;
+	enum cfg_scrub scrub;
+
+	uint16_t *owner;       /* per frame */
+	uint32_t *count;       /* per owner */
+	uint32_t n_owners;
+	/* Per frame: bytes from the frame's start that may hold data, the
+	 * furthest end of any packet it carried since its last scrub. */
+	uint32_t *extent;
+
+	uint64_t *free_stack;  /* frame base offsets */
+	uint32_t n_free;
+
+	uint64_t scrubbed_frames;
+	uint64_t scrubbed_bytes;
+
+	struct xsk_umem *umem; /* created with the first AF_XDP socket */
+};
+
+/* Creates (or truncates) and maps the pool file, all frames free. */
+int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms);
+void pool_destroy(struct pool *p);
+
+static inline uint32_t pool_frame(const struct pool *p, uint64_t addr)
+{
+	return (uint32_t)(addr >> p->shift);
+}
+
+static inline uint64_t pool_frame_addr(const struct pool *p, uint32_t frame)
+{
+	return (uint64_t)frame << p->shift;
+}
+
+static inline uint32_t pool_offset_in_frame(const struct pool *p,
+					    uint64_t addr)
+{
+	return (uint32_t)(addr & (p->frame_size - 1));
+}
+
+static inline void *pool_data(const struct pool *p, uint64_t addr)
+{
+	return p->base + addr;
+}
+
+/* Moves a frame from owner `from` to owner `to`. -EPERM if `from` does not
+ * own it (the caller counts that as a bad descriptor), leaving it alone. */
+static inline int pool_move(struct pool *p, uint32_t frame, uint16_t from,
+			    uint16_t to)
+{
+	if (p->owner[frame] != from)
+		return -EPERM;
+	p->owner[frame] = to;
+	p->count[from]--;
+	p->count[to]++;
+	return 0;
+}
+
+/* Records that bytes [0, end) of the frame may hold packet data. */
+static inline void pool_note_extent(struct pool *p, uint32_t frame,
+				    uint32_t end)
+{
+	if (end > p->extent[frame])
+		p->extent[frame] = end;
+}
+
+/* Takes a free frame (owner stays POOL_OWN_SWITCH); returns its base
+ * offset, or UINT64_MAX if the free list is empty. */
+static inline uint64_t pool_alloc(struct pool *p)
+{
+	return p->n_free ? p->free_stack[--p->n_free] : UINT64_MAX;
+}
+
+/* Puts a frame the switch owns, already scrubbed, on the free list. */
+static inline void pool_free(struct pool *p, uint64_t addr)
+{
+	p->free_stack[p->n_free++] = addr & ~(uint64_t)(p->frame_size - 1);
+}
+
+/* Zeroes the bytes of a frame that may hold data, per the scrub policy. */
+void pool_scrub(struct pool *p, uint32_t frame);
+
+/* Scrubs a frame the switch has just taken back and puts it on the free
+ * list. */
+static inline void pool_recycle(struct pool *p, uint32_t frame)
+{
+	pool_scrub(p, frame);
+	pool_free(p, pool_frame_addr(p, frame));
+}
+
+/* Takes back every frame owner `who` holds: moves each to the switch,
+ * scrubs it and frees it. Returns how many. */
+uint32_t pool_reclaim(struct pool *p, uint16_t who);
+
+/* Recounts the owner table. 0 if the counts match the table, sum to
+ * `frames`, and (when between batches) the switch's count equals the free
+ * list's length; -1 otherwise, with a description in msg. */
+int pool_check(const struct pool *p, bool between_batches, char *msg,
+	       size_t msglen);
+
+#endif /* FS_POOL_H */
