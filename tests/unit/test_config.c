@@ -1,0 +1,480 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cfg_load() and cfg_parse_mac(). Every case writes its text to a temp file
+ * and loads it; error cases check the return code, the "FILE:LINE: " prefix
+ * and a distinctive part of the message. "lo" is the interface that exists
+ * everywhere, "fsnosuch0" the one that exists nowhere.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* Line 1 and 2 of most cases. */
+#define POOL "pool = { path = \"/dev/shm/fs-test-pool\"; };\n"
+#define LO "interfaces = ( { name = \"lo\"; } );\n"
+#define VM(name, mac, rings, extra)                                          \
+	"{ name = \"" name "\"; mac = \"" mac "\"; rings = \"" rings "\";" \
+	extra " }"
+/* A config whose line 3 holds one VM with web1's name, MAC and rings. */
+#define ONE_VM(extra) POOL LO "vms = ( " VM("web1", "52:54:00:00:00:01", \
+					    "/dev/shm/r1", extra) " );\n"
+#define ONE_MAC(mac) POOL LO "vms = ( " VM("web1", mac, "/dev/shm/r1", "") " );\n"
+
+struct err_case {
+	const char *name;
+	const char *text;
+	int line;		/* 0: the message has no line, only "FILE: " */
+	const char *msg;	/* must occur in the message */
+};
+
+static const struct err_case err_cases[] = {
+	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
+	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, control)" },
+	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
+	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
+	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size)" },
+	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink)" },
+	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
+	  "pool: frames must be an integer, not a string" },
+	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
+	  "pool: frames must be an integer, not a floating point number" },
+	{ "pool is not a group", "pool = 5;\n" LO, 1, "pool must be a group" },
+	{ "path is not a string", "pool = { path = 5; };\n" LO, 1, "pool: path must be a string" },
+	{ "interfaces is a group", POOL "interfaces = { name = \"lo\"; };\n", 2,
+	  "interfaces must be a list" },
+	{ "interface is a string", POOL "interfaces = ( \"lo\" );\n", 2,
+	  "interfaces: interface 1 must be a group" },
+	{ "vm is a string", POOL LO "vms = ( \"web1\" );\n", 3, "vms: vm 1 must be a group" },
+	{ "zerocopy is a boolean", POOL "interfaces = ( { name = \"lo\"; zerocopy = true; } );\n", 2,
+	  "interface \"lo\": zerocopy must be a string, not a boolean" },
+	{ "control is an integer", POOL LO "control = 5;\n", 3, "control must be a string" },
+	{ "control is empty", POOL LO "control = \"\";\n", 3, "control must not be empty" },
+
+	{ "mac with zz", ONE_MAC("52:54:00:zz:00:01"), 3,
+	  "vm \"web1\": mac \"52:54:00:zz:00:01\" is not a MAC address (six hex byte pairs" },
+	{ "mac too short", ONE_MAC("52:54:00:00:01"), 3, "mac \"52:54:00:00:01\" is not a MAC address" },
+	{ "mac trailing junk", ONE_MAC("52:54:00:00:00:01x"), 3, "is not a MAC address" },
+	{ "mac trailing colon", ONE_MAC("52:54:00:00:00:01:"), 3, "is not a MAC address" },
+	{ "mac with dashes", ONE_MAC("52-54-00-00-00-01"), 3, "is not a MAC address" },
+	{ "mac single digits", ONE_MAC("2:54:00:00:00:01"), 3, "is not a MAC address" },
+	{ "mac empty", ONE_MAC(""), 3, "vm \"web1\": mac must not be empty" },
+	{ "mac multicast", ONE_MAC("01:00:5e:00:00:01"), 3,
+	  "vm \"web1\": mac 01:00:5e:00:00:01 is a multicast address (a VM needs a unicast one" },
+	{ "mac broadcast", ONE_MAC("FF:FF:FF:FF:FF:FF"), 3, "is a multicast address" },
+	{ "mac zero", ONE_MAC("00:00:00:00:00:00"), 3, "vm \"web1\": mac 00:00:00:00:00:00 is all zeros" },
+	{ "mac missing", POOL LO "vms = ( { name = \"web1\"; rings = \"/dev/shm/r1\"; } );\n", 3,
+	  "vm \"web1\": mac is missing (add the guest's MAC: mac = " },
+
+	{ "duplicate mac", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
+	  VM("web2", "52:54:00:00:00:01", "/dev/shm/r2", "") "\n);\n", 5,
+	  "vm \"web2\": mac 52:54:00:00:00:01 is already used by vm \"web1\" (line 4;" },
+	{ "duplicate mac, same vlan 7", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", " vlan = 7;") ",\n"
+	  VM("web2", "52:54:00:00:00:01", "/dev/shm/r2", " vlan = 7;") "\n);\n", 5,
+	  "is already used by vm \"web1\" (line 4;" },
+	{ "duplicate mac, other case", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:0a", "/dev/shm/r1", "") ",\n"
+	  VM("web2", "52:54:00:00:00:0A", "/dev/shm/r2", "") "\n);\n", 5,
+	  "mac 52:54:00:00:00:0a is already used" },
+	{ "duplicate name", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
+	  VM("web1", "52:54:00:00:00:02", "/dev/shm/r2", "") "\n);\n", 5,
+	  "vm \"web1\" is defined twice (also on line 4;" },
+	{ "duplicate rings", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
+	  VM("web2", "52:54:00:00:00:02", "/dev/shm/r1", "") "\n);\n", 5,
+	  "vm \"web2\": rings \"/dev/shm/r1\" is already used by vm \"web1\" (line 4;" },
+	{ "rings is the pool", POOL LO "vms = ( "
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/fs-test-pool", "") " );\n", 3,
+	  "vm \"web1\": rings \"/dev/shm/fs-test-pool\" is the pool's path (line 1;" },
+	{ "rings missing", POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\"; } );\n", 3,
+	  "vm \"web1\": rings is missing" },
+	{ "vm name missing", POOL LO "vms = (\n { mac = \"52:54:00:00:00:01\"; } );\n", 4,
+	  "vm 1: name is missing" },
+	{ "vm name with a space", POOL LO "vms = ( " VM("web 1", "52:54:00:00:00:01", "/r", "") " );\n", 3,
+	  "vm 1: name \"web 1\" has a ' ' (use only A-Z a-z 0-9 _ . -)" },
+	{ "vm name too long", POOL LO "vms = ( " VM("abcdefghijklmnopqrstuvwxyz012345", "52:54:00:00:00:01", "/r", "") " );\n", 3,
+	  "vm 1: name is too long (at most 31 characters)" },
+	{ "vlan 4095", ONE_VM(" vlan = 4095;"), 3, "vm \"web1\": vlan 4095 is out of range (0 .. 4094)" },
+	{ "vlan -1", ONE_VM(" vlan = -1;"), 3, "vm \"web1\": vlan -1 is out of range" },
+
+	{ "frame_size 3000", "pool = { path = \"/x\";\n frame_size = 3000; };\n" LO, 2,
+	  "pool: frame_size 3000 is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)" },
+	{ "frame_size 8192", "pool = { path = \"/x\";\n frame_size = 8192; };\n" LO, 2,
+	  "pool: frame_size 8192 is refused by the kernel's AF_XDP" },
+	{ "frame_size 1024", "pool = { path = \"/x\";\n frame_size = 1024; };\n" LO, 2,
+	  "frame_size 1024 is refused" },
+	{ "frames 63", "pool = { path = \"/x\"; frames = 63; };\n" LO, 1,
+	  "pool: frames 63 is out of range (64 .. 1048576)" },
+	{ "frames 1048577", "pool = { path = \"/x\"; frames = 1048577; };\n" LO, 1,
+	  "pool: frames 1048577 is out of range" },
+	/* libconfig 1.5 wraps an unsuffixed 5000000000 to 32 bits before we
+	 * see it; with the L suffix it is an int64 and range-checked. */
+	{ "frames 5000000000L", "pool = { path = \"/x\"; frames = 5000000000L; };\n" LO, 1,
+	  "pool: frames 5000000000 is out of range" },
+	{ "frames -1", "pool = { path = \"/x\"; frames = -1; };\n" LO, 1, "pool: frames -1 is out of range" },
+	{ "bad scrub", "pool = { path = \"/x\";\n\n scrub = \"some\"; };\n" LO, 3,
+	  "pool: scrub \"some\" is not one of \"off\", \"used\", \"full\"" },
+	{ "pool path missing", "pool = { frames = 1024; };\n" LO, 1,
+	  "pool: path is missing (add a file on tmpfs or hugetlbfs: path = " },
+	{ "pool path empty", "pool = { path = \"\"; };\n" LO, 1, "pool: path must not be empty" },
+	{ "pool missing", LO, 0, "pool is missing (add pool = " },
+
+	{ "interface missing", POOL "interfaces = (\n { name = \"fsnosuch0\"; }\n);\n", 3,
+	  "interface \"fsnosuch0\" does not exist (ip link show lists the interfaces)" },
+	{ "interface name too long", POOL "interfaces = ( { name = \"abcdefghijklmnop\"; } );\n", 2,
+	  "interface 1: name is too long (at most 15 characters)" },
+	{ "interface name missing", POOL "interfaces = (\n { xdp_mode = \"auto\"; }\n);\n", 3,
+	  "interface 1: name is missing" },
+	{ "duplicate interface", POOL "interfaces = (\n { name = \"lo\"; },\n { name = \"lo\"; }\n);\n", 4,
+	  "interface \"lo\" is listed twice (also on line 3;" },
+	{ "bad xdp_mode", POOL "interfaces = ( { name = \"lo\";\n xdp_mode = \"fast\"; } );\n", 3,
+	  "interface \"lo\": xdp_mode \"fast\" is not one of \"auto\", \"native\", \"generic\"" },
+	{ "bad zerocopy", POOL "interfaces = ( { name = \"lo\"; zerocopy = \"yes\"; } );\n", 2,
+	  "interface \"lo\": zerocopy \"yes\" is not one of \"auto\", \"on\", \"off\"" },
+	{ "queues 65", POOL "interfaces = ( { name = \"lo\"; queues = 65; } );\n", 2,
+	  "interface \"lo\": queues 65 is out of range (0 .. 64)" },
+	{ "interface ring_size 1000", POOL "interfaces = ( { name = \"lo\"; ring_size = 1000; } );\n", 2,
+	  "interface \"lo\": ring_size 1000 is not a power of two from 64 to 16384" },
+	{ "interface ring_size 32768", POOL "interfaces = ( { name = \"lo\"; ring_size = 32768; } );\n", 2,
+	  "ring_size 32768 is not a power of two from 64 to 16384" },
+	{ "interfaces absent", POOL, 0, "interfaces is missing (add interfaces = " },
+	{ "interfaces empty", POOL "interfaces = ();\n", 2, "interfaces is empty" },
+	{ "too many interfaces", POOL "interfaces = (\n"
+	  "{name=\"lo\";},{name=\"lo\";},{name=\"lo\";},{name=\"lo\";},{name=\"lo\";},"
+	  "{name=\"lo\";},{name=\"lo\";},{name=\"lo\";},{name=\"lo\";});\n", 2,
+	  "interfaces has 9 entries, more than 8" },
+
+	{ "quota above frames", "pool = { path = \"/x\"; frames = 1024; };\n" LO
+	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/r", " quota = 2048;") " );\n", 3,
+	  "vm \"web1\": quota 2048 is out of range (1 .. 1024, the pool's frames)" },
+	{ "quota 0", ONE_VM(" quota = 0;"), 3, "vm \"web1\": quota 0 is out of range (1 .. 16384, the pool's frames)" },
+	{ "quota too big for a ring", "pool = { path = \"/x\"; frames = 65536; };\n" LO
+	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/r", " quota = 40000;") " );\n", 3,
+	  "vm \"web1\": quota 40000 needs a ring larger than 32768 entries" },
+	{ "vm ring_size 1000", ONE_VM(" quota = 100; ring_size = 1000;"), 3,
+	  "vm \"web1\": ring_size 1000 is not a power of two from 64 to 32768" },
+	{ "vm ring_size 65536", ONE_VM(" ring_size = 65536;"), 3,
+	  "vm \"web1\": ring_size 65536 is not a power of two" },
+	{ "vm ring_size 32", ONE_VM(" quota = 16; ring_size = 32;"), 3,
+	  "vm \"web1\": ring_size 32 is not a power of two" },
+	{ "ring_size below quota", ONE_VM(" ring_size = 512;"), 3,
+	  "vm \"web1\": ring_size 512 is smaller than quota 1024 (a ring must be able to hold every frame the VM may hold" },
+	{ "uplink not configured", ONE_VM(" uplink = \"fsnosuch0\";"), 3,
+	  "vm \"web1\": uplink \"fsnosuch0\" is not one of the configured interfaces (lo)" },
+	{ "uplink is an integer", ONE_VM(" uplink = 0;"), 3, "vm \"web1\": uplink must be a string" },
+
+	{ "batch 0", POOL LO "batch = 0;\n", 3, "batch 0 is out of range (1 .. 256)" },
+	{ "batch 257", POOL LO "batch = 257;\n", 3, "batch 257 is out of range (1 .. 256)" },
+};
+
+/* Writes text to a new temp file; its name goes to path. */
+static void write_tmp(char path[64], const char *text)
+{
+	size_t len = strlen(text);
+	int fd;
+
+	strcpy(path, "/tmp/fs-test-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+static int load_text(const char *text, struct cfg *cfg, char path[64],
+		     char *err, size_t errlen)
+{
+	int ret;
+
+	write_tmp(path, text);
+	ret = cfg_load(cfg, path, err, errlen);
+	unlink(path);
+	return ret;
+}
+
+static void test_error(void **state)
+{
+	const struct err_case *tc = *state;
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX], prefix[96];
+
+	assert_non_null(cfg);
+	assert_int_equal(load_text(tc->text, cfg, path, err, sizeof(err)), -EINVAL);
+	if (tc->line)
+		snprintf(prefix, sizeof(prefix), "%s:%d: ", path, tc->line);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", path);
+	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, tc->msg))
+		fail_msg("got:  %s\nwant: %s...%s", err, prefix, tc->msg);
+	free(cfg);
+}
+
+static void test_full(void **state)
+{
+	static const char text[] =
+		"pool = { path = \"/dev/shm/p\"; frames = 8192; frame_size = 4096; scrub = \"full\"; };\n"
+		"interfaces = ( { name = \"lo\"; xdp_mode = \"generic\"; zerocopy = \"off\";\n"
+		"                 queues = 2; ring_size = 512; } );\n"
+		"vms = (\n"
+		"  { name = \"web-1.a_b\"; mac = \"52:54:00:AB:cd:0F\"; vlan = 4094;\n"
+		"    rings = \"/dev/shm/r1\"; quota = 1000; ring_size = 4096; uplink = \"lo\"; },\n"
+		"  { name = \"db\"; mac = \"52:54:00:00:00:02\"; rings = \"/dev/shm/r2\"; quota = 300; }\n"
+		");\n"
+		"batch = 32;\n"
+		"control = \"/tmp/fs.sock\";\n";
+	static const uint8_t mac1[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
+	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+	int ret;
+
+	assert_non_null(cfg);
+	ret = load_text(text, cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->file, path);
+	assert_string_equal(cfg->pool.path, "/dev/shm/p");
+	assert_int_equal(cfg->pool.frames, 8192);
+	assert_int_equal(cfg->pool.frame_size, 4096);
+	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_FULL);
+
+	assert_int_equal(cfg->n_ifaces, 1);
+	assert_string_equal(cfg->ifaces[0].name, "lo");
+	assert_int_equal(cfg->ifaces[0].ifindex, if_nametoindex("lo"));
+	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_GENERIC);
+	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_OFF);
+	assert_int_equal(cfg->ifaces[0].queues, 2);
+	assert_int_equal(cfg->ifaces[0].ring_size, 512);
+	assert_int_equal(cfg->ifaces[0].line, 2);
+
+	assert_int_equal(cfg->n_vms, 2);
+	assert_string_equal(cfg->vms[0].name, "web-1.a_b");
+	assert_memory_equal(cfg->vms[0].mac, mac1, 6);
+	assert_int_equal(cfg->vms[0].vlan, 4094);
+	assert_string_equal(cfg->vms[0].rings, "/dev/shm/r1");
+	assert_int_equal(cfg->vms[0].quota, 1000);
+	assert_int_equal(cfg->vms[0].ring_size, 4096);
+	assert_int_equal(cfg->vms[0].uplink, 0);
+	assert_int_equal(cfg->vms[0].line, 5);
+
+	assert_string_equal(cfg->vms[1].name, "db");
+	assert_memory_equal(cfg->vms[1].mac, mac2, 6);
+	assert_int_equal(cfg->vms[1].vlan, 0);
+	assert_string_equal(cfg->vms[1].rings, "/dev/shm/r2");
+	assert_int_equal(cfg->vms[1].quota, 300);
+	assert_int_equal(cfg->vms[1].ring_size, 512);	/* 300 rounded up */
+	assert_int_equal(cfg->vms[1].line, 7);
+
+	assert_int_equal(cfg->batch, 32);
+	assert_string_equal(cfg->control, "/tmp/fs.sock");
+	free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+	int ret;
+
+	assert_non_null(cfg);
+	ret = load_text(POOL LO, cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->pool.frames, 16384);
+	assert_int_equal(cfg->pool.frame_size, 2048);
+	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_USED);
+	assert_int_equal(cfg->n_ifaces, 1);
+	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
+	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
+	assert_int_equal(cfg->ifaces[0].queues, 0);
+	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
+	assert_int_equal(cfg->n_vms, 0);
+	assert_int_equal(cfg->batch, 64);
+	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
+
+	ret = load_text(ONE_VM(""), cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_vms, 1);
+	assert_int_equal(cfg->vms[0].vlan, 0);
+	assert_int_equal(cfg->vms[0].quota, 1024);
+	assert_int_equal(cfg->vms[0].ring_size, 1024);
+	assert_int_equal(cfg->vms[0].uplink, 0);
+	free(cfg);
+}
+
+/* The default VM ring is the quota rounded up to a power of two, >= 256. */
+static void test_default_ring_size(void **state)
+{
+	static const struct { const char *text; uint32_t ring; } cases[] = {
+		{ ONE_VM(" quota = 1;"), 256 },
+		{ ONE_VM(" quota = 256;"), 256 },
+		{ ONE_VM(" quota = 257;"), 512 },
+		{ ONE_VM(" quota = 3000;"), 4096 },
+		{ ONE_VM(" quota = 16384;"), 16384 },
+		{ "pool = { path = \"/x\"; frames = 65536; };\n" LO "vms = ( "
+		  VM("web1", "52:54:00:00:00:01", "/r", " quota = 32768;") " );\n", 32768 },
+	};
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+
+	assert_non_null(cfg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (load_text(cases[i].text, cfg, path, err, sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		assert_int_equal(cfg->vms[0].ring_size, cases[i].ring);
+	}
+	free(cfg);
+}
+
+/* Configs that must load, each checked for one thing. */
+static void test_valid_variants(void **state)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+
+	assert_non_null(cfg);
+
+	/* One MAC may be used once per vlan. */
+	if (load_text(POOL LO "vms = (\n"
+		      VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
+		      VM("web2", "52:54:00:00:00:01", "/dev/shm/r2", " vlan = 5;") "\n);\n",
+		      cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_vms, 2);
+	assert_int_equal(cfg->vms[1].vlan, 5);
+
+	/* libconfig's "key: value" form, an empty vms list and a hex int. */
+	if (load_text("pool: { path: \"/x\"; frames: 0x1000; };\n"
+		      "interfaces: ( { name: \"lo\"; } );\nvms: ();\n",
+		      cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->pool.frames, 4096);
+	assert_int_equal(cfg->n_vms, 0);
+
+	/* An empty array is an empty list too. */
+	if (load_text(POOL LO "vms = [];\n", cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_vms, 0);
+
+	/* Explicit values at the edges of their ranges. */
+	if (load_text("pool = { path = \"/x\"; frames = 64; scrub = \"off\"; };\n"
+		      "interfaces = ( { name = \"lo\"; ring_size = 16384; queues = 64;"
+		      " xdp_mode = \"native\"; zerocopy = \"on\"; } );\n"
+		      "vms = ( " VM("w", "02:00:00:00:00:01", "/r", " quota = 64; ring_size = 64; vlan = 1;") " );\n"
+		      "batch = 256;\n",
+		      cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_OFF);
+	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_NATIVE);
+	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_ON);
+	assert_int_equal(cfg->vms[0].ring_size, 64);
+	assert_int_equal(cfg->batch, 256);
+	free(cfg);
+}
+
+static void test_unreadable(void **state)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	const char *path = "/tmp/fs-test-config-does-not-exist";
+	char err[CFG_ERR_MAX];
+
+	assert_non_null(cfg);
+	unlink(path);
+	assert_int_equal(cfg_load(cfg, path, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "/tmp/fs-test-config-does-not-exist: No such file or directory");
+	free(cfg);
+}
+
+/* A short err buffer gets a truncated, terminated message. */
+static void test_short_err(void **state)
+{
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[24];
+
+	assert_non_null(cfg);
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(load_text(POOL LO "batch = 0;\n", cfg, path, err, 16), -EINVAL);
+	assert_int_equal(strlen(err), 15);
+	assert_int_equal(err[16], 'x');
+	free(cfg);
+}
+
+static void test_parse_mac(void **state)
+{
+	static const struct {
+		const char *s;
+		int ret;
+		uint8_t mac[6];
+	} cases[] = {
+		{ "52:54:00:12:34:56", 0, { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } },
+		{ "aA:bB:cC:dD:eE:fF", 0, { 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff } },
+		{ "00:00:00:00:00:00", 0, { 0 } },
+		{ "52:54:00:zz:00:01", -EINVAL, { 0 } },
+		{ "52:54:00:00:01", -EINVAL, { 0 } },
+		{ "52:54:00:00:00:01x", -EINVAL, { 0 } },
+		{ "52:54:00:00:00:01:", -EINVAL, { 0 } },
+		{ "52:54:00:00:00:1", -EINVAL, { 0 } },
+		{ "52-54-00-00-00-01", -EINVAL, { 0 } },
+		{ "5254.0000.0001", -EINVAL, { 0 } },
+		{ " 52:54:00:00:00:01", -EINVAL, { 0 } },
+		{ "0x52:54:00:00:00:01", -EINVAL, { 0 } },
+		{ "", -EINVAL, { 0 } },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t mac[6] = { 1, 2, 3, 4, 5, 6 };
+		static const uint8_t untouched[6] = { 1, 2, 3, 4, 5, 6 };
+
+		assert_int_equal(cfg_parse_mac(cases[i].s, mac), cases[i].ret);
+		assert_memory_equal(mac, cases[i].ret ? untouched : cases[i].mac, 6);
+	}
+}
+
+static void test_scrub_name(void **state)
+{
+	assert_string_equal(cfg_scrub_name(CFG_SCRUB_OFF), "off");
+	assert_string_equal(cfg_scrub_name(CFG_SCRUB_USED), "used");
+	assert_string_equal(cfg_scrub_name(CFG_SCRUB_FULL), "full");
+}
+
+#define N_ERR (sizeof(err_cases) / sizeof(err_cases[0]))
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_default_ring_size),
+		cmocka_unit_test(test_valid_variants),
+		cmocka_unit_test(test_unreadable),
+		cmocka_unit_test(test_short_err),
+		cmocka_unit_test(test_parse_mac),
+		cmocka_unit_test(test_scrub_name),
+	};
+	enum { N_FIXED = sizeof(fixed) / sizeof(fixed[0]) };
+	struct CMUnitTest tests[N_FIXED + N_ERR];
+
+	memcpy(tests, fixed, sizeof(fixed));
+	for (size_t i = 0; i < N_ERR; i++)
+		tests[N_FIXED + i] = (struct CMUnitTest) {
+			.name = err_cases[i].name,
+			.test_func = test_error,
+			.initial_state = (void *)&err_cases[i],
+		};
+	return _cmocka_run_group_tests("config", tests, N_FIXED + N_ERR, NULL, NULL);
+}
