@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: MIT
+/*
+ * flipswitch-guest: the guest side of a flipswitch VM port, as a command.
+ *
+ *   rx    receive, give every frame back, print the count (and write a pcap)
+ *   tx    send numbered frames to a MAC
+ *   echo  send every received frame back with the MACs swapped, in the
+ *         same frame (no copy)
+ *
+ * It attaches on start and detaches on exit (also on SIGINT/SIGTERM), so the
+ * switch takes back every frame it held. When idle it backs off to short
+ * sleeps: on a shared machine a spinning guest starves the switch and NAPI.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fsguest.h"
+
+#define BATCH 64
+#define ETHERTYPE_TEST 0x88b5
+
+static volatile sig_atomic_t stop;
+
+struct opts {
+	const char *pool, *rings, *pcap;
+	long long count;     /* -1: unbounded */
+	double timeout;      /* seconds */
+	uint8_t dst[6], src[6];
+	int have_dst, have_src;
+	unsigned int size;
+	int quiet;
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flipswitch-guest --pool PATH --rings PATH COMMAND [OPTIONS]\n"
+		"\n"
+		"The guest side of a flipswitch VM port, over the pool file and the\n"
+		"VM's ring region file.\n"
+		"\n"
+		"Commands:\n"
+		"  rx   [--count N] [--timeout S] [--pcap FILE]\n"
+		"       receive frames and give each back; print \"received N\".\n"
+		"       Exits 0 when N frames arrived (or, without --count, at the\n"
+		"       timeout), 1 if the timeout came first.\n"
+		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE]\n"
+		"       send N frames (default 1) of BYTES (default 128, 60..1514),\n"
+		"       ethertype 0x88b5, carrying \"FSPK\" and a sequence number;\n"
+		"       --src defaults to the VM's MAC. --pcap writes what was sent.\n"
+		"  echo [--count N] [--timeout S]\n"
+		"       send every frame received back, source and destination MAC\n"
+		"       swapped, in the frame it arrived in.\n"
+		"\n"
+		"  --timeout S  give up after S seconds (default 10)\n"
+		"  --quiet      print only the final count\n");
+}
+
+static int parse_mac(const char *s, uint8_t m[6])
+{
+	unsigned int b[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6)
+		return -1;
+	for (int i = 0; i < 6; i++)
+		m[i] = (uint8_t)b[i];
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Spin briefly, then sleep in growing steps up to 200 us. */
+static void backoff(unsigned int *idle)
+{
+	struct timespec ts = { 0, 0 };
+
+	if (++*idle < 64)
+		return;
+	ts.tv_nsec = *idle < 1024 ? 20000 : 200000;
+	nanosleep(&ts, NULL);
+}
+
+static pcap_dumper_t *pcap_out(const char *path, pcap_t **pd)
+{
+	pcap_dumper_t *d;
+
+	*pd = pcap_open_dead(DLT_EN10MB, 65535);
+	d = pcap_dump_open(*pd, path);
+	if (!d)
+		fprintf(stderr, "flipswitch-guest: cannot write %s: %s\n", path,
+			pcap_geterr(*pd));
+	return d;
+}
+
+static void dump(pcap_dumper_t *d, const void *data, uint32_t len)
+{
+	struct pcap_pkthdr h = { .caplen = len, .len = len };
+
+	gettimeofday(&h.ts, NULL);
+	pcap_dump((u_char *)d, &h, data);
+}
+
+/* Re-attaches if the switch restarted: the frames we held are void. */
+static int keep_attached(struct fsg *g)
+{
+	if (!fsg_switch_changed(g))
+		return 0;
+	fprintf(stderr, "flipswitch-guest: the switch restarted; attaching again\n");
+	return fsg_attach(g, 10000);
+}
+
+static void give_back(struct fsg *g, uint64_t addr)
+{
+	while (fsg_free(g, addr) == -EAGAIN && !stop) {
+		fsg_flush(g);
+		if (fsg_switch_changed(g))
+			return;
+	}
+}
+
+static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
+{
+	struct fs_desc d[BATCH];
+	long long got = 0;
+	double deadline = now_s() + o->timeout;
+	pcap_dumper_t *pd = NULL;
+	pcap_t *p = NULL;
+	unsigned int idle = 0;
+	volatile uint8_t sink = 0;
+
+	if (o->pcap && !(pd = pcap_out(o->pcap, &p)))
+		return 1;
+	while (!stop && (o->count < 0 || got < o->count) && now_s() < deadline) {
+		uint32_t n = fsg_rx(g, d, BATCH), i;
+
+		if (!n) {
+			if (keep_attached(g))
+				break;
+			backoff(&idle);
+			continue;
+		}
+		idle = 0;
+		for (i = 0; i < n; i++) {
+			uint8_t *f = fsg_data(g, d[i].addr), tmp[6];
+
+			sink ^= f[0]; /* a real receiver reads the header */
+			if (pd)
+				dump(pd, f, d[i].len);
+			if (echo && d[i].len >= FS_ETH_HLEN) {
+				memcpy(tmp, f, 6);
+				memcpy(f, f + 6, 6);
+				memcpy(f + 6, tmp, 6);
+				while (fsg_tx(g, d[i].addr, d[i].len) == -EAGAIN &&
+				       !stop && !fsg_switch_changed(g))
+					fsg_flush(g);
+			} else {
+				give_back(g, d[i].addr);
+			}
+		}
+		fsg_flush(g);
+		got += n;
+	}
+	if (pd) {
+		pcap_dump_close(pd);
+		pcap_close(p);
+	}
+	printf("%s %lld\n", echo ? "echoed" : "received", got);
+	(void)sink;
+	return o->count >= 0 && got < o->count ? 1 : 0;
+}
+
+static unsigned int fill_frame(uint8_t *f, const struct opts *o,
+			       const uint8_t *src, uint32_t seq)
+{
+	unsigned int i;
+
+	memcpy(f, o->dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = ETHERTYPE_TEST >> 8;
+	f[13] = ETHERTYPE_TEST & 0xff;
+	memcpy(f + 14, "FSPK", 4);
+	f[18] = seq >> 24;
+	f[19] = seq >> 16;
+	f[20] = seq >> 8;
+	f[21] = seq;
+	for (i = 22; i < o->size; i++)
+		f[i] = (uint8_t)(seq * 31 + i * 7);
+	return o->size;
+}
+
+static int cmd_tx(struct fsg *g, const struct opts *o)
+{
+	const uint8_t *src = o->have_src ? o->src : g->hdr->mac;
+	long long count = o->count < 0 ? 1 : o->count, sent = 0;
+	double deadline = now_s() + o->timeout;
+	pcap_dumper_t *pd = NULL;
+	pcap_t *p = NULL;
+	struct fs_desc d[BATCH];
+	unsigned int idle = 0;
+
+	if (o->pcap && !(pd = pcap_out(o->pcap, &p)))
+		return 1;
+	while (!stop && sent < count && now_s() < deadline) {
+		uint64_t base = fsg_alloc(g);
+		uint32_t n, i;
+
+		/* Frames that arrive meanwhile go straight back. */
+		n = fsg_rx(g, d, BATCH);
+		for (i = 0; i < n; i++)
+			give_back(g, d[i].addr);
+		if (base == UINT64_MAX) {
+			fsg_flush(g);
+			if (keep_attached(g))
+				break;
+			backoff(&idle);
+			continue;
+		}
+		idle = 0;
+		uint8_t *f = fsg_data(g, base + g->headroom);
+		unsigned int len = fill_frame(f, o, src, (uint32_t)sent);
+
+		if (pd)
+			dump(pd, f, len);
+		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
+			fsg_flush(g);
+		if (++sent % BATCH == 0)
+			fsg_flush(g);
+	}
+	fsg_flush(g);
+	if (pd) {
+		pcap_dump_close(pd);
+		pcap_close(p);
+	}
+	printf("sent %lld\n", sent);
+	return sent < count ? 1 : 0;
+}
+
+static const struct option lopts[] = {
+	{ "pool", required_argument, NULL, 'P' },
+	{ "rings", required_argument, NULL, 'R' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "pcap", required_argument, NULL, 'w' },
+	{ "dst", required_argument, NULL, 'd' },
+	{ "src", required_argument, NULL, 's' },
+	{ "size", required_argument, NULL, 'S' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/* Parses options up to the first non-option word. 0, or an exit code. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "+h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'P':
+			o->pool = optarg;
+			break;
+		case 'R':
+			o->rings = optarg;
+			break;
+		case 'n':
+			o->count = atoll(optarg);
+			break;
+		case 't':
+			o->timeout = atof(optarg);
+			break;
+		case 'w':
+			o->pcap = optarg;
+			break;
+		case 'd':
+		case 's':
+			if (parse_mac(optarg, c == 'd' ? o->dst : o->src)) {
+				fprintf(stderr, "flipswitch-guest: %s is not a MAC address (like 52:54:00:12:34:56)\n",
+					optarg);
+				return 2;
+			}
+			*(c == 'd' ? &o->have_dst : &o->have_src) = 1;
+			break;
+		case 'S':
+			o->size = (unsigned int)atoi(optarg);
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .count = -1, .timeout = 10, .size = 128 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *cmd = NULL;
+	char err[256];
+	struct fsg g;
+	int rc;
+
+	/* Options before the command, the command, options after it. */
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc;
+	if (optind < argc) {
+		int first = optind;
+
+		cmd = argv[first];
+		optind = 1;
+		rc = parse_opts(argc - first, argv + first, &o);
+		if (rc)
+			return rc;
+		optind += first;
+	}
+	if (!o.pool || !o.rings || !cmd || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(cmd, "rx") && strcmp(cmd, "tx") && strcmp(cmd, "echo")) {
+		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx or echo)\n", cmd);
+		return 2;
+	}
+	if (!strcmp(cmd, "tx") && (!o.have_dst || o.size < 60 || o.size > 1514)) {
+		fprintf(stderr, "flipswitch-guest: tx needs --dst MAC and a --size from 60 to 1514\n");
+		return 2;
+	}
+	if (fsg_open(&g, o.pool, o.rings, err, sizeof(err))) {
+		fprintf(stderr, "flipswitch-guest: %s\n", err);
+		return 1;
+	}
+	if (o.size > g.frame_size - g.headroom) {
+		fprintf(stderr, "flipswitch-guest: --size %u does not fit a %u-byte frame after %u bytes of headroom\n",
+			o.size, g.frame_size, g.headroom);
+		return 2;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (fsg_attach(&g, (int)(o.timeout * 1000))) {
+		fprintf(stderr, "flipswitch-guest: the switch did not answer on %s: is flipswitchd running with this VM?\n",
+			o.rings);
+		return 1;
+	}
+	if (!o.quiet)
+		fprintf(stderr, "flipswitch-guest: attached to vm %.*s (%02x:%02x:%02x:%02x:%02x:%02x), generation %u\n",
+			FS_NAME_MAX, g.hdr->name, g.hdr->mac[0], g.hdr->mac[1],
+			g.hdr->mac[2], g.hdr->mac[3], g.hdr->mac[4],
+			g.hdr->mac[5], g.gen);
+	if (!strcmp(cmd, "tx"))
+		rc = cmd_tx(&g, &o);
+	else
+		rc = cmd_rx(&g, &o, !strcmp(cmd, "echo"));
+	fflush(stdout);
+	if (fsg_detach(&g, 5000))
+		fprintf(stderr, "flipswitch-guest: the switch did not confirm the detach\n");
+	fsg_close(&g);
+	return rc;
+}

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The guest side of the flipswitch ring ABI (include/flipswitch/ring.h), in
+ * plain C over libc: the same code runs in a host process on the pool and
+ * ring files, and inside a QEMU guest on the ivshmem BARs (sysfs resource2
+ * files map the same way).
+ *
+ * A guest owns the frames it took from its rx and alloc rings until it puts
+ * them on the tx or free ring. It may transmit any frame it owns, so a
+ * received frame can be forwarded without a copy.
+ */
+#ifndef FSGUEST_H
+#define FSGUEST_H
+
+#include <stdint.h>
+
+#include "flipswitch/ring.h"
+
+struct fsg {
+	unsigned char *pool;
+	uint64_t pool_map_size;
+	unsigned char *region;
+	uint64_t region_map_size;
+	struct fs_region_hdr *hdr;
+	/* Copied out of the header once checked: the switch may be restarted
+	 * under us, but the geometry we validated is what we use. */
+	uint64_t pool_size;
+	uint32_t frame_size;
+	uint32_t headroom;
+	struct fs_ring rx, free, alloc, tx;
+	uint32_t gen;      /* switch_gen when we attached */
+	uint32_t req;      /* our last request word */
+	uint32_t free_unsubmitted, tx_unsubmitted;
+	uint64_t bad_rx;   /* rx descriptors outside the pool (ignored) */
+};
+
+/* Maps the pool and ring files (host files or PCI resource2 files) and
+ * checks the header. 0 or -errno; a message in err on failure. */
+int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
+	     char *err, unsigned int errlen);
+void fsg_close(struct fsg *g);
+
+/* Checks magic, ABI version, offsets and sizes of a mapped region against
+ * its mapping size. 0 or -EINVAL with a message. */
+int fsg_check_header(const struct fs_region_hdr *h, uint64_t map_size,
+		     char *err, unsigned int errlen);
+
+/* Asks the switch to (re)attach and waits for its answer. Every frame the
+ * guest held before is void afterwards. 0, or -ETIMEDOUT. */
+int fsg_attach(struct fsg *g, int timeout_ms);
+/* Waits for the switch to take what is on the tx and free rings, then
+ * detaches: the switch takes back every frame this VM holds. */
+int fsg_detach(struct fsg *g, int timeout_ms);
+/* True if the switch restarted or went away since we attached. */
+int fsg_switch_changed(const struct fsg *g);
+
+static inline void *fsg_data(const struct fsg *g, uint64_t addr)
+{
+	return g->pool + addr;
+}
+
+/* Takes up to max received frames. */
+uint32_t fsg_rx(struct fsg *g, struct fs_desc *out, uint32_t max);
+/* Gives a frame back (any offset inside it). -EAGAIN if the ring is full. */
+int fsg_free(struct fsg *g, uint64_t addr);
+/* A lent empty frame for transmit: its base offset, or UINT64_MAX if none
+ * is available now. Write the packet at base + g->headroom. */
+uint64_t fsg_alloc(struct fsg *g);
+/* Queues a frame the guest owns for transmit. -EAGAIN if the ring is full. */
+int fsg_tx(struct fsg *g, uint64_t addr, uint32_t len);
+/* Publishes queued free and tx entries. */
+void fsg_flush(struct fsg *g);
+
+#endif /* FSGUEST_H */

@@ -1,0 +1,558 @@
+// SPDX-License-Identifier: MIT
+/*
+ * NIC ports; see port.h for the frame flow and the broadcast mechanism.
+ *
+ * Set-up order matters: the sockets are bound and in the XSKMAP, and the
+ * VMs' MACs are in the MAC map, before the program is attached, so the
+ * first frame the program sees already has somewhere to go. libxdp only
+ * manages the sockets and the UMEM (XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD):
+ * its multi-program dispatcher is not used, the program is loaded through
+ * the bpftool skeleton.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flipswitch.skel.h"
+#include "flipswitch/ring.h"
+#include "log.h"
+#include "port.h"
+
+#define MC_BATCH 32
+
+const char *const port_drop_names[PORT_DROP_NR] = {
+	[PORT_DROP_TX_FULL] = "tx_ring_full",
+	[PORT_DROP_MC_TRUNC] = "mcast_truncated",
+	[PORT_DROP_MC_NOFRAME] = "mcast_no_frame",
+};
+
+static uint32_t rx_queue_count(const char *ifname)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr = { 0 };
+	uint32_t n = 1;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return n;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ch;
+	/* Drivers report separate rx channels (veth) or combined ones (most
+	 * NICs); one that reports neither has a single queue. */
+	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+		n = ch.rx_count > ch.combined_count ? ch.rx_count :
+						      ch.combined_count;
+	close(fd);
+	return n ? n : 1;
+}
+
+static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
+			bool zc)
+{
+	struct xsk_socket_config xc = {
+		.rx_size = pt->cfg.ring_size,
+		.tx_size = pt->cfg.ring_size,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = pt->xdp_flags,
+		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY),
+	};
+	bool first = false;
+	int err;
+
+	if (!p->umem) {
+		struct xsk_umem_config uc = {
+			.fill_size = pt->cfg.ring_size,
+			.comp_size = pt->cfg.ring_size,
+			.frame_size = p->frame_size,
+			.frame_headroom = 0,
+		};
+
+		/* The UMEM's own fill and completion rings become this, the
+		 * first, socket's; later sockets get rings of their own. */
+		err = xsk_umem__create(&p->umem, p->base, p->size, &q->fq,
+				       &q->cq, &uc);
+		if (err)
+			return err;
+		first = true;
+	}
+	err = xsk_socket__create_shared(&q->xsk, pt->cfg.name, q->qid, p->umem,
+					&q->rx, &q->tx, &q->fq, &q->cq, &xc);
+	if (err && first) {
+		/* A failed bind leaves the UMEM's first rings unusable for a
+		 * retry: start over with a fresh registration. */
+		xsk_umem__delete(p->umem);
+		p->umem = NULL;
+	}
+	if (!err)
+		q->fd = xsk_socket__fd(q->xsk);
+	return err;
+}
+
+static int queues_create(struct port *pt, struct pool *p)
+{
+	int map_fd = bpf_map__fd(pt->skel->maps.xsks_map);
+	bool zc = pt->cfg.zerocopy != CFG_ZC_OFF;
+	uint32_t i;
+	int err;
+
+	for (i = 0; i < pt->n_queues; i++) {
+		struct nic_queue *q = &pt->q[i];
+
+		q->qid = i;
+		err = queue_create(pt, p, q, zc);
+		if (err && zc && i == 0 && pt->cfg.zerocopy == CFG_ZC_AUTO) {
+			log_info("%s: zero-copy AF_XDP not available (%s), using copy mode",
+				 pt->cfg.name, strerror(-err));
+			zc = false;
+			err = queue_create(pt, p, q, zc);
+		}
+		if (err) {
+			log_err("%s: cannot create an AF_XDP socket on queue %u: %s%s",
+				pt->cfg.name, i, strerror(-err),
+				zc && pt->cfg.zerocopy == CFG_ZC_ON ?
+					" (zerocopy = \"on\" needs a driver with AF_XDP zero-copy support)" :
+					"");
+			return err;
+		}
+		err = bpf_map_update_elem(map_fd, &q->qid, &q->fd, BPF_ANY);
+		if (err) {
+			err = -errno;
+			log_err("%s: cannot add queue %u's socket to the XSKMAP: %s",
+				pt->cfg.name, i, strerror(errno));
+			return err;
+		}
+	}
+	pt->zerocopy = zc;
+	return 0;
+}
+
+static int mc_socket(struct port *pt)
+{
+	/* Accept a frame if bit 0 of its first byte (the group bit of the
+	 * destination MAC) is set. */
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 0),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 1, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0xffff),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = (int)pt->cfg.ifindex,
+	};
+	int one = 1, fd, err;
+
+	/* Protocol 0: the socket receives nothing until bound, so no frame
+	 * slips in before the filter is in place. */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
+		       sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	pt->mc_fd = fd;
+	return 0;
+}
+
+static int xdp_attach(struct port *pt)
+{
+	int prog_fd = bpf_program__fd(pt->skel->progs.flipswitch_xdp);
+	static const uint32_t drv[] = { XDP_FLAGS_DRV_MODE }, skb[] = {
+		XDP_FLAGS_SKB_MODE
+	}, both[] = { XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE };
+	const uint32_t *modes = both;
+	unsigned int n = 2, i;
+	int err = 0;
+
+	if (pt->cfg.xdp_mode == CFG_XDP_NATIVE)
+		modes = drv, n = 1;
+	else if (pt->cfg.xdp_mode == CFG_XDP_GENERIC)
+		modes = skb, n = 1;
+	for (i = 0; i < n; i++) {
+		err = bpf_xdp_attach((int)pt->cfg.ifindex, prog_fd,
+				     modes[i] | XDP_FLAGS_UPDATE_IF_NOEXIST,
+				     NULL);
+		if (!err) {
+			pt->xdp_flags = modes[i];
+			pt->xdp_attached = true;
+			bpf_xdp_query_id((int)pt->cfg.ifindex, (int)modes[i],
+					 &pt->prog_id);
+			log_info("%s: XDP program attached in %s mode (id %u)",
+				 pt->cfg.name,
+				 modes[i] == XDP_FLAGS_DRV_MODE ? "native" :
+								  "generic",
+				 pt->prog_id);
+			return 0;
+		}
+		if (err == -EBUSY || err == -EEXIST) {
+			log_err("%s already has an XDP program: remove it first (ip link set dev %s xdp off)",
+				pt->cfg.name, pt->cfg.name);
+			return err;
+		}
+		if (i + 1 < n)
+			log_info("%s: native XDP not available (%s), trying generic mode",
+				 pt->cfg.name, strerror(-err));
+	}
+	log_err("%s: cannot attach the XDP program: %s", pt->cfg.name,
+		strerror(-err));
+	return err;
+}
+
+int port_create(struct port *pt, const struct cfg_iface *c, int index,
+		struct pool *p)
+{
+	int err;
+
+	memset(pt, 0, sizeof(*pt));
+	pt->cfg = *c;
+	pt->index = index;
+	pt->mc_fd = -1;
+	for (uint32_t i = 0; i < FS_XDP_MAX_QUEUES; i++)
+		pt->q[i].fd = -1;
+	pt->n_queues = c->queues ? c->queues : rx_queue_count(c->name);
+	if (pt->n_queues > FS_XDP_MAX_QUEUES)
+		pt->n_queues = FS_XDP_MAX_QUEUES;
+	pt->fill_target = c->ring_size;
+	/* The mode the sockets are told about; xdp_attach() settles it. */
+	pt->xdp_flags = c->xdp_mode == CFG_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
+							  XDP_FLAGS_DRV_MODE;
+
+	pt->skel = flipswitch_bpf__open_and_load();
+	if (!pt->skel) {
+		err = -errno;
+		log_err("%s: cannot load the XDP program: %s", c->name,
+			strerror(errno));
+		return err;
+	}
+	err = queues_create(pt, p);
+	if (err)
+		goto out_destroy;
+	err = mc_socket(pt);
+	if (err) {
+		log_err("%s: cannot open the broadcast/multicast socket: %s",
+			c->name, strerror(-err));
+		goto out_destroy;
+	}
+	log_info("%s: %u queue%s, AF_XDP %s mode, rings of %u", c->name,
+		 pt->n_queues, pt->n_queues > 1 ? "s" : "",
+		 pt->zerocopy ? "zero-copy" : "copy", c->ring_size);
+	return 0;
+
+out_destroy:
+	port_destroy(pt, p);
+	return err;
+}
+
+/* Attaching is a separate step so that every port and VM is in place
+ * before any program sees a frame. */
+int port_attach(struct port *pt)
+{
+	return xdp_attach(pt);
+}
+
+void port_destroy(struct port *pt, struct pool *p)
+{
+	uint32_t id = 0;
+
+	if (pt->xdp_attached &&
+	    !bpf_xdp_query_id((int)pt->cfg.ifindex, (int)pt->xdp_flags, &id) &&
+	    id == pt->prog_id) {
+		bpf_xdp_detach((int)pt->cfg.ifindex, (int)pt->xdp_flags, NULL);
+		log_info("%s: XDP program detached", pt->cfg.name);
+	}
+	pt->xdp_attached = false;
+	for (uint32_t i = 0; i < FS_XDP_MAX_QUEUES; i++) {
+		if (pt->q[i].xsk)
+			xsk_socket__delete(pt->q[i].xsk);
+		pt->q[i].xsk = NULL;
+		pt->q[i].fd = -1;
+	}
+	if (pt->mc_fd >= 0)
+		close(pt->mc_fd);
+	pt->mc_fd = -1;
+	if (pt->skel)
+		flipswitch_bpf__destroy(pt->skel);
+	pt->skel = NULL;
+	(void)p;
+}
+
+int port_mac_add(struct port *pt, const uint8_t mac[6], uint16_t vlan,
+		 uint32_t vm)
+{
+	struct fs_mac_key k = { .vlan = vlan };
+	struct fs_mac_val v = { .vm = vm };
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_update_elem(bpf_map__fd(pt->skel->maps.mac_map), &k, &v,
+				BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int port_mac_del(struct port *pt, const uint8_t mac[6], uint16_t vlan)
+{
+	struct fs_mac_key k = { .vlan = vlan };
+
+	memcpy(k.mac, mac, 6);
+	if (bpf_map_delete_elem(bpf_map__fd(pt->skel->maps.mac_map), &k))
+		return -errno;
+	return 0;
+}
+
+uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
+		 struct port_frame *out, uint32_t max)
+{
+	struct nic_queue *q = &pt->q[qi];
+	uint32_t idx, i, n;
+
+	n = xsk_ring_cons__peek(&q->rx, max, &idx);
+	for (i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		uint32_t frame = pool_frame(p, d->addr);
+
+		pool_move(p, frame, POOL_OWN_FILL, POOL_OWN_SWITCH);
+		pool_note_extent(p, frame,
+				 pool_offset_in_frame(p, d->addr) + d->len);
+		out[i].addr = d->addr;
+		out[i].len = d->len;
+		pt->st.rx_bytes += d->len;
+	}
+	if (n) {
+		xsk_ring_cons__release(&q->rx, n);
+		pt->st.rx_packets += n;
+	}
+	return n;
+}
+
+uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
+		    uint32_t max)
+{
+	struct mmsghdr msg[MC_BATCH];
+	struct iovec iov[MC_BATCH];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+	} ctl[MC_BATCH];
+	uint64_t base[MC_BATCH];
+	uint32_t n, i, k = 0;
+	int got;
+
+	if (max > MC_BATCH)
+		max = MC_BATCH;
+	for (n = 0; n < max; n++) {
+		base[n] = pool_alloc(p);
+		if (base[n] == UINT64_MAX)
+			break;
+		iov[n].iov_base = pool_data(p, base[n] + FS_HEADROOM);
+		iov[n].iov_len = p->frame_size - FS_HEADROOM;
+		memset(&msg[n], 0, sizeof(msg[n]));
+		msg[n].msg_hdr.msg_iov = &iov[n];
+		msg[n].msg_hdr.msg_iovlen = 1;
+		msg[n].msg_hdr.msg_control = ctl[n].buf;
+		msg[n].msg_hdr.msg_controllen = sizeof(ctl[n].buf);
+	}
+	if (!n) {
+		char c;
+
+		/* No frame to receive into: drop one so the socket does not
+		 * stay readable and spin the loop. */
+		if (recv(pt->mc_fd, &c, 1, MSG_DONTWAIT | MSG_TRUNC) >= 0)
+			pt->st.drops[PORT_DROP_MC_NOFRAME]++;
+		return 0;
+	}
+	got = recvmmsg(pt->mc_fd, msg, n, MSG_DONTWAIT, NULL);
+	for (i = 0; got > 0 && i < (uint32_t)got; i++) {
+		uint64_t addr = base[i] + FS_HEADROOM;
+		uint32_t len = msg[i].msg_len;
+		struct cmsghdr *cm;
+
+		if (msg[i].msg_hdr.msg_flags & MSG_TRUNC || len < FS_ETH_HLEN) {
+			pt->st.drops[PORT_DROP_MC_TRUNC]++;
+			pool_free(p, base[i]);
+			continue;
+		}
+		/* The stack took the 802.1Q tag off into metadata; put it back
+		 * in the headroom so the frame is as it was on the wire. */
+		for (cm = CMSG_FIRSTHDR(&msg[i].msg_hdr); cm;
+		     cm = CMSG_NXTHDR(&msg[i].msg_hdr, cm)) {
+			struct tpacket_auxdata aux;
+			unsigned char *d;
+			uint16_t tpid;
+
+			if (cm->cmsg_level != SOL_PACKET ||
+			    cm->cmsg_type != PACKET_AUXDATA)
+				continue;
+			memcpy(&aux, CMSG_DATA(cm), sizeof(aux));
+			if (!(aux.tp_status & TP_STATUS_VLAN_VALID))
+				continue;
+			tpid = aux.tp_status & TP_STATUS_VLAN_TPID_VALID ?
+				       aux.tp_vlan_tpid : ETH_P_8021Q;
+			addr -= 4;
+			d = pool_data(p, addr);
+			memmove(d, d + 4, 12);
+			d[12] = tpid >> 8;
+			d[13] = tpid & 0xff;
+			d[14] = aux.tp_vlan_tci >> 8;
+			d[15] = aux.tp_vlan_tci & 0xff;
+			len += 4;
+		}
+		pool_note_extent(p, pool_frame(p, addr),
+				 pool_offset_in_frame(p, addr) + len);
+		out[k].addr = addr;
+		out[k].len = len;
+		k++;
+		pt->st.mc_packets++;
+		pt->st.mc_bytes += len;
+		pt->st.rx_packets++;
+		pt->st.rx_bytes += len;
+	}
+	/* Frames nothing was received into were never written: no scrub. */
+	for (i = got > 0 ? (uint32_t)got : 0; i < n; i++)
+		pool_free(p, base[i]);
+	return k;
+}
+
+int port_tx_enqueue(struct port *pt, struct pool *p, uint32_t qi,
+		    uint64_t addr, uint32_t len)
+{
+	struct nic_queue *q = &pt->q[qi % pt->n_queues];
+	struct xdp_desc *d;
+	uint32_t idx;
+
+	if (xsk_ring_prod__reserve(&q->tx, 1, &idx) != 1) {
+		pt->st.drops[PORT_DROP_TX_FULL]++;
+		return PORT_DROP_TX_FULL;
+	}
+	pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, POOL_OWN_TX);
+	d = xsk_ring_prod__tx_desc(&q->tx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	q->tx_unkicked++;
+	pt->st.tx_packets++;
+	pt->st.tx_bytes += len;
+	return 0;
+}
+
+static void tx_kick(struct port *pt, struct nic_queue *q)
+{
+	/* Copy-mode transmit happens only inside sendmsg, a bounded budget
+	 * of frames per call; zero-copy drivers say when they need it. */
+	if (pt->zerocopy && !xsk_ring_prod__needs_wakeup(&q->tx))
+		return;
+	if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
+	    errno != EAGAIN && errno != EBUSY && errno != ENOBUFS &&
+	    errno != ENETDOWN)
+		log_debug("%s: tx kick: %s", pt->cfg.name, strerror(errno));
+	pt->st.kicks++;
+}
+
+void port_tx_flush(struct port *pt)
+{
+	for (uint32_t i = 0; i < pt->n_queues; i++) {
+		struct nic_queue *q = &pt->q[i];
+
+		if (!q->tx_unkicked)
+			continue;
+		xsk_ring_prod__submit(&q->tx, q->tx_unkicked);
+		q->tx_unkicked = 0;
+		tx_kick(pt, q);
+	}
+}
+
+uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
+{
+	uint32_t moved = 0;
+
+	for (uint32_t qi = 0; qi < pt->n_queues; qi++) {
+		struct nic_queue *q = &pt->q[qi];
+		uint32_t idx, n, i, room;
+
+		n = xsk_ring_cons__peek(&q->cq, batch, &idx);
+		for (i = 0; i < n; i++) {
+			uint32_t frame = pool_frame(
+				p, *xsk_ring_cons__comp_addr(&q->cq, idx + i));
+
+			pool_move(p, frame, POOL_OWN_TX, POOL_OWN_SWITCH);
+			pool_recycle(p, frame);
+		}
+		if (n) {
+			xsk_ring_cons__release(&q->cq, n);
+			pt->st.tx_completed += n;
+			moved += n;
+		}
+		/* Transmit left on the ring (copy mode sends a bounded number
+		 * per kick) needs another kick. */
+		if (*q->tx.producer !=
+		    __atomic_load_n(q->tx.consumer, __ATOMIC_ACQUIRE))
+			tx_kick(pt, q);
+
+		room = xsk_prod_nb_free(&q->fq, batch);
+		if (room > batch)
+			room = batch;
+		if (room > p->n_free)
+			room = p->n_free;
+		if (room && xsk_ring_prod__reserve(&q->fq, room, &idx) == room) {
+			for (i = 0; i < room; i++) {
+				uint64_t addr = pool_alloc(p);
+
+				pool_move(p, pool_frame(p, addr),
+					  POOL_OWN_SWITCH, POOL_OWN_FILL);
+				*xsk_ring_prod__fill_addr(&q->fq, idx + i) = addr;
+			}
+			xsk_ring_prod__submit(&q->fq, room);
+			moved += room;
+		}
+		if (xsk_ring_prod__needs_wakeup(&q->fq))
+			recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	}
+	return moved;
+}
+
+int port_xdp_counters(const struct port *pt,
+		      struct fs_xdp_counter out[FS_XDP_NR_VERDICTS])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(pt->skel->maps.counters);
+	struct fs_xdp_counter *per;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (!per)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < FS_XDP_NR_VERDICTS; v++) {
+		out[v] = (struct fs_xdp_counter){ 0 };
+		if (bpf_map_lookup_elem(fd, &v, per))
+			continue;
+		for (int c = 0; c < ncpu; c++) {
+			out[v].packets += per[c].packets;
+			out[v].bytes += per[c].bytes;
+		}
+	}
+	free(per);
+	return 0;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A NIC port: the XDP program on one interface, one AF_XDP socket per rx
+ * queue on the pool's shared UMEM, and one AF_PACKET socket for broadcast
+ * and multicast.
+ *
+ * Frames move between the pool and the kernel only here:
+ *   fill ring   switch -> kernel  (POOL_OWN_SWITCH -> POOL_OWN_FILL)
+ *   rx ring     kernel -> switch  (POOL_OWN_FILL -> POOL_OWN_SWITCH)
+ *   tx ring     switch -> kernel  (POOL_OWN_SWITCH -> POOL_OWN_TX)
+ *   completion  kernel -> switch  (POOL_OWN_TX -> POOL_OWN_SWITCH, scrubbed)
+ * need_wakeup is on: the switch makes a syscall only when the kernel asks
+ * for one (and, in copy mode, once per tx batch, since copy-mode transmit
+ * runs only inside sendmsg).
+ *
+ * Broadcast and multicast: XDP cannot clone a frame, and redirecting ARP,
+ * ND or DHCP into a socket would take them from the host. So the XDP program
+ * passes them to the stack and the switch receives its own copy through an
+ * AF_PACKET socket (a classic BPF filter keeps only group-addressed frames),
+ * directly into a pool frame: one kernel copy, the same as copy-mode AF_XDP.
+ */
+#ifndef FS_PORT_H
+#define FS_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <xdp/xsk.h>
+
+#include "flipswitch/xdp_shared.h"
+#include "config.h"
+#include "pool.h"
+
+struct flipswitch_bpf;
+
+struct nic_queue {
+	uint32_t qid;
+	int fd;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fq;
+	struct xsk_ring_cons cq;
+	struct xsk_ring_cons rx;
+	struct xsk_ring_prod tx;
+	uint32_t tx_unkicked;  /* descriptors submitted since the last kick */
+};
+
+enum port_drop {
+	PORT_DROP_TX_FULL,     /* AF_XDP tx ring full */
+	PORT_DROP_MC_TRUNC,    /* group frame larger than a pool frame */
+	PORT_DROP_MC_NOFRAME,  /* no free frame to receive a group frame in */
+	PORT_DROP_NR,
+};
+
+extern const char *const port_drop_names[PORT_DROP_NR];
+
+struct port_stats {
+	uint64_t rx_packets, rx_bytes;       /* from the sockets */
+	uint64_t mc_packets, mc_bytes;       /* of which via AF_PACKET */
+	uint64_t tx_packets, tx_bytes;       /* put on tx rings */
+	uint64_t tx_completed;
+	uint64_t kicks;
+	uint64_t drops[PORT_DROP_NR];
+};
+
+struct port {
+	struct cfg_iface cfg;
+	int index;
+	struct flipswitch_bpf *skel;
+	uint32_t xdp_flags;     /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
+	uint32_t prog_id;
+	bool xdp_attached;
+	bool zerocopy;
+	uint32_t n_queues;
+	struct nic_queue q[FS_XDP_MAX_QUEUES];
+	int mc_fd;
+	uint32_t fill_target;   /* frames to keep on each fill ring */
+	struct port_stats st;
+};
+
+/* Loads the XDP program, creates the sockets (the first port's first socket
+ * registers the UMEM), attaches the program. */
+int port_create(struct port *pt, const struct cfg_iface *c, int index,
+		struct pool *p);
+/* Attaches the XDP program (native, else generic, per xdp_mode). Called
+ * once every port and VM is in place. */
+int port_attach(struct port *pt);
+/* Detaches the program (if it is still ours) and closes the sockets. Frames
+ * the kernel held are taken back into the pool. */
+void port_destroy(struct port *pt, struct pool *p);
+
+/* Adds or removes a VM's (MAC, VLAN) in the program's MAC map. */
+int port_mac_add(struct port *pt, const uint8_t mac[6], uint16_t vlan,
+		 uint32_t vm);
+int port_mac_del(struct port *pt, const uint8_t mac[6], uint16_t vlan);
+
+struct port_frame {
+	uint64_t addr;
+	uint32_t len;
+};
+
+/* Takes up to max received frames from queue q (now the switch's). */
+uint32_t port_rx(struct port *pt, struct pool *p, uint32_t q,
+		 struct port_frame *out, uint32_t max);
+/* Receives up to max group-addressed frames into fresh pool frames. */
+uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
+		    uint32_t max);
+/* Queues a frame the switch owns for transmit. 0, or a port_drop reason
+ * (> 0) and the frame stays the switch's. */
+int port_tx_enqueue(struct port *pt, struct pool *p, uint32_t q,
+		    uint64_t addr, uint32_t len);
+/* Publishes queued tx descriptors and wakes the kernel if it needs it. */
+void port_tx_flush(struct port *pt);
+/* Takes back completed tx frames (scrubbed) and tops up the fill rings.
+ * Returns the number of frames moved. */
+uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch);
+
+/* Sums the program's per-CPU counters. */
+int port_xdp_counters(const struct port *pt,
+		      struct fs_xdp_counter out[FS_XDP_NR_VERDICTS]);
+
+#endif /* FS_PORT_H */

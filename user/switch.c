@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT
+/* The switching core; see switch.h. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/if_xdp.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "switch.h"
+
+/* Empty passes before the worker sleeps, and how long it sleeps. */
+#define SW_SPIN_PASSES 256
+#define SW_IDLE_SLEEP_MS 1
+
+const char *const sw_drop_names[SW_DROP_NR] = {
+	[SW_DROP_NO_ROUTE] = "no_route",
+	[SW_DROP_HAIRPIN] = "hairpin",
+	[SW_DROP_NO_HEADROOM] = "no_headroom",
+	[SW_DROP_POOL_EMPTY] = "pool_empty",
+};
+
+static void touch(struct sw *sw, struct vmport *v)
+{
+	if (v->rx_unflushed == 1)
+		sw->touched[sw->n_touched++] = (uint16_t)v->index;
+}
+
+/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
+ * take it (the reason is counted by the VM port). */
+static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
+{
+	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		return;
+	}
+	touch(sw, v);
+}
+
+static void to_nic(struct sw *sw, struct vmport *v, uint64_t addr,
+		   uint32_t len)
+{
+	struct pool *p = &sw->pool;
+	struct port *pt = &sw->ports[v->cfg.uplink];
+
+	if (v->cfg.vlan) {
+		unsigned char *d;
+
+		if (pool_offset_in_frame(p, addr) < 4) {
+			sw->drops[SW_DROP_NO_HEADROOM]++;
+			pool_recycle(p, pool_frame(p, addr));
+			return;
+		}
+		addr -= 4;
+		len += 4;
+		d = pool_data(p, addr);
+		memmove(d, d + 4, 12);
+		d[12] = 0x81;
+		d[13] = 0x00;
+		d[14] = v->cfg.vlan >> 8;
+		d[15] = v->cfg.vlan & 0xff;
+	}
+	if (port_tx_enqueue(pt, p, (uint32_t)v->index, addr, len))
+		pool_recycle(p, pool_frame(p, addr));
+}
+
+/* A copy of a frame into a fresh pool frame, at the usual headroom. */
+static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
+{
+	struct pool *p = &sw->pool;
+	uint64_t c = pool_alloc(p);
+
+	if (c == UINT64_MAX) {
+		sw->drops[SW_DROP_POOL_EMPTY]++;
+		return c;
+	}
+	c += FS_HEADROOM;
+	memcpy(pool_data(p, c), pool_data(p, addr), len);
+	pool_note_extent(p, pool_frame(p, c), FS_HEADROOM + len);
+	sw->copies++;
+	return c;
+}
+
+/*
+ * Floods a group-addressed frame the switch owns to every attached VM on
+ * `vlan` except `from` (and, when from_nic, only those whose uplink is
+ * that port): a copy for each but the last, which gets the frame itself.
+ * Returns 1 if the frame itself was used, 0 if it is still the caller's.
+ */
+static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
+		     uint16_t vlan, int from_vm, int from_port, int keep)
+{
+	struct vmport *last = NULL;
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+		uint64_t c;
+
+		if (!v->attached || i == from_vm || v->cfg.vlan != vlan ||
+		    (from_port >= 0 && v->cfg.uplink != from_port))
+			continue;
+		if (last) {
+			c = copy_frame(sw, addr, len);
+			if (c != UINT64_MAX)
+				to_vm(sw, last, c, len);
+		}
+		last = v;
+	}
+	if (!last)
+		return 0;
+	if (keep) {
+		uint64_t c = copy_frame(sw, addr, len);
+
+		if (c != UINT64_MAX)
+			to_vm(sw, last, c, len);
+		return 0;
+	}
+	to_vm(sw, last, addr, len);
+	return 1;
+}
+
+static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
+		     uint32_t n)
+{
+	struct pool *p = &sw->pool;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t addr = f[i].addr;
+		uint32_t len = f[i].len;
+		unsigned char *d = pool_data(p, addr);
+		uint16_t vlan = 0;
+		int32_t vm;
+
+		if (i + 1 < n)
+			__builtin_prefetch(pool_data(p, f[i + 1].addr));
+		if (len < FS_ETH_HLEN) {
+			sw->drops[SW_DROP_NO_ROUTE]++;
+			pool_recycle(p, pool_frame(p, addr));
+			continue;
+		}
+		if (d[12] == 0x81 && d[13] == 0x00 && len >= FS_ETH_HLEN + 4) {
+			vlan = ((d[14] << 8) | d[15]) & 0x0fff;
+			/* Access ports see untagged frames: drop the tag in
+			 * place by moving the MACs 4 bytes on. */
+			memmove(d + 4, d, 12);
+			addr += 4;
+			len -= 4;
+			d += 4;
+		}
+		if (d[0] & 1) {
+			if (!flood_vms(sw, addr, len, vlan, -1, pt->index, 0))
+				pool_recycle(p, pool_frame(p, addr));
+			continue;
+		}
+		vm = fdb_lookup(&sw->fdb, d, vlan);
+		if (vm < 0 || sw->vms[vm].cfg.uplink != pt->index) {
+			sw->drops[SW_DROP_NO_ROUTE]++;
+			pool_recycle(p, pool_frame(p, addr));
+			continue;
+		}
+		to_vm(sw, &sw->vms[vm], addr, len);
+	}
+}
+
+static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
+		    uint32_t n)
+{
+	struct pool *p = &sw->pool;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *d = pool_data(p, t[i].addr);
+		int32_t dst;
+
+		if (i + 1 < n)
+			__builtin_prefetch(pool_data(p, t[i + 1].addr));
+		if (d[0] & 1) {
+			/* Other VMs get copies; the uplink gets the frame. */
+			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
+				  v->index, -1, 1);
+			to_nic(sw, v, t[i].addr, t[i].len);
+			continue;
+		}
+		dst = fdb_lookup(&sw->fdb, d, v->cfg.vlan);
+		if (dst == v->index) {
+			sw->drops[SW_DROP_HAIRPIN]++;
+			pool_recycle(p, pool_frame(p, t[i].addr));
+		} else if (dst >= 0) {
+			sw->vm2vm++;
+			to_vm(sw, &sw->vms[dst], t[i].addr, t[i].len);
+		} else {
+			to_nic(sw, v, t[i].addr, t[i].len);
+		}
+	}
+}
+
+#ifdef FS_DEBUG
+static void debug_check(struct sw *sw)
+{
+	static struct timespec last;
+	struct timespec now;
+	uint64_t sum = 0;
+	char msg[160];
+
+	for (uint32_t i = 0; i < sw->pool.n_owners; i++)
+		sum += sw->pool.count[i];
+	if (sum != sw->pool.frames ||
+	    sw->pool.count[POOL_OWN_SWITCH] != sw->pool.n_free) {
+		log_err("frame ownership broken: counts sum to %llu of %u, switch %u, free list %u",
+			(unsigned long long)sum, sw->pool.frames,
+			sw->pool.count[POOL_OWN_SWITCH], sw->pool.n_free);
+		abort();
+	}
+	/* The full recount walks every frame: once a second. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == last.tv_sec)
+		return;
+	last = now;
+	if (pool_check(&sw->pool, true, msg, sizeof(msg))) {
+		log_err("frame ownership broken: %s", msg);
+		abort();
+	}
+}
+#endif
+
+uint32_t sw_poll_once(struct sw *sw)
+{
+	struct pool *p = &sw->pool;
+	uint32_t work = 0, n;
+
+	for (int i = 0; i < sw->n_vms; i++)
+		vmport_poll_ctrl(&sw->vms[i], p);
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+
+		for (uint32_t q = 0; q < pt->n_queues; q++) {
+			n = port_rx(pt, p, q, sw->rxbuf, sw->batch);
+			from_nic(sw, pt, sw->rxbuf, n);
+			work += n;
+		}
+		n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
+		from_nic(sw, pt, sw->rxbuf, n);
+		work += n;
+	}
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+
+		if (!v->attached)
+			continue;
+		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
+		from_vm(sw, v, sw->txbuf, n);
+		work += n;
+		work += vmport_free_drain(v, p, sw->batch);
+		vmport_alloc_refill(v, p);
+	}
+
+	for (uint32_t i = 0; i < sw->n_touched; i++)
+		vmport_rx_flush(&sw->vms[sw->touched[i]]);
+	sw->n_touched = 0;
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		port_tx_flush(&sw->ports[i]);
+		work += port_service(&sw->ports[i], p, sw->batch);
+	}
+	sw->passes++;
+#ifdef FS_DEBUG
+	debug_check(sw);
+#endif
+	return work;
+}
+
+static void idle_wait(struct sw *sw)
+{
+	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1)];
+	int n = 0;
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+
+		for (uint32_t q = 0; q < pt->n_queues; q++)
+			pfd[n++] = (struct pollfd){ .fd = pt->q[q].fd,
+						    .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = pt->mc_fd, .events = POLLIN };
+	}
+	poll(pfd, (nfds_t)n, SW_IDLE_SLEEP_MS);
+}
+
+void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
+	    volatile sig_atomic_t *report)
+{
+	unsigned int idle = 0;
+
+	while (!*stop) {
+		if (*report) {
+			*report = 0;
+			sw_report(sw);
+		}
+		if (sw_poll_once(sw)) {
+			idle = 0;
+			continue;
+		}
+		if (++idle < SW_SPIN_PASSES)
+			continue;
+		idle_wait(sw);
+	}
+}
+
+int sw_init(struct sw *sw, struct cfg *cfg)
+{
+	int err;
+
+	memset(sw, 0, sizeof(*sw));
+	sw->cfg = cfg;
+	sw->batch = cfg->batch;
+	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
+	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
+	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));
+	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
+	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf)
+		return -ENOMEM;
+	err = fdb_init(&sw->fdb, CFG_MAX_VMS * 4);
+	if (err)
+		return err;
+	err = pool_create(&sw->pool, &cfg->pool, CFG_MAX_VMS);
+	if (err)
+		return err;
+	for (int i = 0; i < cfg->n_vms; i++) {
+		err = vmport_create(&sw->vms[i], &cfg->vms[i], i, &sw->pool);
+		if (err)
+			return err;
+		sw->n_vms++;
+		err = fdb_add(&sw->fdb, cfg->vms[i].mac, cfg->vms[i].vlan, i,
+			      FDB_STATIC);
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < cfg->n_ifaces; i++) {
+		err = port_create(&sw->ports[i], &cfg->ifaces[i], i, &sw->pool);
+		if (err)
+			return err;
+		sw->n_ports++;
+		for (int v = 0; v < cfg->n_vms; v++) {
+			if (cfg->vms[v].uplink != i)
+				continue;
+			err = port_mac_add(&sw->ports[i], cfg->vms[v].mac,
+					   cfg->vms[v].vlan, (uint32_t)v);
+			if (err) {
+				log_err("%s: cannot add vm %s to the MAC map: %s",
+					cfg->ifaces[i].name, cfg->vms[v].name,
+					strerror(-err));
+				return err;
+			}
+		}
+		/* Fill rings full before the first frame arrives. */
+		while (port_service(&sw->ports[i], &sw->pool, sw->batch))
+			;
+	}
+	return 0;
+}
+
+int sw_start(struct sw *sw)
+{
+	for (int i = 0; i < sw->n_ports; i++) {
+		int err = port_attach(&sw->ports[i]);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void sw_fini(struct sw *sw)
+{
+	for (int i = 0; i < sw->n_ports; i++)
+		port_destroy(&sw->ports[i], &sw->pool);
+	for (int i = 0; i < sw->n_vms; i++)
+		sw->vms[i].st.reclaimed += pool_reclaim(&sw->pool,
+							sw->vms[i].owner);
+	/* With the sockets closed the kernel holds no frame any more. */
+	pool_reclaim(&sw->pool, POOL_OWN_FILL);
+	pool_reclaim(&sw->pool, POOL_OWN_TX);
+	if (sw->pool.fd >= 0)
+		sw_report(sw);
+	for (int i = 0; i < sw->n_vms; i++)
+		vmport_destroy(&sw->vms[i], &sw->pool);
+	if (sw->pool.umem)
+		xsk_umem__delete(sw->pool.umem);
+	sw->pool.umem = NULL;
+	pool_destroy(&sw->pool);
+	fdb_fini(&sw->fdb);
+	free(sw->vms);
+	free(sw->touched);
+	free(sw->rxbuf);
+	free(sw->txbuf);
+	sw->vms = NULL;
+}
+
+static int fmt_drops(char *buf, size_t len, const char *const *names,
+		     const uint64_t *v, int n)
+{
+	int off = 0;
+
+	for (int i = 0; i < n && off < (int)len; i++)
+		off += snprintf(buf + off, len - off, " %s=%llu", names[i],
+				(unsigned long long)v[i]);
+	return off;
+}
+
+void sw_report(struct sw *sw)
+{
+	struct pool *p = &sw->pool;
+	char drops[512], msg[160], line[1024];
+	int off;
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+		struct fs_xdp_counter xc[FS_XDP_NR_VERDICTS] = { 0 };
+		struct xdp_statistics xs = { 0 };
+
+		for (uint32_t q = 0; q < pt->n_queues && pt->q[q].fd >= 0; q++) {
+			struct xdp_statistics s;
+			socklen_t sl = sizeof(s);
+
+			if (getsockopt(pt->q[q].fd, SOL_XDP, XDP_STATISTICS,
+				       &s, &sl))
+				continue;
+			xs.rx_dropped += s.rx_dropped;
+			xs.rx_invalid_descs += s.rx_invalid_descs;
+			xs.tx_invalid_descs += s.tx_invalid_descs;
+			xs.rx_ring_full += s.rx_ring_full;
+			xs.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+			xs.tx_ring_empty_descs += s.tx_ring_empty_descs;
+		}
+		if (pt->skel)
+			port_xdp_counters(pt, xc);
+		fmt_drops(drops, sizeof(drops), port_drop_names, pt->st.drops,
+			  PORT_DROP_NR);
+		log_info("port %s: rx %llu packets %llu bytes (multicast %llu), tx %llu packets %llu bytes, completed %llu; drops%s; xdp redirect=%llu pass_mcast=%llu pass_other=%llu pass_nosock=%llu pass_malformed=%llu; xsk rx_dropped=%llu rx_ring_full=%llu fill_ring_empty=%llu rx_invalid=%llu tx_invalid=%llu tx_ring_empty=%llu",
+			 pt->cfg.name, (unsigned long long)pt->st.rx_packets,
+			 (unsigned long long)pt->st.rx_bytes,
+			 (unsigned long long)pt->st.mc_packets,
+			 (unsigned long long)pt->st.tx_packets,
+			 (unsigned long long)pt->st.tx_bytes,
+			 (unsigned long long)pt->st.tx_completed, drops,
+			 (unsigned long long)xc[FS_XDP_REDIRECT].packets,
+			 (unsigned long long)xc[FS_XDP_PASS_MCAST].packets,
+			 (unsigned long long)xc[FS_XDP_PASS_OTHER].packets,
+			 (unsigned long long)xc[FS_XDP_PASS_NOSOCK].packets,
+			 (unsigned long long)xc[FS_XDP_PASS_MALFORMED].packets,
+			 (unsigned long long)xs.rx_dropped,
+			 (unsigned long long)xs.rx_ring_full,
+			 (unsigned long long)xs.rx_fill_ring_empty_descs,
+			 (unsigned long long)xs.rx_invalid_descs,
+			 (unsigned long long)xs.tx_invalid_descs,
+			 (unsigned long long)xs.tx_ring_empty_descs);
+	}
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+
+		fmt_drops(drops, sizeof(drops), vm_drop_names, v->st.drops,
+			  VM_DROP_NR);
+		log_info("vm %s: %s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu; drops%s",
+			 v->cfg.name, v->attached ? "attached" : "detached",
+			 vmport_held(v, p), v->cfg.quota,
+			 (unsigned long long)v->st.rx_packets,
+			 (unsigned long long)v->st.rx_bytes,
+			 (unsigned long long)v->st.tx_packets,
+			 (unsigned long long)v->st.tx_bytes,
+			 (unsigned long long)v->st.freed,
+			 (unsigned long long)v->st.lent,
+			 (unsigned long long)v->st.reclaimed, drops);
+	}
+	fmt_drops(drops, sizeof(drops), sw_drop_names, sw->drops, SW_DROP_NR);
+	log_info("switch: copies %llu, vm-to-vm %llu, scrubbed %llu frames %llu bytes; drops%s",
+		 (unsigned long long)sw->copies, (unsigned long long)sw->vm2vm,
+		 (unsigned long long)p->scrubbed_frames,
+		 (unsigned long long)p->scrubbed_bytes, drops);
+
+	off = snprintf(line, sizeof(line), "fill %u, tx %u, switch %u",
+		       p->count[POOL_OWN_FILL], p->count[POOL_OWN_TX],
+		       p->count[POOL_OWN_SWITCH]);
+	for (int i = 0; i < sw->n_vms && off < (int)sizeof(line); i++)
+		off += snprintf(line + off, sizeof(line) - off, ", %s %u",
+				sw->vms[i].cfg.name,
+				p->count[sw->vms[i].owner]);
+	pool_check(p, true, msg, sizeof(msg));
+	log_info("frames: %s; total %u: %s", line, p->frames, msg);
+}

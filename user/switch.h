@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switching core: one worker that moves frames between NIC ports and VM
+ * ports by handing over ownership, never copying, except for the extra
+ * copies a broadcast needs (one per destination beyond the first).
+ *
+ * Classification is by destination MAC and VLAN through the MAC table. A
+ * VM with a VLAN is an access port: frames from the NIC carrying its tag
+ * reach it untagged (the tag is removed in place, the descriptor moves 4
+ * bytes on), and its frames leave the NIC tagged (pushed into the headroom).
+ *
+ * Each pass of the loop: attach/detach requests, NIC rx, group frames, VM
+ * tx, VM free rings, alloc refills, tx kicks, completions, fill refills.
+ * When a pass finds nothing to do for a while, the worker sleeps in poll()
+ * on the sockets with a short timeout (guest rings have no doorbell yet), so
+ * an idle switch leaves the CPU to the guests and to NAPI.
+ */
+#ifndef FS_SWITCH_H
+#define FS_SWITCH_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "fdb.h"
+#include "pool.h"
+#include "port.h"
+#include "vmport.h"
+
+enum sw_drop {
+	SW_DROP_NO_ROUTE,    /* from a NIC: no VM has this (MAC, VLAN) there */
+	SW_DROP_HAIRPIN,     /* a VM sent a frame to its own MAC */
+	SW_DROP_NO_HEADROOM, /* no room before the frame to push a VLAN tag */
+	SW_DROP_POOL_EMPTY,  /* no free frame for a broadcast copy */
+	SW_DROP_NR,
+};
+
+extern const char *const sw_drop_names[SW_DROP_NR];
+
+struct sw {
+	struct cfg *cfg;
+	struct pool pool;
+	struct port ports[CFG_MAX_IFACES];
+	int n_ports;
+	struct vmport *vms;  /* CFG_MAX_VMS slots */
+	int n_vms;
+	struct fdb fdb;
+	uint32_t batch;
+
+	uint64_t drops[SW_DROP_NR];
+	uint64_t copies;     /* broadcast copies made */
+	uint64_t vm2vm;      /* VM-to-VM hand-offs, zero-copy */
+
+	uint16_t *touched;   /* VMs whose rx ring has unpublished entries */
+	uint32_t n_touched;
+	struct port_frame *rxbuf;
+	struct fs_desc *txbuf;
+	uint64_t passes;
+};
+
+/* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
+ * programs are not attached yet. */
+int sw_init(struct sw *sw, struct cfg *cfg);
+/* Attaches the XDP programs: from here on frames flow. */
+int sw_start(struct sw *sw);
+/* One pass of the loop; returns the number of frames it moved. */
+uint32_t sw_poll_once(struct sw *sw);
+/* Runs passes until *stop; logs a report whenever *report is set. */
+void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
+	    volatile sig_atomic_t *report);
+/* Detaches and closes everything, takes every frame back, logs the exit
+ * report, then removes the files it created. */
+void sw_fini(struct sw *sw);
+/* Logs counters per port, per VM, and the frame ownership audit. */
+void sw_report(struct sw *sw);
+
+#endif /* FS_SWITCH_H */

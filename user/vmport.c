@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+/*
+ * VM ports; see vmport.h for what is checked and why.
+ *
+ * Region layout, computed here only (the guest reads it from the header):
+ * the header on the first page, then rx, free, alloc and tx rings, each on
+ * its own page. The file is rounded up to a power of two because QEMU maps
+ * it as a PCI BAR.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "vmport.h"
+
+#define VM_PAGE 4096u
+
+const char *const vm_drop_names[VM_DROP_NR] = {
+	[VM_DROP_DETACHED] = "detached",
+	[VM_DROP_QUOTA] = "quota",
+	[VM_DROP_RX_FULL] = "rx_ring_full",
+	[VM_BAD_RING_INDEX] = "bad_ring_index",
+	[VM_BAD_ADDR] = "bad_addr",
+	[VM_BAD_OWNER] = "bad_owner",
+	[VM_BAD_LEN] = "bad_len",
+	[VM_BAD_OPTIONS] = "bad_options",
+};
+
+static uint64_t ring_bytes(uint32_t size, uint32_t desc_size)
+{
+	uint64_t n = sizeof(struct fs_ring_shared) + (uint64_t)size * desc_size;
+
+	return (n + VM_PAGE - 1) & ~(uint64_t)(VM_PAGE - 1);
+}
+
+static void layout(struct fs_region_hdr *h, uint32_t size)
+{
+	uint64_t off = VM_PAGE;
+
+	h->rx = (struct fs_ring_info){ off, size, sizeof(struct fs_desc) };
+	off += ring_bytes(size, sizeof(struct fs_desc));
+	h->free = (struct fs_ring_info){ off, size, sizeof(uint64_t) };
+	off += ring_bytes(size, sizeof(uint64_t));
+	h->alloc = (struct fs_ring_info){ off, size, sizeof(uint64_t) };
+	off += ring_bytes(size, sizeof(uint64_t));
+	h->tx = (struct fs_ring_info){ off, size, sizeof(struct fs_desc) };
+	off += ring_bytes(size, sizeof(struct fs_desc));
+	h->region_size = off;
+	while (h->region_size & (h->region_size - 1))
+		h->region_size += h->region_size & -h->region_size;
+}
+
+static void rings_reset(struct vmport *v)
+{
+	const struct fs_ring_info *ri[] = { &v->layout.rx, &v->layout.free,
+					    &v->layout.alloc, &v->layout.tx };
+
+	/* The guest may scribble on the shared indices at any time; the
+	 * private copies, rebuilt here from the layout the switch computed,
+	 * are what the switch trusts. */
+	for (unsigned int i = 0; i < 4; i++) {
+		struct fs_ring_shared *s =
+			(struct fs_ring_shared *)(v->region + ri[i]->off);
+
+		__atomic_store_n(&s->producer, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->consumer, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->flags, 0, __ATOMIC_RELAXED);
+	}
+	fs_ring_init(&v->rx, v->region, &v->layout.rx);
+	fs_ring_init(&v->free, v->region, &v->layout.free);
+	fs_ring_init(&v->alloc, v->region, &v->layout.alloc);
+	fs_ring_init(&v->tx, v->region, &v->layout.tx);
+	v->rx_unflushed = 0;
+}
+
+int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
+		  const struct pool *p)
+{
+	struct fs_region_hdr *h;
+	uint32_t old_gen = 0;
+	int err;
+
+	memset(v, 0, sizeof(*v));
+	v->cfg = *c;
+	v->index = index;
+	v->owner = POOL_OWN_VM(index);
+	v->alloc_target = c->quota / 4 ? c->quota / 4 : 1;
+	if (v->alloc_target > c->ring_size)
+		v->alloc_target = c->ring_size;
+	layout(&v->layout, c->ring_size);
+	v->region_size = v->layout.region_size;
+
+	v->created = access(c->rings, F_OK) != 0;
+	v->fd = open(c->rings, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	if (v->fd < 0) {
+		err = -errno;
+		log_err("vm %s: cannot open %s: %s", c->name, c->rings,
+			strerror(errno));
+		return err;
+	}
+	if (flock(v->fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		log_err("vm %s: %s is in use by another flipswitchd", c->name,
+			c->rings);
+		goto out_close;
+	}
+	/* A region left by an earlier run keeps its inode (a running QEMU
+	 * may map it) and its generation goes on counting, so a guest that
+	 * outlived the old switch sees the change and attaches again. */
+	if (pread(v->fd, &old_gen, sizeof(old_gen),
+		  offsetof(struct fs_region_hdr, switch_gen)) != sizeof(old_gen))
+		old_gen = 0;
+	if (ftruncate(v->fd, (off_t)v->region_size)) {
+		err = -errno;
+		log_err("vm %s: cannot size %s: %s", c->name, c->rings,
+			strerror(errno));
+		goto out_unlink;
+	}
+	v->region = mmap(NULL, v->region_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_POPULATE, v->fd, 0);
+	if (v->region == MAP_FAILED) {
+		err = -errno;
+		v->region = NULL;
+		log_err("vm %s: cannot map %s: %s", c->name, c->rings,
+			strerror(errno));
+		goto out_unlink;
+	}
+	h = v->hdr = (struct fs_region_hdr *)v->region;
+	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
+	memset(v->region + sizeof(*h), 0, v->region_size - sizeof(*h));
+	memset(h, 0, offsetof(struct fs_region_hdr, switch_gen));
+	h->magic = FS_REGION_MAGIC;
+	h->abi_major = FS_ABI_MAJOR;
+	h->abi_minor = FS_ABI_MINOR;
+	h->hdr_size = sizeof(*h);
+	h->pool_size = p->size;
+	h->pool_frames = p->frames;
+	h->frame_size = p->frame_size;
+	h->headroom = FS_HEADROOM;
+	h->quota = c->quota;
+	memcpy(h->mac, c->mac, 6);
+	h->vlan = c->vlan;
+	snprintf(h->name, sizeof(h->name), "%s", c->name);
+	h->rx = v->layout.rx;
+	h->free = v->layout.free;
+	h->alloc = v->layout.alloc;
+	h->tx = v->layout.tx;
+	h->region_size = v->layout.region_size;
+	rings_reset(v);
+	/* Whatever the guest asked of the old switch is void: start from its
+	 * current request word so that only a new request counts. */
+	v->last_req = __atomic_load_n(&h->guest_req, __ATOMIC_ACQUIRE);
+	__atomic_store_n(&h->guest_ack, v->last_req, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->switch_gen, old_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->switch_state, FS_SW_UP, __ATOMIC_RELEASE);
+	log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x vlan %u, rings %s (%u entries), quota %u, generation %u",
+		 c->name, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
+		 c->mac[4], c->mac[5], c->vlan, c->rings, c->ring_size,
+		 c->quota, old_gen + 1);
+	return 0;
+
+out_unlink:
+	if (v->created)
+		unlink(c->rings);
+out_close:
+	close(v->fd);
+	v->fd = -1;
+	return err;
+}
+
+void vmport_destroy(struct vmport *v, struct pool *p)
+{
+	if (!v->region)
+		return;
+	pool_reclaim(p, v->owner);
+	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
+	munmap(v->region, v->region_size);
+	v->region = NULL;
+	if (v->created)
+		unlink(v->cfg.rings);
+	close(v->fd);
+	v->fd = -1;
+}
+
+int vmport_poll_ctrl(struct vmport *v, struct pool *p)
+{
+	uint32_t req = __atomic_load_n(&v->hdr->guest_req,
+				       __ATOMIC_ACQUIRE); /* F, matches E */
+	uint32_t n;
+
+	if (req == v->last_req)
+		return 0;
+	n = pool_reclaim(p, v->owner);
+	v->st.reclaimed += n;
+	rings_reset(v);
+	v->attached = req & FS_REQ_ATTACH;
+	v->last_req = req;
+	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
+	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
+		 v->attached ? "attached" : "detached", n);
+	return 1;
+}
+
+int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
+		      uint32_t len)
+{
+	struct fs_desc *d;
+	int bad = 0;
+	uint32_t idx;
+	int why;
+
+	if (!v->attached) {
+		why = VM_DROP_DETACHED;
+		goto drop;
+	}
+	if (p->count[v->owner] >= v->cfg.quota) {
+		why = VM_DROP_QUOTA;
+		goto drop;
+	}
+	if (!fs_prod_reserve(&v->rx, 1, &idx, &bad)) {
+		why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
+		goto drop;
+	}
+	pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, v->owner);
+	d = fs_ring_desc(&v->rx, idx);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	v->rx_unflushed++;
+	v->st.rx_packets++;
+	v->st.rx_bytes += len;
+	return 0;
+drop:
+	v->st.drops[why]++;
+	return why;
+}
+
+/* Checks a pool offset from the guest and takes its frame from the VM.
+ * Returns the frame, or -(reason) after counting it. */
+static int64_t take_frame(struct vmport *v, struct pool *p, uint64_t addr)
+{
+	uint32_t frame;
+
+	if (addr >= p->size) {
+		v->st.drops[VM_BAD_ADDR]++;
+		return -VM_BAD_ADDR;
+	}
+	frame = pool_frame(p, addr);
+	if (pool_move(p, frame, v->owner, POOL_OWN_SWITCH)) {
+		v->st.drops[VM_BAD_OWNER]++;
+		return -VM_BAD_OWNER;
+	}
+	return frame;
+}
+
+uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
+			   struct fs_desc *out, uint32_t max)
+{
+	uint32_t idx, i, n, k = 0;
+	int bad = 0;
+
+	n = fs_cons_peek(&v->tx, max, &idx, &bad);
+	if (bad)
+		v->st.drops[VM_BAD_RING_INDEX]++;
+	for (i = 0; i < n; i++) {
+		const struct fs_desc *s = fs_ring_desc(&v->tx, idx + i);
+		/* Read once: the guest may rewrite the slot while we look. */
+		struct fs_desc d = {
+			.addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED),
+			.len = __atomic_load_n(&s->len, __ATOMIC_RELAXED),
+			.options = __atomic_load_n(&s->options, __ATOMIC_RELAXED),
+		};
+		uint64_t end;
+		int64_t frame;
+
+		if (d.options) {
+			v->st.drops[VM_BAD_OPTIONS]++;
+			continue;
+		}
+		end = (uint64_t)pool_offset_in_frame(p, d.addr) + d.len;
+		if (d.len < FS_ETH_HLEN || end > p->frame_size) {
+			v->st.drops[VM_BAD_LEN]++;
+			continue;
+		}
+		frame = take_frame(v, p, d.addr);
+		if (frame < 0)
+			continue;
+		pool_note_extent(p, (uint32_t)frame, (uint32_t)end);
+		v->st.tx_packets++;
+		v->st.tx_bytes += d.len;
+		out[k++] = d;
+	}
+	if (n)
+		fs_cons_release(&v->tx, n);
+	return k;
+}
+
+uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
+{
+	uint32_t idx, i, n, k = 0;
+	int bad = 0;
+
+	n = fs_cons_peek(&v->free, max, &idx, &bad);
+	if (bad)
+		v->st.drops[VM_BAD_RING_INDEX]++;
+	for (i = 0; i < n; i++) {
+		uint64_t addr = __atomic_load_n(fs_ring_addr(&v->free, idx + i),
+						__ATOMIC_RELAXED);
+		int64_t frame = take_frame(v, p, addr);
+
+		if (frame < 0)
+			continue;
+		pool_recycle(p, (uint32_t)frame);
+		k++;
+	}
+	if (n)
+		fs_cons_release(&v->free, n);
+	v->st.freed += k;
+	return k;
+}
+
+uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
+{
+	uint32_t cons, pending, want, room, idx, i, n;
+	int bad = 0;
+
+	if (!v->attached)
+		return 0;
+	cons = __atomic_load_n(v->alloc.consumer, __ATOMIC_ACQUIRE); /* A */
+	pending = v->alloc.cached_prod - cons;
+	if (pending > v->alloc.size) {
+		v->st.drops[VM_BAD_RING_INDEX]++;
+		return 0;
+	}
+	v->alloc.cached_cons = cons;
+	if (pending >= v->alloc_target)
+		return 0;
+	want = v->alloc_target - pending;
+	room = v->cfg.quota - p->count[v->owner];
+	if (p->count[v->owner] >= v->cfg.quota)
+		return 0;
+	if (want > room)
+		want = room;
+	if (want > p->n_free)
+		want = p->n_free;
+	n = fs_prod_reserve(&v->alloc, want, &idx, &bad);
+	for (i = 0; i < n; i++) {
+		uint64_t addr = pool_alloc(p);
+
+		pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, v->owner);
+		*fs_ring_addr(&v->alloc, idx + i) = addr;
+	}
+	if (n) {
+		fs_prod_submit(&v->alloc);
+		v->st.lent += n;
+	}
+	return n;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A VM port: the switch's side of one VM ring region (include/flipswitch/
+ * ring.h), and the checks on everything the guest writes into it.
+ *
+ * The guest is untrusted. The switch keeps its own ring indices privately,
+ * reads each descriptor once into private memory, and accepts a frame only
+ * if the pool's owner table says this VM owns it. Each reject is counted by
+ * reason (enum vm_drop) and the descriptor skipped; nothing a guest writes
+ * can make the switch leak a frame, free one twice, or touch memory outside
+ * the pool and the region.
+ *
+ * Frames a VM holds (in its rx ring, its alloc ring, or in the guest's
+ * hands) never exceed its quota. When the guest detaches, re-attaches, or
+ * the port goes away, every frame it holds is taken back and scrubbed.
+ */
+#ifndef FS_VMPORT_H
+#define FS_VMPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "flipswitch/ring.h"
+#include "config.h"
+#include "pool.h"
+
+enum vm_drop {
+	VM_DROP_DETACHED,    /* frame for a VM with no guest attached */
+	VM_DROP_QUOTA,       /* the VM holds its quota of frames */
+	VM_DROP_RX_FULL,     /* no room in the rx ring */
+	VM_BAD_RING_INDEX,   /* a ring index more than the ring size away */
+	VM_BAD_ADDR,         /* descriptor offset outside the pool */
+	VM_BAD_OWNER,        /* frame not this VM's (double free, other VM's) */
+	VM_BAD_LEN,          /* shorter than an Ethernet header, or past the
+				end of its frame */
+	VM_BAD_OPTIONS,      /* options field not 0 */
+	VM_DROP_NR,
+};
+
+extern const char *const vm_drop_names[VM_DROP_NR];
+
+struct vm_stats {
+	uint64_t rx_packets, rx_bytes;   /* delivered to the guest */
+	uint64_t tx_packets, tx_bytes;   /* accepted from the guest */
+	uint64_t freed;                  /* frames given back on the free ring */
+	uint64_t lent;                   /* frames put on the alloc ring */
+	uint64_t reclaimed;              /* frames taken back at detach/reset */
+	uint64_t drops[VM_DROP_NR];
+};
+
+struct vmport {
+	struct cfg_vm cfg;
+	int index;
+	uint16_t owner;          /* POOL_OWN_VM(index) */
+	int fd;
+	bool created;
+	unsigned char *region;
+	uint64_t region_size;
+	struct fs_region_hdr *hdr;
+	struct fs_region_hdr layout; /* private copy of the offsets */
+	struct fs_ring rx, free, alloc, tx;
+	bool attached;
+	uint32_t last_req;       /* guest_req last acted on */
+	uint32_t alloc_target;   /* frames to keep on the alloc ring */
+	uint32_t rx_unflushed;   /* rx entries written, producer not stored */
+	struct vm_stats st;
+};
+
+/* Creates (or re-initialises in place) the region file for a VM. */
+int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
+		  const struct pool *p);
+/* Takes back the VM's frames, tells the guest the switch is gone, unmaps,
+ * and removes the file if this daemon created it. */
+void vmport_destroy(struct vmport *v, struct pool *p);
+
+/* Acts on a new attach/detach request from the guest, if any: takes back
+ * every frame the VM holds and resets the rings. Returns 1 if it acted. */
+int vmport_poll_ctrl(struct vmport *v, struct pool *p);
+
+/* Hands a frame the switch owns to the guest's rx ring. 0, or the drop
+ * reason (> 0) and the frame stays the switch's. Call vmport_rx_flush()
+ * after a batch. */
+int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
+		      uint32_t len);
+
+static inline void vmport_rx_flush(struct vmport *v)
+{
+	if (v->rx_unflushed) {
+		fs_prod_submit(&v->rx);
+		v->rx_unflushed = 0;
+	}
+}
+
+/* Reads up to max descriptors from the tx ring, validates them, and moves
+ * the good ones' frames to the switch. Returns how many are in out[]. */
+uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
+			   struct fs_desc *out, uint32_t max);
+
+/* Takes back the frames on the free ring (scrub, free list). Returns how
+ * many frames it took. */
+uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max);
+
+/* Tops the alloc ring up to alloc_target lent frames, within quota. */
+uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p);
+
+/* Frames the VM holds now (owner table count). */
+static inline uint32_t vmport_held(const struct vmport *v,
+				   const struct pool *p)
+{
+	return p->count[v->owner];
+}
+
+#endif /* FS_VMPORT_H */
