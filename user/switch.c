@@ -314,6 +314,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	int err;
 
 	memset(sw, 0, sizeof(*sw));
+	sw->pool.fd = -1; /* sw_fini() tears down only what was made */
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
@@ -377,14 +378,15 @@ void sw_fini(struct sw *sw)
 {
 	for (int i = 0; i < sw->n_ports; i++)
 		port_destroy(&sw->ports[i], &sw->pool);
-	for (int i = 0; i < sw->n_vms; i++)
-		sw->vms[i].st.reclaimed += pool_reclaim(&sw->pool,
-							sw->vms[i].owner);
-	/* With the sockets closed the kernel holds no frame any more. */
-	pool_reclaim(&sw->pool, POOL_OWN_FILL);
-	pool_reclaim(&sw->pool, POOL_OWN_TX);
-	if (sw->pool.fd >= 0)
+	if (sw->pool.fd >= 0) {
+		for (int i = 0; i < sw->n_vms; i++)
+			sw->vms[i].st.reclaimed +=
+				pool_reclaim(&sw->pool, sw->vms[i].owner);
+		/* With the sockets closed the kernel holds no frame. */
+		pool_reclaim(&sw->pool, POOL_OWN_FILL);
+		pool_reclaim(&sw->pool, POOL_OWN_TX);
 		sw_report(sw);
+	}
 	for (int i = 0; i < sw->n_vms; i++)
 		vmport_destroy(&sw->vms[i], &sw->pool);
 	if (sw->pool.umem)

@@ -1,0 +1,170 @@
+# Shared by the integration tests: a test-bed of two network namespaces and
+# one veth pair, all named uniquely for this run and removed on every exit.
+#
+#   $NS_SW    namespace of the switch, with veth end $IF_SW
+#   $NS_PEER  namespace of the traffic peer, with veth end $IF_PEER
+#   pool and ring files under /dev/shm/flipswitch-$ID-*
+#
+# Each case reports "ok - NAME", "not ok - NAME" or "skip - NAME (why)".
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=$TOP/build
+ID=fs$$
+NS_SW=fsw-$ID-sw
+NS_PEER=fsw-$ID-peer
+IF_SW=${ID}a
+IF_PEER=${ID}b
+WORK=$(mktemp -d /tmp/flipswitch-test-XXXXXX)
+SHM=/dev/shm/flipswitch-$ID
+DAEMON_PID=
+DAEMON_LOG=$WORK/daemon.log
+BG_PIDS=()
+FAILS=0
+
+ok() { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
+skip() { echo "skip - $*"; }
+check() { # check NAME COMMAND...: ok if the command succeeds
+	local name=$1
+	shift
+	if "$@" >"$WORK/check.out" 2>&1; then ok "$name"; else
+		not_ok "$name"
+		sed 's/^/#   /' "$WORK/check.out" | tail -15
+	fi
+}
+
+cleanup() {
+	local p
+	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	if [ -n "$DAEMON_PID" ]; then
+		kill -TERM "$DAEMON_PID" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$DAEMON_PID" 2>/dev/null
+	fi
+	ip netns del "$NS_SW" 2>/dev/null
+	ip netns del "$NS_PEER" 2>/dev/null
+	rm -f "$SHM"-*
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+require_root() {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "$1 (needs root for namespaces and XDP)"
+		exit 0
+	fi
+}
+
+# Two namespaces joined by a veth pair; IPv6 off so the stacks stay quiet.
+bed_up() {
+	ip netns add "$NS_SW" && ip netns add "$NS_PEER" || return 1
+	ip link add "$IF_SW" netns "$NS_SW" type veth peer name "$IF_PEER" netns "$NS_PEER" || return 1
+	local ns
+	for ns in "$NS_SW" "$NS_PEER"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+		ip netns exec "$ns" ip link set lo up
+	done
+	ip -n "$NS_SW" link set "$IF_SW" up
+	ip -n "$NS_PEER" link set "$IF_PEER" up
+	PEER_MAC=$(ip -n "$NS_PEER" -br link show "$IF_PEER" | awk '{print $3}')
+	SW_MAC=$(ip -n "$NS_SW" -br link show "$IF_SW" | awk '{print $3}')
+}
+
+# write_config FILE [extra vm groups...]: pool + one interface + VMs given
+# as "name mac quota vlan" words.
+write_config() {
+	local file=$1
+	shift
+	{
+		echo "pool = { path = \"$SHM-pool\"; frames = ${FRAMES:-4096}; frame_size = 2048; scrub = \"${SCRUB:-used}\"; };"
+		echo "interfaces = ( { name = \"$IF_SW\"; xdp_mode = \"${XDP_MODE:-native}\"; } );"
+		echo "vms = ("
+		local sep=""
+		for vm in "$@"; do
+			set -- $vm
+			echo "  $sep{ name = \"$1\"; mac = \"$2\"; rings = \"$SHM-$1\"; quota = ${3:-512}; vlan = ${4:-0}; }"
+			sep=","
+		done
+		echo ");"
+	} >"$file"
+}
+
+# start_daemon CONFIG: runs the debug daemon in the switch namespace and
+# waits for "ready".
+start_daemon() {
+	: >"$DAEMON_LOG"
+	ip netns exec "$NS_SW" "$B/flipswitchd-debug" -c "$1" 2>>"$DAEMON_LOG" &
+	DAEMON_PID=$!
+	wait_log "ready" 20
+}
+
+stop_daemon() {
+	local rc
+	kill -TERM "$DAEMON_PID" 2>/dev/null
+	wait "$DAEMON_PID"
+	rc=$?
+	DAEMON_PID=
+	return $rc
+}
+
+# wait_log PATTERN SECONDS [MIN_COUNT]: until the daemon log has PATTERN.
+wait_log() {
+	local i n=${3:-1}
+	for i in $(seq $(($2 * 20))); do
+		[ "$(grep -c -- "$1" "$DAEMON_LOG")" -ge "$n" ] && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon died:"; tail -20 "$DAEMON_LOG"; return 1; }
+		sleep 0.05
+	done
+	echo "timed out waiting for '$1' in the daemon log:"
+	tail -20 "$DAEMON_LOG"
+	return 1
+}
+
+# report: asks the daemon for its counters; sets REPORT to the new lines.
+report() {
+	local before
+	before=$(grep -c "frames: " "$DAEMON_LOG")
+	kill -USR1 "$DAEMON_PID"
+	wait_log "frames: " 10 $((before + 1)) || return 1
+	# Callers take the last matching line: the newest report's.
+	REPORT=$(tail -n 300 "$DAEMON_LOG")
+}
+
+# frames_ok: the ownership audit says every frame is accounted for.
+frames_ok() {
+	report || return 1
+	echo "$REPORT" | grep "frames: " | tail -1
+	echo "$REPORT" | grep "frames: " | tail -1 | grep -q ": ok$"
+}
+
+# vm_holds NAME N: the report says VM NAME holds N frames.
+vm_holds() {
+	report || return 1
+	echo "$REPORT" | grep "vm $1: " | tail -1
+	echo "$REPORT" | grep "vm $1: " | tail -1 | grep -q "holds $2 of"
+}
+
+# counter LINE_PATTERN KEY: a key=value counter from the last report.
+counter() {
+	echo "$REPORT" | grep -- "$1" | tail -1 | grep -o "$2=[0-9]*" | cut -d= -f2
+}
+
+guest() { # guest NAME ARGS...: flipswitch-guest on VM NAME's files
+	local name=$1
+	shift
+	"$B/flipswitch-guest" --pool "$SHM-pool" --rings "$SHM-$name" "$@"
+}
+
+# guest_bg NAME OUTFILE ARGS...: starts a guest and waits until attached.
+guest_bg() {
+	local name=$1 out=$2 n
+	shift 2
+	n=$(grep -c "vm $name: guest attached" "$DAEMON_LOG")
+	guest "$name" "$@" >"$out" 2>&1 &
+	BG_PIDS+=($!)
+	LAST_BG=$!
+	wait_log "vm $name: guest attached" 10 $((n + 1))
+}
+
+peer() { ip netns exec "$NS_PEER" "$@"; }
