@@ -21,9 +21,10 @@ WORK=$(mktemp -d /tmp/flipswitch-demo-XXXXXX)
 LOG=$WORK/flipswitchd.log
 PIDS=()
 DAEMON=
+TRAFFIC=
 
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${PIDS[@]}" $TRAFFIC; do kill "$p" 2>/dev/null; done
 	if [ -n "$DAEMON" ]; then
 		kill -TERM "$DAEMON" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$DAEMON" 2>/dev/null || break; sleep 0.1; done
@@ -76,15 +77,13 @@ say "4. Traffic from the peer namespace for a few seconds (counters every second
 pkt() { ip netns exec "$NS_PEER" "$B/fs-pkt" send -i "$IF_PEER" "$@" >/dev/null; }
 (
 	for round in 1 2 3 4 5; do
-		pkt --dst 52:54:00:00:00:01 --count 2000 --size 128 --seed "$round"
-		pkt --dst 52:54:00:00:00:02 --count 1000 --size 1500 --seed "$round"
+		pkt --dst 52:54:00:00:00:01 --count 2000 --size 128 --seed "$round" --interval-us 100
+		pkt --dst 52:54:00:00:00:02 --count 1000 --size 1500 --seed "$round" --interval-us 100
 		pkt --dst ff:ff:ff:ff:ff:ff --count 10 --size 64 --seed "$round"
-		sleep 0.6
 	done
 ) &
 TRAFFIC=$!
-PIDS+=($TRAFFIC)
-for sec in 1 2 3 4 5 6; do
+for sec in 1 2 3 4; do
 	sleep 1
 	kill -USR1 "$DAEMON"
 	sleep 0.1
@@ -94,18 +93,24 @@ for sec in 1 2 3 4 5 6; do
 	printf '   t=%ss  %s rx %s  xdp %s\n' "$sec" "$IF_SW" "$rx" "$redirect"
 done
 wait "$TRAFFIC"
+TRAFFIC=
 
 say "5. Guest to guest: web1 sends 500 frames to web2 (handed over, not copied)"
+kill -TERM "${PIDS[0]}" 2>/dev/null   # web1's receiver makes way for its sender
+wait "${PIDS[0]}" 2>/dev/null
 "$B/flipswitch-guest" --pool "$SHM-pool" --rings "$SHM-web1" tx --dst 52:54:00:00:00:02 \
 	--count 500 --size 256 2>/dev/null | sed 's/^/   web1: /'
 sleep 1
-for p in "${PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
-wait 2>/dev/null
+kill -TERM "${PIDS[1]}" 2>/dev/null
+wait "${PIDS[1]}" 2>/dev/null
 
 say "6. What each guest received"
 for vm in web1 web2; do
-	printf '   %s: %s (%s frames in its pcap)\n' "$vm" "$(tail -1 "$WORK/$vm.out")" \
-		"$("$B/fs-pkt" count "$WORK/$vm.pcap" 2>/dev/null || echo '?')"
+	kill -USR1 "$DAEMON"
+	sleep 0.2
+	drops=$(grep "vm $vm: " "$LOG" | tail -1 | sed 's/.*drops //' | tr ' ' '\n' | grep -v '=0$' | tr '\n' ' ')
+	printf '   %s: %s (%s frames in its pcap); drops: %s\n' "$vm" "$(tail -1 "$WORK/$vm.out")" \
+		"$("$B/fs-pkt" count "$WORK/$vm.pcap" 2>/dev/null || echo '?')" "${drops:-none}"
 done
 echo "   expected: web1 10000 unicast + 50 broadcast; web2 5000 unicast + 50 broadcast + 500 from web1"
 

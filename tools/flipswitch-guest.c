@@ -37,6 +37,7 @@ struct opts {
 	int have_dst, have_src;
 	unsigned int size;
 	int quiet;
+	int hold;            /* rx: keep every frame instead of giving it back */
 };
 
 static void on_signal(int sig)
@@ -54,8 +55,9 @@ static void usage(FILE *f)
 		"VM's ring region file.\n"
 		"\n"
 		"Commands:\n"
-		"  rx   [--count N] [--timeout S] [--pcap FILE]\n"
+		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold]\n"
 		"       receive frames and give each back; print \"received N\".\n"
+		"       --hold keeps them instead (to test quotas and reclaim).\n"
 		"       Exits 0 when N frames arrived (or, without --count, at the\n"
 		"       timeout), 1 if the timeout came first.\n"
 		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE]\n"
@@ -125,6 +127,11 @@ static void dump(pcap_dumper_t *d, const void *data, uint32_t len)
 /* Re-attaches if the switch restarted: the frames we held are void. */
 static int keep_attached(struct fsg *g)
 {
+	if (fsg_superseded(g)) {
+		fprintf(stderr, "flipswitch-guest: another guest attached to this VM; stopping\n");
+		stop = 1;
+		return -1;
+	}
 	if (!fsg_switch_changed(g))
 		return 0;
 	fprintf(stderr, "flipswitch-guest: the switch restarted; attaching again\n");
@@ -175,7 +182,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 				while (fsg_tx(g, d[i].addr, d[i].len) == -EAGAIN &&
 				       !stop && !fsg_switch_changed(g))
 					fsg_flush(g);
-			} else {
+			} else if (!o->hold) {
 				give_back(g, d[i].addr);
 			}
 		}
@@ -267,6 +274,7 @@ static const struct option lopts[] = {
 	{ "src", required_argument, NULL, 's' },
 	{ "size", required_argument, NULL, 'S' },
 	{ "quiet", no_argument, NULL, 'q' },
+	{ "hold", no_argument, NULL, 'H' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -307,6 +315,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'q':
 			o->quiet = 1;
+			break;
+		case 'H':
+			o->hold = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -381,7 +392,7 @@ int main(int argc, char **argv)
 	else
 		rc = cmd_rx(&g, &o, !strcmp(cmd, "echo"));
 	fflush(stdout);
-	if (fsg_detach(&g, 5000))
+	if (!fsg_superseded(&g) && fsg_detach(&g, 5000))
 		fprintf(stderr, "flipswitch-guest: the switch did not confirm the detach\n");
 	fsg_close(&g);
 	return rc;

@@ -95,6 +95,7 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	for (i = p->frames; i-- > 0;)
 		pool_free(p, pool_frame_addr(p, i));
 	p->count[POOL_OWN_SWITCH] = p->frames;
+	p->fill_reserve = p->frames / 4;
 	log_info("pool: %s, %u frames of %u bytes (%llu MiB%s), scrub %s",
 		 p->path, p->frames, p->frame_size,
 		 (unsigned long long)(p->size >> 20),

@@ -61,6 +61,10 @@ struct pool {
 
 	uint64_t *free_stack;  /* frame base offsets */
 	uint32_t n_free;
+	/* Free frames the fill rings leave alone, for alloc rings and
+	 * broadcast copies: without it the NIC's fill rings could take the
+	 * whole pool and no guest could ever transmit. */
+	uint32_t fill_reserve;
 
 	uint64_t scrubbed_frames;
 	uint64_t scrubbed_bytes;

@@ -343,6 +343,7 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 	if (n) {
 		xsk_ring_cons__release(&q->rx, n);
 		pt->st.rx_packets += n;
+		q->rx_packets += n;
 	}
 	return n;
 }
@@ -513,8 +514,9 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 		room = xsk_prod_nb_free(&q->fq, batch);
 		if (room > batch)
 			room = batch;
-		if (room > p->n_free)
-			room = p->n_free;
+		if (room + p->fill_reserve > p->n_free)
+			room = p->n_free > p->fill_reserve ?
+				       p->n_free - p->fill_reserve : 0;
 		if (room && xsk_ring_prod__reserve(&q->fq, room, &idx) == room) {
 			for (i = 0; i < room; i++) {
 				uint64_t addr = pool_alloc(p);

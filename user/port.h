@@ -41,6 +41,7 @@ struct nic_queue {
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
 	uint32_t tx_unkicked;  /* descriptors submitted since the last kick */
+	uint64_t rx_packets;
 };
 
 enum port_drop {

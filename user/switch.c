@@ -441,10 +441,15 @@ void sw_report(struct sw *sw)
 			port_xdp_counters(pt, xc);
 		fmt_drops(drops, sizeof(drops), port_drop_names, pt->st.drops,
 			  PORT_DROP_NR);
-		log_info("port %s: rx %llu packets %llu bytes (multicast %llu), tx %llu packets %llu bytes, completed %llu; drops%s; xdp redirect=%llu pass_mcast=%llu pass_other=%llu pass_nosock=%llu pass_malformed=%llu; xsk rx_dropped=%llu rx_ring_full=%llu fill_ring_empty=%llu rx_invalid=%llu tx_invalid=%llu tx_ring_empty=%llu",
+		off = 0;
+		for (uint32_t q = 0; q < pt->n_queues && off < (int)sizeof(line); q++)
+			off += snprintf(line + off, sizeof(line) - off, "%s%llu",
+					q ? "/" : "",
+					(unsigned long long)pt->q[q].rx_packets);
+		log_info("port %s: rx %llu packets %llu bytes (multicast %llu, per queue %s), tx %llu packets %llu bytes, completed %llu; drops%s; xdp redirect=%llu pass_mcast=%llu pass_other=%llu pass_nosock=%llu pass_malformed=%llu; xsk rx_dropped=%llu rx_ring_full=%llu fill_ring_empty=%llu rx_invalid=%llu tx_invalid=%llu tx_ring_empty=%llu",
 			 pt->cfg.name, (unsigned long long)pt->st.rx_packets,
 			 (unsigned long long)pt->st.rx_bytes,
-			 (unsigned long long)pt->st.mc_packets,
+			 (unsigned long long)pt->st.mc_packets, line,
 			 (unsigned long long)pt->st.tx_packets,
 			 (unsigned long long)pt->st.tx_bytes,
 			 (unsigned long long)pt->st.tx_completed, drops,

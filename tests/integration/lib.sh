@@ -59,7 +59,9 @@ require_root() {
 # Two namespaces joined by a veth pair; IPv6 off so the stacks stay quiet.
 bed_up() {
 	ip netns add "$NS_SW" && ip netns add "$NS_PEER" || return 1
-	ip link add "$IF_SW" netns "$NS_SW" type veth peer name "$IF_PEER" netns "$NS_PEER" || return 1
+	local q=${QUEUES:-1}
+	ip link add "$IF_SW" netns "$NS_SW" numrxqueues "$q" numtxqueues "$q" type veth \
+		peer name "$IF_PEER" netns "$NS_PEER" numrxqueues "$q" numtxqueues "$q" || return 1
 	local ns
 	for ns in "$NS_SW" "$NS_PEER"; do
 		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1

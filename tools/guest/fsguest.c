@@ -192,6 +192,11 @@ int fsg_detach(struct fsg *g, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+int fsg_superseded(const struct fsg *g)
+{
+	return __atomic_load_n(&g->hdr->guest_req, __ATOMIC_ACQUIRE) != g->req;
+}
+
 int fsg_switch_changed(const struct fsg *g)
 {
 	return __atomic_load_n(&g->hdr->switch_state, __ATOMIC_ACQUIRE) !=

@@ -53,6 +53,9 @@ int fsg_attach(struct fsg *g, int timeout_ms);
 int fsg_detach(struct fsg *g, int timeout_ms);
 /* True if the switch restarted or went away since we attached. */
 int fsg_switch_changed(const struct fsg *g);
+/* True if another guest process attached to this VM since we did: the
+ * switch took back our frames, and the rings are the other one's now. */
+int fsg_superseded(const struct fsg *g);
 
 static inline void *fsg_data(const struct fsg *g, uint64_t addr)
 {
