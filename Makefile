@@ -9,7 +9,7 @@ MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo 
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	     -Iinclude -Iuser -Itools/guest -I$(BUILD) -D_GNU_SOURCE
+	     -Iinclude -Iuser -Itools -Itools/guest -I$(BUILD) -D_GNU_SOURCE
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
@@ -92,13 +92,13 @@ $(BUILD)/obj/fsguest.o: tools/guest/fsguest.c tools/guest/fsguest.h include/flip
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c $(GUEST_OBJS)
+$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h $(GUEST_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpcap
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
-$(BUILD)/fs-pkt: tools/fs-pkt.c
+$(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -lpcap
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpcap
 
 # --- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests

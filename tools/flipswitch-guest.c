@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "fsguest.h"
+#include "pcapout.h"
 
 #define BATCH 64
 #define ETHERTYPE_TEST 0x88b5
@@ -72,27 +73,6 @@ static void usage(FILE *f)
 		"  --quiet      print only the final count\n");
 }
 
-static int parse_mac(const char *s, uint8_t m[6])
-{
-	unsigned int b[6];
-	char end;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &end) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		m[i] = (uint8_t)b[i];
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /* Spin briefly, then sleep in growing steps up to 200 us. */
 static void backoff(unsigned int *idle)
 {
@@ -102,26 +82,6 @@ static void backoff(unsigned int *idle)
 		return;
 	ts.tv_nsec = *idle < 1024 ? 20000 : 200000;
 	nanosleep(&ts, NULL);
-}
-
-static pcap_dumper_t *pcap_out(const char *path, pcap_t **pd)
-{
-	pcap_dumper_t *d;
-
-	*pd = pcap_open_dead(DLT_EN10MB, 65535);
-	d = pcap_dump_open(*pd, path);
-	if (!d)
-		fprintf(stderr, "flipswitch-guest: cannot write %s: %s\n", path,
-			pcap_geterr(*pd));
-	return d;
-}
-
-static void dump(pcap_dumper_t *d, const void *data, uint32_t len)
-{
-	struct pcap_pkthdr h = { .caplen = len, .len = len };
-
-	gettimeofday(&h.ts, NULL);
-	pcap_dump((u_char *)d, &h, data);
 }
 
 /* Re-attaches if the switch restarted: the frames we held are void. */
@@ -151,15 +111,15 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 {
 	struct fs_desc d[BATCH];
 	long long got = 0;
-	double deadline = now_s() + o->timeout;
+	double deadline = tool_now() + o->timeout;
 	pcap_dumper_t *pd = NULL;
 	pcap_t *p = NULL;
 	unsigned int idle = 0;
 	volatile uint8_t sink = 0;
 
-	if (o->pcap && !(pd = pcap_out(o->pcap, &p)))
+	if (o->pcap && !(pd = pcapout_open("flipswitch-guest", o->pcap, &p)))
 		return 1;
-	while (!stop && (o->count < 0 || got < o->count) && now_s() < deadline) {
+	while (!stop && (o->count < 0 || got < o->count) && tool_now() < deadline) {
 		uint32_t n = fsg_rx(g, d, BATCH), i;
 
 		if (!n) {
@@ -174,7 +134,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 
 			sink ^= f[0]; /* a real receiver reads the header */
 			if (pd)
-				dump(pd, f, d[i].len);
+				pcapout_write(pd, f, d[i].len);
 			if (echo && d[i].len >= FS_ETH_HLEN) {
 				memcpy(tmp, f, 6);
 				memcpy(f, f + 6, 6);
@@ -189,10 +149,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 		fsg_flush(g);
 		got += n;
 	}
-	if (pd) {
-		pcap_dump_close(pd);
-		pcap_close(p);
-	}
+	pcapout_close(pd, p);
 	printf("%s %lld\n", echo ? "echoed" : "received", got);
 	(void)sink;
 	return o->count >= 0 && got < o->count ? 1 : 0;
@@ -221,15 +178,15 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 {
 	const uint8_t *src = o->have_src ? o->src : g->hdr->mac;
 	long long count = o->count < 0 ? 1 : o->count, sent = 0;
-	double deadline = now_s() + o->timeout;
+	double deadline = tool_now() + o->timeout;
 	pcap_dumper_t *pd = NULL;
 	pcap_t *p = NULL;
 	struct fs_desc d[BATCH];
 	unsigned int idle = 0;
 
-	if (o->pcap && !(pd = pcap_out(o->pcap, &p)))
+	if (o->pcap && !(pd = pcapout_open("flipswitch-guest", o->pcap, &p)))
 		return 1;
-	while (!stop && sent < count && now_s() < deadline) {
+	while (!stop && sent < count && tool_now() < deadline) {
 		uint64_t base = fsg_alloc(g);
 		uint32_t n, i;
 
@@ -249,17 +206,14 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 		unsigned int len = fill_frame(f, o, src, (uint32_t)sent);
 
 		if (pd)
-			dump(pd, f, len);
+			pcapout_write(pd, f, len);
 		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
 			fsg_flush(g);
 		if (++sent % BATCH == 0)
 			fsg_flush(g);
 	}
 	fsg_flush(g);
-	if (pd) {
-		pcap_dump_close(pd);
-		pcap_close(p);
-	}
+	pcapout_close(pd, p);
 	printf("sent %lld\n", sent);
 	return sent < count ? 1 : 0;
 }
@@ -303,7 +257,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'd':
 		case 's':
-			if (parse_mac(optarg, c == 'd' ? o->dst : o->src)) {
+			if (tool_parse_mac(optarg, c == 'd' ? o->dst : o->src)) {
 				fprintf(stderr, "flipswitch-guest: %s is not a MAC address (like 52:54:00:12:34:56)\n",
 					optarg);
 				return 2;

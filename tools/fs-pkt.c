@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pcapout.h"
+
 #define MAX_FRAME 1518
 #define MAX_COUNT 10000000LL
 
@@ -64,47 +66,6 @@ static void usage(FILE *f)
 		"cmp    exits 0 if B holds A's frames byte for byte, in order (--any-order:\n"
 		"       as a multiset); --swap-mac expects B's MACs swapped; --strip-vlan\n"
 		"       expects A's frames with their 802.1Q tag and B's without.\n");
-}
-
-static int parse_mac(const char *s, uint8_t m[6])
-{
-	unsigned int b[6];
-	char end;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &end) != 6)
-		return -1;
-	for (int i = 0; i < 6; i++)
-		m[i] = (uint8_t)b[i];
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static pcap_dumper_t *dump_open(const char *path, pcap_t **pd)
-{
-	pcap_dumper_t *d;
-
-	*pd = pcap_open_dead(DLT_EN10MB, 65535);
-	d = pcap_dump_open(*pd, path);
-	if (!d)
-		fprintf(stderr, "fs-pkt: cannot write %s: %s\n", path,
-			pcap_geterr(*pd));
-	return d;
-}
-
-static void dump(pcap_dumper_t *d, const uint8_t *data, unsigned int len)
-{
-	struct pcap_pkthdr h = { .caplen = len, .len = len };
-
-	gettimeofday(&h.ts, NULL);
-	pcap_dump((u_char *)d, &h, data);
 }
 
 static int packet_socket(const char *ifname, int *ifindex)
@@ -191,7 +152,7 @@ static int cmd_send(const struct opts *o0)
 		}
 		memcpy(o.src, ifr.ifr_hwaddr.sa_data, 6);
 	}
-	if (o.pcap && !(d = dump_open(o.pcap, &pd)))
+	if (o.pcap && !(d = pcapout_open("fs-pkt", o.pcap, &pd)))
 		return 1;
 	for (i = 0; i < o.count; i++) {
 		unsigned int len = build(f, &o, (uint32_t)i);
@@ -205,8 +166,8 @@ static int cmd_send(const struct opts *o0)
 				return 1;
 			}
 			if (!give_up)
-				give_up = now_s() + 1;
-			else if (now_s() > give_up) {
+				give_up = tool_now() + 1;
+			else if (tool_now() > give_up) {
 				fprintf(stderr, "fs-pkt: %s stayed full for 1 s\n",
 					o.ifname);
 				return 1;
@@ -214,14 +175,11 @@ static int cmd_send(const struct opts *o0)
 			usleep(50);
 		}
 		if (d)
-			dump(d, f, len);
+			pcapout_write(d, f, len);
 		if (o.interval_us)
 			usleep(o.interval_us);
 	}
-	if (d) {
-		pcap_dump_close(d);
-		pcap_close(pd);
-	}
+	pcapout_close(d, pd);
 	printf("sent %lld\n", o.count);
 	close(fd);
 	return 0;
@@ -231,7 +189,7 @@ static int cmd_recv(const struct opts *o)
 {
 	uint8_t buf[MAX_FRAME + 4], out[MAX_FRAME + 8];
 	long long got = 0, want = o->count;
-	double deadline = now_s() + o->timeout;
+	double deadline = tool_now() + o->timeout;
 	pcap_dumper_t *d = NULL;
 	pcap_t *pd = NULL;
 	int fd, ifindex, one = 1;
@@ -245,11 +203,11 @@ static int cmd_recv(const struct opts *o)
 		return 1;
 	setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one));
 	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-	if (o->pcap && !(d = dump_open(o->pcap, &pd)))
+	if (o->pcap && !(d = pcapout_open("fs-pkt", o->pcap, &pd)))
 		return 1;
 	printf("ready\n");
 	fflush(stdout);
-	while ((want <= 0 || got < want) && now_s() < deadline) {
+	while ((want <= 0 || got < want) && tool_now() < deadline) {
 		union {
 			struct cmsghdr align;
 			char b[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
@@ -298,13 +256,10 @@ static int cmd_recv(const struct opts *o)
 		    (o->have_src && memcmp(out + 6, o->src, 6)))
 			continue;
 		if (d)
-			dump(d, out, len);
+			pcapout_write(d, out, len);
 		got++;
 	}
-	if (d) {
-		pcap_dump_close(d);
-		pcap_close(pd);
-	}
+	pcapout_close(d, pd);
 	printf("received %lld\n", got);
 	close(fd);
 	return want > 0 && got < want ? 1 : 0;
@@ -464,7 +419,7 @@ int main(int argc, char **argv)
 		case 'w': o.pcap = optarg; break;
 		case 'd':
 		case 's':
-			if (parse_mac(optarg, c == 'd' ? o.dst : o.src)) {
+			if (tool_parse_mac(optarg, c == 'd' ? o.dst : o.src)) {
 				fprintf(stderr, "fs-pkt: %s is not a MAC address (like 52:54:00:12:34:56)\n",
 					optarg);
 				return 2;

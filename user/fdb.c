@@ -51,6 +51,8 @@ int fdb_del(struct fdb *f, const uint8_t mac[6], uint16_t vlan)
 	uint64_t key = fdb_key(mac, vlan);
 	uint32_t i = fdb_hash(f, key), j;
 
+	if (!key)
+		return -ENOENT;
 	while (f->slot[i].key != key) {
 		if (!f->slot[i].key)
 			return -ENOENT;

@@ -59,10 +59,11 @@ static inline int32_t fdb_lookup(const struct fdb *f, const uint8_t mac[6],
 	for (;;) {
 		const struct fdb_entry *e = &f->slot[i];
 
-		if (e->key == key)
-			return e->port;
+		/* Empty first: key 0 (the zero MAC) must not match a hole. */
 		if (!e->key)
 			return -1;
+		if (e->key == key)
+			return e->port;
 		i = (i + 1) & f->mask;
 	}
 }

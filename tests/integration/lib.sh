@@ -170,3 +170,12 @@ guest_bg() {
 }
 
 peer() { ip netns exec "$NS_PEER" "$@"; }
+
+# peer_recv N SRC PCAP: receives N frames from SRC in the peer namespace in
+# the background (pid in LAST_RECV), once it is listening.
+peer_recv() {
+	peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$1" --timeout 10 --src "$2" -w "$3" >"$3.out" &
+	BG_PIDS+=($!)
+	LAST_RECV=$!
+	for _ in $(seq 100); do grep -q ready "$3.out" && break; sleep 0.05; done
+}

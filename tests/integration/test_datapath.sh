@@ -76,10 +76,8 @@ check "unknown unicast is passed to the host stack ($N more pass_other)" \
 	test "$((after - before))" -ge "$N"
 
 # --- guest -> peer namespace
-peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$N" --timeout 10 --src "$VM1" -w "$WORK/g2p.rx.pcap" >"$WORK/recv.out" &
-rpid=$!
-BG_PIDS+=($rpid)
-for _ in $(seq 100); do grep -q ready "$WORK/recv.out" && break; sleep 0.05; done
+peer_recv "$N" "$VM1" "$WORK/g2p.rx.pcap"
+rpid=$LAST_RECV
 guest web1 tx --dst "$PEER_MAC" --count "$N" --size 300 --pcap "$WORK/g2p.tx.pcap" >/dev/null 2>&1
 wait "$rpid"
 check "guest web1 -> peer namespace, $N frames byte for byte" \
@@ -102,10 +100,8 @@ check "guest -> guest went by hand-off, not copy ($N vm-to-vm)" \
 # --- echo round trip: peer -> web2 -> peer, MACs swapped, same frame
 guest_bg web2 "$WORK/echo.out" echo --count "$N" --timeout 10
 p2=$LAST_BG
-peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$N" --timeout 10 --src "$VM2" -w "$WORK/echo.rx.pcap" >"$WORK/recv2.out" &
-rpid=$!
-BG_PIDS+=($rpid)
-for _ in $(seq 100); do grep -q ready "$WORK/recv2.out" && break; sleep 0.05; done
+peer_recv "$N" "$VM2" "$WORK/echo.rx.pcap"
+rpid=$LAST_RECV
 peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM2" --src "$PEER_MAC" --count "$N" --size 200 --seed 4 -w "$WORK/echo.tx.pcap" >/dev/null
 wait "$p2" "$rpid"
 check "echo round trip through web2, $N frames back with MACs swapped" \
@@ -123,10 +119,8 @@ p1=$LAST_BG
 send "$VM1" "$WORK/vlan-wrong.pcap" --vlan 10 --seed 6
 wait "$p1"
 check "a VM's MAC on another VLAN does not reach it" grep -qx "received 0" "$WORK/v1.out"
-peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$N" --timeout 10 --src "$VM3" -w "$WORK/vlan.back.pcap" >"$WORK/recv3.out" &
-rpid=$!
-BG_PIDS+=($rpid)
-for _ in $(seq 100); do grep -q ready "$WORK/recv3.out" && break; sleep 0.05; done
+peer_recv "$N" "$VM3" "$WORK/vlan.back.pcap"
+rpid=$LAST_RECV
 guest vl10 tx --dst "$PEER_MAC" --count "$N" --size 200 --pcap "$WORK/vlan.sent.pcap" >/dev/null 2>&1
 wait "$rpid"
 check "frames from the VLAN 10 VM leave the NIC tagged with VLAN 10" \

@@ -13,13 +13,6 @@ write_config "$WORK/fs.conf" "web1 $VM1 64" "web2 $VM2 512"
 start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
 check "two rx queues, one socket each" grep -q "$IF_SW: 2 queues" "$DAEMON_LOG"
 
-peer_recv() { # peer_recv N SRC PCAP: receive in the background, wait until ready
-	peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$1" --timeout 10 --src "$2" -w "$3" >"$3.out" &
-	BG_PIDS+=($!)
-	LAST_RECV=$!
-	for _ in $(seq 100); do grep -q ready "$3.out" && break; sleep 0.05; done
-}
-
 # --- a broadcast from a guest reaches the other guest and the wire
 guest_bg web2 "$WORK/b.out" rx --count 40 --timeout 10 --pcap "$WORK/b.rx.pcap"
 p2=$LAST_BG
