@@ -13,7 +13,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
-LIBS_DAEMON := -lxdp -lbpf -lconfig -lelf -lz
+LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lelf -lz -lpthread
 LIBS_TEST   := $(LIBS_DAEMON) -lcmocka -lpcap
 
 ifeq ($(V),1)
@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration demo clean debug
+.PHONY: all help deps test test-unit test-integration demo clean install
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -35,7 +35,7 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 SKEL        := $(BUILD)/flipswitch.skel.h
 
 all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
-     $(BUILD)/fs-pkt $(UNIT_TESTS)
+     $(if $(wildcard tools/flipswitchctl.c),$(BUILD)/flipswitchctl) $(BUILD)/fs-pkt $(UNIT_TESTS)
 
 help:
 	@echo 'make            build everything into $(BUILD)/'
@@ -44,6 +44,8 @@ help:
 	@echo 'make test-unit  only the cmocka unit tests'
 	@echo 'make test-integration  only the namespace/veth integration tests (root)'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
+	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
+	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show the commands'
 
@@ -96,6 +98,10 @@ $(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h $(GUEST_OBJS
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
+$(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch/ctl.h | $(BUILD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljansson -lpcap -lm
+
 $(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpcap
@@ -121,6 +127,20 @@ demo: deps
 
 $(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
 	$(Q)mkdir -p $@
+
+PREFIX ?= /usr/local
+install: $(BUILD)/flipswitchd $(BUILD)/flipswitchctl $(BUILD)/flipswitch-guest
+	install -D -m 0755 $(BUILD)/flipswitchd $(DESTDIR)$(PREFIX)/sbin/flipswitchd
+	install -D -m 0755 $(BUILD)/flipswitchctl $(DESTDIR)$(PREFIX)/bin/flipswitchctl
+	install -D -m 0755 $(BUILD)/flipswitch-guest $(DESTDIR)$(PREFIX)/bin/flipswitch-guest
+	install -D -m 0644 docs/man/flipswitchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchd.8
+	install -D -m 0644 docs/man/flipswitchctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchctl.8
+	install -D -m 0644 docs/man/flipswitch.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/flipswitch.conf.5
+	install -D -m 0644 tools/flipswitchctl.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/flipswitchctl
+	install -D -m 0644 configs/example.conf $(DESTDIR)/etc/flipswitch/flipswitch.conf.example
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/flipswitchd.service.in | \
+		install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/flipswitchd.service
 
 clean:
 	rm -rf $(BUILD)

@@ -20,11 +20,13 @@
 
 #include "flipswitch/xdp_shared.h"
 
+#define VLAN_VID_MASK 0x0fff
+
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
 	__uint(max_entries, FS_XDP_MAX_QUEUES);
-	__type(key, __u32);
-	__type(value, __u32);
+	__type(key, __u32);   /* rx queue */
+	__type(value, __u32); /* AF_XDP socket fd (from user space) */
 } xsks_map SEC(".maps");
 
 struct {
@@ -37,23 +39,53 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, FS_XDP_NR_VERDICTS);
-	__type(key, __u32);
+	__type(key, __u32); /* enum fs_xdp_verdict */
 	__type(value, struct fs_xdp_counter);
 } counters SEC(".maps");
 
-struct vlan_tag {
-	__be16 tci;
-	__be16 proto;
+/* Parsing position, moved past each header that fits. */
+struct hdr_cursor {
+	void *pos;
 };
 
-static __always_inline int verdict(struct xdp_md *ctx, __u32 v, int action)
+/* 802.1Q tag, after the outer ethertype; both fields network order. */
+struct vlan_hdr {
+	__be16 h_vlan_TCI;
+	__be16 h_vlan_encapsulated_proto;
+};
+
+/* The Ethernet header at the cursor, or NULL if the frame is shorter. */
+static __always_inline struct ethhdr *parse_ethhdr(struct hdr_cursor *nh,
+						   void *data_end)
 {
-	struct fs_xdp_counter *c = bpf_map_lookup_elem(&counters, &v);
+	struct ethhdr *eth = nh->pos;
+
+	if ((void *)(eth + 1) > data_end)
+		return NULL;
+	nh->pos = eth + 1;
+	return eth;
+}
+
+/* The VLAN id (host order, 0..4095) of the 802.1Q tag at the cursor, or -1
+ * if the tag is cut short. */
+static __always_inline int parse_vlan_id(struct hdr_cursor *nh, void *data_end)
+{
+	struct vlan_hdr *vh = nh->pos;
+
+	if ((void *)(vh + 1) > data_end)
+		return -1;
+	nh->pos = vh + 1;
+	return bpf_ntohs(vh->h_vlan_TCI) & VLAN_VID_MASK;
+}
+
+static __always_inline int count(__u32 verdict, __u64 len, int action)
+{
+	struct fs_xdp_counter *c = bpf_map_lookup_elem(&counters, &verdict);
 
 	if (c) {
-		/* Per-CPU: no other CPU writes this slot. */
+		/* Per-CPU slot: no other CPU writes it, no atomics needed. */
 		c->packets++;
-		c->bytes += ctx->data_end - ctx->data;
+		c->bytes += len;
 	}
 	return action;
 }
@@ -63,34 +95,37 @@ int flipswitch_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	struct ethhdr *eth = data;
-	struct fs_mac_key key = {};
-	int action;
+	__u64 len = data_end - data;
+	struct hdr_cursor nh = { .pos = data };
+	struct fs_mac_key key = {}; /* 8 bytes, no padding: all initialised */
+	struct ethhdr *eth;
+	int vlan, action;
 
-	if ((void *)(eth + 1) > data_end)
-		return verdict(ctx, FS_XDP_PASS_MALFORMED, XDP_PASS);
-	/* Bit 0 of the first destination byte: group address. */
+	eth = parse_ethhdr(&nh, data_end);
+	if (!eth)
+		return count(FS_XDP_PASS_MALFORMED, len, XDP_PASS);
+	/* I/G bit, bit 0 of the first destination byte: group address
+	 * (broadcast included). */
 	if (eth->h_dest[0] & 1)
-		return verdict(ctx, FS_XDP_PASS_MCAST, XDP_PASS);
+		return count(FS_XDP_PASS_MCAST, len, XDP_PASS);
 
 	__builtin_memcpy(key.mac, eth->h_dest, ETH_ALEN);
 	/* One 802.1Q tag at most: the VLAN of an access port. */
 	if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
-		struct vlan_tag *tag = (void *)(eth + 1);
-
-		if ((void *)(tag + 1) > data_end)
-			return verdict(ctx, FS_XDP_PASS_MALFORMED, XDP_PASS);
-		key.vlan = bpf_ntohs(tag->tci) & 0x0fff;
+		vlan = parse_vlan_id(&nh, data_end);
+		if (vlan < 0)
+			return count(FS_XDP_PASS_MALFORMED, len, XDP_PASS);
+		key.vlan = vlan;
 	}
 	if (!bpf_map_lookup_elem(&mac_map, &key))
-		return verdict(ctx, FS_XDP_PASS_OTHER, XDP_PASS);
+		return count(FS_XDP_PASS_OTHER, len, XDP_PASS);
 
-	/* With no socket on this queue the helper returns the flags value,
+	/* With no socket on this queue the helper returns its flags argument,
 	 * XDP_PASS: the frame goes to the stack rather than being lost. */
 	action = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
-	return verdict(ctx, action == XDP_REDIRECT ? FS_XDP_REDIRECT :
-						     FS_XDP_PASS_NOSOCK,
-		       action);
+	if (action != XDP_REDIRECT)
+		return count(FS_XDP_PASS_NOSOCK, len, XDP_PASS);
+	return count(FS_XDP_REDIRECT, len, XDP_REDIRECT);
 }
 
 char _license[] SEC("license") = "GPL";

@@ -54,7 +54,7 @@ ip -n "$NS_SW" link set "$IF_SW" up
 ip -n "$NS_PEER" link set "$IF_PEER" up
 
 say "2. flipswitchd with configs/demo.conf"
-sed -e "s|@IFACE@|$IF_SW|g" -e "s|@SHM@|$SHM|g" "$TOP/configs/demo.conf" >"$WORK/demo.conf"
+sed -e "s|@IFACE@|$IF_SW|g" -e "s|@SHM@|$SHM|g" -e "s|@RUN@|$WORK|g" "$TOP/configs/demo.conf" >"$WORK/demo.conf"
 grep -v '^#' "$WORK/demo.conf"
 ip netns exec "$NS_SW" "$B/flipswitchd" -c "$WORK/demo.conf" 2>"$LOG" &
 DAEMON=$!

@@ -22,6 +22,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,7 @@ struct ctx {
 };
 
 static const char *const top_keys[] = {
-	"pool", "interfaces", "vms", "batch", "control", NULL };
+	"pool", "interfaces", "vms", "batch", "control", "control_group", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
@@ -571,6 +572,19 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);
+	if (!ret && config_setting_get_member(root, "control_group")) {
+		config_setting_t *g = config_setting_get_member(root,
+								"control_group");
+		struct group *gr;
+
+		ret = get_str(&c, root, "", "control_group", cfg->control_group,
+			      sizeof(cfg->control_group), NULL, NULL);
+		if (!ret && !(gr = getgrnam(cfg->control_group)))
+			ret = fail(&c, g, "control_group \"%s\" is not a group on this system (getent group lists them)",
+				   cfg->control_group);
+		else if (!ret)
+			cfg->control_gid = gr->gr_gid;
+	}
 out:
 	config_destroy(&lc);
 	return ret;

@@ -73,6 +73,10 @@ struct cfg {
 				    1 .. 256, default 64 */
 	char control[PATH_MAX];  /* "control": control socket path, default
 				    /run/flipswitch/flipswitch.sock */
+	char control_group[64];  /* "control_group": group that owns the
+				    socket and may change the switch; "" =
+				    root only */
+	unsigned int control_gid;
 };
 
 /* 0 on success; -EINVAL with err filled on any mistake in the file, -errno

@@ -11,10 +11,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "switch.h"
 
@@ -34,6 +39,27 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt,
 	if (lvl == LIBBPF_DEBUG && log_level < LOG_LVL_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+/* Tells systemd (Type=notify) that the daemon is ready, if it asked. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	memcpy(sun.sun_path, path, strlen(path));
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0'; /* abstract namespace */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun,
+	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
+	close(fd);
 }
 
 static void usage(FILE *f)
@@ -68,6 +94,7 @@ int main(int argc, char **argv)
 	char err[CFG_ERR_MAX];
 	static struct cfg cfg;
 	static struct sw sw;
+	static struct ctl ctl = { .listen_fd = -1, .stop_fd = -1 };
 	bool check = false;
 	int c, rc;
 
@@ -115,18 +142,26 @@ int main(int argc, char **argv)
 
 	rc = sw_init(&sw, &cfg);
 	if (!rc)
+		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
+				cfg.control_gid);
+	if (!rc)
 		rc = sw_start(&sw);
+	if (!rc)
+		rc = ctl_start(&ctl);
 	if (rc) {
 		log_err("setting up failed (%s); nothing is left attached",
 			strerror(-rc));
+		ctl_destroy(&ctl);
 		sw_fini(&sw);
 		return 1;
 	}
 	log_info("ready: %d interface%s, %d vm%s, pool %s",
 		 sw.n_ports, sw.n_ports == 1 ? "" : "s", sw.n_vms,
 		 sw.n_vms == 1 ? "" : "s", cfg.pool.path);
+	notify_ready();
 	sw_run(&sw, &stop, &report);
 	log_info("stopping");
+	ctl_destroy(&ctl);
 	sw_fini(&sw);
 	return 0;
 }

@@ -29,6 +29,27 @@ static void touch(struct sw *sw, struct vmport *v)
 		sw->touched[sw->n_touched++] = (uint16_t)v->index;
 }
 
+static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
+{
+	struct sw_capture *c = &sw->cap;
+	struct sw_cap_rec *r;
+	struct timespec ts;
+
+	if (c->prod - __atomic_load_n(&c->cons, __ATOMIC_ACQUIRE) >=
+	    SW_CAP_SLOTS) {
+		c->dropped++;
+		return;
+	}
+	r = &c->ring[c->prod & (SW_CAP_SLOTS - 1)];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	r->len = len;
+	r->dir = dir;
+	memcpy(r->data, pool_data(&sw->pool, addr),
+	       len < SW_CAP_SNAP ? len : SW_CAP_SNAP);
+	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
+}
+
 /* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
  * take it (the reason is counted by the VM port). */
 static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
@@ -37,6 +58,8 @@ static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
 		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
 		return;
 	}
+	if (__builtin_expect(sw->cap.vm == v->index, 0))
+		cap_tap(sw, addr, len, SW_CAP_RX);
 	touch(sw, v);
 }
 
@@ -63,6 +86,8 @@ static void to_nic(struct sw *sw, struct vmport *v, uint64_t addr,
 		d[14] = v->cfg.vlan >> 8;
 		d[15] = v->cfg.vlan & 0xff;
 	}
+	if (__builtin_expect(sw->cap.nic == pt->index, 0))
+		cap_tap(sw, addr, len, SW_CAP_TX);
 	if (port_tx_enqueue(pt, p, (uint32_t)v->index, addr, len))
 		pool_recycle(p, pool_frame(p, addr));
 }
@@ -136,6 +161,8 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 
 		if (i + 1 < n)
 			__builtin_prefetch(pool_data(p, f[i + 1].addr));
+		if (__builtin_expect(sw->cap.nic == pt->index, 0))
+			cap_tap(sw, addr, len, SW_CAP_RX);
 		if (len < FS_ETH_HLEN) {
 			sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, pool_frame(p, addr));
@@ -176,6 +203,8 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 
 		if (i + 1 < n)
 			__builtin_prefetch(pool_data(p, t[i + 1].addr));
+		if (__builtin_expect(sw->cap.vm == v->index, 0))
+			cap_tap(sw, t[i].addr, t[i].len, SW_CAP_TX);
 		if (d[0] & 1) {
 			/* Other VMs get copies; the uplink gets the frame. */
 			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
@@ -225,13 +254,128 @@ static void debug_check(struct sw *sw)
 }
 #endif
 
+static void frames_snapshot(struct sw *sw)
+{
+	struct sw_frames_snap *s = &sw->snap;
+	struct pool *p = &sw->pool;
+
+	s->fill = p->count[POOL_OWN_FILL];
+	s->tx = p->count[POOL_OWN_TX];
+	s->sw = p->count[POOL_OWN_SWITCH];
+	s->free_list = p->n_free;
+	for (int i = 0; i < sw->n_vms; i++)
+		s->vm[i] = p->count[sw->vms[i].owner];
+	s->ok = !pool_check(p, true, s->msg, sizeof(s->msg));
+}
+
+static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
+{
+	struct vmport *v = &sw->vms[idx];
+	int err;
+
+	err = fdb_add(&sw->fdb, ready->cfg.mac, ready->cfg.vlan, idx,
+		      FDB_STATIC);
+	if (err)
+		return err;
+	*v = *ready;
+	if (idx == sw->n_vms)
+		sw->n_vms++;
+	return 0;
+}
+
+static int64_t vm_unlink(struct sw *sw, int idx)
+{
+	struct vmport *v = &sw->vms[idx];
+	uint32_t n;
+
+	fdb_del(&sw->fdb, v->cfg.mac, v->cfg.vlan);
+	v->attached = false;
+	v->active = false;
+	if (sw->cap.vm == idx)
+		sw->cap.vm = -1;
+	/* Frames on its rx ring are counted to it, so this takes them too. */
+	n = pool_reclaim(&sw->pool, v->owner);
+	v->st.reclaimed += n;
+	return n;
+}
+
+/* Worker side of the mailbox: at most one request per pass. */
+static void mail_poll(struct sw *sw)
+{
+	struct sw_mail *m = &sw->mail;
+	uint32_t req = __atomic_load_n(&m->req, __ATOMIC_ACQUIRE);
+
+	if (req == m->done)
+		return;
+	switch (m->op) {
+	case SW_MAIL_FRAMES:
+		frames_snapshot(sw);
+		m->result = 0;
+		break;
+	case SW_MAIL_VM_ADD:
+		m->result = vm_link(sw, m->arg, m->ptr);
+		break;
+	case SW_MAIL_VM_DEL:
+		m->result = vm_unlink(sw, m->arg);
+		break;
+	case SW_MAIL_CLEAR:
+		memset(sw->drops, 0, sizeof(sw->drops));
+		sw->copies = sw->vm2vm = 0;
+		sw->pool.scrubbed_frames = sw->pool.scrubbed_bytes = 0;
+		for (int i = 0; i < sw->n_ports; i++) {
+			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
+			for (uint32_t q = 0; q < sw->ports[i].n_queues; q++)
+				sw->ports[i].q[q].rx_packets = 0;
+		}
+		for (int i = 0; i < sw->n_vms; i++)
+			memset(&sw->vms[i].st, 0, sizeof(sw->vms[i].st));
+		m->result = 0;
+		break;
+	case SW_MAIL_CAPTURE:
+		sw->cap.nic = m->arg;
+		sw->cap.vm = m->arg2;
+		m->result = 0;
+		break;
+	default:
+		m->result = -EINVAL;
+	}
+	__atomic_store_n(&m->done, req, __ATOMIC_RELEASE);
+}
+
+int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
+		 int64_t *result, int timeout_ms)
+{
+	struct sw_mail *m = &sw->mail;
+	uint32_t req = m->done + 1;
+	struct timespec pause = { 0, 100000 };
+
+	m->op = op;
+	m->arg = arg;
+	m->arg2 = arg2;
+	m->ptr = ptr;
+	__atomic_store_n(&m->req, req, __ATOMIC_RELEASE);
+	for (int i = 0; i < timeout_ms * 10; i++) {
+		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == req) {
+			if (result)
+				*result = m->result;
+			return 0;
+		}
+		nanosleep(&pause, NULL);
+	}
+	/* The worker will still answer this request later; the next call
+	 * numbers itself after it. */
+	return -ETIMEDOUT;
+}
+
 uint32_t sw_poll_once(struct sw *sw)
 {
 	struct pool *p = &sw->pool;
 	uint32_t work = 0, n;
 
+	mail_poll(sw);
 	for (int i = 0; i < sw->n_vms; i++)
-		vmport_poll_ctrl(&sw->vms[i], p);
+		if (sw->vms[i].active)
+			vmport_poll_ctrl(&sw->vms[i], p);
 
 	for (int i = 0; i < sw->n_ports; i++) {
 		struct port *pt = &sw->ports[i];
@@ -315,13 +459,16 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 
 	memset(sw, 0, sizeof(*sw));
 	sw->pool.fd = -1; /* sw_fini() tears down only what was made */
+	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
 	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));
 	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
-	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf)
+	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
+	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf ||
+	    !sw->cap.ring)
 		return -ENOMEM;
 	err = fdb_init(&sw->fdb, CFG_MAX_VMS * 4);
 	if (err)
@@ -398,6 +545,7 @@ void sw_fini(struct sw *sw)
 	free(sw->touched);
 	free(sw->rxbuf);
 	free(sw->txbuf);
+	free(sw->cap.ring);
 	sw->vms = NULL;
 }
 
@@ -468,6 +616,8 @@ void sw_report(struct sw *sw)
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *v = &sw->vms[i];
 
+		if (!v->active)
+			continue;
 		fmt_drops(drops, sizeof(drops), vm_drop_names, v->st.drops,
 			  VM_DROP_NR);
 		log_info("vm %s: %s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu; drops%s",
@@ -491,7 +641,8 @@ void sw_report(struct sw *sw)
 		       p->count[POOL_OWN_FILL], p->count[POOL_OWN_TX],
 		       p->count[POOL_OWN_SWITCH]);
 	for (int i = 0; i < sw->n_vms && off < (int)sizeof(line); i++)
-		off += snprintf(line + off, sizeof(line) - off, ", %s %u",
+		if (sw->vms[i].active)
+			off += snprintf(line + off, sizeof(line) - off, ", %s %u",
 				sw->vms[i].cfg.name,
 				p->count[sw->vms[i].owner]);
 	pool_check(p, true, msg, sizeof(msg));

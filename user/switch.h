@@ -37,6 +37,54 @@ enum sw_drop {
 
 extern const char *const sw_drop_names[SW_DROP_NR];
 
+/*
+ * The control thread talks to the worker through one mailbox slot: it
+ * fills op and args, then store-releases req = done + 1; the worker, once
+ * per pass, load-acquires req, acts, fills result and store-releases
+ * done = req. The control thread waits for done; the worker never waits.
+ */
+enum sw_mail_op {
+	SW_MAIL_FRAMES,      /* fill sw->snap, an ownership audit between batches */
+	SW_MAIL_VM_ADD,      /* link the ready vmport in ptr at slot arg */
+	SW_MAIL_VM_DEL,      /* unlink slot arg, take its frames back */
+	SW_MAIL_CAPTURE,     /* tap nic arg (or -1) and vm arg2 (or -1) */
+	SW_MAIL_CLEAR,       /* zero the worker's counters (their one writer) */
+};
+
+struct sw_mail {
+	uint32_t req, done;
+	int op, arg, arg2;
+	void *ptr;
+	int64_t result;
+};
+
+struct sw_frames_snap {
+	uint32_t fill, tx, sw, free_list;
+	uint32_t vm[CFG_MAX_VMS];
+	int ok;
+	char msg[160];
+};
+
+/* Frames crossing the captured port, worker -> control thread (SPSC). */
+#define SW_CAP_SLOTS 1024
+#define SW_CAP_SNAP 2048
+enum { SW_CAP_RX, SW_CAP_TX };
+
+struct sw_cap_rec {
+	double ts;        /* CLOCK_REALTIME, for pcap */
+	uint32_t len;     /* on the wire */
+	uint32_t dir;     /* SW_CAP_RX (into the port's owner) or SW_CAP_TX */
+	unsigned char data[SW_CAP_SNAP];
+};
+
+struct sw_capture {
+	int nic, vm;      /* port captured, -1 for none; worker-written */
+	uint32_t prod;    /* worker */
+	uint32_t cons;    /* control thread */
+	uint64_t dropped; /* worker */
+	struct sw_cap_rec *ring;
+};
+
 struct sw {
 	struct cfg *cfg;
 	struct pool pool;
@@ -50,6 +98,10 @@ struct sw {
 	uint64_t drops[SW_DROP_NR];
 	uint64_t copies;     /* broadcast copies made */
 	uint64_t vm2vm;      /* VM-to-VM hand-offs, zero-copy */
+
+	struct sw_mail mail;
+	struct sw_frames_snap snap;
+	struct sw_capture cap;
 
 	uint16_t *touched;   /* VMs whose rx ring has unpublished entries */
 	uint32_t n_touched;
@@ -73,5 +125,10 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 void sw_fini(struct sw *sw);
 /* Logs counters per port, per VM, and the frame ownership audit. */
 void sw_report(struct sw *sw);
+
+/* Control thread side of the mailbox: posts a request and waits (up to
+ * timeout_ms) for the worker's answer. 0, or -ETIMEDOUT. */
+int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
+		 int64_t *result, int timeout_ms);
 
 #endif /* FS_SWITCH_H */

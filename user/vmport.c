@@ -158,6 +158,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	__atomic_store_n(&h->guest_ack, v->last_req, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->switch_gen, old_gen + 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&h->switch_state, FS_SW_UP, __ATOMIC_RELEASE);
+	v->active = true;
 	log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x vlan %u, rings %s (%u entries), quota %u, generation %u",
 		 c->name, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
 		 c->mac[4], c->mac[5], c->vlan, c->rings, c->ring_size,
@@ -178,6 +179,15 @@ void vmport_destroy(struct vmport *v, struct pool *p)
 	if (!v->region)
 		return;
 	pool_reclaim(p, v->owner);
+	vmport_unmap(v);
+}
+
+void vmport_unmap(struct vmport *v)
+{
+	if (!v->region)
+		return;
+	v->active = false;
+	v->attached = false;
 	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
 	munmap(v->region, v->region_size);
 	v->region = NULL;
@@ -237,7 +247,7 @@ int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
 	return 0;
 drop:
 	v->st.drops[why]++;
-	return why;
+	return -1;
 }
 
 /* Checks a pool offset from the guest and takes its frame from the VM.

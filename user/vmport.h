@@ -59,6 +59,7 @@ struct vmport {
 	struct fs_region_hdr *hdr;
 	struct fs_region_hdr layout; /* private copy of the offsets */
 	struct fs_ring rx, free, alloc, tx;
+	bool active;             /* the slot holds a VM (see sw_mail VM_DEL) */
 	bool attached;
 	uint32_t last_req;       /* guest_req last acted on */
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
@@ -72,14 +73,17 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 /* Takes back the VM's frames, tells the guest the switch is gone, unmaps,
  * and removes the file if this daemon created it. */
 void vmport_destroy(struct vmport *v, struct pool *p);
+/* The same without touching the pool, once the worker has taken the VM's
+ * frames back (a VM deleted at run time). */
+void vmport_unmap(struct vmport *v);
 
 /* Acts on a new attach/detach request from the guest, if any: takes back
  * every frame the VM holds and resets the rings. Returns 1 if it acted. */
 int vmport_poll_ctrl(struct vmport *v, struct pool *p);
 
-/* Hands a frame the switch owns to the guest's rx ring. 0, or the drop
- * reason (> 0) and the frame stays the switch's. Call vmport_rx_flush()
- * after a batch. */
+/* Hands a frame the switch owns to the guest's rx ring. 0, or -1 if it
+ * dropped it (the reason is counted in st.drops) and the frame stays the
+ * switch's. Call vmport_rx_flush() after a batch. */
 int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
 		      uint32_t len);
 

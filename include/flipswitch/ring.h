@@ -58,7 +58,7 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define FS_REGION_MAGIC 0x48435753504c4946ULL /* "FLIPSWCH" in memory */
+#define FS_REGION_MAGIC 0x4843575350494c46ULL /* "FLIPSWCH" in memory */
 #define FS_ABI_MAJOR 1
 #define FS_ABI_MINOR 0
 
@@ -185,6 +185,7 @@ static inline uint32_t fs_prod_reserve(struct fs_ring *r, uint32_t nb,
 	uint32_t used = r->cached_prod - r->cached_cons;
 	uint32_t room;
 
+	*idx = r->cached_prod; /* set even when nothing is reserved */
 	if (r->size - used < nb) {
 		r->cached_cons = __atomic_load_n(r->consumer,
 						 __ATOMIC_ACQUIRE); /* A */
@@ -226,6 +227,7 @@ static inline uint32_t fs_cons_peek(struct fs_ring *r, uint32_t nb,
 {
 	uint32_t avail = r->cached_prod - r->cached_cons;
 
+	*idx = r->cached_cons; /* set even when nothing is available */
 	if (avail < nb) {
 		uint32_t prod = __atomic_load_n(r->producer,
 						__ATOMIC_ACQUIRE); /* C */

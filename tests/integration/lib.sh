@@ -81,6 +81,7 @@ write_config() {
 	{
 		echo "pool = { path = \"$SHM-pool\"; frames = ${FRAMES:-4096}; frame_size = 2048; scrub = \"${SCRUB:-used}\"; };"
 		echo "interfaces = ( { name = \"$IF_SW\"; xdp_mode = \"${XDP_MODE:-native}\"; } );"
+		echo "control = \"$WORK/ctl.sock\";"
 		echo "vms = ("
 		local sep=""
 		for vm in "$@"; do

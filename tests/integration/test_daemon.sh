@@ -7,14 +7,14 @@ require_root daemon
 
 bed_up || { not_ok "test-bed"; exit 1; }
 
-# A mistake on line 5: a bad MAC. The daemon must exit non-zero, name the
+# A mistake on line 6: a bad MAC. The daemon must exit non-zero, name the
 # file and line, and leave no program and no file behind.
 write_config "$WORK/bad.conf" "web1 52:54:00:00:00:01" "web2 52:54:00:zz:00:02"
 ip netns exec "$NS_SW" "$B/flipswitchd" -c "$WORK/bad.conf" 2>"$WORK/bad.err"
 rc=$?
 check "a bad MAC stops the daemon with a non-zero exit" test "$rc" -ne 0
 check "the message names file, line and the MAC" \
-	grep -q "bad.conf:5: .*52:54:00:zz:00:02" "$WORK/bad.err"
+	grep -q "bad.conf:6: .*52:54:00:zz:00:02" "$WORK/bad.err"
 check "nothing attached after a config error" \
 	bash -c "! ip -n $NS_SW link show $IF_SW | grep -q xdp"
 check "no pool or ring file created after a config error" \

@@ -13,6 +13,15 @@ write_config "$WORK/fs.conf" "web1 $VM1 64" "web2 $VM2 512"
 start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
 check "two rx queues, one socket each" grep -q "$IF_SW: 2 queues" "$DAEMON_LOG"
 
+# --- unicast to a VM with no guest: dropped and counted, never leaked (the
+# debug daemon aborts on any ownership mismatch)
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 10 >/dev/null
+sleep 0.2
+report
+check "frames for a VM with no guest are counted as detached (10)" \
+	test "$(counter 'vm web1:' detached)" -eq 10
+check "... and every frame is still accounted for" frames_ok
+
 # --- a broadcast from a guest reaches the other guest and the wire
 guest_bg web2 "$WORK/b.out" rx --count 40 --timeout 10 --pcap "$WORK/b.rx.pcap"
 p2=$LAST_BG

@@ -1,0 +1,993 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control socket; see ctl.h and docs/control.md.
+ *
+ * One thread, one poll() loop over the listening socket, the clients and an
+ * eventfd that stops it. Requests are parsed with jansson; every reply is
+ * one line. Reads of the worker's state are relaxed atomic loads of values
+ * only the worker writes; anything that changes the switch, and the frame
+ * audit (which must be taken between batches), goes through the mailbox.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flipswitch.skel.h"
+#include "ctl.h"
+#include "log.h"
+
+#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define CTL_OUT_MAX (16u << 20) /* a client that stops reading is dropped */
+#define MAIL_TIMEOUT_MS 2000
+
+static const char *const verdict_names[FS_XDP_NR_VERDICTS] = {
+	[FS_XDP_REDIRECT] = "redirect",
+	[FS_XDP_PASS_MCAST] = "pass_mcast",
+	[FS_XDP_PASS_OTHER] = "pass_other",
+	[FS_XDP_PASS_NOSOCK] = "pass_nosock",
+	[FS_XDP_PASS_MALFORMED] = "pass_malformed",
+};
+
+static const char *const xsk_names[6] = {
+	"rx_dropped", "rx_invalid_descs", "tx_invalid_descs", "rx_ring_full",
+	"rx_fill_ring_empty_descs", "tx_ring_empty_descs",
+};
+
+/* A handler fills *result, or returns an error code and fills msg. */
+struct req {
+	struct ctl *c;
+	json_t *args;
+	int client;
+	bool privileged;
+	char msg[256];
+};
+
+typedef const char *(*handler_fn)(struct req *r, json_t **result);
+
+static const char *err(struct req *r, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static const char *err(struct req *r, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+static void set_u64(json_t *o, const char *k, uint64_t v)
+{
+	json_object_set_new(o, k, json_integer((json_int_t)v));
+}
+
+static void mac_str(char b[18], const uint8_t m[6])
+{
+	snprintf(b, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2],
+		 m[3], m[4], m[5]);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int find_nic(struct sw *sw, const char *name)
+{
+	for (int i = 0; i < sw->n_ports; i++)
+		if (!strcmp(sw->ports[i].cfg.name, name))
+			return i;
+	return -1;
+}
+
+static int find_vm(struct sw *sw, const char *name)
+{
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].active && !strcmp(sw->vms[i].cfg.name, name))
+			return i;
+	return -1;
+}
+
+/* Optional string argument; NULL if absent, "" (with an error) if of the
+ * wrong type. */
+static const char *arg_str(struct req *r, const char *key, const char **code)
+{
+	json_t *v = json_object_get(r->args, key);
+
+	if (!v)
+		return NULL;
+	if (!json_is_string(v)) {
+		*code = err(r, FS_CTL_E_INVALID, "%s must be a string", key);
+		return NULL;
+	}
+	return json_string_value(v);
+}
+
+static int arg_int(struct req *r, const char *key, long long def, long long lo,
+		   long long hi, long long *out, const char **code)
+{
+	json_t *v = json_object_get(r->args, key);
+
+	*out = def;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v)) {
+		*code = err(r, FS_CTL_E_INVALID, "%s must be an integer", key);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	if (*out < lo || *out > hi) {
+		*code = err(r, FS_CTL_E_INVALID, "%s must be from %lld to %lld",
+			    key, lo, hi);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *vm_json(struct sw *sw, const struct vmport *v)
+{
+	char mac[18];
+
+	mac_str(mac, v->cfg.mac);
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s}",
+			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
+			 "rings", v->cfg.rings, "attached", RD(v->attached),
+			 "quota", (json_int_t)v->cfg.quota, "held",
+			 (json_int_t)RD(sw->pool.count[v->owner]), "uplink",
+			 sw->ports[v->cfg.uplink].cfg.name);
+}
+
+static const char *cmd_ping(struct req *r, json_t **res)
+{
+	*res = json_pack("{s:s}", "version", FS_CTL_VERSION);
+	return NULL;
+}
+
+static const char *cmd_show(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	json_t *ifs = json_array(), *vms = json_array();
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+
+		json_array_append_new(
+			ifs,
+			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i}", "name",
+				  pt->cfg.name, "ifindex", (int)pt->cfg.ifindex,
+				  "queues", (int)pt->n_queues, "xdp_mode",
+				  pt->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
+									"native",
+				  "zerocopy", pt->zerocopy, "prog_id",
+				  (int)pt->prog_id, "ring_size",
+				  (int)pt->cfg.ring_size));
+	}
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].active)
+			json_array_append_new(vms, vm_json(sw, &sw->vms[i]));
+	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o}",
+			 "interfaces", ifs, "pool", "path", sw->pool.path,
+			 "frames", (json_int_t)sw->pool.frames, "frame_size",
+			 (json_int_t)sw->pool.frame_size, "scrub",
+			 cfg_scrub_name(sw->pool.scrub), "hugetlb",
+			 sw->pool.hugetlb, "free",
+			 (json_int_t)RD(sw->pool.n_free), "vms", vms);
+	return NULL;
+}
+
+static json_t *drops_json(const char *const *names, const uint64_t *v, int n)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < n; i++)
+		set_u64(o, names[i], RD(v[i]));
+	return o;
+}
+
+static json_t *nic_stats(struct ctl *c, int i)
+{
+	struct port *pt = &c->sw->ports[i];
+	struct fs_xdp_counter xc[FS_XDP_NR_VERDICTS] = { 0 };
+	uint64_t xs[6] = { 0 };
+	json_t *o = json_object(), *xdp = json_object(), *xsk = json_object();
+
+	for (uint32_t q = 0; q < pt->n_queues; q++) {
+		struct xdp_statistics s;
+		socklen_t sl = sizeof(s);
+
+		if (getsockopt(pt->q[q].fd, SOL_XDP, XDP_STATISTICS, &s, &sl))
+			continue;
+		xs[0] += s.rx_dropped;
+		xs[1] += s.rx_invalid_descs;
+		xs[2] += s.tx_invalid_descs;
+		xs[3] += s.rx_ring_full;
+		xs[4] += s.rx_fill_ring_empty_descs;
+		xs[5] += s.tx_ring_empty_descs;
+	}
+	port_xdp_counters(pt, xc);
+	json_object_set_new(o, "name", json_string(pt->cfg.name));
+	json_object_set_new(o, "kind", json_string("nic"));
+	set_u64(o, "rx_packets", RD(pt->st.rx_packets));
+	set_u64(o, "rx_bytes", RD(pt->st.rx_bytes));
+	set_u64(o, "tx_packets", RD(pt->st.tx_packets));
+	set_u64(o, "tx_bytes", RD(pt->st.tx_bytes));
+	json_object_set_new(o, "drops", drops_json(port_drop_names,
+						   pt->st.drops, PORT_DROP_NR));
+	for (int v = 0; v < FS_XDP_NR_VERDICTS; v++)
+		json_object_set_new(xdp, verdict_names[v],
+				    json_pack("{s:I, s:I}", "packets",
+					      (json_int_t)xc[v].packets, "bytes",
+					      (json_int_t)xc[v].bytes));
+	for (int k = 0; k < 6; k++)
+		set_u64(xsk, xsk_names[k], xs[k] - c->xsk_base[i][k]);
+	json_object_set_new(o, "xdp", xdp);
+	json_object_set_new(o, "xsk", xsk);
+	return o;
+}
+
+static json_t *vm_stats(struct sw *sw, int i)
+{
+	struct vmport *v = &sw->vms[i];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "name", json_string(v->cfg.name));
+	json_object_set_new(o, "kind", json_string("vm"));
+	set_u64(o, "rx_packets", RD(v->st.rx_packets));
+	set_u64(o, "rx_bytes", RD(v->st.rx_bytes));
+	set_u64(o, "tx_packets", RD(v->st.tx_packets));
+	set_u64(o, "tx_bytes", RD(v->st.tx_bytes));
+	json_object_set_new(o, "drops",
+			    drops_json(vm_drop_names, v->st.drops, VM_DROP_NR));
+	return o;
+}
+
+static void clear_counters(struct ctl *c)
+{
+	struct sw *sw = c->sw;
+	int ncpu = libbpf_num_possible_cpus();
+	struct fs_xdp_counter *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
+
+	sw_mail_call(sw, SW_MAIL_CLEAR, 0, 0, NULL, NULL, MAIL_TIMEOUT_MS);
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+		json_t *cur = nic_stats(c, i), *xsk = json_object_get(cur, "xsk");
+
+		for (int k = 0; k < 6; k++)
+			c->xsk_base[i][k] += (uint64_t)json_integer_value(
+				json_object_get(xsk, xsk_names[k]));
+		json_decref(cur);
+		for (uint32_t v = 0; zero && v < FS_XDP_NR_VERDICTS; v++)
+			bpf_map_update_elem(bpf_map__fd(pt->skel->maps.counters),
+					    &v, zero, BPF_ANY);
+	}
+	free(zero);
+}
+
+static const char *cmd_stats(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	const char *code = NULL, *port = arg_str(r, "port", &code);
+	json_t *clear = json_object_get(r->args, "clear"), *ports;
+	int nic = -1, vm = -1;
+
+	if (code)
+		return code;
+	if (clear && !json_is_boolean(clear))
+		return err(r, FS_CTL_E_INVALID, "clear must be true or false");
+	if (port && (nic = find_nic(sw, port)) < 0 &&
+	    (vm = find_vm(sw, port)) < 0)
+		return err(r, FS_CTL_E_NOT_FOUND,
+			   "no port \"%s\" (flipswitchctl show lists them)", port);
+	if (json_is_true(clear)) {
+		if (!r->privileged)
+			return err(r, FS_CTL_E_PERMISSION,
+				   "only root or the control group may clear counters");
+		clear_counters(r->c);
+	}
+	ports = json_array();
+	for (int i = 0; i < sw->n_ports; i++)
+		if (!port || i == nic)
+			json_array_append_new(ports, nic_stats(r->c, i));
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].active && (!port || i == vm))
+			json_array_append_new(ports, vm_stats(sw, i));
+	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:o}}", "time",
+			 mono_now(), "ports", ports, "switch", "copies",
+			 (json_int_t)RD(sw->copies), "vm_to_vm",
+			 (json_int_t)RD(sw->vm2vm), "scrubbed_frames",
+			 (json_int_t)RD(sw->pool.scrubbed_frames),
+			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrubbed_bytes),
+			 "drops", drops_json(sw_drop_names, sw->drops, SW_DROP_NR));
+	return NULL;
+}
+
+static const char *cmd_fdb(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	json_t *a = json_array();
+
+	/* The table changes only inside a mailbox call, which this thread
+	 * makes itself: it cannot change under this walk. */
+	for (uint32_t i = 0; i <= sw->fdb.mask; i++) {
+		const struct fdb_entry *e = &sw->fdb.slot[i];
+		uint8_t mac[6];
+		char m[18];
+
+		if (!e->key)
+			continue;
+		for (int b = 0; b < 6; b++)
+			mac[b] = (uint8_t)(e->key >> (40 - 8 * b));
+		mac_str(m, mac);
+		json_array_append_new(
+			a, json_pack("{s:s, s:i, s:s, s:s, s:n}", "mac", m,
+				     "vlan", (int)((e->key >> 48) & 0xfff), "port",
+				     sw->vms[e->port].cfg.name, "kind",
+				     e->kind == FDB_STATIC ? "static" : "learned",
+				     "age"));
+	}
+	*res = json_pack("{s:o}", "entries", a);
+	return NULL;
+}
+
+static const char *cmd_frames(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	struct sw_frames_snap *s = &sw->snap;
+	json_t *vms = json_object();
+	uint64_t sum;
+
+	if (sw_mail_call(sw, SW_MAIL_FRAMES, 0, 0, NULL, NULL, MAIL_TIMEOUT_MS))
+		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
+	sum = (uint64_t)s->fill + s->tx + s->sw;
+	for (int i = 0; i < sw->n_vms; i++) {
+		sum += s->vm[i];
+		if (sw->vms[i].active)
+			set_u64(vms, sw->vms[i].cfg.name, s->vm[i]);
+	}
+	*res = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b, s:s}",
+			 "total", (json_int_t)sw->pool.frames, "fill",
+			 (json_int_t)s->fill, "tx", (json_int_t)s->tx, "switch",
+			 (json_int_t)s->sw, "free_list",
+			 (json_int_t)s->free_list, "vms", vms, "sum",
+			 (json_int_t)sum, "ok", s->ok, "message", s->msg);
+	return NULL;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n >= sizeof(((struct cfg_vm *)0)->name))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
+		      *s == '-'))
+			return 0;
+	return 1;
+}
+
+static const char *cmd_vm_add(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	const char *code = NULL, *name, *mac, *rings, *uplink;
+	long long quota, vlan, ring_size;
+	struct cfg_vm cv = { 0 };
+	struct vmport *v;
+	int slot = -1, err2;
+	int64_t rc;
+
+	if (!r->privileged)
+		return err(r, FS_CTL_E_PERMISSION,
+			   "only root or the control group may add VMs");
+	name = arg_str(r, "name", &code);
+	mac = arg_str(r, "mac", &code);
+	rings = arg_str(r, "rings", &code);
+	uplink = arg_str(r, "uplink", &code);
+	if (code)
+		return code;
+	if (!name || !mac || !rings)
+		return err(r, FS_CTL_E_INVALID, "vm_add needs name, mac and rings");
+	if (arg_int(r, "quota", 1024, 1, sw->pool.frames, &quota, &code) ||
+	    arg_int(r, "vlan", 0, 0, 4094, &vlan, &code) ||
+	    arg_int(r, "ring_size", 0, 0, 32768, &ring_size, &code))
+		return code;
+	if (!valid_name(name))
+		return err(r, FS_CTL_E_INVALID,
+			   "name \"%s\" must be 1 to 31 of A-Z a-z 0-9 _ . -", name);
+	if (cfg_parse_mac(mac, cv.mac) || (cv.mac[0] & 1) ||
+	    !(cv.mac[0] | cv.mac[1] | cv.mac[2] | cv.mac[3] | cv.mac[4] | cv.mac[5]))
+		return err(r, FS_CTL_E_INVALID,
+			   "mac \"%s\" is not a unicast MAC address (like 52:54:00:12:34:56)",
+			   mac);
+	if (strlen(rings) >= sizeof(cv.rings) || !rings[0])
+		return err(r, FS_CTL_E_INVALID, "rings must be a file path");
+	if (!ring_size) {
+		ring_size = 256;
+		while (ring_size < quota)
+			ring_size <<= 1;
+	}
+	if (!fs_is_pow2((uint32_t)ring_size) || ring_size < 64 || ring_size < quota)
+		return err(r, FS_CTL_E_INVALID,
+			   "ring_size must be a power of two from 64 to 32768, at least the quota");
+	cv.uplink = 0;
+	if (uplink && (cv.uplink = find_nic(sw, uplink)) < 0)
+		return err(r, FS_CTL_E_NOT_FOUND, "uplink \"%s\" is not an interface of this switch",
+			   uplink);
+	snprintf(cv.name, sizeof(cv.name), "%s", name);
+	snprintf(cv.rings, sizeof(cv.rings), "%s", rings);
+	cv.quota = (uint32_t)quota;
+	cv.vlan = (uint16_t)vlan;
+	cv.ring_size = (uint32_t)ring_size;
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *o = &sw->vms[i];
+
+		if (!o->active) {
+			if (slot < 0)
+				slot = i;
+			continue;
+		}
+		if (!strcmp(o->cfg.name, name))
+			return err(r, FS_CTL_E_EXISTS, "vm \"%s\" exists already", name);
+		if (!memcmp(o->cfg.mac, cv.mac, 6) && o->cfg.vlan == cv.vlan)
+			return err(r, FS_CTL_E_EXISTS, "mac %s on vlan %u is vm \"%s\"'s",
+				   mac, cv.vlan, o->cfg.name);
+		if (!strcmp(o->cfg.rings, rings))
+			return err(r, FS_CTL_E_EXISTS, "rings %s are vm \"%s\"'s",
+				   rings, o->cfg.name);
+	}
+	if (!strcmp(rings, sw->pool.path))
+		return err(r, FS_CTL_E_INVALID, "rings must not be the pool file");
+	if (slot < 0)
+		slot = sw->n_vms;
+	if (slot >= CFG_MAX_VMS)
+		return err(r, FS_CTL_E_INVALID, "the switch has %d VMs, its most",
+			   CFG_MAX_VMS);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return err(r, FS_CTL_E_INTERNAL, "out of memory");
+	err2 = vmport_create(v, &cv, slot, &sw->pool);
+	if (err2) {
+		free(v);
+		return err(r, FS_CTL_E_INTERNAL, "cannot create %s: %s", rings,
+			   strerror(-err2));
+	}
+	if (sw_mail_call(sw, SW_MAIL_VM_ADD, slot, 0, v, &rc, MAIL_TIMEOUT_MS) ||
+	    rc) {
+		vmport_unmap(v);
+		free(v);
+		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
+	}
+	free(v); /* the worker copied it into its slot */
+	err2 = port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
+			    (uint32_t)slot);
+	if (err2)
+		log_warn("vm %s: cannot add to the XDP MAC map: %s", name,
+			 strerror(-err2));
+	log_info("vm %s: added at run time", name);
+	*res = json_pack("{s:o}", "vm", vm_json(sw, &sw->vms[slot]));
+	return NULL;
+}
+
+static const char *cmd_vm_del(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	const char *code = NULL, *name = arg_str(r, "name", &code);
+	struct vmport *v;
+	int64_t n = 0;
+	int i;
+
+	if (!r->privileged)
+		return err(r, FS_CTL_E_PERMISSION,
+			   "only root or the control group may delete VMs");
+	if (code)
+		return code;
+	if (!name)
+		return err(r, FS_CTL_E_INVALID, "vm_del needs a name");
+	i = find_vm(sw, name);
+	if (i < 0)
+		return err(r, FS_CTL_E_NOT_FOUND,
+			   "no vm \"%s\" (flipswitchctl show lists them)", name);
+	v = &sw->vms[i];
+	/* The NIC stops sending its frames first, then the worker lets go. */
+	port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac, v->cfg.vlan);
+	if (sw_mail_call(sw, SW_MAIL_VM_DEL, i, 0, NULL, &n, MAIL_TIMEOUT_MS))
+		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
+	vmport_unmap(v);
+	log_info("vm %s: deleted at run time, %lld frames taken back", name,
+		 (long long)n);
+	*res = json_pack("{s:I}", "reclaimed", (json_int_t)n);
+	return NULL;
+}
+
+static const char *cmd_capture(struct req *r, json_t **res)
+{
+	struct ctl *c = r->c;
+	struct sw *sw = c->sw;
+	const char *code = NULL, *port = arg_str(r, "port", &code);
+	long long count;
+	int nic, vm = -1;
+	struct ctl_client *cl;
+
+	if (!r->privileged)
+		return err(r, FS_CTL_E_PERMISSION,
+			   "only root or the control group may capture traffic");
+	if (code || arg_int(r, "count", 0, 0, LLONG_MAX, &count, &code))
+		return code;
+	if (!port)
+		return err(r, FS_CTL_E_INVALID, "capture needs a port");
+	if ((nic = find_nic(sw, port)) < 0 && (vm = find_vm(sw, port)) < 0)
+		return err(r, FS_CTL_E_NOT_FOUND,
+			   "no port \"%s\" (flipswitchctl show lists them)", port);
+	if (r->client < 0)
+		return err(r, FS_CTL_E_INVALID, "capture needs a connection");
+	if (c->capture_client >= 0)
+		return err(r, FS_CTL_E_EXISTS, "another capture is running");
+	cl = &c->client[r->client];
+	/* The ring is quiet (no port is tapped): start it empty. */
+	sw->cap.cons = __atomic_load_n(&sw->cap.prod, __ATOMIC_ACQUIRE);
+	cl->cap_dropped0 = RD(sw->cap.dropped);
+	cl->cap_want = (uint64_t)count;
+	cl->cap_got = 0;
+	cl->capturing = true;
+	c->capture_client = r->client;
+	if (sw_mail_call(sw, SW_MAIL_CAPTURE, nic, vm, NULL, NULL,
+			 MAIL_TIMEOUT_MS)) {
+		cl->capturing = false;
+		c->capture_client = -1;
+		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
+	}
+	*res = NULL; /* frames, then the result, come from the capture loop */
+	return NULL;
+}
+
+static const struct {
+	const char *name;
+	handler_fn fn;
+} commands[] = {
+	{ "ping", cmd_ping },	  { "show", cmd_show },
+	{ "stats", cmd_stats },	  { "fdb", cmd_fdb },
+	{ "frames", cmd_frames }, { "vm_add", cmd_vm_add },
+	{ "vm_del", cmd_vm_del }, { "capture", cmd_capture },
+};
+
+static char *reply_line(json_t *id, json_t *result, const char *code,
+			const char *msg)
+{
+	json_t *o = json_object();
+	char *s, *line;
+	size_t n;
+
+	json_object_set(o, "id", id ? id : json_null());
+	if (code)
+		json_object_set_new(o, "error",
+				    json_pack("{s:s, s:s}", "code", code,
+					      "message", msg));
+	else
+		json_object_set_new(o, "result", result);
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!s)
+		return NULL;
+	n = strlen(s);
+	line = realloc(s, n + 2);
+	if (!line) {
+		free(s);
+		return NULL;
+	}
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	return line;
+}
+
+char *ctl_handle_line(struct ctl *c, const char *line, size_t len, uid_t uid,
+		      gid_t gid, int client)
+{
+	struct req r = { .c = c, .client = client };
+	json_t *req, *id, *cmd, *result = NULL;
+	const char *code = NULL, *name;
+	json_error_t jerr;
+	char *out;
+	size_t i;
+
+	r.privileged = uid == 0 || (c->have_group && gid == c->group);
+	req = json_loadb(line, len, 0, &jerr);
+	if (!req)
+		return reply_line(NULL, NULL, FS_CTL_E_PARSE, jerr.text);
+	id = json_object_get(req, "id");
+	cmd = json_object_get(req, "cmd");
+	r.args = json_object_get(req, "args");
+	if (!json_is_object(req) || !json_is_string(cmd)) {
+		out = reply_line(id, NULL, FS_CTL_E_INVALID,
+				 "a request is an object with a string \"cmd\"");
+		goto out;
+	}
+	if (r.args && !json_is_object(r.args)) {
+		out = reply_line(id, NULL, FS_CTL_E_INVALID,
+				 "\"args\" must be an object");
+		goto out;
+	}
+	if (!r.args)
+		r.args = json_object(), json_object_set_new(req, "args", r.args);
+	name = json_string_value(cmd);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		snprintf(r.msg, sizeof(r.msg),
+			 "unknown command \"%.64s\" (ping, show, stats, fdb, frames, vm_add, vm_del, capture)",
+			 name);
+		out = reply_line(id, NULL, FS_CTL_E_UNKNOWN, r.msg);
+		goto out;
+	}
+	code = commands[i].fn(&r, &result);
+	if (!code && !result) {
+		/* A capture: remember the id for the frame lines. */
+		char *ids = json_dumps(id ? id : json_null(),
+				       JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(c->client[client].cap_id,
+			 sizeof(c->client[client].cap_id), "%s",
+			 ids ? ids : "null");
+		free(ids);
+		out = NULL;
+	} else {
+		out = reply_line(id, result, code, r.msg);
+	}
+out:
+	json_decref(req);
+	return out;
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static void client_close(struct ctl *c, int i)
+{
+	struct ctl_client *cl = &c->client[i];
+
+	if (cl->capturing) {
+		sw_mail_call(c->sw, SW_MAIL_CAPTURE, -1, -1, NULL, NULL,
+			     MAIL_TIMEOUT_MS);
+		c->capture_client = -1;
+	}
+	close(cl->fd);
+	free(cl->in);
+	free(cl->out);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+}
+
+static int queue_out(struct ctl_client *cl, const char *s, size_t n)
+{
+	if (cl->out_len + n > CTL_OUT_MAX)
+		return -1;
+	if (cl->out_len + n > cl->out_cap) {
+		size_t cap = cl->out_cap ? cl->out_cap : 4096;
+		char *p;
+
+		while (cap < cl->out_len + n)
+			cap *= 2;
+		p = realloc(cl->out, cap);
+		if (!p)
+			return -1;
+		cl->out = p;
+		cl->out_cap = cap;
+	}
+	memcpy(cl->out + cl->out_len, s, n);
+	cl->out_len += n;
+	return 0;
+}
+
+static void client_accept(struct ctl *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int fd, i;
+
+	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < CTL_MAX_CLIENTS && c->client[i].fd >= 0; i++)
+		;
+	if (i == CTL_MAX_CLIENTS ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		close(fd);
+		return;
+	}
+	c->client[i] = (struct ctl_client){ .fd = fd, .uid = cred.uid,
+					    .gid = cred.gid };
+	c->client[i].in = malloc(FS_CTL_MAX_LINE);
+	if (!c->client[i].in)
+		client_close(c, i);
+}
+
+static void client_read(struct ctl *c, int i)
+{
+	struct ctl_client *cl = &c->client[i];
+	ssize_t n;
+	char *nl;
+
+	n = read(cl->fd, cl->in + cl->in_len, FS_CTL_MAX_LINE - cl->in_len);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		client_close(c, i); /* a half line from a client gone: dropped */
+		return;
+	}
+	if (n < 0)
+		return;
+	cl->in_len += (size_t)n;
+	while (!cl->closing && (nl = memchr(cl->in, '\n', cl->in_len))) {
+		size_t len = (size_t)(nl - cl->in);
+		char *reply = ctl_handle_line(c, cl->in, len, cl->uid, cl->gid, i);
+
+		if (reply) {
+			if (queue_out(cl, reply, strlen(reply)))
+				cl->closing = true;
+			free(reply);
+		}
+		memmove(cl->in, nl + 1, cl->in_len - len - 1);
+		cl->in_len -= len + 1;
+	}
+	if (cl->in_len == FS_CTL_MAX_LINE) {
+		/* No newline in a full buffer: the line is too long, and where
+		 * the next one starts cannot be known. Answer and hang up. */
+		char *reply = reply_line(NULL, NULL, FS_CTL_E_TOO_LARGE,
+					 "a request line may be at most 65536 bytes");
+
+		if (reply)
+			queue_out(cl, reply, strlen(reply));
+		free(reply);
+		cl->in_len = 0;
+		cl->closing = true;
+	}
+}
+
+static void client_write(struct ctl *c, int i)
+{
+	struct ctl_client *cl = &c->client[i];
+	ssize_t n = write(cl->fd, cl->out, cl->out_len);
+
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		client_close(c, i);
+		return;
+	}
+	if (n > 0) {
+		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
+		cl->out_len -= (size_t)n;
+	}
+	if (!cl->out_len && cl->closing)
+		client_close(c, i);
+}
+
+static size_t b64(char *dst, const unsigned char *src, size_t n)
+{
+	static const char t[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t o = 0, i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		uint32_t v = src[i] << 16 | src[i + 1] << 8 | src[i + 2];
+
+		dst[o++] = t[v >> 18];
+		dst[o++] = t[(v >> 12) & 63];
+		dst[o++] = t[(v >> 6) & 63];
+		dst[o++] = t[v & 63];
+	}
+	if (i < n) {
+		uint32_t v = src[i] << 16 | (i + 1 < n ? src[i + 1] << 8 : 0);
+
+		dst[o++] = t[v >> 18];
+		dst[o++] = t[(v >> 12) & 63];
+		dst[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+		dst[o++] = '=';
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* Moves captured frames to the capturing client; ends the capture at its
+ * count. */
+static void capture_drain(struct ctl *c)
+{
+	struct sw_capture *cap = &c->sw->cap;
+	struct ctl_client *cl = &c->client[c->capture_client];
+	uint32_t prod = __atomic_load_n(&cap->prod, __ATOMIC_ACQUIRE);
+	static char line[SW_CAP_SNAP * 2 + 256];
+	char *data = line + 192;
+
+	while (cap->cons != prod && (!cl->cap_want || cl->cap_got < cl->cap_want)) {
+		const struct sw_cap_rec *rec = &cap->ring[cap->cons & (SW_CAP_SLOTS - 1)];
+		size_t caplen = rec->len < SW_CAP_SNAP ? rec->len : SW_CAP_SNAP;
+		int n;
+
+		b64(data, rec->data, caplen);
+		n = snprintf(line, 192, "{\"id\":%s,\"frame\":{\"ts\":%.6f,\"dir\":\"%s\",\"len\":%u,\"data\":\"",
+			     cl->cap_id, rec->ts, rec->dir == SW_CAP_RX ? "rx" : "tx",
+			     rec->len);
+		__atomic_store_n(&cap->cons, cap->cons + 1, __ATOMIC_RELEASE);
+		if (queue_out(cl, line, (size_t)n) || queue_out(cl, data, strlen(data)) ||
+		    queue_out(cl, "\"}}\n", 4)) {
+			cl->closing = true;
+			break;
+		}
+		cl->cap_got++;
+	}
+	if (cl->cap_want && cl->cap_got >= cl->cap_want) {
+		char end[256];
+
+		sw_mail_call(c->sw, SW_MAIL_CAPTURE, -1, -1, NULL, NULL,
+			     MAIL_TIMEOUT_MS);
+		snprintf(end, sizeof(end),
+			 "{\"id\":%s,\"result\":{\"captured\":%llu,\"dropped\":%llu}}\n",
+			 cl->cap_id, (unsigned long long)cl->cap_got,
+			 (unsigned long long)(RD(cap->dropped) - cl->cap_dropped0));
+		queue_out(cl, end, strlen(end));
+		cl->capturing = false;
+		c->capture_client = -1;
+	}
+}
+
+static void *ctl_thread(void *arg)
+{
+	struct ctl *c = arg;
+	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+	int map[CTL_MAX_CLIENTS + 2];
+
+	for (;;) {
+		int n = 0;
+
+		pfd[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			struct ctl_client *cl = &c->client[i];
+
+			if (cl->fd < 0)
+				continue;
+			map[n] = i;
+			pfd[n++] = (struct pollfd){
+				.fd = cl->fd,
+				.events = (cl->closing ? 0 : POLLIN) |
+					  (cl->out_len ? POLLOUT : 0),
+			};
+		}
+		/* While a capture runs, look at its ring every 10 ms. */
+		poll(pfd, (nfds_t)n, c->capture_client >= 0 ? 10 : -1);
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN)
+			client_accept(c);
+		for (int k = 2; k < n; k++) {
+			int i = map[k];
+
+			if (c->client[i].fd < 0)
+				continue;
+			if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR))
+				client_read(c, i);
+			if (c->client[i].fd >= 0 && (pfd[k].revents & POLLOUT))
+				client_write(c, i);
+		}
+		if (c->capture_client >= 0)
+			capture_drain(c);
+	}
+	return NULL;
+}
+
+int ctl_create(struct ctl *c, struct sw *sw, const char *path,
+	       const char *group, unsigned int gid)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[sizeof(sun.sun_path)], *slash;
+	int fd, err;
+
+	memset(c, 0, sizeof(*c));
+	c->sw = sw;
+	c->listen_fd = c->stop_fd = -1;
+	c->capture_client = -1;
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		c->client[i].fd = -1;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("control: socket path %s is too long (at most %zu bytes)",
+			path, sizeof(sun.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sun.sun_path, path);
+	strcpy(c->path, path);
+	c->have_group = group && group[0];
+	c->group = gid;
+
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		mkdir(dir, 0755);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A socket file left by a daemon that died: nobody answers on it. */
+	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		log_err("control: another flipswitchd serves %s", path);
+		close(fd);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
+	    chmod(path, 0660) ||
+	    (c->have_group && chown(path, (uid_t)-1, gid)) || listen(fd, 16)) {
+		err = -errno;
+		log_err("control: cannot serve %s: %s", c->path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	c->listen_fd = fd;
+	c->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (c->stop_fd < 0) {
+		err = -errno;
+		ctl_destroy(c);
+		return err;
+	}
+	if (c->have_group)
+		log_info("control: %s, group %s may change the switch", path,
+			 group);
+	else
+		log_info("control: %s", path);
+	return 0;
+}
+
+int ctl_start(struct ctl *c)
+{
+	int err = pthread_create(&c->thread, NULL, ctl_thread, c);
+
+	if (err)
+		return -err;
+	c->running = true;
+	return 0;
+}
+
+void ctl_destroy(struct ctl *c)
+{
+	uint64_t one = 1;
+
+	if (c->running) {
+		if (write(c->stop_fd, &one, sizeof(one)) < 0)
+			log_warn("control: cannot stop the thread: %s",
+				 strerror(errno));
+		pthread_join(c->thread, NULL);
+		c->running = false;
+	}
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (c->client[i].fd >= 0) {
+			c->client[i].capturing = false;
+			client_close(c, i);
+		}
+	if (c->listen_fd >= 0) {
+		close(c->listen_fd);
+		unlink(c->path);
+	}
+	if (c->stop_fd >= 0)
+		close(c->stop_fd);
+	c->listen_fd = c->stop_fd = -1;
+}

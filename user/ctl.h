@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control socket: a thread of its own serving newline-delimited JSON
+ * (docs/control.md) to flipswitchctl and friends.
+ *
+ * It reads the worker's counters without stopping it (single-writer u64s,
+ * relaxed loads) and hands every change to the worker through the switch's
+ * mailbox (switch.h), waiting for the answer itself. Clients are
+ * non-blocking: a client that sends half a line, stops reading, or
+ * disconnects holds up only its own connection.
+ */
+#ifndef FS_CTL_H
+#define FS_CTL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "flipswitch/ctl.h"
+#include "switch.h"
+
+#define CTL_MAX_CLIENTS 32
+
+struct ctl_client {
+	int fd;
+	uid_t uid;
+	gid_t gid;
+	char *in;          /* FS_CTL_MAX_LINE bytes */
+	size_t in_len;
+	char *out;
+	size_t out_len, out_cap;
+	bool closing;      /* close once out is flushed */
+	/* An active capture streams to this client. */
+	bool capturing;
+	char cap_id[64];   /* the request's id, as JSON text */
+	uint64_t cap_want, cap_got, cap_dropped0;
+};
+
+struct ctl {
+	struct sw *sw;
+	char path[108];
+	int listen_fd;
+	int stop_fd;
+	bool have_group;
+	gid_t group;
+	pthread_t thread;
+	bool running;
+	struct ctl_client client[CTL_MAX_CLIENTS];
+	int capture_client;   /* index, or -1 */
+	/* AF_XDP socket statistics cannot be cleared: stats --clear records
+	 * them here and later readings subtract it. */
+	uint64_t xsk_base[CFG_MAX_IFACES][6];
+};
+
+/* Creates the socket (and its directory), mode 0660, owned by the group
+ * if one is configured. */
+int ctl_create(struct ctl *c, struct sw *sw, const char *path,
+	       const char *group, unsigned int gid);
+int ctl_start(struct ctl *c);
+/* Stops the thread, closes the clients, removes the socket. */
+void ctl_destroy(struct ctl *c);
+
+/* Handles one request line as from a peer with uid/gid; returns the reply
+ * line (malloc'd, newline-terminated). client is the index of the
+ * connection (for capture), or -1. Exposed for the unit tests. */
+char *ctl_handle_line(struct ctl *c, const char *line, size_t len, uid_t uid,
+		      gid_t gid, int client);
+
+#endif /* FS_CTL_H */
