@@ -153,7 +153,8 @@ static json_t *vm_json(struct sw *sw, const struct vmport *v)
 			 "rings", v->cfg.rings, "attached", RD(v->attached),
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)RD(sw->pool.count[v->owner]), "uplink",
-			 sw->ports[v->cfg.uplink].cfg.name);
+			 v->cfg.uplink < sw->n_ports ?
+				 sw->ports[v->cfg.uplink].cfg.name : "");
 }
 
 static const char *cmd_ping(struct req *r, json_t **res)
@@ -478,8 +479,9 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
-	err2 = port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
-			    (uint32_t)slot);
+	err2 = cv.uplink < sw->n_ports ?
+		       port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
+				    (uint32_t)slot) : 0;
 	if (err2)
 		log_warn("vm %s: cannot add to the XDP MAC map: %s", name,
 			 strerror(-err2));
@@ -509,7 +511,8 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
 	v = &sw->vms[i];
 	/* The NIC stops sending its frames first, then the worker lets go. */
-	port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac, v->cfg.vlan);
+	if (v->cfg.uplink < sw->n_ports)
+		port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac, v->cfg.vlan);
 	if (sw_mail_call(sw, SW_MAIL_VM_DEL, i, 0, NULL, &n, MAIL_TIMEOUT_MS))
 		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
 	vmport_unmap(v);

@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The control protocol handler: every command, privileged and not, and
+ * every kind of bad request (malformed JSON, wrong types, unknown command),
+ * through ctl_handle_line() on a real switch core with two VMs and no NIC,
+ * its worker running in a thread. Then over the socket: an oversized line,
+ * and a client that sends half a line and disconnects while another is
+ * being served.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+struct fx {
+	struct cfg cfg;
+	struct sw sw;
+	struct ctl ctl;
+	pthread_t worker;
+	volatile int stop;
+	char dir[64];
+};
+
+static struct fx *F;
+
+static void *worker(void *arg)
+{
+	struct fx *f = arg;
+
+	while (!f->stop) {
+		if (!sw_poll_once(&f->sw))
+			usleep(50);
+	}
+	return NULL;
+}
+
+static void add_vm(struct fx *f, int i, const char *name, uint8_t last)
+{
+	struct cfg_vm *c = &f->cfg.vms[i];
+
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	memcpy(c->mac, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, last }, 6);
+	snprintf(c->rings, sizeof(c->rings), "%s/%s", f->dir, name);
+	c->quota = 64;
+	c->ring_size = 256;
+	assert_int_equal(vmport_create(&f->sw.vms[i], c, i, &f->sw.pool), 0);
+	assert_int_equal(fdb_add(&f->sw.fdb, c->mac, 0, i, FDB_STATIC), 0);
+	f->sw.n_vms++;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sw *sw = &f->sw;
+	char sock[128];
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/fs-test-ctl-%d", getpid());
+	mkdir(f->dir, 0700);
+	snprintf(f->cfg.pool.path, sizeof(f->cfg.pool.path), "%s/pool", f->dir);
+	f->cfg.pool.frames = 256;
+	f->cfg.pool.frame_size = 2048;
+	f->cfg.pool.scrub = CFG_SCRUB_USED;
+	sw->cfg = &f->cfg;
+	sw->batch = 32;
+	sw->cap.nic = sw->cap.vm = -1;
+	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
+	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
+	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));
+	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
+	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
+	assert_int_equal(fdb_init(&sw->fdb, 64), 0);
+	assert_int_equal(pool_create(&sw->pool, &f->cfg.pool, CFG_MAX_VMS), 0);
+	add_vm(f, 0, "web1", 1);
+	add_vm(f, 1, "web2", 2);
+	snprintf(sock, sizeof(sock), "%s/ctl.sock", f->dir);
+	assert_int_equal(ctl_create(&f->ctl, sw, sock, "", 0), 0);
+	assert_int_equal(ctl_start(&f->ctl), 0);
+	assert_int_equal(pthread_create(&f->worker, NULL, worker, f), 0);
+	F = f;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	ctl_destroy(&f->ctl);
+	f->stop = 1;
+	pthread_join(f->worker, NULL);
+	for (int i = 0; i < f->sw.n_vms; i++)
+		vmport_destroy(&f->sw.vms[i], &f->sw.pool);
+	pool_destroy(&f->sw.pool);
+	fdb_fini(&f->sw.fdb);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	return 0;
+}
+
+/* Sends one request as uid/gid; returns the parsed reply. */
+static json_t *ask(uid_t uid, const char *req)
+{
+	char *line = ctl_handle_line(&F->ctl, req, strlen(req), uid, uid, -1);
+	json_error_t e;
+	json_t *r;
+
+	assert_non_null(line);
+	assert_true(line[strlen(line) - 1] == '\n');
+	r = json_loads(line, 0, &e);
+	free(line);
+	assert_non_null(r);
+	return r;
+}
+
+static const char *err_code(json_t *r)
+{
+	json_t *e = json_object_get(r, "error");
+
+	return e ? json_string_value(json_object_get(e, "code")) : NULL;
+}
+
+static json_t *result(json_t *r)
+{
+	json_t *res = json_object_get(r, "result");
+
+	if (!res)
+		fail_msg("error reply: %s",
+			 json_string_value(json_object_get(
+				 json_object_get(r, "error"), "message")));
+	return res;
+}
+
+static void test_ping_and_id(void **state)
+{
+	json_t *r = ask(1000, "{\"id\": [1, \"x\"], \"cmd\": \"ping\"}");
+
+	assert_string_equal(json_string_value(json_object_get(result(r), "version")),
+			    FS_CTL_VERSION);
+	/* Any JSON id comes back as it was. */
+	assert_true(json_equal(json_object_get(r, "id"), json_pack("[i,s]", 1, "x")));
+	json_decref(r);
+}
+
+static void test_show(void **state)
+{
+	json_t *r = ask(1000, "{\"id\":1,\"cmd\":\"show\"}"), *res = result(r);
+	json_t *vms = json_object_get(res, "vms");
+
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(res, "pool"), "frames")), 256);
+	assert_int_equal(json_array_size(vms), 2);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(vms, 1), "mac")),
+			    "52:54:00:00:00:02");
+	assert_false(json_is_true(json_object_get(json_array_get(vms, 0),
+						  "attached")));
+	json_decref(r);
+}
+
+static void test_stats(void **state)
+{
+	json_t *r = ask(1000, "{\"cmd\":\"stats\",\"args\":{\"port\":\"web2\"}}");
+	json_t *ports = json_object_get(result(r), "ports");
+
+	assert_int_equal(json_array_size(ports), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(ports, 0), "kind")), "vm");
+	assert_non_null(json_object_get(json_object_get(json_array_get(ports, 0),
+							"drops"), "bad_owner"));
+	json_decref(r);
+
+	r = ask(1000, "{\"cmd\":\"stats\",\"args\":{\"port\":\"nosuch\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_NOT_FOUND);
+	json_decref(r);
+	/* Clearing is a change: not for everyone. */
+	r = ask(1000, "{\"cmd\":\"stats\",\"args\":{\"clear\":true}}");
+	assert_string_equal(err_code(r), FS_CTL_E_PERMISSION);
+	json_decref(r);
+	F->sw.vms[0].st.drops[VM_DROP_DETACHED] = 7;
+	r = ask(0, "{\"cmd\":\"stats\",\"args\":{\"clear\":true}}");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(
+				 json_array_get(json_object_get(result(r), "ports"), 0),
+				 "drops"), "detached")), 0);
+	json_decref(r);
+}
+
+static void test_fdb_and_frames(void **state)
+{
+	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}"), *res;
+
+	assert_int_equal(json_array_size(json_object_get(result(r), "entries")), 2);
+	json_decref(r);
+	r = ask(1000, "{\"cmd\":\"frames\"}");
+	res = result(r);
+	assert_true(json_is_true(json_object_get(res, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(res, "sum")), 256);
+	assert_int_equal(json_integer_value(json_object_get(res, "total")), 256);
+	json_decref(r);
+}
+
+static void test_vm_add_del(void **state)
+{
+	char req[512];
+	json_t *r;
+
+	snprintf(req, sizeof(req),
+		 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web3\",\"mac\":\"52:54:00:00:00:03\",\"rings\":\"%s/web3\",\"quota\":32}}",
+		 F->dir);
+	r = ask(1000, req);
+	assert_string_equal(err_code(r), FS_CTL_E_PERMISSION);
+	json_decref(r);
+	r = ask(0, req);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(result(r), "vm"), "name")), "web3");
+	json_decref(r);
+	assert_int_equal(F->sw.n_vms, 3);
+	assert_int_equal(fdb_lookup(&F->sw.fdb, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 3 }, 0), 2);
+	/* The same name, MAC or rings again: refused. */
+	r = ask(0, req);
+	assert_string_equal(err_code(r), FS_CTL_E_EXISTS);
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"x\",\"mac\":\"52:54:00:zz:00:09\",\"rings\":\"/tmp/x\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INVALID);
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"x\",\"mac\":\"01:00:5e:00:00:09\",\"rings\":\"/tmp/x\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INVALID);
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"x\",\"mac\":\"52:54:00:00:00:09\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INVALID);
+	json_decref(r);
+
+	r = ask(1000, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_PERMISSION);
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	assert_int_equal(json_integer_value(json_object_get(result(r), "reclaimed")), 0);
+	json_decref(r);
+	assert_int_equal(fdb_lookup(&F->sw.fdb, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 3 }, 0), -1);
+	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_NOT_FOUND);
+	json_decref(r);
+	/* The freed slot is used again. */
+	r = ask(0, req);
+	result(r);
+	json_decref(r);
+	assert_int_equal(F->sw.n_vms, 3);
+	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	json_decref(r);
+	r = ask(1000, "{\"cmd\":\"frames\"}");
+	assert_true(json_is_true(json_object_get(result(r), "ok")));
+	json_decref(r);
+}
+
+struct bad_case {
+	const char *req, *code;
+};
+
+static const struct bad_case bad[] = {
+	{ "not json", FS_CTL_E_PARSE },
+	{ "{\"cmd\": \"ping\"", FS_CTL_E_PARSE },
+	{ "", FS_CTL_E_PARSE },
+	{ "[1, 2]", FS_CTL_E_INVALID },
+	{ "{\"id\": 1}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": 5}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"show\", \"args\": [1]}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"stats\", \"args\": {\"port\": 5}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"stats\", \"args\": {\"clear\": \"yes\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"vm_add\", \"args\": {\"name\": \"a\", \"mac\": \"52:54:00:00:00:0a\", \"rings\": \"/tmp/a\", \"quota\": \"many\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"vm_add\", \"args\": {\"name\": \"a\", \"mac\": \"52:54:00:00:00:0a\", \"rings\": \"/tmp/a\", \"quota\": 100000}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"vm_del\", \"args\": {\"name\": [\"web1\"]}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"capture\", \"args\": {\"port\": \"web1\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"reboot\"}", FS_CTL_E_UNKNOWN },
+};
+
+static void test_bad_requests(void **state)
+{
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *r = ask(0, bad[i].req);
+
+		print_message("  %s -> %s\n", bad[i].req, err_code(r));
+		assert_non_null(err_code(r));
+		assert_string_equal(err_code(r), bad[i].code);
+		assert_non_null(json_string_value(json_object_get(
+			json_object_get(r, "error"), "message")));
+		json_decref(r);
+	}
+}
+
+static int connect_ctl(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", F->ctl.path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+static size_t read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len && read(fd, buf + n, 1) == 1 && buf[n] != '\n')
+		n++;
+	buf[n] = '\0';
+	return n;
+}
+
+static void test_socket_oversized_and_half_line(void **state)
+{
+	static char big[FS_CTL_MAX_LINE + 100];
+	char line[512];
+	int a, b;
+
+	/* A client sends half a request and vanishes: nothing breaks. */
+	a = connect_ctl();
+	assert_int_equal(write(a, "{\"cmd\":\"pi", 10), 10);
+	close(a);
+
+	/* A client holding a half line does not block another. */
+	a = connect_ctl();
+	assert_int_equal(write(a, "{\"cmd\":", 7), 7);
+	b = connect_ctl();
+	assert_int_equal(write(b, "{\"id\":2,\"cmd\":\"ping\"}\n", 22), 22);
+	read_line(b, line, sizeof(line));
+	assert_non_null(strstr(line, "\"version\""));
+	close(b);
+	close(a);
+
+	/* A line longer than the limit: too_large, then the daemon hangs up. */
+	memset(big, ' ', sizeof(big));
+	a = connect_ctl();
+	assert_int_equal(write(a, big, sizeof(big)), (ssize_t)sizeof(big));
+	read_line(a, line, sizeof(line));
+	assert_non_null(strstr(line, "\"too_large\""));
+	/* Closed: EOF, or a reset since the rest of the line went unread. */
+	assert_true(read(a, line, 1) <= 0);
+	close(a);
+
+	/* And the daemon still answers. */
+	b = connect_ctl();
+	assert_int_equal(write(b, "{\"cmd\":\"frames\"}\n", 17), 17);
+	read_line(b, line, sizeof(line));
+	assert_non_null(strstr(line, "\"ok\":true"));
+	close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ping_and_id),
+		cmocka_unit_test(test_show),
+		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_fdb_and_frames),
+		cmocka_unit_test(test_vm_add_del),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_socket_oversized_and_half_line),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
