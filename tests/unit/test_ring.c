@@ -335,6 +335,7 @@ static void test_wrap_around(void **state)
 		const uint32_t start = wrap_starts[s];
 		const uint32_t total = 200;
 		uint32_t pushed = 0, popped = 0, b = 0, take = 1, idx, n, i;
+		uint32_t rounds = 0;
 		int bad = 0;
 		struct rig r;
 
@@ -342,6 +343,10 @@ static void test_wrap_around(void **state)
 		rig_start_at(&r, start);
 		while (popped < total) {
 			uint32_t want = wrap_batches[b++ % 8];
+
+			if (++rounds > 10 * total)
+				fail_msg("start %#x: no progress, %u pushed, %u popped",
+					 start, pushed, popped);
 
 			if (want > total - pushed)
 				want = total - pushed;
