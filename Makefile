@@ -35,7 +35,7 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 SKEL        := $(BUILD)/flipswitch.skel.h
 
 all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
-     $(if $(wildcard tools/flipswitchctl.c),$(BUILD)/flipswitchctl) $(BUILD)/fs-pkt $(UNIT_TESTS)
+     $(BUILD)/flipswitchctl $(BUILD)/fs-pkt $(UNIT_TESTS)
 
 help:
 	@echo 'make            build everything into $(BUILD)/'

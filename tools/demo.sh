@@ -73,7 +73,8 @@ for vm in web1 web2; do
 done
 grep "guest attached" "$LOG" | sed 's/^/   /'
 
-say "4. Traffic from the peer namespace for a few seconds (counters every second)"
+say "4. Traffic from the peer namespace; flipswitchctl watch shows the rates"
+CTL="$B/flipswitchctl -s $WORK/flipswitch.sock"
 pkt() { ip netns exec "$NS_PEER" "$B/fs-pkt" send -i "$IF_PEER" "$@" >/dev/null; }
 (
 	for round in 1 2 3 4 5; do
@@ -83,15 +84,7 @@ pkt() { ip netns exec "$NS_PEER" "$B/fs-pkt" send -i "$IF_PEER" "$@" >/dev/null;
 	done
 ) &
 TRAFFIC=$!
-for sec in 1 2 3 4; do
-	sleep 1
-	kill -USR1 "$DAEMON"
-	sleep 0.1
-	line=$(grep "port $IF_SW:" "$LOG" | tail -1)
-	rx=$(echo "$line" | sed 's/.*: rx \([0-9]*\) packets \([0-9]*\) bytes.*/\1 packets, \2 bytes/')
-	redirect=$(echo "$line" | grep -o 'redirect=[0-9]*')
-	printf '   t=%ss  %s rx %s  xdp %s\n' "$sec" "$IF_SW" "$rx" "$redirect"
-done
+$CTL watch --interval 1 --count 4 | sed 's/^/   /'
 wait "$TRAFFIC"
 TRAFFIC=
 
@@ -114,10 +107,12 @@ for vm in web1 web2; do
 done
 echo "   expected: web1 10000 unicast + 50 broadcast; web2 5000 unicast + 50 broadcast + 500 from web1"
 
-say "7. The switch's counters and frame ownership audit"
-kill -USR1 "$DAEMON"
-sleep 0.3
-tail -6 "$LOG" | sed 's/^flipswitchd: /   /'
+say "7. flipswitchctl: the VMs, their counters, and the frame ownership audit"
+$CTL show | sed 's/^/   /'
+echo
+$CTL stats | sed 's/^/   /'
+echo
+$CTL frames | sed 's/^/   /'
 kill -TERM "$DAEMON"
 wait "$DAEMON"
 DAEMON=

@@ -44,7 +44,7 @@ cleanup() {
 	ip netns del "$NS_SW" 2>/dev/null
 	ip netns del "$NS_PEER" 2>/dev/null
 	rm -f "$SHM"-*
-	rm -rf "$WORK"
+	[ -n "${KEEP_WORK:-}" ] && echo "# kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

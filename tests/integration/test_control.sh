@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# flipswitchctl against a running daemon: counters move by exactly the
+# traffic sent, VMs come and go at run time, captures are real pcaps,
+# permissions hold, and the output formats are what scripts expect.
+. "$(dirname "$0")/lib.sh"
+require_root control
+
+VM1=52:54:00:00:00:01
+VM2=52:54:00:00:00:02
+VM3=52:54:00:00:00:03
+N=50
+
+bed_up || { not_ok "test-bed"; exit 1; }
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
+SOCK=$WORK/ctl.sock
+ctl() { "$B/flipswitchctl" -s "$SOCK" "$@"; }
+
+check "the control socket is mode 0660" \
+	bash -c "[ \"\$(stat -c %a $SOCK)\" = 660 ]"
+check "show lists the interface, the pool and both VMs" \
+	bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.interfaces[0].name == \"$IF_SW\" and .pool.frames == 4096 and (.vms | map(.name) == [\"web1\", \"web2\"])'"
+
+# --- counters move by exactly what was sent
+ctl stats --clear >/dev/null
+guest_bg web1 "$WORK/g1.out" rx --count "$N" --timeout 10
+g=$LAST_BG
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count "$N" --size 100 >/dev/null
+wait "$g"
+ctl -j stats >"$WORK/stats.json"
+check "vm web1: rx_packets = $N, rx_bytes = $N x 100" \
+	jq -e ".ports[] | select(.name == \"web1\") | .rx_packets == $N and .rx_bytes == $((N * 100))" "$WORK/stats.json"
+check "NIC port: rx_packets = $N, XDP redirect = $N" \
+	jq -e ".ports[] | select(.kind == \"nic\") | .rx_packets == $N and .xdp.redirect.packets == $N" "$WORK/stats.json"
+check "no drop counted anywhere" \
+	jq -e '[.ports[].drops[], .switch.drops[]] | all(. == 0)' "$WORK/stats.json"
+check "stats PORT shows only that port" \
+	bash -c "$B/flipswitchctl -s $SOCK -j stats web2 | jq -e '.ports | length == 1 and .[0].name == \"web2\"'"
+ctl stats >"$WORK/stats.txt"
+check "stats in text names the ports and counts" \
+	bash -c "grep -q web1 $WORK/stats.txt && grep -q '$N' $WORK/stats.txt"
+
+# --- Prometheus text format
+ctl stats --prometheus >"$WORK/prom.txt"
+check "stats --prometheus: HELP and TYPE lines" \
+	bash -c "grep -q '^# HELP flipswitch_' $WORK/prom.txt && grep -q '^# TYPE flipswitch_.* counter$' $WORK/prom.txt"
+check "stats --prometheus: web1's rx packets with a port label" \
+	grep -Eq "^flipswitch_rx_packets_total\{[^}]*port=\"web1\"[^}]*\} $N$" "$WORK/prom.txt"
+check "stats --prometheus: drops labelled by reason" \
+	grep -Eq '^flipswitch_drops_total\{[^}]*reason="quota"' "$WORK/prom.txt"
+
+# --- fdb and frames
+check "fdb lists both static entries" \
+	bash -c "$B/flipswitchctl -s $SOCK -j fdb | jq -e '[.entries[] | select(.kind == \"static\")] | length == 2'"
+check "frames: the audit sums to the pool size" \
+	bash -c "$B/flipswitchctl -s $SOCK -j frames | jq -e '.ok and .sum == .total and .total == 4096'"
+check "frames in text exits 0 and says ok" bash -c "$B/flipswitchctl -s $SOCK frames | grep -qi ok"
+
+# --- vm add: traffic reaches the new VM; vm del: its frames come back
+check "vm add web3 at run time" ctl vm add web3 --mac "$VM3" --rings "$SHM-web3" --quota 256
+guest_bg web3 "$WORK/g3.out" rx --count "$N" --timeout 10 --pcap "$WORK/g3.pcap"
+g=$LAST_BG
+guest_bg web2 "$WORK/g2.out" rx --count "$N" --timeout 10
+g2=$LAST_BG
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM3" --count "$N" -w "$WORK/s3.pcap" >/dev/null
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM2" --count "$N" >/dev/null
+wait "$g" "$g2"
+check "traffic reaches the VM added at run time, byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/s3.pcap" "$WORK/g3.pcap"
+check "the other VM's traffic is undisturbed" grep -qx "received $N" "$WORK/g2.out"
+guest_bg web3 "$WORK/h3.out" rx --hold --timeout 30
+h=$LAST_BG
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM3" --count 20 >/dev/null
+sleep 0.3
+check "web3's guest holds frames (20 received + 64 lent)" \
+	bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.vms[] | select(.name == \"web3\") | .held == 84'"
+ctl -j vm del web3 >"$WORK/del.json"
+check "vm del web3 reports its 84 frames reclaimed" jq -e '.reclaimed == 84' "$WORK/del.json"
+kill "$h" 2>/dev/null
+check "frames after vm del: every frame back, web3 gone" \
+	bash -c "$B/flipswitchctl -s $SOCK -j frames | jq -e '.ok and .sum == .total and (.vms | has(\"web3\") | not)'"
+check "web3's ring file is removed" bash -c "[ ! -e $SHM-web3 ]"
+
+# --- capture writes a pcap that tcpdump reads
+guest_bg web1 "$WORK/c1.out" rx --count 30 --timeout 10
+g=$LAST_BG
+ctl capture web1 -w "$WORK/cap.pcap" --count 30 2>"$WORK/cap.err" &
+cpid=$!
+BG_PIDS+=($cpid)
+sleep 0.5
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 30 -w "$WORK/c.sent.pcap" >/dev/null
+wait "$g" "$cpid"
+check "capture web1: tcpdump reads 30 frames" \
+	bash -c "[ \"\$(tcpdump -nr $WORK/cap.pcap 2>/dev/null | grep -c '^[0-9]')\" -eq 30 ]"
+check "capture web1: the frames are the ones sent, byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/c.sent.pcap" "$WORK/cap.pcap"
+
+# --- watch, not on a terminal: one line per port per interval
+check "watch prints a line per port per interval" \
+	bash -c "$B/flipswitchctl -s $SOCK watch --interval 0.2 --count 2 | grep -c web1 | grep -qx 2"
+
+# --- permissions: anyone who can connect may read, not change
+chmod 0711 "$WORK"
+chmod 0666 "$SOCK"
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$B/flipswitchctl" -s "$SOCK" "$@"; }
+check "an unprivileged peer can read (show)" as_nobody show
+as_nobody vm del web1 >/dev/null 2>"$WORK/nobody.err"
+rc=$?
+check "an unprivileged peer cannot vm del (exit 1)" test "$rc" -eq 1
+check "... and is told why" grep -q "only root or the control group" "$WORK/nobody.err"
+check "web1 is still there" bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.vms | map(.name) | index(\"web1\") != null'"
+
+# --- errors: unknown VM, daemon gone
+ctl vm del nosuch 2>"$WORK/nosuch.err"
+rc=$?
+check "vm del of an unknown VM fails with a sentence" \
+	bash -c "[ $rc -eq 1 ] && grep -q 'no vm \"nosuch\"' $WORK/nosuch.err"
+check "frame ownership audit still ok" frames_ok
+stop_daemon
+ctl show 2>"$WORK/down.err"
+rc=$?
+check "with the daemon stopped: exit 1 and one clear sentence" \
+	bash -c "[ $rc -eq 1 ] && [ \$(wc -l <$WORK/down.err) -eq 1 ] && grep -q 'cannot reach flipswitchd' $WORK/down.err"
+check "the control socket is removed on exit" bash -c "[ ! -e $SOCK ]"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# make install into a staging root, and what it installs: binaries, man
+# pages that render cleanly, bash completion that parses, and a systemd
+# unit whose readiness protocol the daemon really speaks.
+. "$(dirname "$0")/lib.sh"
+
+ROOT=$WORK/root
+if ! make -s -C "$TOP" install DESTDIR="$ROOT" PREFIX=/usr >"$WORK/install.log" 2>&1; then
+	not_ok "make install"
+	sed 's/^/#   /' "$WORK/install.log" | tail -10
+	exit 1
+fi
+ok "make install DESTDIR=... PREFIX=/usr"
+for f in usr/sbin/flipswitchd usr/bin/flipswitchctl usr/bin/flipswitch-guest \
+	usr/share/man/man8/flipswitchd.8 usr/share/man/man8/flipswitchctl.8 \
+	usr/share/man/man5/flipswitch.conf.5 \
+	usr/share/bash-completion/completions/flipswitchctl \
+	etc/systemd/system/flipswitchd.service; do
+	check "installs /$f" test -s "$ROOT/$f"
+done
+for m in "$ROOT"/usr/share/man/man*/*; do
+	check "${m##*/} renders without warnings" \
+		bash -c "groff -man -Tutf8 -ww -z '$m' 2>&1 | { ! grep .; }"
+done
+check "bash completion parses" bash -n "$ROOT/usr/share/bash-completion/completions/flipswitchctl"
+unit=$ROOT/etc/systemd/system/flipswitchd.service
+check "unit: Type=notify, ExecStart at the installed daemon" \
+	bash -c "grep -qx 'Type=notify' $unit && grep -q '^ExecStart=/usr/sbin/flipswitchd ' $unit"
+check "unit: least capabilities" \
+	bash -c "grep -E '^CapabilityBoundingSet=' $unit | tr ' =' '\n\n' | grep CAP_ | sort | tr '\n' ' ' | grep -qx 'CAP_BPF CAP_IPC_LOCK CAP_NET_ADMIN CAP_NET_RAW '"
+
+# Type=notify: the daemon sends READY=1 once ready.
+require_root "sd_notify readiness"
+bed_up || { not_ok "test-bed"; exit 1; }
+write_config "$WORK/fs.conf" "web1 52:54:00:00:00:01"
+timeout 20 socat -u UNIX-RECV:"$WORK/notify.sock" - >"$WORK/notify.out" &
+BG_PIDS+=($!)
+for _ in $(seq 50); do [ -S "$WORK/notify.sock" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$WORK/notify.sock start_daemon "$WORK/fs.conf"
+for _ in $(seq 50); do grep -q READY=1 "$WORK/notify.out" && break; sleep 0.05; done
+check "the daemon tells systemd READY=1 once ready" grep -q "READY=1" "$WORK/notify.out"
+stop_daemon
