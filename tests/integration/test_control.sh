@@ -99,6 +99,13 @@ check "capture web1: the frames are the ones sent, byte for byte" \
 check "watch prints a line per port per interval" \
 	bash -c "$B/flipswitchctl -s $SOCK watch --interval 0.2 --count 2 | grep -c web1 | grep -qx 2"
 
+# --- watch on a terminal: redraws in place, quits on q
+(sleep 1; printf q) | timeout 10 script -qec "$B/flipswitchctl -s $SOCK watch --interval 0.2" /dev/null >"$WORK/watch.tty"
+rc=$?
+check "watch on a terminal quits on q (exit 0)" test "$rc" -eq 0
+check "watch on a terminal redraws in place (cursor home, no scrolling)" \
+	bash -c "grep -q \$'\\e\\[H' $WORK/watch.tty"
+
 # --- permissions: anyone who can connect may read, not change
 chmod 0711 "$WORK"
 chmod 0666 "$SOCK"
