@@ -65,16 +65,21 @@ static void catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static void vsay(const char *fmt, va_list ap)
+{
+	fprintf(stderr, PROG ": ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* ---- the printer ------------------------------------------------------ */
@@ -513,11 +518,9 @@ static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, PROG ": ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsay(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	if (cur_cmd)
 		fprintf(stderr, "usage: " PROG " %s\n", cur_cmd->usage);
 	else
