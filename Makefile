@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration demo clean install
+.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -35,7 +35,8 @@ UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/
 SKEL        := $(BUILD)/flipswitch.skel.h
 
 all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
-     $(BUILD)/flipswitchctl $(BUILD)/fs-pkt $(UNIT_TESTS)
+     $(BUILD)/flipswitchctl $(BUILD)/flipswitch-qemu-args $(BUILD)/guest/flipswitch-guest \
+     $(BUILD)/fs-pkt $(UNIT_TESTS)
 
 help:
 	@echo 'make            build everything into $(BUILD)/'
@@ -43,6 +44,8 @@ help:
 	@echo 'make test       deps, build, run every test; ends with "N passed, N failed"'
 	@echo 'make test-unit  only the cmocka unit tests'
 	@echo 'make test-integration  only the namespace/veth integration tests (root)'
+	@echo 'make test-qemu  only the end-to-end tests with QEMU guests'
+	@echo 'make guest-image  the test guest (Debian kernel, busybox) in $(BUILD)/guest/'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
@@ -94,7 +97,7 @@ $(BUILD)/obj/fsguest.o: tools/guest/fsguest.c tools/guest/fsguest.h include/flip
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h $(GUEST_OBJS)
+$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(GUEST_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
@@ -102,7 +105,21 @@ $(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljansson -lpcap -lm
 
-$(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h
+$(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DAEMON)
+
+# The guest side as it runs inside a QEMU guest: static, no libpcap.
+$(BUILD)/guest/flipswitch-guest: tools/flipswitch-guest.c tools/toolutil.h tools/guest/fsguest.c tools/guest/fsguest.h include/flipswitch/ring.h
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(BUILD)/guest
+	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ tools/flipswitch-guest.c tools/guest/fsguest.c
+
+# The test guest: Debian's kernel and busybox, the static guest side.
+guest-image: $(BUILD)/guest/flipswitch-guest
+	$(Q)tools/mkguest.sh $(BUILD)/guest
+
+$(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h tools/toolutil.h
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpcap
 
@@ -112,7 +129,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUI
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh all
 
 test-unit: all
@@ -120,6 +137,10 @@ test-unit: all
 
 test-integration: all
 	$(Q)tests/run.sh integration
+
+test-qemu: deps
+	$(Q)$(MAKE) --no-print-directory all guest-image
+	$(Q)tests/run.sh qemu
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

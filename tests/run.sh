@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test suites and prints one closing line: "N passed, N failed".
-#   tests/run.sh [all|unit|integration]
+#   tests/run.sh [all|unit|integration|qemu]
 # Unit tests are cmocka binaries in build/tests/; integration tests are
 # tests/integration/test_*.sh, which print "ok - NAME", "not ok - NAME" or
 # "skip - NAME (why)" per case.
@@ -34,7 +34,7 @@ run_unit() {
 
 run_integration() {
 	local t line
-	for t in tests/integration/test_*.sh; do
+	for t in "$@"; do
 		echo "== integration: ${t##*/}"
 		while IFS= read -r line; do
 			echo "   $line"
@@ -48,10 +48,11 @@ run_integration() {
 }
 
 case "$what" in
-all) run_unit; run_integration ;;
+all) run_unit; run_integration tests/integration/test_*.sh ;;
 unit) run_unit ;;
-integration) run_integration ;;
-*) echo "usage: tests/run.sh [all|unit|integration]" >&2; exit 2 ;;
+integration) run_integration $(ls tests/integration/test_*.sh | grep -v test_qemu) ;;
+qemu) run_integration tests/integration/test_qemu.sh ;;
+*) echo "usage: tests/run.sh [all|unit|integration|qemu]" >&2; exit 2 ;;
 esac
 
 if [ ${#failures[@]} -gt 0 ]; then

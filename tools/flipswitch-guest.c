@@ -11,9 +11,12 @@
  * switch takes back every frame it held. When idle it backs off to short
  * sleeps: on a shared machine a spinning guest starves the switch and NAPI.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <pcap/pcap.h>
+#include <sys/io.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +26,28 @@
 #include <unistd.h>
 
 #include "fsguest.h"
+#include "toolutil.h"
+
+#ifdef FSG_NO_PCAP
+/* The static build that runs inside guests has no libpcap. */
+typedef int pcap_dumper_t, pcap_t;
+static inline pcap_dumper_t *pcapout_open(const char *prog, const char *path,
+					  pcap_t **pd)
+{
+	fprintf(stderr, "%s: cannot write %s: built without pcap support\n",
+		prog, path);
+	return NULL;
+}
+static inline void pcapout_write(pcap_dumper_t *d, const void *data,
+				 unsigned int len) {}
+static inline void pcapout_close(pcap_dumper_t *d, pcap_t *pd) {}
+#else
 #include "pcapout.h"
+#endif
+
+#define IVSHMEM_VENDOR "0x1af4"
+#define IVSHMEM_DEVICE "0x1110"
+#define DEBUG_EXIT_PORT 0xf4
 
 #define BATCH 64
 #define ETHERTYPE_TEST 0x88b5
@@ -39,6 +63,8 @@ struct opts {
 	unsigned int size;
 	int quiet;
 	int hold;            /* rx: keep every frame instead of giving it back */
+	int sums;            /* rx: print length and CRC-32 of every frame */
+	int pci;             /* find the pool and rings on ivshmem BARs */
 };
 
 static void on_signal(int sig)
@@ -51,23 +77,30 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flipswitch-guest --pool PATH --rings PATH COMMAND [OPTIONS]\n"
+		"       flipswitch-guest --pci COMMAND [OPTIONS]\n"
 		"\n"
 		"The guest side of a flipswitch VM port, over the pool file and the\n"
-		"VM's ring region file.\n"
+		"VM's ring region file, or, inside a QEMU guest (--pci), over the two\n"
+		"ivshmem devices (1af4:1110) that carry them.\n"
 		"\n"
 		"Commands:\n"
-		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold]\n"
+		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums]\n"
 		"       receive frames and give each back; print \"received N\".\n"
-		"       --hold keeps them instead (to test quotas and reclaim).\n"
+		"       --hold keeps them instead (to test quotas and reclaim);\n"
+		"       --sums prints \"sum LEN CRC32\" for every frame.\n"
 		"       Exits 0 when N frames arrived (or, without --count, at the\n"
 		"       timeout), 1 if the timeout came first.\n"
-		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE]\n"
+		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE] [--sums]\n"
 		"       send N frames (default 1) of BYTES (default 128, 60..1514),\n"
 		"       ethertype 0x88b5, carrying \"FSPK\" and a sequence number;\n"
 		"       --src defaults to the VM's MAC. --pcap writes what was sent.\n"
 		"  echo [--count N] [--timeout S]\n"
 		"       send every frame received back, source and destination MAC\n"
 		"       swapped, in the frame it arrived in.\n"
+		"\n"
+		"  debug-exit STATUS\n"
+		"       inside a QEMU guest: exit QEMU with STATUS through its\n"
+		"       isa-debug-exit device (port 0xf4; QEMU exits 2*STATUS+1).\n"
 		"\n"
 		"  --timeout S  give up after S seconds (default 10)\n"
 		"  --quiet      print only the final count\n");
@@ -133,6 +166,9 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 			uint8_t *f = fsg_data(g, d[i].addr), tmp[6];
 
 			sink ^= f[0]; /* a real receiver reads the header */
+			if (o->sums)
+				printf("sum %u %08x\n", d[i].len,
+				       tool_crc32(f, d[i].len));
 			if (pd)
 				pcapout_write(pd, f, d[i].len);
 			if (echo && d[i].len >= FS_ETH_HLEN) {
@@ -207,6 +243,8 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 
 		if (pd)
 			pcapout_write(pd, f, len);
+		if (o->sums)
+			printf("sum %u %08x\n", len, tool_crc32(f, len));
 		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
 			fsg_flush(g);
 		if (++sent % BATCH == 0)
@@ -216,6 +254,91 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 	pcapout_close(pd, p);
 	printf("sent %lld\n", sent);
 	return sent < count ? 1 : 0;
+}
+
+/* Finds the two ivshmem devices, enables them, and tells the ring region
+ * (it starts with the flipswitch magic) from the pool. */
+static int pci_find(char *pool, char *rings, size_t len)
+{
+	static const char base[] = "/sys/bus/pci/devices";
+	char path[512], id[16];
+	int found = 0;
+	DIR *d = opendir(base);
+	struct dirent *e;
+
+	if (!d) {
+		fprintf(stderr, "flipswitch-guest: cannot list %s: %s\n", base,
+			strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d))) {
+		uint64_t magic = 0;
+		FILE *f;
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/vendor", base, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(id, sizeof(id), f) || strncmp(id, IVSHMEM_VENDOR, 6)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/%s/device", base, e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (!fgets(id, sizeof(id), f) || strncmp(id, IVSHMEM_DEVICE, 6)) {
+			fclose(f);
+			continue;
+		}
+		fclose(f);
+		/* No driver binds ivshmem: turn on its memory decoding so the
+		 * BAR reads as the shared file. */
+		snprintf(path, sizeof(path), "%s/%s/enable", base, e->d_name);
+		if ((f = fopen(path, "w"))) {
+			fputs("1", f);
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "%s/%s/resource2", base, e->d_name);
+		fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+
+			if (m != MAP_FAILED) {
+				memcpy(&magic, m, sizeof(magic));
+				munmap(m, 4096);
+			}
+			close(fd);
+		}
+		snprintf(magic == FS_REGION_MAGIC ? rings : pool, len, "%s", path);
+		found |= magic == FS_REGION_MAGIC ? 2 : 1;
+	}
+	closedir(d);
+	if (found != 3) {
+		fprintf(stderr, "flipswitch-guest: need two ivshmem devices (1af4:1110), the pool and a flipswitch ring region; found%s%s%s\n",
+			found & 1 ? " a pool" : "", found & 2 ? " a ring region" : "",
+			found ? "" : " neither");
+		return -1;
+	}
+	return 0;
+}
+
+/* QEMU's isa-debug-exit: writing v to its port exits QEMU with status
+ * v * 2 + 1. Returns only if that failed. */
+static int debug_exit(int rc)
+{
+	if (ioperm(DEBUG_EXIT_PORT, 1, 1)) {
+		fprintf(stderr, "flipswitch-guest: debug-exit: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	fflush(NULL);
+	outb((unsigned char)rc, DEBUG_EXIT_PORT);
+	fprintf(stderr, "flipswitch-guest: debug-exit: no isa-debug-exit device at 0x%x\n",
+		DEBUG_EXIT_PORT);
+	return 1;
 }
 
 static const struct option lopts[] = {
@@ -229,6 +352,8 @@ static const struct option lopts[] = {
 	{ "size", required_argument, NULL, 'S' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "hold", no_argument, NULL, 'H' },
+	{ "sums", no_argument, NULL, 'U' },
+	{ "pci", no_argument, NULL, 'I' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -273,6 +398,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'H':
 			o->hold = 1;
 			break;
+		case 'U':
+			o->sums = 1;
+			break;
+		case 'I':
+			o->pci = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -286,6 +417,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
+	static char pci_pool[512], pci_rings[512];
 	struct opts o = { .count = -1, .timeout = 10, .size = 128 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *cmd = NULL;
@@ -306,6 +438,15 @@ int main(int argc, char **argv)
 		if (rc)
 			return rc;
 		optind += first;
+	}
+	if (cmd && !strcmp(cmd, "debug-exit"))
+		return optind + 1 == argc ? debug_exit(atoi(argv[optind])) : 2;
+
+	if (o.pci) {
+		if (pci_find(pci_pool, pci_rings, sizeof(pci_pool)))
+			return 1;
+		o.pool = pci_pool;
+		o.rings = pci_rings;
 	}
 	if (!o.pool || !o.rings || !cmd || optind != argc) {
 		usage(stderr);
@@ -336,6 +477,9 @@ int main(int argc, char **argv)
 			o.rings);
 		return 1;
 	}
+	if (!o.quiet && o.pci)
+		fprintf(stderr, "flipswitch-guest: pool %s, rings %s\n", o.pool,
+			o.rings);
 	if (!o.quiet)
 		fprintf(stderr, "flipswitch-guest: attached to vm %.*s (%02x:%02x:%02x:%02x:%02x:%02x), generation %u\n",
 			FS_NAME_MAX, g.hdr->name, g.hdr->mac[0], g.hdr->mac[1],

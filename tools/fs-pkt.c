@@ -74,6 +74,7 @@ static void usage(FILE *f)
 "                [--src MAC] [-w FILE.pcap]\n"
 "    fs-pkt cmp A.pcap B.pcap [--swap-mac] [--strip-vlan] [--any-order]\n"
 "    fs-pkt count FILE.pcap\n"
+"    fs-pkt sums FILE.pcap\n"
 "\n"
 "DESCRIPTION\n"
 "    send   Sends N frames (default 1, at most 10000000) of BYTES without FCS\n"
@@ -92,6 +93,8 @@ static void usage(FILE *f)
 "           Prints \"equal: N packets\" or the first difference; an empty A\n"
 "           fails.\n"
 "    count  Prints the number of frames in FILE.pcap.\n"
+"    sums   Prints \"sum LEN CRC32\" for each frame, as flipswitch-guest rx\n"
+"           --sums does inside a guest.\n"
 "\n"
 "    -w FILE.pcap writes every frame sent or kept, byte for byte.\n"
 "\n"
@@ -511,6 +514,7 @@ int main(int argc, char **argv)
 		{ "recv", "iwnEtsh", "-i IFACE", 0 },
 		{ "cmp", "xvah", "two pcap files", 2 },
 		{ "count", "h", "one pcap file", 1 },
+		{ "sums", "h", "one pcap file", 1 },
 	};
 	struct opts o = { .count = -1, .size = 128, .ethertype = ETHERTYPE_TEST,
 			  .timeout = 5 };
@@ -522,11 +526,11 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	for (k = 0; k < 4; k++)
+	for (k = 0; k < (int)(sizeof(cmds) / sizeof(cmds[0])); k++)
 		if (!strcmp(cmd, cmds[k].name))
 			ci = k;
 	if (ci < 0) {
-		fprintf(stderr, "fs-pkt: \"%s\" is not a command: send, recv, cmp or count.\n"
+		fprintf(stderr, "fs-pkt: \"%s\" is not a command: send, recv, cmp, count or sums.\n"
 			"Try 'fs-pkt --help'.\n", cmd);
 		return 2;
 	}
@@ -605,10 +609,12 @@ int main(int argc, char **argv)
 		return cmd_cmp(argv[optind], argv[optind + 1], &o);
 	default: {
 		struct frames f;
-
 		int ret = load(argv[optind], &f);
 
-		if (!ret)
+		for (size_t i = 0; !ret && ci == 4 && i < f.n; i++)
+			printf("sum %u %08x\n", f.f[i]->len,
+			       tool_crc32(f.f[i]->b, f.f[i]->len));
+		if (!ret && ci == 3)
 			printf("%zu\n", f.n);
 		release(&f);
 		return !!ret;

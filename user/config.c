@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,7 @@ struct ctx {
 	size_t errlen;
 	const struct cfg *cfg;
 	int pool_path_line;
+	bool offline;  /* the interfaces may live elsewhere (another netns) */
 };
 
 static const char *const top_keys[] = {
@@ -326,7 +328,7 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx,
 			return fail(c, g, "%s is listed twice (also on line %d; remove one)",
 				    what, cfg->ifaces[j].line);
 	ifc->ifindex = if_nametoindex(ifc->name);
-	if (!ifc->ifindex)
+	if (!ifc->ifindex && !c->offline)
 		return fail(c, config_setting_get_member(g, "name"),
 			    "%s does not exist (ip link show lists the interfaces)",
 			    what);
@@ -525,9 +527,11 @@ static int load_vms(struct ctx *c, const config_setting_t *root,
 	return 0;
 }
 
-int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
+static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
+		bool offline)
 {
-	struct ctx c = { .file = path, .err = err, .errlen = errlen, .cfg = cfg };
+	struct ctx c = { .file = path, .err = err, .errlen = errlen, .cfg = cfg,
+			 .offline = offline };
 	config_setting_t *root;
 	config_t lc;
 	int ret;
@@ -588,6 +592,17 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
 out:
 	config_destroy(&lc);
 	return ret;
+}
+
+int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
+{
+	return load(cfg, path, err, errlen, false);
+}
+
+int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
+		     size_t errlen)
+{
+	return load(cfg, path, err, errlen, true);
 }
 
 static int hexval(char ch)

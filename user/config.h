@@ -83,6 +83,12 @@ struct cfg {
  * (err filled) if the file cannot be read. cfg is zeroed first. */
 int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
 
+/* The same, for tools that only need the file's contents (pool, VMs) and
+ * may run where the interfaces are not (another network namespace): an
+ * interface that does not exist here is not an error (ifindex 0). */
+int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
+		     size_t errlen);
+
 /* Parses "52:54:00:12:34:56" (case-insensitive hex). 0 or -EINVAL. */
 int cfg_parse_mac(const char *s, uint8_t mac[6]);
 

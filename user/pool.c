@@ -64,9 +64,7 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	/* A PCI BAR (ivshmem) is a power of two: the file is, the UMEM need
 	 * not be. An existing file keeps its inode, so a QEMU that mapped it
 	 * first keeps seeing the pool; its old bytes are zeroed below. */
-	p->file_size = p->size;
-	while (p->file_size & (p->file_size - 1))
-		p->file_size += p->file_size & -p->file_size;
+	p->file_size = pool_file_size(p->frames, p->frame_size);
 	if (ftruncate(p->fd, (off_t)p->file_size)) {
 		err = -errno;
 		log_err("pool: cannot size %s to %llu bytes: %s", p->path,

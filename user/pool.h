@@ -72,6 +72,17 @@ struct pool {
 	struct xsk_umem *umem; /* created with the first AF_XDP socket */
 };
 
+/* Bytes of the pool file: frames * frame_size rounded up to a power of two
+ * (it is a PCI BAR in a QEMU guest; the UMEM need not be). */
+static inline uint64_t pool_file_size(uint32_t frames, uint32_t frame_size)
+{
+	uint64_t n = (uint64_t)frames * frame_size;
+
+	while (n & (n - 1))
+		n += n & -n;
+	return n;
+}
+
 /* Creates (or truncates) and maps the pool file, all frames free. */
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms);
 void pool_destroy(struct pool *p);

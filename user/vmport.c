@@ -55,6 +55,14 @@ static void layout(struct fs_region_hdr *h, uint32_t size)
 		h->region_size += h->region_size & -h->region_size;
 }
 
+uint64_t vmport_region_size(uint32_t ring_size)
+{
+	struct fs_region_hdr h;
+
+	layout(&h, ring_size);
+	return h.region_size;
+}
+
 static void rings_reset(struct vmport *v)
 {
 	const struct fs_ring_info *ri[] = { &v->layout.rx, &v->layout.free,

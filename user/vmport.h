@@ -67,6 +67,10 @@ struct vmport {
 	struct vm_stats st;
 };
 
+/* Bytes of a VM's ring region file for rings of ring_size entries: a
+ * power of two (it is a PCI BAR in a QEMU guest). */
+uint64_t vmport_region_size(uint32_t ring_size);
+
 /* Creates (or re-initialises in place) the region file for a VM. */
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  const struct pool *p);

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/*
+ * flipswitch-qemu-args: the QEMU options that pair a guest with VM NAME of
+ * a flipswitch config: the pool and the VM's ring region, each as a shared
+ * memory-backend-file behind an ivshmem-plain device. Sizes come from the
+ * config exactly as the daemon computes them (both are powers of two: they
+ * are PCI BARs), so QEMU maps the files the daemon makes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "pool.h"
+#include "vmport.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flipswitch-qemu-args NAME -c CONFIG [--lines]\n"
+		"\n"
+		"Prints the QEMU options that give a guest the two ivshmem devices\n"
+		"of VM NAME: the pool and its ring region (memory-backend-file,\n"
+		"share=on). --lines prints one argument per line, for scripts.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "lines", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static struct cfg cfg;
+	const char *file = NULL, *name;
+	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128];
+	int c, lines = 0, i;
+
+	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'c': file = optarg; break;
+		case 'l': lines = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!file || optind + 1 != argc) {
+		usage(stderr);
+		return 2;
+	}
+	name = argv[optind];
+	if (cfg_load_offline(&cfg, file, err, sizeof(err))) {
+		fprintf(stderr, "flipswitch-qemu-args: %s\n", err);
+		return 1;
+	}
+	for (i = 0; i < cfg.n_vms && strcmp(cfg.vms[i].name, name); i++)
+		;
+	if (i == cfg.n_vms) {
+		fprintf(stderr, "flipswitch-qemu-args: %s has no vm \"%s\"\n",
+			file, name);
+		return 1;
+	}
+	if (strchr(cfg.pool.path, ',') || strchr(cfg.vms[i].rings, ',')) {
+		/* QEMU's option syntax would split the path there. */
+		fprintf(stderr, "flipswitch-qemu-args: QEMU cannot take a path with a comma: rename %s\n",
+			strchr(cfg.pool.path, ',') ? cfg.pool.path : cfg.vms[i].rings);
+		return 1;
+	}
+	snprintf(arg[0], sizeof(arg[0]),
+		 "memory-backend-file,id=fs-pool,mem-path=%s,size=%llu,share=on",
+		 cfg.pool.path,
+		 (unsigned long long)pool_file_size(cfg.pool.frames,
+						    cfg.pool.frame_size));
+	snprintf(arg[1], sizeof(arg[1]), "ivshmem-plain,memdev=fs-pool");
+	snprintf(arg[2], sizeof(arg[2]),
+		 "memory-backend-file,id=fs-rings,mem-path=%s,size=%llu,share=on",
+		 cfg.vms[i].rings,
+		 (unsigned long long)vmport_region_size(cfg.vms[i].ring_size));
+	snprintf(arg[3], sizeof(arg[3]), "ivshmem-plain,memdev=fs-rings");
+	for (int k = 0; k < 4; k++)
+		printf(lines ? "%s\n%s\n" : "%s %s%s", k % 2 ? "-device" : "-object",
+		       arg[k], lines ? "" : (k == 3 ? "\n" : " "));
+	return 0;
+}
