@@ -47,6 +47,7 @@ help:
 	@echo 'make test-qemu  only the end-to-end tests with QEMU guests'
 	@echo 'make guest-image  the test guest (Debian kernel, busybox) in $(BUILD)/guest/'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
+	@echo '                (GUESTS=qemu: the guests boot in QEMU)'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make clean      remove $(BUILD)/'
@@ -143,8 +144,8 @@ test-qemu: deps
 	$(Q)tests/run.sh qemu
 
 demo: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)tools/demo.sh
+	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)
+	$(Q)GUESTS=$(GUESTS) tools/demo.sh
 
 $(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
 	$(Q)mkdir -p $@

@@ -41,6 +41,10 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 	fi
+	# Mounts a test made under its scratch directory, and huge pages it
+	# reserved (HUGEPAGES_BEFORE), go back too.
+	awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts | xargs -r umount 2>/dev/null
+	[ -n "${HUGEPAGES_BEFORE:-}" ] && echo "$HUGEPAGES_BEFORE" >/proc/sys/vm/nr_hugepages
 	ip netns del "$NS_SW" 2>/dev/null
 	ip netns del "$NS_PEER" 2>/dev/null
 	rm -f "$SHM"-*
@@ -156,7 +160,7 @@ counter() {
 guest() { # guest NAME ARGS...: flipswitch-guest on VM NAME's files
 	local name=$1
 	shift
-	"$B/flipswitch-guest" --pool "$SHM-pool" --rings "$SHM-$name" "$@"
+	"$B/flipswitch-guest" --pool "${POOL_FILE:-$SHM-pool}" --rings "$SHM-$name" "$@"
 }
 
 # guest_bg NAME OUTFILE ARGS...: starts a guest and waits until attached.

@@ -68,3 +68,34 @@ if start_daemon "$WORK/one.conf"; then
 	check "the first daemon is undisturbed" kill -0 "$DAEMON_PID"
 	stop_daemon
 fi
+
+# A pool on hugetlbfs: a private mount, 2 MiB pages reserved for the test
+# and given back after. Skipped where the kernel cannot find the pages.
+old_hp=$(cat /proc/sys/vm/nr_hugepages)
+HUGEPAGES_BEFORE=$old_hp
+echo $((old_hp + 8)) >/proc/sys/vm/nr_hugepages 2>/dev/null
+if [ "$(cat /proc/sys/vm/nr_hugepages)" -ge $((old_hp + 8)) ]; then
+	mkdir -p "$WORK/huge"
+	mount -t hugetlbfs -o pagesize=2M none "$WORK/huge"
+	FRAMES=4096 write_config "$WORK/huge.conf" "web1 52:54:00:00:00:01"
+	sed -i "s|path = \"$SHM-pool\"|path = \"$WORK/huge/pool\"|" "$WORK/huge.conf"
+	if start_daemon "$WORK/huge.conf"; then
+		check "hugetlbfs pool: the daemon says so" grep -q "8 MiB, hugetlbfs" "$DAEMON_LOG"
+		POOL_FILE=$WORK/huge/pool
+		guest_bg web1 "$WORK/h.out" rx --count 16 --timeout 10 --pcap "$WORK/h.pcap"
+		pid=$LAST_BG
+		peer "$B/fs-pkt" send -i "$IF_PEER" --dst 52:54:00:00:00:01 --count 16 -w "$WORK/h.tx.pcap" >/dev/null
+		wait "$pid"
+		check "hugetlbfs pool: frames reach the guest byte for byte" \
+			"$B/fs-pkt" cmp "$WORK/h.tx.pcap" "$WORK/h.pcap"
+		stop_daemon
+		POOL_FILE=
+	else
+		not_ok "hugetlbfs pool: daemon starts"
+	fi
+	umount "$WORK/huge"
+else
+	skip "hugetlbfs pool (the kernel could not reserve 2 MiB pages)"
+fi
+echo "$old_hp" >/proc/sys/vm/nr_hugepages
+HUGEPAGES_BEFORE=
