@@ -127,7 +127,7 @@ static int keep_attached(struct fsg *g)
 	}
 	if (!fsg_switch_changed(g))
 		return 0;
-	fprintf(stderr, "flipswitch-guest: the switch restarted; attaching again\n");
+	fprintf(stderr, "flipswitch-guest: the switch restarted or let us go; attaching again\n");
 	return fsg_attach(g, 10000);
 }
 

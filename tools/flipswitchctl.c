@@ -768,6 +768,13 @@ static void print_port_stats(json_t *p)
 	out_u64("rx_bytes", ", %" PRIu64 " bytes\n", j_u64(p, "rx_bytes"));
 	out_u64("tx_packets", "  tx     %" PRIu64 " packets", j_u64(p, "tx_packets"));
 	out_u64("tx_bytes", ", %" PRIu64 " bytes\n", j_u64(p, "tx_bytes"));
+	if (json_object_get(p, "guest_timeouts")) {
+		/* VM ports: frames taken back at detach, reset or timeout. */
+		out_u64("reclaimed", "  guest  %" PRIu64 " frames reclaimed",
+			j_u64(p, "reclaimed"));
+		out_u64("guest_timeouts", ", %" PRIu64 " timeouts\n",
+			j_u64(p, "guest_timeouts"));
+	}
 	print_counters("drops", "drops", json_object_get(p, "drops"));
 	if (json_is_object(xdp)) {
 		bool first = true;

@@ -71,6 +71,9 @@ struct cfg {
 	int n_vms;
 	uint32_t batch;          /* "batch": frames per ring operation,
 				    1 .. 256, default 64 */
+	uint32_t guest_timeout;  /* "guest_timeout": ms without a guest
+				    heartbeat before its frames are taken
+				    back; 0 = never; default 5000 */
 	char control[PATH_MAX];  /* "control": control socket path, default
 				    /run/flipswitch/flipswitch.sock */
 	char control_group[64];  /* "control_group": group that owns the

@@ -256,6 +256,8 @@ static json_t *vm_stats(struct sw *sw, int i)
 	set_u64(o, "rx_bytes", RD(v->st.rx_bytes));
 	set_u64(o, "tx_packets", RD(v->st.tx_packets));
 	set_u64(o, "tx_bytes", RD(v->st.tx_bytes));
+	set_u64(o, "reclaimed", RD(v->st.reclaimed));
+	set_u64(o, "guest_timeouts", RD(v->st.timeouts));
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, v->st.drops, VM_DROP_NR));
 	return o;

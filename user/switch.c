@@ -376,6 +376,21 @@ uint32_t sw_poll_once(struct sw *sw)
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active)
 			vmport_poll_ctrl(&sw->vms[i], p);
+	/* Guest heartbeats, a few times a second at most. */
+	if (!(sw->passes & 255) && sw->cfg->guest_timeout) {
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (now - sw->alive_ms >= 100) {
+			sw->alive_ms = now;
+			for (int i = 0; i < sw->n_vms; i++)
+				if (sw->vms[i].active)
+					vmport_check_alive(&sw->vms[i], p, now,
+							   sw->cfg->guest_timeout);
+		}
+	}
 
 	for (int i = 0; i < sw->n_ports; i++) {
 		struct port *pt = &sw->ports[i];
@@ -620,7 +635,7 @@ void sw_report(struct sw *sw)
 			continue;
 		fmt_drops(drops, sizeof(drops), vm_drop_names, v->st.drops,
 			  VM_DROP_NR);
-		log_info("vm %s: %s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu; drops%s",
+		log_info("vm %s: %s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu, guest timeouts %llu; drops%s",
 			 v->cfg.name, v->attached ? "attached" : "detached",
 			 vmport_held(v, p), v->cfg.quota,
 			 (unsigned long long)v->st.rx_packets,
@@ -629,7 +644,8 @@ void sw_report(struct sw *sw)
 			 (unsigned long long)v->st.tx_bytes,
 			 (unsigned long long)v->st.freed,
 			 (unsigned long long)v->st.lent,
-			 (unsigned long long)v->st.reclaimed, drops);
+			 (unsigned long long)v->st.reclaimed,
+			 (unsigned long long)v->st.timeouts, drops);
 	}
 	fmt_drops(drops, sizeof(drops), sw_drop_names, sw->drops, SW_DROP_NR);
 	log_info("switch: copies %llu, vm-to-vm %llu, scrubbed %llu frames %llu bytes; drops%s",

@@ -108,6 +108,7 @@ struct sw {
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
 	uint64_t passes;
+	uint64_t alive_ms;   /* last heartbeat check */
 };
 
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP

@@ -218,10 +218,38 @@ int vmport_poll_ctrl(struct vmport *v, struct pool *p)
 	rings_reset(v);
 	v->attached = req & FS_REQ_ATTACH;
 	v->last_req = req;
+	v->beat_ms = 0; /* timed from the next check on */
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
 	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
 		 v->attached ? "attached" : "detached", n);
 	return 1;
+}
+
+uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
+			    uint32_t timeout_ms)
+{
+	uint32_t beat, n;
+
+	if (!v->attached || !timeout_ms)
+		return 0;
+	beat = __atomic_load_n(&v->hdr->guest_beat, __ATOMIC_RELAXED);
+	if (!v->beat_ms || beat != v->last_beat) {
+		v->last_beat = beat;
+		v->beat_ms = now_ms;
+		return 0;
+	}
+	if (now_ms - v->beat_ms < timeout_ms)
+		return 0;
+	n = pool_reclaim(p, v->owner);
+	v->st.reclaimed += n;
+	v->st.timeouts++;
+	rings_reset(v);
+	v->attached = false;
+	v->beat_ms = 0;
+	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
+	log_warn("vm %s: guest silent for %u ms, taken for gone; %u frames taken back",
+		 v->cfg.name, timeout_ms, n);
+	return n;
 }
 
 int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,

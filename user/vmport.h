@@ -45,6 +45,7 @@ struct vm_stats {
 	uint64_t freed;                  /* frames given back on the free ring */
 	uint64_t lent;                   /* frames put on the alloc ring */
 	uint64_t reclaimed;              /* frames taken back at detach/reset */
+	uint64_t timeouts;               /* guests given up on (no heartbeat) */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -64,6 +65,8 @@ struct vmport {
 	uint32_t last_req;       /* guest_req last acted on */
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
 	uint32_t rx_unflushed;   /* rx entries written, producer not stored */
+	uint32_t last_beat;      /* guest_beat as last seen */
+	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	struct vm_stats st;
 };
 
@@ -84,6 +87,12 @@ void vmport_unmap(struct vmport *v);
 /* Acts on a new attach/detach request from the guest, if any: takes back
  * every frame the VM holds and resets the rings. Returns 1 if it acted. */
 int vmport_poll_ctrl(struct vmport *v, struct pool *p);
+
+/* Gives up on an attached guest whose heartbeat (guest_beat) has not moved
+ * for timeout_ms: takes its frames back and tells it (FS_ACK_GONE). Returns
+ * the frames taken, or 0. now_ms is a monotonic clock. */
+uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
+			    uint32_t timeout_ms);
 
 /* Hands a frame the switch owns to the guest's rx ring. 0, or -1 if it
  * dropped it (the reason is counted in st.drops) and the frame stays the

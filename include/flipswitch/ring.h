@@ -44,6 +44,13 @@
  *   switch_gen changes whenever the switch (re)creates the region; a guest
  *   that sees it change holds no frames any more and attaches again.
  *
+ * Liveness: an attached guest bumps guest_beat (relaxed stores, any value
+ * change counts) at least every few hundred milliseconds, whenever it polls
+ * its rings. A switch that sees no change for its guest timeout takes the
+ * VM's frames back and stores FS_ACK_GONE in guest_ack; a guest that finds
+ * guest_ack no longer equal to its request has been detached and attaches
+ * again.
+ *
  * The other side is untrusted in both directions. The switch keeps its own
  * indices privately and only ever stores them to the shared ring; it checks
  * that prod - cons never exceeds the ring size and validates every
@@ -72,6 +79,7 @@
 
 #define FS_REQ_ATTACH 1u /* guest_req bit 0: attached (1) or detached (0) */
 #define FS_SW_UP 1u      /* switch_state: the switch serves this region */
+#define FS_ACK_GONE 0xfffffffeu /* guest_ack: the switch gave up on the guest */
 
 /* Ring flag, written by the consumer of a ring: wake me when you produce.
  * Reserved for doorbell mode; polling peers ignore it. */
@@ -120,7 +128,7 @@ struct fs_region_hdr {
 	uint32_t guest_ack;
 	/* Written by the guest. */
 	_Alignas(FS_CACHELINE) uint32_t guest_req;
-	uint32_t guest_pad;
+	uint32_t guest_beat;
 	_Alignas(FS_CACHELINE) uint8_t end[];
 };
 

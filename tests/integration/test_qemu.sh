@@ -16,6 +16,7 @@ N=20
 
 bed_up || { not_ok "test-bed"; exit 1; }
 write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+echo "guest_timeout = 1000;" >>"$WORK/fs.conf"
 start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
 
 # run_guest NAME OUT CMD...: boots a guest in the background, waits until
@@ -80,6 +81,26 @@ check "broadcast reaches guest 2 byte for byte" diff <("$B/fs-pkt" sums "$WORK/b
 "$TOP/tools/flipswitch-run-guest" web1 -c "$WORK/fs.conf" --timeout 60 -- sh -c 'exit 7' >/dev/null 2>&1
 rc=$?
 check "a guest command's exit status (7) comes back through isa-debug-exit" test "$rc" -eq 7
+
+# --- a guest killed (QEMU SIGKILL) while holding frames, mid-traffic: its
+# frames come back once its heartbeat stops; the other guest is undisturbed
+run_guest web1 "$WORK/k1.out" flipswitch-guest --pci rx --hold --timeout 60
+k1=$LAST_GUEST
+run_guest web2 "$WORK/k2.out" flipswitch-guest --pci rx --count "$N" --timeout 60 --sums
+k2=$LAST_GUEST
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 30 >/dev/null
+sleep 0.5
+pkill -KILL -f "qemu-system-x86_64.*mem-path=$SHM-web1," 
+wait "$k1" 2>/dev/null
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM2" --count "$N" --seed 5 -w "$WORK/k2.pcap" >/dev/null
+wait "$k2"
+check "the other guest's traffic is undisturbed, byte for byte" \
+	diff <("$B/fs-pkt" sums "$WORK/k2.pcap") <(sums "$WORK/k2.out")
+wait_log "vm web1: guest silent for 1000 ms" 10 >/dev/null
+check "the killed guest is taken for gone, its frames (30 held + lent) taken back" \
+	grep -Eq "vm web1: guest silent for 1000 ms, taken for gone; (9[4-9]|1[0-9][0-9]) frames taken back" "$DAEMON_LOG"
+check "flipswitchctl counts the guest timeout" \
+	bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j stats web1 | jq -e '.ports[0].guest_timeouts == 1'"
 
 # --- after the guests: every frame back
 check "the guests' frames all came back (web1 and web2 hold none)" \

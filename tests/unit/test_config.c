@@ -40,7 +40,7 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, control, control_group)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, control, control_group)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,

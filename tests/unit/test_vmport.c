@@ -1396,6 +1396,50 @@ static void test_reattach_resets(void **state)
 	}
 }
 
+/* A guest that stops polling is given up on after the timeout: its frames
+ * come back, it is told (FS_ACK_GONE), and a guest that keeps polling is
+ * not. */
+static void test_guest_timeout(void **state)
+{
+	struct fx *f = fx_attached();
+	struct fs_desc d[4];
+	uint32_t lent;
+
+	(void)state;
+	lent = vmport_alloc_refill(&f->v, &f->p);
+	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
+	vmport_rx_flush(&f->v);
+	assert_frames(f, lent + 1);
+
+	/* Alive: the heartbeat moves between checks. */
+	assert_int_equal(vmport_check_alive(&f->v, &f->p, 1000, 500), 0);
+	for (uint64_t t = 1400; t < 5000; t += 400) {
+		fsg_rx(&f->g, d, 0);
+		assert_int_equal(vmport_check_alive(&f->v, &f->p, t, 500), 0);
+	}
+	assert_true(f->v.attached);
+	assert_frames(f, lent + 1);
+
+	/* Silent, but not for long enough yet. */
+	assert_int_equal(vmport_check_alive(&f->v, &f->p, 5000, 500), 0);
+	assert_true(f->v.attached);
+	/* Silent for the timeout: everything comes back. */
+	assert_int_equal(vmport_check_alive(&f->v, &f->p, 5200, 500), lent + 1);
+	assert_false(f->v.attached);
+	assert_int_equal(f->v.st.timeouts, 1);
+	assert_int_equal(__atomic_load_n(&f->g.hdr->guest_ack, __ATOMIC_ACQUIRE),
+			 FS_ACK_GONE);
+	assert_true(fsg_switch_changed(&f->g));
+	assert_frames(f, 0);
+	assert_ring_indices_zero(f);
+	/* Timeout 0: never. */
+	guest_request(f, true);
+	assert_int_equal(vmport_check_alive(&f->v, &f->p, 1, 0), 0);
+	assert_int_equal(vmport_check_alive(&f->v, &f->p, 1000000, 0), 0);
+	assert_true(f->v.attached);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1421,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(test_guest_round_trip),
 		cmocka_unit_test(test_detach_reclaims_everything),
 		cmocka_unit_test(test_reattach_resets),
+		cmocka_unit_test(test_guest_timeout),
 	};
 
 	int failed;

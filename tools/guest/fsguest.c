@@ -201,12 +201,16 @@ int fsg_switch_changed(const struct fsg *g)
 {
 	return __atomic_load_n(&g->hdr->switch_state, __ATOMIC_ACQUIRE) !=
 		       FS_SW_UP ||
-	       __atomic_load_n(&g->hdr->switch_gen, __ATOMIC_ACQUIRE) != g->gen;
+	       __atomic_load_n(&g->hdr->switch_gen, __ATOMIC_ACQUIRE) != g->gen ||
+	       __atomic_load_n(&g->hdr->guest_ack, __ATOMIC_ACQUIRE) == FS_ACK_GONE;
 }
 
 uint32_t fsg_rx(struct fsg *g, struct fs_desc *out, uint32_t max)
 {
 	uint32_t idx, i, k = 0, n;
+
+	/* Polling the rx ring is the guest's heartbeat. */
+	__atomic_store_n(&g->hdr->guest_beat, ++g->beat, __ATOMIC_RELAXED);
 
 	n = fs_cons_peek(&g->rx, max, &idx, NULL);
 	for (i = 0; i < n; i++) {

@@ -31,6 +31,7 @@ struct fsg {
 	uint32_t gen;      /* switch_gen when we attached */
 	uint32_t req;      /* our last request word */
 	uint32_t free_unsubmitted, tx_unsubmitted;
+	uint32_t beat;     /* our heartbeat count (guest_beat) */
 	uint64_t bad_rx;   /* rx descriptors outside the pool (ignored) */
 };
 
@@ -51,7 +52,8 @@ int fsg_attach(struct fsg *g, int timeout_ms);
 /* Waits for the switch to take what is on the tx and free rings, then
  * detaches: the switch takes back every frame this VM holds. */
 int fsg_detach(struct fsg *g, int timeout_ms);
-/* True if the switch restarted or went away since we attached. */
+/* True if the switch restarted or went away since we attached, or gave
+ * up on us (no heartbeat for its guest timeout): attach again. */
 int fsg_switch_changed(const struct fsg *g);
 /* True if another guest process attached to this VM since we did: the
  * switch took back our frames, and the rings are the other one's now. */
@@ -62,7 +64,8 @@ static inline void *fsg_data(const struct fsg *g, uint64_t addr)
 	return g->pool + addr;
 }
 
-/* Takes up to max received frames. */
+/* Takes up to max received frames. Each call is also the guest's
+ * heartbeat: call it at least every few hundred milliseconds. */
 uint32_t fsg_rx(struct fsg *g, struct fs_desc *out, uint32_t max);
 /* Gives a frame back (any offset inside it). -EAGAIN if the ring is full. */
 int fsg_free(struct fsg *g, uint64_t addr);
