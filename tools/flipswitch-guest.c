@@ -258,7 +258,7 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 
 /* Finds the two ivshmem devices, enables them, and tells the ring region
  * (it starts with the flipswitch magic) from the pool. */
-static int pci_find(char *pool, char *rings, size_t len)
+static int pci_find(char *pool, char *rings, size_t len, int last_try)
 {
 	static const char base[] = "/sys/bus/pci/devices";
 	char path[512], id[16];
@@ -316,11 +316,14 @@ static int pci_find(char *pool, char *rings, size_t len)
 		found |= magic == FS_REGION_MAGIC ? 2 : 1;
 	}
 	closedir(d);
+	if (found != 3 && !last_try)
+		return -1;
 	if (found != 3) {
+		pool[0] = '\0';
 		fprintf(stderr, "flipswitch-guest: need two ivshmem devices (1af4:1110), the pool and a flipswitch ring region; found%s%s%s\n",
 			found & 1 ? " a pool" : "", found & 2 ? " a ring region" : "",
 			found ? "" : " neither");
-		return -1;
+		return 0;
 	}
 	return 0;
 }
@@ -443,7 +446,14 @@ int main(int argc, char **argv)
 		return optind + 1 == argc ? debug_exit(atoi(argv[optind])) : 2;
 
 	if (o.pci) {
-		if (pci_find(pci_pool, pci_rings, sizeof(pci_pool)))
+		/* A guest may boot before the switch: the ring region gets
+		 * its magic when the switch starts. */
+		double until = tool_now() + o.timeout;
+
+		while (pci_find(pci_pool, pci_rings, sizeof(pci_pool),
+				tool_now() >= until))
+			usleep(100000);
+		if (!pci_pool[0])
 			return 1;
 		o.pool = pci_pool;
 		o.rings = pci_rings;
@@ -460,7 +470,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flipswitch-guest: tx needs --dst MAC and a --size from 60 to 1514\n");
 		return 2;
 	}
-	if (fsg_open(&g, o.pool, o.rings, err, sizeof(err))) {
+	for (double until = tool_now() + o.timeout;;) {
+		rc = fsg_open(&g, o.pool, o.rings, err, sizeof(err));
+		if (rc != -EAGAIN || tool_now() >= until)
+			break;
+		usleep(100000); /* the switch is not up yet */
+	}
+	if (rc) {
 		fprintf(stderr, "flipswitch-guest: %s\n", err);
 		return 1;
 	}

@@ -549,8 +549,16 @@ void sw_fini(struct sw *sw)
 		pool_reclaim(&sw->pool, POOL_OWN_TX);
 		sw_report(sw);
 	}
-	for (int i = 0; i < sw->n_vms; i++)
+	for (int i = 0; i < sw->n_vms; i++) {
+		/* Guests still attached keep the pool file too (see
+		 * vmport_unmap). */
+		if (sw->vms[i].attached && sw->pool.created) {
+			log_info("pool: a guest is attached: keeping %s for the next switch",
+				 sw->pool.path);
+			sw->pool.created = false;
+		}
 		vmport_destroy(&sw->vms[i], &sw->pool);
+	}
 	if (sw->pool.umem)
 		xsk_umem__delete(sw->pool.umem);
 	sw->pool.umem = NULL;

@@ -192,6 +192,8 @@ void vmport_destroy(struct vmport *v, struct pool *p)
 
 void vmport_unmap(struct vmport *v)
 {
+	bool keep = v->attached;
+
 	if (!v->region)
 		return;
 	v->active = false;
@@ -199,7 +201,13 @@ void vmport_unmap(struct vmport *v)
 	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
 	munmap(v->region, v->region_size);
 	v->region = NULL;
-	if (v->created)
+	/* A guest still maps the file: keep the inode, so a switch started
+	 * again reuses it and the guest, seeing the generation move on,
+	 * attaches again instead of being left on a file nobody serves. */
+	if (keep)
+		log_info("vm %s: a guest is attached: keeping %s for the next switch",
+			 v->cfg.name, v->cfg.rings);
+	else if (v->created)
 		unlink(v->cfg.rings);
 	close(v->fd);
 	v->fd = -1;

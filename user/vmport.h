@@ -78,7 +78,8 @@ uint64_t vmport_region_size(uint32_t ring_size);
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  const struct pool *p);
 /* Takes back the VM's frames, tells the guest the switch is gone, unmaps,
- * and removes the file if this daemon created it. */
+ * and removes the file if this daemon created it and no guest is attached
+ * (an attached guest keeps it, for the next switch to reuse). */
 void vmport_destroy(struct vmport *v, struct pool *p);
 /* The same without touching the pool, once the worker has taken the VM's
  * frames back (a VM deleted at run time). */

@@ -94,6 +94,34 @@ check "queue 0 and queue 1 each received 32 frames" test "$(($3 - $1))" -eq 32 -
 check "frames from both queues reach web2 (all 64)" \
 	bash -c "$B/fs-pkt count $WORK/mq.rx.pcap | grep -qx 64"
 
+# --- the switch restarts under a running guest; another guest starts while
+# the switch is down. Both are served by the new switch, no frame lost.
+guest_bg web2 "$WORK/rs.out" rx --count 40 --timeout 30 --pcap "$WORK/rs.pcap"
+rs=$LAST_BG
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM2" --count 20 --seed 20 -w "$WORK/rs1.pcap" >/dev/null
+sleep 0.3
+stop_daemon
+check "a switch stopping under an attached guest keeps its files" \
+	bash -c "grep -q 'vm web2: a guest is attached: keeping' $DAEMON_LOG && [ -e $SHM-web2 ] && [ -e $SHM-pool ]"
+cp "$DAEMON_LOG" "$WORK/daemon.1.log"
+guest web1 rx --count 10 --timeout 30 --pcap "$WORK/early.pcap" >"$WORK/early.out" 2>&1 &
+early=$!
+BG_PIDS+=($early)
+sleep 0.5
+start_daemon "$WORK/fs.conf" || not_ok "the switch starts again"
+wait_log "vm web2: guest attached" 10 >/dev/null
+wait_log "vm web1: guest attached" 10 >/dev/null
+check "the running guest attaches again to the new switch" grep -q "vm web2: guest attached" "$DAEMON_LOG"
+check "the guest started before the switch attaches once it is up" grep -q "vm web1: guest attached" "$DAEMON_LOG"
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM2" --count 20 --seed 21 -w "$WORK/rs2.pcap" >/dev/null
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 10 --seed 22 -w "$WORK/early.tx.pcap" >/dev/null
+wait "$rs" "$early"
+check "the running guest got every frame, from both switches, byte for byte" \
+	diff <(cat <("$B/fs-pkt" sums "$WORK/rs1.pcap") <("$B/fs-pkt" sums "$WORK/rs2.pcap")) \
+	<("$B/fs-pkt" sums "$WORK/rs.pcap")
+check "the early guest got its frames byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/early.tx.pcap" "$WORK/early.pcap"
+
 sleep 0.2
 check "frame ownership audit: counts sum to the pool size" frames_ok
 check "SIGTERM stops the daemon with status 0" stop_daemon

@@ -83,8 +83,17 @@ int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
 	memset(g, 0, sizeof(*g));
 	g->region = map_file(rings_path, &g->region_map_size, err, errlen);
 	if (!g->region)
-		return -ENOENT;
+		return -EAGAIN;
 	g->hdr = (struct fs_region_hdr *)g->region;
+	if (g->region_map_size >= sizeof(*g->hdr) &&
+	    __atomic_load_n(&g->hdr->magic, __ATOMIC_ACQUIRE) == 0) {
+		/* The file exists (QEMU made it) but no switch wrote it yet. */
+		snprintf(err, errlen, "%s holds no ring region yet: is flipswitchd running?",
+			 rings_path);
+		munmap(g->region, g->region_map_size);
+		g->region = NULL;
+		return -EAGAIN;
+	}
 	if (fsg_check_header(g->hdr, g->region_map_size, err, errlen))
 		goto out_region;
 	g->pool = map_file(pool_path, &g->pool_map_size, err, errlen);

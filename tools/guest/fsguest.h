@@ -36,7 +36,9 @@ struct fsg {
 };
 
 /* Maps the pool and ring files (host files or PCI resource2 files) and
- * checks the header. 0 or -errno; a message in err on failure. */
+ * checks the header. 0 or -errno; a message in err on failure. -EAGAIN
+ * means no switch has written the region yet (or the file is missing):
+ * try again later. */
 int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
 	     char *err, unsigned int errlen);
 void fsg_close(struct fsg *g);
