@@ -413,8 +413,24 @@ static void test_destroy_removes_file_and_reclaims(void **state)
 	assert_true(fsg_switch_changed(&f->g));
 	assert_int_equal(f->p.count[POOL_OWN_VM(0)], 0);
 	assert_int_equal(f->p.n_free, FRAMES);
-	assert_false(file_exists(rings));
+	/* A guest was attached: the file stays for the next switch. */
+	assert_true(file_exists(rings));
 	vmport_destroy(&f->v, &f->p); /* twice is harmless */
+	fx_free(f);
+}
+
+/* With no guest attached, destroy removes the file it created. */
+static void test_destroy_detached_removes_file(void **state)
+{
+	struct fx *f = fx_attached();
+	char rings[PATH_MAX];
+
+	(void)state;
+	guest_request(f, false);
+	snprintf(rings, sizeof(rings), "%s", f->vc.rings);
+	vmport_destroy(&f->v, &f->p);
+	f->v_live = false;
+	assert_false(file_exists(rings));
 	fx_free(f);
 }
 
@@ -1466,6 +1482,7 @@ int main(void)
 		cmocka_unit_test(test_detach_reclaims_everything),
 		cmocka_unit_test(test_reattach_resets),
 		cmocka_unit_test(test_guest_timeout),
+		cmocka_unit_test(test_destroy_detached_removes_file),
 	};
 
 	int failed;
