@@ -208,22 +208,15 @@ static json_t *nic_stats(struct ctl *c, int i)
 {
 	struct port *pt = &c->sw->ports[i];
 	struct fs_xdp_counter xc[FS_XDP_NR_VERDICTS] = { 0 };
-	uint64_t xs[6] = { 0 };
+	struct xdp_statistics s;
 	json_t *o = json_object(), *xdp = json_object(), *xsk = json_object();
 
-	for (uint32_t q = 0; q < pt->n_queues; q++) {
-		struct xdp_statistics s;
-		socklen_t sl = sizeof(s);
+	port_xsk_stats(pt, &s);
+	/* In the order of xsk_names[]. */
+	uint64_t xs[6] = { s.rx_dropped, s.rx_invalid_descs, s.tx_invalid_descs,
+			   s.rx_ring_full, s.rx_fill_ring_empty_descs,
+			   s.tx_ring_empty_descs };
 
-		if (getsockopt(pt->q[q].fd, SOL_XDP, XDP_STATISTICS, &s, &sl))
-			continue;
-		xs[0] += s.rx_dropped;
-		xs[1] += s.rx_invalid_descs;
-		xs[2] += s.tx_invalid_descs;
-		xs[3] += s.rx_ring_full;
-		xs[4] += s.rx_fill_ring_empty_descs;
-		xs[5] += s.tx_ring_empty_descs;
-	}
 	port_xdp_counters(pt, xc);
 	json_object_set_new(o, "name", json_string(pt->cfg.name));
 	json_object_set_new(o, "kind", json_string("nic"));

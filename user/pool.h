@@ -74,13 +74,17 @@ struct pool {
 
 /* Bytes of the pool file: frames * frame_size rounded up to a power of two
  * (it is a PCI BAR in a QEMU guest; the UMEM need not be). */
-static inline uint64_t pool_file_size(uint32_t frames, uint32_t frame_size)
+/* The smallest power of two >= n (n > 0). */
+static inline uint64_t pool_pow2_roundup(uint64_t n)
 {
-	uint64_t n = (uint64_t)frames * frame_size;
-
 	while (n & (n - 1))
 		n += n & -n;
 	return n;
+}
+
+static inline uint64_t pool_file_size(uint32_t frames, uint32_t frame_size)
+{
+	return pool_pow2_roundup((uint64_t)frames * frame_size);
 }
 
 /* Creates (or truncates) and maps the pool file, all frames free. */

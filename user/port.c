@@ -534,6 +534,25 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 	return moved;
 }
 
+void port_xsk_stats(const struct port *pt, struct xdp_statistics *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (uint32_t q = 0; q < pt->n_queues; q++) {
+		struct xdp_statistics s;
+		socklen_t sl = sizeof(s);
+
+		if (pt->q[q].fd < 0 ||
+		    getsockopt(pt->q[q].fd, SOL_XDP, XDP_STATISTICS, &s, &sl))
+			continue;
+		out->rx_dropped += s.rx_dropped;
+		out->rx_invalid_descs += s.rx_invalid_descs;
+		out->tx_invalid_descs += s.tx_invalid_descs;
+		out->rx_ring_full += s.rx_ring_full;
+		out->rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
+		out->tx_ring_empty_descs += s.tx_ring_empty_descs;
+	}
+}
+
 int port_xdp_counters(const struct port *pt,
 		      struct fs_xdp_counter out[FS_XDP_NR_VERDICTS])
 {

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/if_xdp.h>
 #include <xdp/xsk.h>
 
 #include "flipswitch/xdp_shared.h"
@@ -113,6 +114,9 @@ void port_tx_flush(struct port *pt);
 /* Takes back completed tx frames (scrubbed) and tops up the fill rings.
  * Returns the number of frames moved. */
 uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch);
+
+/* Sums the AF_XDP sockets' XDP_STATISTICS over the port's queues. */
+void port_xsk_stats(const struct port *pt, struct xdp_statistics *out);
 
 /* Sums the program's per-CPU counters. */
 int port_xdp_counters(const struct port *pt,

@@ -592,22 +592,9 @@ void sw_report(struct sw *sw)
 	for (int i = 0; i < sw->n_ports; i++) {
 		struct port *pt = &sw->ports[i];
 		struct fs_xdp_counter xc[FS_XDP_NR_VERDICTS] = { 0 };
-		struct xdp_statistics xs = { 0 };
+		struct xdp_statistics xs;
 
-		for (uint32_t q = 0; q < pt->n_queues && pt->q[q].fd >= 0; q++) {
-			struct xdp_statistics s;
-			socklen_t sl = sizeof(s);
-
-			if (getsockopt(pt->q[q].fd, SOL_XDP, XDP_STATISTICS,
-				       &s, &sl))
-				continue;
-			xs.rx_dropped += s.rx_dropped;
-			xs.rx_invalid_descs += s.rx_invalid_descs;
-			xs.tx_invalid_descs += s.tx_invalid_descs;
-			xs.rx_ring_full += s.rx_ring_full;
-			xs.rx_fill_ring_empty_descs += s.rx_fill_ring_empty_descs;
-			xs.tx_ring_empty_descs += s.tx_ring_empty_descs;
-		}
+		port_xsk_stats(pt, &xs);
 		if (pt->skel)
 			port_xdp_counters(pt, xc);
 		fmt_drops(drops, sizeof(drops), port_drop_names, pt->st.drops,

@@ -50,9 +50,7 @@ static void layout(struct fs_region_hdr *h, uint32_t size)
 	off += ring_bytes(size, sizeof(uint64_t));
 	h->tx = (struct fs_ring_info){ off, size, sizeof(struct fs_desc) };
 	off += ring_bytes(size, sizeof(struct fs_desc));
-	h->region_size = off;
-	while (h->region_size & (h->region_size - 1))
-		h->region_size += h->region_size & -h->region_size;
+	h->region_size = pool_pow2_roundup(off);
 }
 
 uint64_t vmport_region_size(uint32_t ring_size)

@@ -128,7 +128,9 @@ struct fs_region_hdr {
 	uint32_t guest_ack;
 	/* Written by the guest. */
 	_Alignas(FS_CACHELINE) uint32_t guest_req;
-	uint32_t guest_beat;
+	/* Its own line: the guest stores it on every poll, while the switch
+	 * reads guest_req on every pass and guest_beat a few times a second. */
+	_Alignas(FS_CACHELINE) uint32_t guest_beat;
 	_Alignas(FS_CACHELINE) uint8_t end[];
 };
 
