@@ -30,7 +30,7 @@ endif
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 DEBUG_OBJS  := $(patsubst user/%.c,$(BUILD)/obj-debug/%.o,$(DAEMON_SRCS))
-GUEST_OBJS  := $(BUILD)/obj/fsguest.o
+GUEST_OBJS  := $(BUILD)/obj/fsguest.o $(BUILD)/obj/fsvfio.o
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SKEL        := $(BUILD)/flipswitch.skel.h
 
@@ -94,11 +94,11 @@ $(BUILD)/flipswitchd-debug: $(BUILD)/obj-debug/main.o $(BUILD)/libfsd-debug.a
 	$(Q)$(CC) $(CFLAGS) $(DEBUG_CFLAGS) -o $@ $^ $(LIBS_DAEMON)
 
 # --- guest side and tools ---------------------------------------------------
-$(BUILD)/obj/fsguest.o: tools/guest/fsguest.c tools/guest/fsguest.h include/flipswitch/ring.h | $(BUILD)/obj
+$(BUILD)/obj/fs%.o: tools/guest/fs%.c tools/guest/fs%.h include/flipswitch/ring.h include/flipswitch/doorbell.h | $(BUILD)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(GUEST_OBJS)
+$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(wildcard tools/guest/*.h) $(GUEST_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
@@ -111,10 +111,10 @@ $(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DAEMON)
 
 # The guest side as it runs inside a QEMU guest: static, no libpcap.
-$(BUILD)/guest/flipswitch-guest: tools/flipswitch-guest.c tools/toolutil.h tools/guest/fsguest.c tools/guest/fsguest.h include/flipswitch/ring.h
+$(BUILD)/guest/flipswitch-guest: tools/flipswitch-guest.c tools/toolutil.h $(wildcard tools/guest/*) include/flipswitch/ring.h include/flipswitch/doorbell.h
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(BUILD)/guest
-	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ tools/flipswitch-guest.c tools/guest/fsguest.c
+	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ tools/flipswitch-guest.c tools/guest/fsguest.c tools/guest/fsvfio.c
 
 # The test guest: Debian's kernel and busybox, the static guest side.
 guest-image: $(BUILD)/guest/flipswitch-guest

@@ -8,8 +8,10 @@
  *         same frame (no copy)
  *
  * It attaches on start and detaches on exit (also on SIGINT/SIGTERM), so the
- * switch takes back every frame it held. When idle it backs off to short
- * sleeps: on a shared machine a spinning guest starves the switch and NAPI.
+ * switch takes back every frame it held. When idle it backs off: with a
+ * doorbell (--doorbell on the host, --pci --irq in a QEMU guest) it sleeps
+ * until the switch rings; without, in short sleeps, since on a shared
+ * machine a spinning guest starves the switch and NAPI.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <unistd.h>
 
 #include "fsguest.h"
+#include "fsvfio.h"
 #include "toolutil.h"
 
 #ifdef FSG_NO_PCAP
@@ -51,6 +54,8 @@ static inline void pcapout_close(pcap_dumper_t *d, pcap_t *pd) {}
 
 #define BATCH 64
 #define ETHERTYPE_TEST 0x88b5
+/* Longest doorbell sleep: the heartbeat goes on at least this often. */
+#define IDLE_WAIT_MS 100
 
 static volatile sig_atomic_t stop;
 
@@ -65,6 +70,8 @@ struct opts {
 	int hold;            /* rx: keep every frame instead of giving it back */
 	int sums;            /* rx: print length and CRC-32 of every frame */
 	int pci;             /* find the pool and rings on ivshmem BARs */
+	int irq;             /* with pci: the ring device's MSI-X via VFIO */
+	const char *doorbell; /* host: the VM's doorbell socket */
 };
 
 static void on_signal(int sig)
@@ -77,11 +84,18 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flipswitch-guest --pool PATH --rings PATH COMMAND [OPTIONS]\n"
-		"       flipswitch-guest --pci COMMAND [OPTIONS]\n"
+		"       flipswitch-guest --pool PATH --doorbell SOCKET COMMAND [OPTIONS]\n"
+		"       flipswitch-guest --pci [--irq] COMMAND [OPTIONS]\n"
 		"\n"
 		"The guest side of a flipswitch VM port, over the pool file and the\n"
 		"VM's ring region file, or, inside a QEMU guest (--pci), over the two\n"
 		"ivshmem devices (1af4:1110) that carry them.\n"
+		"\n"
+		"Doorbells: --doorbell connects to the VM's doorbell socket as QEMU's\n"
+		"ivshmem-doorbell does and takes the ring region from it; --pci --irq\n"
+		"drives an ivshmem-doorbell ring device through VFIO (the guest needs\n"
+		"an IOMMU: intel_iommu=on). Either way an idle guest sleeps until the\n"
+		"switch rings, and rings the switch when it asks.\n"
 		"\n"
 		"Commands:\n"
 		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums]\n"
@@ -106,13 +120,18 @@ static void usage(FILE *f)
 		"  --quiet      print only the final count\n");
 }
 
-/* Spin briefly, then sleep in growing steps up to 200 us. */
-static void backoff(unsigned int *idle)
+/* Spin briefly, then sleep until the switch rings; without a doorbell,
+ * in growing steps up to 200 us. */
+static void backoff(struct fsg *g, unsigned int what, unsigned int *idle)
 {
 	struct timespec ts = { 0, 0 };
 
 	if (++*idle < 64)
 		return;
+	if (g->wait_fd >= 0) {
+		fsg_wait(g, what, IDLE_WAIT_MS);
+		return;
+	}
 	ts.tv_nsec = *idle < 1024 ? 20000 : 200000;
 	nanosleep(&ts, NULL);
 }
@@ -158,7 +177,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 		if (!n) {
 			if (keep_attached(g))
 				break;
-			backoff(&idle);
+			backoff(g, FSG_WAIT_RX, &idle);
 			continue;
 		}
 		idle = 0;
@@ -234,7 +253,7 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 			fsg_flush(g);
 			if (keep_attached(g))
 				break;
-			backoff(&idle);
+			backoff(g, FSG_WAIT_RX | FSG_WAIT_ALLOC, &idle);
 			continue;
 		}
 		idle = 0;
@@ -258,7 +277,8 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 
 /* Finds the two ivshmem devices, enables them, and tells the ring region
  * (it starts with the flipswitch magic) from the pool. */
-static int pci_find(char *pool, char *rings, size_t len, int last_try)
+static int pci_find(char *pool, char *rings, char *ring_bdf, size_t len,
+		    int last_try)
 {
 	static const char base[] = "/sys/bus/pci/devices";
 	char path[512], id[16];
@@ -313,6 +333,8 @@ static int pci_find(char *pool, char *rings, size_t len, int last_try)
 			close(fd);
 		}
 		snprintf(magic == FS_REGION_MAGIC ? rings : pool, len, "%s", path);
+		if (magic == FS_REGION_MAGIC)
+			snprintf(ring_bdf, len, "%s", e->d_name);
 		found |= magic == FS_REGION_MAGIC ? 2 : 1;
 	}
 	closedir(d);
@@ -357,6 +379,8 @@ static const struct option lopts[] = {
 	{ "hold", no_argument, NULL, 'H' },
 	{ "sums", no_argument, NULL, 'U' },
 	{ "pci", no_argument, NULL, 'I' },
+	{ "irq", no_argument, NULL, 'Q' },
+	{ "doorbell", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -407,6 +431,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'I':
 			o->pci = 1;
 			break;
+		case 'Q':
+			o->irq = 1;
+			break;
+		case 'D':
+			o->doorbell = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -420,7 +450,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	static char pci_pool[512], pci_rings[512];
+	static char pci_pool[512], pci_rings[512], pci_bdf[512];
+	struct fsvfio vf = { .container = -1, .group = -1, .device = -1,
+			     .irq_fd = -1, .bar2 = MAP_FAILED };
 	struct opts o = { .count = -1, .timeout = 10, .size = 128 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *cmd = NULL;
@@ -450,7 +482,7 @@ int main(int argc, char **argv)
 		 * its magic when the switch starts. */
 		double until = tool_now() + o.timeout;
 
-		while (pci_find(pci_pool, pci_rings, sizeof(pci_pool),
+		while (pci_find(pci_pool, pci_rings, pci_bdf, sizeof(pci_pool),
 				tool_now() >= until))
 			usleep(100000);
 		if (!pci_pool[0])
@@ -458,7 +490,8 @@ int main(int argc, char **argv)
 		o.pool = pci_pool;
 		o.rings = pci_rings;
 	}
-	if (!o.pool || !o.rings || !cmd || optind != argc) {
+	if (!o.pool || !(o.rings || o.doorbell) || !cmd || optind != argc ||
+	    (o.irq && !o.pci)) {
 		usage(stderr);
 		return 2;
 	}
@@ -470,8 +503,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flipswitch-guest: tx needs --dst MAC and a --size from 60 to 1514\n");
 		return 2;
 	}
-	for (double until = tool_now() + o.timeout;;) {
-		rc = fsg_open(&g, o.pool, o.rings, err, sizeof(err));
+	if (o.irq) {
+		rc = fsvfio_open(&vf, pci_bdf, err, sizeof(err));
+		if (!rc)
+			rc = fsg_open_mem(&g, o.pool, vf.bar2, vf.bar2_size, err,
+					  sizeof(err));
+		if (!rc) {
+			fsg_set_doorbell(&g, vf.irq_fd, vf.device, vf.doorbell_off);
+			vf.irq_fd = -1; /* g closes it */
+		}
+	}
+	for (double until = tool_now() + o.timeout; !o.irq;) {
+		if (o.doorbell && !o.pci)
+			rc = fsg_open_doorbell(&g, o.pool, o.doorbell, err,
+					       sizeof(err));
+		else
+			rc = fsg_open(&g, o.pool, o.rings, err, sizeof(err));
 		if (rc != -EAGAIN || tool_now() >= until)
 			break;
 		usleep(100000); /* the switch is not up yet */
@@ -494,8 +541,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.quiet && o.pci)
-		fprintf(stderr, "flipswitch-guest: pool %s, rings %s\n", o.pool,
-			o.rings);
+		fprintf(stderr, "flipswitch-guest: pool %s, rings %s%s\n", o.pool,
+			o.rings, o.irq ? ", doorbell through VFIO" : "");
 	if (!o.quiet)
 		fprintf(stderr, "flipswitch-guest: attached to vm %.*s (%02x:%02x:%02x:%02x:%02x:%02x), generation %u\n",
 			FS_NAME_MAX, g.hdr->name, g.hdr->mac[0], g.hdr->mac[1],
@@ -508,6 +555,11 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	if (!fsg_superseded(&g) && fsg_detach(&g, 5000))
 		fprintf(stderr, "flipswitch-guest: the switch did not confirm the detach\n");
+	if (g.wait_fd >= 0 && !o.quiet)
+		fprintf(stderr, "flipswitch-guest: doorbell: rang the switch %llu times, slept %llu times, woken by the switch %llu times\n",
+			(unsigned long long)g.rings, (unsigned long long)g.waits,
+			(unsigned long long)g.wakeups);
 	fsg_close(&g);
+	fsvfio_close(&vf);
 	return rc;
 }

@@ -2,7 +2,9 @@
 /*
  * flipswitch-qemu-args: the QEMU options that pair a guest with VM NAME of
  * a flipswitch config: the pool and the VM's ring region, each as a shared
- * memory-backend-file behind an ivshmem-plain device. Sizes come from the
+ * memory-backend-file behind an ivshmem-plain device; or, with --doorbell,
+ * the ring region as an ivshmem-doorbell device on the VM's doorbell
+ * socket (the daemon hands QEMU the region and the interrupt eventfds). Sizes come from the
  * config exactly as the daemon computes them (both are powers of two: they
  * are PCI BARs), so QEMU maps the files the daemon makes.
  */
@@ -18,11 +20,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flipswitch-qemu-args NAME -c CONFIG [--lines]\n"
+		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--lines]\n"
 		"\n"
 		"Prints the QEMU options that give a guest the two ivshmem devices\n"
 		"of VM NAME: the pool and its ring region (memory-backend-file,\n"
-		"share=on). --lines prints one argument per line, for scripts.\n");
+		"share=on). --doorbell makes the ring region an ivshmem-doorbell\n"
+		"device on the VM's doorbell socket, with one MSI-X vector (the\n"
+		"switch must be running when QEMU starts). --lines prints one\n"
+		"argument per line, for scripts.\n");
 }
 
 int main(int argc, char **argv)
@@ -30,18 +35,20 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "lines", no_argument, NULL, 'l' },
+		{ "doorbell", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct cfg cfg;
 	const char *file = NULL, *name;
 	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128];
-	int c, lines = 0, i;
+	int c, lines = 0, bell = 0, i;
 
 	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': file = optarg; break;
 		case 'l': lines = 1; break;
+		case 'd': bell = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -62,7 +69,13 @@ int main(int argc, char **argv)
 			file, name);
 		return 1;
 	}
-	if (strchr(cfg.pool.path, ',') || strchr(cfg.vms[i].rings, ',')) {
+	if (bell && !cfg.vms[i].doorbell[0]) {
+		fprintf(stderr, "flipswitch-qemu-args: vm \"%s\" has doorbell = \"off\" in %s\n",
+			name, file);
+		return 1;
+	}
+	if (strchr(cfg.pool.path, ',') || strchr(cfg.vms[i].rings, ',') ||
+	    strchr(cfg.vms[i].doorbell, ',')) {
 		/* QEMU's option syntax would split the path there. */
 		fprintf(stderr, "flipswitch-qemu-args: QEMU cannot take a path with a comma: rename %s\n",
 			strchr(cfg.pool.path, ',') ? cfg.pool.path : cfg.vms[i].rings);
@@ -79,8 +92,15 @@ int main(int argc, char **argv)
 		 cfg.vms[i].rings,
 		 (unsigned long long)vmport_region_size(cfg.vms[i].ring_size));
 	snprintf(arg[3], sizeof(arg[3]), "ivshmem-plain,memdev=fs-rings");
+	if (bell) {
+		snprintf(arg[2], sizeof(arg[2]),
+			 "socket,id=fs-bell,path=%s", cfg.vms[i].doorbell);
+		snprintf(arg[3], sizeof(arg[3]),
+			 "ivshmem-doorbell,chardev=fs-bell,vectors=1");
+	}
 	for (int k = 0; k < 4; k++)
-		printf(lines ? "%s\n%s\n" : "%s %s%s", k % 2 ? "-device" : "-object",
+		printf(lines ? "%s\n%s\n" : "%s %s%s",
+		       k % 2 ? "-device" : bell && k == 2 ? "-chardev" : "-object",
 		       arg[k], lines ? "" : (k == 3 ? "\n" : " "));
 	return 0;
 }

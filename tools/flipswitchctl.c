@@ -654,15 +654,27 @@ static void print_vm(json_t *v, int nw, int rw)
 	out_u64("quota", "%5" PRIu64 "  ", j_u64(v, "quota"));
 	out_u64("held", "%5" PRIu64 "  ", j_u64(v, "held"));
 	if (*j_str(v, "uplink"))
-		out_str("uplink", "%s\n", j_str(v, "uplink"));
+		out_str("uplink", "%-8s  ", j_str(v, "uplink"));
 	else
-		out_null("uplink", "%s\n", "-");
+		out_null("uplink", "%-8s  ", "-");
+	/* DOORBELL: off, idle (no guest on it), connected, or rings (the
+	 * guest rings the switch too: both sides may sleep). */
+	if (json_is_string(json_object_get(v, "doorbell")))
+		out_str("doorbell", "", j_str(v, "doorbell"));
+	else
+		out_null("doorbell", "", "");
+	out_bool("doorbell_connected", "", j_bool(v, "doorbell_connected"), "", "");
+	out_bool("guest_rings", "", j_bool(v, "guest_rings"), "", "");
+	out_text("%s\n", !json_is_string(json_object_get(v, "doorbell")) ? "off" :
+			 !j_bool(v, "doorbell_connected") ? "idle" :
+			 j_bool(v, "guest_rings") ? "rings" : "connected");
 }
 
 static void print_vm_header(int nw, int rw)
 {
-	out_text("%-*s  %-17s  %4s  %-*s  %-8s  %5s  %5s  %s\n", nw, "VM", "MAC",
-		 "VLAN", rw, "RINGS", "STATE", "QUOTA", "HELD", "UPLINK");
+	out_text("%-*s  %-17s  %4s  %-*s  %-8s  %5s  %5s  %-8s  %s\n", nw, "VM",
+		 "MAC", "VLAN", rw, "RINGS", "STATE", "QUOTA", "HELD", "UPLINK",
+		 "DOORBELL");
 }
 
 static int do_show(struct ctx *x, int argc, char **argv)
@@ -772,8 +784,10 @@ static void print_port_stats(json_t *p)
 		/* VM ports: frames taken back at detach, reset or timeout. */
 		out_u64("reclaimed", "  guest  %" PRIu64 " frames reclaimed",
 			j_u64(p, "reclaimed"));
-		out_u64("guest_timeouts", ", %" PRIu64 " timeouts\n",
+		out_u64("guest_timeouts", ", %" PRIu64 " timeouts",
 			j_u64(p, "guest_timeouts"));
+		out_u64("doorbells", ", %" PRIu64 " doorbells rung\n",
+			j_u64(p, "doorbells"));
 	}
 	print_counters("drops", "drops", json_object_get(p, "drops"));
 	if (json_is_object(xdp)) {
@@ -875,6 +889,9 @@ static int do_stats(struct ctx *x, int argc, char **argv)
 	out_text("switch\n");
 	out_u64("copies", "  copies %" PRIu64, j_u64(sw, "copies"));
 	out_u64("vm_to_vm", ", vm_to_vm %" PRIu64, j_u64(sw, "vm_to_vm"));
+	out_u64("sleeps", ", slept %" PRIu64, j_u64(sw, "sleeps"));
+	out_u64("doorbell_wakeups", " (%" PRIu64 " woken by a doorbell)",
+		j_u64(sw, "doorbell_wakeups"));
 	out_u64("scrubbed_frames", ", scrubbed %" PRIu64 " frames",
 		j_u64(sw, "scrubbed_frames"));
 	out_u64("scrubbed_bytes", " (%" PRIu64 " bytes)\n",
@@ -944,6 +961,10 @@ static const struct {
 	  "Frames copied (broadcast and multicast to several ports)." },
 	{ "vm_to_vm", "flipswitch_vm_to_vm_total",
 	  "Frames switched from one VM to another." },
+	{ "sleeps", "flipswitch_worker_sleeps_total",
+	  "Times the worker slept, idle." },
+	{ "doorbell_wakeups", "flipswitch_doorbell_wakeups_total",
+	  "Times a guest's doorbell woke the worker." },
 	{ "scrubbed_frames", "flipswitch_scrubbed_frames_total",
 	  "Frames scrubbed before reuse." },
 	{ "scrubbed_bytes", "flipswitch_scrubbed_bytes_total",
@@ -1344,10 +1365,11 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 		{ "vlan", required_argument, NULL, 'v' },
 		{ "ring-size", required_argument, NULL, 'z' },
 		{ "uplink", required_argument, NULL, 'u' },
+		{ "doorbell", required_argument, NULL, 'd' },
 		HELP_OPT,
 		{ 0 }
 	};
-	const char *mac = NULL, *rings = NULL, *uplink = NULL;
+	const char *mac = NULL, *rings = NULL, *uplink = NULL, *doorbell = NULL;
 	uint64_t quota = 0, vlan = 0, ring_size = 0;
 	bool have_quota = false, have_vlan = false, have_rs = false;
 	json_t *args, *res, *vm, *one;
@@ -1385,6 +1407,9 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 		case 'u':
 			uplink = optarg;
 			break;
+		case 'd':
+			doorbell = optarg;
+			break;
 		case 'h':
 			cmd_help(stdout, cur_cmd);
 			return 0;
@@ -1414,6 +1439,8 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 				    json_integer((json_int_t)ring_size));
 	if (uplink)
 		json_object_set_new(args, "uplink", json_string(uplink));
+	if (doorbell)
+		json_object_set_new(args, "doorbell", json_string(doorbell));
 	if ((err = ask(x, "vm_add", args, &res)))
 		return err;
 	vm = json_object_get(res, "vm");
@@ -1668,14 +1695,16 @@ static const struct cmd cmds[] = {
 	  "Exits 1 if the frames do not add up.\n" },
 	{ "vm", "add", do_vm_add,
 	  "vm add NAME --mac MAC --rings PATH [--quota N] [--vlan N] "
-	  "[--ring-size N] [--uplink IFACE]",
+	  "[--ring-size N] [--uplink IFACE] [--doorbell PATH|off]",
 	  "Add a VM port without a restart (root or control group).",
 	  "  --mac MAC        the VM's MAC address\n"
 	  "  --rings PATH     the VM's ring region file\n"
 	  "  --quota N        frames the VM may hold (default 1024)\n"
 	  "  --vlan N         VLAN of the port, 0 for none (default 0)\n"
 	  "  --ring-size N    ring entries (default: the daemon's)\n"
-	  "  --uplink IFACE   interface for the VM's outgoing traffic\n" },
+	  "  --uplink IFACE   interface for the VM's outgoing traffic\n"
+	  "  --doorbell PATH  the VM's doorbell (ivshmem-server) socket, or off\n"
+	  "                   (default: NAME.doorbell next to the control socket)\n" },
 	{ "vm", "del", do_vm_del, "vm del NAME",
 	  "Remove a VM port and take back the frames it held.", NULL },
 	{ "capture", NULL, do_capture, "capture PORT -w FILE [--count N]",

@@ -2,9 +2,11 @@
 # Builds the minimal test guest into DIR (default build/guest):
 #   vmlinux        Debian's linux-image-amd64 kernel, uncompressed: QEMU
 #                  boots an ELF kernel with a PVH note directly (~2 s on TCG)
-#   initramfs.gz   busybox (static), the static flipswitch-guest, and an
-#                  init that runs the command given on the kernel command
-#                  line and hands its exit status to QEMU (isa-debug-exit)
+#   initramfs.gz   busybox (static), the static flipswitch-guest, the VFIO
+#                  modules of that kernel (for flipswitch-guest --pci --irq),
+#                  and an init that loads them, runs the command given on
+#                  the kernel command line and hands its exit status to
+#                  QEMU (isa-debug-exit)
 # The kernel package is fetched with apt-get download and unpacked, never
 # installed. Rebuilt only when an input changes (DIR/stamp).
 set -euo pipefail
@@ -50,7 +52,22 @@ tail -c +$((off + 1)) "$vmlinuz" | xz -dc --single-stream >"$work/vmlinux" 2>/de
 file "$work/vmlinux" | grep -q 'ELF 64-bit' || die "could not unpack $vmlinuz"
 
 ir=$work/initramfs
-mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp"
+mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/lib/modules"
+# VFIO, in dependency order (modinfo depends=): the guest side drives the
+# ivshmem-doorbell device's MSI-X through vfio-pci.
+mods="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_virqfd
+	drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core
+	drivers/vfio/pci/vfio-pci"
+for m in $mods; do
+	ko=$(ls "$work"/kernel/lib/modules/*/kernel/"$m".ko* 2>/dev/null | head -1)
+	[ -n "$ko" ] || die "$pkg has no $m module"
+	case $ko in
+	*.xz) xz -dc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
+	*.zst) zstd -qdc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
+	*) cp "$ko" "$ir/lib/modules/${m##*/}.ko" ;;
+	esac
+	echo "${m##*/}" >>"$ir/lib/modules/order"
+done
 cp "$BUSYBOX" "$ir/bin/busybox"
 cp "$GUEST_BIN" "$ir/bin/flipswitch-guest"
 cat >"$ir/init" <<'INIT'
@@ -60,6 +77,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 export PATH=/bin
+for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
 # fsg.run=BASE64: the command to run, as shell words.
 cmd=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^fsg.run=//p' | base64 -d)
 echo "guest: running: $cmd"

@@ -51,7 +51,8 @@ static const char *const pool_keys[] = {
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
 static const char *const vm_keys[] = {
-	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink", NULL };
+	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
+	"doorbell", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -463,6 +464,17 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 		ret = get_str(c, g, what, "rings", v->rings, sizeof(v->rings), NULL,
 			      "the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";");
 	if (!ret)
+		ret = lookup(c, g, what, "doorbell", CONFIG_TYPE_STRING, &s);
+	if (!ret && s) {
+		const char *d = config_setting_get_string(s);
+
+		if (!d[0] || strlen(d) >= sizeof(v->doorbell))
+			return fail(c, s, "%s: doorbell \"%s\" must be a socket path of 1 to %zu characters, or \"off\"",
+				    what, d, sizeof(v->doorbell) - 1);
+		/* "off" stays "off" until the defaults are filled in. */
+		strcpy(v->doorbell, d);
+	}
+	if (!ret)
 		ret = get_int(c, g, what, "quota", 1024, &quota, &s);
 	if (ret)
 		return ret;
@@ -528,6 +540,49 @@ static int load_vms(struct ctx *c, const config_setting_t *root,
 	return 0;
 }
 
+int cfg_doorbell_default(const char *control, const char *name, char *out,
+			 size_t size)
+{
+	const char *slash = strrchr(control, '/');
+	int dir = slash ? (int)(slash - control) : 1;
+	int n;
+
+	n = snprintf(out, size, "%.*s/%s.doorbell", dir, slash ? control : ".",
+		     name);
+	if (n < 0 || (size_t)n >= size || n > 107)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Once the control socket's path is known: default doorbell paths, "off",
+ * and no two VMs on one socket. */
+static int finish_doorbells(struct ctx *c, const config_setting_t *root)
+{
+	struct cfg *cfg = (struct cfg *)c->cfg;
+	const config_setting_t *l = config_setting_get_member(root, "vms");
+
+	for (int i = 0; i < cfg->n_vms; i++) {
+		struct cfg_vm *v = &cfg->vms[i];
+		const config_setting_t *g = config_setting_get_elem(l, i);
+
+		if (!strcmp(v->doorbell, "off")) {
+			v->doorbell[0] = '\0';
+			continue;
+		}
+		if (!v->doorbell[0] &&
+		    cfg_doorbell_default(cfg->control, v->name, v->doorbell,
+					 sizeof(v->doorbell)))
+			return fail(c, g, "vm \"%s\": its doorbell socket next to %s would be longer than 107 bytes (set doorbell = \"/run/flipswitch/%s.doorbell\"; or \"off\")",
+				    v->name, cfg->control, v->name);
+		for (int j = 0; j < i; j++)
+			if (!strcmp(cfg->vms[j].doorbell, v->doorbell))
+				return fail(c, config_setting_get_member(g, "doorbell"),
+					    "vm \"%s\": doorbell \"%s\" is already vm \"%s\"'s (give each VM its own socket)",
+					    v->name, v->doorbell, cfg->vms[j].name);
+	}
+	return 0;
+}
+
 static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		bool offline)
 {
@@ -580,6 +635,8 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);
+	if (!ret)
+		ret = finish_doorbells(&c, root);
 	if (!ret && config_setting_get_member(root, "control_group")) {
 		config_setting_t *g = config_setting_get_member(root,
 								"control_group");

@@ -59,6 +59,10 @@ struct cfg_vm {
 				    two, at least 256 */
 	int uplink;              /* "uplink": interface name, index into
 				    cfg.ifaces; default 0 (the first) */
+	char doorbell[108];      /* "doorbell": ivshmem-server socket for this
+				    VM's guest (interrupts both ways), or
+				    "off" (stored as ""); default NAME.doorbell
+				    next to the control socket */
 	int line;
 };
 
@@ -96,5 +100,11 @@ int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
 int cfg_parse_mac(const char *s, uint8_t mac[6]);
 
 const char *cfg_scrub_name(enum cfg_scrub s);
+
+/* The default doorbell socket of VM name: name.doorbell in the control
+ * socket's directory. 0, or -ENAMETOOLONG (a unix socket path is at most
+ * 107 bytes). */
+int cfg_doorbell_default(const char *control, const char *name, char *out,
+			 size_t size);
 
 #endif /* FS_CONFIG_H */

@@ -148,13 +148,62 @@ static json_t *vm_json(struct sw *sw, const struct vmport *v)
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "attached", RD(v->attached),
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)RD(sw->pool.count[v->owner]), "uplink",
 			 v->cfg.uplink < sw->n_ports ?
-				 sw->ports[v->cfg.uplink].cfg.name : "");
+				 sw->ports[v->cfg.uplink].cfg.name : "",
+			 "doorbell", v->cfg.doorbell[0] ? v->cfg.doorbell : NULL,
+			 "doorbell_connected", RD(v->db_live) != 0,
+			 "guest_rings", RD(v->rings_me));
+}
+
+/* --- doorbells ------------------------------------------------------------ */
+
+static int db_open(struct ctl *c, int i)
+{
+	struct vmport *v = &c->sw->vms[i];
+	int err;
+
+	c->db[i].listen_fd = c->db[i].conn_fd = -1;
+	if (!v->cfg.doorbell[0])
+		return 0;
+	err = doorbell_listen(&c->db[i], v->cfg.doorbell, c->have_group,
+			      c->group);
+	if (err)
+		log_err("vm %s: cannot serve its doorbell %s: %s", v->cfg.name,
+			v->cfg.doorbell, strerror(-err));
+	else
+		log_info("vm %s: doorbell %s", v->cfg.name, v->cfg.doorbell);
+	return err;
+}
+
+static void db_set_live(struct ctl *c, int i, int live)
+{
+	struct vmport *v = &c->sw->vms[i];
+
+	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
+	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,
+			 __ATOMIC_RELEASE);
+}
+
+static void db_accept(struct ctl *c, int i)
+{
+	struct vmport *v = &c->sw->vms[i];
+
+	if (!doorbell_accept(&c->db[i], v->fd, c->sw->bell_fd, v->irq_fd))
+		return;
+	db_set_live(c, i, 1);
+	log_info("vm %s: a guest connected to the doorbell", v->cfg.name);
+}
+
+static void db_close(struct ctl *c, int i)
+{
+	if (c->db[i].conn_fd >= 0)
+		db_set_live(c, i, 0);
+	doorbell_close(&c->db[i]);
 }
 
 static const char *cmd_ping(struct req *r, json_t **res)
@@ -251,6 +300,7 @@ static json_t *vm_stats(struct sw *sw, int i)
 	set_u64(o, "tx_bytes", RD(v->st.tx_bytes));
 	set_u64(o, "reclaimed", RD(v->st.reclaimed));
 	set_u64(o, "guest_timeouts", RD(v->st.timeouts));
+	set_u64(o, "doorbells", RD(v->st.irqs));
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, v->st.drops, VM_DROP_NR));
 	return o;
@@ -306,10 +356,12 @@ static const char *cmd_stats(struct req *r, json_t **res)
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active && (!port || i == vm))
 			json_array_append_new(ports, vm_stats(sw, i));
-	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:o}}", "time",
-			 mono_now(), "ports", ports, "switch", "copies",
+	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+			 "time", mono_now(), "ports", ports, "switch", "copies",
 			 (json_int_t)RD(sw->copies), "vm_to_vm",
-			 (json_int_t)RD(sw->vm2vm), "scrubbed_frames",
+			 (json_int_t)RD(sw->vm2vm), "sleeps",
+			 (json_int_t)RD(sw->sleeps), "doorbell_wakeups",
+			 (json_int_t)RD(sw->bells), "scrubbed_frames",
 			 (json_int_t)RD(sw->pool.scrubbed_frames),
 			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrubbed_bytes),
 			 "drops", drops_json(sw_drop_names, sw->drops, SW_DROP_NR));
@@ -385,7 +437,7 @@ static int valid_name(const char *s)
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
-	const char *code = NULL, *name, *mac, *rings, *uplink;
+	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell;
 	long long quota, vlan, ring_size;
 	struct cfg_vm cv = { 0 };
 	struct vmport *v;
@@ -399,6 +451,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	mac = arg_str(r, "mac", &code);
 	rings = arg_str(r, "rings", &code);
 	uplink = arg_str(r, "uplink", &code);
+	doorbell = arg_str(r, "doorbell", &code);
 	if (code)
 		return code;
 	if (!name || !mac || !rings)
@@ -431,6 +484,16 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 			   uplink);
 	snprintf(cv.name, sizeof(cv.name), "%s", name);
 	snprintf(cv.rings, sizeof(cv.rings), "%s", rings);
+	if (doorbell && (!doorbell[0] || strlen(doorbell) >= sizeof(cv.doorbell)))
+		return err(r, FS_CTL_E_INVALID,
+			   "doorbell must be a socket path of at most %zu bytes, or \"off\"",
+			   sizeof(cv.doorbell) - 1);
+	if (!doorbell && cfg_doorbell_default(sw->cfg->control, name,
+					      cv.doorbell, sizeof(cv.doorbell)))
+		return err(r, FS_CTL_E_INVALID,
+			   "the default doorbell socket would be too long: give a doorbell path, or \"off\"");
+	if (doorbell && strcmp(doorbell, "off"))
+		snprintf(cv.doorbell, sizeof(cv.doorbell), "%s", doorbell);
 	cv.quota = (uint32_t)quota;
 	cv.vlan = (uint16_t)vlan;
 	cv.ring_size = (uint32_t)ring_size;
@@ -450,6 +513,9 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		if (!strcmp(o->cfg.rings, rings))
 			return err(r, FS_CTL_E_EXISTS, "rings %s are vm \"%s\"'s",
 				   rings, o->cfg.name);
+		if (cv.doorbell[0] && !strcmp(o->cfg.doorbell, cv.doorbell))
+			return err(r, FS_CTL_E_EXISTS, "doorbell %s is vm \"%s\"'s",
+				   cv.doorbell, o->cfg.name);
 	}
 	if (!strcmp(rings, sw->pool.path))
 		return err(r, FS_CTL_E_INVALID, "rings must not be the pool file");
@@ -474,6 +540,8 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
+	if (db_open(r->c, slot))
+		log_warn("vm %s: runs without a doorbell", name);
 	err2 = cv.uplink < sw->n_ports ?
 		       port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
 				    (uint32_t)slot) : 0;
@@ -508,6 +576,7 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	/* The NIC stops sending its frames first, then the worker lets go. */
 	if (v->cfg.uplink < sw->n_ports)
 		port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac, v->cfg.vlan);
+	db_close(r->c, i);
 	if (sw_mail_call(sw, SW_MAIL_VM_DEL, i, 0, NULL, &n, MAIL_TIMEOUT_MS))
 		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
 	vmport_unmap(v);
@@ -846,11 +915,11 @@ static void capture_drain(struct ctl *c)
 static void *ctl_thread(void *arg)
 {
 	struct ctl *c = arg;
-	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
-	int map[CTL_MAX_CLIENTS + 2];
+	static struct pollfd pfd[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
+	static int map[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
 
 	for (;;) {
-		int n = 0;
+		int n = 0, first_db;
 
 		pfd[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
@@ -866,13 +935,40 @@ static void *ctl_thread(void *arg)
 					  (cl->out_len ? POLLOUT : 0),
 			};
 		}
+		first_db = n;
+		for (int i = 0; i < c->sw->n_vms; i++) {
+			if (c->db[i].listen_fd < 0)
+				continue;
+			map[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = c->db[i].listen_fd,
+						    .events = POLLIN };
+			if (c->db[i].conn_fd < 0)
+				continue;
+			map[n] = i;
+			pfd[n++] = (struct pollfd){ .fd = c->db[i].conn_fd,
+						    .events = POLLIN };
+		}
 		/* While a capture runs, look at its ring every 10 ms. */
 		poll(pfd, (nfds_t)n, c->capture_client >= 0 ? 10 : -1);
 		if (pfd[0].revents)
 			break;
 		if (pfd[1].revents & POLLIN)
 			client_accept(c);
-		for (int k = 2; k < n; k++) {
+		for (int k = first_db; k < n; k++) {
+			int i = map[k];
+
+			if (!pfd[k].revents)
+				continue;
+			if (pfd[k].fd == c->db[i].listen_fd) {
+				db_accept(c, i);
+			} else if (pfd[k].fd == c->db[i].conn_fd &&
+				   doorbell_check(&c->db[i])) {
+				db_set_live(c, i, 0);
+				log_info("vm %s: the guest left the doorbell",
+					 c->sw->vms[i].cfg.name);
+			}
+		}
+		for (int k = 2; k < first_db; k++) {
 			int i = map[k];
 
 			if (c->client[i].fd < 0)
@@ -901,6 +997,8 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 	c->capture_client = -1;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		c->client[i].fd = -1;
+	for (int i = 0; i < CFG_MAX_VMS; i++)
+		c->db[i].listen_fd = c->db[i].conn_fd = -1;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err("control: socket path %s is too long (at most %zu bytes)",
 			path, sizeof(sun.sun_path) - 1);
@@ -917,28 +1015,14 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 		*slash = '\0';
 		mkdir(dir, 0755);
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	/* A socket file left by a daemon that died: nobody answers on it. */
-	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+	fd = unix_listen(path, c->have_group, gid, 16);
+	if (fd == -EADDRINUSE) {
 		log_err("control: another flipswitchd serves %s", path);
-		close(fd);
-		return -EADDRINUSE;
+		return fd;
 	}
-	close(fd);
-	unlink(path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    chmod(path, 0660) ||
-	    (c->have_group && chown(path, (uid_t)-1, gid)) || listen(fd, 16)) {
-		err = -errno;
-		log_err("control: cannot serve %s: %s", c->path, strerror(errno));
-		close(fd);
-		unlink(path);
-		return err;
+	if (fd < 0) {
+		log_err("control: cannot serve %s: %s", c->path, strerror(-fd));
+		return fd;
 	}
 	c->listen_fd = fd;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
@@ -946,6 +1030,15 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 		err = -errno;
 		ctl_destroy(c);
 		return err;
+	}
+	for (int i = 0; i < sw->n_vms; i++) {
+		if (!sw->vms[i].active)
+			continue;
+		err = db_open(c, i);
+		if (err) {
+			ctl_destroy(c);
+			return err;
+		}
 	}
 	if (c->have_group)
 		log_info("control: %s, group %s may change the switch", path,
@@ -981,6 +1074,9 @@ void ctl_destroy(struct ctl *c)
 			c->client[i].capturing = false;
 			client_close(c, i);
 		}
+	for (int i = 0; i < CFG_MAX_VMS; i++)
+		if (c->db[i].listen_fd >= 0)
+			db_close(c, i);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->path);

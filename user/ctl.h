@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "flipswitch/ctl.h"
+#include "doorbell.h"
 #include "switch.h"
 
 #define CTL_MAX_CLIENTS 32
@@ -51,10 +52,12 @@ struct ctl {
 	/* AF_XDP socket statistics cannot be cleared: stats --clear records
 	 * them here and later readings subtract it. */
 	uint64_t xsk_base[CFG_MAX_IFACES][6];
+	/* Each VM's doorbell socket (doorbell.h), served by this thread. */
+	struct doorbell db[CFG_MAX_VMS];
 };
 
 /* Creates the socket (and its directory), mode 0660, owned by the group
- * if one is configured. */
+ * if one is configured, and the doorbell sockets of the switch's VMs. */
 int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 	       const char *group, unsigned int gid);
 int ctl_start(struct ctl *c);

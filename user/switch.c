@@ -7,14 +7,18 @@
 #include <string.h>
 #include <time.h>
 #include <linux/if_xdp.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "switch.h"
 
-/* Empty passes before the worker sleeps, and how long it sleeps. */
+/* Empty passes before the worker sleeps, and how long it sleeps: briefly
+ * while some guest must be polled, longer when every guest rings. */
 #define SW_SPIN_PASSES 256
-#define SW_IDLE_SLEEP_MS 1
+#define SW_POLL_SLEEP_MS 1
+#define SW_DOORBELL_SLEEP_MS 100
 
 const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_NO_ROUTE] = "no_route",
@@ -320,7 +324,7 @@ static void mail_poll(struct sw *sw)
 		break;
 	case SW_MAIL_CLEAR:
 		memset(sw->drops, 0, sizeof(sw->drops));
-		sw->copies = sw->vm2vm = 0;
+		sw->copies = sw->vm2vm = sw->sleeps = sw->bells = 0;
 		sw->pool.scrubbed_frames = sw->pool.scrubbed_bytes = 0;
 		for (int i = 0; i < sw->n_ports; i++) {
 			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
@@ -348,12 +352,17 @@ int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 	struct sw_mail *m = &sw->mail;
 	uint32_t req = m->done + 1;
 	struct timespec pause = { 0, 100000 };
+	uint64_t one = 1;
 
 	m->op = op;
 	m->arg = arg;
 	m->arg2 = arg2;
 	m->ptr = ptr;
 	__atomic_store_n(&m->req, req, __ATOMIC_RELEASE);
+	/* The worker may be asleep. */
+	if (sw->mail_fd >= 0 && write(sw->mail_fd, &one, sizeof(one)) < 0)
+		log_warn("worker: cannot wake it for the mailbox: %s",
+			 strerror(errno));
 	for (int i = 0; i < timeout_ms * 10; i++) {
 		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == req) {
 			if (result)
@@ -377,12 +386,13 @@ uint32_t sw_poll_once(struct sw *sw)
 		if (sw->vms[i].active)
 			vmport_poll_ctrl(&sw->vms[i], p);
 	/* Guest heartbeats, a few times a second at most. */
-	if (!(sw->passes & 255) && sw->cfg->guest_timeout) {
+	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
 		struct timespec ts;
 		uint64_t now;
 
 		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		sw->check_alive = false;
 		if (now - sw->alive_ms >= 100) {
 			sw->alive_ms = now;
 			for (int i = 0; i < sw->n_vms; i++)
@@ -432,11 +442,48 @@ uint32_t sw_poll_once(struct sw *sw)
 	return work;
 }
 
+/* How long the worker may sleep: long only if nothing needs polling. */
+static int sleep_ms(struct sw *sw)
+{
+	/* Transmitted frames still to complete (zero-copy drivers complete
+	 * later, and their completions raise no poll event). */
+	if (sw->pool.count[POOL_OWN_TX])
+		return SW_POLL_SLEEP_MS;
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].active && !vmport_can_sleep(&sw->vms[i]))
+			return SW_POLL_SLEEP_MS;
+	return SW_DOORBELL_SLEEP_MS;
+}
+
+static void want_wakeups(struct sw *sw, bool on)
+{
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].attached)
+			vmport_want_wakeup(&sw->vms[i], on);
+}
+
+static void drain_eventfd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_warn("worker: eventfd: %s", strerror(errno));
+}
+
 static void idle_wait(struct sw *sw)
 {
-	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1)];
-	int n = 0;
+	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1) + 2];
+	int ms = sleep_ms(sw), n = 0;
+	bool armed = ms > SW_POLL_SLEEP_MS;
 
+	if (armed) {
+		want_wakeups(sw, true);                  /* I */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* J, pairs with K */
+		if (sw_poll_once(sw)) {
+			want_wakeups(sw, false);
+			return;
+		}
+	}
 	for (int i = 0; i < sw->n_ports; i++) {
 		struct port *pt = &sw->ports[i];
 
@@ -445,7 +492,19 @@ static void idle_wait(struct sw *sw)
 						    .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = pt->mc_fd, .events = POLLIN };
 	}
-	poll(pfd, (nfds_t)n, SW_IDLE_SLEEP_MS);
+	pfd[n++] = (struct pollfd){ .fd = sw->bell_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = sw->mail_fd, .events = POLLIN };
+	poll(pfd, (nfds_t)n, ms);
+	sw->sleeps++;
+	if (pfd[n - 2].revents) {
+		drain_eventfd(sw->bell_fd);
+		sw->bells++;
+	}
+	if (pfd[n - 1].revents)
+		drain_eventfd(sw->mail_fd);
+	if (armed)
+		want_wakeups(sw, false);
+	sw->check_alive = true;
 }
 
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
@@ -474,6 +533,10 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 
 	memset(sw, 0, sizeof(*sw));
 	sw->pool.fd = -1; /* sw_fini() tears down only what was made */
+	sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (sw->bell_fd < 0 || sw->mail_fd < 0)
+		return -errno;
 	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
@@ -570,6 +633,11 @@ void sw_fini(struct sw *sw)
 	free(sw->txbuf);
 	free(sw->cap.ring);
 	sw->vms = NULL;
+	if (sw->bell_fd >= 0)
+		close(sw->bell_fd);
+	if (sw->mail_fd >= 0)
+		close(sw->mail_fd);
+	sw->bell_fd = sw->mail_fd = -1;
 }
 
 static int fmt_drops(char *buf, size_t len, const char *const *names,
@@ -630,8 +698,10 @@ void sw_report(struct sw *sw)
 			continue;
 		fmt_drops(drops, sizeof(drops), vm_drop_names, v->st.drops,
 			  VM_DROP_NR);
-		log_info("vm %s: %s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu, guest timeouts %llu; drops%s",
+		log_info("vm %s: %s%s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu, guest timeouts %llu, doorbells rung %llu; drops%s",
 			 v->cfg.name, v->attached ? "attached" : "detached",
+			 __atomic_load_n(&v->db_live, __ATOMIC_RELAXED) ?
+				 " on its doorbell" : "",
 			 vmport_held(v, p), v->cfg.quota,
 			 (unsigned long long)v->st.rx_packets,
 			 (unsigned long long)v->st.rx_bytes,
@@ -640,11 +710,13 @@ void sw_report(struct sw *sw)
 			 (unsigned long long)v->st.freed,
 			 (unsigned long long)v->st.lent,
 			 (unsigned long long)v->st.reclaimed,
-			 (unsigned long long)v->st.timeouts, drops);
+			 (unsigned long long)v->st.timeouts,
+			 (unsigned long long)v->st.irqs, drops);
 	}
 	fmt_drops(drops, sizeof(drops), sw_drop_names, sw->drops, SW_DROP_NR);
-	log_info("switch: copies %llu, vm-to-vm %llu, scrubbed %llu frames %llu bytes; drops%s",
+	log_info("switch: copies %llu, vm-to-vm %llu, slept %llu times (%llu woken by a doorbell), scrubbed %llu frames %llu bytes; drops%s",
 		 (unsigned long long)sw->copies, (unsigned long long)sw->vm2vm,
+		 (unsigned long long)sw->sleeps, (unsigned long long)sw->bells,
 		 (unsigned long long)p->scrubbed_frames,
 		 (unsigned long long)p->scrubbed_bytes, drops);
 

@@ -12,8 +12,11 @@
  * Each pass of the loop: attach/detach requests, NIC rx, group frames, VM
  * tx, VM free rings, alloc refills, tx kicks, completions, fill refills.
  * When a pass finds nothing to do for a while, the worker sleeps in poll()
- * on the sockets with a short timeout (guest rings have no doorbell yet), so
- * an idle switch leaves the CPU to the guests and to NAPI.
+ * on the sockets, the guests' doorbell and the mailbox. If every attached
+ * guest rings when asked (ring.h, I..L) it sleeps up to 100 ms (heartbeats
+ * and timers), after asking each for a wake-up; a guest that cannot ring is
+ * polled every millisecond. So an idle switch uses no CPU to speak of, and
+ * a busy one makes no syscall per packet.
  */
 #ifndef FS_SWITCH_H
 #define FS_SWITCH_H
@@ -109,6 +112,11 @@ struct sw {
 	struct fs_desc *txbuf;
 	uint64_t passes;
 	uint64_t alive_ms;   /* last heartbeat check */
+	bool check_alive;    /* check heartbeats on the next pass */
+	int bell_fd;         /* eventfd every guest rings (doorbell.h) */
+	int mail_fd;         /* eventfd: the mailbox has a request */
+	uint64_t sleeps;     /* times the worker slept in poll() */
+	uint64_t bells;      /* of those, woken by a guest's doorbell */
 };
 
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP

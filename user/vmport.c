@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -101,12 +102,17 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	layout(&v->layout, c->ring_size);
 	v->region_size = v->layout.region_size;
 
+	v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->irq_fd < 0)
+		return -errno;
 	v->created = access(c->rings, F_OK) != 0;
 	v->fd = open(c->rings, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 	if (v->fd < 0) {
 		err = -errno;
 		log_err("vm %s: cannot open %s: %s", c->name, c->rings,
 			strerror(errno));
+		close(v->irq_fd);
+		v->irq_fd = -1;
 		return err;
 	}
 	if (flock(v->fd, LOCK_EX | LOCK_NB)) {
@@ -138,6 +144,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	}
 	h = v->hdr = (struct fs_region_hdr *)v->region;
 	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
+	/* No guest is on this daemon's doorbell yet. */
+	__atomic_store_n(&h->switch_doorbell, 0, __ATOMIC_RELAXED);
 	memset(v->region + sizeof(*h), 0, v->region_size - sizeof(*h));
 	memset(h, 0, offsetof(struct fs_region_hdr, switch_gen));
 	h->magic = FS_REGION_MAGIC;
@@ -176,7 +184,8 @@ out_unlink:
 		unlink(c->rings);
 out_close:
 	close(v->fd);
-	v->fd = -1;
+	close(v->irq_fd);
+	v->fd = v->irq_fd = -1;
 	return err;
 }
 
@@ -196,6 +205,7 @@ void vmport_unmap(struct vmport *v)
 		return;
 	v->active = false;
 	v->attached = false;
+	__atomic_store_n(&v->hdr->switch_doorbell, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
 	munmap(v->region, v->region_size);
 	v->region = NULL;
@@ -208,7 +218,8 @@ void vmport_unmap(struct vmport *v)
 	else if (v->created)
 		unlink(v->cfg.rings);
 	close(v->fd);
-	v->fd = -1;
+	close(v->irq_fd);
+	v->fd = v->irq_fd = -1;
 }
 
 int vmport_poll_ctrl(struct vmport *v, struct pool *p)
@@ -223,6 +234,8 @@ int vmport_poll_ctrl(struct vmport *v, struct pool *p)
 	v->st.reclaimed += n;
 	rings_reset(v);
 	v->attached = req & FS_REQ_ATTACH;
+	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
+		      FS_GUEST_RINGS;
 	v->last_req = req;
 	v->beat_ms = 0; /* timed from the next check on */
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
@@ -251,6 +264,7 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	v->st.timeouts++;
 	rings_reset(v);
 	v->attached = false;
+	v->rings_me = false;
 	v->beat_ms = 0;
 	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
 	log_warn("vm %s: guest silent for %u ms, taken for gone; %u frames taken back",
@@ -410,6 +424,7 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	if (n) {
 		fs_prod_submit(&v->alloc);
 		v->st.lent += n;
+		vmport_kick(v);
 	}
 	return n;
 }

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "flipswitch/ring.h"
 #include "config.h"
@@ -46,6 +47,7 @@ struct vm_stats {
 	uint64_t lent;                   /* frames put on the alloc ring */
 	uint64_t reclaimed;              /* frames taken back at detach/reset */
 	uint64_t timeouts;               /* guests given up on (no heartbeat) */
+	uint64_t irqs;                   /* doorbells rung to the guest */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -67,6 +69,13 @@ struct vmport {
 	uint32_t rx_unflushed;   /* rx entries written, producer not stored */
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
+	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
+	 * it interrupts the guest once a guest is connected to the VM's
+	 * doorbell socket, which db_live says (the control thread, which
+	 * serves the socket, stores it; the worker loads it). */
+	int irq_fd;
+	int db_live;
+	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
 	struct vm_stats st;
 };
 
@@ -101,12 +110,48 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
 		      uint32_t len);
 
+/* Rings the guest's doorbell if it sleeps waiting on its rx or alloc
+ * ring (K, L), after the switch published entries there. */
+static inline void vmport_kick(struct vmport *v)
+{
+	uint64_t one = 1;
+
+	if (!__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K, pairs with J */
+	if (!((__atomic_load_n(v->rx.flags, __ATOMIC_RELAXED) |
+	       __atomic_load_n(v->alloc.flags, __ATOMIC_RELAXED)) &
+	      FS_RING_NEED_WAKEUP)) /* L */
+		return;
+	if (write(v->irq_fd, &one, sizeof(one)) == sizeof(one))
+		v->st.irqs++;
+}
+
 static inline void vmport_rx_flush(struct vmport *v)
 {
 	if (v->rx_unflushed) {
 		fs_prod_submit(&v->rx);
 		v->rx_unflushed = 0;
+		vmport_kick(v);
 	}
+}
+
+/* Whether the switch may sleep on this VM's account until its guest rings
+ * (an attached guest that rings, on a live doorbell). */
+static inline bool vmport_can_sleep(const struct vmport *v)
+{
+	return !v->attached ||
+	       (v->rings_me && __atomic_load_n(&v->db_live, __ATOMIC_RELAXED));
+}
+
+/* The switch is about to sleep (I), or woke up: asks the guest to ring
+ * when it posts tx or free entries, or stops asking. */
+static inline void vmport_want_wakeup(struct vmport *v, bool on)
+{
+	uint32_t f = on ? FS_RING_NEED_WAKEUP : 0;
+
+	__atomic_store_n(v->tx.flags, f, __ATOMIC_RELAXED);
+	__atomic_store_n(v->free.flags, f, __ATOMIC_RELAXED);
 }
 
 /* Reads up to max descriptors from the tx ring, validates them, and moves

@@ -51,6 +51,28 @@
  * guest_ack no longer equal to its request has been detached and attaches
  * again.
  *
+ * Doorbells (optional; labels I..L). A VM paired through flipswitchd's
+ * ivshmem-server socket has an eventfd each way: the switch is ivshmem
+ * peer FS_DOORBELL_SWITCH_ID and the guest rings it by writing
+ * (FS_DOORBELL_SWITCH_ID << 16 | 0) to its Doorbell register (or, on the
+ * host, by writing the switch's eventfd); the switch rings the guest's
+ * vector 0. Neither side rings per packet: a consumer about to sleep sets
+ * FS_RING_NEED_WAKEUP in the flags of the rings it waits on, and a
+ * producer rings only while that flag is set (as AF_XDP's need_wakeup):
+ *
+ *   consumer about to sleep               producer after publishing (B)
+ *   (I) store flags = NEED_WAKEUP         (K) full fence
+ *   (J) full fence, then reload the       (L) load flags; ring if set
+ *       producer index: sleep only if
+ *       nothing new arrived
+ *
+ *   J and K together make sure either the consumer sees the new entries or
+ *   the producer sees the flag. The guest waits on rx and alloc, the switch
+ *   on tx and free. The switch sets switch_doorbell while it can ring the
+ *   guest; a guest that can ring the switch says so with FS_GUEST_RINGS in
+ *   guest_flags before it attaches (E). Only then does the switch sleep
+ *   for long on that guest's account; a guest that cannot ring is polled.
+ *
  * The other side is untrusted in both directions. The switch keeps its own
  * indices privately and only ever stores them to the shared ring; it checks
  * that prod - cons never exceeds the ring size and validates every
@@ -67,7 +89,7 @@
 
 #define FS_REGION_MAGIC 0x4843575350494c46ULL /* "FLIPSWCH" in memory */
 #define FS_ABI_MAJOR 1
-#define FS_ABI_MINOR 0
+#define FS_ABI_MINOR 1
 
 #define FS_CACHELINE 64
 /* Bytes a guest leaves free before the packet in a lent frame: the same as
@@ -81,9 +103,13 @@
 #define FS_SW_UP 1u      /* switch_state: the switch serves this region */
 #define FS_ACK_GONE 0xfffffffeu /* guest_ack: the switch gave up on the guest */
 
-/* Ring flag, written by the consumer of a ring: wake me when you produce.
- * Reserved for doorbell mode; polling peers ignore it. */
+/* Ring flag, written by the consumer of a ring: wake me when you produce
+ * (doorbell mode, labels I..L; polling peers never set it). */
 #define FS_RING_NEED_WAKEUP 1u
+/* guest_flags: this guest rings the switch's doorbell when asked. */
+#define FS_GUEST_RINGS 1u
+/* The switch's ivshmem peer ID; the guest's is in its IVPosition register. */
+#define FS_DOORBELL_SWITCH_ID 0
 
 struct fs_desc {
 	uint64_t addr; /* byte offset of the packet's first byte in the pool */
@@ -126,8 +152,10 @@ struct fs_region_hdr {
 	_Alignas(FS_CACHELINE) uint32_t switch_gen;
 	uint32_t switch_state;
 	uint32_t guest_ack;
+	uint32_t switch_doorbell; /* 1: the switch rings this guest (ABI 1.1) */
 	/* Written by the guest. */
 	_Alignas(FS_CACHELINE) uint32_t guest_req;
+	uint32_t guest_flags;     /* FS_GUEST_RINGS (ABI 1.1) */
 	/* Its own line: the guest stores it on every poll, while the switch
 	 * reads guest_req on every pass and guest_beat a few times a second. */
 	_Alignas(FS_CACHELINE) uint32_t guest_beat;

@@ -46,7 +46,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
 	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -166,6 +166,18 @@ static const struct err_case err_cases[] = {
 	{ "quota too big for a ring", "pool = { path = \"/x\"; frames = 65536; };\n" LO
 	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/r", " quota = 40000;") " );\n", 3,
 	  "vm \"web1\": quota 40000 needs a ring larger than 32768 entries" },
+	{ "doorbell empty", ONE_VM(" doorbell = \"\";"), 3,
+	  "vm \"web1\": doorbell \"\" must be a socket path of 1 to 107 characters, or \"off\"" },
+	{ "doorbell too long", ONE_VM(" doorbell = \"/run/" "0123456789012345678901234567890123456789"
+	  "0123456789012345678901234567890123456789012345678901234567890123456789\";"), 3,
+	  "must be a socket path of 1 to 107 characters" },
+	{ "doorbell shared", POOL LO "vms = ( " VM("web1", "52:54:00:00:00:01", "/r1", " doorbell = \"/run/b\";")
+	  ", " VM("web2", "52:54:00:00:00:02", "/r2", " doorbell = \"/run/b\";") " );\n", 3,
+	  "vm \"web2\": doorbell \"/run/b\" is already vm \"web1\"'s" },
+	{ "default doorbell too long", "control = \"/run/" "0123456789012345678901234567890123456789"
+	  "012345678901234567890123456789012345678901234567890123456789/c.sock\";\n" POOL LO
+	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/r1", "") " );\n", 4,
+	  "vm \"web1\": its doorbell socket next to" },
 	{ "vm ring_size 1000", ONE_VM(" quota = 100; ring_size = 1000;"), 3,
 	  "vm \"web1\": ring_size 1000 is not a power of two from 64 to 32768" },
 	{ "vm ring_size 65536", ONE_VM(" ring_size = 65536;"), 3,
@@ -314,6 +326,17 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->vms[0].quota, 1024);
 	assert_int_equal(cfg->vms[0].ring_size, 1024);
 	assert_int_equal(cfg->vms[0].uplink, 0);
+	assert_string_equal(cfg->vms[0].doorbell, "/run/flipswitch/web1.doorbell");
+
+	ret = load_text(ONE_VM(" doorbell = \"off\";"), cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->vms[0].doorbell, "");
+	ret = load_text("control = \"ctl.sock\";\n" ONE_VM(" doorbell = \"/tmp/b1\";"),
+			cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->vms[0].doorbell, "/tmp/b1");
 	free(cfg);
 }
 

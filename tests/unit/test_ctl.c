@@ -77,6 +77,7 @@ static int setup(void **state)
 	sw->cfg = &f->cfg;
 	sw->batch = 32;
 	sw->cap.nic = sw->cap.vm = -1;
+	sw->bell_fd = sw->mail_fd = -1;
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
 	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));

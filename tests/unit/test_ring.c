@@ -100,6 +100,11 @@ static void test_layout(void **state)
 	assert_int_equal(offsetof(struct fs_region_hdr, guest_ack) / FS_CACHELINE,
 			 sw / FS_CACHELINE);
 	assert_int_equal(gr / FS_CACHELINE, sw / FS_CACHELINE + 1);
+	/* ABI 1.1: the doorbell words, each with its writer's other words. */
+	assert_int_equal(offsetof(struct fs_region_hdr, switch_doorbell) / FS_CACHELINE,
+			 sw / FS_CACHELINE);
+	assert_int_equal(offsetof(struct fs_region_hdr, guest_flags) / FS_CACHELINE,
+			 gr / FS_CACHELINE);
 	/* The heartbeat, stored on every guest poll, is on a line of its
 	 * own: the switch reads guest_req on every pass. */
 	assert_int_equal(offsetof(struct fs_region_hdr, guest_beat) / FS_CACHELINE,

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "fsguest.h"
@@ -1311,6 +1312,94 @@ static void test_guest_round_trip(void **state)
 	fx_free(f);
 }
 
+/* ---- doorbells (ring.h, I..L) -------------------------------------------- */
+
+static uint64_t eventfd_count(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* The switch rings the guest only on a live doorbell and only while the
+ * guest asks; the guest rings the switch only while the switch asks. */
+static void test_doorbell_need_wakeup(void **state)
+{
+	struct fx *f = fx_new(CFG_SCRUB_USED);
+	int bell = eventfd(0, EFD_NONBLOCK), wait = eventfd(0, EFD_NONBLOCK);
+	struct fs_desc d[4];
+	uint64_t lent[1];
+
+	(void)state;
+	/* A guest that can ring says so when it attaches. */
+	fsg_set_doorbell(&f->g, wait, bell, -1);
+	guest_request(f, true);
+	assert_false(f->v.rings_me); /* guest_request() leaves guest_flags */
+	__atomic_store_n(&f->g.hdr->guest_flags, FS_GUEST_RINGS, __ATOMIC_RELAXED);
+	guest_request(f, true);
+	assert_true(f->v.rings_me);
+	assert_false(vmport_can_sleep(&f->v)); /* no doorbell connection yet */
+	f->v.db_live = 1;
+	assert_true(vmport_can_sleep(&f->v));
+	eventfd_count(bell); /* the attach rang (nothing here: raw request) */
+
+	/* Switch -> guest: no ring while the guest does not ask... */
+	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
+	vmport_rx_flush(&f->v);
+	assert_int_equal(eventfd_count(f->v.irq_fd), 0);
+	/* ... one when it sleeps on rx ... */
+	__atomic_store_n(f->g.rx.flags, FS_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 2), PKT_LEN), 0);
+	vmport_rx_flush(&f->v);
+	assert_int_equal(eventfd_count(f->v.irq_fd), 1);
+	assert_int_equal(f->v.st.irqs, 1);
+	/* ... and none without a live doorbell. */
+	f->v.db_live = 0;
+	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 3), PKT_LEN), 0);
+	vmport_rx_flush(&f->v);
+	assert_int_equal(eventfd_count(f->v.irq_fd), 0);
+	f->v.db_live = 1;
+	__atomic_store_n(f->g.rx.flags, 0, __ATOMIC_RELAXED);
+	/* Lent frames wake a guest that sleeps on alloc. */
+	__atomic_store_n(f->g.alloc.flags, FS_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	assert_int_equal(vmport_alloc_refill(&f->v, &f->p), QUOTA / 4);
+	assert_int_equal(eventfd_count(f->v.irq_fd), 1);
+	assert_int_equal(f->v.st.irqs, 2);
+	__atomic_store_n(f->g.alloc.flags, 0, __ATOMIC_RELAXED);
+
+	/* Guest -> switch: no ring while the switch is awake... */
+	assert_int_equal(fsg_rx(&f->g, d, 4), 3);
+	assert_int_equal(fsg_free(&f->g, d[0].addr), 0);
+	fsg_flush(&f->g);
+	assert_int_equal(eventfd_count(bell), 0);
+	/* ... one when it asked for tx and free. */
+	vmport_want_wakeup(&f->v, true);
+	assert_int_equal(fsg_free(&f->g, d[1].addr), 0);
+	fsg_flush(&f->g);
+	assert_int_equal(eventfd_count(bell), 1);
+	lent[0] = fsg_alloc(&f->g); /* lent above */
+	assert_int_not_equal(lent[0], UINT64_MAX);
+	assert_int_equal(fsg_tx(&f->g, lent[0] + 256, 60), 0);
+	fsg_flush(&f->g);
+	assert_int_equal(eventfd_count(bell), 1);
+	assert_int_equal(f->g.rings, 2);
+	vmport_want_wakeup(&f->v, false);
+	assert_int_equal(fsg_free(&f->g, d[2].addr), 0);
+	fsg_flush(&f->g);
+	assert_int_equal(eventfd_count(bell), 0);
+
+	/* fsg_wait returns at once when something waits on the ring. */
+	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 4), PKT_LEN), 0);
+	vmport_rx_flush(&f->v);
+	__atomic_store_n(&f->g.hdr->switch_doorbell, 1, __ATOMIC_RELAXED);
+	fsg_wait(&f->g, FSG_WAIT_RX, 10000);
+	assert_int_equal(f->g.waits, 0);
+	assert_int_equal(__atomic_load_n(f->g.rx.flags, __ATOMIC_RELAXED), 0);
+	fx_free(f); /* closes bell and wait with the guest */
+}
+
 /* ---- detach and re-attach ------------------------------------------------ */
 
 /* The VM holds frames everywhere: on its rx ring, on its alloc ring and in
@@ -1479,6 +1568,7 @@ int main(void)
 		cmocka_unit_test(test_free_bad_ring_index),
 		cmocka_unit_test(test_free_scrubs_received_frame),
 		cmocka_unit_test(test_guest_round_trip),
+		cmocka_unit_test(test_doorbell_need_wakeup),
 		cmocka_unit_test(test_detach_reclaims_everything),
 		cmocka_unit_test(test_reattach_resets),
 		cmocka_unit_test(test_guest_timeout),

@@ -2,13 +2,16 @@
 /* The guest side of the ring ABI; see fsguest.h. libc only. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "flipswitch/doorbell.h"
 #include "fsguest.h"
 
 static void *map_file(const char *path, uint64_t *size, char *err,
@@ -77,34 +80,30 @@ int fsg_check_header(const struct fs_region_hdr *h, uint64_t map_size,
 	return 0;
 }
 
-int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
-	     char *err, unsigned int errlen)
+/* Checks the region mapped at g->region and maps the pool. */
+static int open_pool(struct fsg *g, const char *pool_path, const char *what,
+		     char *err, unsigned int errlen)
 {
-	memset(g, 0, sizeof(*g));
-	g->region = map_file(rings_path, &g->region_map_size, err, errlen);
-	if (!g->region)
-		return -EAGAIN;
 	g->hdr = (struct fs_region_hdr *)g->region;
 	if (g->region_map_size >= sizeof(*g->hdr) &&
 	    __atomic_load_n(&g->hdr->magic, __ATOMIC_ACQUIRE) == 0) {
 		/* The file exists (QEMU made it) but no switch wrote it yet. */
 		snprintf(err, errlen, "%s holds no ring region yet: is flipswitchd running?",
-			 rings_path);
-		munmap(g->region, g->region_map_size);
-		g->region = NULL;
+			 what);
 		return -EAGAIN;
 	}
 	if (fsg_check_header(g->hdr, g->region_map_size, err, errlen))
-		goto out_region;
+		return -EINVAL;
 	g->pool = map_file(pool_path, &g->pool_map_size, err, errlen);
 	if (!g->pool)
-		goto out_region;
+		return -EINVAL;
 	if (g->pool_map_size < g->hdr->pool_size) {
 		snprintf(err, errlen, "%s holds %llu bytes, the switch's pool %llu: is it the pool of this VM's switch?",
 			 pool_path, (unsigned long long)g->pool_map_size,
 			 (unsigned long long)g->hdr->pool_size);
 		munmap(g->pool, g->pool_map_size);
-		goto out_region;
+		g->pool = NULL;
+		return -EINVAL;
 	}
 	g->pool_size = g->hdr->pool_size;
 	g->frame_size = g->hdr->frame_size;
@@ -114,20 +113,194 @@ int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
 	fs_ring_init(&g->alloc, g->region, &g->hdr->alloc);
 	fs_ring_init(&g->tx, g->region, &g->hdr->tx);
 	return 0;
+}
 
-out_region:
-	munmap(g->region, g->region_map_size);
-	g->region = NULL;
-	return -EINVAL;
+static void init(struct fsg *g)
+{
+	memset(g, 0, sizeof(*g));
+	g->wait_fd = g->ring_fd = g->db_sock = -1;
+	g->ring_off = -1;
+}
+
+int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
+	     char *err, unsigned int errlen)
+{
+	int rc;
+
+	init(g);
+	g->region = map_file(rings_path, &g->region_map_size, err, errlen);
+	if (!g->region)
+		return -EAGAIN;
+	rc = open_pool(g, pool_path, rings_path, err, errlen);
+	if (rc) {
+		munmap(g->region, g->region_map_size);
+		g->region = NULL;
+	}
+	return rc;
+}
+
+int fsg_open_mem(struct fsg *g, const char *pool_path, void *region,
+		 uint64_t region_size, char *err, unsigned int errlen)
+{
+	int rc;
+
+	init(g);
+	g->region = region;
+	g->region_map_size = region_size;
+	rc = open_pool(g, pool_path, "the ring device", err, errlen);
+	g->region_map_size = 0; /* not ours to unmap */
+	if (rc)
+		g->region = NULL;
+	return rc;
+}
+
+int fsg_open_doorbell(struct fsg *g, const char *pool_path,
+		      const char *sock_path, char *err, unsigned int errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int64_t v[5];
+	int fd[5], sock, rc = -EAGAIN, i;
+	struct stat st;
+
+	init(g);
+	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: path too long", sock_path);
+		return -EINVAL;
+	}
+	strcpy(sun.sun_path, sock_path);
+	sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sock < 0 || connect(sock, (struct sockaddr *)&sun, sizeof(sun))) {
+		snprintf(err, errlen, "cannot connect to %s: %s: is flipswitchd running?",
+			 sock_path, strerror(errno));
+		if (sock >= 0)
+			close(sock);
+		return -EAGAIN;
+	}
+	/* Version, our ID, -1 + the region, the switch's ID + its eventfd,
+	 * our ID + our vector's eventfd (include/flipswitch/doorbell.h). */
+	for (i = 0; i < 5; i++)
+		if (fs_doorbell_recv(sock, &v[i], &fd[i]))
+			break;
+	if (i < 5 || v[0] != FS_DOORBELL_PROTOCOL || v[2] != -1 || fd[2] < 0 ||
+	    v[3] != FS_DOORBELL_SWITCH_ID || fd[3] < 0 || v[4] != v[1] ||
+	    fd[4] < 0) {
+		snprintf(err, errlen, "%s: %s", sock_path,
+			 i < 5 ? "the switch refused us (is another guest on this VM?)" :
+				 "not a flipswitch doorbell greeting");
+		goto out;
+	}
+	if (fstat(fd[2], &st) || st.st_size <= 0) {
+		snprintf(err, errlen, "%s: the ring region is empty", sock_path);
+		goto out;
+	}
+	g->region_map_size = (uint64_t)st.st_size;
+	g->region = mmap(NULL, g->region_map_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fd[2], 0);
+	if (g->region == MAP_FAILED) {
+		g->region = NULL;
+		snprintf(err, errlen, "cannot map the ring region: %s",
+			 strerror(errno));
+		goto out;
+	}
+	rc = open_pool(g, pool_path, sock_path, err, errlen);
+	if (rc) {
+		munmap(g->region, g->region_map_size);
+		g->region = NULL;
+		goto out;
+	}
+	close(fd[2]);
+	g->db_sock = sock;
+	fsg_set_doorbell(g, fd[4], fd[3], -1);
+	return 0;
+out:
+	for (int k = 0; k < i && k < 5; k++)
+		if (fd[k] >= 0)
+			close(fd[k]);
+	close(sock);
+	return rc == -EAGAIN ? -EINVAL : rc;
+}
+
+void fsg_set_doorbell(struct fsg *g, int wait_fd, int ring_fd,
+		      int64_t ring_off)
+{
+	g->wait_fd = wait_fd;
+	g->ring_fd = ring_fd;
+	g->ring_off = ring_off;
+}
+
+static void ring_switch(struct fsg *g)
+{
+	uint64_t one = 1;
+	uint32_t bell = FS_DOORBELL_SWITCH_ID << 16 | 0; /* peer, vector 0 */
+	ssize_t n;
+
+	if (g->ring_off < 0)
+		n = write(g->ring_fd, &one, sizeof(one));
+	else
+		n = pwrite(g->ring_fd, &bell, sizeof(bell), g->ring_off);
+	if (n > 0)
+		g->rings++;
+}
+
+/* After publishing tx or free entries (B): ring if the switch sleeps. */
+static void kick(struct fsg *g)
+{
+	if (g->ring_fd < 0)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K, pairs with J */
+	if ((__atomic_load_n(g->tx.flags, __ATOMIC_RELAXED) |
+	     __atomic_load_n(g->free.flags, __ATOMIC_RELAXED)) &
+	    FS_RING_NEED_WAKEUP) /* L */
+		ring_switch(g);
+}
+
+static int ring_has_new(const struct fs_ring *r)
+{
+	return __atomic_load_n(r->producer, __ATOMIC_ACQUIRE) != r->cached_cons;
+}
+
+void fsg_wait(struct fsg *g, unsigned int what, int max_ms)
+{
+	struct pollfd pfd = { .fd = g->wait_fd, .events = POLLIN };
+	uint32_t rx = what & FSG_WAIT_RX ? FS_RING_NEED_WAKEUP : 0;
+	uint32_t alloc = what & FSG_WAIT_ALLOC ? FS_RING_NEED_WAKEUP : 0;
+	uint64_t v;
+
+	if (g->wait_fd < 0 ||
+	    !__atomic_load_n(&g->hdr->switch_doorbell, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = { 0, 1000000 };
+
+		/* Nobody will ring us: poll again soon. */
+		nanosleep(&ts, NULL);
+		return;
+	}
+	__atomic_store_n(g->rx.flags, rx, __ATOMIC_RELAXED);
+	__atomic_store_n(g->alloc.flags, alloc, __ATOMIC_RELAXED); /* I */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* J, pairs with K */
+	if (!(rx && ring_has_new(&g->rx)) && !(alloc && ring_has_new(&g->alloc))) {
+		g->waits++;
+		if (poll(&pfd, 1, max_ms) > 0 &&
+		    read(g->wait_fd, &v, sizeof(v)) == sizeof(v))
+			g->wakeups++;
+	}
+	__atomic_store_n(g->rx.flags, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(g->alloc.flags, 0, __ATOMIC_RELAXED);
 }
 
 void fsg_close(struct fsg *g)
 {
 	if (g->pool)
 		munmap(g->pool, g->pool_map_size);
-	if (g->region)
+	if (g->region && g->region_map_size)
 		munmap(g->region, g->region_map_size);
 	g->pool = g->region = NULL;
+	if (g->wait_fd >= 0)
+		close(g->wait_fd);
+	if (g->ring_fd >= 0 && g->ring_off < 0)
+		close(g->ring_fd); /* a VFIO device is its opener's */
+	if (g->db_sock >= 0)
+		close(g->db_sock);
+	g->wait_fd = g->ring_fd = g->db_sock = -1;
 }
 
 static void pause_us(long us)
@@ -153,7 +326,11 @@ int fsg_attach(struct fsg *g, int timeout_ms)
 	gen = __atomic_load_n(&g->hdr->switch_gen, __ATOMIC_ACQUIRE);
 	g->req = ((__atomic_load_n(&g->hdr->guest_req, __ATOMIC_RELAXED) >> 1) +
 		  1) << 1 | FS_REQ_ATTACH;
+	__atomic_store_n(&g->hdr->guest_flags,
+			 g->ring_fd >= 0 ? FS_GUEST_RINGS : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->hdr->guest_req, g->req, __ATOMIC_RELEASE); /* E */
+	if (g->ring_fd >= 0)
+		ring_switch(g); /* it may be asleep */
 	for (waited = 0;; waited++) {
 		ack = __atomic_load_n(&g->hdr->guest_ack,
 				      __ATOMIC_ACQUIRE); /* H, matches G */
@@ -190,6 +367,8 @@ int fsg_detach(struct fsg *g, int timeout_ms)
 	}
 	g->req = ((g->req >> 1) + 1) << 1;
 	__atomic_store_n(&g->hdr->guest_req, g->req, __ATOMIC_RELEASE); /* E */
+	if (g->ring_fd >= 0)
+		ring_switch(g);
 	for (waited = 0; waited < timeout_ms * 10; waited++) {
 		if (__atomic_load_n(&g->hdr->guest_ack, __ATOMIC_ACQUIRE) ==
 		    g->req) /* H */
@@ -281,6 +460,8 @@ int fsg_tx(struct fsg *g, uint64_t addr, uint32_t len)
 
 void fsg_flush(struct fsg *g)
 {
+	int any = g->free_unsubmitted || g->tx_unsubmitted;
+
 	if (g->free_unsubmitted) {
 		fs_prod_submit(&g->free);
 		g->free_unsubmitted = 0;
@@ -289,4 +470,6 @@ void fsg_flush(struct fsg *g)
 		fs_prod_submit(&g->tx);
 		g->tx_unsubmitted = 0;
 	}
+	if (any)
+		kick(g);
 }

@@ -5,6 +5,11 @@
  * ring files, and inside a QEMU guest on the ivshmem BARs (sysfs resource2
  * files map the same way).
  *
+ * Doorbells (ring.h, I..L) are optional: with fsg_set_doorbell() (or
+ * fsg_open_doorbell() on the host) the guest rings the switch when the
+ * switch asked for it, and fsg_wait() sleeps until the switch rings back;
+ * without, fsg_wait() is a short sleep and the switch polls.
+ *
  * A guest owns the frames it took from its rx and alloc rings until it puts
  * them on the tx or free ring. It may transmit any frame it owns, so a
  * received frame can be forwarded without a copy.
@@ -33,6 +38,15 @@ struct fsg {
 	uint32_t free_unsubmitted, tx_unsubmitted;
 	uint32_t beat;     /* our heartbeat count (guest_beat) */
 	uint64_t bad_rx;   /* rx descriptors outside the pool (ignored) */
+	/* Doorbells: wait_fd is an eventfd the switch's ring makes readable;
+	 * ring_fd rings the switch: an eventfd (ring_off < 0) or a VFIO device
+	 * whose ivshmem Doorbell register is at ring_off. -1: none. */
+	int wait_fd, ring_fd;
+	int64_t ring_off;
+	int db_sock;       /* the doorbell socket connection, or -1 */
+	uint64_t rings;    /* times we rang the switch */
+	uint64_t waits;    /* times we slept in fsg_wait() */
+	uint64_t wakeups;  /* of those, woken by the switch's ring */
 };
 
 /* Maps the pool and ring files (host files or PCI resource2 files) and
@@ -41,7 +55,27 @@ struct fsg {
  * try again later. */
 int fsg_open(struct fsg *g, const char *pool_path, const char *rings_path,
 	     char *err, unsigned int errlen);
+/* The same on a ring region already mapped (a VFIO BAR). The caller keeps
+ * the mapping. */
+int fsg_open_mem(struct fsg *g, const char *pool_path, void *region,
+		 uint64_t region_size, char *err, unsigned int errlen);
+/* On the host: gets the ring region and both doorbells from the VM's
+ * doorbell socket (the ivshmem-server protocol), as QEMU does. */
+int fsg_open_doorbell(struct fsg *g, const char *pool_path,
+		      const char *sock_path, char *err, unsigned int errlen);
 void fsg_close(struct fsg *g);
+
+/* Doorbells of a guest opened otherwise (fsg takes the fds). */
+void fsg_set_doorbell(struct fsg *g, int wait_fd, int ring_fd,
+		      int64_t ring_off);
+/* What fsg_wait() waits for. */
+#define FSG_WAIT_RX 1u    /* received frames */
+#define FSG_WAIT_ALLOC 2u /* lent frames to transmit */
+
+/* Sleeps until the switch rings (something arrived on a ring in what) or
+ * max_ms passed; returns at once if something is there already. Without
+ * a doorbell, or while the switch cannot ring us, sleeps at most 1 ms. */
+void fsg_wait(struct fsg *g, unsigned int what, int max_ms);
 
 /* Checks magic, ABI version, offsets and sizes of a mapped region against
  * its mapping size. 0 or -EINVAL with a message. */

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Doorbells on the host: flipswitch-guest --doorbell speaks QEMU's
+# ivshmem-doorbell side of the protocol to the daemon's per-VM socket, so
+# the same code paths run as with a QEMU guest, minus QEMU. An idle guest
+# and an idle switch sleep; a burst wakes both; the switch's and the
+# guest's CPU time while idle is measured and reported.
+. "$(dirname "$0")/lib.sh"
+require_root doorbell
+
+VM1=52:54:00:00:00:01
+VM2=52:54:00:00:00:02
+
+bed_up || { not_ok "test-bed"; exit 1; }
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
+DB1=$WORK/web1.doorbell
+DB2=$WORK/web2.doorbell
+check "each VM gets a doorbell socket next to the control socket" \
+	test -S "$DB1" -a -S "$DB2"
+
+dguest() { # dguest NAME ARGS...: a guest on VM NAME's doorbell socket
+	local name=$1
+	shift
+	"$B/flipswitch-guest" --pool "$SHM-pool" --doorbell "$WORK/$name.doorbell" "$@"
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+stat_of() { "$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats | jq "$1"; }
+
+# --- a guest on the doorbell, idle, then a burst
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+dguest web1 rx --count 50 --timeout 30 --pcap "$WORK/burst.rx.pcap" >"$WORK/g1.out" 2>&1 &
+g1=$!
+BG_PIDS+=($g1)
+wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+check "the guest connects to the doorbell and attaches" \
+	grep -q "vm web1: a guest connected to the doorbell" "$DAEMON_LOG"
+check "flipswitchctl shows the doorbell connected and the guest ringing" \
+	bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j show | jq -e '.vms[0].doorbell_connected and .vms[0].guest_rings and (.vms[1].doorbell_connected | not)'"
+sleep 0.5
+s0=$(stat_of '.switch.sleeps')
+t0=$(cpu_ticks "$DAEMON_PID")
+u0=$(cpu_ticks "$g1")
+sleep 2
+s1=$(stat_of '.switch.sleeps')
+t1=$(cpu_ticks "$DAEMON_PID")
+u1=$(cpu_ticks "$g1")
+hz=$(getconf CLK_TCK)
+echo "# idle for 2 s with a doorbell guest: switch $(( (t1 - t0) * 1000 / hz )) ms CPU, guest $(( (u1 - u0) * 1000 / hz )) ms CPU, the switch slept $((s1 - s0)) times"
+check "an idle switch with only doorbell guests sleeps long (fewer than 100 sleeps in 2 s, not 2000)" \
+	test $((s1 - s0)) -lt 100
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 50 --size 200 -w "$WORK/burst.tx.pcap" >/dev/null
+wait "$g1"
+check "a burst after idling reaches the sleeping guest, byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/burst.tx.pcap" "$WORK/burst.rx.pcap"
+check "the switch rang the guest awake" \
+	grep -Eq "woken by the switch [1-9][0-9]* times" "$WORK/g1.out"
+check "flipswitchctl counts the doorbells rung to web1" \
+	test "$(stat_of '.ports[] | select(.name == "web1") | .doorbells')" -ge 1
+wait_log "vm web1: the guest left the doorbell" 5 >/dev/null
+check "the daemon sees the guest leave the doorbell" \
+	grep -q "vm web1: the guest left the doorbell" "$DAEMON_LOG"
+
+# --- the guest rings the switch: a guest transmitting while the switch
+# sleeps wakes it (VM -> NIC, and VM -> VM to another doorbell guest)
+w0=$(stat_of '.switch.doorbell_wakeups')
+peer_recv 20 "$VM1" "$WORK/tx.wire.pcap"
+r=$LAST_RECV
+n=$(grep -c "vm web2: guest attached" "$DAEMON_LOG")
+dguest web2 rx --count 20 --timeout 30 --pcap "$WORK/v2v.rx.pcap" >"$WORK/g2.out" 2>&1 &
+g2=$!
+BG_PIDS+=($g2)
+wait_log "vm web2: guest attached" 10 $((n + 1)) >/dev/null
+sleep 0.5
+dguest web1 tx --dst "$PEER_MAC" --count 20 --size 300 --pcap "$WORK/tx.pcap" >"$WORK/tx.out" 2>&1
+sleep 0.5
+dguest web1 tx --dst "$VM2" --count 20 --size 400 --pcap "$WORK/v2v.tx.pcap" >"$WORK/tx2.out" 2>&1
+wait "$r" "$g2"
+check "a guest's frames to the wire arrive byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/tx.pcap" "$WORK/tx.wire.pcap"
+check "a doorbell guest's frames reach another doorbell guest byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/v2v.tx.pcap" "$WORK/v2v.rx.pcap"
+check "the guests rang the sleeping switch awake" \
+	test "$(stat_of '.switch.doorbell_wakeups')" -gt "$w0"
+
+# --- one guest per VM: a second connection is refused while one is up
+dguest web2 rx --timeout 5 >"$WORK/first.out" 2>&1 &
+first=$!
+BG_PIDS+=($first)
+wait_log "vm web2: a guest connected to the doorbell" 10 2 >/dev/null
+dguest web2 rx --timeout 1 >"$WORK/second.out" 2>&1
+check "a second guest on a VM's doorbell is refused" \
+	grep -q "refused us" "$WORK/second.out"
+kill "$first"
+wait "$first" 2>/dev/null
+
+# --- a polling guest (no doorbell) keeps the switch polling
+guest_bg web1 "$WORK/poll.out" rx --timeout 3
+s0=$(stat_of '.switch.sleeps')
+t0=$(cpu_ticks "$DAEMON_PID")
+sleep 2
+s1=$(stat_of '.switch.sleeps')
+t1=$(cpu_ticks "$DAEMON_PID")
+echo "# idle for 2 s with a polling guest: switch $(( (t1 - t0) * 1000 / hz )) ms CPU, slept $((s1 - s0)) times"
+check "with a guest that cannot ring, the switch polls it (sleeps of 1 ms)" \
+	test $((s1 - s0)) -gt 200
+wait "$LAST_BG"
+
+check "frame ownership audit: counts sum to the pool size" frames_ok
+check "SIGTERM stops the daemon with status 0" stop_daemon
+check "the doorbell sockets are removed" test ! -e "$DB1" -a ! -e "$DB2"
