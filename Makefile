@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install
+.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -36,7 +36,7 @@ SKEL        := $(BUILD)/flipswitch.skel.h
 
 all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
      $(BUILD)/flipswitchctl $(BUILD)/flipswitch-qemu-args $(BUILD)/guest/flipswitch-guest \
-     $(BUILD)/fs-pkt $(UNIT_TESTS)
+     $(BUILD)/fs-pkt $(BUILD)/fs-gen $(BUILD)/fs-sink $(BUILD)/fs-core-bench $(UNIT_TESTS)
 
 help:
 	@echo 'make            build everything into $(BUILD)/'
@@ -48,6 +48,8 @@ help:
 	@echo 'make guest-image  the test guest (Debian kernel, busybox) in $(BUILD)/guest/'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
 	@echo '                (GUESTS=qemu: the guests boot in QEMU)'
+	@echo 'make bench      the benchmarks side by side (~10 min), $(BUILD)/bench/results.json'
+	@echo 'make bench-quick  the same in under a minute, fewer sizes'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make clean      remove $(BUILD)/'
@@ -124,6 +126,19 @@ $(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h tools/toolutil.h
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< -lpcap
 
+# --- benchmarks (tools/bench/, docs/performance.md) -------------------------
+$(BUILD)/fs-gen: tools/bench/fs-gen.c tools/toolutil.h | $(BUILD)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lxdp -lbpf
+
+$(BUILD)/fs-sink: tools/bench/fs-sink.c tools/toolutil.h $(GUEST_OBJS) $(SKEL)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(GUEST_OBJS) -lxdp -lbpf -lelf -lz
+
+$(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
+
 # --- tests ------------------------------------------------------------------
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -142,6 +157,15 @@ test-integration: all
 test-qemu: deps
 	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh qemu
+
+# Benchmarks: docs/performance.md. Results in $(BUILD)/bench/results.json.
+bench: all
+	$(Q)tools/install-deps.sh bench
+	$(Q)tools/bench/bench.sh
+
+bench-quick: all
+	$(Q)tools/install-deps.sh bench
+	$(Q)tools/bench/bench.sh --quick
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages flipswitch needs to build, test and demo,
 # and only those that are missing. Needs root (or nothing to install).
+#   tools/install-deps.sh [bench]   bench: also what make bench uses
 set -euo pipefail
 
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
 	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev
 	iproute2 iputils-ping linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
+	valgrind bsdextrautils
 )
+# The plot of make bench (DPDK, a peer, is installed by its case).
+[ "${1:-}" = bench ] && pkgs+=(gnuplot-nox)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -44,7 +44,7 @@ struct ctx {
 };
 
 static const char *const top_keys[] = {
-	"pool", "interfaces", "vms", "batch", "guest_timeout", "control",
+	"pool", "interfaces", "vms", "batch", "guest_timeout", "handoff", "control",
 	"control_group", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
@@ -58,6 +58,7 @@ static const char *const vm_keys[] = {
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", NULL };
 static const char *const zc_names[] = { "auto", "on", "off", NULL };
+static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
 
 static __attribute__((format(printf, 3, 4)))
 int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
@@ -635,6 +636,9 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);
+	if (!ret)
+		ret = get_enum(&c, root, "", "handoff", handoff_names, 0,
+			       &cfg->handoff_copy);
 	if (!ret)
 		ret = finish_doorbells(&c, root);
 	if (!ret && config_setting_get_member(root, "control_group")) {

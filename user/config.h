@@ -75,6 +75,10 @@ struct cfg {
 	int n_vms;
 	uint32_t batch;          /* "batch": frames per ring operation,
 				    1 .. 256, default 64 */
+	int handoff_copy;        /* "handoff": "zerocopy" (default) or "copy":
+				    copy each frame into a frame lent to the
+				    destination VM, the two-step baseline
+				    the benchmark compares against */
 	uint32_t guest_timeout;  /* "guest_timeout": ms without a guest
 				    heartbeat before its frames are taken
 				    back; 0 = never; default 5000 */

@@ -356,9 +356,10 @@ static const char *cmd_stats(struct req *r, json_t **res)
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active && (!port || i == vm))
 			json_array_append_new(ports, vm_stats(sw, i));
-	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
 			 "time", mono_now(), "ports", ports, "switch", "copies",
-			 (json_int_t)RD(sw->copies), "vm_to_vm",
+			 (json_int_t)RD(sw->copies), "handoff_copies",
+			 (json_int_t)RD(sw->handoff_copies), "vm_to_vm",
 			 (json_int_t)RD(sw->vm2vm), "sleeps",
 			 (json_int_t)RD(sw->sleeps), "doorbell_wakeups",
 			 (json_int_t)RD(sw->bells), "scrubbed_frames",

@@ -56,8 +56,22 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 
 /* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
  * take it (the reason is counted by the VM port). */
+static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
+
 static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
 {
+	if (__builtin_expect(sw->handoff_copy, 0)) {
+		/* The baseline flipswitch replaces: the frame is copied into
+		 * one lent to the VM, and the original recycled. */
+		uint64_t c = copy_frame(sw, addr, len);
+
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		if (c == UINT64_MAX)
+			return;
+		sw->copies--; /* counted as hand-off copies instead */
+		sw->handoff_copies++;
+		addr = c;
+	}
 	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
 		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
 		return;
@@ -194,6 +208,15 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 		}
 		to_vm(sw, &sw->vms[vm], addr, len);
 	}
+}
+
+void sw_from_nic_burst(struct sw *sw, struct port *pt, struct port_frame *f,
+		       uint32_t n)
+{
+	from_nic(sw, pt, f, n);
+	for (uint32_t i = 0; i < sw->n_touched; i++)
+		vmport_rx_flush(&sw->vms[sw->touched[i]]);
+	sw->n_touched = 0;
 }
 
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
@@ -540,6 +563,9 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
+	sw->handoff_copy = cfg->handoff_copy;
+	if (sw->handoff_copy)
+		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
 	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));

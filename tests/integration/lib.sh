@@ -45,8 +45,7 @@ cleanup() {
 	# reserved (HUGEPAGES_BEFORE), go back too.
 	awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts | xargs -r umount 2>/dev/null
 	[ -n "${HUGEPAGES_BEFORE:-}" ] && echo "$HUGEPAGES_BEFORE" >/proc/sys/vm/nr_hugepages
-	ip netns del "$NS_SW" 2>/dev/null
-	ip netns del "$NS_PEER" 2>/dev/null
+	bed_down
 	rm -f "$SHM"-*
 	[ -n "${KEEP_WORK:-}" ] && echo "# kept $WORK" || rm -rf "$WORK"
 }
@@ -97,11 +96,17 @@ write_config() {
 	} >"$file"
 }
 
-# start_daemon CONFIG: runs the debug daemon in the switch namespace and
-# waits for "ready".
+# bed_down: removes the test-bed (bed_up makes a new one).
+bed_down() {
+	ip netns del "$NS_SW" 2>/dev/null
+	ip netns del "$NS_PEER" 2>/dev/null
+}
+
+# start_daemon CONFIG: runs the daemon (the debug build unless DAEMON names
+# another) in the switch namespace and waits for "ready".
 start_daemon() {
 	: >"$DAEMON_LOG"
-	ip netns exec "$NS_SW" "$B/flipswitchd-debug" -c "$1" 2>>"$DAEMON_LOG" &
+	ip netns exec "$NS_SW" ${DAEMON_WRAP:-} "$B/${DAEMON:-flipswitchd-debug}" -c "$1" 2>>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	wait_log "ready" 20
 }

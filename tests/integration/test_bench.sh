@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# A smoke pass of the benchmark harness (make bench): one short run of each
+# case, dpdk skipped. It checks only that the harness runs and writes
+# well-formed results; speed is never asserted.
+. "$(dirname "$0")/lib.sh"
+require_root bench
+
+BENCH_OUT=$WORK/bench "$TOP/tools/bench/bench.sh" --smoke >"$WORK/bench.out" 2>&1
+rc=$?
+check "the harness runs to the end (bench.sh --smoke)" \
+	bash -c "[ $rc -eq 0 ] && grep -q 'bench: wrote' $WORK/bench.out"
+J=$WORK/bench/results.json
+check "results.json is JSON with results and ratios" jq -e '(.results | length > 0) and (.ratios | length > 0)' "$J"
+check "every record has case, frame_size, metric, unit, median <= max, min <= median, runs" \
+	jq -e '[.results[] | (.case | type == "string") and (.frame_size | type == "number") and
+		(.metric | type == "string") and (.unit | type == "string") and
+		.min <= .median and .median <= .max and .runs >= 1] | all' "$J"
+for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1 vm-fanout-8 \
+	flipswitch-scrub-off flipswitch-scrub-used flipswitch-scrub-full latency-busy-poll \
+	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8; do
+	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
+done
+check "instructions per packet measured under callgrind" \
+	jq -e '[.results[] | select(.metric == "instructions_per_packet")] | length == 4' "$J"
+check "ratios are named like flipswitch/afxdp-rxdrop@64" \
+	jq -e '[.ratios[].name] | index("flipswitch/afxdp-rxdrop@64") != null' "$J"
+check "the table is printed" grep -q "^flipswitch/flipswitch-copy@64" "$WORK/bench.out"
+check "the harness removed its namespaces" \
+	bash -c "! ip netns list | grep -q '^fsw-'"

@@ -1,0 +1,359 @@
+#!/usr/bin/env bash
+# make bench: flipswitch side by side with what users would run instead,
+# in one run, on veth pairs in namespaces it creates (tests/integration/
+# lib.sh's test-bed). Prints a table and writes build/bench/results.json:
+#   results: {case, frame_size, metric, unit, median, min, max, runs}
+#   ratios:  {name, median, min, max}, each computed run by run
+#
+#   tools/bench/bench.sh [--quick | --smoke]
+#     (full)   64/512/1500 B, 5 runs of 2 s           ~ 10 minutes
+#     --quick  64/1500 B, 5 runs of 0.5 s, fewer cases  < 60 s
+#     --smoke  one short run of each case, dpdk skipped: checks that the
+#              harness runs and writes well-formed results, never a speed
+#   BENCH_CASES=REGEX runs only the cases whose names match (for example
+#   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's.
+#
+# Placement: the generator (and veth's NAPI, which runs on the sender's
+# CPU) on CPU 0; the receiving side (switch, guest, sink, tap reader) on
+# CPU 1, except the latency cases' guest (CPU 0, see there). Throughput is
+# frames the consumer got / the generator's seconds.
+. "$(dirname "$0")/../../tests/integration/lib.sh"
+set -u
+MODE=full
+case "${1:-}" in
+--quick) MODE=quick ;;
+--smoke) MODE=smoke ;;
+"") ;;
+*) sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+esac
+OUT=${BENCH_OUT:-$B/bench}
+mkdir -p "$OUT"
+RAW=$WORK/raw
+: >"$RAW"
+case $MODE in
+full) SIZES="64 512 1500" RUNS=5 SECS=2 FANOUT="1 8 64 256" CORE_N=4000000 ;;
+quick) SIZES="64 1500" RUNS=5 SECS=0.5 FANOUT="1 256" CORE_N=1000000 ;;
+smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 ;;
+esac
+RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS}
+GEN_CPU=0 RX_CPU=1
+[ "$(nproc)" -lt 2 ] && RX_CPU=0
+VM1=52:54:00:00:00:01
+VM2=52:54:00:00:00:02
+DAEMON=flipswitchd
+DPDK=$TOP/tools/bench/case-dpdk.sh
+DPDK_DIR=
+
+bench_cleanup() {
+	[ -n "$DPDK_DIR" ] && "$DPDK" stop "$DPDK_DIR" >/dev/null 2>&1
+	cleanup
+}
+trap bench_cleanup EXIT
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root (namespaces, XDP)" >&2
+	exit 1
+fi
+
+want() { [[ $1 =~ ${BENCH_CASES:-.} ]]; }
+
+rec() { # rec CASE SIZE METRIC UNIT VALUE RUN
+	echo "$*" >>"$RAW"
+}
+
+# gen ARGS...: the generator in the peer namespace on GEN_CPU; echoes its
+# seconds and frames sent.
+gen() {
+	peer taskset -c $GEN_CPU "$B/fs-gen" -i "$IF_PEER" "$@" 2>>"$WORK/gen.err" |
+		awk '/^sent/ {print $5, $2}'
+}
+
+# consumer_start OUT CMD...: a consumer on RX_CPU in the switch namespace;
+# waits for its "ready".
+consumer_start() {
+	local out=$1
+	shift
+	: >"$out"
+	ip netns exec "$NS_SW" taskset -c "${CONSUMER_CPU:-$RX_CPU}" "$@" >"$out" 2>&1 &
+	CONSUMER=$!
+	for _ in $(seq 200); do grep -q ready "$out" && return 0; sleep 0.05; done
+	echo "bench: consumer did not start: $(tail -3 "$out")" >&2
+	return 1
+}
+
+consumer_stop() { # consumer_stop OUT: sets GOT to what it received
+	kill -TERM "$CONSUMER" 2>/dev/null
+	wait "$CONSUMER" 2>/dev/null
+	GOT=$(awk '/^received/ {print $2}' "$1")
+}
+
+# mpps FRAMES SECONDS
+mpps() { awk -v n="${1:-0}" -v s="${2:-1}" 'BEGIN {printf "%.4f", (s > 0 ? n / s / 1e6 : 0)}'; }
+
+switch_up() { # switch_up CONFIG: the release daemon, pinned to RX_CPU
+	DAEMON_WRAP="taskset -c $RX_CPU" start_daemon "$1" >/dev/null
+}
+
+# --- the cases: each sets up its own test-bed and removes it --------------
+
+case_afxdp() { # SIZE RUN
+	bed_up
+	consumer_start "$WORK/sink.out" "$B/fs-sink" xdp -i "$IF_SW" --mac "$VM1" || { bed_down; return; }
+	set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
+	consumer_stop "$WORK/sink.out"
+	rec afxdp-rxdrop "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
+	bed_down
+}
+
+flipswitch_conf() { # FILE [extra top-level settings]
+	local f=$1
+	shift
+	write_config "$f" "web1 $VM1 2048" "web2 $VM2 2048"
+	sed -i 's/frames = [0-9]*/frames = 16384/' "$f"
+	for x in "$@"; do echo "$x" >>"$f"; done
+}
+
+case_flipswitch() { # SIZE RUN CASE [config lines...]
+	local size=$1 run=$2 name=$3
+	shift 3
+	bed_up
+	flipswitch_conf "$WORK/fs.conf" "$@"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "$SHM-web1" || { stop_daemon; bed_down; return; }
+	set -- $(gen --dst "$VM1" --size "$size" --seconds "$SECS")
+	consumer_stop "$WORK/vm.out"
+	rec "$name" "$size" rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	stop_daemon
+	bed_down
+}
+
+case_bridge() { # SIZE RUN
+	bed_up
+	ip -n "$NS_SW" link add fsbr0 type bridge
+	ip -n "$NS_SW" tuntap add fstap0 mode tap
+	ip -n "$NS_SW" link set "$IF_SW" master fsbr0
+	ip -n "$NS_SW" link set fstap0 master fsbr0
+	ip -n "$NS_SW" link set fstap0 up
+	ip -n "$NS_SW" link set fsbr0 up
+	consumer_start "$WORK/tap.out" "$B/fs-sink" tap --name fstap0 || { bed_down; return; }
+	set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
+	consumer_stop "$WORK/tap.out"
+	rec bridge-tap "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
+	bed_down
+}
+
+case_dpdk() { # SIZE RUN
+	local n
+	bed_up
+	DPDK_DIR=$WORK/dpdk
+	mkdir -p "$DPDK_DIR"
+	if "$DPDK" start "$NS_SW" "$IF_SW" "$DPDK_DIR" $RX_CPU $RX_CPU >"$WORK/dpdk.out" 2>&1; then
+		set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
+		n=$("$DPDK" stop "$DPDK_DIR" 2>/dev/null | tail -1)
+		rec dpdk "$1" rx_rate Mpps "$(mpps "$n" "$3")" "$2"
+	else
+		echo "# dpdk: the pipeline did not start: $(tail -2 "$WORK/dpdk.out" | tr '\n' ' ')"
+		"$DPDK" stop "$DPDK_DIR" >/dev/null 2>&1
+	fi
+	DPDK_DIR=
+	bed_down
+}
+
+case_v2v() { # SIZE RUN: guest web1 sends to guest web2 as fast as it can
+	local size=$1 run=$2 t0 t1
+	bed_up
+	flipswitch_conf "$WORK/fs.conf"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "$SHM-web2" || { stop_daemon; bed_down; return; }
+	t0=$(date +%s.%N)
+	taskset -c $GEN_CPU "$B/flipswitch-guest" --pool "$SHM-pool" --rings "$SHM-web1" --quiet \
+		tx --dst "$VM2" --count 100000000 --size $((size - 4)) --timeout "$SECS" >/dev/null 2>&1
+	t1=$(date +%s.%N)
+	consumer_stop "$WORK/vm.out"
+	rec vm-to-vm "$size" rx_rate Mpps "$(mpps "$GOT" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")" "$run"
+	stop_daemon
+	bed_down
+}
+
+case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
+	local nvm=$1 run=$2 vms=() rings=() i mac
+	bed_up
+	for ((i = 1; i <= nvm; i++)); do
+		mac=$(printf '52:54:00:00:%02x:%02x' $((i >> 8)) $((i & 255)))
+		vms+=("v$i $mac 256")
+		rings+=("$SHM-v$i")
+	done
+	write_config "$WORK/fs.conf" "${vms[@]}"
+	sed -i 's/frames = [0-9]*/frames = 131072/' "$WORK/fs.conf"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${rings[@]}" || { stop_daemon; bed_down; return; }
+	set -- $(gen --dst 52:54:00:00:00:01 --dst-count "$nvm" --size 64 --seconds "$SECS")
+	consumer_stop "$WORK/vm.out"
+	rec "vm-fanout-$nvm" 64 rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	stop_daemon
+	bed_down
+}
+
+case_latency() { # MODE RUN: busy-poll or doorbell, 20k frames/s
+	local mode=$1 run=$2 args=(--spin "$SHM-web1") t0 t1 c0 c1 hz
+	[ "$mode" = doorbell ] && args=(--doorbell "$WORK/web1.doorbell")
+	bed_up
+	flipswitch_conf "$WORK/fs.conf"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	# The receiving guest on the generator's CPU, which sleeps between
+	# frames at this rate: a guest spinning next to the switch would
+	# delay the switch's wake-ups by a scheduler tick.
+	CONSUMER_CPU=$GEN_CPU consumer_start "$WORK/lat.out" "$B/fs-sink" vms --pool "$SHM-pool" --latency "${args[@]}" || { stop_daemon; bed_down; return; }
+	gen --dst "$VM1" --size 64 --seconds "$SECS" --rate 20000 --stamp >/dev/null
+	if [ "$mode" = doorbell ]; then
+		# Idle CPU of switch and guest, both asleep on their doorbells.
+		hz=$(getconf CLK_TCK)
+		sleep 0.3
+		t0=$(awk '{print $14 + $15}' /proc/$DAEMON_PID/stat)
+		c0=$(awk '{print $14 + $15}' /proc/$CONSUMER/stat)
+		sleep 1
+		t1=$(awk '{print $14 + $15}' /proc/$DAEMON_PID/stat)
+		c1=$(awk '{print $14 + $15}' /proc/$CONSUMER/stat)
+		rec idle-cpu 0 switch "ms/s" $(((t1 - t0) * 1000 / hz)) "$run"
+		rec idle-cpu 0 guest "ms/s" $(((c1 - c0) * 1000 / hz)) "$run"
+	fi
+	consumer_stop "$WORK/lat.out"
+	set -- $(awk '/^latency_us/ {print $3, $5, $7}' "$WORK/lat.out")
+	if [ $# -eq 3 ]; then
+		rec "latency-$mode" 64 p50 us "$1" "$run"
+		rec "latency-$mode" 64 p99 us "$2" "$run"
+		rec "latency-$mode" 64 p99.9 us "$3" "$run"
+	fi
+	stop_daemon
+	bed_down
+}
+
+case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
+	local run=$1 s h v
+	for s in 64 1500; do
+		for h in zerocopy copy; do
+			v=$(taskset -c $RX_CPU "$B/fs-core-bench" --size "$s" --handoff "$h" --packets "$CORE_N" 2>/dev/null |
+				sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
+			rec "core-$h" "$s" ns_per_packet ns "$v" "$run"
+		done
+	done
+	for s in off used full; do
+		v=$(taskset -c $RX_CPU "$B/fs-core-bench" --size 1500 --scrub "$s" --packets "$CORE_N" 2>/dev/null |
+			sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
+		rec "core-scrub-$s" 1500 ns_per_packet ns "$v" "$run"
+	done
+	for v in $FANOUT; do
+		s=$(taskset -c $RX_CPU "$B/fs-core-bench" --size 64 --vms "$v" --packets "$CORE_N" 2>/dev/null |
+			sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
+		rec "core-fanout-$v" 64 ns_per_packet ns "$s" "$run"
+	done
+}
+
+# Instructions per packet of the switch side, under callgrind: the same
+# whatever the machine's load, so one run is enough.
+case_callgrind() {
+	local s h out ir n
+	command -v valgrind >/dev/null || { echo "# callgrind: valgrind is missing"; return; }
+	for s in 64 1500; do
+		for h in zerocopy copy; do
+			out=$(valgrind --tool=callgrind '--toggle-collect=switch_side*' \
+				--callgrind-out-file="$WORK/cg.out" "$B/fs-core-bench" --size "$s" \
+				--handoff "$h" --packets 100000 2>/dev/null)
+			n=$(echo "$out" | sed -n 's/.*(\([0-9]*\) through switch_side).*/\1/p')
+			ir=$(awk '/^summary:/ {print $2}' "$WORK/cg.out")
+			[ -n "$n" ] && [ -n "$ir" ] &&
+				rec "core-$h" "$s" instructions_per_packet instructions \
+					"$(awk -v a="$ir" -v b="$n" 'BEGIN {printf "%.1f", a / b}')" 1
+		done
+	done
+}
+
+echo "bench: $MODE: sizes $SIZES, $RUNS runs of $SECS s; placement: generator and veth NAPI on CPU $GEN_CPU, switch/guest/receivers on CPU $RX_CPU ($(nproc) CPUs)"
+dpdk_ok=
+if [ "$MODE" != smoke ]; then
+	if out=$("$DPDK" available 2>&1); then dpdk_ok=1; else echo "# dpdk: $out"; fi
+fi
+for run in $(seq "$RUNS"); do
+	for size in $SIZES; do
+		want afxdp-rxdrop && case_afxdp "$size" "$run"
+		want flipswitch && case_flipswitch "$size" "$run" flipswitch
+		want flipswitch-copy && case_flipswitch "$size" "$run" flipswitch-copy 'handoff = "copy";'
+		want bridge-tap && case_bridge "$size" "$run"
+		[ -n "$dpdk_ok" ] && want dpdk && case_dpdk "$size" "$run"
+		want vm-to-vm && case_v2v "$size" "$run"
+	done
+	for s in off used full; do
+		want "flipswitch-scrub-$s" && SCRUB=$s case_flipswitch 1500 "$run" "flipswitch-scrub-$s"
+	done
+	for n in $FANOUT; do want "vm-fanout-$n" && case_fanout "$n" "$run"; done
+	want latency-busy-poll && case_latency busy-poll "$run"
+	want latency-doorbell && case_latency doorbell "$run"
+	want core && case_core "$run"
+	echo "bench: run $run of $RUNS done"
+done
+want core && case_callgrind
+
+# --- results.json and the table --------------------------------------------
+# Ratios pair two cases of the same run: A/B at SIZE for each run.
+ratio() { # NAME A B SIZE [METRIC]
+	awk -v a="$2" -v b="$3" -v s="$4" -v m="${5:-rx_rate}" -v name="$1" '
+		$3 == m && $2 == s && $1 == a {A[$6] = $5}
+		$3 == m && $2 == s && $1 == b {B[$6] = $5}
+		END {for (r in A) if ((r in B) && B[r] > 0) printf "RATIO %s %.4f\n", name, A[r] / B[r]}' "$RAW"
+}
+{
+	for s in $SIZES; do
+		ratio "flipswitch/afxdp-rxdrop@$s" flipswitch afxdp-rxdrop "$s"
+		ratio "flipswitch/flipswitch-copy@$s" flipswitch flipswitch-copy "$s"
+		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
+		ratio "flipswitch/dpdk@$s" flipswitch dpdk "$s"
+	done
+	for n in $FANOUT; do
+		[ "$n" = 1 ] && continue
+		ratio "vm-fanout-1/vm-fanout-$n@64" vm-fanout-1 "vm-fanout-$n" 64
+		ratio "core-fanout-$n/core-fanout-1@64" "core-fanout-$n" core-fanout-1 64 ns_per_packet
+	done
+	for s in 64 1500; do
+		ratio "core-copy/core-zerocopy@$s" core-copy core-zerocopy "$s" ns_per_packet
+	done
+	ratio "core-scrub-full/core-scrub-used@1500" core-scrub-full core-scrub-used 1500 ns_per_packet
+	ratio "core-scrub-used/core-scrub-off@1500" core-scrub-used core-scrub-off 1500 ns_per_packet
+} >"$WORK/ratios"
+
+# Medians, minima and maxima of the records and of the ratios, as JSON.
+awk -v mode="$MODE" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v host="$(uname -r), $(nproc) CPUs" \
+	-v place="generator and veth NAPI on CPU $GEN_CPU; switch, guest and receivers on CPU $RX_CPU" '
+	function median(v, n,    i, j, t) {
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}
+	FNR == NR { if ($5 == "") next; k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
+		if (!(k in n)) order[++nk] = k; vals[k, ++n[k]] = $5; next }
+	$1 == "RATIO" { if (!($2 in rn)) rorder[++nr] = $2; rv[$2, ++rn[$2]] = $3 }
+	END {
+		printf "{\"mode\": \"%s\", \"date\": \"%s\", \"machine\": \"%s\", \"placement\": \"%s\",\n \"results\": [", mode, date, host, place
+		for (i = 1; i <= nk; i++) {
+			k = order[i]; split(k, f, SUBSEP); m = n[k]
+			for (j = 1; j <= m; j++) w[j] = vals[k, j] + 0
+			med = median(w, m)
+			printf "%s\n  {\"case\": \"%s\", \"frame_size\": %d, \"metric\": \"%s\", \"unit\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d}",
+				(i > 1 ? "," : ""), f[1], f[2], f[3], f[4], med, w[1], w[m], m
+		}
+		printf "],\n \"ratios\": ["
+		for (i = 1; i <= nr; i++) {
+			k = rorder[i]; m = rn[k]
+			for (j = 1; j <= m; j++) w[j] = rv[k, j] + 0
+			med = median(w, m)
+			printf "%s\n  {\"name\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d}", (i > 1 ? "," : ""), k, med, w[1], w[m], m
+		}
+		printf "]}\n"
+	}' "$RAW" "$WORK/ratios" >"$OUT/results.json"
+
+jq -r '"\n" + (["case", "size", "metric", "median", "min", "max", "runs"] | @tsv),
+	(.results[] | [.case, .frame_size, .metric + " (" + .unit + ")", .median, .min, .max, .runs] | @tsv),
+	"", (["ratio", "median", "min", "max"] | @tsv),
+	(.ratios[] | [.name, .median, .min, .max] | @tsv)' "$OUT/results.json" | column -t -s $'\t'
+echo "bench: wrote $OUT/results.json"
+if [ "$MODE" = full ] && command -v gnuplot >/dev/null; then
+	"$TOP/tools/bench/plot.sh" "$OUT/results.json" "$OUT/mpps.png" && echo "bench: wrote $OUT/mpps.png"
+fi

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fs-gen: the benchmark's traffic generator. An AF_XDP transmitter (a
+ * TX-only socket, no XDP program) that sends fixed-size UDP frames to a set
+ * of destination MACs, round robin, at full speed or at a given rate, for
+ * a given time or count, and says what it sent:
+ *
+ *   sent N frames in S s
+ *
+ * Frames are built once into a UMEM of their own and sent again and again;
+ * with --stamp each carries the CLOCK_MONOTONIC time it was queued (ns, at
+ * UDP payload offset 0), for one-way latency measured by the receiver on
+ * the same host. --size counts the Ethernet FCS, as 64-byte frames do: the
+ * buffer is size - 4 bytes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_xdp.h>
+#include <xdp/xsk.h>
+
+#include "../toolutil.h"
+
+#define NFRAMES 4096
+#define FSIZE 2048
+#define RING 2048
+#define BATCH 64
+#define MAX_DST 1024
+
+static volatile sig_atomic_t stop;
+static void on_sig(int s) { (void)s; stop = 1; }
+
+static uint16_t csum(const uint8_t *p, size_t n)
+{
+	uint32_t s = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)p[i] << 8 | p[i + 1];
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* Ethernet + IPv4 + UDP, 198.18.0.1:9 -> 198.18.0.2:9 (RFC 2544 space). */
+static void build(uint8_t *f, unsigned int len, const uint8_t *dst,
+		  const uint8_t *src, uint32_t seq)
+{
+	unsigned int ip_len = len - 14, udp_len = ip_len - 20;
+	uint16_t c;
+
+	memset(f, 0, len);
+	memcpy(f, dst, 6);
+	memcpy(f + 6, src, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[16] = ip_len >> 8;
+	f[17] = ip_len & 0xff;
+	f[22] = 64;
+	f[23] = 17;
+	memcpy(f + 26, (uint8_t[]){ 198, 18, 0, 1, 198, 18, 0, 2 }, 8);
+	c = csum(f + 14, 20);
+	f[24] = c >> 8;
+	f[25] = c & 0xff;
+	f[35] = 9;
+	f[37] = 9;
+	f[38] = udp_len >> 8;
+	f[39] = udp_len & 0xff;
+	memcpy(f + 50, &seq, 4); /* after a stamp's 8 bytes */
+}
+
+static void usage(FILE *o)
+{
+	fprintf(o,
+		"usage: fs-gen -i IFACE --dst MAC[,MAC...] [--dst-count N] [--src MAC]\n"
+		"              [--size B] [--seconds S] [--count N] [--rate PPS] [--stamp]\n"
+		"              [--zerocopy]\n"
+		"\n"
+		"Sends UDP frames of B bytes (default 64, counting the FCS; 64..1518) from\n"
+		"an AF_XDP socket on queue 0 of IFACE, to the MACs given, round robin\n"
+		"(--dst-count N: N MACs counting up from the first one's last two bytes),\n"
+		"for S seconds (default 2) or N frames, at full speed or PPS frames/s.\n"
+		"Prints \"sent N frames in S s\".\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "dst", required_argument, NULL, 'd' },
+		{ "dst-count", required_argument, NULL, 'D' },
+		{ "src", required_argument, NULL, 's' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "stamp", no_argument, NULL, 'T' },
+		{ "zerocopy", no_argument, NULL, 'z' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static uint8_t dst[MAX_DST][6];
+	uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	const char *ifname = NULL;
+	unsigned int ndst = 0, dcount = 0, size = 64, len, zc = 0, stamp = 0;
+	double seconds = 2, rate = 0, t0, now = 0;
+	unsigned long long count = 0, sent = 0, done = 0;
+	struct xsk_ring_prod tx, fq;
+	struct xsk_ring_cons cq;
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	uint64_t freel[NFRAMES];
+	unsigned int nfree = 0;
+	void *buf;
+	int c, err, fd;
+
+	while ((c = getopt_long(argc, argv, "i:h", lo, NULL)) != -1) {
+		switch (c) {
+		case 'i': ifname = optarg; break;
+		case 'd':
+			for (char *tok = strtok(optarg, ","); tok && ndst < MAX_DST;
+			     tok = strtok(NULL, ","))
+				if (tool_parse_mac(tok, dst[ndst++])) {
+					fprintf(stderr, "fs-gen: %s is not a MAC\n", tok);
+					return 2;
+				}
+			break;
+		case 'D': dcount = (unsigned int)atoi(optarg); break;
+		case 's':
+			if (tool_parse_mac(optarg, src))
+				return 2;
+			break;
+		case 'S': size = (unsigned int)atoi(optarg); break;
+		case 't': seconds = atof(optarg); break;
+		case 'n': count = strtoull(optarg, NULL, 0); break;
+		case 'r': rate = atof(optarg); break;
+		case 'T': stamp = 1; break;
+		case 'z': zc = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!ifname || !ndst || size < 64 || size > 1518 || dcount > MAX_DST ||
+	    seconds <= 0 || seconds > 600) {
+		usage(stderr);
+		return 2;
+	}
+	for (unsigned int i = 1; i < dcount; i++) {
+		unsigned int v = (dst[0][4] << 8 | dst[0][5]) + i;
+
+		memcpy(dst[i], dst[0], 4);
+		dst[i][4] = (v >> 8) & 0xff;
+		dst[i][5] = v & 0xff;
+	}
+	if (dcount > ndst)
+		ndst = dcount;
+	len = size - 4;
+
+	buf = mmap(NULL, (size_t)NFRAMES * FSIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (buf == MAP_FAILED)
+		return 1;
+	for (unsigned int i = 0; i < NFRAMES; i++) {
+		build((uint8_t *)buf + (size_t)i * FSIZE, len, dst[i % ndst], src, i);
+		freel[nfree++] = (uint64_t)i * FSIZE;
+	}
+	struct xsk_umem_config uc = { .fill_size = RING, .comp_size = RING,
+				      .frame_size = FSIZE };
+	err = xsk_umem__create(&umem, buf, (uint64_t)NFRAMES * FSIZE, &fq, &cq, &uc);
+	if (err) {
+		fprintf(stderr, "fs-gen: UMEM: %s\n", strerror(-err));
+		return 1;
+	}
+	struct xsk_socket_config xc = {
+		.rx_size = RING, .tx_size = RING,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY),
+	};
+	err = xsk_socket__create(&xsk, ifname, 0, umem, NULL, &tx, &xc);
+	if (err) {
+		fprintf(stderr, "fs-gen: AF_XDP socket on %s: %s\n", ifname,
+			strerror(-err));
+		return 1;
+	}
+	fd = xsk_socket__fd(xsk);
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+
+	t0 = tool_now();
+	while (!stop) {
+		uint32_t idx, n, want = BATCH;
+
+		/* Completions give frames back. */
+		n = xsk_ring_cons__peek(&cq, RING, &idx);
+		for (uint32_t i = 0; i < n; i++)
+			freel[nfree++] = *xsk_ring_cons__comp_addr(&cq, idx + i);
+		xsk_ring_cons__release(&cq, n);
+		done += n;
+
+		now = tool_now();
+		if (now - t0 >= seconds || (count && sent >= count))
+			break;
+		if (rate > 0) {
+			double due = (now - t0) * rate - (double)sent;
+
+			if (due < 1) {
+				/* Light rates: sleep until the next frame is
+				 * due, rather than spin on a shared core. */
+				struct timespec ts = { 0, (long)((1 - due) / rate * 1e9) };
+
+				if (xsk_ring_prod__needs_wakeup(&tx))
+					sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+				if (ts.tv_nsec > 20000)
+					nanosleep(&ts, NULL);
+				continue;
+			}
+			if (due < want)
+				want = (uint32_t)due;
+		}
+		if (count && count - sent < want)
+			want = (uint32_t)(count - sent);
+		if (want > nfree)
+			want = nfree;
+		n = want ? xsk_ring_prod__reserve(&tx, want, &idx) : 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct xdp_desc *d = xsk_ring_prod__tx_desc(&tx, idx + i);
+
+			d->addr = freel[--nfree];
+			d->len = len;
+			d->options = 0;
+			if (stamp) {
+				struct timespec ts;
+				uint64_t ns;
+
+				clock_gettime(CLOCK_MONOTONIC, &ts);
+				ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+				memcpy((uint8_t *)buf + d->addr + 42, &ns, 8);
+			}
+		}
+		xsk_ring_prod__submit(&tx, n);
+		sent += n;
+		if (xsk_ring_prod__needs_wakeup(&tx) || !n)
+			sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+	}
+	now = tool_now();
+	printf("sent %llu frames in %.6f s\n", sent, now - t0);
+	xsk_socket__delete(xsk);
+	xsk_umem__delete(umem);
+	return 0;
+}
