@@ -12,6 +12,7 @@
 #define FS_FDB_H
 
 #include <stdint.h>
+#include <string.h>
 
 enum fdb_kind { FDB_STATIC = 0, FDB_LEARNED = 1 };
 
@@ -29,9 +30,15 @@ struct fdb {
 
 static inline uint64_t fdb_key(const uint8_t mac[6], uint16_t vlan)
 {
-	return (uint64_t)mac[0] << 40 | (uint64_t)mac[1] << 32 |
-	       (uint64_t)mac[2] << 24 | (uint64_t)mac[3] << 16 |
-	       (uint64_t)mac[4] << 8 | mac[5] | (uint64_t)(vlan & 0xfff) << 48;
+	uint32_t hi;
+	uint16_t lo;
+
+	/* Two loads and two byte swaps rather than six loads and shifts:
+	 * the key is the MAC read as a big-endian 48-bit number. */
+	memcpy(&hi, mac, 4);
+	memcpy(&lo, mac + 4, 2);
+	return (uint64_t)__builtin_bswap32(hi) << 16 | __builtin_bswap16(lo) |
+	       (uint64_t)(vlan & 0xfff) << 48;
 }
 
 static inline uint32_t fdb_hash(const struct fdb *f, uint64_t key)
