@@ -101,25 +101,29 @@ start)
             </dev/null >"$D/$name.log" 2>&1 &
         echo $! > "$D/$name.pid"
     }
+    end=$((SECONDS + 30))
+    fail() { stop "$D" >/dev/null; die "$*"; }
+    ready() { # NAME...: those testpmds are alive and forwarding
+        for p; do
+            kill -0 "$(cat "$D/$p.pid")" 2>/dev/null || fail "$p testpmd exited, see $D/$p.log"
+            grep -q 'packet forwarding - ports=' "$D/$p.log" || return 1
+        done
+    }
     run fwd "$CF" "$PF" --vdev "net_af_xdp0,iface=$IFACE,start_queue=0,queue_count=1" \
         --vdev "net_memif0,role=server,socket=$D/memif.sock" -- --forward-mode=io
-    run rx "$CR" "$PR" --vdev "net_memif0,role=client,socket=$D/memif.sock" \
-        -- --forward-mode=rxonly --port-topology=loop
-    # Ready = both forwarding and memif link up on both sides (30 s bound).
-    for i in $(seq 150); do
-        for p in fwd rx; do
-            kill -0 "$(cat "$D/$p.pid")" 2>/dev/null ||
-                { stop "$D" >/dev/null; die "$p testpmd exited, see $D/$p.log"; }
-        done
-        if [ "$(grep -l 'packet forwarding - ports=' "$D/fwd.log" "$D/rx.log" | wc -l)" = 2 ] &&
-           [ "$(tele "$PF" /ethdev/link_status,1 status)" = UP ] &&
-           [ "$(tele "$PR" /ethdev/link_status,0 status)" = UP ]; then
-            exit 0
-        fi
+    # The memif client does not retry: start it only once the server listens.
+    until ready fwd; do
+        [ $SECONDS -lt $end ] || fail "forwarder not ready after 30 s, see $D/fwd.log"
         sleep 0.2
     done
-    stop "$D" >/dev/null
-    die "testpmds not ready after 30 s, see $D/fwd.log $D/rx.log" ;;
+    run rx "$CR" "$PR" --vdev "net_memif0,role=client,socket=$D/memif.sock" \
+        -- --forward-mode=rxonly --port-topology=loop
+    until ready fwd rx && [ "$(tele "$PF" /ethdev/link_status,1 status)" = UP ] &&
+          [ "$(tele "$PR" /ethdev/link_status,0 status)" = UP ]; do
+        [ $SECONDS -lt $end ] || fail "memif link not up after 30 s, see $D/fwd.log $D/rx.log"
+        sleep 0.2
+    done
+    exit 0 ;;
 count)
     [ $# = 2 ] || die "usage: count DIR"
     load "$2"
