@@ -110,13 +110,13 @@ start)
         done
     }
     run fwd "$CF" "$PF" --vdev "net_af_xdp0,iface=$IFACE,start_queue=0,queue_count=1" \
-        --vdev "net_memif0,role=server,socket=$D/memif.sock" -- --forward-mode=io
+        --vdev "net_memif0,role=server,socket=$D/memif.sock,rsize=14" -- --forward-mode=io
     # The memif client does not retry: start it only once the server listens.
     until ready fwd; do
         [ $SECONDS -lt $end ] || fail "forwarder not ready after 30 s, see $D/fwd.log"
         sleep 0.2
     done
-    run rx "$CR" "$PR" --vdev "net_memif0,role=client,socket=$D/memif.sock" \
+    run rx "$CR" "$PR" --vdev "net_memif0,role=client,socket=$D/memif.sock,rsize=14" \
         -- --forward-mode=rxonly --port-topology=loop
     until ready fwd rx && [ "$(tele "$PF" /ethdev/link_status,1 status)" = UP ] &&
           [ "$(tele "$PR" /ethdev/link_status,0 status)" = UP ]; do
