@@ -6,12 +6,13 @@
 #   ratios:  {name, median, min, max}, each computed run by run
 #
 #   tools/bench/bench.sh [--quick | --smoke]
-#     (full)   64/512/1500 B, 5 runs of 2 s           ~ 10 minutes
-#     --quick  64/1500 B, 5 runs of 0.5 s, fewer cases  < 60 s
+#     (full)   64/512/1500 B, 5 runs of 1 s each     < 10 minutes
+#     --quick  64/1500 B, 3 runs of 1 s, the headline cases   < 60 s
 #     --smoke  one short run of each case, dpdk skipped: checks that the
 #              harness runs and writes well-formed results, never a speed
 #   BENCH_CASES=REGEX runs only the cases whose names match (for example
-#   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's.
+#   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's;
+#   GUEST_MODE=doorbell|nap|spin is how the flipswitch cases' guest waits.
 #
 # Placement: the generator (and veth's NAPI, which runs on the sender's
 # CPU) on CPU 0; the receiving side (switch, guest, sink, tap reader) on
@@ -31,9 +32,11 @@ mkdir -p "$OUT"
 RAW=$WORK/raw
 : >"$RAW"
 case $MODE in
-full) SIZES="64 512 1500" RUNS=5 SECS=2 FANOUT="1 8 64 256" CORE_N=4000000 ;;
-quick) SIZES="64 1500" RUNS=5 SECS=0.5 FANOUT="1 256" CORE_N=1000000 ;;
-smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 ;;
+full) SIZES="64 512 1500" RUNS=5 SECS=1 FANOUT="1 8 64 256" CORE_N=2000000 ;;
+quick) SIZES="64 1500" RUNS=3 SECS=1 FANOUT="1 256" CORE_N=500000 CG_N=20000
+	# The headline cases only, unless asked for others.
+	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|core)$}" ;;
+smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000 ;;
 esac
 RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS}
 GEN_CPU=0 RX_CPU=1
@@ -113,13 +116,20 @@ flipswitch_conf() { # FILE [extra top-level settings]
 	for x in "$@"; do echo "$x" >>"$f"; done
 }
 
+# The flipswitch cases' guest: GUEST_MODE=doorbell (default: it sleeps
+# until the switch rings, leaving the shared CPU to the switch), nap (20 us
+# naps when idle, as flipswitch-guest without a doorbell) or spin.
 case_flipswitch() { # SIZE RUN CASE [config lines...]
-	local size=$1 run=$2 name=$3
+	local size=$1 run=$2 name=$3 guest=("$SHM-web1")
 	shift 3
+	case ${GUEST_MODE:-doorbell} in
+	spin) guest=(--spin "$SHM-web1") ;;
+	doorbell) guest=(--doorbell "$WORK/web1.doorbell") ;;
+	esac
 	bed_up
 	flipswitch_conf "$WORK/fs.conf" "$@"
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
-	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "$SHM-web1" || { stop_daemon; bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${guest[@]}" || { stop_daemon; bed_down; return; }
 	set -- $(gen --dst "$VM1" --size "$size" --seconds "$SECS")
 	consumer_stop "$WORK/vm.out"
 	rec "$name" "$size" rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
@@ -258,7 +268,7 @@ case_callgrind() {
 		for h in zerocopy copy; do
 			out=$(valgrind --tool=callgrind '--toggle-collect=switch_side*' \
 				--callgrind-out-file="$WORK/cg.out" "$B/fs-core-bench" --size "$s" \
-				--handoff "$h" --packets 100000 2>/dev/null)
+				--handoff "$h" --packets "${CG_N:-100000}" 2>/dev/null)
 			n=$(echo "$out" | sed -n 's/.*(\([0-9]*\) through switch_side).*/\1/p')
 			ir=$(awk '/^summary:/ {print $2}' "$WORK/cg.out")
 			[ -n "$n" ] && [ -n "$ir" ] &&
