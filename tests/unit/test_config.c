@@ -40,7 +40,7 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, control, control_group)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, handoff, control, control_group)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
@@ -166,6 +166,7 @@ static const struct err_case err_cases[] = {
 	{ "quota too big for a ring", "pool = { path = \"/x\"; frames = 65536; };\n" LO
 	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/r", " quota = 40000;") " );\n", 3,
 	  "vm \"web1\": quota 40000 needs a ring larger than 32768 entries" },
+	{ "handoff bogus", POOL LO "handoff = \"bogus\";\n", 3, "handoff" },
 	{ "doorbell empty", ONE_VM(" doorbell = \"\";"), 3,
 	  "vm \"web1\": doorbell \"\" must be a socket path of 1 to 107 characters, or \"off\"" },
 	{ "doorbell too long", ONE_VM(" doorbell = \"/run/" "0123456789012345678901234567890123456789"
@@ -316,6 +317,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
 	assert_int_equal(cfg->n_vms, 0);
 	assert_int_equal(cfg->batch, 64);
+	assert_int_equal(cfg->handoff_copy, 0);
 	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
 
 	ret = load_text(ONE_VM(""), cfg, path, err, sizeof(err));
