@@ -541,8 +541,10 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
-	if (db_open(r->c, slot))
+	if (db_open(r->c, slot)) {
 		log_warn("vm %s: runs without a doorbell", name);
+		sw->vms[slot].cfg.doorbell[0] = '\0'; /* show says so */
+	}
 	err2 = cv.uplink < sw->n_ports ?
 		       port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
 				    (uint32_t)slot) : 0;

@@ -54,10 +54,10 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
 }
 
-/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
- * take it (the reason is counted by the VM port). */
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
 
+/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
+ * take it (the reason is counted by the VM port). */
 static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
 {
 	if (__builtin_expect(sw->handoff_copy, 0)) {
