@@ -140,7 +140,7 @@ $(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c $(BUILD)/libfsd.a $(GUEST_OB
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
 

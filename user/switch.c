@@ -210,13 +210,20 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 	}
 }
 
+/* Publishes the rx rings given frames since the last flush: one release
+ * store (and, for a sleeping guest, one doorbell) per VM per pass. */
+static void flush_touched(struct sw *sw)
+{
+	for (uint32_t i = 0; i < sw->n_touched; i++)
+		vmport_rx_flush(&sw->vms[sw->touched[i]]);
+	sw->n_touched = 0;
+}
+
 void sw_from_nic_burst(struct sw *sw, struct port *pt, struct port_frame *f,
 		       uint32_t n)
 {
 	from_nic(sw, pt, f, n);
-	for (uint32_t i = 0; i < sw->n_touched; i++)
-		vmport_rx_flush(&sw->vms[sw->touched[i]]);
-	sw->n_touched = 0;
+	flush_touched(sw);
 }
 
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
@@ -450,9 +457,7 @@ uint32_t sw_poll_once(struct sw *sw)
 		vmport_alloc_refill(v, p);
 	}
 
-	for (uint32_t i = 0; i < sw->n_touched; i++)
-		vmport_rx_flush(&sw->vms[sw->touched[i]]);
-	sw->n_touched = 0;
+	flush_touched(sw);
 
 	for (int i = 0; i < sw->n_ports; i++) {
 		port_tx_flush(&sw->ports[i]);

@@ -88,6 +88,8 @@ static int setup(void **state)
 	add_vm(f, 0, "web1", 1);
 	add_vm(f, 1, "web2", 2);
 	snprintf(sock, sizeof(sock), "%s/ctl.sock", f->dir);
+	/* VMs added at run time get their doorbell next to it. */
+	snprintf(f->cfg.control, sizeof(f->cfg.control), "%s", sock);
 	assert_int_equal(ctl_create(&f->ctl, sw, sock, "", 0), 0);
 	assert_int_equal(ctl_start(&f->ctl), 0);
 	assert_int_equal(pthread_create(&f->worker, NULL, worker, f), 0);
@@ -216,7 +218,8 @@ static void test_fdb_and_frames(void **state)
 
 static void test_vm_add_del(void **state)
 {
-	char req[512];
+	char req[512], bell[128];
+	struct stat st;
 	json_t *r;
 
 	snprintf(req, sizeof(req),
@@ -231,6 +234,10 @@ static void test_vm_add_del(void **state)
 	json_decref(r);
 	assert_int_equal(F->sw.n_vms, 3);
 	assert_int_equal(fdb_lookup(&F->sw.fdb, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 3 }, 0), 2);
+	/* Its doorbell socket, next to the control socket. */
+	snprintf(bell, sizeof(bell), "%s/web3.doorbell", F->dir);
+	assert_int_equal(stat(bell, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
 	/* The same name, MAC or rings again: refused. */
 	r = ask(0, req);
 	assert_string_equal(err_code(r), FS_CTL_E_EXISTS);
@@ -252,6 +259,7 @@ static void test_vm_add_del(void **state)
 	assert_int_equal(json_integer_value(json_object_get(result(r), "reclaimed")), 0);
 	json_decref(r);
 	assert_int_equal(fdb_lookup(&F->sw.fdb, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 3 }, 0), -1);
+	assert_int_equal(stat(bell, &st), -1); /* removed with the VM */
 	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
 	assert_string_equal(err_code(r), FS_CTL_E_NOT_FOUND);
 	json_decref(r);

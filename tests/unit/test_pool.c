@@ -25,6 +25,7 @@
 #include "flipswitch/ring.h"
 #include "log.h"
 #include "pool.h"
+#include "testutil.h"
 
 #define FRAMES 64u
 #define FSIZE 2048u
@@ -48,34 +49,6 @@ static void make_cfg(struct cfg_pool *c, uint32_t frames, uint32_t frame_size,
 	c->frames = frames;
 	c->frame_size = frame_size;
 	c->scrub = scrub;
-}
-
-/* The expected error of a refused pool_create goes to stderr: hide it. */
-static int saved_stderr = -1;
-
-static void quiet(void)
-{
-	fflush(stderr);
-	saved_stderr = dup(2);
-	int fd = open("/dev/null", O_WRONLY);
-
-	dup2(fd, 2);
-	close(fd);
-}
-
-static void unquiet(void)
-{
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	saved_stderr = -1;
-}
-
-static int file_exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
 }
 
 static void assert_pool_ok(const struct pool *p, bool between_batches)

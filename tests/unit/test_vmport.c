@@ -36,6 +36,7 @@
 #include "log.h"
 #include "pool.h"
 #include "vmport.h"
+#include "testutil.h"
 
 #define FRAMES 64u
 #define FSIZE 2048u
@@ -55,33 +56,6 @@ struct fx {
 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int saved_stderr = -1;
-
-static void quiet(void)
-{
-	int fd = open("/dev/null", O_WRONLY);
-
-	fflush(stderr);
-	saved_stderr = dup(2);
-	dup2(fd, 2);
-	close(fd);
-}
-
-static void unquiet(void)
-{
-	fflush(stderr);
-	dup2(saved_stderr, 2);
-	close(saved_stderr);
-	saved_stderr = -1;
-}
-
-static int file_exists(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0;
-}
 
 static void vm_cfg(struct cfg_vm *c, const char *name, uint32_t quota,
 		   uint32_t ring_size, uint8_t last)
