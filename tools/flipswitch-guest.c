@@ -69,6 +69,7 @@ struct opts {
 	int quiet;
 	int hold;            /* rx: keep every frame instead of giving it back */
 	int sums;            /* rx: print length and CRC-32 of every frame */
+	int clean;           /* rx: count frames with bytes beyond the packet */
 	int pci;             /* find the pool and rings on ivshmem BARs */
 	int irq;             /* with pci: the ring device's MSI-X via VFIO */
 	const char *doorbell; /* host: the VM's doorbell socket */
@@ -98,10 +99,12 @@ static void usage(FILE *f)
 		"switch rings, and rings the switch when it asks.\n"
 		"\n"
 		"Commands:\n"
-		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums]\n"
+		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums] [--clean]\n"
 		"       receive frames and give each back; print \"received N\".\n"
 		"       --hold keeps them instead (to test quotas and reclaim);\n"
-		"       --sums prints \"sum LEN CRC32\" for every frame.\n"
+		"       --sums prints \"sum LEN CRC32\" for every frame; --clean\n"
+		"       checks that every byte of each frame outside its packet is\n"
+		"       zero, prints \"unclean N\" and fails if some are not.\n"
 		"       Exits 0 when N frames arrived (or, without --count, at the\n"
 		"       timeout), 1 if the timeout came first.\n"
 		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE] [--sums]\n"
@@ -159,6 +162,20 @@ static void give_back(struct fsg *g, uint64_t addr)
 	}
 }
 
+/* Whether every byte of the frame outside the packet is zero: nothing of
+ * the frame's earlier packets reached this guest. */
+static int frame_clean(const struct fsg *g, uint64_t addr, uint32_t len)
+{
+	uint64_t base = addr & ~(uint64_t)(g->frame_size - 1);
+	const uint8_t *f = fsg_data(g, base);
+	uint32_t off = (uint32_t)(addr - base);
+
+	for (uint32_t i = 0; i < g->frame_size; i++)
+		if (f[i] && (i < off || i >= off + len))
+			return 0;
+	return 1;
+}
+
 static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 {
 	struct fs_desc d[BATCH];
@@ -168,6 +185,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 	pcap_t *p = NULL;
 	unsigned int idle = 0;
 	volatile uint8_t sink = 0;
+	long long unclean = 0;
 
 	if (o->pcap && !(pd = pcapout_open("flipswitch-guest", o->pcap, &p)))
 		return 1;
@@ -185,6 +203,8 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 			uint8_t *f = fsg_data(g, d[i].addr), tmp[6];
 
 			sink ^= f[0]; /* a real receiver reads the header */
+			if (o->clean)
+				unclean += !frame_clean(g, d[i].addr, d[i].len);
 			if (o->sums)
 				printf("sum %u %08x\n", d[i].len,
 				       tool_crc32(f, d[i].len));
@@ -206,8 +226,10 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 	}
 	pcapout_close(pd, p);
 	printf("%s %lld\n", echo ? "echoed" : "received", got);
+	if (o->clean)
+		printf("unclean %lld\n", unclean);
 	(void)sink;
-	return o->count >= 0 && got < o->count ? 1 : 0;
+	return (o->count >= 0 && got < o->count) || unclean ? 1 : 0;
 }
 
 static unsigned int fill_frame(uint8_t *f, const struct opts *o,
@@ -378,6 +400,7 @@ static const struct option lopts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "hold", no_argument, NULL, 'H' },
 	{ "sums", no_argument, NULL, 'U' },
+	{ "clean", no_argument, NULL, 'C' },
 	{ "pci", no_argument, NULL, 'I' },
 	{ "irq", no_argument, NULL, 'Q' },
 	{ "doorbell", required_argument, NULL, 'D' },
@@ -424,6 +447,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'H':
 			o->hold = 1;
+			break;
+		case 'C':
+			o->clean = 1;
 			break;
 		case 'U':
 			o->sums = 1;

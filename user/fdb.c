@@ -14,6 +14,8 @@ int fdb_init(struct fdb *f, uint32_t capacity)
 	f->slot = calloc(slots, sizeof(*f->slot));
 	if (!f->slot)
 		return -ENOMEM;
+	for (uint32_t i = 0; i < slots; i++)
+		f->slot[i].port = -1;
 	f->mask = slots - 1;
 	f->n = 0;
 	return 0;
@@ -69,7 +71,7 @@ int fdb_del(struct fdb *f, const uint8_t mac[6], uint16_t vlan)
 			i = j;
 		}
 	}
-	f->slot[i] = (struct fdb_entry){ 0 };
+	f->slot[i] = (struct fdb_entry){ .port = -1 };
 	f->n--;
 	return 0;
 }

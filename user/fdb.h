@@ -4,9 +4,11 @@
  *
  * Open addressing with linear probing in a power-of-two table kept at most
  * half full, so a lookup touches one or two cache lines. The key packs the
- * MAC and VLAN into one u64; slot key 0 means empty (MAC 00:00:00:00:00:00
- * is never a valid station). Deletion shifts later entries of the same
- * probe run back, so there are no tombstones and lookups never slow down.
+ * MAC (its six bytes as they lie in memory, read as one little-endian
+ * number: one load from a frame) and the VLAN into one u64; slot key 0
+ * means empty, and an empty slot's port is -1, so the zero MAC finds
+ * nothing. Deletion shifts later entries of the same probe run back, so
+ * there are no tombstones and lookups never slow down.
  */
 #ifndef FS_FDB_H
 #define FS_FDB_H
@@ -30,15 +32,24 @@ struct fdb {
 
 static inline uint64_t fdb_key(const uint8_t mac[6], uint16_t vlan)
 {
-	uint32_t hi;
-	uint16_t lo;
+	uint64_t k = (uint64_t)(vlan & 0xfff) << 48;
 
-	/* Two loads and two byte swaps rather than six loads and shifts:
-	 * the key is the MAC read as a big-endian 48-bit number. */
-	memcpy(&hi, mac, 4);
-	memcpy(&lo, mac + 4, 2);
-	return (uint64_t)__builtin_bswap32(hi) << 16 | __builtin_bswap16(lo) |
-	       (uint64_t)(vlan & 0xfff) << 48;
+	for (int i = 0; i < 6; i++)
+		k |= (uint64_t)mac[i] << (8 * i);
+	return k;
+}
+
+/* The same from a frame's first bytes (at least 8 readable): one load. */
+static inline uint64_t fdb_key_frame(const uint8_t *d, uint16_t vlan)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t k;
+
+	memcpy(&k, d, 8);
+	return (k & 0xffffffffffffULL) | (uint64_t)(vlan & 0xfff) << 48;
+#else
+	return fdb_key(d, vlan);
+#endif
 }
 
 static inline uint32_t fdb_hash(const struct fdb *f, uint64_t key)
@@ -56,23 +67,34 @@ int fdb_add(struct fdb *f, const uint8_t mac[6], uint16_t vlan, int32_t port,
 /* 0 or -ENOENT. */
 int fdb_del(struct fdb *f, const uint8_t mac[6], uint16_t vlan);
 
-/* The port for (mac, vlan), or -1. */
-static inline int32_t fdb_lookup(const struct fdb *f, const uint8_t mac[6],
-				 uint16_t vlan)
+static inline int32_t fdb_lookup_key(const struct fdb *f, uint64_t key)
 {
-	uint64_t key = fdb_key(mac, vlan);
 	uint32_t i = fdb_hash(f, key);
 
 	for (;;) {
 		const struct fdb_entry *e = &f->slot[i];
 
-		/* Empty first: key 0 (the zero MAC) must not match a hole. */
-		if (!e->key)
-			return -1;
+		/* An empty slot (key 0) says -1, even to the zero MAC. */
 		if (e->key == key)
 			return e->port;
+		if (!e->key)
+			return -1;
 		i = (i + 1) & f->mask;
 	}
+}
+
+/* The port for (mac, vlan), or -1. */
+static inline int32_t fdb_lookup(const struct fdb *f, const uint8_t mac[6],
+				 uint16_t vlan)
+{
+	return fdb_lookup_key(f, fdb_key(mac, vlan));
+}
+
+/* The same for a frame's destination MAC. */
+static inline int32_t fdb_lookup_frame(const struct fdb *f, const uint8_t *d,
+				       uint16_t vlan)
+{
+	return fdb_lookup_key(f, fdb_key_frame(d, vlan));
 }
 
 #endif /* FS_FDB_H */

@@ -82,10 +82,10 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	memset(p->base, 0, p->size);
 
 	p->owner = calloc(p->frames, sizeof(*p->owner));
-	p->extent = calloc(p->frames, sizeof(*p->extent));
+	p->dirty = calloc(p->frames, sizeof(*p->dirty));
 	p->count = calloc(p->n_owners, sizeof(*p->count));
 	p->free_stack = calloc(p->frames, sizeof(*p->free_stack));
-	if (!p->owner || !p->extent || !p->count || !p->free_stack) {
+	if (!p->owner || !p->dirty || !p->count || !p->free_stack) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -102,7 +102,7 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 
 out_free:
 	free(p->owner);
-	free(p->extent);
+	free(p->dirty);
 	free(p->count);
 	free(p->free_stack);
 	munmap(p->base, p->size);
@@ -120,7 +120,7 @@ void pool_destroy(struct pool *p)
 	if (p->fd < 0)
 		return;
 	free(p->owner);
-	free(p->extent);
+	free(p->dirty);
 	free(p->count);
 	free(p->free_stack);
 	if (p->base)
@@ -131,28 +131,44 @@ void pool_destroy(struct pool *p)
 	p->fd = -1;
 }
 
-void pool_scrub(struct pool *p, uint32_t frame)
+void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi)
 {
-	uint32_t n;
+	unsigned char *f = p->base + pool_frame_addr(p, frame);
+	uint32_t d = p->dirty[frame], dlo = d & 0xffff, dhi = d >> 16, n = 0;
 
-	switch (p->scrub) {
-	case CFG_SCRUB_OFF:
-		n = 0;
-		break;
-	case CFG_SCRUB_USED:
-		n = p->extent[frame];
-		break;
-	default:
-		n = p->frame_size;
-		break;
+	/* The ranges are kept under "off" too (one compare per reuse, like
+	 * the other policies); only the zeroing is skipped. glibc's memset
+	 * uses the widest stores the CPU has. */
+	if (d && p->scrub != CFG_SCRUB_OFF) {
+		if (lo == hi) {
+			memset(f + dlo, 0, dhi - dlo);
+			n = dhi - dlo;
+		} else {
+			if (dlo < lo) {
+				uint32_t end = dhi < lo ? dhi : lo;
+
+				memset(f + dlo, 0, end - dlo);
+				n += end - dlo;
+			}
+			if (dhi > hi) {
+				uint32_t start = dlo > hi ? dlo : hi;
+
+				memset(f + start, 0, dhi - start);
+				n += dhi - start;
+			}
+		}
 	}
 	if (n) {
-		/* glibc's memset uses the widest stores the CPU has. */
-		memset(p->base + pool_frame_addr(p, frame), 0, n);
 		p->scrubbed_frames++;
 		p->scrubbed_bytes += n;
 	}
-	p->extent[frame] = 0;
+	p->dirty[frame] = lo == hi ? 0 : POOL_DIRTY(lo, hi);
+}
+
+void pool_scrub_all(struct pool *p)
+{
+	for (uint32_t i = 0; i < p->frames; i++)
+		pool_scrub(p, i);
 }
 
 uint32_t pool_reclaim(struct pool *p, uint16_t who)
@@ -163,6 +179,8 @@ uint32_t pool_reclaim(struct pool *p, uint16_t who)
 		if (p->owner[i] != who)
 			continue;
 		pool_move(p, i, who, POOL_OWN_SWITCH);
+		if (who >= POOL_OWN_VM0)
+			pool_from_guest(p, i);
 		pool_recycle(p, i);
 		n++;
 	}

@@ -14,9 +14,19 @@
  * switch's count equals the free list's length. pool_check() recounts the
  * table and verifies both; the debug build runs it continuously.
  *
- * Every transfer names the owner it expects (pool_move): a guest can only
- * hand over frames that the table says it owns, so a guest can neither free
- * a frame twice nor give away another VM's frame.
+ * Every transfer from an untrusted side names the owner it expects
+ * (pool_move): a guest can only hand over frames that the table says it
+ * owns, so a guest can neither free a frame twice nor give away another
+ * VM's frame. The hot paths move whole bursts whose owner they know
+ * (pool_set_owner, then pool_count_move once per burst).
+ *
+ * Scrub. Per frame the pool keeps the byte range that may hold data of an
+ * earlier use (dirty: packets it carried, and under scrub "full" the whole
+ * frame once a guest had it). A frame is scrubbed when it is used again, not
+ * when it comes back: pool_reuse() zeroes the dirty bytes that the new
+ * packet does not overwrite, so its next user, guest or wire, sees nothing
+ * but its own packet. Frames of the same size in a row cost no zeroing at
+ * all; a short packet after a long one zeroes the difference.
  */
 #ifndef FS_POOL_H
 #define FS_POOL_H
@@ -55,9 +65,9 @@ struct pool {
 	uint16_t *owner;       /* per frame */
 	uint32_t *count;       /* per owner */
 	uint32_t n_owners;
-	/* Per frame: bytes from the frame's start that may hold data, the
-	 * furthest end of any packet it carried since its last scrub. */
-	uint32_t *extent;
+	/* Per frame: bytes [lo, hi) that may hold data of an earlier use, as
+	 * lo | hi << 16 (0: clean). Frames are at most 4096 bytes. */
+	uint32_t *dirty;
 
 	uint64_t *free_stack;  /* frame base offsets */
 	uint32_t n_free;
@@ -125,12 +135,54 @@ static inline int pool_move(struct pool *p, uint32_t frame, uint16_t from,
 	return 0;
 }
 
-/* Records that bytes [0, end) of the frame may hold packet data. */
-static inline void pool_note_extent(struct pool *p, uint32_t frame,
-				    uint32_t end)
+/* The unchecked halves of pool_move, for bursts whose owner the caller
+ * knows: the table entry per frame, the counts once per burst. Hot loops
+ * keep p->owner in a local (stores through other u32 pointers would make
+ * the compiler reload it every frame). */
+static inline void pool_set_owner(struct pool *p, uint32_t frame, uint16_t to)
 {
-	if (end > p->extent[frame])
-		p->extent[frame] = end;
+	p->owner[frame] = to;
+}
+
+static inline void pool_count_move(struct pool *p, uint16_t from, uint16_t to,
+				   uint32_t n)
+{
+	p->count[from] -= n;
+	p->count[to] += n;
+}
+
+#define POOL_DIRTY(lo, hi) ((uint32_t)(lo) | (uint32_t)(hi) << 16)
+
+/* Records that bytes [lo, hi) of the frame may hold packet data. */
+static inline void pool_note_dirty(struct pool *p, uint32_t frame, uint32_t lo,
+				   uint32_t hi)
+{
+	uint32_t d = p->dirty[frame];
+
+	if (d) {
+		if ((d & 0xffff) < lo)
+			lo = d & 0xffff;
+		if (d >> 16 > hi)
+			hi = d >> 16;
+	}
+	p->dirty[frame] = POOL_DIRTY(lo, hi);
+}
+
+/* Zeroes the frame's dirty bytes outside [lo, hi) (unless scrub is "off")
+ * and marks [lo, hi) as its only data; lo == hi: all of it, now clean. */
+void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi);
+
+/*
+ * The frame is about to be used again, with bytes [lo, hi) (offsets in the
+ * frame, lo < hi) just written or about to be: the bytes of earlier uses
+ * that those do not cover are zeroed. A frame carrying packets of one size
+ * in a row costs one compare.
+ */
+static inline void pool_reuse(struct pool *p, uint32_t frame, uint32_t lo,
+			      uint32_t hi)
+{
+	if (p->dirty[frame] != POOL_DIRTY(lo, hi))
+		pool_zero_stale(p, frame, lo, hi);
 }
 
 /* Takes a free frame (owner stays POOL_OWN_SWITCH); returns its base
@@ -146,20 +198,34 @@ static inline void pool_free(struct pool *p, uint64_t addr)
 	p->free_stack[p->n_free++] = addr & ~(uint64_t)(p->frame_size - 1);
 }
 
-/* Zeroes the bytes of a frame that may hold data, per the scrub policy. */
-void pool_scrub(struct pool *p, uint32_t frame);
+/* Zeroes every byte of the frame that may hold data: it is clean (a frame
+ * lent to a guest, who may send any part of it). */
+static inline void pool_scrub(struct pool *p, uint32_t frame)
+{
+	if (p->dirty[frame])
+		pool_zero_stale(p, frame, 0, 0);
+}
 
-/* Scrubs a frame the switch has just taken back and puts it on the free
- * list. */
+/* A frame a guest held: under scrub "full" any byte of it may hold data. */
+static inline void pool_from_guest(struct pool *p, uint32_t frame)
+{
+	if (p->scrub == CFG_SCRUB_FULL)
+		p->dirty[frame] = POOL_DIRTY(0, p->frame_size);
+}
+
+/* Puts a frame the switch has taken back on the free list; it is scrubbed
+ * when it is used again (pool_reuse). */
 static inline void pool_recycle(struct pool *p, uint32_t frame)
 {
-	pool_scrub(p, frame);
 	pool_free(p, pool_frame_addr(p, frame));
 }
 
-/* Takes back every frame owner `who` holds: moves each to the switch,
- * scrubs it and frees it. Returns how many. */
+/* Takes back every frame owner `who` holds: moves each to the switch and
+ * frees it. Returns how many. */
 uint32_t pool_reclaim(struct pool *p, uint16_t who);
+
+/* Scrubs every frame, so the file keeps no packet (at exit). */
+void pool_scrub_all(struct pool *p);
 
 /* Recounts the owner table. 0 if the counts match the table, sum to
  * `frames`, and (when between batches) the switch's count equals the free

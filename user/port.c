@@ -326,25 +326,33 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		 struct port_frame *out, uint32_t max)
 {
 	struct nic_queue *q = &pt->q[qi];
+	uint16_t *owner = p->owner;
+	uint32_t shift = p->shift, mask = p->frame_size - 1;
+	uint64_t bytes = 0;
 	uint32_t idx, i, n;
 
 	n = xsk_ring_cons__peek(&q->rx, max, &idx);
+	if (!n)
+		return 0;
 	for (i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
-		uint32_t frame = pool_frame(p, d->addr);
+		uint64_t addr = d->addr;
+		uint32_t len = d->len, off = (uint32_t)addr & mask;
+		uint32_t frame = (uint32_t)(addr >> shift);
 
-		pool_move(p, frame, POOL_OWN_FILL, POOL_OWN_SWITCH);
-		pool_note_extent(p, frame,
-				 pool_offset_in_frame(p, d->addr) + d->len);
-		out[i].addr = d->addr;
-		out[i].len = d->len;
-		pt->st.rx_bytes += d->len;
+		/* The kernel hands back only frames it had from the fill
+		 * ring: no owner check. */
+		owner[frame] = POOL_OWN_SWITCH;
+		pool_reuse(p, frame, off, off + len);
+		out[i].addr = addr;
+		out[i].len = len;
+		bytes += len;
 	}
-	if (n) {
-		xsk_ring_cons__release(&q->rx, n);
-		pt->st.rx_packets += n;
-		q->rx_packets += n;
-	}
+	pool_count_move(p, POOL_OWN_FILL, POOL_OWN_SWITCH, n);
+	xsk_ring_cons__release(&q->rx, n);
+	pt->st.rx_bytes += bytes;
+	pt->st.rx_packets += n;
+	q->rx_packets += n;
 	return n;
 }
 
@@ -361,6 +369,8 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	uint32_t n, i, k = 0;
 	int got;
 
+	if (pt->mc_fd < 0)
+		return 0;
 	if (max > MC_BATCH)
 		max = MC_BATCH;
 	for (n = 0; n < max; n++) {
@@ -392,6 +402,8 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 
 		if (msg[i].msg_hdr.msg_flags & MSG_TRUNC || len < FS_ETH_HLEN) {
 			pt->st.drops[PORT_DROP_MC_TRUNC]++;
+			pool_note_dirty(p, pool_frame(p, base[i]), FS_HEADROOM,
+					p->frame_size);
 			pool_free(p, base[i]);
 			continue;
 		}
@@ -420,8 +432,8 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 			d[15] = aux.tp_vlan_tci & 0xff;
 			len += 4;
 		}
-		pool_note_extent(p, pool_frame(p, addr),
-				 pool_offset_in_frame(p, addr) + len);
+		pool_reuse(p, pool_frame(p, addr), pool_offset_in_frame(p, addr),
+			   pool_offset_in_frame(p, addr) + len);
 		out[k].addr = addr;
 		out[k].len = len;
 		k++;
@@ -497,10 +509,11 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 			uint32_t frame = pool_frame(
 				p, *xsk_ring_cons__comp_addr(&q->cq, idx + i));
 
-			pool_move(p, frame, POOL_OWN_TX, POOL_OWN_SWITCH);
+			pool_set_owner(p, frame, POOL_OWN_SWITCH);
 			pool_recycle(p, frame);
 		}
 		if (n) {
+			pool_count_move(p, POOL_OWN_TX, POOL_OWN_SWITCH, n);
 			xsk_ring_cons__release(&q->cq, n);
 			pt->st.tx_completed += n;
 			moved += n;
@@ -518,13 +531,19 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 			room = p->n_free > p->fill_reserve ?
 				       p->n_free - p->fill_reserve : 0;
 		if (room && xsk_ring_prod__reserve(&q->fq, room, &idx) == room) {
-			for (i = 0; i < room; i++) {
-				uint64_t addr = pool_alloc(p);
+			uint64_t *top = p->free_stack + p->n_free;
+			uint16_t *owner = p->owner;
+			uint32_t shift = p->shift;
 
-				pool_move(p, pool_frame(p, addr),
-					  POOL_OWN_SWITCH, POOL_OWN_FILL);
+			/* pool_alloc and pool_set_owner, room times. */
+			for (i = 0; i < room; i++) {
+				uint64_t addr = *--top;
+
+				owner[addr >> shift] = POOL_OWN_FILL;
 				*xsk_ring_prod__fill_addr(&q->fq, idx + i) = addr;
 			}
+			p->n_free -= room;
+			pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_FILL, room);
 			xsk_ring_prod__submit(&q->fq, room);
 			moved += room;
 		}

@@ -56,11 +56,12 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
 
-/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
- * take it (the reason is counted by the VM port). */
-static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
+/* The rare hand-off: captured, or the copy baseline. */
+static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
+						 struct vmport *v,
+						 uint64_t addr, uint32_t len)
 {
-	if (__builtin_expect(sw->handoff_copy, 0)) {
+	if (sw->handoff_copy) {
 		/* The baseline flipswitch replaces: the frame is copied into
 		 * one lent to the VM, and the original recycled. */
 		uint64_t c = copy_frame(sw, addr, len);
@@ -76,8 +77,24 @@ static void to_vm(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len)
 		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
 		return;
 	}
-	if (__builtin_expect(sw->cap.vm == v->index, 0))
+	if (sw->cap.vm == v->index)
 		cap_tap(sw, addr, len, SW_CAP_RX);
+	touch(sw, v);
+}
+
+/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
+ * take it (the reason is counted by the VM port). */
+static inline void to_vm(struct sw *sw, struct vmport *v, uint64_t addr,
+			 uint32_t len)
+{
+	if (__builtin_expect(sw->slow, 0)) {
+		to_vm_slow(sw, v, addr, len);
+		return;
+	}
+	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		return;
+	}
 	touch(sw, v);
 }
 
@@ -97,6 +114,9 @@ static void to_nic(struct sw *sw, struct vmport *v, uint64_t addr,
 		}
 		addr -= 4;
 		len += 4;
+		pool_note_dirty(p, pool_frame(p, addr),
+				pool_offset_in_frame(p, addr),
+				pool_offset_in_frame(p, addr) + len);
 		d = pool_data(p, addr);
 		memmove(d, d + 4, 12);
 		d[12] = 0x81;
@@ -120,9 +140,9 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 		sw->drops[SW_DROP_POOL_EMPTY]++;
 		return c;
 	}
+	pool_reuse(p, pool_frame(p, c), FS_HEADROOM, FS_HEADROOM + len);
 	c += FS_HEADROOM;
 	memcpy(pool_data(p, c), pool_data(p, addr), len);
-	pool_note_extent(p, pool_frame(p, c), FS_HEADROOM + len);
 	sw->copies++;
 	return c;
 }
@@ -169,28 +189,35 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 		     uint32_t n)
 {
 	struct pool *p = &sw->pool;
+	unsigned char *base = p->base;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t addr = f[i].addr;
 		uint32_t len = f[i].len;
-		unsigned char *d = pool_data(p, addr);
+		unsigned char *d = base + addr;
 		uint16_t vlan = 0;
 		int32_t vm;
 
-		if (i + 1 < n)
-			__builtin_prefetch(pool_data(p, f[i + 1].addr));
-		if (__builtin_expect(sw->cap.nic == pt->index, 0))
+		/* f[n] exists (rxbuf has a spare entry); a prefetch of
+		 * whatever it holds cannot fault. */
+		__builtin_prefetch(base + f[i + 1].addr);
+		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
 			cap_tap(sw, addr, len, SW_CAP_RX);
-		if (len < FS_ETH_HLEN) {
+		if (__builtin_expect(len < FS_ETH_HLEN, 0)) {
 			sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, pool_frame(p, addr));
 			continue;
 		}
 		if (d[12] == 0x81 && d[13] == 0x00 && len >= FS_ETH_HLEN + 4) {
+			unsigned char macs[12];
+
 			vlan = ((d[14] << 8) | d[15]) & 0x0fff;
 			/* Access ports see untagged frames: drop the tag in
-			 * place by moving the MACs 4 bytes on. */
-			memmove(d + 4, d, 12);
+			 * place by moving the MACs 4 bytes on (and zero the
+			 * 4 bytes left before them). */
+			memcpy(macs, d, 12);
+			memset(d, 0, 4);
+			memcpy(d + 4, macs, 12);
 			addr += 4;
 			len -= 4;
 			d += 4;
@@ -200,7 +227,7 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 				pool_recycle(p, pool_frame(p, addr));
 			continue;
 		}
-		vm = fdb_lookup(&sw->fdb, d, vlan);
+		vm = fdb_lookup_frame(&sw->fdb, d, vlan);
 		if (vm < 0 || sw->vms[vm].cfg.uplink != pt->index) {
 			sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, pool_frame(p, addr));
@@ -215,15 +242,8 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 static void flush_touched(struct sw *sw)
 {
 	for (uint32_t i = 0; i < sw->n_touched; i++)
-		vmport_rx_flush(&sw->vms[sw->touched[i]]);
+		vmport_rx_flush(&sw->vms[sw->touched[i]], &sw->pool);
 	sw->n_touched = 0;
-}
-
-void sw_from_nic_burst(struct sw *sw, struct port *pt, struct port_frame *f,
-		       uint32_t n)
-{
-	from_nic(sw, pt, f, n);
-	flush_touched(sw);
 }
 
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
@@ -246,7 +266,7 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			to_nic(sw, v, t[i].addr, t[i].len);
 			continue;
 		}
-		dst = fdb_lookup(&sw->fdb, d, v->cfg.vlan);
+		dst = fdb_lookup_frame(&sw->fdb, d, v->cfg.vlan);
 		if (dst == v->index) {
 			sw->drops[SW_DROP_HAIRPIN]++;
 			pool_recycle(p, pool_frame(p, t[i].addr));
@@ -317,6 +337,11 @@ static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 	return 0;
 }
 
+static void sw_set_slow(struct sw *sw)
+{
+	sw->slow = sw->handoff_copy || sw->cap.nic >= 0 || sw->cap.vm >= 0;
+}
+
 static int64_t vm_unlink(struct sw *sw, int idx)
 {
 	struct vmport *v = &sw->vms[idx];
@@ -325,8 +350,10 @@ static int64_t vm_unlink(struct sw *sw, int idx)
 	fdb_del(&sw->fdb, v->cfg.mac, v->cfg.vlan);
 	v->attached = false;
 	v->active = false;
-	if (sw->cap.vm == idx)
+	if (sw->cap.vm == idx) {
 		sw->cap.vm = -1;
+		sw_set_slow(sw);
+	}
 	/* Frames on its rx ring are counted to it, so this takes them too. */
 	n = pool_reclaim(&sw->pool, v->owner);
 	v->st.reclaimed += n;
@@ -368,6 +395,7 @@ static void mail_poll(struct sw *sw)
 	case SW_MAIL_CAPTURE:
 		sw->cap.nic = m->arg;
 		sw->cap.vm = m->arg2;
+		sw_set_slow(sw);
 		m->result = 0;
 		break;
 	default:
@@ -569,11 +597,12 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
 	sw->handoff_copy = cfg->handoff_copy;
+	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
-	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));
+	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf)); /* from_nic */
 	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf ||
@@ -641,6 +670,9 @@ void sw_fini(struct sw *sw)
 		/* With the sockets closed the kernel holds no frame. */
 		pool_reclaim(&sw->pool, POOL_OWN_FILL);
 		pool_reclaim(&sw->pool, POOL_OWN_TX);
+		/* Frames are scrubbed when used again: scrub what is left, so
+		 * a pool file kept for the next switch holds no packet. */
+		pool_scrub_all(&sw->pool);
 		sw_report(sw);
 	}
 	for (int i = 0; i < sw->n_vms; i++) {

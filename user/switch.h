@@ -102,6 +102,7 @@ struct sw {
 	uint64_t copies;     /* broadcast copies made */
 	uint64_t vm2vm;      /* VM-to-VM hand-offs, zero-copy */
 	int handoff_copy;    /* cfg handoff = "copy": the benchmark's baseline */
+	bool slow;           /* hand-offs copy or are captured (to_vm_slow) */
 	uint64_t handoff_copies; /* frames copied to hand them off (copy mode) */
 
 	struct sw_mail mail;
@@ -131,11 +132,6 @@ uint32_t sw_poll_once(struct sw *sw);
 /* Runs passes until *stop; logs a report whenever *report is set. */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report);
-/* The core alone, for the core benchmark (tools/bench/fs-core-bench.c):
- * classifies and hands off n frames the switch owns as if received on pt,
- * then publishes the VM rings. */
-void sw_from_nic_burst(struct sw *sw, struct port *pt, struct port_frame *f,
-		       uint32_t n);
 /* Detaches and closes everything, takes every frame back, logs the exit
  * report, then removes the files it created. */
 void sw_fini(struct sw *sw);

@@ -83,6 +83,7 @@ static void rings_reset(struct vmport *v)
 	fs_ring_init(&v->alloc, v->region, &v->layout.alloc);
 	fs_ring_init(&v->tx, v->region, &v->layout.tx);
 	v->rx_unflushed = 0;
+	v->rx_room = 0;
 }
 
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
@@ -272,52 +273,45 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	return n;
 }
 
-int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
-		      uint32_t len)
+uint32_t vmport_rx_open(struct vmport *v, struct pool *p)
 {
-	struct fs_desc *d;
-	int bad = 0;
-	uint32_t idx;
-	int why;
+	uint32_t held = p->count[v->owner] + v->rx_unflushed, room;
+	int bad = 0, why;
 
 	if (!v->attached) {
 		why = VM_DROP_DETACHED;
 		goto drop;
 	}
-	if (p->count[v->owner] >= v->cfg.quota) {
+	if (held >= v->cfg.quota) {
 		why = VM_DROP_QUOTA;
 		goto drop;
 	}
-	if (!fs_prod_reserve(&v->rx, 1, &idx, &bad)) {
+	room = fs_prod_room(&v->rx, v->cfg.quota - held, &bad);
+	if (!room) {
 		why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
 		goto drop;
 	}
-	pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, v->owner);
-	d = fs_ring_desc(&v->rx, idx);
-	d->addr = addr;
-	d->len = len;
-	d->options = 0;
-	v->rx_unflushed++;
-	v->st.rx_packets++;
-	v->st.rx_bytes += len;
-	return 0;
+	v->rx_room = room < v->cfg.quota - held ? room : v->cfg.quota - held;
+	return v->rx_room;
 drop:
 	v->st.drops[why]++;
-	return -1;
+	return 0;
 }
 
-/* Checks a pool offset from the guest and takes its frame from the VM.
- * Returns the frame, or -(reason) after counting it. */
-static int64_t take_frame(struct vmport *v, struct pool *p, uint64_t addr)
+/* Checks a pool offset from the guest: inside the pool (size bytes), on a
+ * frame the VM owns. Returns the frame, or -(reason) after counting it.
+ * The callers hold the pool's fields in locals (see pool_set_owner). */
+static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
+				  uint64_t size, uint32_t shift, uint64_t addr)
 {
 	uint32_t frame;
 
-	if (addr >= p->size) {
+	if (addr >= size) {
 		v->st.drops[VM_BAD_ADDR]++;
 		return -VM_BAD_ADDR;
 	}
-	frame = pool_frame(p, addr);
-	if (pool_move(p, frame, v->owner, POOL_OWN_SWITCH)) {
+	frame = (uint32_t)(addr >> shift);
+	if (owner[frame] != v->owner) {
 		v->st.drops[VM_BAD_OWNER]++;
 		return -VM_BAD_OWNER;
 	}
@@ -327,6 +321,7 @@ static int64_t take_frame(struct vmport *v, struct pool *p, uint64_t addr)
 uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			   struct fs_desc *out, uint32_t max)
 {
+	uint16_t *owner = p->owner;
 	uint32_t idx, i, n, k = 0;
 	int bad = 0;
 
@@ -353,46 +348,60 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			v->st.drops[VM_BAD_LEN]++;
 			continue;
 		}
-		frame = take_frame(v, p, d.addr);
+		frame = check_frame(v, owner, p->size, p->shift, d.addr);
 		if (frame < 0)
 			continue;
-		pool_note_extent(p, (uint32_t)frame, (uint32_t)end);
-		v->st.tx_packets++;
+		owner[frame] = POOL_OWN_SWITCH;
+		pool_from_guest(p, (uint32_t)frame);
+		pool_note_dirty(p, (uint32_t)frame,
+				pool_offset_in_frame(p, d.addr), (uint32_t)end);
 		v->st.tx_bytes += d.len;
 		out[k++] = d;
 	}
 	if (n)
 		fs_cons_release(&v->tx, n);
+	pool_count_move(p, v->owner, POOL_OWN_SWITCH, k);
+	v->st.tx_packets += k;
 	return k;
 }
 
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 {
-	uint32_t idx, i, n, k = 0;
+	uint16_t *owner = p->owner;
+	uint64_t *top = p->free_stack + p->n_free, size = p->size;
+	uint32_t shift = p->shift, idx, i, n, k = 0;
+	bool full = p->scrub == CFG_SCRUB_FULL;
 	int bad = 0;
 
 	n = fs_cons_peek(&v->free, max, &idx, &bad);
 	if (bad)
 		v->st.drops[VM_BAD_RING_INDEX]++;
+	if (!n)
+		return 0;
 	for (i = 0; i < n; i++) {
 		uint64_t addr = __atomic_load_n(fs_ring_addr(&v->free, idx + i),
 						__ATOMIC_RELAXED);
-		int64_t frame = take_frame(v, p, addr);
+		int64_t frame = check_frame(v, owner, size, shift, addr);
 
 		if (frame < 0)
 			continue;
-		pool_recycle(p, (uint32_t)frame);
+		/* pool_set_owner, pool_from_guest, pool_recycle. */
+		owner[frame] = POOL_OWN_SWITCH;
+		if (full)
+			pool_from_guest(p, (uint32_t)frame);
+		*top++ = (uint64_t)frame << shift;
 		k++;
 	}
-	if (n)
-		fs_cons_release(&v->free, n);
+	fs_cons_release(&v->free, n);
+	p->n_free += k;
+	pool_count_move(p, v->owner, POOL_OWN_SWITCH, k);
 	v->st.freed += k;
 	return k;
 }
 
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 {
-	uint32_t cons, pending, want, room, idx, i, n;
+	uint32_t cons, pending, want, room, held, idx, i, n;
 	int bad = 0;
 
 	if (!v->attached)
@@ -407,9 +416,12 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	if (pending >= v->alloc_target)
 		return 0;
 	want = v->alloc_target - pending;
-	room = v->cfg.quota - p->count[v->owner];
-	if (p->count[v->owner] >= v->cfg.quota)
+	/* An open rx burst's frames, given and still to come, count against
+	 * the quota. */
+	held = p->count[v->owner] + v->rx_unflushed + v->rx_room;
+	if (held >= v->cfg.quota)
 		return 0;
+	room = v->cfg.quota - held;
 	if (want > room)
 		want = room;
 	if (want > p->n_free)
@@ -418,9 +430,12 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	for (i = 0; i < n; i++) {
 		uint64_t addr = pool_alloc(p);
 
-		pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, v->owner);
+		/* The guest may send any part of it: all of it clean. */
+		pool_scrub(p, pool_frame(p, addr));
+		pool_set_owner(p, pool_frame(p, addr), v->owner);
 		*fs_ring_addr(&v->alloc, idx + i) = addr;
 	}
+	pool_count_move(p, POOL_OWN_SWITCH, v->owner, n);
 	if (n) {
 		fs_prod_submit(&v->alloc);
 		v->st.lent += n;

@@ -66,7 +66,11 @@ struct vmport {
 	bool attached;
 	uint32_t last_req;       /* guest_req last acted on */
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
-	uint32_t rx_unflushed;   /* rx entries written, producer not stored */
+	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
+				    frames not yet counted to the VM */
+	uint32_t rx_room;        /* frames the burst may still give it (ring
+				    room and quota, vmport_rx_open); 0 after
+				    each flush */
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
@@ -104,11 +108,31 @@ int vmport_poll_ctrl(struct vmport *v, struct pool *p);
 uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 			    uint32_t timeout_ms);
 
+/* Opens an rx burst to the VM: how many frames it may take (room on its
+ * rx ring, within its quota). 0 if none, the reason counted in st.drops. */
+uint32_t vmport_rx_open(struct vmport *v, struct pool *p);
+
 /* Hands a frame the switch owns to the guest's rx ring. 0, or -1 if it
  * dropped it (the reason is counted in st.drops) and the frame stays the
  * switch's. Call vmport_rx_flush() after a batch. */
-int vmport_rx_enqueue(struct vmport *v, struct pool *p, uint64_t addr,
-		      uint32_t len);
+static inline int vmport_rx_enqueue(struct vmport *v, struct pool *p,
+				    uint64_t addr, uint32_t len)
+{
+	struct fs_desc *d;
+
+	if (__builtin_expect(!v->rx_room, 0) && !vmport_rx_open(v, p))
+		return -1;
+	v->rx_room--;
+	/* The counts move at the flush, once for the burst. */
+	pool_set_owner(p, pool_frame(p, addr), v->owner);
+	d = fs_ring_desc(&v->rx, v->rx.cached_prod++);
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	v->rx_unflushed++;
+	v->st.rx_bytes += len;
+	return 0;
+}
 
 /* Rings the guest's doorbell if it sleeps waiting on its rx or alloc
  * ring (K, L), after the switch published entries there. */
@@ -127,11 +151,16 @@ static inline void vmport_kick(struct vmport *v)
 		v->st.irqs++;
 }
 
-static inline void vmport_rx_flush(struct vmport *v)
+/* Publishes the burst's rx entries (one release store), counts their
+ * frames to the VM, and rings the guest if it sleeps. */
+static inline void vmport_rx_flush(struct vmport *v, struct pool *p)
 {
 	if (v->rx_unflushed) {
+		pool_count_move(p, POOL_OWN_SWITCH, v->owner, v->rx_unflushed);
 		fs_prod_submit(&v->rx);
+		v->st.rx_packets += v->rx_unflushed;
 		v->rx_unflushed = 0;
+		v->rx_room = 0;
 		vmport_kick(v);
 	}
 }
@@ -166,7 +195,8 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max);
 /* Tops the alloc ring up to alloc_target lent frames, within quota. */
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p);
 
-/* Frames the VM holds now (owner table count). */
+/* Frames the VM holds now (owner table count; the worker adds an open rx
+ * burst's rx_unflushed). */
 static inline uint32_t vmport_held(const struct vmport *v,
 				   const struct pool *p)
 {

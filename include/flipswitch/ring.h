@@ -213,17 +213,15 @@ static inline uint64_t *fs_ring_addr(const struct fs_ring *r, uint32_t idx)
 }
 
 /*
- * Producer side. Returns how many of nb entries can be written from *idx on,
- * 0 if none. If the peer's consumer index is impossible (more consumed than
- * produced) the ring counts as full and *bad is set.
+ * Producer side. How many entries could be written now, at least nb if the
+ * cached consumer index says so; else it is refreshed from the peer. If the
+ * peer's consumer index is impossible (more consumed than produced) the
+ * ring counts as full and *bad is set.
  */
-static inline uint32_t fs_prod_reserve(struct fs_ring *r, uint32_t nb,
-				       uint32_t *idx, int *bad)
+static inline uint32_t fs_prod_room(struct fs_ring *r, uint32_t nb, int *bad)
 {
 	uint32_t used = r->cached_prod - r->cached_cons;
-	uint32_t room;
 
-	*idx = r->cached_prod; /* set even when nothing is reserved */
 	if (r->size - used < nb) {
 		r->cached_cons = __atomic_load_n(r->consumer,
 						 __ATOMIC_ACQUIRE); /* A */
@@ -236,7 +234,16 @@ static inline uint32_t fs_prod_reserve(struct fs_ring *r, uint32_t nb,
 			return 0;
 		}
 	}
-	room = r->size - used;
+	return r->size - used;
+}
+
+/* Producer side. Returns how many of nb entries can be written from *idx
+ * on, 0 if none (see fs_prod_room). */
+static inline uint32_t fs_prod_reserve(struct fs_ring *r, uint32_t nb,
+				       uint32_t *idx, int *bad)
+{
+	uint32_t room = fs_prod_room(r, nb, bad);
+
 	if (nb > room)
 		nb = room;
 	*idx = r->cached_prod;

@@ -54,12 +54,41 @@ static void test_key_packing(void **state)
 	static const uint8_t a[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 	static const uint8_t zero[6] = { 0 };
 
+	/* A frame: the destination MAC, then the source's first bytes. */
+	static const uint8_t frame[8] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+					  0xff, 0xee };
+
 	(void)state;
-	assert_int_equal(fdb_key(a, 0), 0x525400123456ULL);
-	assert_int_equal(fdb_key(a, 10), 0x000a525400123456ULL);
-	assert_int_equal(fdb_key(a, 4094), 0x0ffe525400123456ULL);
+	/* The six bytes as a little-endian number, the VLAN above. */
+	assert_int_equal(fdb_key(a, 0), 0x563412005452ULL);
+	assert_int_equal(fdb_key(a, 10), 0x000a563412005452ULL);
+	assert_int_equal(fdb_key(a, 4094), 0x0ffe563412005452ULL);
+	assert_int_equal(fdb_key(a, 0x1001), 0x0001563412005452ULL);
 	assert_int_equal(fdb_key(zero, 0), 0);
 	assert_int_equal(fdb_key(zero, 1), 1ULL << 48);
+	/* From a frame: the same key, whatever follows the MAC. */
+	for (uint16_t vlan = 0; vlan < 4096; vlan += 273)
+		assert_int_equal(fdb_key_frame(frame, vlan), fdb_key(a, vlan));
+}
+
+/* The zero MAC is never in the table and finds nothing, though its key is
+ * the empty slot's. */
+static void test_zero_mac_finds_nothing(void **state)
+{
+	static const uint8_t zero[8] = { 0 };
+	static const uint8_t a[6] = { 0x52, 0x54, 0, 0, 0, 1 };
+	struct fdb f;
+
+	(void)state;
+	assert_int_equal(fdb_init(&f, 8), 0);
+	assert_int_equal(fdb_lookup(&f, zero, 0), -1);
+	assert_int_equal(fdb_add(&f, zero, 0, 3, FDB_STATIC), -EINVAL);
+	assert_int_equal(fdb_add(&f, a, 0, 0, FDB_STATIC), 0);
+	assert_int_equal(fdb_lookup_frame(&f, zero, 0), -1);
+	assert_int_equal(fdb_del(&f, a, 0), 0);
+	/* A slot emptied by a delete says -1 too. */
+	assert_int_equal(fdb_lookup_frame(&f, zero, 0), -1);
+	fdb_fini(&f);
 }
 
 static void test_init_sizes(void **state)
@@ -513,6 +542,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_packing),
+		cmocka_unit_test(test_zero_mac_finds_nothing),
 		cmocka_unit_test(test_init_sizes),
 		cmocka_unit_test(test_add_lookup_del),
 		cmocka_unit_test(test_vlans_are_distinct),

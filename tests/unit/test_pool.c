@@ -117,7 +117,7 @@ static void test_create_initial_state(void **state)
 		assert_int_equal(p->count[i], 0);
 	for (uint32_t i = 0; i < FRAMES; i++) {
 		assert_int_equal(p->owner[i], POOL_OWN_SWITCH);
-		assert_int_equal(p->extent[i], 0);
+		assert_int_equal(p->dirty[i], 0);
 	}
 	assert_int_equal(p->scrubbed_frames, 0);
 	assert_int_equal(p->scrubbed_bytes, 0);
@@ -524,7 +524,7 @@ static void test_reclaim(void **state)
 	/* The guest wrote packets into them: headroom + 100 bytes. */
 	for (k = 0; k < 5; k++) {
 		memset(pool_data(p, pool_frame_addr(p, vm0_frames[k])), 0xab, FSIZE);
-		pool_note_extent(p, vm0_frames[k], FS_HEADROOM + 100);
+		pool_note_dirty(p, vm0_frames[k], 0, FS_HEADROOM + 100);
 	}
 
 	assert_int_equal(pool_reclaim(p, VM0), 5);
@@ -534,16 +534,21 @@ static void test_reclaim(void **state)
 	assert_int_equal(p->count[POOL_OWN_SWITCH], FRAMES - 5);
 	assert_int_equal(p->n_free, FRAMES - 5);
 	assert_pool_ok(p, true);
-	assert_int_equal(p->scrubbed_frames, 5);
-	assert_int_equal(p->scrubbed_bytes, 5 * (FS_HEADROOM + 100));
+	/* Scrubbed when used again, not now; their data stays tracked. */
+	assert_int_equal(p->scrubbed_frames, 0);
 	for (k = 0; k < 5; k++) {
 		const unsigned char *d = pool_data(p, pool_frame_addr(p, vm0_frames[k]));
 
 		assert_int_equal(p->owner[vm0_frames[k]], POOL_OWN_SWITCH);
-		assert_int_equal(p->extent[vm0_frames[k]], 0);
+		assert_int_equal(p->dirty[vm0_frames[k]],
+				 POOL_DIRTY(0, FS_HEADROOM + 100));
+		pool_scrub(p, vm0_frames[k]);
+		assert_int_equal(p->dirty[vm0_frames[k]], 0);
 		for (uint32_t b = 0; b < FSIZE; b++)
 			assert_int_equal(d[b], b < FS_HEADROOM + 100 ? 0 : 0xab);
 	}
+	assert_int_equal(p->scrubbed_frames, 5);
+	assert_int_equal(p->scrubbed_bytes, 5 * (FS_HEADROOM + 100));
 	/* Nothing left: 0, and no change. */
 	assert_int_equal(pool_reclaim(p, VM0), 0);
 	assert_int_equal(p->scrubbed_frames, 5);
@@ -587,20 +592,39 @@ static void test_reclaim_everything(void **state)
 static const struct scrub_case {
 	const char *name;
 	enum cfg_scrub policy;
-	uint32_t extents[3];  /* noted in turn (0: none) */
-	uint32_t zero_end;    /* bytes [0, zero_end) zero after recycle */
-	uint64_t frames, bytes;
+	uint32_t noted[3][2];  /* dirty ranges noted in turn ({0, 0}: none) */
+	bool guest;            /* then back from a guest (pool_from_guest) */
+	uint32_t lo, hi;       /* used again for [lo, hi); lo == hi: clean */
+	uint32_t zero[2][2];   /* the byte ranges zeroed */
+	uint64_t bytes;
 } scrub_cases[] = {
-	{ "used", CFG_SCRUB_USED, { 256 + 100 }, 356, 1, 356 },
-	{ "used, largest extent wins", CFG_SCRUB_USED, { 200, 256 + 100, 300 },
-	  356, 1, 356 },
-	{ "used, whole frame", CFG_SCRUB_USED, { 2048 }, 2048, 1, 2048 },
-	{ "used, nothing noted", CFG_SCRUB_USED, { 0 }, 0, 0, 0 },
-	{ "full", CFG_SCRUB_FULL, { 256 + 100 }, 2048, 1, 2048 },
-	{ "full, nothing noted", CFG_SCRUB_FULL, { 0 }, 2048, 1, 2048 },
-	{ "off", CFG_SCRUB_OFF, { 256 + 100 }, 0, 0, 0 },
-	{ "off, whole frame", CFG_SCRUB_OFF, { 2048 }, 0, 0, 0 },
+	{ "used, the same packet size again", CFG_SCRUB_USED, { { 256, 356 } },
+	  false, 256, 356, { { 0 } }, 0 },
+	{ "used, a shorter packet", CFG_SCRUB_USED, { { 256, 356 } }, false,
+	  256, 300, { { 300, 356 } }, 56 },
+	{ "used, noted ranges merge", CFG_SCRUB_USED,
+	  { { 256, 356 }, { 200, 300 }, { 256, 400 } }, true, 256, 300,
+	  { { 200, 256 }, { 300, 400 } }, 156 },
+	{ "used, lent: all clean", CFG_SCRUB_USED, { { 256, 356 } }, true, 0, 0,
+	  { { 256, 356 } }, 100 },
+	{ "used, a whole frame", CFG_SCRUB_USED, { { 0, 2048 } }, false, 256,
+	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
+	{ "used, nothing noted", CFG_SCRUB_USED, { { 0 } }, false, 256, 300,
+	  { { 0 } }, 0 },
+	{ "full, back from a guest", CFG_SCRUB_FULL, { { 256, 356 } }, true, 256,
+	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
+	{ "full, never a guest's", CFG_SCRUB_FULL, { { 256, 356 } }, false, 256,
+	  300, { { 300, 356 } }, 56 },
+	{ "off", CFG_SCRUB_OFF, { { 256, 356 } }, true, 256, 300, { { 0 } }, 0 },
 };
+
+static bool in_zeroed(const struct scrub_case *sc, uint32_t b)
+{
+	for (int z = 0; z < 2; z++)
+		if (b >= sc->zero[z][0] && b < sc->zero[z][1])
+			return true;
+	return false;
+}
 
 static void test_scrub_policies(void **state)
 {
@@ -624,15 +648,25 @@ static void test_scrub_policies(void **state)
 		f = pool_frame(&p, a);
 		memset(p.base, 0xc3, 3 * FSIZE);
 		for (int e = 0; e < 3; e++)
-			if (sc->extents[e])
-				pool_note_extent(&p, f, sc->extents[e]);
-
+			if (sc->noted[e][1])
+				pool_note_dirty(&p, f, sc->noted[e][0], sc->noted[e][1]);
+		if (sc->guest)
+			pool_from_guest(&p, f);
+		/* Back on the free list: nothing zeroed yet. */
 		pool_recycle(&p, f);
-		assert_int_equal(p.extent[f], 0);
-		assert_int_equal(p.scrubbed_frames, sc->frames);
+		assert_int_equal(p.scrubbed_frames, 0);
+		assert_int_equal(pool_alloc(&p), a);
+
+		if (sc->lo == sc->hi)
+			pool_scrub(&p, f);
+		else
+			pool_reuse(&p, f, sc->lo, sc->hi);
+		assert_int_equal(p.scrubbed_frames, sc->bytes ? 1 : 0);
 		assert_int_equal(p.scrubbed_bytes, sc->bytes);
+		assert_int_equal(p.dirty[f], sc->lo == sc->hi ? 0 :
+					     POOL_DIRTY(sc->lo, sc->hi));
 		for (b = 0; b < FSIZE; b++) {
-			unsigned char want = b < sc->zero_end ? 0 : 0xc3;
+			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
 
 			if (p.base[a + b] != want)
 				fail_msg("%s: byte %u is %#x, not %#x", sc->name, b,
@@ -642,21 +676,12 @@ static void test_scrub_policies(void **state)
 			assert_int_equal(p.base[b], 0xc3);
 			assert_int_equal(p.base[2 * FSIZE + b], 0xc3);
 		}
-		/* On the free list again, next out. */
-		assert_int_equal(pool_alloc(&p), a);
-		/* A second recycle with nothing noted since: "used" scrubs
-		 * nothing more, "full" the whole frame again. */
-		memset(p.base + a, 0xc3, FSIZE);
-		pool_recycle(&p, f);
-		if (sc->policy == CFG_SCRUB_FULL) {
-			assert_int_equal(p.scrubbed_frames, sc->frames + 1);
-			assert_int_equal(p.scrubbed_bytes, sc->bytes + FSIZE);
-			assert_int_equal(p.base[a + FSIZE - 1], 0);
-		} else {
-			assert_int_equal(p.scrubbed_frames, sc->frames);
+		/* The same range again: nothing more to zero. */
+		if (sc->lo != sc->hi) {
+			pool_reuse(&p, f, sc->lo, sc->hi);
 			assert_int_equal(p.scrubbed_bytes, sc->bytes);
-			assert_int_equal(p.base[a], 0xc3);
 		}
+		pool_free(&p, a);
 		pool_free(&p, 2 * FSIZE);
 		pool_free(&p, 0);
 		assert_pool_ok(&p, true);
@@ -671,12 +696,17 @@ static void test_scrub_counters_accumulate(void **state)
 
 	for (int i = 0; i < 4; i++) {
 		a[i] = pool_alloc(p);
-		pool_note_extent(p, pool_frame(p, a[i]), 100 * (uint32_t)(i + 1));
+		pool_note_dirty(p, pool_frame(p, a[i]), 0, 100 * (uint32_t)(i + 1));
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		pool_recycle(p, pool_frame(p, a[i]));
+		pool_scrub(p, pool_frame(p, a[i]));
+	}
 	assert_int_equal(p->scrubbed_frames, 4);
 	assert_int_equal(p->scrubbed_bytes, 100 + 200 + 300 + 400);
+	/* Clean frames cost nothing more. */
+	pool_scrub_all(p);
+	assert_int_equal(p->scrubbed_frames, 4);
 	assert_pool_ok(p, true);
 }
 

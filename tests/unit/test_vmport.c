@@ -182,15 +182,15 @@ static void assert_drops(const struct vmport *v, const uint64_t want[VM_DROP_NR]
 				 (unsigned long long)want[i]);
 }
 
-/* A frame off the free list with a 60-byte packet at the headroom, its
- * extent noted as the switch does for frames from the NIC. */
+/* A frame off the free list with a 60-byte packet at the headroom, reused
+ * as the switch does for frames from the NIC. */
 static uint64_t switch_frame(struct fx *f, uint8_t fill)
 {
 	uint64_t a = pool_alloc(&f->p);
 
 	assert_int_not_equal(a, UINT64_MAX);
 	memset(pool_data(&f->p, a + FS_HEADROOM), fill, PKT_LEN);
-	pool_note_extent(&f->p, pool_frame(&f->p, a), FS_HEADROOM + PKT_LEN);
+	pool_reuse(&f->p, pool_frame(&f->p, a), FS_HEADROOM, FS_HEADROOM + PKT_LEN);
 	return a + FS_HEADROOM;
 }
 
@@ -376,7 +376,7 @@ static void test_destroy_removes_file_and_reclaims(void **state)
 	(void)state;
 	guest_takes_lent(f, 4, lent);
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_frames(f, 4 + 1); /* 4 lent and taken, 1 on the rx ring */
 
 	snprintf(rings, sizeof(rings), "%s", f->vc.rings);
@@ -597,10 +597,10 @@ static void test_rx_delivery(void **state)
 	b = switch_frame(f, 0x5b);
 	assert_int_equal(vmport_rx_enqueue(&f->v, &f->p, b, 1514), 0);
 	assert_int_equal(f->v.rx_unflushed, 2);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(f->v.rx_unflushed, 0);
 	assert_int_equal(*f->g.rx.producer, 2);
-	vmport_rx_flush(&f->v); /* nothing new: no change */
+	vmport_rx_flush(&f->v, &f->p); /* nothing new: no change */
 	assert_int_equal(*f->g.rx.producer, 2);
 
 	assert_int_equal(fsg_rx(&f->g, d, 4), 2);
@@ -631,7 +631,7 @@ static void test_rx_quota(void **state)
 	(void)state;
 	for (i = 0; i < QUOTA; i++)
 		assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_frames(f, QUOTA);
 	/* The ring is full too; quota is checked first. */
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), -1);
@@ -657,7 +657,7 @@ static void test_rx_quota(void **state)
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), -1);
 	want[VM_DROP_QUOTA] = 4;
 	assert_drops(&f->v, want);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_frames(f, QUOTA);
 
 	/* Lent frames count against the quota as well. */
@@ -675,7 +675,7 @@ static void test_rx_quota_includes_alloc_ring(void **state)
 	for (uint32_t i = 0; i < QUOTA - QUOTA / 4; i++)
 		assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), -1);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_drops(&f->v, want);
 	assert_frames(f, QUOTA);
 	fx_free(f);
@@ -702,7 +702,7 @@ static void test_rx_ring_full_and_bad_consumer(void **state)
 
 	for (i = 0; i < RING; i++)
 		assert_int_equal(to_vm(f, &v, switch_frame(f, 1), PKT_LEN), 0);
-	vmport_rx_flush(&v);
+	vmport_rx_flush(&v, &f->p);
 	assert_int_equal(to_vm(f, &v, switch_frame(f, 1), PKT_LEN), -1);
 	want[VM_DROP_RX_FULL] = 1;
 	assert_drops(&v, want);
@@ -725,7 +725,7 @@ static void test_rx_ring_full_and_bad_consumer(void **state)
 	for (i = 0; i < 4; i++)
 		assert_int_equal(to_vm(f, &v, switch_frame(f, 1), PKT_LEN), 0);
 	assert_int_equal(to_vm(f, &v, switch_frame(f, 1), PKT_LEN), -1);
-	vmport_rx_flush(&v);
+	vmport_rx_flush(&v, &f->p);
 	want[VM_DROP_RX_FULL] = 2;
 	assert_drops(&v, want);
 	assert_int_equal(rx->producer, RING + 4);
@@ -807,7 +807,7 @@ static void test_alloc_refill_within_quota(void **state)
 
 		for (uint32_t i = 0; i < cases[c].rx_held; i++)
 			assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
-		vmport_rx_flush(&f->v);
+		vmport_rx_flush(&f->v, &f->p);
 		assert_int_equal(vmport_alloc_refill(&f->v, &f->p), cases[c].lent);
 		assert_int_equal(*f->g.alloc.producer, cases[c].lent);
 		assert_frames(f, cases[c].rx_held + cases[c].lent);
@@ -1009,8 +1009,10 @@ static void test_tx_bad_inputs(void **state)
 			assert_int_equal(out[j].options, 0);
 			assert_int_equal(f->p.owner[pool_frame(&f->p, a)],
 					 POOL_OWN_SWITCH);
-			assert_int_equal(f->p.extent[pool_frame(&f->p, a)],
-					 pool_offset_in_frame(&f->p, a) + tc->d[i].len);
+			assert_int_equal(f->p.dirty[pool_frame(&f->p, a)],
+					 POOL_DIRTY(pool_offset_in_frame(&f->p, a),
+						    pool_offset_in_frame(&f->p, a) +
+						    tc->d[i].len));
 			bytes += tc->d[i].len;
 			j++;
 		}
@@ -1206,35 +1208,83 @@ static void test_free_bad_ring_index(void **state)
 	fx_free(f);
 }
 
-/* ---- scrub on the way back ----------------------------------------------- */
+/* ---- scrub when a frame is used again ------------------------------------ */
 
-static void test_free_scrubs_received_frame(void **state)
+/* Every byte of the pool that is not zero lies in its frame's dirty range:
+ * a frame's next use zeroes whatever the new packet does not overwrite. */
+static void assert_data_tracked(struct fx *f)
 {
-	struct fx *f = fx_attached();
-	struct fs_desc d;
-	unsigned char *fr;
-	uint64_t a;
+	for (uint32_t fr = 0; fr < f->p.frames; fr++) {
+		const unsigned char *b = f->p.base + pool_frame_addr(&f->p, fr);
+		uint32_t d = f->p.dirty[fr], lo = d & 0xffff, hi = d >> 16;
+
+		for (uint32_t i = 0; i < FSIZE; i++)
+			if (b[i] && (!d || i < lo || i >= hi))
+				fail_msg("frame %u byte %u is %#x outside its dirty range [%u, %u)",
+					 fr, i, b[i], lo, hi);
+	}
+}
+
+static void test_reuse_scrubs_received_frame(void **state)
+{
+	static const enum cfg_scrub policy[] = { CFG_SCRUB_USED, CFG_SCRUB_FULL };
 
 	(void)state;
-	a = switch_frame(f, 0xee);
-	assert_int_equal(to_vm(f, &f->v, a, PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
-	assert_int_equal(fsg_rx(&f->g, &d, 1), 1);
-	/* The guest writes the headroom and the packet, and some bytes
-	 * further on that it never sends. */
-	fr = fsg_data(&f->g, d.addr - FS_HEADROOM);
-	memset(fr, 0x77, FS_HEADROOM + PKT_LEN + 100);
-	assert_int_equal(fsg_free(&f->g, d.addr), 0);
-	fsg_flush(&f->g);
-	uint64_t before = f->p.scrubbed_bytes;
+	for (size_t c = 0; c < 2; c++) {
+		struct fx *f = fx_new(policy[c]);
+		struct fs_desc d;
+		unsigned char *fr;
+		uint64_t a, before;
+		uint32_t frame;
 
-	assert_int_equal(vmport_free_drain(&f->v, &f->p, 64), 1);
-	/* scrub "used": [0, headroom + len) zero, the rest as written. */
-	assert_int_equal(f->p.scrubbed_bytes - before, FS_HEADROOM + PKT_LEN);
-	for (uint32_t i = 0; i < FS_HEADROOM + PKT_LEN + 100; i++)
-		assert_int_equal(fr[i], i < FS_HEADROOM + PKT_LEN ? 0 : 0x77);
-	assert_frames(f, 0);
-	fx_free(f);
+		guest_request(f, true);
+		a = switch_frame(f, 0xee);
+		frame = pool_frame(&f->p, a);
+		assert_int_equal(to_vm(f, &f->v, a, PKT_LEN), 0);
+		vmport_rx_flush(&f->v, &f->p);
+		assert_int_equal(fsg_rx(&f->g, &d, 1), 1);
+		/* The guest writes the headroom and the packet, and some
+		 * bytes further on that it never sends. */
+		fr = fsg_data(&f->g, d.addr - FS_HEADROOM);
+		memset(fr, 0x77, FS_HEADROOM + PKT_LEN + 100);
+		assert_int_equal(fsg_free(&f->g, d.addr), 0);
+		fsg_flush(&f->g);
+		before = f->p.scrubbed_bytes;
+		assert_int_equal(vmport_free_drain(&f->v, &f->p, 64), 1);
+		/* Back on the free list, not zeroed yet. */
+		assert_int_equal(f->p.scrubbed_bytes, before);
+		assert_int_equal(fr[FS_HEADROOM + PKT_LEN - 1], 0x77);
+
+		/* Used again for a 40-byte packet: "used" zeroes the rest of
+		 * the packets it carried, [headroom + 40, headroom + len);
+		 * "full" every byte but the new packet's. */
+		pool_reuse(&f->p, frame, FS_HEADROOM, FS_HEADROOM + 40);
+		for (uint32_t i = 0; i < FSIZE; i++) {
+			unsigned char want;
+
+			if (i >= FS_HEADROOM && i < FS_HEADROOM + 40)
+				want = 0x77; /* the new packet's bytes */
+			else if (policy[c] == CFG_SCRUB_FULL ||
+				 (i >= FS_HEADROOM && i < FS_HEADROOM + PKT_LEN))
+				want = 0;
+			else
+				want = i < FS_HEADROOM + PKT_LEN + 100 ? 0x77 : 0;
+			if (fr[i] != want)
+				fail_msg("scrub %s: byte %u is %#x, not %#x",
+					 cfg_scrub_name(policy[c]), i, fr[i], want);
+		}
+		assert_int_equal(f->p.scrubbed_bytes - before,
+				 policy[c] == CFG_SCRUB_FULL ? FSIZE - 40 : PKT_LEN - 40);
+		assert_int_equal(f->p.dirty[frame],
+				 POOL_DIRTY(FS_HEADROOM, FS_HEADROOM + 40));
+		/* Lent to a guest, who may send any of it: all clean. */
+		pool_scrub(&f->p, frame);
+		for (uint32_t i = FS_HEADROOM; i < FS_HEADROOM + 40; i++)
+			assert_int_equal(fr[i], 0);
+		assert_int_equal(f->p.dirty[frame], 0);
+		assert_frames(f, 0);
+		fx_free(f);
+	}
 }
 
 /* The guest's whole round trip through the library: lent frame, packet,
@@ -1260,13 +1310,14 @@ static void test_guest_round_trip(void **state)
 	assert_int_equal(vmport_tx_collect(&f->v, &f->p, out, 4), 1);
 	assert_int_equal(out[0].addr, base + FS_HEADROOM);
 	assert_int_equal(out[0].len, 100);
-	assert_int_equal(f->p.extent[pool_frame(&f->p, base)], FS_HEADROOM + 100);
+	assert_int_equal(f->p.dirty[pool_frame(&f->p, base)],
+			 POOL_DIRTY(FS_HEADROOM, FS_HEADROOM + 100));
 	/* Mid-batch: the switch holds the frame, not on its free list. */
 	assert_frames_mid(f, QUOTA / 4 - 1);
 
 	/* The switch hands it straight back (as to another VM). */
 	assert_int_equal(vmport_rx_enqueue(&f->v, &f->p, out[0].addr, out[0].len), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(fsg_rx(&f->g, in, 4), 1);
 	assert_int_equal(in[0].addr, base + FS_HEADROOM);
 	assert_int_equal(in[0].len, 100);
@@ -1276,7 +1327,11 @@ static void test_guest_round_trip(void **state)
 	assert_int_equal(fsg_free(&f->g, in[0].addr), 0);
 	fsg_flush(&f->g);
 	assert_int_equal(vmport_free_drain(&f->v, &f->p, 4), 1);
-	assert_int_equal(pk[0], 0);
+	/* Zeroed when used again: here for a 40-byte packet from the NIC. */
+	assert_int_equal(pk[99], 99);
+	pool_reuse(&f->p, pool_frame(&f->p, base), FS_HEADROOM, FS_HEADROOM + 40);
+	assert_int_equal(pk[39], 39);
+	assert_int_equal(pk[40], 0);
 	assert_int_equal(pk[99], 0);
 	assert_drops(&f->v, none);
 	assert_int_equal(f->v.st.tx_packets, 1);
@@ -1321,18 +1376,18 @@ static void test_doorbell_need_wakeup(void **state)
 
 	/* Switch -> guest: no ring while the guest does not ask... */
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(eventfd_count(f->v.irq_fd), 0);
 	/* ... one when it sleeps on rx ... */
 	__atomic_store_n(f->g.rx.flags, FS_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 2), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(eventfd_count(f->v.irq_fd), 1);
 	assert_int_equal(f->v.st.irqs, 1);
 	/* ... and none without a live doorbell. */
 	f->v.db_live = 0;
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 3), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(eventfd_count(f->v.irq_fd), 0);
 	f->v.db_live = 1;
 	__atomic_store_n(f->g.rx.flags, 0, __ATOMIC_RELAXED);
@@ -1366,7 +1421,7 @@ static void test_doorbell_need_wakeup(void **state)
 
 	/* fsg_wait returns at once when something waits on the ring. */
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 4), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	__atomic_store_n(&f->g.hdr->switch_doorbell, 1, __ATOMIC_RELAXED);
 	fsg_wait(&f->g, FSG_WAIT_RX, 10000);
 	assert_int_equal(f->g.waits, 0);
@@ -1391,7 +1446,7 @@ static uint32_t spread_frames(struct fx *f)
 	assert_int_equal(vmport_free_drain(&f->v, &f->p, 4), 1);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(to_vm(f, &f->v, switch_frame(f, 0x99), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_int_equal(fsg_rx(&f->g, d, 2), 2); /* 2 taken, 3 on the ring */
 	memset(fsg_data(&f->g, d[0].addr), 0x42, PKT_LEN);
 	/* 4 lent in hand + 2 on alloc + 2 received + 3 on rx */
@@ -1418,11 +1473,14 @@ static void test_detach_reclaims_everything(void **state)
 	assert_frames(f, 0);
 	assert_int_equal(f->p.n_free, FRAMES);
 	assert_ring_indices_zero(f);
-	/* Every frame was scrubbed: the pool is all zero again (the
-	 * packets at the headroom and what the guest wrote). */
+	/* Every byte left is in its frame's dirty range, so the frame's
+	 * next use zeroes it; scrubbing them all leaves the pool zero (the
+	 * packets at the headroom and what the guest wrote in them). */
+	assert_data_tracked(f);
+	pool_scrub_all(&f->p);
 	for (uint64_t i = 0; i < f->p.size; i++)
 		if (f->p.base[i])
-			fail_msg("pool byte %llu is %#x after detach",
+			fail_msg("pool byte %llu is %#x after detach and scrub",
 				 (unsigned long long)i, f->p.base[i]);
 
 	/* Detached: nothing lent; the old frames are not the VM's. */
@@ -1463,7 +1521,7 @@ static void test_reattach_resets(void **state)
 		/* Everything starts from index 0 again. */
 		a = switch_frame(f, 0x31);
 		assert_int_equal(to_vm(f, &f->v, a, PKT_LEN), 0);
-		vmport_rx_flush(&f->v);
+		vmport_rx_flush(&f->v, &f->p);
 		assert_int_equal(*f->g.rx.producer, 1);
 		assert_int_equal(fs_ring_desc(&f->g.rx, 0)->addr, a);
 		assert_int_equal(fsg_rx(&f->g, &d, 1), 1);
@@ -1487,7 +1545,7 @@ static void test_guest_timeout(void **state)
 	(void)state;
 	lent = vmport_alloc_refill(&f->v, &f->p);
 	assert_int_equal(to_vm(f, &f->v, switch_frame(f, 1), PKT_LEN), 0);
-	vmport_rx_flush(&f->v);
+	vmport_rx_flush(&f->v, &f->p);
 	assert_frames(f, lent + 1);
 
 	/* Alive: the heartbeat moves between checks. */
@@ -1540,7 +1598,7 @@ int main(void)
 		cmocka_unit_test(test_tx_bad_ring_index),
 		cmocka_unit_test(test_free_bad_inputs),
 		cmocka_unit_test(test_free_bad_ring_index),
-		cmocka_unit_test(test_free_scrubs_received_frame),
+		cmocka_unit_test(test_reuse_scrubs_received_frame),
 		cmocka_unit_test(test_guest_round_trip),
 		cmocka_unit_test(test_doorbell_need_wakeup),
 		cmocka_unit_test(test_detach_reclaims_everything),

@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
- * fs-core-bench: the switching core alone, no kernel. Frames go round the
- * loop a NIC and a guest would drive, all in one thread:
+ * fs-core-bench: the switching core alone, no kernel. The worker's own pass
+ * (sw_poll_once) runs against a NIC port whose AF_XDP rings are plain memory
+ * served by this program, and guests served by the guest library, all in
+ * one thread:
  *
- *   nic_side     "the NIC" writes an Ethernet header into each frame the
- *                fill ring holds (not counted)
- *   switch_side  takes the frames from the fill ring, classifies them and
- *                hands them off (sw_from_nic_burst), takes back what the
- *                guests freed (scrub, free list), refills the fill ring
+ *   nic_side     "the kernel": takes frames from the fill ring, writes an
+ *                Ethernet header into each and posts it on the rx ring
+ *                (not counted)
+ *   switch_side  one pass of the worker: rx ring, classify, hand-off, the
+ *                guests' tx and free rings (scrub, free list), alloc
+ *                refills, fill refill: the same code as flipswitchd's
  *   guest_side   each VM's guest receives, reads the first cache line and
  *                gives the frame back (not counted)
  *
- * It reports the switch side's ns per packet (two clock reads a batch) and,
+ * It reports the switch side's ns per packet (two clock reads a pass) and,
  * run under valgrind --tool=callgrind --toggle-collect=switch_side, its
- * instructions per packet. --handoff copy runs the copy baseline.
+ * instructions per packet. --handoff copy runs the copy baseline; --size
+ * imix alternates 64, 576 and 1500-byte frames (7:4:1), so that scrubbing
+ * has stale bytes to zero.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,56 +35,76 @@
 
 #define BATCH 64
 #define MAX_VMS 256
+#define NIC_RING 2048
+
+/* The four AF_XDP rings of the fake NIC queue, as the kernel lays them out
+ * for libxdp's struct xsk_ring_prod/cons. */
+struct fake_ring {
+	uint32_t producer, consumer, flags;
+	union {
+		uint64_t addr[NIC_RING];
+		struct xdp_desc desc[NIC_RING];
+	};
+};
 
 struct bench {
 	struct cfg cfg;
 	struct sw sw;
-	struct port nic;
 	struct fsg g[MAX_VMS];
+	struct fake_ring fq, rx, cq, tx;
 	uint32_t n_vms;
-	uint32_t len;
-	uint64_t fill[BATCH];
+	uint32_t sizes[12], n_sizes;
 	uint32_t seq;
+	uint64_t moved;
 };
 
 static volatile uint8_t sink;
 
+static void fake_prod(struct xsk_ring_prod *r, struct fake_ring *f)
+{
+	*r = (struct xsk_ring_prod){ .cached_cons = NIC_RING, .mask = NIC_RING - 1,
+				     .size = NIC_RING, .producer = &f->producer,
+				     .consumer = &f->consumer, .ring = f->addr,
+				     .flags = &f->flags };
+}
+
+static void fake_cons(struct xsk_ring_cons *r, struct fake_ring *f)
+{
+	*r = (struct xsk_ring_cons){ .mask = NIC_RING - 1, .size = NIC_RING,
+				     .producer = &f->producer,
+				     .consumer = &f->consumer, .ring = f->addr,
+				     .flags = &f->flags };
+}
+
+/* The kernel's side of the queue: up to BATCH frames from the fill ring
+ * into the rx ring, each with a header for the next VM in turn. */
 static __attribute__((noinline)) void nic_side(struct bench *b)
 {
-	for (uint32_t i = 0; i < BATCH; i++) {
-		uint8_t *d = pool_data(&b->sw.pool, b->fill[i] + FS_HEADROOM);
+	uint32_t fill = __atomic_load_n(&b->fq.producer, __ATOMIC_ACQUIRE);
+	uint32_t i;
 
-		memcpy(d, b->cfg.vms[b->seq++ % b->n_vms].mac, 6);
-		memset(d + 6, 0x02, 6);
-		d[12] = 0x08;
-		d[13] = 0x00;
+	for (i = 0; i < BATCH && b->fq.consumer + i != fill &&
+		    b->rx.producer - b->rx.consumer + i < NIC_RING; i++) {
+		uint64_t addr = b->fq.addr[(b->fq.consumer + i) & (NIC_RING - 1)];
+		struct xdp_desc *d = &b->rx.desc[(b->rx.producer + i) & (NIC_RING - 1)];
+		uint8_t *h = pool_data(&b->sw.pool, addr + FS_HEADROOM);
+		uint32_t n = b->seq++;
+
+		memcpy(h, b->cfg.vms[n % b->n_vms].mac, 6);
+		memset(h + 6, 0x02, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
+		d->addr = addr + FS_HEADROOM;
+		d->len = b->sizes[n % b->n_sizes] - 4; /* the FCS is not received */
+		d->options = 0;
 	}
+	__atomic_store_n(&b->fq.consumer, b->fq.consumer + i, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->rx.producer, b->rx.producer + i, __ATOMIC_RELEASE);
 }
 
 static __attribute__((noinline)) void switch_side(struct bench *b)
 {
-	struct pool *p = &b->sw.pool;
-	struct port_frame f[BATCH];
-
-	/* As port_rx: the frames leave the fill ring. */
-	for (uint32_t i = 0; i < BATCH; i++) {
-		uint32_t frame = pool_frame(p, b->fill[i]);
-
-		pool_move(p, frame, POOL_OWN_FILL, POOL_OWN_SWITCH);
-		pool_note_extent(p, frame, FS_HEADROOM + b->len);
-		f[i].addr = b->fill[i] + FS_HEADROOM;
-		f[i].len = b->len;
-	}
-	sw_from_nic_burst(&b->sw, &b->nic, f, BATCH);
-	for (uint32_t v = 0; v < b->n_vms; v++)
-		vmport_free_drain(&b->sw.vms[v], p, BATCH);
-	/* As port_service: the fill ring gets new frames. */
-	for (uint32_t i = 0; i < BATCH; i++) {
-		uint64_t addr = pool_alloc(p);
-
-		pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, POOL_OWN_FILL);
-		b->fill[i] = addr;
-	}
+	b->moved += sw_poll_once(&b->sw);
 }
 
 static __attribute__((noinline)) void guest_side(struct bench *b)
@@ -95,6 +120,17 @@ static __attribute__((noinline)) void guest_side(struct bench *b)
 		}
 		fsg_flush(&b->g[v]);
 	}
+}
+
+/* The guests stay attached to the end, so the switch keeps the files for
+ * a next switch: this program made them, it removes them. */
+static struct bench *files_of;
+
+static void remove_files(void)
+{
+	unlink(files_of->cfg.pool.path);
+	for (uint32_t v = 0; v < files_of->n_vms; v++)
+		unlink(files_of->cfg.vms[v].rings);
 }
 
 static void *attach_all(void *arg)
@@ -119,8 +155,10 @@ int main(int argc, char **argv)
 	};
 	static struct bench b;
 	struct sw *sw = &b.sw;
+	unsigned long long warm;
+	struct port *pt;
 	unsigned long long packets = 1000000, done = 0;
-	unsigned int size = 64;
+	const char *size = "64";
 	const char *handoff = "zerocopy", *scrub = "used";
 	double ns = 0;
 	char err[256];
@@ -131,19 +169,31 @@ int main(int argc, char **argv)
 	b.n_vms = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 's': size = (unsigned int)atoi(optarg); break;
+		case 's': size = optarg; break;
 		case 'n': packets = strtoull(optarg, NULL, 0); break;
 		case 'H': handoff = optarg; break;
 		case 'S': scrub = optarg; break;
 		case 'v': b.n_vms = (uint32_t)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: fs-core-bench [--size 64..1518] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256]\n");
+			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256]\n");
 			return 2;
 		}
 	}
-	if (size < 64 || size > 1518 || !b.n_vms || b.n_vms > MAX_VMS)
+	if (!strcmp(size, "imix")) {
+		/* 7 x 64, 4 x 576, 1 x 1500, interleaved. */
+		static const uint32_t imix[12] = { 64, 576, 64, 64, 576, 64,
+						   1500, 64, 576, 64, 576, 64 };
+
+		memcpy(b.sizes, imix, sizeof(imix));
+		b.n_sizes = 12;
+	} else {
+		b.sizes[0] = (uint32_t)atoi(size);
+		b.n_sizes = 1;
+		if (b.sizes[0] < 64 || b.sizes[0] > 1518)
+			return 2;
+	}
+	if (!b.n_vms || b.n_vms > MAX_VMS)
 		return 2;
-	b.len = size - 4;
 	snprintf(b.cfg.pool.path, sizeof(b.cfg.pool.path),
 		 "/dev/shm/fs-core-bench-%d-pool", (int)getpid());
 	b.cfg.pool.frames = 8192 + 256 * b.n_vms;
@@ -163,11 +213,12 @@ int main(int argc, char **argv)
 		vm->quota = 256;
 		vm->ring_size = 256;
 	}
+	files_of = &b;
+	atexit(remove_files);
 	if (sw_init(sw, &b.cfg)) {
 		fprintf(stderr, "fs-core-bench: cannot set up the switch\n");
 		return 1;
 	}
-	b.nic.index = 0;
 	for (uint32_t v = 0; v < b.n_vms; v++)
 		if (fsg_open(&b.g[v], b.cfg.pool.path, b.cfg.vms[v].rings, err,
 			     sizeof(err))) {
@@ -181,18 +232,28 @@ int main(int argc, char **argv)
 			vmport_poll_ctrl(&sw->vms[v], &sw->pool);
 		usleep(10);
 	}
-	for (uint32_t i = 0; i < BATCH; i++) {
-		b.fill[i] = pool_alloc(&sw->pool);
-		pool_move(&sw->pool, pool_frame(&sw->pool, b.fill[i]),
-			  POOL_OWN_SWITCH, POOL_OWN_FILL);
-	}
+	/* The NIC port, on rings this program serves as the kernel would. */
+	pt = &sw->ports[0];
+	memset(pt, 0, sizeof(*pt));
+	snprintf(pt->cfg.name, sizeof(pt->cfg.name), "fake0");
+	pt->n_queues = 1;
+	pt->zerocopy = true;
+	pt->mc_fd = pt->q[0].fd = -1;
+	fake_prod(&pt->q[0].fq, &b.fq);
+	fake_cons(&pt->q[0].rx, &b.rx);
+	fake_cons(&pt->q[0].cq, &b.cq);
+	fake_prod(&pt->q[0].tx, &b.tx);
+	sw->n_ports = 1;
+	while (port_service(pt, &sw->pool, BATCH))
+		;
 	/* Warm up, then measure. */
 	for (int i = 0; i < 1000; i++) {
 		nic_side(&b);
 		switch_side(&b);
 		guest_side(&b);
 	}
-	while (done < packets) {
+	warm = pt->st.rx_packets;
+	while (pt->st.rx_packets - warm < packets) {
 		double t0, t1;
 
 		nic_side(&b);
@@ -201,11 +262,16 @@ int main(int argc, char **argv)
 		t1 = tool_now();
 		guest_side(&b);
 		ns += (t1 - t0) * 1e9;
-		done += BATCH;
 	}
-	printf("core size %u handoff %s scrub %s vms %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
+	done = pt->st.rx_packets - warm;
+	printf("core size %s handoff %s scrub %s vms %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
 	       size, handoff, scrub, b.n_vms, ns / (double)done, done,
-	       done + 1000ull * BATCH);
+	       (unsigned long long)pt->st.rx_packets);
+	if (pt->st.rx_packets != b.rx.producer ||
+	    sw->vms[0].st.rx_packets == 0) {
+		fprintf(stderr, "fs-core-bench: frames went missing\n");
+		return 1;
+	}
 	for (uint32_t v = 0; v < b.n_vms; v++)
 		fsg_close(&b.g[v]);
 	sw_fini(sw);
