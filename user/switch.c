@@ -19,6 +19,8 @@
 #define SW_SPIN_PASSES 256
 #define SW_POLL_SLEEP_MS 1
 #define SW_DOORBELL_SLEEP_MS 100
+/* Idle VMs visited per pass, in turn. */
+#define SW_SWEEP_VMS 4
 
 const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_NO_ROUTE] = "no_route",
@@ -237,12 +239,27 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 	}
 }
 
+/* Lists VM i for a visit next pass (once). */
+static void busy_next(struct sw *sw, uint16_t i)
+{
+	struct vmport *v = &sw->vms[i];
+
+	/* Pass numbers + 1 in the markers: 0 is "never". */
+	if (v->listed == sw->passes + 2)
+		return;
+	v->listed = sw->passes + 2;
+	sw->busy[0][sw->n_busy[0]++] = i;
+}
+
 /* Publishes the rx rings given frames since the last flush: one release
- * store (and, for a sleeping guest, one doorbell) per VM per pass. */
+ * store (and, for a sleeping guest, one doorbell) per VM per pass. Their
+ * guests will give frames back: they are visited next pass. */
 static void flush_touched(struct sw *sw)
 {
-	for (uint32_t i = 0; i < sw->n_touched; i++)
+	for (uint32_t i = 0; i < sw->n_touched; i++) {
 		vmport_rx_flush(&sw->vms[sw->touched[i]], &sw->pool);
+		busy_next(sw, sw->touched[i]);
+	}
 	sw->n_touched = 0;
 }
 
@@ -434,15 +451,63 @@ int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 	return -ETIMEDOUT;
 }
 
+/* One VM's rings, once a pass: tx, free, alloc, and attach requests when
+ * ctrl (its turn in the sweep). A VM that moved frames is visited again
+ * next pass. */
+static uint32_t visit_vm(struct sw *sw, uint16_t i, bool ctrl)
+{
+	struct vmport *v = &sw->vms[i];
+	struct pool *p = &sw->pool;
+	uint32_t n, work;
+
+	if (v->visited == sw->passes + 1)
+		return 0;
+	v->visited = sw->passes + 1;
+	if (!v->active)
+		return 0;
+	if (ctrl && vmport_poll_ctrl(v, p))
+		busy_next(sw, i);
+	if (!v->attached)
+		return 0;
+	n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
+	from_vm(sw, v, sw->txbuf, n);
+	work = n + vmport_free_drain(v, p, sw->batch);
+	if (work + vmport_alloc_refill(v, p))
+		busy_next(sw, i);
+	return work;
+}
+
+/* SW_SWEEP_VMS VMs in turn (all of them on a full pass), with their
+ * attach requests, then those listed last pass not visited yet. */
+static uint32_t visit_vms(struct sw *sw)
+{
+	uint16_t *list = sw->busy[0];
+	uint32_t n = sw->n_busy[0], work = 0, sweep;
+
+	/* This pass's list becomes the other buffer; next pass's fills
+	 * busy[0]. */
+	sw->busy[0] = sw->busy[1];
+	sw->busy[1] = list;
+	sw->n_busy[0] = 0;
+	sweep = sw->full_pass || sw->n_vms <= SW_SWEEP_VMS ? (uint32_t)sw->n_vms :
+							       SW_SWEEP_VMS;
+	for (uint32_t k = 0; k < sweep; k++) {
+		if (sw->sweep >= (uint32_t)sw->n_vms)
+			sw->sweep = 0;
+		work += visit_vm(sw, (uint16_t)sw->sweep++, true);
+	}
+	sw->full_pass = false;
+	for (uint32_t k = 0; k < n; k++)
+		work += visit_vm(sw, list[k], false);
+	return work;
+}
+
 uint32_t sw_poll_once(struct sw *sw)
 {
 	struct pool *p = &sw->pool;
 	uint32_t work = 0, n;
 
 	mail_poll(sw);
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].active)
-			vmport_poll_ctrl(&sw->vms[i], p);
 	/* Guest heartbeats, a few times a second at most. */
 	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
 		struct timespec ts;
@@ -473,18 +538,7 @@ uint32_t sw_poll_once(struct sw *sw)
 		work += n;
 	}
 
-	for (int i = 0; i < sw->n_vms; i++) {
-		struct vmport *v = &sw->vms[i];
-
-		if (!v->attached)
-			continue;
-		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
-		from_vm(sw, v, sw->txbuf, n);
-		work += n;
-		work += vmport_free_drain(v, p, sw->batch);
-		vmport_alloc_refill(v, p);
-	}
-
+	work += visit_vms(sw);
 	flush_touched(sw);
 
 	for (int i = 0; i < sw->n_ports; i++) {
@@ -535,6 +589,7 @@ static void idle_wait(struct sw *sw)
 	if (armed) {
 		want_wakeups(sw, true);                  /* I */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* J, pairs with K */
+		sw->full_pass = true; /* every ring looked at after I */
 		if (sw_poll_once(sw)) {
 			want_wakeups(sw, false);
 			return;
@@ -561,6 +616,7 @@ static void idle_wait(struct sw *sw)
 	if (armed)
 		want_wakeups(sw, false);
 	sw->check_alive = true;
+	sw->full_pass = true;
 }
 
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
@@ -602,11 +658,14 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
 	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
+	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
+	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
+	sw->full_pass = true;
 	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf)); /* from_nic */
 	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf ||
-	    !sw->cap.ring)
+	    !sw->cap.ring || !sw->busy[0] || !sw->busy[1])
 		return -ENOMEM;
 	err = fdb_init(&sw->fdb, CFG_MAX_VMS * 4);
 	if (err)
@@ -692,6 +751,8 @@ void sw_fini(struct sw *sw)
 	fdb_fini(&sw->fdb);
 	free(sw->vms);
 	free(sw->touched);
+	free(sw->busy[0]);
+	free(sw->busy[1]);
 	free(sw->rxbuf);
 	free(sw->txbuf);
 	free(sw->cap.ring);

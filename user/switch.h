@@ -9,8 +9,12 @@
  * reach it untagged (the tag is removed in place, the descriptor moves 4
  * bytes on), and its frames leave the NIC tagged (pushed into the headroom).
  *
- * Each pass of the loop: attach/detach requests, NIC rx, group frames, VM
- * tx, VM free rings, alloc refills, tx kicks, completions, fill refills.
+ * Each pass of the loop: NIC rx, group frames, then the VMs' rings (attach
+ * requests, tx, free, alloc refills), tx kicks, completions, fill refills.
+ * A pass visits the rings of the VMs that moved frames in the last pass or
+ * were given some, and SW_SWEEP_VMS of the others in turn: an idle VM costs
+ * a pass nothing most of the time, and is seen within n_vms / SW_SWEEP_VMS
+ * passes. The pass before the worker sleeps visits every VM.
  * When a pass finds nothing to do for a while, the worker sleeps in poll()
  * on the sockets, the guests' doorbell and the mailbox. If every attached
  * guest rings when asked (ring.h, I..L) it sleeps up to 100 ms (heartbeats
@@ -111,6 +115,10 @@ struct sw {
 
 	uint16_t *touched;   /* VMs whose rx ring has unpublished entries */
 	uint32_t n_touched;
+	uint16_t *busy[2];   /* VMs to visit next pass / being visited */
+	uint32_t n_busy[2];
+	uint32_t sweep;      /* the next idle VM to visit in turn */
+	bool full_pass;      /* visit every VM this pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
 	uint64_t passes;

@@ -223,6 +223,15 @@ void vmport_unmap(struct vmport *v)
 	v->fd = v->irq_fd = -1;
 }
 
+/* Frames of an open rx burst (given, not yet flushed) are the VM's: they
+ * count to it before its frames are taken back. */
+static void rx_close(struct vmport *v, struct pool *p)
+{
+	pool_count_move(p, POOL_OWN_SWITCH, v->owner, v->rx_unflushed);
+	v->rx_unflushed = 0;
+	v->rx_room = 0;
+}
+
 int vmport_poll_ctrl(struct vmport *v, struct pool *p)
 {
 	uint32_t req = __atomic_load_n(&v->hdr->guest_req,
@@ -231,6 +240,7 @@ int vmport_poll_ctrl(struct vmport *v, struct pool *p)
 
 	if (req == v->last_req)
 		return 0;
+	rx_close(v, p);
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
 	rings_reset(v);
@@ -260,6 +270,7 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	}
 	if (now_ms - v->beat_ms < timeout_ms)
 		return 0;
+	rx_close(v, p);
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
 	v->st.timeouts++;

@@ -68,6 +68,8 @@ struct vmport {
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
 	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
 				    frames not yet counted to the VM */
+	uint64_t visited, listed; /* the switch's pass that last visited it,
+				     that it is listed for (switch.c) */
 	uint32_t rx_room;        /* frames the burst may still give it (ring
 				    room and quota, vmport_rx_open); 0 after
 				    each flush */

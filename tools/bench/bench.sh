@@ -238,25 +238,30 @@ case_latency() { # MODE RUN: busy-poll or doorbell, 20k frames/s
 	bed_down
 }
 
+# The core's imix (7 x 64, 4 x 576, 1 x 1500 bytes) averages 354 bytes: its
+# records carry that as their frame size.
+IMIX=354
+core_ns() { # ARGS...: fs-core-bench's ns per packet
+	taskset -c $RX_CPU "$B/fs-core-bench" --packets "$CORE_N" "$@" 2>/dev/null |
+		sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p'
+}
+
 case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
 	local run=$1 s h v
-	for s in 64 1500; do
+	for s in 64 1500 imix; do
 		for h in zerocopy copy; do
-			v=$(taskset -c $RX_CPU "$B/fs-core-bench" --size "$s" --handoff "$h" --packets "$CORE_N" 2>/dev/null |
-				sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
-			rec "core-$h" "$s" ns_per_packet ns "$v" "$run"
+			rec "core-$h" "$([ $s = imix ] && echo $IMIX || echo "$s")" ns_per_packet ns \
+				"$(core_ns --size "$s" --handoff "$h")" "$run"
 		done
 	done
 	for s in off used full; do
-		v=$(taskset -c $RX_CPU "$B/fs-core-bench" --size 1500 --scrub "$s" --packets "$CORE_N" 2>/dev/null |
-			sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
-		rec "core-scrub-$s" 1500 ns_per_packet ns "$v" "$run"
+		rec "core-scrub-$s" $IMIX ns_per_packet ns "$(core_ns --size imix --scrub "$s")" "$run"
 	done
 	for v in $FANOUT; do
-		s=$(taskset -c $RX_CPU "$B/fs-core-bench" --size 64 --vms "$v" --packets "$CORE_N" 2>/dev/null |
-			sed -n 's/.*: \([0-9.]*\) ns\/packet.*/\1/p')
-		rec "core-fanout-$v" 64 ns_per_packet ns "$s" "$run"
+		rec "core-fanout-$v" 64 ns_per_packet ns "$(core_ns --size 64 --vms "$v")" "$run"
 	done
+	# 256 VMs attached, traffic to one: what idle VMs cost.
+	rec core-idle-256 64 ns_per_packet ns "$(core_ns --size 64 --vms 256 --active 1)" "$run"
 }
 
 # Instructions per packet of the switch side, under callgrind: the same
@@ -323,11 +328,12 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "vm-fanout-1/vm-fanout-$n@64" vm-fanout-1 "vm-fanout-$n" 64
 		ratio "core-fanout-$n/core-fanout-1@64" "core-fanout-$n" core-fanout-1 64 ns_per_packet
 	done
-	for s in 64 1500; do
+	for s in 64 1500 $IMIX; do
 		ratio "core-copy/core-zerocopy@$s" core-copy core-zerocopy "$s" ns_per_packet
 	done
-	ratio "core-scrub-full/core-scrub-used@1500" core-scrub-full core-scrub-used 1500 ns_per_packet
-	ratio "core-scrub-used/core-scrub-off@1500" core-scrub-used core-scrub-off 1500 ns_per_packet
+	ratio "core-idle-256/core-fanout-1@64" core-idle-256 core-fanout-1 64 ns_per_packet
+	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
+	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 } >"$WORK/ratios"
 
 # Medians, minima and maxima of the records and of the ratios, as JSON.

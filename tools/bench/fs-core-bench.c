@@ -18,7 +18,8 @@
  * run under valgrind --tool=callgrind --toggle-collect=switch_side, its
  * instructions per packet. --handoff copy runs the copy baseline; --size
  * imix alternates 64, 576 and 1500-byte frames (7:4:1), so that scrubbing
- * has stale bytes to zero.
+ * has stale bytes to zero; --vms N --active K attaches N VMs and sends to
+ * the first K.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -53,6 +54,7 @@ struct bench {
 	struct fsg g[MAX_VMS];
 	struct fake_ring fq, rx, cq, tx;
 	uint32_t n_vms;
+	uint32_t active;     /* traffic goes to the first `active` VMs */
 	uint32_t sizes[12], n_sizes;
 	uint32_t seq;
 	uint64_t moved;
@@ -90,7 +92,7 @@ static __attribute__((noinline)) void nic_side(struct bench *b)
 		uint8_t *h = pool_data(&b->sw.pool, addr + FS_HEADROOM);
 		uint32_t n = b->seq++;
 
-		memcpy(h, b->cfg.vms[n % b->n_vms].mac, 6);
+		memcpy(h, b->cfg.vms[n % b->active].mac, 6);
 		memset(h + 6, 0x02, 6);
 		h[12] = 0x08;
 		h[13] = 0x00;
@@ -151,6 +153,7 @@ int main(int argc, char **argv)
 		{ "handoff", required_argument, NULL, 'H' },
 		{ "scrub", required_argument, NULL, 'S' },
 		{ "vms", required_argument, NULL, 'v' },
+		{ "active", required_argument, NULL, 'a' },
 		{ 0 },
 	};
 	static struct bench b;
@@ -174,8 +177,9 @@ int main(int argc, char **argv)
 		case 'H': handoff = optarg; break;
 		case 'S': scrub = optarg; break;
 		case 'v': b.n_vms = (uint32_t)atoi(optarg); break;
+		case 'a': b.active = (uint32_t)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256]\n");
+			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]]\n");
 			return 2;
 		}
 	}
@@ -192,7 +196,9 @@ int main(int argc, char **argv)
 		if (b.sizes[0] < 64 || b.sizes[0] > 1518)
 			return 2;
 	}
-	if (!b.n_vms || b.n_vms > MAX_VMS)
+	if (!b.active)
+		b.active = b.n_vms;
+	if (!b.n_vms || b.n_vms > MAX_VMS || b.active > b.n_vms)
 		return 2;
 	snprintf(b.cfg.pool.path, sizeof(b.cfg.pool.path),
 		 "/dev/shm/fs-core-bench-%d-pool", (int)getpid());
@@ -264,8 +270,8 @@ int main(int argc, char **argv)
 		ns += (t1 - t0) * 1e9;
 	}
 	done = pt->st.rx_packets - warm;
-	printf("core size %s handoff %s scrub %s vms %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
-	       size, handoff, scrub, b.n_vms, ns / (double)done, done,
+	printf("core size %s handoff %s scrub %s vms %u active %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
+	       size, handoff, scrub, b.n_vms, b.active, ns / (double)done, done,
 	       (unsigned long long)pt->st.rx_packets);
 	if (pt->st.rx_packets != b.rx.producer ||
 	    sw->vms[0].st.rx_packets == 0) {
