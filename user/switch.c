@@ -58,7 +58,9 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
 
-/* The rare hand-off: captured, or the copy baseline. */
+/* The rare hand-off: captured, or the copy baseline. It repeats to_vm's
+ * enqueue rather than sharing it: one path with the flag checked twice
+ * cost the fast path 24 instructions a packet (148 -> 172, callgrind). */
 static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
 						 struct vmport *v,
 						 uint64_t addr, uint32_t len)
