@@ -7,16 +7,19 @@
 
 int fdb_init(struct fdb *f, uint32_t capacity)
 {
-	uint32_t slots = 16;
+	uint32_t slots = 16, bits = 4;
 
-	while (slots < 2 * capacity)
+	while (slots < 2 * capacity) {
 		slots <<= 1;
+		bits++;
+	}
 	f->slot = calloc(slots, sizeof(*f->slot));
 	if (!f->slot)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < slots; i++)
 		f->slot[i].port = -1;
 	f->mask = slots - 1;
+	f->shift = 64 - bits;
 	f->n = 0;
 	return 0;
 }

@@ -27,6 +27,7 @@ struct fdb_entry {
 struct fdb {
 	struct fdb_entry *slot;
 	uint32_t mask;
+	uint32_t shift;  /* 64 - log2(slots) */
 	uint32_t n;
 };
 
@@ -54,8 +55,10 @@ static inline uint64_t fdb_key_frame(const uint8_t *d, uint16_t vlan)
 
 static inline uint32_t fdb_hash(const struct fdb *f, uint64_t key)
 {
-	/* Fibonacci hashing: the multiply mixes every key bit into the top. */
-	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> 32) & f->mask;
+	/* Fibonacci hashing: the multiply mixes every key bit into the top
+	 * bits, and only the top bits are mixed well (MACs that differ in
+	 * their last bytes differ only in the product's high bits). */
+	return (uint32_t)((key * 0x9e3779b97f4a7c15ULL) >> f->shift);
 }
 
 /* capacity: most entries; the table gets at least twice as many slots. */

@@ -425,7 +425,7 @@ static const struct rand_case {
 	{ 1, 8, 10, 2, 2000, 60 },     /* 16 slots, 20 keys: full often */
 	{ 42, 16, 20, 3, 2000, 55 },   /* 32 slots */
 	{ 7, 64, 60, 3, 2000, 70 },    /* 128 slots, 180 keys */
-	{ 99, 8, 16, 1, 2000, 50 },    /* one VLAN, 16 keys for 16 slots */
+	{ 99, 8, 64, 1, 2000, 50 },    /* one VLAN, 64 keys for 16 slots */
 	{ 2024, 128, 200, 2, 3000, 65 },
 };
 
@@ -538,6 +538,51 @@ static void test_random_against_reference(void **state)
 	}
 }
 
+/* MACs numbered in their last bytes, as configs number VMs (and the
+ * switch's own table of CFG_MAX_VMS * 4 entries): each found within a few
+ * slots of its home, as for random keys. A hash that keeps the product's
+ * middle bits homes them on a handful of slots. */
+static void test_numbered_macs_spread(void **state)
+{
+	static const struct { uint32_t n, step; uint16_t vlan; } cases[] = {
+		{ 256, 1, 0 },        /* 52:54:00:00:00:00 .. :00:ff */
+		{ 1024, 1, 0 },
+		{ 256, 0x100, 0 },    /* the fourth byte counts */
+		{ 256, 1, 100 },      /* on a VLAN */
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct fdb f;
+		uint32_t worst = 0, total = 0;
+
+		assert_int_equal(fdb_init(&f, 1024), 0);
+		for (uint32_t i = 0; i < cases[c].n; i++) {
+			uint8_t m[6];
+
+			mac_of(i * cases[c].step, m);
+			assert_int_equal(fdb_add(&f, m, cases[c].vlan, (int32_t)i,
+						 FDB_STATIC), 0);
+		}
+		for (uint32_t i = 0; i <= f.mask; i++) {
+			uint32_t d;
+
+			if (!f.slot[i].key)
+				continue;
+			d = (i - fdb_hash(&f, f.slot[i].key)) & f.mask;
+			total += d;
+			if (d > worst)
+				worst = d;
+		}
+		print_message("  %u MACs step %u vlan %u: displacement mean %.2f, longest %u\n",
+			      cases[c].n, cases[c].step, cases[c].vlan,
+			      (double)total / cases[c].n, worst);
+		assert_true(worst <= 8);
+		assert_true(total <= cases[c].n / 2);
+		fdb_fini(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +598,7 @@ int main(void)
 		cmocka_unit_test(test_backward_shift_chain),
 		cmocka_unit_test(test_backward_shift_keeps_home_entries),
 		cmocka_unit_test(test_random_against_reference),
+		cmocka_unit_test(test_numbered_macs_spread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
