@@ -525,7 +525,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	if (slot >= CFG_MAX_VMS)
 		return err(r, FS_CTL_E_INVALID, "the switch has %d VMs, its most",
 			   CFG_MAX_VMS);
-	v = calloc(1, sizeof(*v));
+	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");
 	err2 = vmport_create(v, &cv, slot, &sw->pool);

@@ -106,7 +106,7 @@ static void to_nic(struct sw *sw, struct vmport *v, uint64_t addr,
 		   uint32_t len)
 {
 	struct pool *p = &sw->pool;
-	struct port *pt = &sw->ports[v->cfg.uplink];
+	struct port *pt = &sw->ports[v->uplink];
 
 	if (v->cfg.vlan) {
 		unsigned char *d;
@@ -167,7 +167,7 @@ static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
 		uint64_t c;
 
 		if (!v->attached || i == from_vm || v->cfg.vlan != vlan ||
-		    (from_port >= 0 && v->cfg.uplink != from_port))
+		    (from_port >= 0 && v->uplink != from_port))
 			continue;
 		if (last) {
 			c = copy_frame(sw, addr, len);
@@ -232,7 +232,7 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 			continue;
 		}
 		vm = fdb_lookup_frame(&sw->fdb, d, vlan);
-		if (vm < 0 || sw->vms[vm].cfg.uplink != pt->index) {
+		if (vm < 0 || sw->vms[vm].uplink != pt->index) {
 			sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, pool_frame(p, addr));
 			continue;
@@ -658,7 +658,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
-	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
+	sw->vms = vmport_alloc(CFG_MAX_VMS);
 	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
 	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
 	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));

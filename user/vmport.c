@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -52,6 +53,16 @@ static void layout(struct fs_region_hdr *h, uint32_t size)
 	h->tx = (struct fs_ring_info){ off, size, sizeof(struct fs_desc) };
 	off += ring_bytes(size, sizeof(struct fs_desc));
 	h->region_size = pool_pow2_roundup(off);
+}
+
+struct vmport *vmport_alloc(size_t n)
+{
+	size_t bytes = n * sizeof(struct vmport);
+	struct vmport *v = aligned_alloc(64, bytes);
+
+	if (v)
+		memset(v, 0, bytes);
+	return v;
 }
 
 uint64_t vmport_region_size(uint32_t ring_size)
@@ -97,6 +108,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->cfg = *c;
 	v->index = index;
 	v->owner = POOL_OWN_VM(index);
+	v->quota = c->quota;
+	v->uplink = (int16_t)c->uplink;
 	v->alloc_target = c->quota / 4 ? c->quota / 4 : 1;
 	if (v->alloc_target > c->ring_size)
 		v->alloc_target = c->ring_size;
@@ -293,16 +306,16 @@ uint32_t vmport_rx_open(struct vmport *v, struct pool *p)
 		why = VM_DROP_DETACHED;
 		goto drop;
 	}
-	if (held >= v->cfg.quota) {
+	if (held >= v->quota) {
 		why = VM_DROP_QUOTA;
 		goto drop;
 	}
-	room = fs_prod_room(&v->rx, v->cfg.quota - held, &bad);
+	room = fs_prod_room(&v->rx, v->quota - held, &bad);
 	if (!room) {
 		why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
 		goto drop;
 	}
-	v->rx_room = room < v->cfg.quota - held ? room : v->cfg.quota - held;
+	v->rx_room = room < v->quota - held ? room : v->quota - held;
 	return v->rx_room;
 drop:
 	v->st.drops[why]++;
@@ -430,9 +443,9 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	/* An open rx burst's frames, given and still to come, count against
 	 * the quota. */
 	held = p->count[v->owner] + v->rx_unflushed + v->rx_room;
-	if (held >= v->cfg.quota)
+	if (held >= v->quota)
 		return 0;
-	room = v->cfg.quota - held;
+	room = v->quota - held;
 	if (want > room)
 		want = room;
 	if (want > p->n_free)

@@ -52,38 +52,49 @@ struct vm_stats {
 };
 
 struct vmport {
-	struct cfg_vm cfg;
-	int index;
-	uint16_t owner;          /* POOL_OWN_VM(index) */
-	int fd;
-	bool created;
-	unsigned char *region;
-	uint64_t region_size;
-	struct fs_region_hdr *hdr;
-	struct fs_region_hdr layout; /* private copy of the offsets */
-	struct fs_ring rx, free, alloc, tx;
-	bool active;             /* the slot holds a VM (see sw_mail VM_DEL) */
-	bool attached;
-	uint32_t last_req;       /* guest_req last acted on */
-	uint32_t alloc_target;   /* frames to keep on the alloc ring */
-	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
-				    frames not yet counted to the VM */
-	uint64_t visited, listed; /* the switch's pass that last visited it,
-				     that it is listed for (switch.c) */
+	/* The worker's per-packet fields, on the first cache line (the
+	 * array of VM ports is line-aligned): with many VMs receiving in
+	 * turn, a frame handed to one touches this line and its counters. */
+	struct fs_ring rx;
 	uint32_t rx_room;        /* frames the burst may still give it (ring
 				    room and quota, vmport_rx_open); 0 after
 				    each flush */
-	uint32_t last_beat;      /* guest_beat as last seen */
-	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
+	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
+				    frames not yet counted to the VM */
+	uint32_t quota;          /* cfg.quota */
+	uint16_t owner;          /* POOL_OWN_VM(index) */
+	int16_t uplink;          /* cfg.uplink */
+	bool active;             /* the slot holds a VM (see sw_mail VM_DEL) */
+	bool attached;
+	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
+	int index;
+	struct vm_stats st;
+	/* Per visit (switch.c). */
+	struct fs_ring free, alloc, tx;
+	uint64_t visited, listed; /* the switch's pass that last visited it,
+				     that it is listed for */
+	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
 	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
 	 * it interrupts the guest once a guest is connected to the VM's
 	 * doorbell socket, which db_live says (the control thread, which
 	 * serves the socket, stores it; the worker loads it). */
 	int irq_fd;
 	int db_live;
-	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
-	struct vm_stats st;
-};
+	uint32_t alloc_target;   /* frames to keep on the alloc ring */
+	uint32_t last_req;       /* guest_req last acted on */
+	uint32_t last_beat;      /* guest_beat as last seen */
+	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
+	int fd;
+	bool created;
+	unsigned char *region;
+	uint64_t region_size;
+	struct fs_region_hdr *hdr;
+	struct fs_region_hdr layout; /* private copy of the offsets */
+	struct cfg_vm cfg;
+} __attribute__((aligned(64)));
+
+/* A line-aligned, zeroed array of n VM ports (free() it). */
+struct vmport *vmport_alloc(size_t n);
 
 /* Bytes of a VM's ring region file for rings of ring_size entries: a
  * power of two (it is a PCI BAR in a QEMU guest). */
