@@ -135,12 +135,12 @@ $(BUILD)/fs-sink: tools/bench/fs-sink.c tools/toolutil.h $(GUEST_OBJS) $(SKEL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(GUEST_OBJS) -lxdp -lbpf -lelf -lz
 
-$(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL)
+$(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
 

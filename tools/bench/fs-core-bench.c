@@ -21,38 +21,24 @@
  * has stale bytes to zero; --vms N --active K attaches N VMs and sends to
  * the first K.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "fsguest.h"
-#include "switch.h"
+#include "fakenic.h"
 #include "toolutil.h"
 
 #define BATCH 64
 #define MAX_VMS 256
-#define NIC_RING 2048
-
-/* The four AF_XDP rings of the fake NIC queue, as the kernel lays them out
- * for libxdp's struct xsk_ring_prod/cons. */
-struct fake_ring {
-	uint32_t producer, consumer, flags;
-	union {
-		uint64_t addr[NIC_RING];
-		struct xdp_desc desc[NIC_RING];
-	};
-};
 
 struct bench {
 	struct cfg cfg;
 	struct sw sw;
 	struct fsg g[MAX_VMS];
-	struct fake_ring fq, rx, cq, tx;
+	struct fake_nic nic;
 	uint32_t n_vms;
 	uint32_t active;     /* traffic goes to the first `active` VMs */
 	uint32_t sizes[12], n_sizes;
@@ -62,46 +48,23 @@ struct bench {
 
 static volatile uint8_t sink;
 
-static void fake_prod(struct xsk_ring_prod *r, struct fake_ring *f)
-{
-	*r = (struct xsk_ring_prod){ .cached_cons = NIC_RING, .mask = NIC_RING - 1,
-				     .size = NIC_RING, .producer = &f->producer,
-				     .consumer = &f->consumer, .ring = f->addr,
-				     .flags = &f->flags };
-}
-
-static void fake_cons(struct xsk_ring_cons *r, struct fake_ring *f)
-{
-	*r = (struct xsk_ring_cons){ .mask = NIC_RING - 1, .size = NIC_RING,
-				     .producer = &f->producer,
-				     .consumer = &f->consumer, .ring = f->addr,
-				     .flags = &f->flags };
-}
-
 /* The kernel's side of the queue: up to BATCH frames from the fill ring
  * into the rx ring, each with a header for the next VM in turn. */
 static __attribute__((noinline)) void nic_side(struct bench *b)
 {
-	uint32_t fill = __atomic_load_n(&b->fq.producer, __ATOMIC_ACQUIRE);
-	uint32_t i;
+	static const uint8_t src[6] = { 2, 2, 2, 2, 2, 2 };
 
-	for (i = 0; i < BATCH && b->fq.consumer + i != fill &&
-		    b->rx.producer - b->rx.consumer + i < NIC_RING; i++) {
-		uint64_t addr = b->fq.addr[(b->fq.consumer + i) & (NIC_RING - 1)];
-		struct xdp_desc *d = &b->rx.desc[(b->rx.producer + i) & (NIC_RING - 1)];
-		uint8_t *h = pool_data(&b->sw.pool, addr + FS_HEADROOM);
-		uint32_t n = b->seq++;
+	for (uint32_t i = 0; i < BATCH; i++) {
+		uint32_t n = b->seq;
 
-		memcpy(h, b->cfg.vms[n % b->active].mac, 6);
-		memset(h + 6, 0x02, 6);
-		h[12] = 0x08;
-		h[13] = 0x00;
-		d->addr = addr + FS_HEADROOM;
-		d->len = b->sizes[n % b->n_sizes] - 4; /* the FCS is not received */
-		d->options = 0;
+		/* The FCS is not received. */
+		if (fake_nic_put(&b->nic, &b->sw.pool,
+				 b->cfg.vms[n % b->active].mac, src,
+				 b->sizes[n % b->n_sizes] - 4))
+			break;
+		b->seq++;
 	}
-	__atomic_store_n(&b->fq.consumer, b->fq.consumer + i, __ATOMIC_RELEASE);
-	__atomic_store_n(&b->rx.producer, b->rx.producer + i, __ATOMIC_RELEASE);
+	fake_nic_post(&b->nic);
 }
 
 static __attribute__((noinline)) void switch_side(struct bench *b)
@@ -135,16 +98,6 @@ static void remove_files(void)
 		unlink(files_of->cfg.vms[v].rings);
 }
 
-static void *attach_all(void *arg)
-{
-	struct bench *b = arg;
-
-	for (uint32_t v = 0; v < b->n_vms; v++)
-		if (fsg_attach(&b->g[v], 5000))
-			return (void *)1;
-	return NULL;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -159,14 +112,12 @@ int main(int argc, char **argv)
 	static struct bench b;
 	struct sw *sw = &b.sw;
 	unsigned long long warm;
-	struct port *pt;
+	struct port *pt = &sw->ports[0];
 	unsigned long long packets = 1000000, done = 0;
 	const char *size = "64";
 	const char *handoff = "zerocopy", *scrub = "used";
 	double ns = 0;
 	char err[256];
-	pthread_t th;
-	void *rc;
 	int c;
 
 	b.n_vms = 1;
@@ -231,27 +182,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "fs-core-bench: %s\n", err);
 			return 1;
 		}
-	/* The guests attach while the switch answers. */
-	pthread_create(&th, NULL, attach_all, &b);
-	for (int i = 0; i < 100000 && pthread_tryjoin_np(th, &rc); i++) {
-		for (uint32_t v = 0; v < b.n_vms; v++)
-			vmport_poll_ctrl(&sw->vms[v], &sw->pool);
-		usleep(10);
+	if (fake_attach_guests(sw, b.g, b.n_vms)) {
+		fprintf(stderr, "fs-core-bench: the guests did not attach\n");
+		return 1;
 	}
 	/* The NIC port, on rings this program serves as the kernel would. */
-	pt = &sw->ports[0];
-	memset(pt, 0, sizeof(*pt));
-	snprintf(pt->cfg.name, sizeof(pt->cfg.name), "fake0");
-	pt->n_queues = 1;
-	pt->zerocopy = true;
-	pt->mc_fd = pt->q[0].fd = -1;
-	fake_prod(&pt->q[0].fq, &b.fq);
-	fake_cons(&pt->q[0].rx, &b.rx);
-	fake_cons(&pt->q[0].cq, &b.cq);
-	fake_prod(&pt->q[0].tx, &b.tx);
-	sw->n_ports = 1;
-	while (port_service(pt, &sw->pool, BATCH))
-		;
+	fake_nic_attach(&b.nic, sw);
 	/* Warm up, then measure. */
 	for (int i = 0; i < 1000; i++) {
 		nic_side(&b);
@@ -273,7 +209,7 @@ int main(int argc, char **argv)
 	printf("core size %s handoff %s scrub %s vms %u active %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
 	       size, handoff, scrub, b.n_vms, b.active, ns / (double)done, done,
 	       (unsigned long long)pt->st.rx_packets);
-	if (pt->st.rx_packets != b.rx.producer ||
+	if (pt->st.rx_packets != b.nic.rx.producer ||
 	    sw->vms[0].st.rx_packets == 0) {
 		fprintf(stderr, "fs-core-bench: frames went missing\n");
 		return 1;
