@@ -21,6 +21,10 @@
 #define SW_DOORBELL_SLEEP_MS 100
 /* Idle VMs visited per pass, in turn. */
 #define SW_SWEEP_VMS 4
+/* Passes after its last send that a VM is still visited every pass, not
+ * only on its turn in the sweep (a few ms under load): a guest that sends
+ * now and then is served at once, one that stopped costs nothing. */
+#define SW_TX_HOT_PASSES 4096
 
 const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_NO_ROUTE] = "no_route",
@@ -241,6 +245,18 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 	}
 }
 
+/* Whether a VM given frames has its free ring drained next pass rather
+ * than on its turn in the sweep: it holds half its quota, or the pool runs
+ * low. Otherwise what it gives back waits for its turn and one drain takes
+ * many frames (as a virtio driver reclaims used buffers at its next send):
+ * with many VMs each given a frame or two a pass, a drain per VM per pass
+ * cost more than the hand-offs. */
+static inline bool reclaim_soon(const struct sw *sw, const struct vmport *v)
+{
+	return vmport_held(v, &sw->pool) >= v->quota / 2 ||
+	       sw->pool.n_free < sw->reclaim_low;
+}
+
 /* Lists VM i for a visit next pass (once). */
 static void busy_next(struct sw *sw, uint16_t i)
 {
@@ -255,12 +271,15 @@ static void busy_next(struct sw *sw, uint16_t i)
 
 /* Publishes the rx rings given frames since the last flush: one release
  * store (and, for a sleeping guest, one doorbell) per VM per pass. Their
- * guests will give frames back: they are visited next pass. */
+ * guests will give frames back: see reclaim_soon. */
 static void flush_touched(struct sw *sw)
 {
 	for (uint32_t i = 0; i < sw->n_touched; i++) {
-		vmport_rx_flush(&sw->vms[sw->touched[i]], &sw->pool);
-		busy_next(sw, sw->touched[i]);
+		struct vmport *v = &sw->vms[sw->touched[i]];
+
+		vmport_rx_flush(v, &sw->pool);
+		if (reclaim_soon(sw, v))
+			busy_next(sw, sw->touched[i]);
 	}
 	sw->n_touched = 0;
 }
@@ -453,30 +472,51 @@ int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 	return -ETIMEDOUT;
 }
 
-/* One VM's rings, once a pass: tx, free, alloc, and attach requests when
- * ctrl (its turn in the sweep). A VM that moved frames is visited again
- * next pass. */
-static uint32_t visit_vm(struct sw *sw, uint16_t i, bool ctrl)
+/*
+ * One VM's rings, once a pass. On its turn in the sweep (every VM on a full
+ * pass): attach requests and all four rings. Listed (see below): its free
+ * ring and its tx ring; its alloc ring only after it sent (sending is what
+ * takes frames off it) or when it runs short. A VM is listed for the next
+ * pass while it sends (for SW_TX_HOT_PASSES passes after it last did), was
+ * lent frames, gave back a full batch, or still holds frames it was given
+ * and reclaim_soon.
+ */
+static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 {
 	struct vmport *v = &sw->vms[i];
 	struct pool *p = &sw->pool;
-	uint32_t n, work;
+	uint32_t n = 0, k, lent = 0;
+	bool acted = false, hot;
 
 	if (v->visited == sw->passes + 1)
 		return 0;
 	v->visited = sw->passes + 1;
 	if (!v->active)
 		return 0;
-	if (ctrl && vmport_poll_ctrl(v, p))
+	if (sweep && vmport_poll_ctrl(v, p)) {
+		acted = true;
 		busy_next(sw, i);
+	}
 	if (!v->attached)
 		return 0;
-	n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
-	from_vm(sw, v, sw->txbuf, n);
-	work = n + vmport_free_drain(v, p, sw->batch);
-	if (work + vmport_alloc_refill(v, p))
+	hot = v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES;
+	if (sweep || hot) {
+		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
+		if (n) {
+			v->tx_pass = sw->passes + 1;
+			hot = true;
+			from_vm(sw, v, sw->txbuf, n);
+		}
+	}
+	k = vmport_free_drain(v, p, sw->batch);
+	if (n || (sweep && (k || acted)) ||
+	    fs_prod_pending(&v->alloc) < v->alloc_target)
+		lent = vmport_alloc_refill(v, p);
+	if (hot || lent || k == sw->batch ||
+	    (k && vmport_held(v, p) > fs_prod_pending(&v->alloc) &&
+	     reclaim_soon(sw, v)))
 		busy_next(sw, i);
-	return work;
+	return n + k;
 }
 
 /* SW_SWEEP_VMS VMs in turn (all of them on a full pass), with their
@@ -654,6 +694,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
+	sw->reclaim_low = cfg->pool.frames / 4;
 	sw->handoff_copy = cfg->handoff_copy;
 	sw_set_slow(sw);
 	if (sw->handoff_copy)

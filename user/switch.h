@@ -118,6 +118,8 @@ struct sw {
 	uint16_t *busy[2];   /* VMs to visit next pass / being visited */
 	uint32_t n_busy[2];
 	uint32_t sweep;      /* the next idle VM to visit in turn */
+	uint32_t reclaim_low; /* free frames below which every VM given
+				 frames is drained next pass (reclaim_soon) */
 	bool full_pass;      /* visit every VM this pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The worker's pass (user/switch.c, sw_poll_once) with 64 VMs: a NIC queue
+ * served by hand (tools/bench/fakenic.h) and 64 guests of the guest
+ * library on real pool and ring files, all in this thread. One pass at a
+ * time, it checks when the switch looks at which VM:
+ *
+ *   - every frame reaches its VM at once, and every frame a guest gives
+ *     back is taken back, with no drop and no frame lost (pool_check);
+ *   - a frame given back waits for its VM's turn in the sweep, unless the
+ *     VM holds half its quota or the pool runs low: then the next pass;
+ *   - a guest that sends is found on its turn, and while it keeps sending
+ *     its sends leave the next pass.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench/fakenic.h"
+#include "testutil.h"
+
+#define N_VMS 64u
+#define QUOTA 256u
+#define PKT_LEN 60u
+
+static const uint8_t nic_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+static unsigned int rig_seq;
+
+struct rig {
+	struct cfg cfg;
+	struct sw sw;
+	struct fsg g[N_VMS];
+	struct fake_nic nic;
+	uint64_t got[N_VMS]; /* frames each guest received */
+};
+
+static void rig_files_remove(struct rig *r)
+{
+	unlink(r->cfg.pool.path);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		unlink(r->cfg.vms[v].rings);
+}
+
+/* A switch with N_VMS attached guests on a pool of `frames`, and a few
+ * idle passes behind it. */
+static struct rig *rig_up(uint32_t frames)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	char err[256];
+	unsigned int seq = rig_seq++;
+
+	assert_non_null(r);
+	snprintf(r->cfg.pool.path, sizeof(r->cfg.pool.path),
+		 "/dev/shm/fs-test-switch-%d-%u-pool", (int)getpid(), seq);
+	r->cfg.pool.frames = frames;
+	r->cfg.pool.frame_size = 2048;
+	r->cfg.pool.scrub = CFG_SCRUB_USED;
+	r->cfg.n_vms = (int)N_VMS;
+	r->cfg.batch = 64;
+	for (uint32_t v = 0; v < N_VMS; v++) {
+		struct cfg_vm *vm = &r->cfg.vms[v];
+
+		snprintf(vm->name, sizeof(vm->name), "vm%u", v);
+		memcpy(vm->mac, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, (uint8_t)v }, 6);
+		snprintf(vm->rings, sizeof(vm->rings),
+			 "/dev/shm/fs-test-switch-%d-%u-vm%u", (int)getpid(),
+			 seq, v);
+		vm->quota = QUOTA;
+		vm->ring_size = QUOTA;
+	}
+	quiet();
+	if (sw_init(&r->sw, &r->cfg)) {
+		unquiet();
+		fail_msg("sw_init failed");
+	}
+	for (uint32_t v = 0; v < N_VMS; v++)
+		if (fsg_open(&r->g[v], r->cfg.pool.path, r->cfg.vms[v].rings,
+			     err, sizeof(err))) {
+			unquiet();
+			fail_msg("fsg_open: %s", err);
+		}
+	if (fake_attach_guests(&r->sw, r->g, N_VMS)) {
+		unquiet();
+		fail_msg("the guests did not attach");
+	}
+	unquiet();
+	fake_nic_attach(&r->nic, &r->sw);
+	for (int i = 0; i < 2 * (int)N_VMS; i++)
+		sw_poll_once(&r->sw);
+	return r;
+}
+
+static void rig_down(struct rig *r)
+{
+	char msg[256];
+
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	for (uint32_t i = 0; i < SW_DROP_NR; i++)
+		assert_int_equal(r->sw.drops[i], 0);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		for (uint32_t i = 0; i < VM_DROP_NR; i++)
+			assert_int_equal(r->sw.vms[v].st.drops[i], 0);
+	quiet();
+	for (uint32_t v = 0; v < N_VMS; v++)
+		fsg_close(&r->g[v]);
+	sw_fini(&r->sw);
+	unquiet();
+	rig_files_remove(r);
+	free(r);
+}
+
+/* n frames from the NIC to VM v, in one burst. */
+static void nic_to(struct rig *r, uint32_t v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(fake_nic_put(&r->nic, &r->sw.pool,
+					      r->cfg.vms[v].mac, nic_mac,
+					      PKT_LEN), 0);
+	fake_nic_post(&r->nic);
+}
+
+/* Every guest takes what it was given and gives it back. */
+static void guests_return(struct rig *r)
+{
+	struct fs_desc d[64];
+	uint32_t n;
+
+	for (uint32_t v = 0; v < N_VMS; v++) {
+		while ((n = fsg_rx(&r->g[v], d, 64))) {
+			for (uint32_t i = 0; i < n; i++)
+				assert_int_equal(fsg_free(&r->g[v], d[i].addr), 0);
+			r->got[v] += n;
+		}
+		fsg_flush(&r->g[v]);
+	}
+}
+
+/* Frames VM v was given that the switch has not taken back. */
+static uint64_t unreclaimed(const struct rig *r, uint32_t v)
+{
+	return r->sw.vms[v].st.rx_packets - r->sw.vms[v].st.freed;
+}
+
+/* The VM half a sweep ahead of the sweep's next VM: its turn is N_VMS / 2
+ * / SW_SWEEP_VMS passes away, far from this pass and the next. */
+static uint32_t vm_far_from_turn(const struct rig *r)
+{
+	return (r->sw.sweep + N_VMS / 2) % N_VMS;
+}
+
+static void test_fanout_delivered_and_reclaimed(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t seq = 0;
+
+	(void)state;
+	for (int round = 0; round < 32; round++) {
+		for (uint32_t i = 0; i < 64; i++)
+			assert_int_equal(fake_nic_put(&r->nic, &r->sw.pool,
+						      r->cfg.vms[seq++ % N_VMS].mac,
+						      nic_mac, PKT_LEN), 0);
+		fake_nic_post(&r->nic);
+		sw_poll_once(&r->sw);
+		guests_return(r);
+	}
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_int_equal(r->got[v], 32);
+	/* A sweep's worth of passes with no traffic takes every frame back. */
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	for (uint32_t v = 0; v < N_VMS; v++) {
+		assert_int_equal(r->sw.vms[v].st.rx_packets, 32);
+		assert_int_equal(unreclaimed(r, v), 0);
+	}
+	rig_down(r);
+}
+
+static void test_returned_frame_waits_for_turn(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r), passes;
+
+	(void)state;
+	nic_to(r, v, 1);
+	sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(r->got[v], 1); /* delivered at once */
+	sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 1); /* not drained for one frame */
+	/* Its turn: within N_VMS / SW_SWEEP_VMS (4) passes. */
+	for (passes = 0; unreclaimed(r, v) && passes < N_VMS / 4; passes++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 0);
+	rig_down(r);
+}
+
+static void test_pool_low_reclaims_next_pass(void **state)
+{
+	/* The alloc rings (QUOTA / 4 each) and the fill ring leave fewer
+	 * than a quarter of these free. */
+	struct rig *r = rig_up(N_VMS * QUOTA / 4 + FAKE_NIC_RING + 512);
+	uint32_t v = vm_far_from_turn(r);
+
+	(void)state;
+	assert_true(r->sw.pool.n_free < r->sw.pool.frames / 4);
+	nic_to(r, v, 1);
+	sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(r->got[v], 1);
+	sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 0);
+	rig_down(r);
+}
+
+static void test_half_quota_reclaims_next_pass(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r);
+
+	(void)state;
+	/* With its alloc ring (QUOTA / 4), it holds QUOTA / 2. */
+	nic_to(r, v, QUOTA / 4);
+	sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(r->got[v], QUOTA / 4);
+	sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 0);
+	rig_down(r);
+}
+
+/* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
+static void guest_send(struct rig *r, uint32_t v)
+{
+	uint64_t addr = fsg_alloc(&r->g[v]);
+	uint8_t *h;
+
+	assert_int_not_equal(addr, UINT64_MAX);
+	addr += r->g[v].headroom;
+	h = fsg_data(&r->g[v], addr);
+	memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
+	memcpy(h + 6, r->cfg.vms[v].mac, 6);
+	h[12] = 0x08;
+	h[13] = 0x00;
+	assert_int_equal(fsg_tx(&r->g[v], addr, PKT_LEN), 0);
+	fsg_flush(&r->g[v]);
+}
+
+static void test_sender_found_then_served_every_pass(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r), passes, sent = 0;
+
+	(void)state;
+	guest_send(r, v);
+	for (passes = 1; passes <= N_VMS; passes++) {
+		sw_poll_once(&r->sw);
+		if ((sent = fake_nic_transmit(&r->nic)))
+			break;
+	}
+	assert_int_equal(sent, 1);
+	assert_true(passes > 2); /* on its turn, within N_VMS / 4 passes */
+	assert_true(passes <= N_VMS / 4);
+	/* While it sends now and then, each send leaves the next pass, turn
+	 * or not. */
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 100; i++)
+			sw_poll_once(&r->sw);
+		while ((v - r->sw.sweep) % N_VMS < 4 * 2)
+			sw_poll_once(&r->sw);
+		guest_send(r, v);
+		sw_poll_once(&r->sw);
+		assert_int_equal(fake_nic_transmit(&r->nic), 1);
+	}
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(r->sw.ports[0].st.tx_packets, 9);
+	rig_down(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fanout_delivered_and_reclaimed),
+		cmocka_unit_test(test_returned_frame_waits_for_turn),
+		cmocka_unit_test(test_pool_low_reclaims_next_pass),
+		cmocka_unit_test(test_half_quota_reclaims_next_pass),
+		cmocka_unit_test(test_sender_found_then_served_every_pass),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
