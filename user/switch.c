@@ -493,14 +493,16 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 	v->visited = sw->passes + 1;
 	if (!v->active)
 		return 0;
-	if (sweep && vmport_poll_ctrl(v, p)) {
+	if (sweep && vmport_ctrl_posted(v) && vmport_poll_ctrl(v, p)) {
 		acted = true;
 		busy_next(sw, i);
 	}
 	if (!v->attached)
 		return 0;
 	hot = v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES;
-	if (sweep || hot) {
+	/* Most VMs visited in the sweep have nothing on any ring: a load of
+	 * each ring's producer says so before any batch is set up. */
+	if ((sweep || hot) && fs_cons_posted(&v->tx)) {
 		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
 		if (n) {
 			v->tx_pass = sw->passes + 1;
@@ -508,7 +510,7 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 			from_vm(sw, v, sw->txbuf, n);
 		}
 	}
-	k = vmport_free_drain(v, p, sw->batch);
+	k = fs_cons_posted(&v->free) ? vmport_free_drain(v, p, sw->batch) : 0;
 	if (n || (sweep && (k || acted)) ||
 	    fs_prod_pending(&v->alloc) < v->alloc_target)
 		lent = vmport_alloc_refill(v, p);

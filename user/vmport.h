@@ -178,6 +178,13 @@ static inline void vmport_rx_flush(struct vmport *v, struct pool *p)
 	}
 }
 
+/* Whether the guest wrote a request vmport_poll_ctrl() has not acted on. */
+static inline bool vmport_ctrl_posted(const struct vmport *v)
+{
+	return __atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED) !=
+	       v->last_req;
+}
+
 /* Whether the switch may sleep on this VM's account until its guest rings
  * (an attached guest that rings, on a live doorbell). */
 static inline bool vmport_can_sleep(const struct vmport *v)

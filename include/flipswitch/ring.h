@@ -291,6 +291,15 @@ static inline uint32_t fs_cons_peek(struct fs_ring *r, uint32_t nb,
 	return nb;
 }
 
+/* Whether the producer's index moved past what this side has taken: a
+ * look before a batch, for rings that are mostly empty. It trusts nothing
+ * (fs_cons_peek validates and orders). */
+static inline int fs_cons_posted(const struct fs_ring *r)
+{
+	return r->cached_prod != r->cached_cons ||
+	       __atomic_load_n(r->producer, __ATOMIC_RELAXED) != r->cached_cons;
+}
+
 static inline void fs_cons_release(struct fs_ring *r, uint32_t nb)
 {
 	r->cached_cons += nb;
