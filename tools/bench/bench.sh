@@ -266,21 +266,33 @@ case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
 
 # Instructions per packet of the switch side, under callgrind: the same
 # whatever the machine's load, so one run is enough.
+cg_rec() { # CASE SIZE ARGS...: records fs-core-bench's instructions per packet
+	local c=$1 s=$2 out ir n
+	shift 2
+	out=$(valgrind --tool=callgrind '--toggle-collect=switch_side*' \
+		--callgrind-out-file="$WORK/cg.out" "$B/fs-core-bench" \
+		--packets "${CG_N:-100000}" "$@" 2>/dev/null)
+	n=$(echo "$out" | sed -n 's/.*(\([0-9]*\) through switch_side).*/\1/p')
+	ir=$(awk '/^summary:/ {print $2}' "$WORK/cg.out")
+	[ -n "$n" ] && [ -n "$ir" ] &&
+		rec "$c" "$s" instructions_per_packet instructions \
+			"$(awk -v a="$ir" -v b="$n" 'BEGIN {printf "%.1f", a / b}')" 1
+}
+
 case_callgrind() {
-	local s h out ir n
+	local s h v
 	command -v valgrind >/dev/null || { echo "# callgrind: valgrind is missing"; return; }
 	for s in 64 1500; do
 		for h in zerocopy copy; do
-			out=$(valgrind --tool=callgrind '--toggle-collect=switch_side*' \
-				--callgrind-out-file="$WORK/cg.out" "$B/fs-core-bench" --size "$s" \
-				--handoff "$h" --packets "${CG_N:-100000}" 2>/dev/null)
-			n=$(echo "$out" | sed -n 's/.*(\([0-9]*\) through switch_side).*/\1/p')
-			ir=$(awk '/^summary:/ {print $2}' "$WORK/cg.out")
-			[ -n "$n" ] && [ -n "$ir" ] &&
-				rec "core-$h" "$s" instructions_per_packet instructions \
-					"$(awk -v a="$ir" -v b="$n" 'BEGIN {printf "%.1f", a / b}')" 1
+			cg_rec "core-$h" "$s" --size "$s" --handoff "$h"
 		done
 	done
+	# The many-VM cases too: their ns figures move with the machine's
+	# load, their instruction counts do not.
+	for v in $FANOUT; do
+		cg_rec "core-fanout-$v" 64 --size 64 --vms "$v"
+	done
+	cg_rec core-idle-256 64 --size 64 --vms 256 --active 1
 }
 
 echo "bench: $MODE: sizes $SIZES, $RUNS runs of $SECS s; placement: generator and veth NAPI on CPU $GEN_CPU, switch/guest/receivers on CPU $RX_CPU ($(nproc) CPUs)"
@@ -332,6 +344,11 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "core-copy/core-zerocopy@$s" core-copy core-zerocopy "$s" ns_per_packet
 	done
 	ratio "core-idle-256/core-fanout-1@64" core-idle-256 core-fanout-1 64 ns_per_packet
+	for n in $FANOUT; do
+		[ "$n" = 1 ] && continue
+		ratio "core-fanout-$n/core-fanout-1@64:instructions" "core-fanout-$n" core-fanout-1 64 instructions_per_packet
+	done
+	ratio "core-idle-256/core-fanout-1@64:instructions" core-idle-256 core-fanout-1 64 instructions_per_packet
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 } >"$WORK/ratios"
