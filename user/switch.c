@@ -198,6 +198,11 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 {
 	struct pool *p = &sw->pool;
 	unsigned char *base = p->base;
+	/* The last destination looked up in this batch: frames of a burst
+	 * mostly go where the one before went. Key 0 is no entry's: its
+	 * lookup says -1 too. */
+	uint64_t key, last_key = 0;
+	int32_t last_vm = -1;
 
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t addr = f[i].addr;
@@ -235,7 +240,12 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 				pool_recycle(p, pool_frame(p, addr));
 			continue;
 		}
-		vm = fdb_lookup_frame(&sw->fdb, d, vlan);
+		key = fdb_key_frame(d, vlan);
+		if (key != last_key) {
+			last_key = key;
+			last_vm = fdb_lookup_key(&sw->fdb, key);
+		}
+		vm = last_vm;
 		if (vm < 0 || sw->vms[vm].uplink != pt->index) {
 			sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, pool_frame(p, addr));
