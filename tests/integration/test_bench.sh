@@ -20,8 +20,12 @@ for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1
 	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8; do
 	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
 done
-check "instructions per packet measured under callgrind" \
-	jq -e '[.results[] | select(.metric == "instructions_per_packet")] | length == 4' "$J"
+check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs" \
+	jq -e '[.results[] | select(.metric == "instructions_per_packet") | .case] |
+		(map(select(. == "core-zerocopy" or . == "core-copy")) | length == 4) and
+		index("core-fanout-8") != null and index("core-idle-256") != null' "$J"
+check "the fan-out ratio in instructions" \
+	jq -e '[.ratios[].name] | index("core-fanout-8/core-fanout-1@64:instructions") != null' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \
 	jq -e '[.ratios[].name] | index("flipswitch/afxdp-rxdrop@64") != null' "$J"
 check "the table is printed" grep -q "^flipswitch/flipswitch-copy@64" "$WORK/bench.out"
