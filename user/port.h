@@ -74,6 +74,7 @@ struct port {
 	uint32_t n_queues;
 	struct nic_queue q[FS_XDP_MAX_QUEUES];
 	int mc_fd;
+	bool mc_busy;           /* the last read of mc_fd found frames */
 	uint32_t fill_target;   /* frames to keep on each fill ring */
 	struct port_stats st;
 };

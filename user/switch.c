@@ -21,6 +21,11 @@
 #define SW_DOORBELL_SLEEP_MS 100
 /* Idle VMs visited per pass, in turn. */
 #define SW_SWEEP_VMS 4
+/* The group socket (AF_PACKET: broadcast, multicast) is read every this
+ * many passes, and every pass while it has frames. Each read is a system
+ * call and a batch of frames set up and given back: on every pass it cost
+ * the worker more than its AF_XDP rings. A power of two. */
+#define SW_MC_POLL_PASSES 16
 /* Passes after its last send that a VM is still visited every pass, not
  * only on its turn in the sweep (a few ms under load): a guest that sends
  * now and then is served at once, one that stopped costs nothing. */
@@ -587,9 +592,14 @@ uint32_t sw_poll_once(struct sw *sw)
 			from_nic(sw, pt, sw->rxbuf, n);
 			work += n;
 		}
-		n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
-		from_nic(sw, pt, sw->rxbuf, n);
-		work += n;
+		/* full_pass: the worker just woke up, perhaps for it. */
+		if (pt->mc_busy || sw->full_pass ||
+		    !(sw->passes & (SW_MC_POLL_PASSES - 1))) {
+			n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
+			pt->mc_busy = n > 0;
+			from_nic(sw, pt, sw->rxbuf, n);
+			work += n;
+		}
 	}
 
 	work += visit_vms(sw);

@@ -10,7 +10,9 @@
  *   - a frame given back waits for its VM's turn in the sweep, unless the
  *     VM holds half its quota or the pool runs low: then the next pass;
  *   - a guest that sends is found on its turn, and while it keeps sending
- *     its sends leave the next pass.
+ *     its sends leave the next pass;
+ *   - the group socket (broadcast, multicast) is read every 16 passes, and
+ *     every pass while it has frames.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bench/fakenic.h"
@@ -284,6 +287,55 @@ static void test_sender_found_then_served_every_pass(void **state)
 	rig_down(r);
 }
 
+/* Whether a datagram waits on the socket. */
+static bool pending(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0;
+}
+
+static void test_group_socket_read_in_turn(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint8_t frame[PKT_LEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				   0x02, 0, 0, 0, 0, 0x01, 0x08, 0x06 };
+	uint32_t passes;
+	int sv[2];
+
+	(void)state;
+	/* A datagram socket stands in for the AF_PACKET group socket. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	r->sw.ports[0].mc_fd = sv[0]; /* closed by sw_fini */
+	while (r->sw.passes % 16 == 0) /* the next pass is not its turn */
+		sw_poll_once(&r->sw);
+	assert_int_equal(send(sv[1], frame, sizeof(frame), 0), sizeof(frame));
+	/* Not read on every pass... */
+	sw_poll_once(&r->sw);
+	assert_true(pending(sv[0]));
+	/* ...but within 16, and every VM gets the broadcast. */
+	for (passes = 1; pending(sv[0]) && passes < 16; passes++)
+		sw_poll_once(&r->sw);
+	assert_false(pending(sv[0]));
+	guests_return(r);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_int_equal(r->got[v], 1);
+	/* While it has frames it is read every pass. */
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(send(sv[1], frame, sizeof(frame), 0),
+				 sizeof(frame));
+		sw_poll_once(&r->sw);
+		assert_false(pending(sv[0]));
+	}
+	guests_return(r);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_int_equal(r->got[v], 5);
+	close(sv[1]);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_pool_low_reclaims_next_pass),
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
+		cmocka_unit_test(test_group_socket_read_in_turn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
