@@ -52,9 +52,11 @@ struct vm_stats {
 };
 
 struct vmport {
-	/* The worker's per-packet fields, on the first cache line (the
-	 * array of VM ports is line-aligned): with many VMs receiving in
-	 * turn, a frame handed to one touches this line and its counters. */
+	/* The worker's per-packet fields on the first two cache lines (the
+	 * array of VM ports is line-aligned): the rx ring and burst state
+	 * fill the first, the state flags and the counters start the next.
+	 * With many VMs receiving in turn, a frame handed to one touches
+	 * those two lines of its port, no more. */
 	struct fs_ring rx;
 	uint32_t rx_room;        /* frames the burst may still give it (ring
 				    room and quota, vmport_rx_open); 0 after
