@@ -508,7 +508,7 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 	v->visited = sw->passes + 1;
 	if (!v->active)
 		return 0;
-	if (sweep && vmport_ctrl_posted(v) && vmport_poll_ctrl(v, p)) {
+	if (sweep && vmport_poll_ctrl(v, p)) {
 		acted = true;
 		busy_next(sw, i);
 	}

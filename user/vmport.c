@@ -245,14 +245,10 @@ static void rx_close(struct vmport *v, struct pool *p)
 	v->rx_room = 0;
 }
 
-int vmport_poll_ctrl(struct vmport *v, struct pool *p)
+void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 {
-	uint32_t req = __atomic_load_n(&v->hdr->guest_req,
-				       __ATOMIC_ACQUIRE); /* F, matches E */
 	uint32_t n;
 
-	if (req == v->last_req)
-		return 0;
 	rx_close(v, p);
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
@@ -265,7 +261,6 @@ int vmport_poll_ctrl(struct vmport *v, struct pool *p)
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
 	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
 		 v->attached ? "attached" : "detached", n);
-	return 1;
 }
 
 uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,

@@ -113,9 +113,23 @@ void vmport_destroy(struct vmport *v, struct pool *p);
  * frames back (a VM deleted at run time). */
 void vmport_unmap(struct vmport *v);
 
-/* Acts on a new attach/detach request from the guest, if any: takes back
- * every frame the VM holds and resets the rings. Returns 1 if it acted. */
-int vmport_poll_ctrl(struct vmport *v, struct pool *p);
+/* Acts on attach/detach request req from the guest: takes back every
+ * frame the VM holds and resets the rings (see vmport_poll_ctrl). */
+void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req);
+
+/* Acts on a new attach/detach request from the guest, if any. Returns 1 if
+ * it acted. Inline: the worker asks every VM in turn, and the request word
+ * has almost never moved. */
+static inline int vmport_poll_ctrl(struct vmport *v, struct pool *p)
+{
+	uint32_t req = __atomic_load_n(&v->hdr->guest_req,
+				       __ATOMIC_ACQUIRE); /* F, matches E */
+
+	if (req == v->last_req)
+		return 0;
+	vmport_ctrl_act(v, p, req);
+	return 1;
+}
 
 /* Gives up on an attached guest whose heartbeat (guest_beat) has not moved
  * for timeout_ms: takes its frames back and tells it (FS_ACK_GONE). Returns
@@ -178,13 +192,6 @@ static inline void vmport_rx_flush(struct vmport *v, struct pool *p)
 		v->rx_room = 0;
 		vmport_kick(v);
 	}
-}
-
-/* Whether the guest wrote a request vmport_poll_ctrl() has not acted on. */
-static inline bool vmport_ctrl_posted(const struct vmport *v)
-{
-	return __atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED) !=
-	       v->last_req;
 }
 
 /* Whether the switch may sleep on this VM's account until its guest rings
