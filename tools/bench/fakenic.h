@@ -151,13 +151,21 @@ static inline int fake_attach_guests(struct sw *sw, struct fsg *g, uint32_t n)
 	struct fake_guests a = { g, n };
 	pthread_t th;
 	void *rc = (void *)1;
+	bool joined = false;
 
 	if (pthread_create(&th, NULL, fake_attach_all, &a))
 		return -1;
-	for (int i = 0; i < 100000 && pthread_tryjoin_np(th, &rc); i++) {
+	for (int i = 0; i < 100000 && !joined; i++) {
 		for (uint32_t v = 0; v < n; v++)
 			vmport_poll_ctrl(&sw->vms[v], &sw->pool);
 		usleep(10);
+		joined = !pthread_tryjoin_np(th, &rc);
+	}
+	if (!joined) {
+		/* It uses a, which ends with this call: stop it first. */
+		pthread_cancel(th);
+		pthread_join(th, NULL);
+		return -1;
 	}
 	return rc ? -1 : 0;
 }
