@@ -325,34 +325,27 @@ int port_mac_del(struct port *pt, const uint8_t mac[6], uint16_t vlan)
 uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		 struct port_frame *out, uint32_t max)
 {
-	struct nic_queue *q = &pt->q[qi];
 	uint16_t *owner = p->owner;
 	uint32_t shift = p->shift, mask = p->frame_size - 1;
 	uint64_t bytes = 0;
 	uint32_t idx, i, n;
 
-	n = xsk_ring_cons__peek(&q->rx, max, &idx);
+	n = port_rx_peek(pt, p, qi, max, &idx);
 	if (!n)
 		return 0;
 	for (i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&q->rx, idx + i);
+		const struct xdp_desc *d = port_rx_desc(pt, qi, idx + i);
 		uint64_t addr = d->addr;
 		uint32_t len = d->len, off = (uint32_t)addr & mask;
 		uint32_t frame = (uint32_t)(addr >> shift);
 
-		/* The kernel hands back only frames it had from the fill
-		 * ring: no owner check. */
 		owner[frame] = POOL_OWN_SWITCH;
 		pool_reuse(p, frame, off, off + len);
 		out[i].addr = addr;
 		out[i].len = len;
 		bytes += len;
 	}
-	pool_count_move(p, POOL_OWN_FILL, POOL_OWN_SWITCH, n);
-	xsk_ring_cons__release(&q->rx, n);
-	pt->st.rx_bytes += bytes;
-	pt->st.rx_packets += n;
-	q->rx_packets += n;
+	port_rx_release(pt, qi, n, bytes);
 	return n;
 }
 

@@ -103,6 +103,48 @@ struct port_frame {
 /* Takes up to max received frames from queue q (now the switch's). */
 uint32_t port_rx(struct port *pt, struct pool *p, uint32_t q,
 		 struct port_frame *out, uint32_t max);
+
+/*
+ * The rx ring read in place (port_rx is built on these; the switch's NIC
+ * fast path reads descriptors with them and hands frames on without a
+ * copy of the descriptors in between). port_rx_peek: up to max received
+ * frames from *idx on, counted to the switch (the caller sets each one's
+ * owner table entry: the kernel hands back only frames it had from the
+ * fill ring, so no check). port_rx_release: gives the n entries back and
+ * counts them and their bytes.
+ */
+static inline uint32_t port_rx_peek(struct port *pt, struct pool *p,
+				    uint32_t q, uint32_t max, uint32_t *idx)
+{
+	uint32_t n = xsk_ring_cons__peek(&pt->q[q].rx, max, idx);
+
+	pool_count_move(p, POOL_OWN_FILL, POOL_OWN_SWITCH, n);
+	return n;
+}
+
+static inline const struct xdp_desc *port_rx_desc(const struct port *pt,
+						  uint32_t q, uint32_t idx)
+{
+	return xsk_ring_cons__rx_desc(&pt->q[q].rx, idx);
+}
+
+/* The ring's descriptors, entry idx at [idx & *mask], for a loop to keep
+ * in locals (stores of its own would make it reload pt->q[q].rx). */
+static inline const struct xdp_desc *port_rx_ring(const struct port *pt,
+						  uint32_t q, uint32_t *mask)
+{
+	*mask = pt->q[q].rx.mask;
+	return xsk_ring_cons__rx_desc(&pt->q[q].rx, 0);
+}
+
+static inline void port_rx_release(struct port *pt, uint32_t q, uint32_t n,
+				   uint64_t bytes)
+{
+	xsk_ring_cons__release(&pt->q[q].rx, n);
+	pt->st.rx_bytes += bytes;
+	pt->st.rx_packets += n;
+	pt->q[q].rx_packets += n;
+}
 /* Receives up to max group-addressed frames into fresh pool frames. */
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max);

@@ -292,36 +292,45 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	return n;
 }
 
-uint32_t vmport_rx_open(struct vmport *v, struct pool *p)
+uint32_t vmport_rx_try_open(struct vmport *v, struct pool *p, int *why)
 {
 	uint32_t held = p->count[v->owner] + v->rx_unflushed, room;
-	int bad = 0, why;
+	int bad = 0;
 
 	if (!v->attached) {
-		why = VM_DROP_DETACHED;
-		goto drop;
+		*why = VM_DROP_DETACHED;
+		return 0;
 	}
 	if (held >= v->quota) {
-		why = VM_DROP_QUOTA;
-		goto drop;
+		*why = VM_DROP_QUOTA;
+		return 0;
 	}
 	room = fs_prod_room(&v->rx, v->quota - held, &bad);
 	if (!room) {
-		why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
-		goto drop;
+		*why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
+		return 0;
 	}
 	v->rx_room = room < v->quota - held ? room : v->quota - held;
 	return v->rx_room;
-drop:
-	v->st.drops[why]++;
-	return 0;
+}
+
+uint32_t vmport_rx_open(struct vmport *v, struct pool *p)
+{
+	int why;
+	uint32_t n = vmport_rx_try_open(v, p, &why);
+
+	if (!n)
+		v->st.drops[why]++;
+	return n;
 }
 
 /* Checks a pool offset from the guest: inside the pool (size bytes), on a
- * frame the VM owns. Returns the frame, or -(reason) after counting it.
- * The callers hold the pool's fields in locals (see pool_set_owner). */
+ * frame the VM (owner id vo) owns. Returns the frame, or -(reason) after
+ * counting it. The callers hold the pool's and the port's fields in
+ * locals (see pool_set_owner: owner-table stores would reload v->owner). */
 static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
-				  uint64_t size, uint32_t shift, uint64_t addr)
+				  uint16_t vo, uint64_t size, uint32_t shift,
+				  uint64_t addr)
 {
 	uint32_t frame;
 
@@ -330,7 +339,7 @@ static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
 		return -VM_BAD_ADDR;
 	}
 	frame = (uint32_t)(addr >> shift);
-	if (owner[frame] != v->owner) {
+	if (owner[frame] != vo) {
 		v->st.drops[VM_BAD_OWNER]++;
 		return -VM_BAD_OWNER;
 	}
@@ -367,7 +376,8 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			v->st.drops[VM_BAD_LEN]++;
 			continue;
 		}
-		frame = check_frame(v, owner, p->size, p->shift, d.addr);
+		frame = check_frame(v, owner, v->owner, p->size, p->shift,
+				    d.addr);
 		if (frame < 0)
 			continue;
 		owner[frame] = POOL_OWN_SWITCH;
@@ -386,10 +396,11 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 {
-	uint16_t *owner = p->owner;
-	uint64_t *top = p->free_stack + p->n_free, size = p->size;
-	uint32_t shift = p->shift, idx, i, n, k = 0;
-	bool full = p->scrub == CFG_SCRUB_FULL;
+	uint16_t *owner = p->owner, vo = v->owner;
+	uint64_t *start = p->free_stack + p->n_free, *top = start;
+	uint64_t size = p->size;
+	uint32_t shift = p->shift, idx, i, n, k, mask = v->free.mask;
+	const uint64_t *ring = (const uint64_t *)v->free.desc;
 	int bad = 0;
 
 	n = fs_cons_peek(&v->free, max, &idx, &bad);
@@ -398,22 +409,23 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 	if (!n)
 		return 0;
 	for (i = 0; i < n; i++) {
-		uint64_t addr = __atomic_load_n(fs_ring_addr(&v->free, idx + i),
+		uint64_t addr = __atomic_load_n(&ring[(idx + i) & mask],
 						__ATOMIC_RELAXED);
-		int64_t frame = check_frame(v, owner, size, shift, addr);
+		int64_t frame = check_frame(v, owner, vo, size, shift, addr);
 
 		if (frame < 0)
 			continue;
-		/* pool_set_owner, pool_from_guest, pool_recycle. */
+		/* pool_set_owner, pool_recycle (pool_from_guest below). */
 		owner[frame] = POOL_OWN_SWITCH;
-		if (full)
-			pool_from_guest(p, (uint32_t)frame);
 		*top++ = (uint64_t)frame << shift;
-		k++;
 	}
 	fs_cons_release(&v->free, n);
+	k = (uint32_t)(top - start);
+	if (p->scrub == CFG_SCRUB_FULL)
+		for (i = 0; i < k; i++)
+			pool_from_guest(p, (uint32_t)(start[i] >> shift));
 	p->n_free += k;
-	pool_count_move(p, v->owner, POOL_OWN_SWITCH, k);
+	pool_count_move(p, vo, POOL_OWN_SWITCH, k);
 	v->st.freed += k;
 	return k;
 }

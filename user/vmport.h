@@ -140,6 +140,8 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 /* Opens an rx burst to the VM: how many frames it may take (room on its
  * rx ring, within its quota). 0 if none, the reason counted in st.drops. */
 uint32_t vmport_rx_open(struct vmport *v, struct pool *p);
+/* The same, counting nothing: 0 with the reason in *why (enum vm_drop). */
+uint32_t vmport_rx_try_open(struct vmport *v, struct pool *p, int *why);
 
 /* Hands a frame the switch owns to the guest's rx ring. 0, or -1 if it
  * dropped it (the reason is counted in st.drops) and the frame stays the
@@ -161,6 +163,78 @@ static inline int vmport_rx_enqueue(struct vmport *v, struct pool *p,
 	v->rx_unflushed++;
 	v->st.rx_bytes += len;
 	return 0;
+}
+
+/*
+ * An rx burst to one VM with its ring state in the caller's locals: the
+ * NIC fast path gives runs of frames to one VM at a few stores each
+ * (vmport_burst_put), where vmport_rx_enqueue loads and stores the port's
+ * fields every frame. Between vmport_burst_begin and vmport_burst_end the
+ * port's own rx fields are stale: nothing else may give it frames.
+ */
+struct vmport_burst {
+	struct vmport *v;        /* NULL: no burst (and full) */
+	struct fs_desc *desc;
+	uint32_t mask;
+	uint32_t start, prod;    /* rx.cached_prod at begin, now */
+	uint32_t end;            /* prod may not pass it (rx_room) */
+	uint16_t owner;
+	uint64_t bytes;
+};
+
+/* Starts a burst with the room the port has open, opening some if it has
+ * none (after each flush). If it can have none, the burst is full: the
+ * frame that finds it so opens again and counts why (vmport_rx_open). */
+static inline void vmport_burst_begin(struct vmport_burst *b,
+				      struct vmport *v, struct pool *p)
+{
+	int why;
+
+	if (!v->rx_room)
+		vmport_rx_try_open(v, p, &why);
+	b->v = v;
+	b->desc = (struct fs_desc *)v->rx.desc;
+	b->mask = v->rx.mask;
+	b->start = b->prod = v->rx.cached_prod;
+	b->end = b->prod + v->rx_room;
+	b->owner = v->owner;
+	b->bytes = 0;
+}
+
+static inline bool vmport_burst_full(const struct vmport_burst *b)
+{
+	return b->prod == b->end;
+}
+
+/* Gives a frame the switch owns to the burst's VM (not full); owner is
+ * the pool's table (see pool_set_owner), frame the frame of addr. */
+static inline void vmport_burst_put(struct vmport_burst *b, uint16_t *owner,
+				    uint32_t frame, uint64_t addr,
+				    uint32_t len)
+{
+	struct fs_desc *d = &b->desc[b->prod++ & b->mask];
+
+	owner[frame] = b->owner;
+	d->addr = addr;
+	d->len = len;
+	d->options = 0;
+	b->bytes += len;
+}
+
+/* Writes the burst back to its port, as vmport_rx_enqueue would have left
+ * it; returns the frames it gave (to flush with vmport_rx_flush). */
+static inline uint32_t vmport_burst_end(struct vmport_burst *b)
+{
+	struct vmport *v = b->v;
+	uint32_t n = b->prod - b->start;
+
+	v->rx.cached_prod = b->prod;
+	v->rx_room = b->end - b->prod;
+	v->rx_unflushed += n;
+	v->st.rx_bytes += b->bytes;
+	b->v = NULL;
+	b->end = b->prod; /* full: no burst takes frames */
+	return n;
 }
 
 /* Rings the guest's doorbell if it sleeps waiting on its rx or alloc

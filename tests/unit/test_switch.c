@@ -13,6 +13,10 @@
  *     its sends leave the next pass;
  *   - the group socket (broadcast, multicast) is read every 16 passes, and
  *     every pass while it has frames.
+ *
+ * And the NIC fast path (nic_rx): a batch of runs to different VMs mixed
+ * with group, tagged, unknown and runt frames reaches each VM in order
+ * with its counts right; a burst that meets the quota mid-way stops there.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -52,8 +56,8 @@ static void rig_files_remove(struct rig *r)
 }
 
 /* A switch with N_VMS attached guests on a pool of `frames`, and a few
- * idle passes behind it. */
-static struct rig *rig_up(uint32_t frames)
+ * idle passes behind it; the last VM on VLAN last_vlan (0: none). */
+static struct rig *rig_up_vlan(uint32_t frames, uint16_t last_vlan)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	char err[256];
@@ -78,6 +82,7 @@ static struct rig *rig_up(uint32_t frames)
 		vm->quota = QUOTA;
 		vm->ring_size = QUOTA;
 	}
+	r->cfg.vms[N_VMS - 1].vlan = last_vlan;
 	quiet();
 	if (sw_init(&r->sw, &r->cfg)) {
 		unquiet();
@@ -98,6 +103,11 @@ static struct rig *rig_up(uint32_t frames)
 	for (int i = 0; i < 2 * (int)N_VMS; i++)
 		sw_poll_once(&r->sw);
 	return r;
+}
+
+static struct rig *rig_up(uint32_t frames)
+{
+	return rig_up_vlan(frames, 0);
 }
 
 static void rig_down(struct rig *r)
@@ -336,6 +346,149 @@ static void test_group_socket_read_in_turn(void **state)
 	rig_down(r);
 }
 
+/* One frame of the mixed batch: to dst (tagged with vlan unless 0), of
+ * len bytes, its sequence number at byte 40. */
+static void nic_put_seq(struct rig *r, const uint8_t dst[6], uint16_t vlan,
+			uint32_t len, uint8_t seq)
+{
+	uint8_t f[64] = { 0 };
+	uint32_t o = vlan ? 4 : 0;
+
+	memcpy(f, dst, 6);
+	memcpy(f + 6, nic_mac, 6);
+	if (vlan) {
+		f[12] = 0x81;
+		f[14] = (uint8_t)(vlan >> 8);
+		f[15] = (uint8_t)vlan;
+	}
+	f[12 + o] = 0x08;
+	f[40] = seq;
+	assert_int_equal(fake_nic_put_frame(&r->nic, &r->sw.pool, f,
+					    sizeof(f), len), 0);
+}
+
+/* What VM v received: sequence numbers (byte 40 - the tag it lost) and
+ * total bytes; the frames go back. Returns how many. */
+static uint32_t received(struct rig *r, uint32_t v, uint8_t *seq,
+			 uint64_t *bytes)
+{
+	struct fs_desc d[64];
+	uint32_t n = fsg_rx(&r->g[v], d, 64);
+
+	*bytes = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *h = fsg_data(&r->g[v], d[i].addr);
+
+		/* Untagged, addressed as sent. */
+		assert_int_equal(h[12], 0x08);
+		if (!(h[0] & 1))
+			assert_memory_equal(h, r->cfg.vms[v].mac, 6);
+		seq[i] = h[v == N_VMS - 1 ? 36 : 40];
+		*bytes += d[i].len;
+		assert_int_equal(fsg_free(&r->g[v], d[i].addr), 0);
+	}
+	fsg_flush(&r->g[v]);
+	r->got[v] += n;
+	return n;
+}
+
+static void test_nic_batch_sorted_to_vms(void **state)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t nobody[6] = { 0x52, 0x54, 0, 0, 0x77, 0x77 };
+	struct rig *r = rig_up_vlan(8192 + QUOTA * N_VMS, 5);
+	const uint8_t *a = r->cfg.vms[1].mac, *b = r->cfg.vms[2].mac;
+	const uint8_t *c = r->cfg.vms[N_VMS - 1].mac;
+	uint8_t seq[64];
+	uint64_t bytes, sent = 0;
+	struct port *pt = &r->sw.ports[0];
+	uint64_t rx0 = pt->st.rx_packets, rxb0 = pt->st.rx_bytes;
+	/* Runs to VM 1 and VM 2 with an unknown MAC, a broadcast, a frame
+	 * tagged for the last VM's VLAN and a runt between them. */
+	const struct {
+		const uint8_t *dst;
+		uint16_t vlan;
+		uint32_t len;
+	} batch[] = {
+		{ a, 0, 60 }, { a, 0, 61 }, { a, 0, 62 }, { b, 0, 63 },
+		{ b, 0, 64 }, { a, 0, 65 }, { nobody, 0, 66 }, { b, 0, 67 },
+		{ bcast, 0, 68 }, { c, 5, 69 }, { a, 0, 10 }, { a, 0, 70 },
+		{ a, 0, 71 },
+	};
+
+	(void)state;
+	for (uint8_t i = 0; i < sizeof(batch) / sizeof(batch[0]); i++) {
+		nic_put_seq(r, batch[i].dst, batch[i].vlan, batch[i].len, i);
+		sent += batch[i].len;
+	}
+	fake_nic_post(&r->nic);
+	sw_poll_once(&r->sw);
+
+	assert_int_equal(received(r, 1, seq, &bytes), 7);
+	assert_memory_equal(seq, ((uint8_t[]){ 0, 1, 2, 5, 8, 11, 12 }), 7);
+	assert_int_equal(bytes, 60 + 61 + 62 + 65 + 68 + 70 + 71);
+	assert_int_equal(r->sw.vms[1].st.rx_bytes, bytes);
+	assert_int_equal(received(r, 2, seq, &bytes), 4);
+	assert_memory_equal(seq, ((uint8_t[]){ 3, 4, 7, 8 }), 4);
+	assert_int_equal(r->sw.vms[2].st.rx_bytes, bytes);
+	assert_int_equal(bytes, 63 + 64 + 67 + 68);
+	/* The tagged one, untagged (its sequence 4 bytes earlier now); the
+	 * broadcast was on VLAN 0, not the last VM's. */
+	assert_int_equal(received(r, N_VMS - 1, seq, &bytes), 1);
+	assert_int_equal(seq[0], 9);
+	assert_int_equal(bytes, 65);
+	for (uint32_t v = 0; v < N_VMS - 1; v++) {
+		if (v == 1 || v == 2)
+			continue;
+		assert_int_equal(received(r, v, seq, &bytes), 1);
+		assert_int_equal(seq[0], 8);
+	}
+	/* The unknown MAC and the runt. */
+	assert_int_equal(r->sw.drops[SW_DROP_NO_ROUTE], 2);
+	r->sw.drops[SW_DROP_NO_ROUTE] = 0;
+	assert_int_equal(pt->st.rx_packets - rx0, 13);
+	assert_int_equal(pt->st.rx_bytes - rxb0, sent);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_int_equal(unreclaimed(r, v), 0);
+	rig_down(r);
+}
+
+static void test_nic_burst_stops_at_quota(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *vm = &r->sw.vms[3];
+	/* Its alloc ring holds QUOTA / 4 of its quota. */
+	uint32_t room = QUOTA - QUOTA / 4;
+
+	(void)state;
+	/* 30, then 64 a pass: the fourth batch meets the quota 34 frames
+	 * in, mid-burst. The guest takes nothing meanwhile. */
+	nic_to(r, 3, 30);
+	sw_poll_once(&r->sw);
+	for (int i = 0; i < 3; i++) {
+		nic_to(r, 3, 64);
+		sw_poll_once(&r->sw);
+	}
+	assert_int_equal(vm->st.rx_packets, room);
+	assert_int_equal(vm->st.rx_bytes, (uint64_t)room * PKT_LEN);
+	assert_int_equal(vm->st.drops[VM_DROP_QUOTA], 30 + 3 * 64 - room);
+	vm->st.drops[VM_DROP_QUOTA] = 0;
+	/* Given back, it takes a full batch again. */
+	guests_return(r);
+	assert_int_equal(r->got[3], room);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	nic_to(r, 3, 64);
+	sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(r->got[3], room + 64);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +498,8 @@ int main(void)
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
 		cmocka_unit_test(test_group_socket_read_in_turn),
+		cmocka_unit_test(test_nic_batch_sorted_to_vms),
+		cmocka_unit_test(test_nic_burst_stops_at_quota),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,35 +73,45 @@ static inline void fake_nic_attach(struct fake_nic *n, struct sw *sw)
 		;
 }
 
-/* "Receives" a frame of len bytes (FCS not included) for dst from src:
- * takes a frame off the fill ring and writes its Ethernet header (IPv4)
- * and rx descriptor; fake_nic_post() shows the burst to the switch.
- * Returns 0, or -1 if the fill ring is empty or the rx ring full. */
-static inline int fake_nic_put(struct fake_nic *n, struct pool *p,
-			       const uint8_t dst[6], const uint8_t src[6],
-			       uint32_t len)
+/* "Receives" a frame of len bytes (FCS not included) whose first n bytes
+ * are bytes[] (the rest is whatever the frame held): takes a frame off the
+ * fill ring and writes them and the rx descriptor; fake_nic_post() shows
+ * the burst to the switch. Returns 0, or -1 if the fill ring is empty or
+ * the rx ring full. */
+static inline int fake_nic_put_frame(struct fake_nic *n, struct pool *p,
+				     const void *bytes, uint32_t nb,
+				     uint32_t len)
 {
 	uint32_t fill = __atomic_load_n(&n->fq.producer, __ATOMIC_ACQUIRE);
 	uint32_t i = n->burst;
 	uint64_t addr;
 	struct xdp_desc *d;
-	uint8_t *h;
 
 	if (n->fq.consumer + i == fill ||
 	    n->rx.producer - n->rx.consumer + i >= FAKE_NIC_RING)
 		return -1;
 	addr = n->fq.addr[(n->fq.consumer + i) & (FAKE_NIC_RING - 1)];
 	d = &n->rx.desc[(n->rx.producer + i) & (FAKE_NIC_RING - 1)];
-	h = pool_data(p, addr + FS_HEADROOM);
-	memcpy(h, dst, 6);
-	memcpy(h + 6, src, 6);
-	h[12] = 0x08;
-	h[13] = 0x00;
+	memcpy(pool_data(p, addr + FS_HEADROOM), bytes, nb);
 	d->addr = addr + FS_HEADROOM;
 	d->len = len;
 	d->options = 0;
 	n->burst++;
 	return 0;
+}
+
+/* The same with an Ethernet header (IPv4) for dst from src. */
+static inline int fake_nic_put(struct fake_nic *n, struct pool *p,
+			       const uint8_t dst[6], const uint8_t src[6],
+			       uint32_t len)
+{
+	uint8_t h[FS_ETH_HLEN];
+
+	memcpy(h, dst, 6);
+	memcpy(h + 6, src, 6);
+	h[12] = 0x08;
+	h[13] = 0x00;
+	return fake_nic_put_frame(n, p, h, sizeof(h), len);
 }
 
 static inline void fake_nic_post(struct fake_nic *n)
