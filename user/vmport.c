@@ -447,9 +447,9 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	if (pending >= v->alloc_target)
 		return 0;
 	want = v->alloc_target - pending;
-	/* An open rx burst's frames, given and still to come, count against
-	 * the quota. */
-	held = p->count[v->owner] + v->rx_unflushed + v->rx_room;
+	/* Frames given and not yet flushed count against the quota; the rx
+	 * room kept open gives way to what is lent here. */
+	held = p->count[v->owner] + v->rx_unflushed;
 	if (held >= v->quota)
 		return 0;
 	room = v->quota - held;
@@ -458,6 +458,8 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	if (want > p->n_free)
 		want = p->n_free;
 	n = fs_prod_reserve(&v->alloc, want, &idx, &bad);
+	if (v->rx_room > room - n)
+		v->rx_room = room - n;
 	for (i = 0; i < n; i++) {
 		uint64_t addr = pool_alloc(p);
 

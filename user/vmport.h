@@ -58,9 +58,12 @@ struct vmport {
 	 * With many VMs receiving in turn, a frame handed to one touches
 	 * those two lines of its port, no more. */
 	struct fs_ring rx;
-	uint32_t rx_room;        /* frames the burst may still give it (ring
-				    room and quota, vmport_rx_open); 0 after
-				    each flush */
+	uint32_t rx_room;        /* frames it may still be given (room on
+				    its rx ring and in its quota when
+				    vmport_rx_open looked), kept from pass
+				    to pass: the ring's room only grows, and
+				    held + rx_room <= quota holds (alloc
+				    refills take from it) */
 	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
 				    frames not yet counted to the VM */
 	uint32_t quota;          /* cfg.quota */
@@ -183,7 +186,7 @@ struct vmport_burst {
 };
 
 /* Starts a burst with the room the port has open, opening some if it has
- * none (after each flush). If it can have none, the burst is full: the
+ * none. If it can have none, the burst is full: the
  * frame that finds it so opens again and counts why (vmport_rx_open). */
 static inline void vmport_burst_begin(struct vmport_burst *b,
 				      struct vmport *v, struct pool *p)
@@ -263,7 +266,6 @@ static inline void vmport_rx_flush(struct vmport *v, struct pool *p)
 		fs_prod_submit(&v->rx);
 		v->st.rx_packets += v->rx_unflushed;
 		v->rx_unflushed = 0;
-		v->rx_room = 0;
 		vmport_kick(v);
 	}
 }

@@ -16,7 +16,8 @@
  *
  * And the NIC fast path (nic_rx): a batch of runs to different VMs mixed
  * with group, tagged, unknown and runt frames reaches each VM in order
- * with its counts right; a burst that meets the quota mid-way stops there.
+ * with its counts right; a burst that meets the quota mid-way stops there;
+ * the rx room kept open from pass to pass gives way to alloc refills.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -489,6 +490,46 @@ static void test_nic_burst_stops_at_quota(void **state)
 	rig_down(r);
 }
 
+static void test_rx_room_gives_way_to_alloc(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *vm = &r->sw.vms[5];
+	uint64_t kept[QUOTA / 4];
+	uint32_t held;
+
+	(void)state;
+	/* 100 frames: the room opened for them (QUOTA - its alloc ring's
+	 * QUOTA / 4) stays open, 92 left. */
+	nic_to(r, 5, 100);
+	sw_poll_once(&r->sw);
+	/* The guest takes its alloc ring's frames, keeps all but one and
+	 * sends that one; the switch lends as many again, out of that open
+	 * room. */
+	for (uint32_t i = 0; i < QUOTA / 4 - 1; i++) {
+		kept[i] = fsg_alloc(&r->g[5]);
+		assert_int_not_equal(kept[i], UINT64_MAX);
+	}
+	guest_send(r, 5);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(fake_nic_transmit(&r->nic), 1);
+	held = vmport_held(vm, &r->sw.pool);
+	assert_int_equal(held, 100 + QUOTA / 4 - 1 + QUOTA / 4);
+	/* So only QUOTA - held more frames fit. */
+	nic_to(r, 5, 64);
+	sw_poll_once(&r->sw);
+	assert_int_equal(vm->st.rx_packets, 100 + QUOTA - held);
+	assert_int_equal(vm->st.drops[VM_DROP_QUOTA], 64 - (QUOTA - held));
+	assert_true(vmport_held(vm, &r->sw.pool) <= QUOTA);
+	vm->st.drops[VM_DROP_QUOTA] = 0;
+	for (uint32_t i = 0; i < QUOTA / 4 - 1; i++)
+		assert_int_equal(fsg_free(&r->g[5], kept[i]), 0);
+	guests_return(r);
+	for (uint32_t i = 0; i <= N_VMS; i++)
+		sw_poll_once(&r->sw);
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -500,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
+		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
