@@ -346,6 +346,8 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		return n;
 	}
 	n = port_rx_peek(pt, p, qi, sw->batch, &idx);
+	if (!n)
+		return 0; /* and no store to the ring's consumer line */
 	ring = port_rx_ring(pt, qi, &rmask);
 	xd = &ring[idx & rmask];
 	for (i = 0; i < n; i++, xd = next) {

@@ -186,8 +186,8 @@ struct vmport_burst {
 };
 
 /* Starts a burst with the room the port has open, opening some if it has
- * none. If it can have none, the burst is full: the
- * frame that finds it so opens again and counts why (vmport_rx_open). */
+ * none. If it can have none, the burst is full: the frame that finds it
+ * so opens again and counts why (vmport_rx_open). */
 static inline void vmport_burst_begin(struct vmport_burst *b,
 				      struct vmport *v, struct pool *p)
 {
