@@ -17,13 +17,14 @@ check "every record has case, frame_size, metric, unit, median <= max, min <= me
 		.min <= .median and .median <= .max and .runs >= 1] | all' "$J"
 for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1 vm-fanout-8 \
 	flipswitch-scrub-off flipswitch-scrub-used flipswitch-scrub-full latency-busy-poll \
-	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8; do
+	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm; do
 	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
 done
-check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs" \
+check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs, VM to VM" \
 	jq -e '[.results[] | select(.metric == "instructions_per_packet") | .case] |
 		(map(select(. == "core-zerocopy" or . == "core-copy")) | length == 4) and
-		index("core-fanout-8") != null and index("core-idle-256") != null' "$J"
+		index("core-fanout-8") != null and index("core-idle-256") != null and
+		index("core-vm2vm") != null' "$J"
 check "the fan-out ratio in instructions" \
 	jq -e '[.ratios[].name] | index("core-fanout-8/core-fanout-1@64:instructions") != null' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \

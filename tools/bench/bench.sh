@@ -262,6 +262,8 @@ case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
 	done
 	# 256 VMs attached, traffic to one: what idle VMs cost.
 	rec core-idle-256 64 ns_per_packet ns "$(core_ns --size 64 --vms 256 --active 1)" "$run"
+	# VM to VM: one guest's tx ring to another's rx ring.
+	rec core-vm2vm 64 ns_per_packet ns "$(core_ns --size 64 --from vm)" "$run"
 }
 
 # Instructions per packet of the switch side, under callgrind: the same
@@ -287,6 +289,7 @@ case_callgrind() {
 			cg_rec "core-$h" "$s" --size "$s" --handoff "$h"
 		done
 	done
+	cg_rec core-vm2vm 64 --size 64 --from vm
 	# The many-VM cases too: their ns figures move with the machine's
 	# load, their instruction counts do not. (Not in the quick run: 256
 	# VMs under valgrind take most of ten seconds.)
@@ -351,6 +354,8 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "core-fanout-$n/core-fanout-1@64:instructions" "core-fanout-$n" core-fanout-1 64 instructions_per_packet
 	done
 	ratio "core-idle-256/core-fanout-1@64:instructions" core-idle-256 core-fanout-1 64 instructions_per_packet
+	ratio "core-vm2vm/core-zerocopy@64" core-vm2vm core-zerocopy 64 ns_per_packet
+	ratio "core-vm2vm/core-zerocopy@64:instructions" core-vm2vm core-zerocopy 64 instructions_per_packet
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 } >"$WORK/ratios"

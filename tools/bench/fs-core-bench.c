@@ -19,7 +19,10 @@
  * instructions per packet. --handoff copy runs the copy baseline; --size
  * imix alternates 64, 576 and 1500-byte frames (7:4:1), so that scrubbing
  * has stale bytes to zero; --vms N --active K attaches N VMs and sends to
- * the first K.
+ * the first K. --from vm sends VM to VM instead: VM 0's guest transmits
+ * to VMs 1..K in turn (in nic_side's place, not counted), and the switch
+ * side is the worker's pass taking the frames from VM 0's tx ring to the
+ * others' rx rings (the NIC queue idle).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -44,9 +47,35 @@ struct bench {
 	uint32_t sizes[12], n_sizes;
 	uint32_t seq;
 	uint64_t moved;
+	int from_vm;         /* --from vm */
 };
 
 static volatile uint8_t sink;
+
+/* VM 0's guest sends up to BATCH frames to VMs 1..active in turn. */
+static void vm_sender(struct bench *b)
+{
+	struct fsg *g = &b->g[0];
+
+	for (uint32_t i = 0; i < BATCH; i++) {
+		uint32_t n = b->seq;
+		uint64_t base = fsg_alloc(g);
+		uint8_t *h;
+
+		if (base == UINT64_MAX)
+			break;
+		h = fsg_data(g, base + g->headroom);
+		memcpy(h, b->cfg.vms[1 + n % b->active].mac, 6);
+		memcpy(h + 6, b->cfg.vms[0].mac, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
+		/* The FCS is not sent. */
+		if (fsg_tx(g, base + g->headroom, b->sizes[n % b->n_sizes] - 4))
+			break;
+		b->seq++;
+	}
+	fsg_flush(g);
+}
 
 /* The kernel's side of the queue: up to BATCH frames from the fill ring
  * into the rx ring, each with a header for the next VM in turn. */
@@ -54,6 +83,10 @@ static __attribute__((noinline)) void nic_side(struct bench *b)
 {
 	static const uint8_t src[6] = { 2, 2, 2, 2, 2, 2 };
 
+	if (b->from_vm) {
+		vm_sender(b);
+		return;
+	}
 	for (uint32_t i = 0; i < BATCH; i++) {
 		uint32_t n = b->seq;
 
@@ -87,6 +120,27 @@ static __attribute__((noinline)) void guest_side(struct bench *b)
 	}
 }
 
+/* Frames the switch side has taken through: received from the NIC, or
+ * handed from VM to VM. */
+static uint64_t through(const struct bench *b)
+{
+	return b->from_vm ? b->sw.vm2vm : b->sw.ports[0].st.rx_packets;
+}
+
+/* Every frame sent reached a VM. */
+static int frames_arrived(const struct bench *b)
+{
+	uint64_t got = 0;
+
+	for (uint32_t v = 0; v < b->n_vms; v++)
+		got += b->sw.vms[v].st.rx_packets;
+	if (!b->from_vm)
+		return b->sw.ports[0].st.rx_packets == b->nic.rx.producer &&
+		       got == b->sw.ports[0].st.rx_packets;
+	return b->sw.vm2vm == b->seq && got == b->seq &&
+	       b->sw.vms[0].st.tx_packets == b->seq;
+}
+
 /* The guests stay attached to the end, so the switch keeps the files for
  * a next switch: this program made them, it removes them. */
 static struct bench *files_of;
@@ -107,12 +161,12 @@ int main(int argc, char **argv)
 		{ "scrub", required_argument, NULL, 'S' },
 		{ "vms", required_argument, NULL, 'v' },
 		{ "active", required_argument, NULL, 'a' },
+		{ "from", required_argument, NULL, 'f' },
 		{ 0 },
 	};
 	static struct bench b;
 	struct sw *sw = &b.sw;
 	unsigned long long warm;
-	struct port *pt = &sw->ports[0];
 	unsigned long long packets = 1000000, done = 0;
 	const char *size = "64";
 	const char *handoff = "zerocopy", *scrub = "used";
@@ -129,8 +183,9 @@ int main(int argc, char **argv)
 		case 'S': scrub = optarg; break;
 		case 'v': b.n_vms = (uint32_t)atoi(optarg); break;
 		case 'a': b.active = (uint32_t)atoi(optarg); break;
+		case 'f': b.from_vm = !strcmp(optarg, "vm"); break;
 		default:
-			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]]\n");
+			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]] [--from nic|vm]\n");
 			return 2;
 		}
 	}
@@ -147,9 +202,12 @@ int main(int argc, char **argv)
 		if (b.sizes[0] < 64 || b.sizes[0] > 1518)
 			return 2;
 	}
+	if (b.from_vm && b.n_vms < 2)
+		b.n_vms = 2;
 	if (!b.active)
-		b.active = b.n_vms;
-	if (!b.n_vms || b.n_vms > MAX_VMS || b.active > b.n_vms)
+		b.active = b.from_vm ? b.n_vms - 1 : b.n_vms;
+	if (!b.n_vms || b.n_vms > MAX_VMS ||
+	    b.active > b.n_vms - (b.from_vm ? 1 : 0))
 		return 2;
 	snprintf(b.cfg.pool.path, sizeof(b.cfg.pool.path),
 		 "/dev/shm/fs-core-bench-%d-pool", (int)getpid());
@@ -194,8 +252,8 @@ int main(int argc, char **argv)
 		switch_side(&b);
 		guest_side(&b);
 	}
-	warm = pt->st.rx_packets;
-	while (pt->st.rx_packets - warm < packets) {
+	warm = through(&b);
+	while (through(&b) - warm < packets) {
 		double t0, t1;
 
 		nic_side(&b);
@@ -205,12 +263,12 @@ int main(int argc, char **argv)
 		guest_side(&b);
 		ns += (t1 - t0) * 1e9;
 	}
-	done = pt->st.rx_packets - warm;
-	printf("core size %s handoff %s scrub %s vms %u active %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
-	       size, handoff, scrub, b.n_vms, b.active, ns / (double)done, done,
-	       (unsigned long long)pt->st.rx_packets);
-	if (pt->st.rx_packets != b.nic.rx.producer ||
-	    sw->vms[0].st.rx_packets == 0) {
+	done = through(&b) - warm;
+	printf("core size %s handoff %s scrub %s vms %u active %u from %s: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
+	       size, handoff, scrub, b.n_vms, b.active,
+	       b.from_vm ? "vm" : "nic", ns / (double)done, done,
+	       (unsigned long long)through(&b));
+	if (!frames_arrived(&b)) {
 		fprintf(stderr, "fs-core-bench: frames went missing\n");
 		return 1;
 	}
