@@ -442,6 +442,9 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
 {
 	struct pool *p = &sw->pool;
+	/* The last destination looked up, as from_nic keeps it. */
+	uint64_t key, last_key = 0;
+	int32_t last_dst = -1;
 
 	for (uint32_t i = 0; i < n; i++) {
 		const unsigned char *d = pool_data(p, t[i].addr);
@@ -458,7 +461,12 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			to_nic(sw, v, t[i].addr, t[i].len);
 			continue;
 		}
-		dst = fdb_lookup_frame(&sw->fdb, d, v->cfg.vlan);
+		key = fdb_key_frame(d, v->cfg.vlan);
+		if (key != last_key) {
+			last_key = key;
+			last_dst = fdb_lookup_key(&sw->fdb, key);
+		}
+		dst = last_dst;
 		if (dst == v->index) {
 			sw->drops[SW_DROP_HAIRPIN]++;
 			pool_recycle(p, pool_frame(p, t[i].addr));

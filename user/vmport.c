@@ -349,7 +349,11 @@ static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
 uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			   struct fs_desc *out, uint32_t max)
 {
-	uint16_t *owner = p->owner;
+	/* The pool's and the port's fields in locals (see check_frame). */
+	uint16_t *owner = p->owner, vo = v->owner;
+	uint64_t size = p->size, bytes = 0;
+	uint32_t shift = p->shift, fsize = p->frame_size, mask = v->tx.mask;
+	const struct fs_desc *ring = (const struct fs_desc *)v->tx.desc;
 	uint32_t idx, i, n, k = 0;
 	int bad = 0;
 
@@ -357,40 +361,38 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 	if (bad)
 		v->st.drops[VM_BAD_RING_INDEX]++;
 	for (i = 0; i < n; i++) {
-		const struct fs_desc *s = fs_ring_desc(&v->tx, idx + i);
+		const struct fs_desc *s = &ring[(idx + i) & mask];
 		/* Read once: the guest may rewrite the slot while we look. */
-		struct fs_desc d = {
-			.addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED),
-			.len = __atomic_load_n(&s->len, __ATOMIC_RELAXED),
-			.options = __atomic_load_n(&s->options, __ATOMIC_RELAXED),
-		};
-		uint64_t end;
+		uint64_t addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
+		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		uint32_t off = (uint32_t)addr & (fsize - 1);
 		int64_t frame;
 
-		if (d.options) {
+		if (__atomic_load_n(&s->options, __ATOMIC_RELAXED)) {
 			v->st.drops[VM_BAD_OPTIONS]++;
 			continue;
 		}
-		end = (uint64_t)pool_offset_in_frame(p, d.addr) + d.len;
-		if (d.len < FS_ETH_HLEN || end > p->frame_size) {
+		if (len < FS_ETH_HLEN || (uint64_t)off + len > fsize) {
 			v->st.drops[VM_BAD_LEN]++;
 			continue;
 		}
-		frame = check_frame(v, owner, v->owner, p->size, p->shift,
-				    d.addr);
+		frame = check_frame(v, owner, vo, size, shift, addr);
 		if (frame < 0)
 			continue;
 		owner[frame] = POOL_OWN_SWITCH;
 		pool_from_guest(p, (uint32_t)frame);
-		pool_note_dirty(p, (uint32_t)frame,
-				pool_offset_in_frame(p, d.addr), (uint32_t)end);
-		v->st.tx_bytes += d.len;
-		out[k++] = d;
+		pool_note_dirty(p, (uint32_t)frame, off, off + len);
+		bytes += len;
+		out[k].addr = addr;
+		out[k].len = len;
+		out[k].options = 0;
+		k++;
 	}
 	if (n)
 		fs_cons_release(&v->tx, n);
-	pool_count_move(p, v->owner, POOL_OWN_SWITCH, k);
+	pool_count_move(p, vo, POOL_OWN_SWITCH, k);
 	v->st.tx_packets += k;
+	v->st.tx_bytes += bytes;
 	return k;
 }
 
@@ -433,6 +435,9 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 {
 	uint32_t cons, pending, want, room, held, idx, i, n;
+	uint16_t *owner = p->owner, vo = v->owner;
+	uint32_t shift = p->shift, mask = v->alloc.mask;
+	uint64_t *ring = (uint64_t *)v->alloc.desc, *top;
 	int bad = 0;
 
 	if (!v->attached)
@@ -460,15 +465,20 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	n = fs_prod_reserve(&v->alloc, want, &idx, &bad);
 	if (v->rx_room > room - n)
 		v->rx_room = room - n;
+	/* pool_alloc and pool_set_owner n times (n <= n_free), the fields
+	 * in locals. */
+	top = p->free_stack + p->n_free;
+	p->n_free -= n;
 	for (i = 0; i < n; i++) {
-		uint64_t addr = pool_alloc(p);
+		uint64_t addr = *--top;
+		uint32_t frame = (uint32_t)(addr >> shift);
 
 		/* The guest may send any part of it: all of it clean. */
-		pool_scrub(p, pool_frame(p, addr));
-		pool_set_owner(p, pool_frame(p, addr), v->owner);
-		*fs_ring_addr(&v->alloc, idx + i) = addr;
+		pool_scrub(p, frame);
+		owner[frame] = vo;
+		ring[(idx + i) & mask] = addr;
 	}
-	pool_count_move(p, POOL_OWN_SWITCH, v->owner, n);
+	pool_count_move(p, POOL_OWN_SWITCH, vo, n);
 	if (n) {
 		fs_prod_submit(&v->alloc);
 		v->st.lent += n;
