@@ -140,29 +140,24 @@ void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi)
 	 * the other policies); only the zeroing is skipped. glibc's memset
 	 * uses the widest stores the CPU has. */
 	if (d && p->scrub != CFG_SCRUB_OFF) {
-		if (lo == hi) {
-			memset(f + dlo, 0, dhi - dlo);
-			n = dhi - dlo;
-		} else {
-			if (dlo < lo) {
-				uint32_t end = dhi < lo ? dhi : lo;
+		if (dlo < lo) {
+			uint32_t end = dhi < lo ? dhi : lo;
 
-				memset(f + dlo, 0, end - dlo);
-				n += end - dlo;
-			}
-			if (dhi > hi) {
-				uint32_t start = dlo > hi ? dlo : hi;
+			memset(f + dlo, 0, end - dlo);
+			n += end - dlo;
+		}
+		if (dhi > hi) {
+			uint32_t start = dlo > hi ? dlo : hi;
 
-				memset(f + start, 0, dhi - start);
-				n += dhi - start;
-			}
+			memset(f + start, 0, dhi - start);
+			n += dhi - start;
 		}
 	}
 	if (n) {
 		p->scrubbed_frames++;
 		p->scrubbed_bytes += n;
 	}
-	p->dirty[frame] = lo == hi ? 0 : POOL_DIRTY(lo, hi);
+	p->dirty[frame] = POOL_DIRTY(lo, hi);
 }
 
 void pool_scrub_all(struct pool *p)

@@ -168,8 +168,9 @@ static inline void pool_note_dirty(struct pool *p, uint32_t frame, uint32_t lo,
 	p->dirty[frame] = POOL_DIRTY(lo, hi);
 }
 
-/* Zeroes the frame's dirty bytes outside [lo, hi) (unless scrub is "off")
- * and marks [lo, hi) as its only data; lo == hi: all of it, now clean. */
+/* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi (unless scrub
+ * is "off"), and marks [lo, hi) as its only data. pool_scrub zeroes all of
+ * them. */
 void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi);
 
 /*
@@ -199,8 +200,8 @@ static inline void pool_free(struct pool *p, uint64_t addr)
 }
 
 /* Zeroes every byte of the frame that may hold data: it is clean (a frame
- * lent to a guest, who may send any part of it). pool_zero_stale's case
- * lo == hi, inline: a frame is lent for every frame a guest sends. */
+ * lent to a guest, who may send any part of it). Inline: a frame is lent
+ * for every frame a guest sends. */
 static inline void pool_scrub(struct pool *p, uint32_t frame)
 {
 	uint32_t d = p->dirty[frame], lo = d & 0xffff, hi = d >> 16;
