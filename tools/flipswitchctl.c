@@ -825,6 +825,31 @@ static void print_port_stats(json_t *p)
 
 static int prometheus(struct ctx *x, json_t *st);
 
+/* Share of all, in %. */
+static double pct(uint64_t part, uint64_t all)
+{
+	return all ? 100.0 * (double)part / (double)all : 0;
+}
+
+/* The worker's time: raw in JSON, shares and costs in text. */
+static void print_worker(json_t *sw)
+{
+	uint64_t busy = j_u64(sw, "busy_ns"), idle = j_u64(sw, "idle_ns");
+	uint64_t sleep = j_u64(sw, "sleep_ns"), all = busy + idle + sleep;
+	uint64_t in = j_u64(sw, "packets"), passes = j_u64(sw, "busy_passes");
+
+	out_u64("packets", NULL, in);
+	out_u64("busy_passes", NULL, passes);
+	out_u64("busy_ns", NULL, busy);
+	out_u64("idle_ns", NULL, idle);
+	out_u64("sleep_ns", NULL, sleep);
+	out_text("  worker busy %.1f %% of %.2f s (idle %.1f %%, asleep %.1f %%), "
+		 "%.0f ns a packet, %.1f packets a busy pass\n",
+		 pct(busy, all), (double)all / 1e9, pct(idle, all),
+		 pct(sleep, all), in ? (double)busy / (double)in : 0,
+		 passes ? (double)in / (double)passes : 0);
+}
+
 static int do_stats(struct ctx *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -896,6 +921,7 @@ static int do_stats(struct ctx *x, int argc, char **argv)
 		j_u64(sw, "scrubbed_frames"));
 	out_u64("scrubbed_bytes", " (%" PRIu64 " bytes)\n",
 		j_u64(sw, "scrubbed_bytes"));
+	print_worker(sw);
 	print_counters("drops", "drops", json_object_get(sw, "drops"));
 	out_close_object();
 	out_end();
@@ -969,7 +995,15 @@ static const struct {
 	  "Frames scrubbed before reuse." },
 	{ "scrubbed_bytes", "flipswitch_scrubbed_bytes_total",
 	  "Bytes scrubbed before reuse." },
+	{ "packets", "flipswitch_worker_packets_total",
+	  "Frames the worker took in, from NICs and VMs." },
+	{ "busy_passes", "flipswitch_worker_busy_passes_total",
+	  "Worker passes that moved frames." },
 };
+
+static const char *const worker_states[] = { "busy", "idle", "sleep" };
+static const char *const worker_state_keys[] = { "busy_ns", "idle_ns",
+						 "sleep_ns" };
 
 /* Every member of member `obj` of each port, under label `label`. */
 static void prom_port_map(json_t *ports, const char *obj, const char *sub,
@@ -1028,6 +1062,12 @@ static int prometheus(struct ctx *x, json_t *st)
 		prom_sample(prom_switch_counters[j].metric, NULL, NULL, NULL,
 			    NULL, j_u64(sw, prom_switch_counters[j].key));
 	}
+	prom_head("flipswitch_worker_seconds_total", "counter",
+		  "Worker time: passes that moved frames (busy), passes that did not (idle), sleeping (sleep).");
+	for (j = 0; j < 3; j++)
+		printf("flipswitch_worker_seconds_total{state=\"%s\"} %.9f\n",
+		       worker_states[j],
+		       (double)j_u64(sw, worker_state_keys[j]) / 1e9);
 	prom_head("flipswitch_switch_drops_total", "counter",
 		  "Frames the switch dropped before choosing a port, by reason.");
 	json_object_foreach(json_object_get(sw, "drops"), k, v)
@@ -1160,6 +1200,28 @@ static const char *si(char *buf, size_t n, double v)
 	return buf;
 }
 
+/* The counter's growth from p to c, 0 if it went back (clear). */
+static uint64_t grew(json_t *c, json_t *p, const char *key)
+{
+	uint64_t a = j_u64(c, key), b = j_u64(p, key);
+
+	return a >= b ? a - b : 0;
+}
+
+/* The worker over the interval: its busy share, its time per packet. */
+static void watch_worker(json_t *p, json_t *c)
+{
+	uint64_t busy = grew(c, p, "busy_ns"), in = grew(c, p, "packets");
+	uint64_t all = busy + grew(c, p, "idle_ns") + grew(c, p, "sleep_ns");
+	uint64_t passes = grew(c, p, "busy_passes");
+
+	out_double("worker_busy_pct", "worker busy %.1f %%", pct(busy, all));
+	out_double("worker_ns_per_packet", ", %.0f ns a packet",
+		   in ? (double)busy / (double)in : 0);
+	out_double("worker_packets_per_pass", ", %.1f packets a busy pass\n",
+		   passes ? (double)in / (double)passes : 0);
+}
+
 static void watch_print(json_t *prev, json_t *cur, double interval, bool tty)
 {
 	json_t *ports = json_object_get(cur, "ports"), *pp = json_object_get(prev, "ports");
@@ -1214,6 +1276,7 @@ static void watch_print(json_t *prev, json_t *cur, double interval, bool tty)
 		out_close_object();
 	}
 	out_close_array();
+	watch_worker(json_object_get(prev, "switch"), json_object_get(cur, "switch"));
 	out_end();
 }
 

@@ -328,6 +328,19 @@ static void clear_counters(struct ctl *c)
 	free(zero);
 }
 
+/* The worker's time since start (or the last clear), in ns, and the
+ * frames it took in: OVS's pmd-stats-show, for one worker. */
+static void worker_json(json_t *o, struct sw *sw)
+{
+	const struct ticks *k = &sw->ticks;
+
+	set_u64(o, "packets", sw_packets_in(sw));
+	set_u64(o, "busy_passes", RD(sw->busy_passes));
+	set_u64(o, "busy_ns", ticks_ns(k, RD(sw->busy_ticks)));
+	set_u64(o, "idle_ns", ticks_ns(k, RD(sw->idle_ticks)));
+	set_u64(o, "sleep_ns", ticks_ns(k, RD(sw->sleep_ticks)));
+}
+
 static const char *cmd_stats(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
@@ -366,6 +379,7 @@ static const char *cmd_stats(struct req *r, json_t **res)
 			 (json_int_t)RD(sw->pool.scrubbed_frames),
 			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrubbed_bytes),
 			 "drops", drops_json(sw_drop_names, sw->drops, SW_DROP_NR));
+	worker_json(json_object_get(*res, "switch"), sw);
 	return NULL;
 }
 

@@ -586,6 +586,8 @@ static void mail_poll(struct sw *sw)
 	case SW_MAIL_CLEAR:
 		memset(sw->drops, 0, sizeof(sw->drops));
 		sw->copies = sw->vm2vm = sw->sleeps = sw->bells = 0;
+		sw->busy_ticks = sw->idle_ticks = sw->sleep_ticks = 0;
+		sw->busy_passes = 0;
 		sw->pool.scrubbed_frames = sw->pool.scrubbed_bytes = 0;
 		for (int i = 0; i < sw->n_ports; i++) {
 			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
@@ -832,23 +834,37 @@ static void idle_wait(struct sw *sw)
 	sw->full_pass = true;
 }
 
+/* One clock read a pass: each pass's time, from the end of the one
+ * before, goes to busy or idle by whether it moved frames. */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report)
 {
 	unsigned int idle = 0;
+	uint64_t t = ticks_now(&sw->ticks), now;
+	uint32_t n;
 
 	while (!*stop) {
 		if (*report) {
 			*report = 0;
 			sw_report(sw);
 		}
-		if (sw_poll_once(sw)) {
+		n = sw_poll_once(sw);
+		now = ticks_now(&sw->ticks);
+		if (n) {
+			sw->busy_ticks += now - t;
+			sw->busy_passes++;
+			t = now;
 			idle = 0;
 			continue;
 		}
+		sw->idle_ticks += now - t;
+		t = now;
 		if (++idle < SW_SPIN_PASSES)
 			continue;
 		idle_wait(sw);
+		now = ticks_now(&sw->ticks);
+		sw->sleep_ticks += now - t;
+		t = now;
 	}
 }
 
@@ -867,6 +883,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->batch = cfg->batch;
 	sw->reclaim_low = cfg->pool.frames / 4;
 	sw->handoff_copy = cfg->handoff_copy;
+	ticks_init(&sw->ticks);
 	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
@@ -989,10 +1006,25 @@ static int fmt_drops(char *buf, size_t len, const char *const *names,
 	return off;
 }
 
+uint64_t sw_packets_in(const struct sw *sw)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < sw->n_ports; i++)
+		n += __atomic_load_n(&sw->ports[i].st.rx_packets,
+				     __ATOMIC_RELAXED);
+	for (int i = 0; i < sw->n_vms; i++)
+		if (__atomic_load_n(&sw->vms[i].active, __ATOMIC_RELAXED))
+			n += __atomic_load_n(&sw->vms[i].st.tx_packets,
+					     __ATOMIC_RELAXED);
+	return n;
+}
+
 void sw_report(struct sw *sw)
 {
 	struct pool *p = &sw->pool;
 	char drops[512], msg[160], line[1024];
+	uint64_t busy, all, in;
 	int off;
 
 	for (int i = 0; i < sw->n_ports; i++) {
@@ -1057,6 +1089,14 @@ void sw_report(struct sw *sw)
 		 (unsigned long long)sw->sleeps, (unsigned long long)sw->bells,
 		 (unsigned long long)p->scrubbed_frames,
 		 (unsigned long long)p->scrubbed_bytes, drops);
+	busy = ticks_ns(&sw->ticks, sw->busy_ticks);
+	all = busy + ticks_ns(&sw->ticks, sw->idle_ticks) +
+	      ticks_ns(&sw->ticks, sw->sleep_ticks);
+	in = sw_packets_in(sw);
+	log_info("worker: busy %.1f %% of %.3f s, %.0f ns a packet taken in, %.1f packets a busy pass",
+		 all ? 100.0 * (double)busy / (double)all : 0.0,
+		 (double)all / 1e9, in ? (double)busy / (double)in : 0.0,
+		 sw->busy_passes ? (double)in / (double)sw->busy_passes : 0.0);
 
 	off = snprintf(line, sizeof(line), "fill %u, tx %u, switch %u",
 		       p->count[POOL_OWN_FILL], p->count[POOL_OWN_TX],

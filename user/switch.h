@@ -32,6 +32,7 @@
 #include "fdb.h"
 #include "pool.h"
 #include "port.h"
+#include "ticks.h"
 #include "vmport.h"
 
 enum sw_drop {
@@ -130,6 +131,15 @@ struct sw {
 	int mail_fd;         /* eventfd: the mailbox has a request */
 	uint64_t sleeps;     /* times the worker slept in poll() */
 	uint64_t bells;      /* of those, woken by a guest's doorbell */
+
+	/* The worker's time in ticks (ticks.h), by what it did: passes that
+	 * moved frames, passes that found nothing, and idle_wait (the last
+	 * look and the sleep in poll()). Wall-clock time: on a CPU the
+	 * worker shares, a pass it was preempted in counts the time it was
+	 * away. */
+	struct ticks ticks;
+	uint64_t busy_ticks, idle_ticks, sleep_ticks;
+	uint64_t busy_passes;
 };
 
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
@@ -147,6 +157,9 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 void sw_fini(struct sw *sw);
 /* Logs counters per port, per VM, and the frame ownership audit. */
 void sw_report(struct sw *sw);
+/* Frames the switch took in: from its NICs and from VMs' tx rings. Safe
+ * from another thread (relaxed loads). */
+uint64_t sw_packets_in(const struct sw *sw);
 
 /* Control thread side of the mailbox: posts a request and waits (up to
  * timeout_ms) for the worker's answer. 0, or -ETIMEDOUT. */

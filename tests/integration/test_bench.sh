@@ -25,6 +25,9 @@ check "instructions per packet measured under callgrind: both hand-offs at 2 siz
 		(map(select(. == "core-zerocopy" or . == "core-copy")) | length == 4) and
 		index("core-fanout-8") != null and index("core-idle-256") != null and
 		index("core-vm2vm") != null' "$J"
+check "the switch's own busy share and time per packet, from its worker counters" \
+	jq -e '[.results[] | select(.case == "flipswitch" or .case == "vm-fanout-8") | .metric] |
+		index("switch_busy") != null and index("switch_ns_per_packet") != null' "$J"
 check "the fan-out ratio in instructions" \
 	jq -e '[.ratios[].name] | index("core-fanout-8/core-fanout-1@64:instructions") != null' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \

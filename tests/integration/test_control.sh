@@ -34,11 +34,28 @@ check "NIC port: rx_packets = $N, XDP redirect = $N" \
 	jq -e ".ports[] | select(.kind == \"nic\") | .rx_packets == $N and .xdp.redirect.packets == $N" "$WORK/stats.json"
 check "no drop counted anywhere" \
 	jq -e '[.ports[].drops[], .switch.drops[]] | all(. == 0)' "$WORK/stats.json"
+check "worker: took in exactly the $N frames, in 1..$N busy passes" \
+	jq -e ".switch.packets == $N and .switch.busy_passes >= 1 and .switch.busy_passes <= $N and .switch.busy_ns > 0" "$WORK/stats.json"
+# The worker's time adds up to the wall clock: 1 s at rest is 1 s of
+# busy + idle + asleep (less the pass or sleep under way at each end, a
+# 100 ms sleep at most), and almost none of it busy.
+sleep 0.3
+ctl -j stats >"$WORK/w0.json"
+sleep 1
+ctl -j stats >"$WORK/w1.json"
+check "worker: busy + idle + asleep = the wall clock, at rest hardly busy" \
+	jq -en --slurpfile a "$WORK/w0.json" --slurpfile b "$WORK/w1.json" '
+		($b[0].time - $a[0].time) as $dt
+		| ([$b[0].switch, $a[0].switch] | map(.busy_ns + .idle_ns + .sleep_ns) | (.[0] - .[1]) / 1e9) as $acc
+		| (($b[0].switch.busy_ns - $a[0].switch.busy_ns) / 1e9) as $busy
+		| $acc > $dt - 0.25 and $acc < $dt + 0.25 and $busy < 0.1 * $dt'
 check "stats PORT shows only that port" \
 	bash -c "$B/flipswitchctl -s $SOCK -j stats web2 | jq -e '.ports | length == 1 and .[0].name == \"web2\"'"
 ctl stats >"$WORK/stats.txt"
 check "stats in text names the ports and counts" \
 	bash -c "grep -q web1 $WORK/stats.txt && grep -q '$N' $WORK/stats.txt"
+check "stats in text: the worker's busy share and time a packet" \
+	grep -Eq '^  worker busy [0-9.]+ % of [0-9.]+ s \(idle [0-9.]+ %, asleep [0-9.]+ %\), [0-9]+ ns a packet' "$WORK/stats.txt"
 
 # --- Prometheus text format
 ctl stats --prometheus >"$WORK/prom.txt"
@@ -46,8 +63,15 @@ check "stats --prometheus: HELP and TYPE lines" \
 	bash -c "grep -q '^# HELP flipswitch_' $WORK/prom.txt && grep -q '^# TYPE flipswitch_.* counter$' $WORK/prom.txt"
 check "stats --prometheus: web1's rx packets with a port label" \
 	grep -Eq "^flipswitch_rx_packets_total\{[^}]*port=\"web1\"[^}]*\} $N$" "$WORK/prom.txt"
+check "stats --prometheus: the worker's seconds by state" \
+	bash -c "grep -Eq '^flipswitch_worker_seconds_total\{state=\"busy\"\} [0-9]+\.[0-9]{9}$' $WORK/prom.txt && grep -Eq '^flipswitch_worker_packets_total $N$' $WORK/prom.txt"
 check "stats --prometheus: drops labelled by reason" \
 	grep -Eq '^flipswitch_drops_total\{[^}]*reason="quota"' "$WORK/prom.txt"
+
+# Clearing starts the worker's clock again (the daemon has run for seconds).
+ctl stats --clear >/dev/null
+check "stats --clear: the worker's time starts again from 0" \
+	bash -c "$B/flipswitchctl -s $SOCK -j stats | jq -e '.switch | (.busy_ns + .idle_ns + .sleep_ns) < 5e8 and .packets == 0'"
 
 # --- fdb and frames
 check "fdb lists both static entries" \
@@ -96,8 +120,11 @@ check "capture web1: the frames are the ones sent, byte for byte" \
 	"$B/fs-pkt" cmp "$WORK/c.sent.pcap" "$WORK/cap.pcap"
 
 # --- watch, not on a terminal: one line per port per interval
+$B/flipswitchctl -s $SOCK watch --interval 0.2 --count 2 >"$WORK/watch.txt"
 check "watch prints a line per port per interval" \
-	bash -c "$B/flipswitchctl -s $SOCK watch --interval 0.2 --count 2 | grep -c web1 | grep -qx 2"
+	bash -c "grep -c web1 $WORK/watch.txt | grep -qx 2"
+check "watch prints the worker's busy share per interval" \
+	bash -c "grep -Ec '^worker busy [0-9.]+ %, [0-9]+ ns a packet' $WORK/watch.txt | grep -qx 2"
 
 # --- watch on a terminal: redraws in place, quits on q
 (sleep 1; printf q) | timeout 10 script -qec "$B/flipswitchctl -s $SOCK watch --interval 0.2" /dev/null >"$WORK/watch.tty"

@@ -14,6 +14,12 @@
 #   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's;
 #   GUEST_MODE=doorbell|nap|spin is how the flipswitch cases' guest waits.
 #
+# The flipswitch and vm-fanout cases also record the daemon's own share:
+# switch_busy, the worker's busy time over the run (%), and
+# switch_ns_per_packet, that time per packet it took in (flipswitchctl
+# stats; wall-clock, so with the guest on the same CPU it includes the
+# guest's turns that preempted a busy pass).
+#
 # Placement: the generator (and veth's NAPI, which runs on the sender's
 # CPU) on CPU 0; the receiving side (switch, guest, sink, tap reader) on
 # CPU 1, except the latency cases' guest (CPU 0, see there). Throughput is
@@ -93,6 +99,28 @@ consumer_stop() { # consumer_stop OUT: sets GOT to what it received
 # mpps FRAMES SECONDS
 mpps() { awk -v n="${1:-0}" -v s="${2:-1}" 'BEGIN {printf "%.4f", (s > 0 ? n / s / 1e6 : 0)}'; }
 
+# worker: the daemon's worker counters, "busy_ns idle+sleep_ns packets"
+# (flipswitchctl stats), for the switch's own share of a run.
+worker() {
+	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats |
+		jq -r '.switch | "\(.busy_ns) \(.idle_ns + .sleep_ns) \(.packets)"'
+}
+
+# worker_rec CASE SIZE RUN BEFORE AFTER: records the worker's busy share of
+# the run and its busy time per packet taken in, from two worker samples.
+worker_rec() {
+	local w
+	w=$(awk -v a="$4" -v b="$5" 'BEGIN {
+		split(a, x, " "); split(b, y, " ")
+		busy = y[1] - x[1]; rest = y[2] - x[2]; n = y[3] - x[3]
+		if (busy + rest > 0 && n > 0)
+			printf "%.2f %.1f", 100 * busy / (busy + rest), busy / n
+	}')
+	[ -n "$w" ] || return 0
+	rec "$1" "$2" switch_busy % "${w% *}" "$3"
+	rec "$1" "$2" switch_ns_per_packet ns "${w#* }" "$3"
+}
+
 switch_up() { # switch_up CONFIG: the release daemon, pinned to RX_CPU
 	DAEMON_WRAP="taskset -c $RX_CPU" start_daemon "$1" >/dev/null
 }
@@ -120,7 +148,7 @@ flipswitch_conf() { # FILE [extra top-level settings]
 # until the switch rings, leaving the shared CPU to the switch), nap (20 us
 # naps when idle, as flipswitch-guest without a doorbell) or spin.
 case_flipswitch() { # SIZE RUN CASE [config lines...]
-	local size=$1 run=$2 name=$3 guest=("$SHM-web1")
+	local size=$1 run=$2 name=$3 guest=("$SHM-web1") w0 w1
 	shift 3
 	case ${GUEST_MODE:-doorbell} in
 	spin) guest=(--spin "$SHM-web1") ;;
@@ -130,9 +158,12 @@ case_flipswitch() { # SIZE RUN CASE [config lines...]
 	flipswitch_conf "$WORK/fs.conf" "$@"
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
 	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${guest[@]}" || { stop_daemon; bed_down; return; }
+	w0=$(worker)
 	set -- $(gen --dst "$VM1" --size "$size" --seconds "$SECS")
+	w1=$(worker)
 	consumer_stop "$WORK/vm.out"
 	rec "$name" "$size" rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	worker_rec "$name" "$size" "$run" "$w0" "$w1"
 	stop_daemon
 	bed_down
 }
@@ -186,7 +217,7 @@ case_v2v() { # SIZE RUN: guest web1 sends to guest web2 as fast as it can
 }
 
 case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
-	local nvm=$1 run=$2 vms=() rings=() i mac
+	local nvm=$1 run=$2 vms=() rings=() i mac w0 w1
 	bed_up
 	for ((i = 1; i <= nvm; i++)); do
 		mac=$(printf '52:54:00:00:%02x:%02x' $((i >> 8)) $((i & 255)))
@@ -197,9 +228,12 @@ case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
 	sed -i 's/frames = [0-9]*/frames = 131072/' "$WORK/fs.conf"
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
 	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${rings[@]}" || { stop_daemon; bed_down; return; }
+	w0=$(worker)
 	set -- $(gen --dst 52:54:00:00:00:01 --dst-count "$nvm" --size 64 --seconds "$SECS")
+	w1=$(worker)
 	consumer_stop "$WORK/vm.out"
 	rec "vm-fanout-$nvm" 64 rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	worker_rec "vm-fanout-$nvm" 64 "$run" "$w0" "$w1"
 	stop_daemon
 	bed_down
 }
@@ -339,10 +373,12 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "flipswitch/flipswitch-copy@$s" flipswitch flipswitch-copy "$s"
 		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
 		ratio "flipswitch/dpdk@$s" flipswitch dpdk "$s"
+		ratio "flipswitch-copy/flipswitch@$s:switch_ns" flipswitch-copy flipswitch "$s" switch_ns_per_packet
 	done
 	for n in $FANOUT; do
 		[ "$n" = 1 ] && continue
 		ratio "vm-fanout-1/vm-fanout-$n@64" vm-fanout-1 "vm-fanout-$n" 64
+		ratio "vm-fanout-$n/vm-fanout-1@64:switch_ns" "vm-fanout-$n" vm-fanout-1 64 switch_ns_per_packet
 		ratio "core-fanout-$n/core-fanout-1@64" "core-fanout-$n" core-fanout-1 64 ns_per_packet
 	done
 	for s in 64 1500 $IMIX; do
