@@ -1079,6 +1079,10 @@ void ctl_destroy(struct ctl *c)
 {
 	uint64_t one = 1;
 
+	/* Never created (the switch's set-up failed first): its fds are not
+	 * ours to close. */
+	if (!c->sw)
+		return;
 	if (c->running) {
 		if (write(c->stop_fd, &one, sizeof(one)) < 0)
 			log_warn("control: cannot stop the thread: %s",

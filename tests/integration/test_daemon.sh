@@ -65,6 +65,8 @@ if start_daemon "$WORK/one.conf"; then
 	check "a second daemon on the same pool is refused (exit status 1)" test "$rc" -eq 1
 	check "... with a sentence saying why" \
 		grep -q "is in use by another flipswitchd" "$WORK/two.err"
+	check "... and an orderly exit (no sanitizer report)" \
+		bash -c "! grep -Eq 'AddressSanitizer|runtime error' $WORK/two.err"
 	check "the first daemon is undisturbed" kill -0 "$DAEMON_PID"
 	stop_daemon
 fi
