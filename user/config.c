@@ -44,8 +44,8 @@ struct ctx {
 };
 
 static const char *const top_keys[] = {
-	"pool", "interfaces", "vms", "batch", "guest_timeout", "handoff", "control",
-	"control_group", NULL };
+	"pool", "interfaces", "vms", "batch", "guest_timeout", "doorbell_usecs",
+	"handoff", "control", "control_group", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
@@ -633,6 +633,9 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	if (!ret)
 		ret = get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
 			      &cfg->guest_timeout);
+	if (!ret)
+		ret = get_u32(&c, root, "", "doorbell_usecs", 20, 0, 100000,
+			      &cfg->doorbell_usecs);
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);

@@ -82,6 +82,11 @@ struct cfg {
 	uint32_t guest_timeout;  /* "guest_timeout": ms without a guest
 				    heartbeat before its frames are taken
 				    back; 0 = never; default 5000 */
+	uint32_t doorbell_usecs; /* "doorbell_usecs": least time between two
+				    doorbells rung to one guest while frames
+				    keep coming (interrupt moderation);
+				    0 .. 100000, 0 = ring every time;
+				    default 20 */
 	char control[PATH_MAX];  /* "control": control socket path, default
 				    /run/flipswitch/flipswitch.sock */
 	char control_group[64];  /* "control_group": group that owns the

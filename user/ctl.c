@@ -192,8 +192,23 @@ static void db_set_live(struct ctl *c, int i, int live)
 static void db_accept(struct ctl *c, int i)
 {
 	struct vmport *v = &c->sw->vms[i];
+	char path[32];
+	int shm, ok;
 
-	if (!doorbell_accept(&c->db[i], v->fd, c->sw->bell_fd, v->irq_fd))
+	/* The guest gets the region file open on a description of its own:
+	 * v->fd's would carry the switch's flock with it, and a QEMU that
+	 * outlives the switch would lock the next one out ("in use by
+	 * another flipswitchd"). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", v->fd);
+	shm = open(path, O_RDWR | O_CLOEXEC);
+	if (shm < 0)
+		log_warn("vm %s: cannot open its region again (%s): the guest shares the switch's lock on it",
+			 v->cfg.name, strerror(errno));
+	ok = doorbell_accept(&c->db[i], shm >= 0 ? shm : v->fd,
+			     c->sw->bell_fd, v->irq_fd);
+	if (shm >= 0)
+		close(shm);
+	if (!ok)
 		return;
 	db_set_live(c, i, 1);
 	log_info("vm %s: a guest connected to the doorbell", v->cfg.name);

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A clock cheap enough to read once a pass, for the worker's time
- * accounting (busy, idle, asleep: what OVS's pmd-stats-show reports).
+ * accounting (busy, idle, asleep: what OVS's pmd-stats-show reports) and
+ * its doorbell moderation.
  *
  * It is the CPU's time-stamp counter where that runs at one constant rate
  * on every CPU (x86 with an invariant TSC: a few ns a read, no system
- * call), and CLOCK_MONOTONIC in ns anywhere else. The counter's rate is
- * not calibrated up front: ticks_ns() measures it against CLOCK_MONOTONIC
- * over everything since ticks_init(), so it costs no start-up loop and is
- * closer the longer the daemon runs. Readers on other threads may call
- * ticks_ns(); ticks_init() runs before they start.
+ * call), and CLOCK_MONOTONIC in ns anywhere else. ticks_init() measures
+ * the counter's rate over 2 ms (per_us, for turning settings in us into
+ * ticks); ticks_ns() measures it again over everything since ticks_init(),
+ * so counts of the daemon's lifetime convert closer the longer it runs.
+ * Readers on other threads may call ticks_ns(); ticks_init() runs before
+ * they start.
  */
 #ifndef FS_TICKS_H
 #define FS_TICKS_H
@@ -26,6 +28,7 @@ struct ticks {
 	bool tsc;      /* the counter is the TSC (else ns) */
 	uint64_t t0;   /* counter at ticks_init() */
 	uint64_t ns0;  /* CLOCK_MONOTONIC at ticks_init(), ns */
+	double per_us; /* ticks a microsecond */
 };
 
 static inline uint64_t ticks_mono_ns(void)
@@ -46,6 +49,21 @@ static inline uint64_t ticks_now(const struct ticks *k)
 	return ticks_mono_ns();
 }
 
+/* The counter and CLOCK_MONOTONIC at one moment: the clock read between
+ * two counter reads close together (not preempted between them). */
+static inline void ticks_pair(const struct ticks *k, uint64_t *t,
+			      uint64_t *ns)
+{
+	uint64_t a, b;
+
+	do {
+		a = ticks_now(k);
+		*ns = ticks_mono_ns();
+		b = ticks_now(k);
+	} while (k->tsc && b - a > 20000);
+	*t = a + (b - a) / 2;
+}
+
 static inline void ticks_init(struct ticks *k)
 {
 	k->tsc = false;
@@ -59,8 +77,22 @@ static inline void ticks_init(struct ticks *k)
 			k->tsc = true;
 	}
 #endif
-	k->ns0 = ticks_mono_ns();
-	k->t0 = ticks_now(k);
+	ticks_pair(k, &k->t0, &k->ns0);
+	k->per_us = 1000;
+	if (k->tsc) {
+		uint64_t t, ns;
+
+		do
+			ticks_pair(k, &t, &ns);
+		while (ns - k->ns0 < 2000000);
+		k->per_us = (double)(t - k->t0) * 1000 / (double)(ns - k->ns0);
+	}
+}
+
+/* us in ticks. */
+static inline uint64_t ticks_of_us(const struct ticks *k, uint64_t us)
+{
+	return (uint64_t)((double)us * k->per_us);
 }
 
 /* n ticks in ns, at the rate measured since ticks_init(). */

@@ -113,6 +113,10 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->alloc_target = c->quota / 4 ? c->quota / 4 : 1;
 	if (v->alloc_target > c->ring_size)
 		v->alloc_target = c->ring_size;
+	v->bell_batch = (c->ring_size < c->quota - v->alloc_target ?
+			 c->ring_size : c->quota - v->alloc_target) / 2;
+	if (!v->bell_batch)
+		v->bell_batch = 1;
 	layout(&v->layout, c->ring_size);
 	v->region_size = v->layout.region_size;
 
@@ -482,7 +486,6 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	if (n) {
 		fs_prod_submit(&v->alloc);
 		v->st.lent += n;
-		vmport_kick(v);
 	}
 	return n;
 }

@@ -79,6 +79,12 @@ struct vmport {
 	uint64_t visited, listed; /* the switch's pass that last visited it,
 				     that it is listed for */
 	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
+	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
+	uint32_t bell_frames;    /* rx frames published to its sleeping
+				    guest since (switch.c ring_guest) */
+	uint32_t bell_batch;     /* ... that ring it at once: half of what
+				    its rx ring and quota let it be given */
+	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
 	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
 	 * it interrupts the guest once a guest is connected to the VM's
 	 * doorbell socket, which db_live says (the control thread, which
@@ -240,34 +246,41 @@ static inline uint32_t vmport_burst_end(struct vmport_burst *b)
 	return n;
 }
 
-/* Rings the guest's doorbell if it sleeps waiting on its rx or alloc
- * ring (K, L), after the switch published entries there. */
-static inline void vmport_kick(struct vmport *v)
+/* Whether the guest sleeps waiting on its rx or alloc ring (K, L), after
+ * the switch published entries there: whether to ring its doorbell. */
+static inline bool vmport_wants_ring(const struct vmport *v)
+{
+	if (!__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+		return false;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K, pairs with J */
+	return (__atomic_load_n(v->rx.flags, __ATOMIC_RELAXED) |
+		__atomic_load_n(v->alloc.flags, __ATOMIC_RELAXED)) &
+	       FS_RING_NEED_WAKEUP; /* L */
+}
+
+/* Rings the guest's doorbell (when vmport_wants_ring said so). */
+static inline void vmport_ring(struct vmport *v)
 {
 	uint64_t one = 1;
 
-	if (!__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
-		return;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K, pairs with J */
-	if (!((__atomic_load_n(v->rx.flags, __ATOMIC_RELAXED) |
-	       __atomic_load_n(v->alloc.flags, __ATOMIC_RELAXED)) &
-	      FS_RING_NEED_WAKEUP)) /* L */
-		return;
 	if (write(v->irq_fd, &one, sizeof(one)) == sizeof(one))
 		v->st.irqs++;
 }
 
-/* Publishes the burst's rx entries (one release store), counts their
- * frames to the VM, and rings the guest if it sleeps. */
-static inline void vmport_rx_flush(struct vmport *v, struct pool *p)
+/* Publishes the burst's rx entries (one release store) and counts their
+ * frames to the VM. Returns how many: then the guest may need its
+ * doorbell rung (vmport_wants_ring). */
+static inline uint32_t vmport_rx_flush(struct vmport *v, struct pool *p)
 {
-	if (v->rx_unflushed) {
-		pool_count_move(p, POOL_OWN_SWITCH, v->owner, v->rx_unflushed);
-		fs_prod_submit(&v->rx);
-		v->st.rx_packets += v->rx_unflushed;
-		v->rx_unflushed = 0;
-		vmport_kick(v);
-	}
+	uint32_t n = v->rx_unflushed;
+
+	if (!n)
+		return 0;
+	pool_count_move(p, POOL_OWN_SWITCH, v->owner, n);
+	fs_prod_submit(&v->rx);
+	v->st.rx_packets += n;
+	v->rx_unflushed = 0;
+	return n;
 }
 
 /* Whether the switch may sleep on this VM's account until its guest rings
@@ -297,7 +310,9 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
  * many frames it took. */
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max);
 
-/* Tops the alloc ring up to alloc_target lent frames, within quota. */
+/* Tops the alloc ring up to alloc_target lent frames, within quota.
+ * Returns how many it lent: then the guest may need its doorbell rung
+ * (vmport_wants_ring). */
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p);
 
 /* Frames the VM holds now (owner table count; the worker adds an open rx

@@ -40,7 +40,7 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, handoff, control, control_group)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, handoff, control, control_group)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
@@ -193,6 +193,8 @@ static const struct err_case err_cases[] = {
 
 	{ "batch 0", POOL LO "batch = 0;\n", 3, "batch 0 is out of range (1 .. 256)" },
 	{ "batch 257", POOL LO "batch = 257;\n", 3, "batch 257 is out of range (1 .. 256)" },
+	{ "doorbell_usecs 100001", POOL LO "doorbell_usecs = 100001;\n", 3,
+	  "doorbell_usecs 100001 is out of range (0 .. 100000)" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -248,6 +250,7 @@ static void test_full(void **state)
 		"  { name = \"db\"; mac = \"52:54:00:00:00:02\"; rings = \"/dev/shm/r2\"; quota = 300; }\n"
 		");\n"
 		"batch = 32;\n"
+		"doorbell_usecs = 0;\n"
 		"control = \"/tmp/fs.sock\";\n";
 	static const uint8_t mac1[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
 	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
@@ -293,6 +296,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->vms[1].line, 7);
 
 	assert_int_equal(cfg->batch, 32);
+	assert_int_equal(cfg->doorbell_usecs, 0);
 	assert_string_equal(cfg->control, "/tmp/fs.sock");
 	free(cfg);
 }
@@ -317,6 +321,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
 	assert_int_equal(cfg->n_vms, 0);
 	assert_int_equal(cfg->batch, 64);
+	assert_int_equal(cfg->doorbell_usecs, 20);
 	assert_int_equal(cfg->handoff_copy, 0);
 	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
 

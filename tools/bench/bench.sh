@@ -12,7 +12,9 @@
 #              harness runs and writes well-formed results, never a speed
 #   BENCH_CASES=REGEX runs only the cases whose names match (for example
 #   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's;
-#   GUEST_MODE=doorbell|nap|spin is how the flipswitch cases' guest waits.
+#   GUEST_MODE=doorbell|nap|spin is how the flipswitch cases' guest waits;
+#   BENCH_CONF='setting = value;' adds a line to their daemon's config
+#   (for example 'doorbell_usecs = 0;', to compare a setting).
 #
 # The flipswitch and vm-fanout cases also record the daemon's own share:
 # switch_busy, the worker's busy time over the run (%), and
@@ -31,7 +33,7 @@ case "${1:-}" in
 --quick) MODE=quick ;;
 --smoke) MODE=smoke ;;
 "") ;;
-*) sed -n '2,16s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+*) sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
 OUT=${BENCH_OUT:-$B/bench}
 mkdir -p "$OUT"
@@ -141,7 +143,7 @@ flipswitch_conf() { # FILE [extra top-level settings]
 	shift
 	write_config "$f" "web1 $VM1 2048" "web2 $VM2 2048"
 	sed -i 's/frames = [0-9]*/frames = 16384/' "$f"
-	for x in "$@"; do echo "$x" >>"$f"; done
+	for x in "$@" ${BENCH_CONF:+"$BENCH_CONF"}; do echo "$x" >>"$f"; done
 }
 
 # The flipswitch cases' guest: GUEST_MODE=doorbell (default: it sleeps
