@@ -445,7 +445,9 @@ static void busy_next(struct sw *sw, uint16_t i)
  * 0.33 Mpps, each a switch to the guest and back, 2.5 us of the worker's
  * time a packet.)
  */
-static void ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
+static __attribute__((noinline)) void ring_sleeper(struct sw *sw,
+						    struct vmport *v,
+						    uint32_t n)
 {
 	if (!vmport_wants_ring(v)) {
 		v->bell_frames = 0; /* awake: it finds them itself */
@@ -462,6 +464,15 @@ static void ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
 		v->bell_held = true;
 		sw->held[sw->n_held++] = (uint16_t)v->index;
 	}
+}
+
+/* The same, for any guest: one load for those with no doorbell (a call
+ * for each VM given frames cost 12 instructions a packet with 256 VMs in
+ * turn, callgrind). */
+static inline void ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
+{
+	if (__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+		ring_sleeper(sw, v, n);
 }
 
 /* Rings the guests whose ring was held, once their time has come (all of
