@@ -33,6 +33,12 @@
 #include "port.h"
 
 #define MC_BATCH 32
+/* The fill ring is topped up once this many of its entries are free, not
+ * for every frame: a pass that received a frame or two paid the refill's
+ * setup (the ring's indices, the pool's fields, a release store the
+ * kernel's CPU reads) for each. The ring holds ring_size frames; the
+ * kernel is never more than this many short. */
+#define PORT_FILL_MIN 16
 
 const char *const port_drop_names[PORT_DROP_NR] = {
 	[PORT_DROP_TX_FULL] = "tx_ring_full",
@@ -525,9 +531,13 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 		    __atomic_load_n(q->tx.consumer, __ATOMIC_ACQUIRE))
 			tx_kick(pt, q);
 
-		room = xsk_prod_nb_free(&q->fq, batch);
+		/* The consumer index (the kernel's line) is loaded only when
+		 * the cached count says fewer than PORT_FILL_MIN are free. */
+		room = xsk_prod_nb_free(&q->fq, PORT_FILL_MIN);
 		if (room > batch)
 			room = batch;
+		if (room < PORT_FILL_MIN && room < batch)
+			room = 0;
 		if (room + p->fill_reserve > p->n_free)
 			room = p->n_free > p->fill_reserve ?
 				       p->n_free - p->fill_reserve : 0;

@@ -326,6 +326,9 @@ case_callgrind() {
 		done
 	done
 	cg_rec core-vm2vm 64 --size 64 --from vm
+	# A pass that carries one frame, as at a veth's rates or a lightly
+	# loaded NIC: the pass's fixed costs per packet.
+	cg_rec core-burst-1 64 --size 64 --burst 1
 	# The many-VM cases too: their ns figures move with the machine's
 	# load, their instruction counts do not. (Not in the quick run: 256
 	# VMs under valgrind take most of ten seconds.)
@@ -394,6 +397,7 @@ ratio() { # NAME A B SIZE [METRIC]
 	ratio "core-idle-256/core-fanout-1@64:instructions" core-idle-256 core-fanout-1 64 instructions_per_packet
 	ratio "core-vm2vm/core-zerocopy@64" core-vm2vm core-zerocopy 64 ns_per_packet
 	ratio "core-vm2vm/core-zerocopy@64:instructions" core-vm2vm core-zerocopy 64 instructions_per_packet
+	ratio "core-burst-1/core-zerocopy@64:instructions" core-burst-1 core-zerocopy 64 instructions_per_packet
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 } >"$WORK/ratios"
