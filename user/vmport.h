@@ -79,6 +79,8 @@ struct vmport {
 	uint64_t visited, listed; /* the switch's pass that last visited it,
 				     that it is listed for */
 	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
+	uint32_t drain_turns;    /* turns in the sweep that left frames on
+				    its free ring (switch.c drain_due) */
 	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
 	uint32_t bell_frames;    /* rx frames published to its sleeping
 				    guest since (switch.c ring_guest) */

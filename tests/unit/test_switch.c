@@ -7,8 +7,9 @@
  *
  *   - every frame reaches its VM at once, and every frame a guest gives
  *     back is taken back, with no drop and no frame lost (pool_check);
- *   - a frame given back waits for its VM's turn in the sweep, unless the
- *     VM holds half its quota or the pool runs low: then the next pass;
+ *   - frames given back wait for their VM's turn in the sweep, and for 16
+ *     of them or the VM's 16th turn, unless the VM holds half its quota
+ *     or the pool runs low: then the next pass;
  *   - a guest that sends is found on its turn, and while it keeps sending
  *     its sends leave the next pass;
  *   - the group socket (broadcast, multicast) is read every 16 passes, and
@@ -152,6 +153,19 @@ static void nic_to(struct rig *r, uint32_t v, uint32_t n)
 	fake_nic_post(&r->nic);
 }
 
+/* Passes for every VM's turn in the sweep to come round (SW_SWEEP_VMS a
+ * pass), and for frames given back to be taken: on a VM's turn once 16
+ * wait, or on its 16th turn that found some (SW_DRAIN_MIN). */
+#define SWEEP_PASSES (N_VMS / 4)
+#define RECLAIM_PASSES (SWEEP_PASSES * 17)
+
+/* Passes with no traffic: every frame given back is taken back. */
+static void settle(struct rig *r)
+{
+	for (uint32_t i = 0; i < RECLAIM_PASSES; i++)
+		sw_poll_once(&r->sw);
+}
+
 /* Every guest takes what it was given and gives it back. */
 static void guests_return(struct rig *r)
 {
@@ -198,9 +212,8 @@ static void test_fanout_delivered_and_reclaimed(void **state)
 	}
 	for (uint32_t v = 0; v < N_VMS; v++)
 		assert_int_equal(r->got[v], 32);
-	/* A sweep's worth of passes with no traffic takes every frame back. */
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	/* Passes with no traffic take every frame back. */
+	settle(r);
 	for (uint32_t v = 0; v < N_VMS; v++) {
 		assert_int_equal(r->sw.vms[v].st.rx_packets, 32);
 		assert_int_equal(unreclaimed(r, v), 0);
@@ -220,8 +233,20 @@ static void test_returned_frame_waits_for_turn(void **state)
 	assert_int_equal(r->got[v], 1); /* delivered at once */
 	sw_poll_once(&r->sw);
 	assert_int_equal(unreclaimed(r, v), 1); /* not drained for one frame */
-	/* Its turn: within N_VMS / SW_SWEEP_VMS (4) passes. */
-	for (passes = 0; unreclaimed(r, v) && passes < N_VMS / 4; passes++)
+	/* Nor on its next turn, one frame being all that waits... */
+	for (passes = 0; passes < SWEEP_PASSES; passes++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 1);
+	/* ...but within 16 turns. */
+	for (passes = 0; unreclaimed(r, v) && passes < RECLAIM_PASSES; passes++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(unreclaimed(r, v), 0);
+	assert_true(passes > 13 * SWEEP_PASSES);
+	/* 16 frames given back are taken on the VM's next turn. */
+	nic_to(r, v, 16);
+	sw_poll_once(&r->sw);
+	guests_return(r);
+	for (passes = 0; unreclaimed(r, v) && passes < SWEEP_PASSES; passes++)
 		sw_poll_once(&r->sw);
 	assert_int_equal(unreclaimed(r, v), 0);
 	rig_down(r);
@@ -304,8 +329,7 @@ static void test_sender_found_then_served_every_pass(void **state)
 		sw_poll_once(&r->sw);
 		assert_int_equal(fake_nic_transmit(&r->nic), 1);
 	}
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	assert_int_equal(r->sw.ports[0].st.tx_packets, 9);
 	rig_down(r);
 }
@@ -354,8 +378,7 @@ static void test_group_socket_read_in_turn(void **state)
 	for (uint32_t v = 0; v < N_VMS; v++)
 		assert_int_equal(r->got[v], 5);
 	close(sv[1]);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	rig_down(r);
 }
 
@@ -461,8 +484,7 @@ static void test_nic_batch_sorted_to_vms(void **state)
 	r->sw.drops[SW_DROP_NO_ROUTE] = 0;
 	assert_int_equal(pt->st.rx_packets - rx0, 13);
 	assert_int_equal(pt->st.rx_bytes - rxb0, sent);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	for (uint32_t v = 0; v < N_VMS; v++)
 		assert_int_equal(unreclaimed(r, v), 0);
 	rig_down(r);
@@ -491,14 +513,12 @@ static void test_nic_burst_stops_at_quota(void **state)
 	/* Given back, it takes a full batch again. */
 	guests_return(r);
 	assert_int_equal(r->got[3], room);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	nic_to(r, 3, 64);
 	sw_poll_once(&r->sw);
 	guests_return(r);
 	assert_int_equal(r->got[3], room + 64);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	rig_down(r);
 }
 
@@ -522,8 +542,7 @@ static void test_rx_room_gives_way_to_alloc(void **state)
 		assert_int_not_equal(kept[i], UINT64_MAX);
 	}
 	guest_send(r, 5);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	assert_int_equal(fake_nic_transmit(&r->nic), 1);
 	held = vmport_held(vm, &r->sw.pool);
 	assert_int_equal(held, 100 + QUOTA / 4 - 1 + QUOTA / 4);
@@ -537,8 +556,7 @@ static void test_rx_room_gives_way_to_alloc(void **state)
 	for (uint32_t i = 0; i < QUOTA / 4 - 1; i++)
 		assert_int_equal(fsg_free(&r->g[5], kept[i]), 0);
 	guests_return(r);
-	for (uint32_t i = 0; i <= N_VMS; i++)
-		sw_poll_once(&r->sw);
+	settle(r);
 	rig_down(r);
 }
 
