@@ -753,7 +753,8 @@ static inline bool drain_due(const struct sw *sw, struct vmport *v,
 
 /*
  * One VM's rings, once a pass. On its turn in the sweep (every VM on a full
- * pass): attach requests and all four rings. Listed (see below): its free
+ * pass): attach requests and all four rings, the free ring when drain_due.
+ * Listed (see below): its free
  * ring and its tx ring; its alloc ring only after it sent (sending is what
  * takes frames off it) or when it runs short. A VM is listed for the next
  * pass while it sends (for SW_TX_HOT_PASSES passes after it last did), was
@@ -953,8 +954,9 @@ static void idle_wait(struct sw *sw)
 	sw->full_pass = true;
 }
 
-/* One clock read a pass: each pass's time, from the end of the one
- * before, goes to busy or idle by whether it moved frames. */
+/* One clock read a pass here (and one in sw_poll_once, for doorbell
+ * moderation): each pass's time, from the end of the one before, goes to
+ * busy or idle by whether it moved frames. */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report)
 {
