@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The switching core; see switch.h. */
 #include <errno.h>
+#include <sched.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -956,7 +957,8 @@ static void idle_wait(struct sw *sw)
 
 /* One clock read a pass here (and one in sw_poll_once, for doorbell
  * moderation): each pass's time, from the end of the one before, goes to
- * busy or idle by whether it moved frames. */
+ * busy or idle by whether it moved frames (an empty pass's yield, and
+ * whatever ran meanwhile, to idle). */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report)
 {
@@ -970,14 +972,21 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			sw_report(sw);
 		}
 		n = sw_poll_once(sw);
-		now = ticks_now(&sw->ticks);
 		if (n) {
+			now = ticks_now(&sw->ticks);
 			sw->busy_ticks += now - t;
 			sw->busy_passes++;
 			t = now;
 			idle = 0;
 			continue;
 		}
+		/* An empty pass lets whatever else wants this CPU run first:
+		 * a guest sharing it, which a spinning worker kept waiting
+		 * for the rest of its time slice. (VM to VM with the receiving
+		 * guest on the switch's CPU: 1.7-6.5 -> 8.8-9.3 Mpps.) Alone
+		 * on its CPU, the worker pays a system call an empty pass. */
+		sched_yield();
+		now = ticks_now(&sw->ticks);
 		sw->idle_ticks += now - t;
 		t = now;
 		if (++idle < SW_SPIN_PASSES)
