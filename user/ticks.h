@@ -50,7 +50,8 @@ static inline uint64_t ticks_now(const struct ticks *k)
 }
 
 /* The counter and CLOCK_MONOTONIC at one moment: the clock read between
- * two counter reads close together (not preempted between them). */
+ * two counter reads close together (20000 ticks, a few us at any TSC
+ * rate: not preempted between them). */
 static inline void ticks_pair(const struct ticks *k, uint64_t *t,
 			      uint64_t *ns)
 {

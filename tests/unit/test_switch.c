@@ -591,7 +591,11 @@ static void test_doorbells_moderated(void **state)
 	struct vmport *vp = &r->sw.vms[v];
 
 	(void)state;
-	assert_true(r->sw.bell_gap > 0);
+	assert_true(r->sw.bell_gap > 0); /* 200 ms from the config */
+	/* An interval no stall of a loaded machine reaches: its passing is
+	 * the test's to say. */
+	r->sw.bell_gap = (uint64_t)1 << 62;
+	vp->bell_at = r->sw.now - r->sw.bell_gap; /* rung long ago */
 	guest_sleeps(r, v, true);
 	assert_int_equal(frame_and_pass(r, v), 1);
 	assert_int_equal(frame_and_pass(r, v), 1);
