@@ -21,6 +21,7 @@ DAEMON_LOG=$WORK/daemon.log
 BG_PIDS=()
 FAILS=0
 
+exec 3>&1
 ok() { echo "ok - $*"; }
 not_ok() { echo "not ok - $*"; FAILS=$((FAILS + 1)); }
 skip() { echo "skip - $*"; }
@@ -41,6 +42,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$DAEMON_PID" 2>/dev/null
 	fi
+	sanitizer_check
 	# Mounts a test made under its scratch directory, and huge pages it
 	# reserved (HUGEPAGES_BEFORE), go back too.
 	awk -v w="$WORK/" 'index($2, w) == 1 {print $2}' /proc/mounts | xargs -r umount 2>/dev/null
@@ -104,8 +106,28 @@ bed_down() {
 
 # start_daemon CONFIG: runs the daemon (the debug build unless DAEMON names
 # another) in the switch namespace and waits for "ready".
+# sanitizer_check: a report of the debug build's sanitizers in the daemon's
+# log since the last look is a failure of its own. AddressSanitizer stops
+# the daemon, which tests notice; UndefinedBehaviorSanitizer reports and
+# goes on, which only this notices.
+SAN_SEEN=0
+sanitizer_check() {
+	local new
+	[ -f "$DAEMON_LOG" ] || return 0
+	new=$(tail -c +$((SAN_SEEN + 1)) "$DAEMON_LOG" | grep -E -A4 'runtime error:|ERROR: (Address|Leak)Sanitizer')
+	SAN_SEEN=$(stat -c %s "$DAEMON_LOG")
+	[ -z "$new" ] && return 0
+	# To the test's own output (fd 3), even inside a check's redirection.
+	{
+		not_ok "no sanitizer report in the daemon's log"
+		echo "$new" | head -10 | sed 's/^/#   /'
+	} >&3
+}
+
 start_daemon() {
+	sanitizer_check
 	: >"$DAEMON_LOG"
+	SAN_SEEN=0
 	ip netns exec "$NS_SW" ${DAEMON_WRAP:-} "$B/${DAEMON:-flipswitchd-debug}" -c "$1" 2>>"$DAEMON_LOG" &
 	DAEMON_PID=$!
 	wait_log "ready" 20
@@ -117,6 +139,7 @@ stop_daemon() {
 	wait "$DAEMON_PID"
 	rc=$?
 	DAEMON_PID=
+	sanitizer_check
 	return $rc
 }
 
