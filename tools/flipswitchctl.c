@@ -665,6 +665,7 @@ static void print_vm(json_t *v, int nw, int rw)
 		out_null("doorbell", "", "");
 	out_bool("doorbell_connected", "", j_bool(v, "doorbell_connected"), "", "");
 	out_bool("guest_rings", "", j_bool(v, "guest_rings"), "", "");
+	out_u64("doorbell_usecs", NULL, j_u64(v, "doorbell_usecs"));
 	out_text("%s\n", !json_is_string(json_object_get(v, "doorbell")) ? "off" :
 			 !j_bool(v, "doorbell_connected") ? "idle" :
 			 j_bool(v, "guest_rings") ? "rings" : "connected");
@@ -1429,12 +1430,14 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 		{ "ring-size", required_argument, NULL, 'z' },
 		{ "uplink", required_argument, NULL, 'u' },
 		{ "doorbell", required_argument, NULL, 'd' },
+		{ "doorbell-usecs", required_argument, NULL, 'b' },
 		HELP_OPT,
 		{ 0 }
 	};
 	const char *mac = NULL, *rings = NULL, *uplink = NULL, *doorbell = NULL;
-	uint64_t quota = 0, vlan = 0, ring_size = 0;
+	uint64_t quota = 0, vlan = 0, ring_size = 0, usecs = 0;
 	bool have_quota = false, have_vlan = false, have_rs = false;
+	bool have_usecs = false;
 	json_t *args, *res, *vm, *one;
 	uint8_t m[6];
 	int o, nw, rw, err = 0;
@@ -1473,6 +1476,10 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 		case 'd':
 			doorbell = optarg;
 			break;
+		case 'b':
+			have_usecs = true;
+			err = parse_u64("--doorbell-usecs", optarg, 100000, &usecs);
+			break;
 		case 'h':
 			cmd_help(stdout, cur_cmd);
 			return 0;
@@ -1504,6 +1511,9 @@ static int do_vm_add(struct ctx *x, int argc, char **argv)
 		json_object_set_new(args, "uplink", json_string(uplink));
 	if (doorbell)
 		json_object_set_new(args, "doorbell", json_string(doorbell));
+	if (have_usecs)
+		json_object_set_new(args, "doorbell_usecs",
+				    json_integer((json_int_t)usecs));
 	if ((err = ask(x, "vm_add", args, &res)))
 		return err;
 	vm = json_object_get(res, "vm");
@@ -1758,7 +1768,8 @@ static const struct cmd cmds[] = {
 	  "Exits 1 if the frames do not add up.\n" },
 	{ "vm", "add", do_vm_add,
 	  "vm add NAME --mac MAC --rings PATH [--quota N] [--vlan N] "
-	  "[--ring-size N] [--uplink IFACE] [--doorbell PATH|off]",
+	  "[--ring-size N] [--uplink IFACE] [--doorbell PATH|off] "
+	  "[--doorbell-usecs US]",
 	  "Add a VM port without a restart (root or control group).",
 	  "  --mac MAC        the VM's MAC address\n"
 	  "  --rings PATH     the VM's ring region file\n"
@@ -1767,7 +1778,9 @@ static const struct cmd cmds[] = {
 	  "  --ring-size N    ring entries (default: the daemon's)\n"
 	  "  --uplink IFACE   interface for the VM's outgoing traffic\n"
 	  "  --doorbell PATH  the VM's doorbell (ivshmem-server) socket, or off\n"
-	  "                   (default: NAME.doorbell next to the control socket)\n" },
+	  "                   (default: NAME.doorbell next to the control socket)\n"
+	  "  --doorbell-usecs US  least time between two doorbells to the\n"
+	  "                   sleeping guest, 0 to 100000 (default: the daemon's)\n" },
 	{ "vm", "del", do_vm_del, "vm del NAME",
 	  "Remove a VM port and take back the frames it held.", NULL },
 	{ "capture", NULL, do_capture, "capture PORT -w FILE [--count N]",

@@ -52,7 +52,7 @@ static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
-	"doorbell", NULL };
+	"doorbell", "doorbell_usecs", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -426,7 +426,7 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 	config_setting_t *s;
 	char what[48], buf[PATH_MAX];
 	const char *bad;
-	long long quota;
+	long long quota, usecs = CFG_USECS_INHERIT;
 	uint32_t u;
 	int ret;
 
@@ -475,6 +475,14 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 		/* "off" stays "off" until the defaults are filled in. */
 		strcpy(v->doorbell, d);
 	}
+	/* Absent: the top-level setting, filled in by finish_doorbells. */
+	if (!ret)
+		ret = get_int(c, g, what, "doorbell_usecs", CFG_USECS_INHERIT,
+			      &usecs, &s);
+	if (!ret && s && (usecs < 0 || usecs > CFG_USECS_MAX))
+		return fail(c, s, "%s: doorbell_usecs %lld is out of range (0 .. %d)",
+			    what, usecs, CFG_USECS_MAX);
+	v->doorbell_usecs = (uint32_t)usecs;
 	if (!ret)
 		ret = get_int(c, g, what, "quota", 1024, &quota, &s);
 	if (ret)
@@ -566,6 +574,8 @@ static int finish_doorbells(struct ctx *c, const config_setting_t *root)
 		struct cfg_vm *v = &cfg->vms[i];
 		const config_setting_t *g = config_setting_get_elem(l, i);
 
+		if (v->doorbell_usecs == CFG_USECS_INHERIT)
+			v->doorbell_usecs = cfg->doorbell_usecs;
 		if (!strcmp(v->doorbell, "off")) {
 			v->doorbell[0] = '\0';
 			continue;
@@ -634,8 +644,8 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		ret = get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
 			      &cfg->guest_timeout);
 	if (!ret)
-		ret = get_u32(&c, root, "", "doorbell_usecs", 20, 0, 100000,
-			      &cfg->doorbell_usecs);
+		ret = get_u32(&c, root, "", "doorbell_usecs", 20, 0,
+			      CFG_USECS_MAX, &cfg->doorbell_usecs);
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);

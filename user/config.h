@@ -48,6 +48,10 @@ struct cfg_iface {
 	int line;                   /* line in the file, for later messages */
 };
 
+/* doorbell_usecs: the most; a VM's own setting absent (config.c). */
+#define CFG_USECS_MAX 100000
+#define CFG_USECS_INHERIT (CFG_USECS_MAX + 1)
+
 struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
 	uint8_t mac[6];          /* "mac": unicast, unique per vlan */
@@ -63,6 +67,9 @@ struct cfg_vm {
 				    VM's guest (interrupts both ways), or
 				    "off" (stored as ""); default NAME.doorbell
 				    next to the control socket */
+	uint32_t doorbell_usecs; /* "doorbell_usecs": this VM's doorbell
+				    moderation, 0 .. 100000; default the
+				    top-level doorbell_usecs */
 	int line;
 };
 

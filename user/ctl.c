@@ -148,7 +148,7 @@ static json_t *vm_json(struct sw *sw, const struct vmport *v)
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "attached", RD(v->attached),
 			 "quota", (json_int_t)v->cfg.quota, "held",
@@ -157,7 +157,8 @@ static json_t *vm_json(struct sw *sw, const struct vmport *v)
 				 sw->ports[v->cfg.uplink].cfg.name : "",
 			 "doorbell", v->cfg.doorbell[0] ? v->cfg.doorbell : NULL,
 			 "doorbell_connected", RD(v->db_live) != 0,
-			 "guest_rings", RD(v->rings_me));
+			 "guest_rings", RD(v->rings_me), "doorbell_usecs",
+			 (json_int_t)v->cfg.doorbell_usecs);
 }
 
 /* --- doorbells ------------------------------------------------------------ */
@@ -468,7 +469,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell;
-	long long quota, vlan, ring_size;
+	long long quota, vlan, ring_size, usecs;
 	struct cfg_vm cv = { 0 };
 	struct vmport *v;
 	int slot = -1, err2;
@@ -488,7 +489,9 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_INVALID, "vm_add needs name, mac and rings");
 	if (arg_int(r, "quota", 1024, 1, sw->pool.frames, &quota, &code) ||
 	    arg_int(r, "vlan", 0, 0, 4094, &vlan, &code) ||
-	    arg_int(r, "ring_size", 0, 0, 32768, &ring_size, &code))
+	    arg_int(r, "ring_size", 0, 0, 32768, &ring_size, &code) ||
+	    arg_int(r, "doorbell_usecs", sw->cfg->doorbell_usecs, 0,
+		    CFG_USECS_MAX, &usecs, &code))
 		return code;
 	if (!valid_name(name))
 		return err(r, FS_CTL_E_INVALID,
@@ -527,6 +530,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	cv.quota = (uint32_t)quota;
 	cv.vlan = (uint16_t)vlan;
 	cv.ring_size = (uint32_t)ring_size;
+	cv.doorbell_usecs = (uint32_t)usecs;
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *o = &sw->vms[i];
 

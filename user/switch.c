@@ -441,7 +441,7 @@ static void busy_next(struct sw *sw, uint16_t i)
 
 /*
  * Rings a guest that sleeps on its rings, after the switch published n rx
- * entries (or alloc entries, n = 0): at once if it last rang it
+ * entries (or alloc entries, n = 0): at once if it last rang it the VM's
  * doorbell_usecs ago or more, or if the frames given to it asleep reach
  * bell_batch (half of what it can be given: its ring must not run full
  * while it sleeps); else once doorbell_usecs have passed (ring_held).
@@ -461,7 +461,7 @@ static __attribute__((noinline)) void ring_sleeper(struct sw *sw,
 		return;
 	}
 	v->bell_frames += n;
-	if (sw->now - v->bell_at >= sw->bell_gap ||
+	if (sw->now - v->bell_at >= v->bell_gap ||
 	    v->bell_frames >= v->bell_batch || sw->n_held == SW_HELD_MAX) {
 		vmport_ring(v);
 		v->bell_at = sw->now;
@@ -497,7 +497,7 @@ static void ring_held(struct sw *sw, bool all)
 			v->bell_held = false;
 			continue;
 		}
-		if (!all && sw->now - v->bell_at < sw->bell_gap) {
+		if (!all && sw->now - v->bell_at < v->bell_gap) {
 			sw->held[n++] = sw->held[i];
 			continue;
 		}
@@ -614,6 +614,15 @@ static void frames_snapshot(struct sw *sw)
 	s->ok = !pool_check(p, true, s->msg, sizeof(s->msg));
 }
 
+/* VM v's doorbell_usecs in ticks; the worker reads the clock each pass
+ * once some VM's doorbells are moderated. */
+static void bell_gap_set(struct sw *sw, struct vmport *v)
+{
+	v->bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+	if (v->bell_gap > sw->bell_gap)
+		sw->bell_gap = v->bell_gap;
+}
+
 static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 {
 	struct vmport *v = &sw->vms[idx];
@@ -624,6 +633,7 @@ static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 	if (err)
 		return err;
 	*v = *ready;
+	bell_gap_set(sw, v);
 	if (idx == sw->n_vms)
 		sw->n_vms++;
 	return 0;
@@ -1014,7 +1024,6 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->reclaim_low = cfg->pool.frames / 4;
 	sw->handoff_copy = cfg->handoff_copy;
 	ticks_init(&sw->ticks);
-	sw->bell_gap = ticks_of_us(&sw->ticks, cfg->doorbell_usecs);
 	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
@@ -1040,6 +1049,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 		err = vmport_create(&sw->vms[i], &cfg->vms[i], i, &sw->pool);
 		if (err)
 			return err;
+		bell_gap_set(sw, &sw->vms[i]);
 		sw->n_vms++;
 		err = fdb_add(&sw->fdb, cfg->vms[i].mac, cfg->vms[i].vlan, i,
 			      FDB_STATIC);

@@ -130,7 +130,7 @@ struct sw {
 	int bell_fd;         /* eventfd every guest rings (doorbell.h) */
 	int mail_fd;         /* eventfd: the mailbox has a request */
 	uint64_t now;        /* ticks at the pass's start (if bell_gap) */
-	uint64_t bell_gap;   /* doorbell_usecs in ticks */
+	uint64_t bell_gap;   /* the largest VM's bell_gap */
 	uint16_t *held;      /* VMs whose doorbell waits for bell_gap */
 	uint32_t n_held;
 	uint64_t sleeps;     /* times the worker slept in poll() */

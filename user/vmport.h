@@ -82,6 +82,7 @@ struct vmport {
 	uint32_t drain_turns;    /* turns in the sweep that left frames on
 				    its free ring (switch.c drain_due) */
 	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
+	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
 	uint32_t bell_frames;    /* rx frames published to its sleeping
 				    guest since (switch.c ring_guest) */
 	uint32_t bell_batch;     /* ... that ring it at once: half of what

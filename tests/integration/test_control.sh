@@ -81,7 +81,9 @@ check "frames: the audit sums to the pool size" \
 check "frames in text exits 0 and says ok" bash -c "$B/flipswitchctl -s $SOCK frames | grep -qi ok"
 
 # --- vm add: traffic reaches the new VM; vm del: its frames come back
-check "vm add web3 at run time" ctl vm add web3 --mac "$VM3" --rings "$SHM-web3" --quota 256
+check "vm add web3 at run time" ctl vm add web3 --mac "$VM3" --rings "$SHM-web3" --quota 256 --doorbell-usecs 0
+check "show: web3's own doorbell_usecs (0), the others' the daemon's (20)" \
+	bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '[.vms[] | {(.name): .doorbell_usecs}] | add == {\"web1\": 20, \"web2\": 20, \"web3\": 0}'"
 guest_bg web3 "$WORK/g3.out" rx --count "$N" --timeout 10 --pcap "$WORK/g3.pcap"
 g=$LAST_BG
 guest_bg web2 "$WORK/g2.out" rx --count "$N" --timeout 10

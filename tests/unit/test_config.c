@@ -46,7 +46,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
 	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -195,6 +195,8 @@ static const struct err_case err_cases[] = {
 	{ "batch 257", POOL LO "batch = 257;\n", 3, "batch 257 is out of range (1 .. 256)" },
 	{ "doorbell_usecs 100001", POOL LO "doorbell_usecs = 100001;\n", 3,
 	  "doorbell_usecs 100001 is out of range (0 .. 100000)" },
+	{ "vm doorbell_usecs -1", ONE_VM(" doorbell_usecs = -1;"), 3,
+	  "vm \"web1\": doorbell_usecs -1 is out of range (0 .. 100000)" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -334,6 +336,23 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->vms[0].ring_size, 1024);
 	assert_int_equal(cfg->vms[0].uplink, 0);
 	assert_string_equal(cfg->vms[0].doorbell, "/run/flipswitch/web1.doorbell");
+	assert_int_equal(cfg->vms[0].doorbell_usecs, 20);
+
+	/* A VM's doorbell_usecs: its own, or the top-level one. */
+	ret = load_text(ONE_VM(" doorbell_usecs = 0;"), cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->vms[0].doorbell_usecs, 0);
+	ret = load_text("doorbell_usecs = 50;\n" ONE_VM(""), cfg, path, err,
+			sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->vms[0].doorbell_usecs, 50);
+	ret = load_text("doorbell_usecs = 50;\n" ONE_VM(" doorbell_usecs = 100000;"),
+			cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->vms[0].doorbell_usecs, 100000);
 
 	ret = load_text(ONE_VM(" doorbell = \"off\";"), cfg, path, err, sizeof(err));
 	if (ret)

@@ -89,6 +89,7 @@ static struct rig *rig_up_cfg(uint32_t frames, uint16_t last_vlan,
 			 seq, v);
 		vm->quota = QUOTA;
 		vm->ring_size = QUOTA;
+		vm->doorbell_usecs = doorbell_usecs;
 	}
 	r->cfg.vms[N_VMS - 1].vlan = last_vlan;
 	r->cfg.doorbell_usecs = doorbell_usecs;
@@ -591,11 +592,12 @@ static void test_doorbells_moderated(void **state)
 	struct vmport *vp = &r->sw.vms[v];
 
 	(void)state;
-	assert_true(r->sw.bell_gap > 0); /* 200 ms from the config */
+	/* 200 ms from the VM's config, in ticks. */
+	assert_true(vp->bell_gap > 0 && vp->bell_gap == r->sw.bell_gap);
 	/* An interval no stall of a loaded machine reaches: its passing is
 	 * the test's to say. */
-	r->sw.bell_gap = (uint64_t)1 << 62;
-	vp->bell_at = r->sw.now - r->sw.bell_gap; /* rung long ago */
+	vp->bell_gap = r->sw.bell_gap = (uint64_t)1 << 62;
+	vp->bell_at = r->sw.now - vp->bell_gap; /* rung long ago */
 	guest_sleeps(r, v, true);
 	assert_int_equal(frame_and_pass(r, v), 1);
 	assert_int_equal(frame_and_pass(r, v), 1);
@@ -604,7 +606,7 @@ static void test_doorbells_moderated(void **state)
 	assert_true(vp->bell_held);
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 1);
-	vp->bell_at -= r->sw.bell_gap; /* the interval has passed */
+	vp->bell_at -= vp->bell_gap; /* the interval has passed */
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 2);
 	assert_int_equal(r->sw.n_held, 0);
@@ -613,7 +615,7 @@ static void test_doorbells_moderated(void **state)
 	assert_int_equal(frame_and_pass(r, v), 2);
 	assert_int_equal(r->sw.n_held, 1);
 	guest_sleeps(r, v, false);
-	vp->bell_at -= r->sw.bell_gap;
+	vp->bell_at -= vp->bell_gap;
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 2);
 	assert_int_equal(r->sw.n_held, 0);
@@ -639,6 +641,7 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 
 	r = rig_up(8192 + QUOTA * N_VMS);
+	assert_int_equal(r->sw.vms[v].bell_gap, 0);
 	guest_sleeps(r, v, true);
 	for (uint64_t i = 1; i <= 3; i++)
 		assert_int_equal(frame_and_pass(r, v), i);
