@@ -129,9 +129,11 @@ struct sw {
 	bool check_alive;    /* check heartbeats on the next pass */
 	int bell_fd;         /* eventfd every guest rings (doorbell.h) */
 	int mail_fd;         /* eventfd: the mailbox has a request */
-	uint64_t now;        /* ticks at the pass's start (if bell_gap) */
-	uint64_t bell_gap;   /* the largest VM's bell_gap */
-	uint16_t *held;      /* VMs whose doorbell waits for bell_gap */
+	uint64_t now;        /* ticks at the end of the last pass (sw_run's
+				read, once a pass): doorbell moderation's
+				clock; callers of sw_poll_once other than
+				sw_run (tests, benchmarks) set it */
+	uint16_t *held;      /* VMs whose doorbell waits for its bell_gap */
 	uint32_t n_held;
 	uint64_t sleeps;     /* times the worker slept in poll() */
 	uint64_t bells;      /* of those, woken by a guest's doorbell */
