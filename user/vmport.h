@@ -52,11 +52,12 @@ struct vm_stats {
 };
 
 struct vmport {
-	/* The worker's per-packet fields on the first two cache lines (the
-	 * array of VM ports is line-aligned): the rx ring and burst state
-	 * fill the first, the state flags and the counters start the next.
-	 * With many VMs receiving in turn, a frame handed to one touches
-	 * those two lines of its port, no more. */
+	/* Laid out by who reads what (the array of VM ports is line-aligned).
+	 * The first line: a frame handed to the VM (the rx ring and burst
+	 * state). The next: the flush, once a pass for a VM given frames
+	 * (db_live, the rx counters). Then, line-aligned, what a turn in the
+	 * sweep reads of a VM with nothing to do (switch.c vm_quiet): three
+	 * lines, ending with its tx, free and alloc rings. */
 	struct fs_ring rx;
 	uint32_t rx_room;        /* frames it may still be given (room on
 				    its rx ring and in its quota when
@@ -69,18 +70,13 @@ struct vmport {
 	uint32_t quota;          /* cfg.quota */
 	uint16_t owner;          /* POOL_OWN_VM(index) */
 	int16_t uplink;          /* cfg.uplink */
-	bool active;             /* the slot holds a VM (see sw_mail VM_DEL) */
-	bool attached;
-	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
+	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
+	 * it interrupts the guest once a guest is connected to the VM's
+	 * doorbell socket, which db_live says (the control thread, which
+	 * serves the socket, stores it; the worker loads it). */
+	int db_live;
 	int index;
 	struct vm_stats st;
-	/* Per visit (switch.c). */
-	struct fs_ring free, alloc, tx;
-	uint64_t visited, listed; /* the switch's pass that last visited it,
-				     that it is listed for */
-	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
-	uint32_t drain_turns;    /* turns in the sweep that left frames on
-				    its free ring (switch.c drain_due) */
 	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
 	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
 	uint32_t bell_frames;    /* rx frames published to its sleeping
@@ -88,21 +84,26 @@ struct vmport {
 	uint32_t bell_batch;     /* ... that ring it at once: half of what
 				    its rx ring and quota let it be given */
 	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
-	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
-	 * it interrupts the guest once a guest is connected to the VM's
-	 * doorbell socket, which db_live says (the control thread, which
-	 * serves the socket, stores it; the worker loads it). */
 	int irq_fd;
-	int db_live;
-	uint32_t alloc_target;   /* frames to keep on the alloc ring */
+	/* Per visit (switch.c). */
+	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
+	bool attached;
+	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
 	uint32_t last_req;       /* guest_req last acted on */
+	struct fs_region_hdr *hdr;
+	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
+	uint64_t visited, listed; /* the switch's pass that last visited it,
+				     that it is listed for */
+	uint32_t drain_turns;    /* turns in the sweep that left frames on
+				    its free ring (switch.c drain_due) */
+	uint32_t alloc_target;   /* frames to keep on the alloc ring */
+	struct fs_ring tx, free, alloc;
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	int fd;
 	bool created;
 	unsigned char *region;
 	uint64_t region_size;
-	struct fs_region_hdr *hdr;
 	struct fs_region_hdr layout; /* private copy of the offsets */
 	struct cfg_vm cfg;
 } __attribute__((aligned(64)));
