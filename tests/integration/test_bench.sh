@@ -17,14 +17,15 @@ check "every record has case, frame_size, metric, unit, median <= max, min <= me
 		.min <= .median and .median <= .max and .runs >= 1] | all' "$J"
 for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1 vm-fanout-8 \
 	flipswitch-scrub-off flipswitch-scrub-used flipswitch-scrub-full latency-busy-poll \
-	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm; do
+	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm core-vm2nic; do
 	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
 done
-check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs, VM to VM, one frame a pass" \
+check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs, VM to VM, VM to the wire, one frame a pass" \
 	jq -e '[.results[] | select(.metric == "instructions_per_packet") | .case] |
 		(map(select(. == "core-zerocopy" or . == "core-copy")) | length == 4) and
 		index("core-fanout-8") != null and index("core-idle-256") != null and
-		index("core-vm2vm") != null and index("core-burst-1") != null' "$J"
+		index("core-vm2vm") != null and index("core-vm2nic") != null and
+		index("core-burst-1") != null' "$J"
 check "the switch's own busy share and time per packet, from its worker counters" \
 	jq -e '[.results[] | select(.case == "flipswitch" or .case == "vm-fanout-8") | .metric] |
 		index("switch_busy") != null and index("switch_ns_per_packet") != null' "$J"

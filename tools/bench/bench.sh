@@ -300,6 +300,8 @@ case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
 	rec core-idle-256 64 ns_per_packet ns "$(core_ns --size 64 --vms 256 --active 1)" "$run"
 	# VM to VM: one guest's tx ring to another's rx ring.
 	rec core-vm2vm 64 ns_per_packet ns "$(core_ns --size 64 --from vm)" "$run"
+	# VM to the wire: one guest's tx ring to the NIC queue's tx ring.
+	rec core-vm2nic 64 ns_per_packet ns "$(core_ns --size 64 --from vm --to nic)" "$run"
 }
 
 # Instructions per packet of the switch side, under callgrind: the same
@@ -326,6 +328,7 @@ case_callgrind() {
 		done
 	done
 	cg_rec core-vm2vm 64 --size 64 --from vm
+	cg_rec core-vm2nic 64 --size 64 --from vm --to nic
 	# A pass that carries one frame, as at a veth's rates or a lightly
 	# loaded NIC: the pass's fixed costs per packet.
 	cg_rec core-burst-1 64 --size 64 --burst 1
@@ -397,6 +400,8 @@ ratio() { # NAME A B SIZE [METRIC]
 	ratio "core-idle-256/core-fanout-1@64:instructions" core-idle-256 core-fanout-1 64 instructions_per_packet
 	ratio "core-vm2vm/core-zerocopy@64" core-vm2vm core-zerocopy 64 ns_per_packet
 	ratio "core-vm2vm/core-zerocopy@64:instructions" core-vm2vm core-zerocopy 64 instructions_per_packet
+	ratio "core-vm2nic/core-zerocopy@64" core-vm2nic core-zerocopy 64 ns_per_packet
+	ratio "core-vm2nic/core-zerocopy@64:instructions" core-vm2nic core-zerocopy 64 instructions_per_packet
 	ratio "core-burst-1/core-zerocopy@64:instructions" core-burst-1 core-zerocopy 64 instructions_per_packet
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet

@@ -22,7 +22,10 @@
  * the first K. --from vm sends VM to VM instead: VM 0's guest transmits
  * to VMs 1..K in turn (in nic_side's place, not counted), and the switch
  * side is the worker's pass taking the frames from VM 0's tx ring to the
- * others' rx rings (the NIC queue idle). --burst N offers N frames a
+ * others' rx rings (the NIC queue idle); --from vm --to nic sends VM 0's
+ * frames to a MAC no VM has, out of the NIC port: the switch side takes
+ * them to the queue's tx ring, and reaps their completions (which
+ * nic_side posts, as the kernel would once sent). --burst N offers N frames a
  * pass instead of 64: at the rates of a veth, or of a lightly loaded NIC,
  * passes carry a frame or two, and a pass's fixed costs are the cost.
  */
@@ -50,12 +53,17 @@ struct bench {
 	uint32_t seq;
 	uint64_t moved;
 	int from_vm;         /* --from vm */
+	int to_nic;          /* --to nic: VM 0 sends out of the NIC */
 	uint32_t burst;      /* frames offered a pass (--burst, <= BATCH) */
 };
 
 static volatile uint8_t sink;
 
-/* VM 0's guest sends up to `burst` frames to VMs 1..active in turn. */
+/* A MAC no VM has: VM 0's frames to it leave through the NIC. */
+static const uint8_t wire_mac[6] = { 2, 0, 0, 0, 0, 0x99 };
+
+/* VM 0's guest sends up to `burst` frames to VMs 1..active in turn, or to
+ * the wire. */
 static void vm_sender(struct bench *b)
 {
 	struct fsg *g = &b->g[0];
@@ -68,7 +76,8 @@ static void vm_sender(struct bench *b)
 		if (base == UINT64_MAX)
 			break;
 		h = fsg_data(g, base + g->headroom);
-		memcpy(h, b->cfg.vms[1 + n % b->active].mac, 6);
+		memcpy(h, b->to_nic ? wire_mac : b->cfg.vms[1 + n % b->active].mac,
+		       6);
 		memcpy(h + 6, b->cfg.vms[0].mac, 6);
 		h[12] = 0x08;
 		h[13] = 0x00;
@@ -87,6 +96,9 @@ static __attribute__((noinline)) void nic_side(struct bench *b)
 	static const uint8_t src[6] = { 2, 2, 2, 2, 2, 2 };
 
 	if (b->from_vm) {
+		/* What the switch side put on the tx ring last pass, sent. */
+		if (b->to_nic)
+			fake_nic_transmit(&b->nic);
 		vm_sender(b);
 		return;
 	}
@@ -123,10 +135,12 @@ static __attribute__((noinline)) void guest_side(struct bench *b)
 	}
 }
 
-/* Frames the switch side has taken through: received from the NIC, or
- * handed from VM to VM. */
+/* Frames the switch side has taken through: received from the NIC,
+ * handed from VM to VM, or from VM 0 to the NIC. */
 static uint64_t through(const struct bench *b)
 {
+	if (b->to_nic)
+		return b->sw.ports[0].st.tx_packets;
 	return b->from_vm ? b->sw.vm2vm : b->sw.ports[0].st.rx_packets;
 }
 
@@ -137,6 +151,9 @@ static int frames_arrived(const struct bench *b)
 
 	for (uint32_t v = 0; v < b->n_vms; v++)
 		got += b->sw.vms[v].st.rx_packets;
+	if (b->to_nic)
+		return b->sw.ports[0].st.tx_packets == b->seq &&
+		       b->sw.vms[0].st.tx_packets == b->seq && !got;
 	if (!b->from_vm)
 		return b->sw.ports[0].st.rx_packets == b->nic.rx.producer &&
 		       got == b->sw.ports[0].st.rx_packets;
@@ -166,6 +183,7 @@ int main(int argc, char **argv)
 		{ "active", required_argument, NULL, 'a' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "to", required_argument, NULL, 't' },
 		{ 0 },
 	};
 	static struct bench b;
@@ -190,8 +208,9 @@ int main(int argc, char **argv)
 		case 'a': b.active = (uint32_t)atoi(optarg); break;
 		case 'f': b.from_vm = !strcmp(optarg, "vm"); break;
 		case 'b': b.burst = (uint32_t)atoi(optarg); break;
+		case 't': b.to_nic = !strcmp(optarg, "nic"); break;
 		default:
-			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]] [--from nic|vm] [--burst 1..64]\n");
+			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]] [--from nic|vm [--to vm|nic]] [--burst 1..64]\n");
 			return 2;
 		}
 	}
@@ -208,9 +227,11 @@ int main(int argc, char **argv)
 		if (b.sizes[0] < 64 || b.sizes[0] > 1518)
 			return 2;
 	}
-	if (b.from_vm && b.n_vms < 2)
+	if (b.to_nic && !b.from_vm)
+		return 2;
+	if (b.from_vm && !b.to_nic && b.n_vms < 2)
 		b.n_vms = 2;
-	if (!b.active)
+	if (!b.active && !b.to_nic)
 		b.active = b.from_vm ? b.n_vms - 1 : b.n_vms;
 	if (!b.burst || b.burst > BATCH || !b.n_vms || b.n_vms > MAX_VMS ||
 	    b.active > b.n_vms - (b.from_vm ? 1 : 0))
@@ -270,9 +291,10 @@ int main(int argc, char **argv)
 		ns += (t1 - t0) * 1e9;
 	}
 	done = through(&b) - warm;
-	printf("core size %s handoff %s scrub %s vms %u active %u from %s burst %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
+	printf("core size %s handoff %s scrub %s vms %u active %u from %s to %s burst %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
 	       size, handoff, scrub, b.n_vms, b.active,
-	       b.from_vm ? "vm" : "nic", b.burst, ns / (double)done, done,
+	       b.from_vm ? "vm" : "nic", b.to_nic ? "nic" : "vm", b.burst,
+	       ns / (double)done, done,
 	       (unsigned long long)through(&b));
 	if (!frames_arrived(&b)) {
 		fprintf(stderr, "fs-core-bench: frames went missing\n");
