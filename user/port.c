@@ -241,6 +241,8 @@ int port_create(struct port *pt, const struct cfg_iface *c, int index,
 	pt->n_queues = c->queues ? c->queues : rx_queue_count(c->name);
 	if (pt->n_queues > FS_XDP_MAX_QUEUES)
 		pt->n_queues = FS_XDP_MAX_QUEUES;
+	for (uint32_t i = 0; i < CFG_MAX_VMS; i++)
+		pt->txq_of_vm[i] = (uint8_t)(i % pt->n_queues);
 	pt->fill_target = c->ring_size;
 	/* The mode the sockets are told about; xdp_attach() settles it. */
 	pt->xdp_flags = c->xdp_mode == CFG_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
@@ -455,26 +457,33 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	return k;
 }
 
-int port_tx_enqueue(struct port *pt, struct pool *p, uint32_t qi,
-		    uint64_t addr, uint32_t len)
+uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
+		       const struct port_frame *f, uint32_t n)
 {
-	struct nic_queue *q = &pt->q[qi % pt->n_queues];
-	struct xdp_desc *d;
-	uint32_t idx;
+	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
+	uint32_t k = xsk_prod_nb_free(&q->tx, n), idx, i;
+	uint64_t bytes = 0;
 
-	if (xsk_ring_prod__reserve(&q->tx, 1, &idx) != 1) {
-		pt->st.drops[PORT_DROP_TX_FULL]++;
-		return PORT_DROP_TX_FULL;
+	if (k > n)
+		k = n;
+	if (k < n)
+		pt->st.drops[PORT_DROP_TX_FULL] += n - k;
+	if (!k || xsk_ring_prod__reserve(&q->tx, k, &idx) != k)
+		return 0;
+	for (i = 0; i < k; i++) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + i);
+
+		pool_set_owner(p, pool_frame(p, f[i].addr), POOL_OWN_TX);
+		d->addr = f[i].addr;
+		d->len = f[i].len;
+		d->options = 0;
+		bytes += f[i].len;
 	}
-	pool_move(p, pool_frame(p, addr), POOL_OWN_SWITCH, POOL_OWN_TX);
-	d = xsk_ring_prod__tx_desc(&q->tx, idx);
-	d->addr = addr;
-	d->len = len;
-	d->options = 0;
-	q->tx_unkicked++;
-	pt->st.tx_packets++;
-	pt->st.tx_bytes += len;
-	return 0;
+	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, k);
+	q->tx_unkicked += k;
+	pt->st.tx_packets += k;
+	pt->st.tx_bytes += bytes;
+	return k;
 }
 
 static void tx_kick(struct port *pt, struct nic_queue *q)

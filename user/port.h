@@ -72,6 +72,9 @@ struct port {
 	bool xdp_attached;
 	bool zerocopy;
 	uint32_t n_queues;
+	/* The tx queue of VM i's frames, i % n_queues: looked up, not
+	 * divided, once a batch. */
+	uint8_t txq_of_vm[CFG_MAX_VMS];
 	struct nic_queue q[FS_XDP_MAX_QUEUES];
 	int mc_fd;
 	bool mc_busy;           /* the last read of mc_fd found frames */
@@ -148,10 +151,12 @@ static inline void port_rx_release(struct port *pt, uint32_t q, uint32_t n,
 /* Receives up to max group-addressed frames into fresh pool frames. */
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max);
-/* Queues a frame the switch owns for transmit. 0, or a port_drop reason
- * (> 0) and the frame stays the switch's. */
-int port_tx_enqueue(struct port *pt, struct pool *p, uint32_t q,
-		    uint64_t addr, uint32_t len);
+/* Queues frames f[0..n) the switch owns, from VM vm, for transmit on its
+ * tx queue: one reservation, one owner count move, the counters once.
+ * Returns how many, from the first; the rest (the ring is full) stay the
+ * switch's and are counted as tx_ring_full. */
+uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
+		       const struct port_frame *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
 void port_tx_flush(struct port *pt);
 /* Takes back completed tx frames (scrubbed) and tops up the fill rings.

@@ -124,6 +124,8 @@ struct sw {
 	bool full_pass;      /* visit every VM this pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
+	struct port_frame *nicbuf; /* a VM's frames for the wire, a batch
+				      (from_vm) */
 	uint64_t passes;
 	uint64_t alive_ms;   /* last heartbeat check */
 	bool check_alive;    /* check heartbeats on the next pass */

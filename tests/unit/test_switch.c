@@ -335,6 +335,111 @@ static void test_sender_found_then_served_every_pass(void **state)
 	rig_down(r);
 }
 
+/* VM v's guest sends up to n frames to the wire, numbered from *seq on in
+ * their first payload bytes; returns how many (what its alloc ring had). */
+static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
+			       uint32_t *seq)
+{
+	struct fsg *g = &r->g[v];
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		uint64_t addr = fsg_alloc(g);
+		uint8_t *h;
+
+		if (addr == UINT64_MAX)
+			break;
+		addr += g->headroom;
+		h = fsg_data(g, addr);
+		memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
+		memcpy(h + 6, r->cfg.vms[v].mac, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
+		memcpy(h + 14, seq, 4);
+		(*seq)++;
+		assert_int_equal(fsg_tx(g, addr, PKT_LEN), 0);
+	}
+	fsg_flush(g);
+	return k;
+}
+
+/* The frames on the NIC's tx ring, not yet sent: each from VM vm[0] or
+ * vm[1] (by its source MAC), tagged with that VM's vlan[] if not 0, and
+ * numbered next[] on, in order, for each; advances next[]. */
+static uint32_t check_wire(struct rig *r, const uint32_t vm[2],
+			   const uint16_t vlan[2], uint32_t next[2])
+{
+	struct fake_nic *n = &r->nic;
+	uint32_t k = n->tx.producer - n->tx.consumer;
+
+	for (uint32_t i = 0; i < k; i++) {
+		const struct xdp_desc *d =
+			&n->tx.desc[(n->tx.consumer + i) & (FAKE_NIC_RING - 1)];
+		const uint8_t *h = pool_data(&r->sw.pool, d->addr);
+		uint32_t w = !memcmp(h + 6, r->cfg.vms[vm[1]].mac, 6);
+		uint32_t tag = vlan[w] ? 4 : 0, seq;
+
+		assert_memory_equal(h + 6, r->cfg.vms[vm[w]].mac, 6);
+		assert_int_equal(d->len, PKT_LEN + tag);
+		if (vlan[w]) {
+			assert_int_equal(h[12], 0x81);
+			assert_int_equal(h[13], 0x00);
+			assert_int_equal(((h[14] << 8) | h[15]) & 0xfff, vlan[w]);
+		}
+		memcpy(&seq, h + 14 + tag, 4);
+		assert_int_equal(seq, next[w]++);
+	}
+	return k;
+}
+
+/* A guest's frames for the wire leave in one burst a visit, in order,
+ * tagged on an access port's VLAN; when the NIC's tx ring is full, the
+ * frames it has no room for are dropped, counted, and back in the pool
+ * (rig_down's check). */
+static void test_guest_burst_to_wire(void **state)
+{
+	struct rig *r = rig_up_cfg(8192 + QUOTA * N_VMS, 10, 0);
+	uint32_t seq[2] = { 0, 0 }, next[2] = { 0, 0 }, vm[2] = { 0, N_VMS - 1 };
+	const uint16_t vlan[2] = { 0, 10 };
+	uint32_t queued = 0, sent, i;
+	struct port *pt = &r->sw.ports[0];
+
+	(void)state;
+	settle(r);
+	/* Each guest sends 3 x its alloc ring's stock; the switch takes them
+	 * (the senders are served every pass once found), the NIC sends them. */
+	for (int round = 0; round < 3; round++) {
+		for (i = 0; i < 2; i++) {
+			sent = guest_send_seq(r, vm[i], 64, &seq[i]);
+			assert_int_equal(sent, QUOTA / 4);
+		}
+		for (int pass = 0; pass < (int)N_VMS; pass++)
+			sw_poll_once(&r->sw);
+		sent = check_wire(r, vm, vlan, next);
+		assert_int_equal(fake_nic_transmit(&r->nic), sent);
+	}
+	assert_int_equal(next[0], 3 * QUOTA / 4);
+	assert_int_equal(next[1], 3 * QUOTA / 4);
+	assert_int_equal(pt->st.tx_packets, 6 * QUOTA / 4);
+	/* Now the NIC sends nothing: its tx ring fills, and what does not
+	 * fit is dropped. */
+	while (queued < FAKE_NIC_RING + QUOTA / 4) {
+		sent = guest_send_seq(r, vm[0], 64, &seq[0]);
+		assert_int_equal(sent, QUOTA / 4);
+		queued += sent;
+		for (int pass = 0; pass < 8; pass++)
+			sw_poll_once(&r->sw);
+	}
+	assert_int_equal(check_wire(r, vm, vlan, next), FAKE_NIC_RING);
+	assert_int_equal(pt->st.drops[PORT_DROP_TX_FULL], QUOTA / 4);
+	assert_int_equal(pt->st.tx_packets, 6 * QUOTA / 4 + FAKE_NIC_RING);
+	/* Sent at last; every frame comes back. */
+	assert_int_equal(fake_nic_transmit(&r->nic), FAKE_NIC_RING);
+	settle(r);
+	assert_int_equal(r->sw.pool.count[POOL_OWN_TX], 0);
+	rig_down(r);
+}
+
 /* A request word from VM v's guest (detach: attach false), as
  * fsg_attach/fsg_detach store it, without waiting for the answer. */
 static uint32_t guest_request(struct rig *r, uint32_t v, bool attach)
@@ -722,6 +827,7 @@ int main(void)
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
 		cmocka_unit_test(test_idle_vm_request_seen_on_turn),
+		cmocka_unit_test(test_guest_burst_to_wire),
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
