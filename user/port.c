@@ -499,8 +499,11 @@ static void tx_kick(struct port *pt, struct nic_queue *q)
 	pt->st.kicks++;
 }
 
-void port_tx_flush(struct port *pt)
+void port_tx_flush(struct port *pt, const struct pool *p)
 {
+	/* Frames queued for transmit are the tx rings' (POOL_OWN_TX). */
+	if (!p->count[POOL_OWN_TX])
+		return;
 	for (uint32_t i = 0; i < pt->n_queues; i++) {
 		struct nic_queue *q = &pt->q[i];
 
@@ -515,12 +518,15 @@ void port_tx_flush(struct port *pt)
 uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 {
 	uint32_t moved = 0;
+	/* Nothing on any tx ring, nothing to complete or kick: not a look at
+	 * the kernel's completion and tx consumer lines. */
+	bool tx = p->count[POOL_OWN_TX] != 0;
 
 	for (uint32_t qi = 0; qi < pt->n_queues; qi++) {
 		struct nic_queue *q = &pt->q[qi];
 		uint32_t idx, n, i, room;
 
-		n = xsk_ring_cons__peek(&q->cq, batch, &idx);
+		n = tx ? xsk_ring_cons__peek(&q->cq, batch, &idx) : 0;
 		for (i = 0; i < n; i++) {
 			uint32_t frame = pool_frame(
 				p, *xsk_ring_cons__comp_addr(&q->cq, idx + i));
@@ -536,8 +542,8 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 		}
 		/* Transmit left on the ring (copy mode sends a bounded number
 		 * per kick) needs another kick. */
-		if (*q->tx.producer !=
-		    __atomic_load_n(q->tx.consumer, __ATOMIC_ACQUIRE))
+		if (tx && *q->tx.producer !=
+			      __atomic_load_n(q->tx.consumer, __ATOMIC_ACQUIRE))
 			tx_kick(pt, q);
 
 		/* The consumer index (the kernel's line) is loaded only when

@@ -158,7 +158,7 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
 		       const struct port_frame *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
-void port_tx_flush(struct port *pt);
+void port_tx_flush(struct port *pt, const struct pool *p);
 /* Takes back completed tx frames (scrubbed) and tops up the fill rings.
  * Returns the number of frames moved. */
 uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch);

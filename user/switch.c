@@ -947,7 +947,7 @@ uint32_t sw_poll_once(struct sw *sw)
 		ring_held(sw, false);
 
 	for (int i = 0; i < sw->n_ports; i++) {
-		port_tx_flush(&sw->ports[i]);
+		port_tx_flush(&sw->ports[i], p);
 		work += port_service(&sw->ports[i], p, sw->batch);
 	}
 	sw->passes++;
