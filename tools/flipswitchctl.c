@@ -918,6 +918,7 @@ static int do_stats(struct ctx *x, int argc, char **argv)
 	out_u64("sleeps", ", slept %" PRIu64, j_u64(sw, "sleeps"));
 	out_u64("doorbell_wakeups", " (%" PRIu64 " woken by a doorbell)",
 		j_u64(sw, "doorbell_wakeups"));
+	out_u64("naps", ", napped %" PRIu64, j_u64(sw, "naps"));
 	out_u64("scrubbed_frames", ", scrubbed %" PRIu64 " frames",
 		j_u64(sw, "scrubbed_frames"));
 	out_u64("scrubbed_bytes", " (%" PRIu64 " bytes)\n",
@@ -992,6 +993,8 @@ static const struct {
 	  "Times the worker slept, idle." },
 	{ "doorbell_wakeups", "flipswitch_doorbell_wakeups_total",
 	  "Times a guest's doorbell woke the worker." },
+	{ "naps", "flipswitch_worker_naps_total",
+	  "Naps of the worker under light load (max_sleep_usecs)." },
 	{ "scrubbed_frames", "flipswitch_scrubbed_frames_total",
 	  "Frames scrubbed before reuse." },
 	{ "scrubbed_bytes", "flipswitch_scrubbed_bytes_total",

@@ -45,7 +45,7 @@ struct ctx {
 
 static const char *const top_keys[] = {
 	"pool", "interfaces", "vms", "batch", "guest_timeout", "doorbell_usecs",
-	"handoff", "control", "control_group", NULL };
+	"max_sleep_usecs", "handoff", "control", "control_group", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
@@ -646,6 +646,9 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	if (!ret)
 		ret = get_u32(&c, root, "", "doorbell_usecs", 20, 0,
 			      CFG_USECS_MAX, &cfg->doorbell_usecs);
+	if (!ret)
+		ret = get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
+			      CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
 	if (!ret)
 		ret = get_str(&c, root, "", "control", cfg->control,
 			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);

@@ -51,6 +51,8 @@ struct cfg_iface {
 /* doorbell_usecs: the most; a VM's own setting absent (config.c). */
 #define CFG_USECS_MAX 100000
 #define CFG_USECS_INHERIT (CFG_USECS_MAX + 1)
+/* max_sleep_usecs: the most. */
+#define CFG_MAX_SLEEP_USECS 10000
 
 struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
@@ -94,6 +96,10 @@ struct cfg {
 				    keep coming (interrupt moderation);
 				    0 .. 100000, 0 = ring every time;
 				    default 20 */
+	uint32_t max_sleep_usecs; /* "max_sleep_usecs": the longest nap of
+				     the worker under light load (OVS's
+				     pmd-sleep-max); 0 .. 10000, default
+				     0 = it never naps while traffic flows */
 	char control[PATH_MAX];  /* "control": control socket path, default
 				    /run/flipswitch/flipswitch.sock */
 	char control_group[64];  /* "control_group": group that owns the

@@ -355,6 +355,7 @@ static void worker_json(json_t *o, struct sw *sw)
 	set_u64(o, "busy_ns", ticks_ns(k, RD(sw->busy_ticks)));
 	set_u64(o, "idle_ns", ticks_ns(k, RD(sw->idle_ticks)));
 	set_u64(o, "sleep_ns", ticks_ns(k, RD(sw->sleep_ticks)));
+	set_u64(o, "naps", RD(sw->naps));
 }
 
 static const char *cmd_stats(struct req *r, json_t **res)

@@ -137,12 +137,15 @@ struct sw {
 				sw_run (tests, benchmarks) set it */
 	uint16_t *held;      /* VMs whose doorbell waits for its bell_gap */
 	uint32_t n_held;
+	uint32_t nap_us;     /* the next nap under light load (sw_run) */
+	uint64_t naps;       /* naps taken (max_sleep_usecs) */
 	uint64_t sleeps;     /* times the worker slept in poll() */
 	uint64_t bells;      /* of those, woken by a guest's doorbell */
 
 	/* The worker's time in ticks (ticks.h), by what it did: passes that
-	 * moved frames, passes that found nothing, and idle_wait (the last
-	 * look and the sleep in poll()). Wall-clock time: on a CPU the
+	 * moved frames, passes that found nothing, and sleep (idle_wait's
+	 * last look and its sleep in poll(), and naps under light load).
+	 * Wall-clock time: on a CPU the
 	 * worker shares, a pass it was preempted in counts the time it was
 	 * away. */
 	struct ticks ticks;

@@ -17,7 +17,7 @@ check "every record has case, frame_size, metric, unit, median <= max, min <= me
 		.min <= .median and .median <= .max and .runs >= 1] | all' "$J"
 for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1 vm-fanout-8 \
 	flipswitch-scrub-off flipswitch-scrub-used flipswitch-scrub-full latency-busy-poll \
-	latency-doorbell idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm core-vm2nic; do
+	latency-doorbell latency-doorbell-nap flipswitch-nap idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm core-vm2nic; do
 	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
 done
 check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs, VM to VM, VM to the wire, one frame a pass" \
@@ -26,9 +26,10 @@ check "instructions per packet measured under callgrind: both hand-offs at 2 siz
 		index("core-fanout-8") != null and index("core-idle-256") != null and
 		index("core-vm2vm") != null and index("core-vm2nic") != null and
 		index("core-burst-1") != null' "$J"
-check "the switch's own busy share and time per packet, from its worker counters" \
+check "the switch's own busy and awake shares and time per packet, from its worker counters" \
 	jq -e '[.results[] | select(.case == "flipswitch" or .case == "vm-fanout-8") | .metric] |
-		index("switch_busy") != null and index("switch_ns_per_packet") != null' "$J"
+		index("switch_busy") != null and index("switch_awake") != null and
+		index("switch_ns_per_packet") != null' "$J"
 check "the fan-out ratio in instructions" \
 	jq -e '[.ratios[].name] | index("core-fanout-8/core-fanout-1@64:instructions") != null' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \

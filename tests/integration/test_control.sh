@@ -158,3 +158,35 @@ rc=$?
 check "with the daemon stopped: exit 1 and one clear sentence" \
 	bash -c "[ $rc -eq 1 ] && [ \$(wc -l <$WORK/down.err) -eq 1 ] && grep -q 'cannot reach flipswitchd' $WORK/down.err"
 check "the control socket is removed on exit" bash -c "[ ! -e $SOCK ]"
+
+# --- naps under light load (max_sleep_usecs, OVS's pmd-sleep-max): at
+# 20000 frames/s, a frame every 50 us, the worker naps between passes, up
+# to 200 us, so a busy pass finds several frames; without naps each finds
+# the one that came (and it polls between them).
+{ cat "$WORK/fs.conf"; echo "max_sleep_usecs = 200;"; } >"$WORK/nap.conf"
+if start_daemon "$WORK/nap.conf"; then
+	guest_bg web1 "$WORK/nap.out" rx --count 20000 --timeout 15
+	g=$LAST_BG
+	ctl -j stats >"$WORK/n0.json"
+	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate 20000 --count 20000 >"$WORK/nap.gen"
+	ctl -j stats >"$WORK/n1.json"
+	wait "$g"
+	jq -rn --slurpfile a "$WORK/n0.json" --slurpfile b "$WORK/n1.json" '
+		[$b[0].switch, $a[0].switch] as [$y, $x]
+		| "# naps \($y.naps - $x.naps), \(($y.packets - $x.packets) / ($y.busy_passes - $x.busy_passes + 0.001) * 10 | floor / 10) packets a busy pass, asleep \(($y.sleep_ns - $x.sleep_ns) / 1e6 | floor) ms of \(([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) / 1e6 | floor)"'
+	check "naps: every frame delivered ($(cat "$WORK/nap.gen"))" \
+		jq -e '.ports[] | select(.name == "web1") | .rx_packets == 20000' "$WORK/n1.json"
+	check "naps: the worker napped, asleep most of the time, 2 or more packets a busy pass" \
+		jq -en --slurpfile a "$WORK/n0.json" --slurpfile b "$WORK/n1.json" '
+			[$b[0].switch, $a[0].switch] as [$y, $x]
+			| ($y.packets - $x.packets) as $n
+			| ($y.busy_passes - $x.busy_passes) as $p
+			| ([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) as $all
+			| $y.naps > $x.naps and $n >= 19000 and $p > 0 and $n / $p >= 2
+			  and ($y.sleep_ns - $x.sleep_ns) > 0.5 * $all'
+	ctl stats >"$WORK/nap.txt"
+	check "stats in text counts the naps" grep -Eq 'napped [1-9][0-9]*' "$WORK/nap.txt"
+	stop_daemon
+else
+	not_ok "the daemon starts with max_sleep_usecs = 200"
+fi

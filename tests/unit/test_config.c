@@ -40,7 +40,7 @@ struct err_case {
 static const struct err_case err_cases[] = {
 	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, handoff, control, control_group)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
@@ -197,6 +197,10 @@ static const struct err_case err_cases[] = {
 	  "doorbell_usecs 100001 is out of range (0 .. 100000)" },
 	{ "vm doorbell_usecs -1", ONE_VM(" doorbell_usecs = -1;"), 3,
 	  "vm \"web1\": doorbell_usecs -1 is out of range (0 .. 100000)" },
+	{ "max_sleep_usecs 10001", POOL LO "max_sleep_usecs = 10001;\n", 3,
+	  "max_sleep_usecs 10001 is out of range (0 .. 10000)" },
+	{ "max_sleep_usecs a string", POOL LO "max_sleep_usecs = \"50\";\n", 3,
+	  "max_sleep_usecs must be an integer, not a string" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -253,6 +257,7 @@ static void test_full(void **state)
 		");\n"
 		"batch = 32;\n"
 		"doorbell_usecs = 0;\n"
+		"max_sleep_usecs = 50;\n"
 		"control = \"/tmp/fs.sock\";\n";
 	static const uint8_t mac1[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
 	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
@@ -299,6 +304,7 @@ static void test_full(void **state)
 
 	assert_int_equal(cfg->batch, 32);
 	assert_int_equal(cfg->doorbell_usecs, 0);
+	assert_int_equal(cfg->max_sleep_usecs, 50);
 	assert_string_equal(cfg->control, "/tmp/fs.sock");
 	free(cfg);
 }
@@ -324,6 +330,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->n_vms, 0);
 	assert_int_equal(cfg->batch, 64);
 	assert_int_equal(cfg->doorbell_usecs, 20);
+	assert_int_equal(cfg->max_sleep_usecs, 0);
 	assert_int_equal(cfg->handoff_copy, 0);
 	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
 

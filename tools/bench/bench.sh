@@ -17,10 +17,12 @@
 #   (for example 'doorbell_usecs = 0;', to compare a setting).
 #
 # The flipswitch and vm-fanout cases also record the daemon's own share:
-# switch_busy, the worker's busy time over the run (%), and
-# switch_ns_per_packet, that time per packet it took in (flipswitchctl
+# switch_busy, the worker's busy time over the run (%), switch_awake, its
+# time busy or polling, not asleep (%: the CPU it kept), and
+# switch_ns_per_packet, its busy time per packet it took in (flipswitchctl
 # stats; wall-clock, so with the guest on the same CPU it includes the
-# guest's turns that preempted a busy pass).
+# guest's turns that preempted a busy pass). The *-nap cases run the
+# daemon with max_sleep_usecs = 50 (naps under light load).
 #
 # Placement: the generator (and veth's NAPI, which runs on the sender's
 # CPU) on CPU 0; the receiving side (switch, guest, sink, tap reader) on
@@ -48,6 +50,8 @@ smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000 ;;
 esac
 RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS}
 GEN_CPU=0 RX_CPU=1
+# The *-nap cases' setting: the worker naps up to 50 us under light load.
+NAP='max_sleep_usecs = 50;'
 [ "$(nproc)" -lt 2 ] && RX_CPU=0
 VM1=52:54:00:00:00:01
 VM2=52:54:00:00:00:02
@@ -105,22 +109,27 @@ mpps() { awk -v n="${1:-0}" -v s="${2:-1}" 'BEGIN {printf "%.4f", (s > 0 ? n / s
 # (flipswitchctl stats), for the switch's own share of a run.
 worker() {
 	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats |
-		jq -r '.switch | "\(.busy_ns) \(.idle_ns + .sleep_ns) \(.packets)"'
+		jq -r '.switch | "\(.busy_ns) \(.idle_ns) \(.sleep_ns) \(.packets)"'
 }
 
 # worker_rec CASE SIZE RUN BEFORE AFTER: records the worker's busy share of
-# the run and its busy time per packet taken in, from two worker samples.
+# the run, its awake share (busy or polling, not asleep: the CPU it kept)
+# and its busy time per packet taken in, from two worker samples.
 worker_rec() {
 	local w
 	w=$(awk -v a="$4" -v b="$5" 'BEGIN {
 		split(a, x, " "); split(b, y, " ")
-		busy = y[1] - x[1]; rest = y[2] - x[2]; n = y[3] - x[3]
-		if (busy + rest > 0 && n > 0)
-			printf "%.2f %.1f", 100 * busy / (busy + rest), busy / n
+		busy = y[1] - x[1]; idle = y[2] - x[2]; asleep = y[3] - x[3]
+		n = y[4] - x[4]; all = busy + idle + asleep
+		if (all > 0 && n > 0)
+			printf "%.2f %.2f %.1f", 100 * busy / all,
+				100 * (busy + idle) / all, busy / n
 	}')
 	[ -n "$w" ] || return 0
-	rec "$1" "$2" switch_busy % "${w% *}" "$3"
-	rec "$1" "$2" switch_ns_per_packet ns "${w#* }" "$3"
+	set -- "$1" "$2" "$3" $w
+	rec "$1" "$2" switch_busy % "$4" "$3"
+	rec "$1" "$2" switch_awake % "$5" "$3"
+	rec "$1" "$2" switch_ns_per_packet ns "$6" "$3"
 }
 
 switch_up() { # switch_up CONFIG: the release daemon, pinned to RX_CPU
@@ -240,11 +249,12 @@ case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
 	bed_down
 }
 
-case_latency() { # MODE RUN: busy-poll or doorbell, 20k frames/s
+case_latency() { # MODE RUN [config lines...]: busy-poll or doorbell, 20k frames/s
 	local mode=$1 run=$2 args=(--spin "$SHM-web1") t0 t1 c0 c1 hz
-	[ "$mode" = doorbell ] && args=(--doorbell "$WORK/web1.doorbell")
+	shift 2
+	[ "${mode%-nap}" = doorbell ] && args=(--doorbell "$WORK/web1.doorbell")
 	bed_up
-	flipswitch_conf "$WORK/fs.conf"
+	flipswitch_conf "$WORK/fs.conf" "$@"
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
 	# The receiving guest on the generator's CPU, which sleeps between
 	# frames at this rate: a guest spinning next to the switch would
@@ -352,6 +362,10 @@ for run in $(seq "$RUNS"); do
 		want afxdp-rxdrop && case_afxdp "$size" "$run"
 		want flipswitch && case_flipswitch "$size" "$run" flipswitch
 		want flipswitch-copy && case_flipswitch "$size" "$run" flipswitch-copy 'handoff = "copy";'
+		# The worker napping under light load (max_sleep_usecs).
+		want flipswitch-nap && case_flipswitch "$size" "$run" flipswitch-nap "$NAP"
+		[ "$size" = 1500 ] && want flipswitch-copy-nap &&
+			case_flipswitch "$size" "$run" flipswitch-copy-nap 'handoff = "copy";' "$NAP"
 		want bridge-tap && case_bridge "$size" "$run"
 		[ -n "$dpdk_ok" ] && want dpdk && case_dpdk "$size" "$run"
 		want vm-to-vm && case_v2v "$size" "$run"
@@ -362,6 +376,7 @@ for run in $(seq "$RUNS"); do
 	for n in $FANOUT; do want "vm-fanout-$n" && case_fanout "$n" "$run"; done
 	want latency-busy-poll && case_latency busy-poll "$run"
 	want latency-doorbell && case_latency doorbell "$run"
+	want latency-doorbell-nap && case_latency doorbell-nap "$run" "$NAP"
 	want core && case_core "$run"
 	echo "bench: run $run of $RUNS done"
 done
@@ -382,6 +397,8 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
 		ratio "flipswitch/dpdk@$s" flipswitch dpdk "$s"
 		ratio "flipswitch-copy/flipswitch@$s:switch_ns" flipswitch-copy flipswitch "$s" switch_ns_per_packet
+		ratio "flipswitch-nap/flipswitch@$s" flipswitch-nap flipswitch "$s"
+		ratio "flipswitch-nap/flipswitch@$s:switch_ns" flipswitch-nap flipswitch "$s" switch_ns_per_packet
 	done
 	for n in $FANOUT; do
 		[ "$n" = 1 ] && continue
@@ -392,6 +409,7 @@ ratio() { # NAME A B SIZE [METRIC]
 	for s in 64 1500 $IMIX; do
 		ratio "core-copy/core-zerocopy@$s" core-copy core-zerocopy "$s" ns_per_packet
 	done
+	ratio "flipswitch-copy-nap/flipswitch-nap@1500:switch_ns" flipswitch-copy-nap flipswitch-nap 1500 switch_ns_per_packet
 	ratio "core-idle-256/core-fanout-1@64" core-idle-256 core-fanout-1 64 ns_per_packet
 	for n in $FANOUT; do
 		[ "$n" = 1 ] && continue
