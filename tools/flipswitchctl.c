@@ -678,6 +678,21 @@ static void print_vm_header(int nw, int rw)
 		 "DOORBELL");
 }
 
+/* The switch-wide settings (show's "switch", set's answer). */
+static void print_settings(json_t *sw)
+{
+	out_open_object("switch");
+	out_u64("batch", "batch            %" PRIu64 "\n", j_u64(sw, "batch"));
+	out_str("handoff", "handoff          %s\n", j_str(sw, "handoff"));
+	out_u64("guest_timeout", "guest_timeout    %" PRIu64 " ms\n",
+		j_u64(sw, "guest_timeout"));
+	out_u64("doorbell_usecs", "doorbell_usecs   %" PRIu64 " us\n",
+		j_u64(sw, "doorbell_usecs"));
+	out_u64("max_sleep_usecs", "max_sleep_usecs  %" PRIu64 " us\n",
+		j_u64(sw, "max_sleep_usecs"));
+	out_close_object();
+}
+
 static int do_show(struct ctx *x, int argc, char **argv)
 {
 	json_t *res, *ifs, *pool, *vms, *e;
@@ -723,6 +738,9 @@ static int do_show(struct ctx *x, int argc, char **argv)
 	out_bool("hugetlb", "hugetlb     %s\n", j_bool(pool, "hugetlb"), "yes",
 		 "no");
 	out_close_object();
+
+	out_text("\n");
+	print_settings(json_object_get(res, "switch"));
 
 	out_text("\n");
 	nw = j_width(vms, "name", 2);
@@ -1558,6 +1576,51 @@ static int do_vm_del(struct ctx *x, int argc, char **argv)
 	return 0;
 }
 
+/* ---- set -------------------------------------------------------------- */
+
+static int do_set(struct ctx *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "max-sleep-usecs", required_argument, NULL, 's' },
+		HELP_OPT,
+		{ 0 }
+	};
+	uint64_t usecs = 0;
+	bool have_usecs = false;
+	json_t *res;
+	int o, err = 0;
+
+	optind = 0;
+	while ((o = cmd_getopt(argc, argv, ":h", lo, &err)) != -1) {
+		switch (o) {
+		case 's':
+			have_usecs = true;
+			err = parse_u64("--max-sleep-usecs", optarg, 10000, &usecs);
+			break;
+		case 'h':
+			cmd_help(stdout, cur_cmd);
+			return 0;
+		default:
+			return err;
+		}
+		if (err)
+			return err;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (!have_usecs)
+		return usage_error("set wants a setting: --max-sleep-usecs US");
+	if ((err = ask(x, "set",
+		       json_pack("{s:I}", "max_sleep_usecs", (json_int_t)usecs),
+		       &res)))
+		return err;
+	out_begin();
+	print_settings(json_object_get(res, "switch"));
+	out_end();
+	json_decref(res);
+	return 0;
+}
+
 /* ---- capture ---------------------------------------------------------- */
 
 /* Decodes standard base64 (padding optional) into out; length or -1. */
@@ -1786,6 +1849,14 @@ static const struct cmd cmds[] = {
 	  "                   sleeping guest, 0 to 100000 (default: the daemon's)\n" },
 	{ "vm", "del", do_vm_del, "vm del NAME",
 	  "Remove a VM port and take back the frames it held.", NULL },
+	{ "set", NULL, do_set, "set --max-sleep-usecs US",
+	  "Change a switch-wide setting at run time (root or control group).",
+	  "  --max-sleep-usecs US  the worker's longest nap under light load,\n"
+	  "                   0 to 10000 (0: it polls while traffic flows);\n"
+	  "                   see max_sleep_usecs in flipswitch.conf(5)\n"
+	  "\n"
+	  "The change lasts until the daemon stops; the config file sets the\n"
+	  "value it starts with.\n" },
 	{ "capture", NULL, do_capture, "capture PORT -w FILE [--count N]",
 	  "Capture the frames crossing PORT into a pcap file.",
 	  "  -w, --write FILE   the pcap file to write\n"

@@ -228,6 +228,18 @@ static const char *cmd_ping(struct req *r, json_t **res)
 	return NULL;
 }
 
+/* The switch-wide settings: as in the config file, max_sleep_usecs as
+ * set now. */
+static json_t *settings_json(struct sw *sw)
+{
+	return json_pack("{s:I, s:s, s:I, s:I, s:I}", "batch",
+			 (json_int_t)sw->batch, "handoff",
+			 sw->handoff_copy ? "copy" : "zerocopy", "guest_timeout",
+			 (json_int_t)sw->cfg->guest_timeout, "doorbell_usecs",
+			 (json_int_t)sw->cfg->doorbell_usecs, "max_sleep_usecs",
+			 (json_int_t)RD(sw->max_nap_us));
+}
+
 static const char *cmd_show(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
@@ -250,13 +262,14 @@ static const char *cmd_show(struct req *r, json_t **res)
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active)
 			json_array_append_new(vms, vm_json(sw, &sw->vms[i]));
-	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o}",
+	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o, s:o}",
 			 "interfaces", ifs, "pool", "path", sw->pool.path,
 			 "frames", (json_int_t)sw->pool.frames, "frame_size",
 			 (json_int_t)sw->pool.frame_size, "scrub",
 			 cfg_scrub_name(sw->pool.scrub), "hugetlb",
 			 sw->pool.hugetlb, "free",
-			 (json_int_t)RD(sw->pool.n_free), "vms", vms);
+			 (json_int_t)RD(sw->pool.n_free), "vms", vms,
+			 "switch", settings_json(sw));
 	return NULL;
 }
 
@@ -664,6 +677,35 @@ static const char *cmd_capture(struct req *r, json_t **res)
 	return NULL;
 }
 
+/* Changes switch-wide settings at run time: max_sleep_usecs (OVS's
+ * ovs-vsctl set ... other_config:pmd-sleep-max). The worker loads it once
+ * a pass. */
+static const char *cmd_set(struct req *r, json_t **res)
+{
+	struct sw *sw = r->c->sw;
+	const char *code = NULL, *key;
+	long long usecs;
+	json_t *v;
+
+	if (!r->privileged)
+		return err(r, FS_CTL_E_PERMISSION,
+			   "only root or the control group may change settings");
+	json_object_foreach(r->args, key, v)
+		if (strcmp(key, "max_sleep_usecs"))
+			return err(r, FS_CTL_E_INVALID,
+				   "set: unknown setting \"%s\" (allowed: max_sleep_usecs)",
+				   key);
+	if (!json_object_get(r->args, "max_sleep_usecs"))
+		return err(r, FS_CTL_E_INVALID, "set needs max_sleep_usecs");
+	if (arg_int(r, "max_sleep_usecs", 0, 0, CFG_MAX_SLEEP_USECS, &usecs,
+		    &code))
+		return code;
+	__atomic_store_n(&sw->max_nap_us, (uint32_t)usecs, __ATOMIC_RELAXED);
+	log_info("max_sleep_usecs set to %lld", usecs);
+	*res = json_pack("{s:o}", "switch", settings_json(sw));
+	return NULL;
+}
+
 static const struct {
 	const char *name;
 	handler_fn fn;
@@ -672,6 +714,7 @@ static const struct {
 	{ "stats", cmd_stats },	  { "fdb", cmd_fdb },
 	{ "frames", cmd_frames }, { "vm_add", cmd_vm_add },
 	{ "vm_del", cmd_vm_del }, { "capture", cmd_capture },
+	{ "set", cmd_set },
 };
 
 static char *reply_line(json_t *id, json_t *result, const char *code,

@@ -1037,9 +1037,8 @@ static void idle_wait(struct sw *sw)
  * more latency. No doorbell held back by moderation waits through it.
  * The nap counts as asleep.
  */
-static void nap(struct sw *sw, uint32_t moved)
+static void nap(struct sw *sw, uint32_t moved, uint32_t max)
 {
-	uint32_t max = sw->cfg->max_sleep_usecs;
 	struct timespec ts;
 	uint64_t t;
 
@@ -1047,8 +1046,17 @@ static void nap(struct sw *sw, uint32_t moved)
 		sw->nap_us = 0;
 		return;
 	}
+	/* Naps of a few microseconds, not the default 50 us of slack. */
+	if (!sw->slack_set) {
+		if (prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0))
+			log_warn("worker: cannot set its timer slack: %s",
+				 strerror(errno));
+		sw->slack_set = true;
+	}
 	if (sw->nap_us < max)
 		sw->nap_us++;
+	else
+		sw->nap_us = max; /* lowered at run time */
 	if (sw->n_held)
 		ring_held(sw, true);
 	ts.tv_sec = 0;
@@ -1067,15 +1075,10 @@ static void nap(struct sw *sw, uint32_t moved)
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report)
 {
-	bool naps = sw->cfg->max_sleep_usecs > 0;
 	unsigned int idle = 0;
+	uint32_t n, naps;
 	uint64_t t;
-	uint32_t n;
 
-	/* Naps of a few microseconds, not the default 50 us of slack. */
-	if (naps && prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0))
-		log_warn("worker: cannot set its timer slack: %s",
-			 strerror(errno));
 	sw->now = ticks_now(&sw->ticks);
 	while (!*stop) {
 		if (*report) {
@@ -1083,6 +1086,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			sw_report(sw);
 		}
 		n = sw_poll_once(sw);
+		naps = __atomic_load_n(&sw->max_nap_us, __ATOMIC_RELAXED);
 		t = sw->now;
 		if (n) {
 			sw->now = ticks_now(&sw->ticks);
@@ -1090,7 +1094,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			sw->busy_passes++;
 			idle = 0;
 			if (naps)
-				nap(sw, n);
+				nap(sw, n, naps);
 			continue;
 		}
 		/* An empty pass lets whatever else wants this CPU run first:
@@ -1103,7 +1107,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 		sw->now = ticks_now(&sw->ticks);
 		sw->idle_ticks += sw->now - t;
 		if (naps)
-			nap(sw, 0);
+			nap(sw, 0, naps);
 		if (++idle < SW_SPIN_PASSES)
 			continue;
 		idle_wait(sw);
@@ -1128,6 +1132,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->batch = cfg->batch;
 	sw->reclaim_low = cfg->pool.frames / 4;
 	sw->handoff_copy = cfg->handoff_copy;
+	sw->max_nap_us = cfg->max_sleep_usecs;
 	ticks_init(&sw->ticks);
 	sw_set_slow(sw);
 	if (sw->handoff_copy)

@@ -137,7 +137,11 @@ struct sw {
 				sw_run (tests, benchmarks) set it */
 	uint16_t *held;      /* VMs whose doorbell waits for its bell_gap */
 	uint32_t n_held;
+	uint32_t max_nap_us; /* max_sleep_usecs: from the config, changed at
+				run time by the control thread (flipswitchctl
+				set); the worker loads it once a pass */
 	uint32_t nap_us;     /* the next nap under light load (sw_run) */
+	bool slack_set;      /* the worker's timer slack is 1 us (naps) */
 	uint64_t naps;       /* naps taken (max_sleep_usecs) */
 	uint64_t sleeps;     /* times the worker slept in poll() */
 	uint64_t bells;      /* of those, woken by a guest's doorbell */

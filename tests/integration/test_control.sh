@@ -144,6 +144,10 @@ as_nobody vm del web1 >/dev/null 2>"$WORK/nobody.err"
 rc=$?
 check "an unprivileged peer cannot vm del (exit 1)" test "$rc" -eq 1
 check "... and is told why" grep -q "only root or the control group" "$WORK/nobody.err"
+as_nobody set --max-sleep-usecs 5 >/dev/null 2>"$WORK/nobody.err"
+rc=$?
+check "an unprivileged peer cannot set (exit 1)" \
+	bash -c "[ $rc -eq 1 ] && grep -q 'only root or the control group' $WORK/nobody.err"
 check "web1 is still there" bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.vms | map(.name) | index(\"web1\") != null'"
 
 # --- errors: unknown VM, daemon gone
@@ -162,22 +166,28 @@ check "the control socket is removed on exit" bash -c "[ ! -e $SOCK ]"
 # --- naps under light load (max_sleep_usecs, OVS's pmd-sleep-max): at
 # 20000 frames/s, a frame every 50 us, the worker naps between passes, up
 # to 200 us, so a busy pass finds several frames; without naps each finds
-# the one that came (and it polls between them).
+# the one that came (and it polls between them). Then set to 0 at run
+# time (flipswitchctl set): no more naps.
 { cat "$WORK/fs.conf"; echo "max_sleep_usecs = 200;"; } >"$WORK/nap.conf"
-if start_daemon "$WORK/nap.conf"; then
-	guest_bg web1 "$WORK/nap.out" rx --count 20000 --timeout 15
-	g=$LAST_BG
-	ctl -j stats >"$WORK/n0.json"
-	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate 20000 --count 20000 >"$WORK/nap.gen"
-	ctl -j stats >"$WORK/n1.json"
+naps_round() { # naps_round TAG: 20000 frames at 20000/s to web1, stats around
+	guest_bg web1 "$WORK/nap-$1.out" rx --count 20000 --timeout 15
+	local g=$LAST_BG
+	ctl -j stats >"$WORK/$1-0.json"
+	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate 20000 --count 20000 >"$WORK/$1.gen"
+	ctl -j stats >"$WORK/$1-1.json"
 	wait "$g"
-	jq -rn --slurpfile a "$WORK/n0.json" --slurpfile b "$WORK/n1.json" '
+	jq -rn --slurpfile a "$WORK/$1-0.json" --slurpfile b "$WORK/$1-1.json" '
 		[$b[0].switch, $a[0].switch] as [$y, $x]
-		| "# naps \($y.naps - $x.naps), \(($y.packets - $x.packets) / ($y.busy_passes - $x.busy_passes + 0.001) * 10 | floor / 10) packets a busy pass, asleep \(($y.sleep_ns - $x.sleep_ns) / 1e6 | floor) ms of \(([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) / 1e6 | floor)"'
+		| "# \($y.naps - $x.naps) naps, \(($y.packets - $x.packets) / ($y.busy_passes - $x.busy_passes + 0.001) * 10 | floor / 10) packets a busy pass, asleep \(($y.sleep_ns - $x.sleep_ns) / 1e6 | floor) ms of \(([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) / 1e6 | floor)"'
+}
+if start_daemon "$WORK/nap.conf"; then
+	check "show: max_sleep_usecs 200, from the config" \
+		bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.switch.max_sleep_usecs == 200'"
+	naps_round nap
 	check "naps: every frame delivered ($(cat "$WORK/nap.gen"))" \
-		jq -e '.ports[] | select(.name == "web1") | .rx_packets == 20000' "$WORK/n1.json"
+		jq -e '.ports[] | select(.name == "web1") | .rx_packets == 20000' "$WORK/nap-1.json"
 	check "naps: the worker napped, asleep most of the time, 2 or more packets a busy pass" \
-		jq -en --slurpfile a "$WORK/n0.json" --slurpfile b "$WORK/n1.json" '
+		jq -en --slurpfile a "$WORK/nap-0.json" --slurpfile b "$WORK/nap-1.json" '
 			[$b[0].switch, $a[0].switch] as [$y, $x]
 			| ($y.packets - $x.packets) as $n
 			| ($y.busy_passes - $x.busy_passes) as $p
@@ -186,6 +196,13 @@ if start_daemon "$WORK/nap.conf"; then
 			  and ($y.sleep_ns - $x.sleep_ns) > 0.5 * $all'
 	ctl stats >"$WORK/nap.txt"
 	check "stats in text counts the naps" grep -Eq 'napped [1-9][0-9]*' "$WORK/nap.txt"
+	check "set --max-sleep-usecs 0 at run time" \
+		bash -c "$B/flipswitchctl -s $SOCK -j set --max-sleep-usecs 0 | jq -e '.switch.max_sleep_usecs == 0'"
+	naps_round poll
+	check "no naps after it, every frame delivered" \
+		jq -en --slurpfile a "$WORK/poll-0.json" --slurpfile b "$WORK/poll-1.json" '
+			$b[0].switch.naps == $a[0].switch.naps
+			and $b[0].switch.packets - $a[0].switch.packets >= 20000'
 	stop_daemon
 else
 	not_ok "the daemon starts with max_sleep_usecs = 200"

@@ -175,6 +175,37 @@ static void test_show(void **state)
 	json_decref(r);
 }
 
+/* set changes max_sleep_usecs for the worker, and show says so; only for
+ * root or the control group. */
+static void test_set(void **state)
+{
+	json_t *r, *res;
+
+	r = ask(1000, "{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":50}}");
+	assert_string_equal(err_code(r), FS_CTL_E_PERMISSION);
+	json_decref(r);
+	assert_int_equal(F->sw.max_nap_us, 0);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":50}}");
+	res = json_object_get(result(r), "switch");
+	assert_int_equal(json_integer_value(json_object_get(res, "max_sleep_usecs")),
+			 50);
+	json_decref(r);
+	assert_int_equal(__atomic_load_n(&F->sw.max_nap_us, __ATOMIC_RELAXED), 50);
+	r = ask(1000, "{\"cmd\":\"show\"}");
+	res = json_object_get(result(r), "switch");
+	assert_int_equal(json_integer_value(json_object_get(res, "max_sleep_usecs")),
+			 50);
+	assert_int_equal(json_integer_value(json_object_get(res, "batch")),
+			 F->sw.batch);
+	assert_string_equal(json_string_value(json_object_get(res, "handoff")),
+			    "zerocopy");
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":0}}");
+	result(r);
+	json_decref(r);
+	assert_int_equal(F->sw.max_nap_us, 0);
+}
+
 static void test_stats(void **state)
 {
 	json_t *r = ask(1000, "{\"cmd\":\"stats\",\"args\":{\"port\":\"web2\"}}");
@@ -293,6 +324,11 @@ static const struct bad_case bad[] = {
 	{ "{\"cmd\": \"vm_add\", \"args\": {\"name\": \"a\", \"mac\": \"52:54:00:00:00:0a\", \"rings\": \"/tmp/a\", \"quota\": 100000}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"vm_del\", \"args\": {\"name\": [\"web1\"]}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"capture\", \"args\": {\"port\": \"web1\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\"}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": 10001}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": -1}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": \"50\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": 5, \"batch\": 32}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"reboot\"}", FS_CTL_E_UNKNOWN },
 };
 
@@ -375,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_ping_and_id),
 		cmocka_unit_test(test_show),
 		cmocka_unit_test(test_stats),
+		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_fdb_and_frames),
 		cmocka_unit_test(test_vm_add_del),
 		cmocka_unit_test(test_bad_requests),
