@@ -1037,7 +1037,7 @@ static void idle_wait(struct sw *sw)
  * more latency. No doorbell held back by moderation waits through it.
  * The nap counts as asleep.
  */
-static void nap(struct sw *sw, uint32_t moved, uint32_t max)
+void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 {
 	struct timespec ts;
 	uint64_t t;
@@ -1059,6 +1059,11 @@ static void nap(struct sw *sw, uint32_t moved, uint32_t max)
 		sw->nap_us = max; /* lowered at run time */
 	if (sw->n_held)
 		ring_held(sw, true);
+	/* 16 passes could be 16 naps, 256 passes 256: the group sockets
+	 * and the heartbeats' clock are looked at the next pass. */
+	for (int i = 0; i < sw->n_ports; i++)
+		sw->ports[i].mc_busy = true;
+	sw->check_alive = true;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)sw->nap_us * 1000;
 	t = sw->now; /* the caller's read, at the end of the pass */
@@ -1094,7 +1099,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			sw->busy_passes++;
 			idle = 0;
 			if (naps)
-				nap(sw, n, naps);
+				sw_nap(sw, n, naps);
 			continue;
 		}
 		/* An empty pass lets whatever else wants this CPU run first:
@@ -1107,7 +1112,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 		sw->now = ticks_now(&sw->ticks);
 		sw->idle_ticks += sw->now - t;
 		if (naps)
-			nap(sw, 0, naps);
+			sw_nap(sw, 0, naps);
 		if (++idle < SW_SPIN_PASSES)
 			continue;
 		idle_wait(sw);

@@ -544,6 +544,20 @@ static void test_group_socket_read_in_turn(void **state)
 	guests_return(r);
 	for (uint32_t v = 0; v < N_VMS; v++)
 		assert_int_equal(r->got[v], 5);
+	/* Idle again, it is not read every pass... */
+	for (int i = 0; i < 16; i++)
+		sw_poll_once(&r->sw);
+	while (r->sw.passes % 16 == 0)
+		sw_poll_once(&r->sw);
+	assert_int_equal(send(sv[1], frame, sizeof(frame), 0), sizeof(frame));
+	sw_poll_once(&r->sw);
+	assert_true(pending(sv[0]));
+	/* ...unless the worker napped before the pass (max_sleep_usecs):
+	 * 16 passes might be 16 naps. */
+	sw_nap(&r->sw, 0, 5);
+	sw_poll_once(&r->sw);
+	assert_false(pending(sv[0]));
+	r->sw.nap_us = 0;
 	close(sv[1]);
 	settle(r);
 	rig_down(r);
