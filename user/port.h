@@ -77,8 +77,7 @@ struct port {
 	uint8_t txq_of_vm[CFG_MAX_VMS];
 	struct nic_queue q[FS_XDP_MAX_QUEUES];
 	int mc_fd;
-	bool mc_busy;           /* read mc_fd next pass: the last read found
-				   frames, or the worker napped */
+	bool mc_busy;           /* the last read of mc_fd found frames */
 	uint32_t fill_target;   /* frames to keep on each fill ring */
 	struct port_stats st;
 };

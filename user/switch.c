@@ -1059,10 +1059,12 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 		sw->nap_us = max; /* lowered at run time */
 	if (sw->n_held)
 		ring_held(sw, true);
-	/* 16 passes could be 16 naps, 256 passes 256: the group sockets
-	 * and the heartbeats' clock are looked at the next pass. */
-	for (int i = 0; i < sw->n_ports; i++)
-		sw->ports[i].mc_busy = true;
+	/* The pass after a nap is a full one (every VM's rings, the group
+	 * sockets) and looks at the heartbeats' clock: the sweep's turns
+	 * (n_vms / SW_SWEEP_VMS passes), the group sockets' (16) and the
+	 * heartbeats' (256) could otherwise be as many naps, a guest that
+	 * starts sending unseen for that long. */
+	sw->full_pass = true;
 	sw->check_alive = true;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)sw->nap_us * 1000;

@@ -501,6 +501,27 @@ static void test_idle_vm_request_seen_on_turn(void **state)
 	rig_down(r);
 }
 
+/* While the worker naps (max_sleep_usecs), a VM far from its turn in the
+ * sweep that starts sending is served by the pass after the nap, not
+ * N_VMS / 4 passes (naps) later. */
+static void test_sender_seen_after_nap(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r);
+
+	(void)state;
+	settle(r);
+	guest_send(r, v);
+	sw_poll_once(&r->sw); /* not its turn */
+	assert_int_equal(fake_nic_transmit(&r->nic), 0);
+	sw_nap(&r->sw, 0, 5);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fake_nic_transmit(&r->nic), 1);
+	r->sw.nap_us = 0;
+	settle(r);
+	rig_down(r);
+}
+
 /* Whether a datagram waits on the socket. */
 static bool pending(int fd)
 {
@@ -842,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
 		cmocka_unit_test(test_idle_vm_request_seen_on_turn),
 		cmocka_unit_test(test_guest_burst_to_wire),
+		cmocka_unit_test(test_sender_seen_after_nap),
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
