@@ -1075,10 +1075,10 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 	sw->sleep_ticks += sw->now - t;
 }
 
-/* One clock read a pass, into sw->now: the pass's time, from the end of
- * the one before, goes to busy or idle by whether it moved frames (an
- * empty pass's yield, and whatever ran meanwhile, to idle), and the next
- * pass moderates doorbells by it. */
+/* One clock read a pass, into sw->now (and one after a nap): the pass's
+ * time, from the end of the one before, goes to busy or idle by whether it
+ * moved frames (an empty pass's yield, and whatever ran meanwhile, to
+ * idle), a nap's to asleep, and the next pass moderates doorbells by it. */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report)
 {
