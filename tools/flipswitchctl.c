@@ -1234,10 +1234,13 @@ static uint64_t grew(json_t *c, json_t *p, const char *key)
 static void watch_worker(json_t *p, json_t *c)
 {
 	uint64_t busy = grew(c, p, "busy_ns"), in = grew(c, p, "packets");
-	uint64_t all = busy + grew(c, p, "idle_ns") + grew(c, p, "sleep_ns");
+	uint64_t idle = grew(c, p, "idle_ns");
+	uint64_t all = busy + idle + grew(c, p, "sleep_ns");
 	uint64_t passes = grew(c, p, "busy_passes");
 
 	out_double("worker_busy_pct", "worker busy %.1f %%", pct(busy, all));
+	out_double("worker_awake_pct", " (awake %.1f %%)",
+		   pct(busy + idle, all));
 	out_double("worker_ns_per_packet", ", %.0f ns a packet",
 		   in ? (double)busy / (double)in : 0);
 	out_double("worker_packets_per_pass", ", %.1f packets a busy pass\n",

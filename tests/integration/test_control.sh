@@ -126,7 +126,7 @@ $B/flipswitchctl -s $SOCK watch --interval 0.2 --count 2 >"$WORK/watch.txt"
 check "watch prints a line per port per interval" \
 	bash -c "grep -c web1 $WORK/watch.txt | grep -qx 2"
 check "watch prints the worker's busy share per interval" \
-	bash -c "grep -Ec '^worker busy [0-9.]+ %, [0-9]+ ns a packet' $WORK/watch.txt | grep -qx 2"
+	bash -c "grep -Ec '^worker busy [0-9.]+ % \(awake [0-9.]+ %\), [0-9]+ ns a packet' $WORK/watch.txt | grep -qx 2"
 
 # --- watch on a terminal: redraws in place, quits on q
 (sleep 1; printf q) | timeout 10 script -qec "$B/flipswitchctl -s $SOCK watch --interval 0.2" /dev/null >"$WORK/watch.tty"
