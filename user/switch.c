@@ -21,6 +21,9 @@
 #define SW_SPIN_PASSES 256
 #define SW_POLL_SLEEP_MS 1
 #define SW_DOORBELL_SLEEP_MS 100
+/* sw->full_pass. */
+#define SW_PASS_SWEEP 1
+#define SW_PASS_FULL 2
 /* Idle VMs visited per pass, in turn. */
 #define SW_SWEEP_VMS 4
 /* The group socket (AF_PACKET: broadcast, multicast) is read every this
@@ -785,7 +788,7 @@ static inline bool drain_due(const struct sw *sw, struct vmport *v,
 {
 	uint32_t posted;
 
-	if (!sweep || sw->full_pass)
+	if (!sweep || sw->full_pass == SW_PASS_FULL)
 		return fs_cons_posted(&v->free);
 	/* The guest's index, unchecked: vmport_free_drain checks it. */
 	posted = __atomic_load_n(v->free.producer, __ATOMIC_RELAXED) -
@@ -893,11 +896,12 @@ static uint32_t visit_vms(struct sw *sw)
 	for (uint32_t k = 0; k < sweep; k++) {
 		if (sw->sweep >= (uint32_t)sw->n_vms)
 			sw->sweep = 0;
-		if (sw->full_pass || !vm_quiet(sw, &sw->vms[sw->sweep]))
+		if (sw->full_pass == SW_PASS_FULL ||
+		    !vm_quiet(sw, &sw->vms[sw->sweep]))
 			work += visit_vm(sw, (uint16_t)sw->sweep, true);
 		sw->sweep++;
 	}
-	sw->full_pass = false;
+	sw->full_pass = 0;
 	for (uint32_t k = 0; k < n; k++)
 		work += visit_vm(sw, list[k], false);
 	return work;
@@ -932,7 +936,8 @@ uint32_t sw_poll_once(struct sw *sw)
 		for (uint32_t q = 0; q < pt->n_queues; q++) {
 			work += nic_rx(sw, pt, q);
 		}
-		/* full_pass: the worker just woke up, perhaps for it. */
+		/* full_pass: the worker just woke up (or napped), perhaps
+		 * for it. */
 		if (pt->mc_busy || sw->full_pass ||
 		    !(sw->passes & (SW_MC_POLL_PASSES - 1))) {
 			n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
@@ -995,7 +1000,7 @@ static void idle_wait(struct sw *sw)
 	if (armed) {
 		want_wakeups(sw, true);                  /* I */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* J, pairs with K */
-		sw->full_pass = true; /* every ring looked at after I */
+		sw->full_pass = SW_PASS_FULL; /* every ring looked at after I */
 		if (sw_poll_once(sw)) {
 			want_wakeups(sw, false);
 			return;
@@ -1025,7 +1030,7 @@ static void idle_wait(struct sw *sw)
 	if (armed)
 		want_wakeups(sw, false);
 	sw->check_alive = true;
-	sw->full_pass = true;
+	sw->full_pass = SW_PASS_FULL;
 }
 
 /*
@@ -1059,12 +1064,14 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 		sw->nap_us = max; /* lowered at run time */
 	if (sw->n_held)
 		ring_held(sw, true);
-	/* The pass after a nap is a full one (every VM's rings, the group
-	 * sockets) and looks at the heartbeats' clock: the sweep's turns
-	 * (n_vms / SW_SWEEP_VMS passes), the group sockets' (16) and the
-	 * heartbeats' (256) could otherwise be as many naps, a guest that
-	 * starts sending unseen for that long. */
-	sw->full_pass = true;
+	/* The pass after a nap looks at every VM (vm_quiet; a visit for
+	 * those with something to do) and the group sockets, and at the
+	 * heartbeats' clock: the sweep's turns (n_vms / SW_SWEEP_VMS
+	 * passes), the group sockets' (16) and the heartbeats' (256) could
+	 * otherwise be as many naps, a guest that starts sending unseen for
+	 * that long. */
+	if (!sw->full_pass)
+		sw->full_pass = SW_PASS_SWEEP;
 	sw->check_alive = true;
 	ts.tv_sec = 0;
 	ts.tv_nsec = (long)sw->nap_us * 1000;
@@ -1149,7 +1156,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
 	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
 	sw->held = calloc(SW_HELD_MAX, sizeof(*sw->held));
-	sw->full_pass = true;
+	sw->full_pass = SW_PASS_FULL;
 	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf)); /* from_nic */
 	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
 	sw->nicbuf = calloc(sw->batch, sizeof(*sw->nicbuf));

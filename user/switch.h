@@ -121,7 +121,10 @@ struct sw {
 	uint32_t sweep;      /* the next idle VM to visit in turn */
 	uint32_t reclaim_low; /* free frames below which every VM given
 				 frames is drained next pass (reclaim_soon) */
-	bool full_pass;      /* visit every VM this pass */
+	uint8_t full_pass;   /* this pass looks at every VM and the group
+				sockets: SW_PASS_FULL visits each VM (after a
+				sleep), SW_PASS_SWEEP only those not
+				vm_quiet (after a nap); 0: the usual pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
 	struct port_frame *nicbuf; /* a VM's frames for the wire, a batch
