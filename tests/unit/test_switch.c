@@ -392,11 +392,11 @@ static uint32_t check_wire(struct rig *r, const uint32_t vm[2],
 	return k;
 }
 
-/* A guest's frames for the wire leave in one burst a visit, in order,
- * tagged on an access port's VLAN; when the NIC's tx ring is full, the
- * frames it has no room for are dropped, counted, and back in the pool
- * (rig_down's check). */
-static void test_guest_burst_to_wire(void **state)
+/* Two guests' frames for the wire (put on the tx ring a burst a visit,
+ * port_tx_burst) leave each in its order, one VM's tagged with its access
+ * VLAN; when the NIC's tx ring is full, the frames it has no room for are
+ * dropped, counted, and back in the pool (rig_down's check). */
+static void test_guest_frames_to_wire(void **state)
 {
 	struct rig *r = rig_up_cfg(8192 + QUOTA * N_VMS, 10, 0);
 	uint32_t seq[2] = { 0, 0 }, next[2] = { 0, 0 }, vm[2] = { 0, N_VMS - 1 };
@@ -862,7 +862,7 @@ int main(void)
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
 		cmocka_unit_test(test_idle_vm_request_seen_on_turn),
-		cmocka_unit_test(test_guest_burst_to_wire),
+		cmocka_unit_test(test_guest_frames_to_wire),
 		cmocka_unit_test(test_sender_seen_after_nap),
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),
