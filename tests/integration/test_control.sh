@@ -34,8 +34,11 @@ check "NIC port: rx_packets = $N, XDP redirect = $N" \
 	jq -e ".ports[] | select(.kind == \"nic\") | .rx_packets == $N and .xdp.redirect.packets == $N" "$WORK/stats.json"
 check "no drop counted anywhere" \
 	jq -e '[.ports[].drops[], .switch.drops[]] | all(. == 0)' "$WORK/stats.json"
-check "worker: took in exactly the $N frames, in 1..$N busy passes" \
-	jq -e ".switch.packets == $N and .switch.busy_passes >= 1 and .switch.busy_passes <= $N and .switch.busy_ns > 0" "$WORK/stats.json"
+# A busy pass moved frames: took some in, or (mostly in the same pass)
+# took back what the guest gave back or refilled a ring; with frames
+# arriving one a pass, the passes of the latter can add a few.
+check "worker: took in exactly the $N frames, in 1..$((2 * N)) busy passes" \
+	jq -e ".switch.packets == $N and .switch.busy_passes >= 1 and .switch.busy_passes <= 2 * $N and .switch.busy_ns > 0" "$WORK/stats.json"
 # The worker's time adds up to the wall clock: 1 s at rest is 1 s of
 # busy + idle + asleep (less the pass or sleep under way at each end, a
 # 100 ms sleep at most), and almost none of it busy.
