@@ -177,8 +177,8 @@ naps_round() { # naps_round TAG: 20000 frames at 20000/s to web1, stats around
 	local g=$LAST_BG
 	ctl -j stats >"$WORK/$1-0.json"
 	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate 20000 --count 20000 >"$WORK/$1.gen"
+	wait "$g" # the guest has them all: none waits out a nap in a ring
 	ctl -j stats >"$WORK/$1-1.json"
-	wait "$g"
 	jq -rn --slurpfile a "$WORK/$1-0.json" --slurpfile b "$WORK/$1-1.json" '
 		[$b[0].switch, $a[0].switch] as [$y, $x]
 		| "# \($y.naps - $x.naps) naps, \(($y.packets - $x.packets) / ($y.busy_passes - $x.busy_passes + 0.001) * 10 | floor / 10) packets a busy pass, asleep \(($y.sleep_ns - $x.sleep_ns) / 1e6 | floor) ms of \(([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) / 1e6 | floor)"'
