@@ -70,10 +70,10 @@ struct vmport {
 	uint32_t quota;          /* cfg.quota */
 	uint16_t owner;          /* POOL_OWN_VM(index) */
 	int16_t uplink;          /* cfg.uplink */
-	/* Doorbells (ring.h, I..L). irq_fd is the guest's vector 0: writing
-	 * it interrupts the guest once a guest is connected to the VM's
-	 * doorbell socket, which db_live says (the control thread, which
-	 * serves the socket, stores it; the worker loads it). */
+	/* Doorbells (ring.h, I..L): db_live says a guest is connected to the
+	 * VM's doorbell socket (the control thread, which serves the
+	 * socket, stores it; the worker loads it); then writing irq_fd
+	 * (below), the guest's vector 0, interrupts the guest. */
 	int db_live;
 	int index;
 	struct vm_stats st;
