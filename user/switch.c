@@ -124,30 +124,16 @@ static inline void to_vm(struct sw *sw, struct vmport *v, uint64_t addr,
 	touch(sw, v, 1);
 }
 
-/* A frame from VM v for the wire: tagged with v's VLAN, if any, and added
- * to out[*k] (sw->nicbuf), which from_vm puts on v's uplink in one burst.
- * Inline for untagged frames; the tag and the capture take a call. */
-static void to_nic_slow(struct sw *sw, struct vmport *v, uint64_t addr,
-			uint32_t len, struct port_frame *out, uint32_t *k);
-
-static inline __attribute__((always_inline)) void
-to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
-       struct port_frame *out, uint32_t *k)
-{
-	if (__builtin_expect(v->cfg.vlan || sw->slow, 0)) {
-		to_nic_slow(sw, v, addr, len, out, k);
-		return;
-	}
-	out[*k].addr = addr;
-	out[*k].len = len;
-	(*k)++;
-}
-
-static __attribute__((noinline)) void
-to_nic_slow(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
-	    struct port_frame *out, uint32_t *k)
+/* A frame from VM v for the wire, as to_nic takes it: tagged with v's
+ * VLAN (*addr and *len move 4 bytes back), shown to a capture. Returns
+ * false if it was dropped (no headroom for the tag). */
+static __attribute__((noinline)) bool
+nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
+	       uint32_t *len_p)
 {
 	struct pool *p = &sw->pool;
+	uint64_t addr = *addr_p;
+	uint32_t len = *len_p;
 
 	if (v->cfg.vlan) {
 		unsigned char *d;
@@ -155,7 +141,7 @@ to_nic_slow(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 		if (pool_offset_in_frame(p, addr) < 4) {
 			sw->drops[SW_DROP_NO_HEADROOM]++;
 			pool_recycle(p, pool_frame(p, addr));
-			return;
+			return false;
 		}
 		addr -= 4;
 		len += 4;
@@ -171,6 +157,21 @@ to_nic_slow(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 	}
 	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
 		cap_tap(sw, addr, len, SW_CAP_TX);
+	*addr_p = addr;
+	*len_p = len;
+	return true;
+}
+
+/* A frame from VM v for the wire, added to out[*k] (sw->nicbuf), which
+ * from_vm puts on v's uplink in one burst. Inline for untagged frames;
+ * the tag and the capture take a call. */
+static inline __attribute__((always_inline)) void
+to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
+       struct port_frame *out, uint32_t *k)
+{
+	if (__builtin_expect(v->cfg.vlan || sw->slow, 0) &&
+	    !nic_frame_slow(sw, v, &addr, &len))
+		return;
 	out[*k].addr = addr;
 	out[*k].len = len;
 	(*k)++;
@@ -770,13 +771,17 @@ int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 	return -ETIMEDOUT;
 }
 
-/* A turn in the sweep that found posted > 0 frames on VM v's free ring:
- * whether to drain it now (see drain_due), counting the turn. */
-static inline bool drain_turn(const struct sw *sw, struct vmport *v,
-			      uint32_t posted)
+/* VM v's turn in the sweep: whether its free ring is to be drained now
+ * (see drain_due), counting a turn that found frames there. The guest's
+ * index, unchecked: vmport_free_drain checks it. */
+static inline bool drain_turn(const struct sw *sw, struct vmport *v)
 {
-	return posted >= SW_DRAIN_MIN || ++v->drain_turns >= SW_DRAIN_MIN ||
-	       reclaim_soon(sw, v);
+	uint32_t posted = __atomic_load_n(v->free.producer, __ATOMIC_RELAXED) -
+			  v->free.cached_cons;
+
+	return posted && (posted >= SW_DRAIN_MIN ||
+			  ++v->drain_turns >= SW_DRAIN_MIN ||
+			  reclaim_soon(sw, v));
 }
 
 /* Whether to drain VM v's free ring on this visit: always when it is
@@ -786,14 +791,9 @@ static inline bool drain_turn(const struct sw *sw, struct vmport *v,
 static inline bool drain_due(const struct sw *sw, struct vmport *v,
 			     bool sweep)
 {
-	uint32_t posted;
-
 	if (!sweep || sw->full_pass == SW_PASS_FULL)
 		return fs_cons_posted(&v->free);
-	/* The guest's index, unchecked: vmport_free_drain checks it. */
-	posted = __atomic_load_n(v->free.producer, __ATOMIC_RELAXED) -
-		 v->free.cached_cons;
-	if (!posted || !drain_turn(sw, v, posted))
+	if (!drain_turn(sw, v))
 		return false;
 	v->drain_turns = 0;
 	return true;
@@ -858,8 +858,6 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
  * fs-core-bench --vms 256 --active 1). */
 static inline bool vm_quiet(const struct sw *sw, struct vmport *v)
 {
-	uint32_t posted;
-
 	if (!v->active)
 		return true;
 	if (__atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED) !=
@@ -874,9 +872,7 @@ static inline bool vm_quiet(const struct sw *sw, struct vmport *v)
 	/* Its free ring, as drain_due sees it: frames that wait for a later
 	 * turn are nothing to do now. A drain due (not counted off here)
 	 * is found so again by visit_vm's drain_due. */
-	posted = __atomic_load_n(v->free.producer, __ATOMIC_RELAXED) -
-		 v->free.cached_cons;
-	return !posted || !drain_turn(sw, v, posted);
+	return !drain_turn(sw, v);
 }
 
 /* SW_SWEEP_VMS VMs in turn (all of them on a full pass), with their

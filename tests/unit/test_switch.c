@@ -287,21 +287,40 @@ static void test_half_quota_reclaims_next_pass(void **state)
 	rig_down(r);
 }
 
+/* VM v's guest sends up to n frames to the wire, numbered from *seq on in
+ * their first payload bytes; returns how many (what its alloc ring had). */
+static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
+			       uint32_t *seq)
+{
+	struct fsg *g = &r->g[v];
+	uint32_t k;
+
+	for (k = 0; k < n; k++) {
+		uint64_t addr = fsg_alloc(g);
+		uint8_t *h;
+
+		if (addr == UINT64_MAX)
+			break;
+		addr += g->headroom;
+		h = fsg_data(g, addr);
+		memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
+		memcpy(h + 6, r->cfg.vms[v].mac, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
+		memcpy(h + 14, seq, 4);
+		(*seq)++;
+		assert_int_equal(fsg_tx(g, addr, PKT_LEN), 0);
+	}
+	fsg_flush(g);
+	return k;
+}
+
 /* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
 static void guest_send(struct rig *r, uint32_t v)
 {
-	uint64_t addr = fsg_alloc(&r->g[v]);
-	uint8_t *h;
+	uint32_t seq = 0;
 
-	assert_int_not_equal(addr, UINT64_MAX);
-	addr += r->g[v].headroom;
-	h = fsg_data(&r->g[v], addr);
-	memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
-	memcpy(h + 6, r->cfg.vms[v].mac, 6);
-	h[12] = 0x08;
-	h[13] = 0x00;
-	assert_int_equal(fsg_tx(&r->g[v], addr, PKT_LEN), 0);
-	fsg_flush(&r->g[v]);
+	assert_int_equal(guest_send_seq(r, v, 1, &seq), 1);
 }
 
 static void test_sender_found_then_served_every_pass(void **state)
@@ -333,34 +352,6 @@ static void test_sender_found_then_served_every_pass(void **state)
 	settle(r);
 	assert_int_equal(r->sw.ports[0].st.tx_packets, 9);
 	rig_down(r);
-}
-
-/* VM v's guest sends up to n frames to the wire, numbered from *seq on in
- * their first payload bytes; returns how many (what its alloc ring had). */
-static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
-			       uint32_t *seq)
-{
-	struct fsg *g = &r->g[v];
-	uint32_t k;
-
-	for (k = 0; k < n; k++) {
-		uint64_t addr = fsg_alloc(g);
-		uint8_t *h;
-
-		if (addr == UINT64_MAX)
-			break;
-		addr += g->headroom;
-		h = fsg_data(g, addr);
-		memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
-		memcpy(h + 6, r->cfg.vms[v].mac, 6);
-		h[12] = 0x08;
-		h[13] = 0x00;
-		memcpy(h + 14, seq, 4);
-		(*seq)++;
-		assert_int_equal(fsg_tx(g, addr, PKT_LEN), 0);
-	}
-	fsg_flush(g);
-	return k;
 }
 
 /* The frames on the NIC's tx ring, not yet sent: each from VM vm[0] or
