@@ -21,9 +21,6 @@
 #define SW_SPIN_PASSES 256
 #define SW_POLL_SLEEP_MS 1
 #define SW_DOORBELL_SLEEP_MS 100
-/* sw->full_pass. */
-#define SW_PASS_SWEEP 1
-#define SW_PASS_FULL 2
 /* Idle VMs visited per pass, in turn. */
 #define SW_SWEEP_VMS 4
 /* The group socket (AF_PACKET: broadcast, multicast) is read every this
@@ -49,8 +46,15 @@ const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_POOL_EMPTY] = "pool_empty",
 };
 
+/* Entries of sw->touched. A VM is listed at its first frame since its
+ * last flush (or reset), so at most twice a pass: before and after the
+ * one reset of its rings it may have a pass (vmport_ctrl_act, on its
+ * visit; vmport_check_alive and the mailbox's, which also take its
+ * frames back, run before any frame is given). */
+#define SW_TOUCHED_MAX (2 * CFG_MAX_VMS)
+
 /* VM v was just given n > 0 frames: listed for the flush if they are its
- * first this pass. */
+ * first since the last (see SW_TOUCHED_MAX). */
 static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
 {
 	if (v->rx_unflushed == n)
@@ -1148,7 +1152,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");
 	sw->vms = vmport_alloc(CFG_MAX_VMS);
-	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
+	sw->touched = calloc(SW_TOUCHED_MAX, sizeof(*sw->touched));
 	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
 	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
 	sw->held = calloc(SW_HELD_MAX, sizeof(*sw->held));

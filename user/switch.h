@@ -93,6 +93,10 @@ struct sw_capture {
 	struct sw_cap_rec *ring;
 };
 
+/* sw->full_pass. */
+#define SW_PASS_SWEEP 1
+#define SW_PASS_FULL 2
+
 struct sw {
 	struct cfg *cfg;
 	struct pool pool;

@@ -23,6 +23,9 @@
  * And doorbell moderation (doorbell_usecs): a sleeping guest is rung at
  * once, then at most once an interval, or when the frames waiting for it
  * reach half of what it can be given; never when awake.
+ *
+ * And, on a switch of CFG_MAX_VMS VMs, a pass that gives every VM a frame,
+ * resets each and gives it another: the flush's list holds them all.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -844,6 +847,125 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 }
 
+/* Every VM of a full switch (CFG_MAX_VMS) given a frame, then, in the same
+ * pass, reset by its guest's attach request and given a frame again: each
+ * is listed for the flush twice (rx_unflushed, which says it is listed,
+ * went back to 0 at the reset), 2 x CFG_MAX_VMS entries in all. A list of
+ * CFG_MAX_VMS entries was written past its end (one VM more than it
+ * holds is enough, and guests choose when to ask): without room for
+ * both, this aborts (heap corruption) or the flush misses frames. */
+#define ALL_VMS CFG_MAX_VMS
+static void test_all_vms_reset_and_given_again_in_a_pass(void **state)
+{
+	static struct cfg cfg;
+	static struct sw sw;
+	static struct fsg g[ALL_VMS];
+	static struct fake_nic nic;
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint64_t rx[ALL_VMS];
+	const uint32_t last = ALL_VMS - 1;
+	char err[256], msg[256];
+	uint64_t addr;
+	uint8_t *h;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	snprintf(cfg.pool.path, sizeof(cfg.pool.path),
+		 "/dev/shm/fs-test-switch-%d-all-pool", (int)getpid());
+	cfg.pool.frames = 8192 + 64 * ALL_VMS;
+	cfg.pool.frame_size = 2048;
+	cfg.pool.scrub = CFG_SCRUB_USED;
+	cfg.n_vms = ALL_VMS;
+	cfg.batch = 64;
+	for (uint32_t v = 0; v < ALL_VMS; v++) {
+		struct cfg_vm *vm = &cfg.vms[v];
+
+		snprintf(vm->name, sizeof(vm->name), "vm%u", v);
+		memcpy(vm->mac, (uint8_t[]){ 0x52, 0x54, 0, 0, (uint8_t)(v >> 8),
+					     (uint8_t)v }, 6);
+		snprintf(vm->rings, sizeof(vm->rings),
+			 "/dev/shm/fs-test-switch-%d-all-vm%u", (int)getpid(),
+			 v);
+		vm->quota = 64;
+		vm->ring_size = 64;
+	}
+	quiet();
+	if (sw_init(&sw, &cfg)) {
+		unquiet();
+		fail_msg("sw_init failed");
+	}
+	for (uint32_t v = 0; v < ALL_VMS; v++)
+		if (fsg_open(&g[v], cfg.pool.path, cfg.vms[v].rings, err,
+			     sizeof(err))) {
+			unquiet();
+			fail_msg("fsg_open: %s", err);
+		}
+	if (fake_attach_guests(&sw, g, ALL_VMS)) {
+		unquiet();
+		fail_msg("the guests did not attach");
+	}
+	unquiet();
+	fake_nic_attach(&nic, &sw);
+	for (uint32_t i = 0; i < 2 * ALL_VMS; i++)
+		sw_poll_once(&sw);
+	for (uint32_t v = 0; v < ALL_VMS; v++)
+		rx[v] = sw.vms[v].st.rx_packets;
+
+	/* The pass: a broadcast from the NIC for every VM; then, in the
+	 * sweep (a full pass, from VM 0 on), VMs 0..last-1 act on their
+	 * attach requests, and the last VM's broadcast gives each of them
+	 * a frame again. */
+	assert_int_equal(fake_nic_put(&nic, &sw.pool, bcast, nic_mac, PKT_LEN),
+			 0);
+	fake_nic_post(&nic);
+	for (uint32_t v = 0; v < last; v++) {
+		g[v].req = ((__atomic_load_n(&g[v].hdr->guest_req,
+					     __ATOMIC_RELAXED) >> 1) + 1) << 1 |
+			   FS_REQ_ATTACH;
+		__atomic_store_n(&g[v].hdr->guest_req, g[v].req,
+				 __ATOMIC_RELEASE);
+	}
+	addr = fsg_alloc(&g[last]);
+	assert_true(addr != UINT64_MAX);
+	addr += g[last].headroom;
+	h = fsg_data(&g[last], addr);
+	memcpy(h, bcast, 6);
+	memcpy(h + 6, cfg.vms[last].mac, 6);
+	h[12] = 0x08;
+	h[13] = 0x00;
+	assert_int_equal(fsg_tx(&g[last], addr, PKT_LEN), 0);
+	fsg_flush(&g[last]);
+	sw.sweep = 0;
+	sw.full_pass = SW_PASS_FULL;
+	quiet();
+	sw_poll_once(&sw);
+	unquiet();
+
+	/* Each reset VM has the last one's frame (the NIC's went back at
+	 * its reset), the last VM the NIC's; nothing else moved. */
+	for (uint32_t v = 0; v < last; v++) {
+		assert_int_equal(__atomic_load_n(&g[v].hdr->guest_ack,
+						 __ATOMIC_ACQUIRE), g[v].req);
+		assert_int_equal(sw.vms[v].st.rx_packets, rx[v] + 1);
+		assert_int_equal(sw.vms[v].st.reclaimed > 0, 1);
+	}
+	assert_int_equal(sw.vms[last].st.rx_packets, rx[last] + 1);
+	assert_int_equal(sw.n_touched, 0);
+	for (uint32_t i = 0; i < sw.n_busy[0]; i++)
+		assert_true(sw.busy[0][i] < ALL_VMS);
+	assert_int_equal(pool_check(&sw.pool, true, msg, sizeof(msg)), 0);
+	for (uint32_t i = 0; i < SW_DROP_NR; i++)
+		assert_int_equal(sw.drops[i], 0);
+	quiet();
+	for (uint32_t v = 0; v < ALL_VMS; v++)
+		fsg_close(&g[v]);
+	sw_fini(&sw);
+	unquiet();
+	unlink(cfg.pool.path);
+	for (uint32_t v = 0; v < ALL_VMS; v++)
+		unlink(cfg.vms[v].rings);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
