@@ -32,6 +32,11 @@ check "the switch's own busy and awake shares and time per packet, from its work
 		index("switch_ns_per_packet") != null' "$J"
 check "the fan-out ratio in instructions" \
 	jq -e '[.ratios[].name] | index("core-fanout-8/core-fanout-1@64:instructions") != null' "$J"
+check "simulated L1d and L2 misses per packet beside each instruction count, and their fan-out ratio" \
+	jq -e '([.results[] | select(.metric == "instructions_per_packet")] | length) as $n |
+		([.results[] | select(.metric == "l1d_misses_per_packet" and .unit == "misses")] | length) == $n and
+		([.results[] | select(.metric == "l2_misses_per_packet" and .unit == "misses")] | length) == $n and
+		([.ratios[].name] | index("core-fanout-8/core-fanout-1@64:l1d_misses") != null)' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \
 	jq -e '[.ratios[].name] | index("flipswitch/afxdp-rxdrop@64") != null' "$J"
 check "the table is printed" grep -q "^flipswitch/flipswitch-copy@64" "$WORK/bench.out"
