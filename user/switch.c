@@ -181,18 +181,24 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 	(*k)++;
 }
 
-/* A copy of a frame into a fresh pool frame, at the usual headroom. */
+/* A copy of a frame into a fresh pool frame, at the usual headroom, or
+ * less if the frame is longer than the room after it: a guest may send a
+ * whole frame (offset 0, frame_size bytes), and a copy at the headroom
+ * wrote past the end of its frame, into the next (or past the pool). */
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 {
 	struct pool *p = &sw->pool;
 	uint64_t c = pool_alloc(p);
+	uint32_t head = FS_HEADROOM;
 
 	if (c == UINT64_MAX) {
 		sw->drops[SW_DROP_POOL_EMPTY]++;
 		return c;
 	}
-	pool_reuse(p, pool_frame(p, c), FS_HEADROOM, FS_HEADROOM + len);
-	c += FS_HEADROOM;
+	if (len > p->frame_size - FS_HEADROOM)
+		head = p->frame_size - len; /* len <= frame_size: tx_collect */
+	pool_reuse(p, pool_frame(p, c), head, head + len);
+	c += head;
 	memcpy(pool_data(p, c), pool_data(p, addr), len);
 	sw->copies++;
 	return c;

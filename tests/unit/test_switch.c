@@ -24,8 +24,10 @@
  * once, then at most once an interval, or when the frames waiting for it
  * reach half of what it can be given; never when awake.
  *
- * And, on a switch of CFG_MAX_VMS VMs, a pass that gives every VM a frame,
- * resets each and gives it another: the flush's list holds them all.
+ * And a whole frame a guest floods (offset 0, frame_size bytes): each VM's
+ * copy in a frame of its own. And, on a switch of CFG_MAX_VMS VMs, a pass
+ * that gives every VM a frame, resets each and gives it another: the
+ * flush's list holds them all.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -851,6 +853,50 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 }
 
+/* A guest may send a whole frame: offset 0, frame_size bytes. Flooded, it
+ * is copied for every other VM; each copy must lie inside its own frame
+ * (it was copied at the usual headroom, 256 bytes into a frame of 2048, and
+ * its last 256 bytes went over the next frame, or past the pool's end). */
+static void test_whole_frame_flooded_within_frames(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct fsg *g = &r->g[0];
+	const uint32_t fsize = r->cfg.pool.frame_size;
+	uint64_t base;
+	uint8_t *h;
+
+	(void)state;
+	base = fsg_alloc(g);
+	assert_true(base != UINT64_MAX);
+	assert_int_equal(base & (fsize - 1), 0);
+	h = fsg_data(g, base);
+	for (uint32_t i = 0; i < fsize; i++)
+		h[i] = (uint8_t)(i * 7 + 1);
+	memset(h, 0xff, 6);
+	memcpy(h + 6, r->cfg.vms[0].mac, 6);
+	h[12] = 0x08;
+	h[13] = 0x00;
+	assert_int_equal(fsg_tx(g, base, fsize), 0);
+	fsg_flush(g);
+	for (uint32_t i = 0; i <= SWEEP_PASSES; i++)
+		sw_poll_once(&r->sw);
+	for (uint32_t v = 1; v < N_VMS; v++) {
+		struct fs_desc d[2];
+		const uint8_t *c;
+
+		assert_int_equal(fsg_rx(&r->g[v], d, 2), 1);
+		assert_int_equal(d[0].len, fsize);
+		assert_true((d[0].addr & (fsize - 1)) + d[0].len <= fsize);
+		c = fsg_data(&r->g[v], d[0].addr);
+		assert_memory_equal(c, h, fsize);
+		assert_int_equal(fsg_free(&r->g[v], d[0].addr), 0);
+		fsg_flush(&r->g[v]);
+	}
+	assert_int_equal(r->sw.copies, N_VMS - 1); /* the sent frame is kept */
+	settle(r);
+	rig_down(r);
+}
+
 /* Every VM of a full switch (CFG_MAX_VMS) given a frame, then, in the same
  * pass, all but the last reset by their guests' attach requests and given
  * a frame again: each of those is listed for the flush twice
@@ -981,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_whole_frame_flooded_within_frames),
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
 	};
 
