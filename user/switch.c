@@ -469,9 +469,10 @@ static void busy_next(struct sw *sw, uint16_t i)
 	sw->busy[0][sw->n_busy[0]++] = i;
 }
 
-/* Room for the VMs whose doorbell is held: a VM is listed once while
- * held, and an entry left by a ring at once, or by a VM gone, goes at the
- * end of the pass (ring_held), so one pass lists a VM at most twice. */
+/* Room for the VMs whose doorbell is held: a VM is listed once
+ * (bell_listed), its entry kept while held and dropped by ring_held once
+ * not; a slot whose VM left while listed may be listed again by the VM
+ * added in it before ring_held drops the old entry. */
 #define SW_HELD_MAX (2 * CFG_MAX_VMS)
 
 /*
@@ -503,8 +504,16 @@ static __attribute__((noinline)) void ring_sleeper(struct sw *sw,
 		v->bell_frames = 0;
 		v->bell_held = false; /* ring_held drops its entry */
 	} else if (!v->bell_held) {
+		/* Held again before ring_held dropped its entry (rung at once
+		 * from an alloc refill, then given frames in the same pass):
+		 * that entry serves. (Listed anew, a guest that sleeps while
+		 * it sends and receives added an entry each interval, until
+		 * the list was full and no doorbell was moderated.) */
 		v->bell_held = true;
-		sw->held[sw->n_held++] = (uint16_t)v->index;
+		if (!v->bell_listed) {
+			v->bell_listed = true;
+			sw->held[sw->n_held++] = (uint16_t)v->index;
+		}
 	}
 }
 
@@ -529,14 +538,14 @@ static void ring_held(struct sw *sw, bool all)
 		/* Rung since, or gone: the VM left (its slot perhaps
 		 * reused), or its guest. */
 		if (!v->bell_held || !v->active || !v->attached) {
-			v->bell_held = false;
+			v->bell_held = v->bell_listed = false;
 			continue;
 		}
 		if (!all && sw->now - v->bell_at < v->bell_gap) {
 			sw->held[n++] = sw->held[i];
 			continue;
 		}
-		v->bell_held = false;
+		v->bell_held = v->bell_listed = false;
 		/* The guest may have woken on its own (its timeout) and be
 		 * polling: L again. */
 		if (vmport_wants_ring(v)) {

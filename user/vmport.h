@@ -84,6 +84,9 @@ struct vmport {
 	uint32_t bell_batch;     /* ... that ring it at once: half of what
 				    its rx ring and quota let it be given */
 	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
+	bool bell_listed;        /* its entry is on the switch's held list
+				    (held, or rung since and not yet
+				    dropped by ring_held) */
 	int irq_fd;
 	/* Per visit (switch.c). */
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */

@@ -24,10 +24,12 @@
  * once, then at most once an interval, or when the frames waiting for it
  * reach half of what it can be given; never when awake.
  *
- * And a whole frame a guest floods (offset 0, frame_size bytes): each VM's
- * copy in a frame of its own. And, on a switch of CFG_MAX_VMS VMs, a pass
- * that gives every VM a frame, resets each and gives it another: the
- * flush's list holds them all.
+ * And what guests may do to the switch's lists and frames: a guest asleep
+ * on its doorbell while it sends and receives is listed once for its held
+ * ring; a whole frame a guest floods (offset 0, frame_size bytes) is
+ * copied for each VM into a frame of its own; on a switch of CFG_MAX_VMS
+ * VMs, a pass that gives every VM a frame, resets each and gives it
+ * another leaves the flush's list holding them all.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -853,6 +855,49 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 }
 
+/* A guest asleep on its doorbell that keeps sending and receiving: each
+ * time the interval has passed, the alloc refill of its visit rings it at
+ * once and the frames flushed later in the pass hold it again. It stays
+ * listed once (it was listed again each interval, and the list, full,
+ * left every VM's doorbells unmoderated). */
+static void test_doorbell_listed_once(void **state)
+{
+	struct rig *r = rig_up_cfg(8192 + QUOTA * N_VMS, 0, 200000);
+	const uint32_t v = 3;
+	struct vmport *vp = &r->sw.vms[v];
+	uint32_t seq = 0;
+	uint64_t irqs;
+
+	(void)state;
+	/* Sending, it is visited every pass (SW_TX_HOT_PASSES). */
+	assert_int_equal(guest_send_seq(r, v, 1, &seq), 1);
+	for (uint32_t i = 0; i <= SWEEP_PASSES; i++)
+		sw_poll_once(&r->sw);
+	assert_true(vp->tx_pass > 0);
+	vp->bell_gap = (uint64_t)1 << 40; /* its passing is the test's */
+	guest_sleeps(r, v, true);
+	for (int i = 0; i < 8; i++) {
+		irqs = vp->st.irqs;
+		vp->bell_at = r->sw.now - vp->bell_gap; /* the interval passed */
+		assert_int_equal(guest_send_seq(r, v, 1, &seq), 1);
+		nic_to(r, v, 1);
+		sw_poll_once(&r->sw);
+		assert_int_equal(vp->st.irqs, irqs + 1); /* the refill's */
+		assert_true(vp->bell_held);              /* the frame's */
+		assert_int_equal(r->sw.n_held, 1);
+	}
+	vp->bell_at -= vp->bell_gap;
+	sw_poll_once(&r->sw);
+	assert_int_equal(vp->st.irqs, irqs + 2);
+	assert_int_equal(r->sw.n_held, 0);
+	assert_false(vp->bell_listed);
+	guest_sleeps(r, v, false);
+	guests_return(r);
+	assert_int_equal(r->got[v], 8);
+	settle(r);
+	rig_down(r);
+}
+
 /* A guest may send a whole frame: offset 0, frame_size bytes. Flooded, it
  * is copied for every other VM; each copy must lie inside its own frame
  * (it was copied at the usual headroom, 256 bytes into a frame of 2048, and
@@ -1027,6 +1072,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
 	};
