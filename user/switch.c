@@ -718,10 +718,13 @@ static int64_t vm_unlink(struct sw *sw, int idx)
 static void mail_poll(struct sw *sw)
 {
 	struct sw_mail *m = &sw->mail;
-	uint32_t req = __atomic_load_n(&m->req, __ATOMIC_ACQUIRE);
+	uint32_t posted = SW_MAIL_POSTED;
 
-	if (req == m->done)
-		return;
+	if (__atomic_load_n(&m->state, __ATOMIC_RELAXED) != SW_MAIL_POSTED ||
+	    !__atomic_compare_exchange_n(&m->state, &posted, SW_MAIL_TAKEN,
+					 false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return; /* none, or withdrawn just now */
 	switch (m->op) {
 	case SW_MAIL_FRAMES:
 		frames_snapshot(sw);
@@ -757,37 +760,46 @@ static void mail_poll(struct sw *sw)
 	default:
 		m->result = -EINVAL;
 	}
-	__atomic_store_n(&m->done, req, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->state, SW_MAIL_DONE, __ATOMIC_RELEASE);
 }
 
 int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 		 int64_t *result, int timeout_ms)
 {
 	struct sw_mail *m = &sw->mail;
-	uint32_t req = m->done + 1;
 	struct timespec pause = { 0, 100000 };
+	uint32_t posted = SW_MAIL_POSTED;
 	uint64_t one = 1;
 
 	m->op = op;
 	m->arg = arg;
 	m->arg2 = arg2;
 	m->ptr = ptr;
-	__atomic_store_n(&m->req, req, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->state, SW_MAIL_POSTED, __ATOMIC_RELEASE);
 	/* The worker may be asleep. */
 	if (sw->mail_fd >= 0 && write(sw->mail_fd, &one, sizeof(one)) < 0)
 		log_warn("worker: cannot wake it for the mailbox: %s",
 			 strerror(errno));
-	for (int i = 0; i < timeout_ms * 10; i++) {
-		if (__atomic_load_n(&m->done, __ATOMIC_ACQUIRE) == req) {
-			if (result)
-				*result = m->result;
-			return 0;
-		}
+	for (int i = 0;; i++) {
+		if (__atomic_load_n(&m->state, __ATOMIC_ACQUIRE) ==
+		    SW_MAIL_DONE)
+			break;
+		/* Time is up: withdrawn, unless the worker took it. (Left
+		 * posted, a late worker acted on memory the caller had
+		 * freed, and the next request overwrote it meanwhile.) */
+		if (i >= timeout_ms * 10 &&
+		    __atomic_compare_exchange_n(&m->state, &posted,
+						SW_MAIL_IDLE, false,
+						__ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return -ETIMEDOUT;
+		posted = SW_MAIL_POSTED;
 		nanosleep(&pause, NULL);
 	}
-	/* The worker will still answer this request later; the next call
-	 * numbers itself after it. */
-	return -ETIMEDOUT;
+	if (result)
+		*result = m->result;
+	__atomic_store_n(&m->state, SW_MAIL_IDLE, __ATOMIC_RELAXED);
+	return 0;
 }
 
 /* VM v's turn in the sweep: whether its free ring is to be drained now

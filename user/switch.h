@@ -46,11 +46,24 @@ enum sw_drop {
 extern const char *const sw_drop_names[SW_DROP_NR];
 
 /*
- * The control thread talks to the worker through one mailbox slot: it
- * fills op and args, then store-releases req = done + 1; the worker, once
- * per pass, load-acquires req, acts, fills result and store-releases
- * done = req. The control thread waits for done; the worker never waits.
+ * The control thread talks to the worker through one mailbox slot, one
+ * request at a time, its state moving IDLE -> POSTED -> TAKEN -> DONE ->
+ * IDLE: the control thread fills op and args and store-releases POSTED;
+ * the worker, once a pass, takes a POSTED request (compare-and-swap to
+ * TAKEN), acts, fills result and store-releases DONE; the control thread
+ * reads the result and sets IDLE. The worker never waits. A request the
+ * worker has not taken when the caller's time runs out is withdrawn
+ * (POSTED -> IDLE): the worker never sees it, and what ptr points to is
+ * the caller's again. One the worker took is waited for: it is being
+ * acted on, and its ptr is in use.
  */
+enum sw_mail_state {
+	SW_MAIL_IDLE,
+	SW_MAIL_POSTED,
+	SW_MAIL_TAKEN,
+	SW_MAIL_DONE,
+};
+
 enum sw_mail_op {
 	SW_MAIL_FRAMES,      /* fill sw->snap, an ownership audit between batches */
 	SW_MAIL_VM_ADD,      /* link the ready vmport in ptr at slot arg */
@@ -60,7 +73,7 @@ enum sw_mail_op {
 };
 
 struct sw_mail {
-	uint32_t req, done;
+	uint32_t state;      /* enum sw_mail_state */
 	int op, arg, arg2;
 	void *ptr;
 	int64_t result;
@@ -187,7 +200,9 @@ void sw_report(struct sw *sw);
 uint64_t sw_packets_in(const struct sw *sw);
 
 /* Control thread side of the mailbox: posts a request and waits (up to
- * timeout_ms) for the worker's answer. 0, or -ETIMEDOUT. */
+ * timeout_ms) for the worker's answer. 0, or -ETIMEDOUT: the worker did
+ * not take the request in time, and it was withdrawn (nothing was done;
+ * ptr's memory is the caller's to free). */
 int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 		 int64_t *result, int timeout_ms);
 

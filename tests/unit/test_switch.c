@@ -37,6 +37,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -855,6 +856,56 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 }
 
+/* A mailbox request from the control thread (sw_mail_call). */
+struct mail_call {
+	struct sw *sw;
+	int op, arg, rc;
+	int64_t result;
+};
+
+static void *mail_call_thread(void *arg)
+{
+	struct mail_call *c = arg;
+
+	c->rc = sw_mail_call(c->sw, c->op, c->arg, 0, NULL, &c->result, 2000);
+	return NULL;
+}
+
+/* A request the worker does not take in time is withdrawn: a late worker
+ * does not act on it (left posted, it did, with the caller's memory
+ * freed by then: vm add frees its port on a timeout), and the next
+ * request is answered. */
+static void test_mail_withdrawn_on_timeout(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct mail_call c = { &r->sw, SW_MAIL_FRAMES, 0, -1, -1 };
+	int64_t res = -1;
+	pthread_t th;
+	bool joined = false;
+
+	(void)state;
+	/* No pass runs meanwhile: 5 ms, then withdrawn. */
+	assert_int_equal(sw_mail_call(&r->sw, SW_MAIL_VM_DEL, 5, 0, NULL,
+				      &res, 5), -ETIMEDOUT);
+	sw_poll_once(&r->sw);
+	assert_true(r->sw.vms[5].active);
+	assert_int_equal(res, -1);
+	/* The next one, with the worker running, is answered. */
+	assert_int_equal(pthread_create(&th, NULL, mail_call_thread, &c), 0);
+	for (int i = 0; i < 200000 && !joined; i++) {
+		sw_poll_once(&r->sw);
+		if (__atomic_load_n(&c.rc, __ATOMIC_ACQUIRE) != -1)
+			joined = true;
+		else
+			usleep(10);
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(c.rc, 0);
+	assert_int_equal(c.result, 0);
+	assert_int_equal(r->sw.snap.ok, 1);
+	rig_down(r);
+}
+
 /* A guest asleep on its doorbell that keeps sending and receiving: each
  * time the interval has passed, the alloc refill of its visit rings it at
  * once and the frames flushed later in the pass hold it again. It stays
@@ -1072,6 +1123,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_mail_withdrawn_on_timeout),
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
