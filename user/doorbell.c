@@ -16,11 +16,18 @@
 int unix_listen(const char *path, bool have_group, gid_t gid, int backlog)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t mask;
 	int fd, err;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(sun.sun_path, path);
+	/* Only a socket file is replaced: a path naming anything else (a
+	 * mistake, or a file someone wants the daemon to remove) is left
+	 * alone. */
+	if (!lstat(path, &st) && !S_ISSOCK(st.st_mode))
+		return -EEXIST;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -34,8 +41,14 @@ int unix_listen(const char *path, bool have_group, gid_t gid, int backlog)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    chmod(path, 0660) || (have_group && chown(path, (uid_t)-1, gid)) ||
+	/* Mode 0660 from the start, and the group set without following a
+	 * link: a chmod or chown by name could be steered, by whoever can
+	 * write the directory, to another file. (Files are made by one
+	 * thread at a time: at start, then the control thread.) */
+	mask = umask(0117);
+	err = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(mask);
+	if (err || (have_group && lchown(path, (uid_t)-1, gid)) ||
 	    listen(fd, backlog)) {
 		err = -errno;
 		close(fd);

@@ -37,7 +37,8 @@ struct doorbell {
 
 /* A listening unix socket at path, mode 0660, group gid if have_group,
  * non-blocking; a stale socket file is replaced, a live one is not
- * (-EADDRINUSE). The fd, or -errno. (The control socket's too.) */
+ * (-EADDRINUSE), nor anything else at path (-EEXIST). The fd, or -errno.
+ * (The control socket's too.) */
 int unix_listen(const char *path, bool have_group, gid_t gid, int backlog);
 
 /* Creates the listening socket at path (mode 0660, group gid if

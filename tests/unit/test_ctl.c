@@ -5,7 +5,8 @@
  * through ctl_handle_line() on a real switch core with two VMs and no NIC,
  * its worker running in a thread. Then over the socket: an oversized line,
  * and a client that sends half a line and disconnects while another is
- * being served.
+ * being served. And unix_listen, which makes the sockets: only a socket
+ * file is ever replaced.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "doorbell.h"
 
 struct fx {
 	struct cfg cfg;
@@ -405,6 +408,58 @@ static void test_socket_oversized_and_half_line(void **state)
 	close(b);
 }
 
+/* unix_listen, which makes the control and doorbell sockets as root: a
+ * socket file left behind is replaced; a regular file or a link at the
+ * path is refused and left as it was (it was unlinked, and a chmod by
+ * name followed a link); the socket is mode 0660. */
+static void test_listen_replaces_only_sockets(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char path[128], file[128], buf[8];
+	struct stat st;
+	int fd, f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/l.sock", F->dir);
+	snprintf(file, sizeof(file), "%s/precious", F->dir);
+	f = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, "keep", 4), 4);
+	close(f);
+
+	/* A regular file, then a link to one: refused, untouched. */
+	assert_int_equal(link(file, path), 0);
+	assert_int_equal(unix_listen(path, false, 0, 1), -EEXIST);
+	unlink(path);
+	assert_int_equal(symlink(file, path), 0);
+	assert_int_equal(unix_listen(path, false, 0, 1), -EEXIST);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	unlink(path);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = open(file, O_RDONLY);
+	assert_int_equal(read(f, buf, sizeof(buf)), 4);
+	close(f);
+	assert_memory_equal(buf, "keep", 4);
+	unlink(file);
+
+	/* A socket file nobody serves: replaced, mode 0660. */
+	strcpy(sun.sun_path, path);
+	f = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(f, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	close(f);
+	fd = unix_listen(path, false, 0, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	/* Served now: a second one is refused. */
+	assert_int_equal(unix_listen(path, false, 0, 1), -EADDRINUSE);
+	close(fd);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -416,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_vm_add_del),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_oversized_and_half_line),
+		cmocka_unit_test(test_listen_replaces_only_sockets),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
