@@ -15,6 +15,7 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -53,6 +54,31 @@ static void layout(struct fs_region_hdr *h, uint32_t size)
 	h->tx = (struct fs_ring_info){ off, size, sizeof(struct fs_desc) };
 	off += ring_bytes(size, sizeof(struct fs_desc));
 	h->region_size = pool_pow2_roundup(off);
+}
+
+/* Whether an existing file of size bytes may become a ring region of
+ * region_size: empty; a region (its magic); or zeros, no longer than the
+ * region (a QEMU started before the switch makes the file). */
+static bool region_file_ok(int fd, uint64_t size, uint64_t region_size)
+{
+	unsigned char head[VM_PAGE];
+	uint64_t magic;
+	ssize_t n;
+
+	if (!size)
+		return true;
+	n = pread(fd, head, sizeof(head), 0);
+	if (n < (ssize_t)sizeof(magic))
+		return false;
+	memcpy(&magic, head, sizeof(magic));
+	if (magic == FS_REGION_MAGIC)
+		return true;
+	if (size > region_size)
+		return false;
+	for (ssize_t i = 0; i < n; i++)
+		if (head[i])
+			return false;
+	return true;
 }
 
 struct vmport *vmport_alloc(size_t n)
@@ -102,6 +128,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
+	struct stat st;
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -124,7 +151,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	if (v->irq_fd < 0)
 		return -errno;
 	v->created = access(c->rings, F_OK) != 0;
-	v->fd = open(c->rings, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	v->fd = open(c->rings, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		     0660);
 	if (v->fd < 0) {
 		err = -errno;
 		log_err("vm %s: cannot open %s: %s", c->name, c->rings,
@@ -137,6 +165,17 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		err = -errno;
 		log_err("vm %s: %s is in use by another flipswitchd", c->name,
 			c->rings);
+		goto out_close;
+	}
+	/* A new file, one a QEMU started first made (zeros, of the size
+	 * it was told), or a region an earlier switch left; anything else
+	 * there (a link is not followed) is someone's file: the daemon runs
+	 * as root, and vm add takes the path from the control socket. */
+	if (fstat(v->fd, &st) || !S_ISREG(st.st_mode) ||
+	    !region_file_ok(v->fd, (uint64_t)st.st_size, v->region_size)) {
+		err = -EEXIST;
+		log_err("vm %s: %s is not a ring region file: not overwriting it",
+			c->name, c->rings);
 		goto out_close;
 	}
 	/* A region left by an earlier run keeps its inode (a running QEMU

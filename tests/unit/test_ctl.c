@@ -5,8 +5,8 @@
  * through ctl_handle_line() on a real switch core with two VMs and no NIC,
  * its worker running in a thread. Then over the socket: an oversized line,
  * and a client that sends half a line and disconnects while another is
- * being served. And unix_listen, which makes the sockets: only a socket
- * file is ever replaced.
+ * being served. And the files the daemon makes as root: vm add's region
+ * and unix_listen's sockets replace only files of their own kind.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -408,6 +408,79 @@ static void test_socket_oversized_and_half_line(void **state)
 	close(b);
 }
 
+/* A file of someone's at F->dir/precious, holding "keep", mode 0600. */
+static void precious_make(char *file, size_t len)
+{
+	int f;
+
+	snprintf(file, len, "%s/precious", F->dir);
+	f = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(write(f, "keep", 4), 4);
+	close(f);
+}
+
+/* ... and still so. */
+static void precious_intact(const char *file)
+{
+	struct stat st;
+	char buf[8];
+	int f;
+
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_size, 4);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = open(file, O_RDONLY);
+	assert_true(f >= 0);
+	assert_int_equal(read(f, buf, sizeof(buf)), 4);
+	close(f);
+	assert_memory_equal(buf, "keep", 4);
+}
+
+/* vm add runs as root with a path from the socket: it makes a new region
+ * file or takes over a region an earlier switch left, but neither follows
+ * a link nor overwrites another file (it truncated and overwrote
+ * whatever the path named). */
+static void test_vm_add_leaves_other_files(void **state)
+{
+	char file[128], link_path[128], req[512];
+	int f, n_vms = F->sw.n_vms;
+	json_t *r;
+
+	(void)state;
+	precious_make(file, sizeof(file));
+	snprintf(link_path, sizeof(link_path), "%s/web4", F->dir);
+	assert_int_equal(symlink(file, link_path), 0);
+	for (int i = 0; i < 2; i++) {
+		snprintf(req, sizeof(req),
+			 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web4\",\"mac\":\"52:54:00:00:00:04\",\"rings\":\"%s\",\"quota\":32,\"doorbell\":\"off\"}}",
+			 i ? file : link_path);
+		r = ask(0, req);
+		assert_string_equal(err_code(r), FS_CTL_E_INTERNAL);
+		json_decref(r);
+		assert_int_equal(F->sw.n_vms, n_vms);
+		precious_intact(file);
+	}
+	unlink(link_path);
+	unlink(file);
+	/* A file of zeros of the region's size, as a QEMU started before
+	 * the switch makes it: taken over. */
+	f = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
+	assert_true(f >= 0);
+	assert_int_equal(ftruncate(f, (off_t)vmport_region_size(256)), 0);
+	close(f);
+	snprintf(req, sizeof(req),
+		 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web4\",\"mac\":\"52:54:00:00:00:04\",\"rings\":\"%s\",\"quota\":32,\"doorbell\":\"off\"}}",
+		 file);
+	r = ask(0, req);
+	assert_null(err_code(r));
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web4\"}}");
+	assert_null(err_code(r));
+	json_decref(r);
+	unlink(file);
+}
+
 /* unix_listen, which makes the control and doorbell sockets as root: a
  * socket file left behind is replaced; a regular file or a link at the
  * path is refused and left as it was (it was unlinked, and a chmod by
@@ -415,17 +488,13 @@ static void test_socket_oversized_and_half_line(void **state)
 static void test_listen_replaces_only_sockets(void **state)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char path[128], file[128], buf[8];
+	char path[128], file[128];
 	struct stat st;
 	int fd, f;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/l.sock", F->dir);
-	snprintf(file, sizeof(file), "%s/precious", F->dir);
-	f = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0600);
-	assert_true(f >= 0);
-	assert_int_equal(write(f, "keep", 4), 4);
-	close(f);
+	precious_make(file, sizeof(file));
 
 	/* A regular file, then a link to one: refused, untouched. */
 	assert_int_equal(link(file, path), 0);
@@ -436,12 +505,7 @@ static void test_listen_replaces_only_sockets(void **state)
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	unlink(path);
-	assert_int_equal(stat(file, &st), 0);
-	assert_int_equal(st.st_mode & 0777, 0600);
-	f = open(file, O_RDONLY);
-	assert_int_equal(read(f, buf, sizeof(buf)), 4);
-	close(f);
-	assert_memory_equal(buf, "keep", 4);
+	precious_intact(file);
 	unlink(file);
 
 	/* A socket file nobody serves: replaced, mode 0660. */
@@ -471,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_vm_add_del),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_oversized_and_half_line),
+		cmocka_unit_test(test_vm_add_leaves_other_files),
 		cmocka_unit_test(test_listen_replaces_only_sockets),
 	};
 
