@@ -844,24 +844,66 @@ static int queue_out(struct ctl_client *cl, const char *s, size_t n)
 	return 0;
 }
 
+/* With every slot taken, the one a newcomer may have: an unprivileged
+ * client's that has done nothing for CTL_EVICT_IDLE seconds, the least
+ * recently active; for a privileged newcomer, any unprivileged client's,
+ * else a privileged one's idle that long. -1: none. (Else any peer could
+ * hold every slot by connecting and never reading, and lock root out.) */
+#define CTL_EVICT_IDLE 1.0
+static int client_evict(struct ctl *c, bool privileged, double now)
+{
+	int best = -1;
+
+	for (int pass = 0; pass < 2 && best < 0; pass++) {
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			const struct ctl_client *cl = &c->client[i];
+
+			if (cl->privileged != (pass == 1) ||
+			    (!(privileged && pass == 0) &&
+			     now - cl->active < CTL_EVICT_IDLE))
+				continue;
+			if (best < 0 || cl->active < c->client[best].active)
+				best = i;
+		}
+		if (!privileged)
+			break; /* only unprivileged clients give way to it */
+	}
+	if (best >= 0)
+		log_warn("control: all %d connections in use: closing the least active (uid %u) for a new one",
+			 CTL_MAX_CLIENTS, (unsigned)c->client[best].uid);
+	return best;
+}
+
 static void client_accept(struct ctl *c)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	double now = mono_now();
+	bool privileged;
 	int fd, i;
 
 	fd = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	for (i = 0; i < CTL_MAX_CLIENTS && c->client[i].fd >= 0; i++)
-		;
-	if (i == CTL_MAX_CLIENTS ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
 		close(fd);
 		return;
 	}
+	privileged = cred.uid == 0 || (c->have_group && cred.gid == c->group);
+	for (i = 0; i < CTL_MAX_CLIENTS && c->client[i].fd >= 0; i++)
+		;
+	if (i == CTL_MAX_CLIENTS) {
+		i = client_evict(c, privileged, now);
+		if (i < 0) {
+			close(fd);
+			return;
+		}
+		client_close(c, i);
+	}
 	c->client[i] = (struct ctl_client){ .fd = fd, .uid = cred.uid,
-					    .gid = cred.gid };
+					    .gid = cred.gid,
+					    .privileged = privileged,
+					    .active = now };
 	c->client[i].in = malloc(FS_CTL_MAX_LINE);
 	if (!c->client[i].in)
 		client_close(c, i);
@@ -880,6 +922,7 @@ static void client_read(struct ctl *c, int i)
 	}
 	if (n < 0)
 		return;
+	cl->active = mono_now();
 	cl->in_len += (size_t)n;
 	while (!cl->closing && (nl = memchr(cl->in, '\n', cl->in_len))) {
 		size_t len = (size_t)(nl - cl->in);
@@ -919,6 +962,7 @@ static void client_write(struct ctl *c, int i)
 	if (n > 0) {
 		memmove(cl->out, cl->out + n, cl->out_len - (size_t)n);
 		cl->out_len -= (size_t)n;
+		cl->active = mono_now();
 	}
 	if (!cl->out_len && cl->closing)
 		client_close(c, i);

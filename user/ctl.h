@@ -32,6 +32,9 @@ struct ctl_client {
 	char *out;
 	size_t out_len, out_cap;
 	bool closing;      /* close once out is flushed */
+	bool privileged;   /* root or the control group (may change things) */
+	double active;     /* when it was accepted, or last read or wrote
+			      (monotonic seconds) */
 	/* An active capture streams to this client. */
 	bool capturing;
 	char cap_id[64];   /* the request's id, as JSON text */

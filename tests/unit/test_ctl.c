@@ -5,7 +5,8 @@
  * through ctl_handle_line() on a real switch core with two VMs and no NIC,
  * its worker running in a thread. Then over the socket: an oversized line,
  * and a client that sends half a line and disconnects while another is
- * being served. And the files the daemon makes as root: vm add's region
+ * being served, and every connection held by a peer that may only read
+ * (root still gets in). And the files the daemon makes as root: vm add's region
  * and unix_listen's sockets replace only files of their own kind.
  */
 #include <stdarg.h>
@@ -24,6 +25,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -408,6 +411,56 @@ static void test_socket_oversized_and_half_line(void **state)
 	close(b);
 }
 
+/* Every connection taken by a peer that may only read (here 32 held by
+ * "nobody", never reading): root still gets in, in the place of one of
+ * them (it was accepted and closed at once). */
+static void test_root_gets_in_when_full(void **state)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int ready[2], fds[CTL_MAX_CLIENTS], a;
+	char line[512], c;
+	pid_t pid;
+
+	(void)state;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", F->ctl.path);
+	assert_int_equal(chmod(F->dir, 0755), 0);
+	assert_int_equal(chmod(F->ctl.path, 0666), 0);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		if (setgid(65534) || setuid(65534))
+			_exit(1);
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
+			fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+			if (connect(fds[i], (struct sockaddr *)&sun,
+				    sizeof(sun)))
+				_exit(2);
+		}
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	line[0] = '\0';
+	signal(SIGPIPE, SIG_IGN); /* a connection closed at once: EPIPE */
+	if (read(ready[0], &c, 1) == 1) {
+		usleep(100000); /* the daemon has accepted them all */
+		a = connect_ctl();
+		if (write(a, "{\"cmd\":\"ping\"}\n", 15) == 15)
+			read_line(a, line, sizeof(line));
+		close(a);
+	}
+	/* The child goes before any assertion can leave it behind. */
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	chmod(F->ctl.path, 0660);
+	chmod(F->dir, 0700);
+	assert_non_null(strstr(line, "\"version\""));
+}
+
 /* A file of someone's at F->dir/precious, holding "keep", mode 0600. */
 static void precious_make(char *file, size_t len)
 {
@@ -535,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_vm_add_del),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_oversized_and_half_line),
+		cmocka_unit_test(test_root_gets_in_when_full),
 		cmocka_unit_test(test_vm_add_leaves_other_files),
 		cmocka_unit_test(test_listen_replaces_only_sockets),
 	};
