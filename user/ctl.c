@@ -441,15 +441,27 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 	return NULL;
 }
 
+/* The worker audits at most this often (seconds): a request sooner is
+ * answered with the last audit. Anyone may ask, and each audit walks every
+ * frame in the worker's loop: asked in a loop, it held up the data path. */
+#define CTL_FRAMES_EVERY 0.1
+
 static const char *cmd_frames(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
 	struct sw_frames_snap *s = &sw->snap;
-	json_t *vms = json_object();
+	double now = mono_now();
+	json_t *vms;
 	uint64_t sum;
 
-	if (sw_mail_call(sw, SW_MAIL_FRAMES, 0, 0, NULL, NULL, MAIL_TIMEOUT_MS))
-		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
+	if (!r->c->frames_at || now - r->c->frames_at >= CTL_FRAMES_EVERY) {
+		if (sw_mail_call(sw, SW_MAIL_FRAMES, 0, 0, NULL, NULL,
+				 MAIL_TIMEOUT_MS))
+			return err(r, FS_CTL_E_INTERNAL,
+				   "the worker did not answer");
+		r->c->frames_at = now;
+	}
+	vms = json_object();
 	sum = (uint64_t)s->fill + s->tx + s->sw;
 	for (int i = 0; i < sw->n_vms; i++) {
 		sum += s->vm[i];
@@ -588,6 +600,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
+	r->c->frames_at = 0; /* the next audit has it */
 	if (db_open(r->c, slot)) {
 		log_warn("vm %s: runs without a doorbell", name);
 		sw->vms[slot].cfg.doorbell[0] = '\0'; /* show says so */
@@ -630,6 +643,7 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	if (sw_mail_call(sw, SW_MAIL_VM_DEL, i, 0, NULL, &n, MAIL_TIMEOUT_MS))
 		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
 	vmport_unmap(v);
+	r->c->frames_at = 0;
 	log_info("vm %s: deleted at run time, %lld frames taken back", name,
 		 (long long)n);
 	*res = json_pack("{s:I}", "reclaimed", (json_int_t)n);

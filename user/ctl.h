@@ -55,6 +55,9 @@ struct ctl {
 	/* AF_XDP socket statistics cannot be cleared: stats --clear records
 	 * them here and later readings subtract it. */
 	uint64_t xsk_base[CFG_MAX_IFACES][6];
+	/* When the worker last audited the frames for `frames` (monotonic
+	 * seconds; 0: a VM came or went since). */
+	double frames_at;
 	/* Each VM's doorbell socket (doorbell.h), served by this thread. */
 	struct doorbell db[CFG_MAX_VMS];
 };

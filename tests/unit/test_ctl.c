@@ -411,6 +411,31 @@ static void test_socket_oversized_and_half_line(void **state)
 	close(b);
 }
 
+/* Anyone may ask for the frame audit, and each audit walks the whole pool
+ * in the worker's loop: the worker audits at most every 100 ms, a request
+ * sooner is answered with the last audit (with the worker stopped here,
+ * it was not answered at all). */
+static void test_frames_audit_at_most_every_100ms(void **state)
+{
+	json_t *r;
+
+	(void)state;
+	usleep(150000); /* no audit of an earlier test's to answer with */
+	r = ask(1000, "{\"cmd\":\"frames\"}");
+	assert_true(json_is_true(json_object_get(result(r), "ok")));
+	json_decref(r);
+	F->stop = 1;
+	pthread_join(F->worker, NULL);
+	r = ask(1000, "{\"cmd\":\"frames\"}");
+	F->stop = 0;
+	assert_int_equal(pthread_create(&F->worker, NULL, worker, F), 0);
+	assert_null(err_code(r));
+	assert_true(json_is_true(json_object_get(result(r), "ok")));
+	assert_int_equal(json_integer_value(json_object_get(result(r), "sum")),
+			 json_integer_value(json_object_get(result(r), "total")));
+	json_decref(r);
+}
+
 /* Every connection taken by a peer that may only read (here 32 held by
  * "nobody", never reading): root still gets in, in the place of one of
  * them (it was accepted and closed at once). */
@@ -588,6 +613,7 @@ int main(void)
 		cmocka_unit_test(test_vm_add_del),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_socket_oversized_and_half_line),
+		cmocka_unit_test(test_frames_audit_at_most_every_100ms),
 		cmocka_unit_test(test_root_gets_in_when_full),
 		cmocka_unit_test(test_vm_add_leaves_other_files),
 		cmocka_unit_test(test_listen_replaces_only_sockets),
