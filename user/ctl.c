@@ -731,6 +731,24 @@ static const struct {
 	{ "set", cmd_set },
 };
 
+/* An error message as a JSON string. It may quote a request's strings,
+ * cut to fit, perhaps inside a UTF-8 character: then JSON has no string
+ * for it (the reply went out with no error at all), and bytes that are
+ * not ASCII become '?'. */
+static json_t *msg_json(const char *msg)
+{
+	char ascii[sizeof(((struct req *)0)->msg)];
+	json_t *j = json_string(msg);
+	size_t i;
+
+	if (j)
+		return j;
+	for (i = 0; msg[i] && i + 1 < sizeof(ascii); i++)
+		ascii[i] = (unsigned char)msg[i] < 0x80 ? msg[i] : '?';
+	ascii[i] = '\0';
+	return json_string(ascii);
+}
+
 static char *reply_line(json_t *id, json_t *result, const char *code,
 			const char *msg)
 {
@@ -741,8 +759,8 @@ static char *reply_line(json_t *id, json_t *result, const char *code,
 	json_object_set(o, "id", id ? id : json_null());
 	if (code)
 		json_object_set_new(o, "error",
-				    json_pack("{s:s, s:s}", "code", code,
-					      "message", msg));
+				    json_pack("{s:s, s:o}", "code", code,
+					      "message", msg_json(msg)));
 	else
 		json_object_set_new(o, "result", result);
 	s = json_dumps(o, JSON_COMPACT);
@@ -795,7 +813,7 @@ char *ctl_handle_line(struct ctl *c, const char *line, size_t len, uid_t uid,
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		snprintf(r.msg, sizeof(r.msg),
-			 "unknown command \"%.64s\" (ping, show, stats, fdb, frames, vm_add, vm_del, capture)",
+			 "unknown command \"%.64s\" (ping, show, stats, fdb, frames, vm_add, vm_del, set, capture)",
 			 name);
 		out = reply_line(id, NULL, FS_CTL_E_UNKNOWN, r.msg);
 		goto out;

@@ -336,6 +336,11 @@ static const struct bad_case bad[] = {
 	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": \"50\"}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": 5, \"batch\": 32}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"reboot\"}", FS_CTL_E_UNKNOWN },
+	/* Quoted in the message cut to 64 bytes, inside a character: the
+	 * reply had no error. */
+	{ "{\"cmd\": \"a\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+	  "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\"}",
+	  FS_CTL_E_UNKNOWN },
 };
 
 static void test_bad_requests(void **state)
