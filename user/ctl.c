@@ -51,6 +51,7 @@ static const char *const xsk_names[6] = {
 /* A handler fills *result, or returns an error code and fills msg. */
 struct req {
 	struct ctl *c;
+	json_t *id;         /* the request's, or NULL */
 	json_t *args;
 	int client;
 	bool privileged;
@@ -658,10 +659,22 @@ static const char *cmd_capture(struct req *r, json_t **res)
 	long long count;
 	int nic, vm = -1;
 	struct ctl_client *cl;
+	size_t ids_len;
+	char *ids;
 
 	if (!r->privileged)
 		return err(r, FS_CTL_E_PERMISSION,
 			   "only root or the control group may capture traffic");
+	/* Every frame line carries the id (ctl_client.cap_id): a longer one
+	 * was cut there, and the lines were not JSON. */
+	ids = json_dumps(r->id ? r->id : json_null(),
+			 JSON_COMPACT | JSON_ENCODE_ANY);
+	ids_len = ids ? strlen(ids) : 0;
+	free(ids);
+	if (!ids_len || ids_len >= sizeof(c->client[0].cap_id))
+		return err(r, FS_CTL_E_INVALID,
+			   "a capture's id may be at most %zu characters of JSON",
+			   sizeof(c->client[0].cap_id) - 1);
 	if (code || arg_int(r, "count", 0, 0, LLONG_MAX, &count, &code))
 		return code;
 	if (!port)
@@ -792,7 +805,7 @@ char *ctl_handle_line(struct ctl *c, const char *line, size_t len, uid_t uid,
 	req = json_loadb(line, len, 0, &jerr);
 	if (!req)
 		return reply_line(NULL, NULL, FS_CTL_E_PARSE, jerr.text);
-	id = json_object_get(req, "id");
+	id = r.id = json_object_get(req, "id");
 	cmd = json_object_get(req, "cmd");
 	r.args = json_object_get(req, "args");
 	if (!json_is_object(req) || !json_is_string(cmd)) {
