@@ -46,25 +46,149 @@ const char *const port_drop_names[PORT_DROP_NR] = {
 	[PORT_DROP_MC_NOFRAME] = "mcast_no_frame",
 };
 
+/* An ethtool request on ifname through fd: the ioctl's result (>= 0),
+ * or -errno. */
+static int ethtool(int fd, const char *ifname, void *data)
+{
+	struct ifreq ifr = { 0 };
+	int r;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = data;
+	r = ioctl(fd, SIOCETHTOOL, &ifr);
+	return r < 0 ? -errno : r;
+}
+
 static uint32_t rx_queue_count(const char *ifname)
 {
 	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
-	struct ifreq ifr = { 0 };
 	uint32_t n = 1;
 	int fd;
 
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return n;
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	ifr.ifr_data = (void *)&ch;
 	/* Drivers report separate rx channels (veth) or combined ones (most
 	 * NICs); one that reports neither has a single queue. */
-	if (ioctl(fd, SIOCETHTOOL, &ifr) == 0)
+	if (ethtool(fd, ifname, &ch) == 0)
 		n = ch.rx_count > ch.combined_count ? ch.rx_count :
 						      ch.combined_count;
 	close(fd);
 	return n ? n : 1;
+}
+
+/* Rx VLAN stripping, C-tags and S-tags (ethtool's rx-vlan-offload and
+ * rx-vlan-stag-hw-parse). A NIC that strips a tag leaves it in metadata
+ * the XDP program does not read: a frame tagged for VLAN X would be taken
+ * for an untagged one, and reach a VM with vlan = 0 (or, for a VM with
+ * vlan = X, go to the host). So it is off while the switch runs, and back
+ * on at exit if it was on. */
+static const char *const vlan_strip_names[] = { "rx-vlan-hw-parse",
+						"rx-vlan-stag-hw-parse" };
+
+/* The bit numbers of vlan_strip_names[] among ifname's features (-1: the
+ * driver has no such feature); returns the feature count, or -errno. */
+static int vlan_strip_bits(int fd, const char *ifname, int bit[2])
+{
+	struct {
+		struct ethtool_sset_info hdr;
+		uint32_t len;
+	} info = { .hdr = { .cmd = ETHTOOL_GSSET_INFO,
+			    .sset_mask = 1ULL << ETH_SS_FEATURES } };
+	struct ethtool_gstrings *gs;
+	uint32_t n;
+	int err;
+
+	err = ethtool(fd, ifname, &info);
+	if (err)
+		return err;
+	n = info.hdr.sset_mask ? info.len : 0;
+	gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
+	if (!gs)
+		return -ENOMEM;
+	gs->cmd = ETHTOOL_GSTRINGS;
+	gs->string_set = ETH_SS_FEATURES;
+	gs->len = n;
+	err = n ? ethtool(fd, ifname, gs) : 0;
+	bit[0] = bit[1] = -1;
+	for (uint32_t i = 0; !err && i < n; i++)
+		for (int k = 0; k < 2; k++)
+			if (!strncmp((char *)gs->data + i * ETH_GSTRING_LEN,
+				     vlan_strip_names[k], ETH_GSTRING_LEN))
+				bit[k] = (int)i;
+	free(gs);
+	return err ? err : (int)n;
+}
+
+/* Turns the stripping off (on = false; *was gets which were on) or back
+ * on (on = true: those in *was). 0, or -errno: -EOPNOTSUPP if one that is
+ * on cannot be turned off. */
+static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
+{
+	struct ethtool_gfeatures *gf = NULL;
+	struct ethtool_sfeatures *sf = NULL;
+	int fd, n, bit[2], err;
+	uint32_t blocks;
+	uint8_t want = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	n = vlan_strip_bits(fd, ifname, bit);
+	err = n < 0 ? n : 0;
+	blocks = n > 0 ? ((uint32_t)n + 31) / 32 : 0;
+	if (!err && blocks) {
+		gf = calloc(1, sizeof(*gf) + blocks * sizeof(gf->features[0]));
+		sf = calloc(1, sizeof(*sf) + blocks * sizeof(sf->features[0]));
+		if (!gf || !sf)
+			err = -ENOMEM;
+	}
+	if (!err && blocks) {
+		gf->cmd = ETHTOOL_GFEATURES;
+		gf->size = blocks;
+		err = ethtool(fd, ifname, gf);
+	}
+	if (!on && was)
+		*was = 0;
+	for (int k = 0; !err && blocks && k < 2; k++) {
+		uint32_t b, m, active;
+
+		if (bit[k] < 0)
+			continue;
+		b = (uint32_t)bit[k] / 32;
+		m = 1u << (bit[k] % 32);
+		active = gf->features[b].active & m;
+		if (on ? !(*was & (1u << k)) || active : !active)
+			continue;
+		if (!on && !(gf->features[b].available & m)) {
+			err = -EOPNOTSUPP; /* fixed on */
+			break;
+		}
+		sf->features[b].valid |= m;
+		if (on)
+			sf->features[b].requested |= m;
+		want |= (uint8_t)(1u << k);
+	}
+	if (!err && want) {
+		sf->cmd = ETHTOOL_SFEATURES;
+		sf->size = blocks;
+		err = ethtool(fd, ifname, sf);
+		if (err >= 0)
+			err = 0; /* the ETHTOOL_F_* flags are checked below */
+		gf->cmd = ETHTOOL_GFEATURES;
+		gf->size = blocks;
+		for (int k = 0; !err && k < 2; k++)
+			if ((want & (1u << k)) && !(err = ethtool(fd, ifname, gf)) &&
+			    !!(gf->features[bit[k] / 32].active &
+			       (1u << (bit[k] % 32))) != on)
+				err = -EOPNOTSUPP;
+		if (!err && !on && was)
+			*was = want;
+	}
+	free(gf);
+	free(sf);
+	close(fd);
+	return err;
 }
 
 static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
@@ -278,6 +402,16 @@ out_destroy:
  * before any program sees a frame. */
 int port_attach(struct port *pt)
 {
+	int err = vlan_strip_set(pt->cfg.name, false, &pt->vlan_strip_was);
+
+	if (err) {
+		log_err("%s: cannot turn off its rx VLAN stripping (ethtool -K %s rx-vlan-offload off rx-vlan-stag-hw-parse off): %s; tagged frames could not be told from untagged ones",
+			pt->cfg.name, pt->cfg.name, strerror(-err));
+		return err;
+	}
+	if (pt->vlan_strip_was)
+		log_info("%s: rx VLAN stripping off while the switch runs (the XDP program reads the tags)",
+			 pt->cfg.name);
 	return xdp_attach(pt);
 }
 
@@ -292,6 +426,15 @@ void port_destroy(struct port *pt, struct pool *p)
 		log_info("%s: XDP program detached", pt->cfg.name);
 	}
 	pt->xdp_attached = false;
+	if (pt->vlan_strip_was) {
+		if (vlan_strip_set(pt->cfg.name, true, &pt->vlan_strip_was))
+			log_warn("%s: cannot turn its rx VLAN stripping back on",
+				 pt->cfg.name);
+		else
+			log_info("%s: rx VLAN stripping back on",
+				 pt->cfg.name);
+		pt->vlan_strip_was = 0;
+	}
 	for (uint32_t i = 0; i < FS_XDP_MAX_QUEUES; i++) {
 		if (pt->q[i].xsk)
 			xsk_socket__delete(pt->q[i].xsk);

@@ -70,6 +70,8 @@ struct port {
 	uint32_t xdp_flags;     /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	uint32_t prog_id;
 	bool xdp_attached;
+	uint8_t vlan_strip_was; /* rx VLAN stripping (C-, S-tags: bits 0, 1)
+				   this switch turned off (port_attach) */
 	bool zerocopy;
 	uint32_t n_queues;
 	/* The tx queue of VM i's frames, i % n_queues: looked up, not
