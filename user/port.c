@@ -173,8 +173,11 @@ static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
 		sf->cmd = ETHTOOL_SFEATURES;
 		sf->size = blocks;
 		err = ethtool(fd, ifname, sf);
-		if (err >= 0)
-			err = 0; /* the ETHTOOL_F_* flags are checked below */
+		if (err >= 0) {
+			err = 0; /* the ETHTOOL_F_* flags: checked below */
+			if (!on && was)
+				*was = want; /* to put back, whatever the check says */
+		}
 		gf->cmd = ETHTOOL_GFEATURES;
 		gf->size = blocks;
 		for (int k = 0; !err && k < 2; k++)
@@ -182,8 +185,6 @@ static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
 			    !!(gf->features[bit[k] / 32].active &
 			       (1u << (bit[k] % 32))) != on)
 				err = -EOPNOTSUPP;
-		if (!err && !on && was)
-			*was = want;
 	}
 	free(gf);
 	free(sf);
