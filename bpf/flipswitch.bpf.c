@@ -66,16 +66,26 @@ static __always_inline struct ethhdr *parse_ethhdr(struct hdr_cursor *nh,
 	return eth;
 }
 
-/* The VLAN id (host order, 0..4095) of the 802.1Q tag at the cursor, or -1
- * if the tag is cut short. */
-static __always_inline int parse_vlan_id(struct hdr_cursor *nh, void *data_end)
+/* The VLAN id (host order, 0..4095) of the 802.1Q tag at the cursor, and
+ * in *inner the ethertype after it; or -1 if the tag is cut short. */
+static __always_inline int parse_vlan_id(struct hdr_cursor *nh, void *data_end,
+					 __be16 *inner)
 {
 	struct vlan_hdr *vh = nh->pos;
 
 	if ((void *)(vh + 1) > data_end)
 		return -1;
 	nh->pos = vh + 1;
+	*inner = vh->h_vlan_encapsulated_proto;
 	return bpf_ntohs(vh->h_vlan_TCI) & VLAN_VID_MASK;
+}
+
+/* A VLAN tag's ethertype: 802.1Q, 802.1ad (S-tag), or the 0x9100 of
+ * pre-standard QinQ. */
+static __always_inline int is_vlan_proto(__be16 p)
+{
+	return p == bpf_htons(ETH_P_8021Q) || p == bpf_htons(ETH_P_8021AD) ||
+	       p == bpf_htons(0x9100);
 }
 
 static __always_inline int count(__u32 verdict, __u64 len, int action)
@@ -110,12 +120,20 @@ int flipswitch_xdp(struct xdp_md *ctx)
 		return count(FS_XDP_PASS_MCAST, len, XDP_PASS);
 
 	__builtin_memcpy(key.mac, eth->h_dest, ETH_ALEN);
-	/* One 802.1Q tag at most: the VLAN of an access port. */
+	/* One 802.1Q tag at most: the VLAN of an access port. An S-tag, or
+	 * a tag inside the 802.1Q one, is another network's: the host's (a
+	 * VM would have got the frame with the tag it does not know of). */
 	if (eth->h_proto == bpf_htons(ETH_P_8021Q)) {
-		vlan = parse_vlan_id(&nh, data_end);
+		__be16 inner;
+
+		vlan = parse_vlan_id(&nh, data_end, &inner);
 		if (vlan < 0)
 			return count(FS_XDP_PASS_MALFORMED, len, XDP_PASS);
+		if (is_vlan_proto(inner))
+			return count(FS_XDP_PASS_OTHER, len, XDP_PASS);
 		key.vlan = vlan;
+	} else if (is_vlan_proto(eth->h_proto)) {
+		return count(FS_XDP_PASS_OTHER, len, XDP_PASS);
 	}
 	if (!bpf_map_lookup_elem(&mac_map, &key))
 		return count(FS_XDP_PASS_OTHER, len, XDP_PASS);

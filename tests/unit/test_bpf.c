@@ -178,7 +178,10 @@ static struct env *env_of(void **state)
 /* A frame to dst from a fixed source, with an 802.1Q tag if tci >= 0,
  * an IPv4 ethertype and zero payload, in f[FRAME_MAX]. */
 #define FRAME_MAX 1600
-static const uint8_t *frame(uint8_t *f, const uint8_t dst[6], int tci)
+/* A frame to dst from src, tagged tci (802.1Q, unless the case says
+ * another tag's ethertype or a tag inside it); -1: untagged. */
+static const uint8_t *frame_tags(uint8_t *f, const uint8_t dst[6], int tci,
+				 uint16_t tpid, uint16_t inner)
 {
 	static const uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x99 };
 	uint8_t *p = f + 12;
@@ -187,14 +190,25 @@ static const uint8_t *frame(uint8_t *f, const uint8_t dst[6], int tci)
 	memcpy(f, dst, 6);
 	memcpy(f + 6, src, 6);
 	if (tci >= 0) {
-		*p++ = 0x81;
-		*p++ = 0x00;
+		*p++ = (uint8_t)(tpid >> 8);
+		*p++ = (uint8_t)tpid;
 		*p++ = (uint8_t)(tci >> 8);
 		*p++ = (uint8_t)tci;
+	}
+	if (inner) {
+		*p++ = (uint8_t)(inner >> 8);
+		*p++ = (uint8_t)inner;
+		*p++ = 0;
+		*p++ = 10;
 	}
 	*p++ = 0x08;
 	*p = 0x00;
 	return f;
+}
+
+static const uint8_t *frame(uint8_t *f, const uint8_t dst[6], int tci)
+{
+	return frame_tags(f, dst, tci, 0x8100, 0);
 }
 
 /* Runs the program once on the first len bytes of f, as received on rx
@@ -233,22 +247,34 @@ struct frame_case {
 	int tci; /* -1: untagged */
 	uint32_t len;
 	enum fs_xdp_verdict verdict;
+	uint16_t tpid;  /* the tag's ethertype; 0: 802.1Q */
+	uint16_t inner; /* a second tag's, inside it; 0: none */
 };
 
 /* mac_map holds {VM_MAC, 0} and {VM10_MAC, 10}. */
 static const struct frame_case cases[] = {
-	{ "unicast to a VM, untagged", VM_MAC, -1, 60, FS_XDP_REDIRECT },
-	{ "unicast to a VM, 1514 bytes", VM_MAC, -1, 1514, FS_XDP_REDIRECT },
-	{ "VLAN 10 VM, tagged 10", VM10_MAC, 10, 64, FS_XDP_REDIRECT },
-	{ "VLAN 10 VM, PCP/DEI bits set", VM10_MAC, 0xf00a, 64, FS_XDP_REDIRECT },
-	{ "VM MAC on a VLAN it is not on", VM_MAC, 10, 64, FS_XDP_PASS_OTHER },
-	{ "VLAN 10 VM, untagged", VM10_MAC, -1, 60, FS_XDP_PASS_OTHER },
-	{ "unknown unicast", OTHER, -1, 60, FS_XDP_PASS_OTHER },
-	{ "broadcast", BCAST, -1, 60, FS_XDP_PASS_MCAST },
-	{ "broadcast, tagged", BCAST, 10, 64, FS_XDP_PASS_MCAST },
-	{ "IPv4 multicast", MC4, -1, 60, FS_XDP_PASS_MCAST },
-	{ "IPv6 multicast", MC6, -1, 60, FS_XDP_PASS_MCAST },
-	{ "802.1Q tag cut short", VM_MAC, 10, 16, FS_XDP_PASS_MALFORMED },
+	{ "unicast to a VM, untagged", VM_MAC, -1, 60, FS_XDP_REDIRECT, 0, 0 },
+	{ "unicast to a VM, 1514 bytes", VM_MAC, -1, 1514, FS_XDP_REDIRECT, 0, 0 },
+	{ "VLAN 10 VM, tagged 10", VM10_MAC, 10, 64, FS_XDP_REDIRECT, 0, 0 },
+	{ "VLAN 10 VM, PCP/DEI bits set", VM10_MAC, 0xf00a, 64, FS_XDP_REDIRECT, 0, 0 },
+	{ "VM MAC on a VLAN it is not on", VM_MAC, 10, 64, FS_XDP_PASS_OTHER, 0, 0 },
+	{ "VLAN 10 VM, untagged", VM10_MAC, -1, 60, FS_XDP_PASS_OTHER, 0, 0 },
+	{ "unknown unicast", OTHER, -1, 60, FS_XDP_PASS_OTHER, 0, 0 },
+	{ "broadcast", BCAST, -1, 60, FS_XDP_PASS_MCAST, 0, 0 },
+	{ "broadcast, tagged", BCAST, 10, 64, FS_XDP_PASS_MCAST, 0, 0 },
+	{ "IPv4 multicast", MC4, -1, 60, FS_XDP_PASS_MCAST, 0, 0 },
+	{ "IPv6 multicast", MC6, -1, 60, FS_XDP_PASS_MCAST, 0, 0 },
+	{ "802.1Q tag cut short", VM_MAC, 10, 16, FS_XDP_PASS_MALFORMED, 0, 0 },
+	/* Another network's tags: the frame went to the untagged VM with
+	 * them, or to the VLAN 10 one with a tag inside its own. */
+	{ "S-tag (802.1ad) to the untagged VM", VM_MAC, 10, 64,
+	  FS_XDP_PASS_OTHER, 0x88a8, 0 },
+	{ "0x9100 tag to the untagged VM", VM_MAC, 10, 64, FS_XDP_PASS_OTHER,
+	  0x9100, 0 },
+	{ "priority tag with a tag inside, to the untagged VM", VM_MAC, 0, 68,
+	  FS_XDP_PASS_OTHER, 0, 0x8100 },
+	{ "tagged 10 with an S-tag inside, to the VLAN 10 VM", VM10_MAC, 10,
+	  68, FS_XDP_PASS_OTHER, 0, 0x88a8 },
 };
 
 static void run_cases(struct env *e, int redirects)
@@ -261,8 +287,10 @@ static void run_cases(struct env *e, int redirects)
 		if ((c->verdict == FS_XDP_REDIRECT) != redirects)
 			continue;
 		print_message("  %s\n", c->what);
-		expect(e, frame(f, c->dst, c->tci), c->len, 0, 0,
-		       redirects ? XDP_REDIRECT : XDP_PASS, c->verdict);
+		expect(e, frame_tags(f, c->dst, c->tci,
+				     c->tpid ? c->tpid : 0x8100, c->inner),
+		       c->len, 0, 0, redirects ? XDP_REDIRECT : XDP_PASS,
+		       c->verdict);
 	}
 }
 

@@ -856,6 +856,37 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 }
 
+/* Group frames (from the group socket, or the fast path's rare branch)
+ * with another network's tags, an S-tag or a tag inside the 802.1Q one,
+ * reach no VM: they went to the untagged VMs with the tags in them. */
+static void test_foreign_tags_reach_no_vm(void **state)
+{
+	static const uint8_t stag[18] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0x02, 0, 0, 0, 0, 0x01,
+					  0x88, 0xa8, 0x00, 0x05, 0x08, 0x00 };
+	static const uint8_t qinq[22] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0x02, 0, 0, 0, 0, 0x01,
+					  0x81, 0x00, 0x00, 0x00,
+					  0x81, 0x00, 0x00, 0x05, 0x08, 0x00 };
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct fs_desc d[4];
+
+	(void)state;
+	assert_int_equal(fake_nic_put_frame(&r->nic, &r->sw.pool, stag,
+					    sizeof(stag), 64), 0);
+	assert_int_equal(fake_nic_put_frame(&r->nic, &r->sw.pool, qinq,
+					    sizeof(qinq), 64), 0);
+	fake_nic_post(&r->nic);
+	sw_poll_once(&r->sw);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_int_equal(fsg_rx(&r->g[v], d, 4), 0);
+	assert_int_equal(r->sw.drops[SW_DROP_NO_ROUTE], 2);
+	assert_int_equal(r->sw.copies, 0);
+	r->sw.drops[SW_DROP_NO_ROUTE] = 0; /* rig_down checks */
+	settle(r);
+	rig_down(r);
+}
+
 /* A mailbox request from the control thread (sw_mail_call). */
 struct mail_call {
 	struct sw *sw;
@@ -1123,6 +1154,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_foreign_tags_reach_no_vm),
 		cmocka_unit_test(test_mail_withdrawn_on_timeout),
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
