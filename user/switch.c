@@ -204,6 +204,21 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 	return c;
 }
 
+/* A copy of a flooded frame for v, if v can take one: its room is looked
+ * at first (vmport_rx_open counts why not). Copied first, a broadcast
+ * storm to VMs at their quota made a copy for each, for nothing. */
+static void flood_copy(struct sw *sw, struct vmport *v, uint64_t addr,
+		       uint32_t len)
+{
+	uint64_t c;
+
+	if (!v->rx_room && !vmport_rx_open(v, &sw->pool))
+		return;
+	c = copy_frame(sw, addr, len);
+	if (c != UINT64_MAX)
+		to_vm(sw, v, c, len);
+}
+
 /*
  * Floods a group-addressed frame the switch owns to every attached VM on
  * `vlan` except `from` (and, when from_nic, only those whose uplink is
@@ -217,25 +232,18 @@ static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
 
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *v = &sw->vms[i];
-		uint64_t c;
 
 		if (!v->attached || i == from_vm || v->cfg.vlan != vlan ||
 		    (from_port >= 0 && v->uplink != from_port))
 			continue;
-		if (last) {
-			c = copy_frame(sw, addr, len);
-			if (c != UINT64_MAX)
-				to_vm(sw, last, c, len);
-		}
+		if (last)
+			flood_copy(sw, last, addr, len);
 		last = v;
 	}
 	if (!last)
 		return 0;
 	if (keep) {
-		uint64_t c = copy_frame(sw, addr, len);
-
-		if (c != UINT64_MAX)
-			to_vm(sw, last, c, len);
+		flood_copy(sw, last, addr, len);
 		return 0;
 	}
 	to_vm(sw, last, addr, len);

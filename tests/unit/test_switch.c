@@ -887,6 +887,35 @@ static void test_foreign_tags_reach_no_vm(void **state)
 	rig_down(r);
 }
 
+/* A broadcast to VMs one of which is at its quota: no copy is made for
+ * that one (one was, and thrown away: a storm cost a copy per VM), and
+ * its drop is counted. */
+static void test_flood_copies_only_for_room(void **state)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *full = &r->sw.vms[5];
+	uint32_t quota = full->quota;
+
+	(void)state;
+	full->quota = vmport_held(full, &r->sw.pool);
+	full->rx_room = 0;
+	assert_int_equal(fake_nic_put(&r->nic, &r->sw.pool, bcast, nic_mac,
+				      PKT_LEN), 0);
+	fake_nic_post(&r->nic);
+	sw_poll_once(&r->sw);
+	/* Every VM but the last a copy, the last the frame; not VM 5. */
+	assert_int_equal(r->sw.copies, N_VMS - 2);
+	assert_int_equal(full->st.drops[VM_DROP_QUOTA], 1);
+	full->st.drops[VM_DROP_QUOTA] = 0; /* rig_down checks */
+	full->quota = quota;
+	guests_return(r);
+	assert_int_equal(r->got[5], 0);
+	assert_int_equal(r->got[6], 1);
+	settle(r);
+	rig_down(r);
+}
+
 /* A mailbox request from the control thread (sw_mail_call). */
 struct mail_call {
 	struct sw *sw;
@@ -1155,6 +1184,7 @@ int main(void)
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
 		cmocka_unit_test(test_foreign_tags_reach_no_vm),
+		cmocka_unit_test(test_flood_copies_only_for_room),
 		cmocka_unit_test(test_mail_withdrawn_on_timeout),
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
