@@ -61,23 +61,26 @@ static void layout(struct fs_region_hdr *h, uint32_t size)
  * region (a QEMU started before the switch makes the file). */
 static bool region_file_ok(int fd, uint64_t size, uint64_t region_size)
 {
-	unsigned char head[VM_PAGE];
-	uint64_t magic;
+	unsigned char page[VM_PAGE];
+	uint64_t magic, off;
 	ssize_t n;
 
 	if (!size)
 		return true;
-	n = pread(fd, head, sizeof(head), 0);
-	if (n < (ssize_t)sizeof(magic))
+	if (pread(fd, &magic, sizeof(magic), 0) != sizeof(magic))
 		return false;
-	memcpy(&magic, head, sizeof(magic));
 	if (magic == FS_REGION_MAGIC)
 		return true;
 	if (size > region_size)
 		return false;
-	for (ssize_t i = 0; i < n; i++)
-		if (head[i])
+	for (off = 0; off < size; off += (uint64_t)n) {
+		n = pread(fd, page, sizeof(page), (off_t)off);
+		if (n <= 0)
 			return false;
+		for (ssize_t i = 0; i < n; i++)
+			if (page[i])
+				return false;
+	}
 	return true;
 }
 
