@@ -135,6 +135,8 @@ static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
 	if (fd < 0)
 		return -errno;
 	n = vlan_strip_bits(fd, ifname, bit);
+	if (n == -EOPNOTSUPP || n == -EINVAL)
+		n = 0; /* no feature list: nothing the switch can turn off */
 	err = n < 0 ? n : 0;
 	blocks = n > 0 ? ((uint32_t)n + 31) / 32 : 0;
 	if (!err && blocks) {
