@@ -195,7 +195,7 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 		sw->drops[SW_DROP_POOL_EMPTY]++;
 		return c;
 	}
-	if (len > p->frame_size - FS_HEADROOM)
+	if (__builtin_expect(len > p->frame_size - FS_HEADROOM, 0))
 		head = p->frame_size - len; /* len <= frame_size: tx_collect */
 	pool_reuse(p, pool_frame(p, c), head, head + len);
 	c += head;
@@ -287,19 +287,17 @@ nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
 		len -= 4;
 		d += 4;
 	}
-	/* A tag left, an S-tag or one inside the 802.1Q tag, is another
-	 * network's: no access port may see it (the XDP program passes such
-	 * unicast to the host; group frames come here). */
-	if (__builtin_expect((d[12] == 0x81 && d[13] == 0x00) ||
-			     (d[12] == 0x88 && d[13] == 0xa8) ||
-			     (d[12] == 0x91 && d[13] == 0x00), 0)) {
-		sw->drops[SW_DROP_NO_ROUTE]++;
-		pool_recycle(p, pool_frame(p, addr));
-		return;
-	}
 	if (d[0] & 1) {
-		if (!flood_vms(sw, addr, len, vlan, -1, pt->index, 0))
-			pool_recycle(p, pool_frame(p, addr));
+		/* A tag left, an S-tag or one inside the 802.1Q tag, is
+		 * another network's: no access port may see it. (Unicast
+		 * with one the XDP program passes to the host.) */
+		if ((d[12] == 0x81 && d[13] == 0x00) ||
+		    (d[12] == 0x88 && d[13] == 0xa8) ||
+		    (d[12] == 0x91 && d[13] == 0x00))
+			sw->drops[SW_DROP_NO_ROUTE]++;
+		else if (flood_vms(sw, addr, len, vlan, -1, pt->index, 0))
+			return;
+		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
 	key = fdb_key_frame(d, vlan);
