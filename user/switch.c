@@ -868,7 +868,10 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 	v->visited = sw->passes + 1;
 	if (!v->active)
 		return 0;
-	if (sweep && vmport_poll_ctrl(v, p)) {
+	/* A request sooner than ctrl_gap after the last one acted on waits
+	 * for a later turn (vm_quiet keeps the VM visited meanwhile). */
+	if (sweep && sw->now >= v->ctrl_next && vmport_poll_ctrl(v, p)) {
+		v->ctrl_next = sw->now + sw->ctrl_gap;
 		acted = true;
 		busy_next(sw, i);
 	}
@@ -1191,6 +1194,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->handoff_copy = cfg->handoff_copy;
 	sw->max_nap_us = cfg->max_sleep_usecs;
 	ticks_init(&sw->ticks);
+	sw->ctrl_gap = ticks_of_us(&sw->ticks, SW_CTRL_GAP_US);
 	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");

@@ -106,6 +106,11 @@ struct sw_capture {
 	struct sw_cap_rec *ring;
 };
 
+/* A VM's attach requests are acted on at most once this often: each takes
+ * back what it holds, a walk of the pool's owner table, and a guest asking
+ * again and again would have the worker do little else. */
+#define SW_CTRL_GAP_US 1000
+
 /* sw->full_pass. */
 #define SW_PASS_SWEEP 1
 #define SW_PASS_FULL 2
@@ -151,6 +156,7 @@ struct sw {
 	bool check_alive;    /* check heartbeats on the next pass */
 	int bell_fd;         /* eventfd every guest rings (doorbell.h) */
 	int mail_fd;         /* eventfd: the mailbox has a request */
+	uint64_t ctrl_gap;   /* SW_CTRL_GAP_US in ticks */
 	uint64_t now;        /* ticks at the end of the last pass (sw_run's
 				read, once a pass): doorbell moderation's
 				clock; callers of sw_poll_once other than

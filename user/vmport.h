@@ -103,6 +103,8 @@ struct vmport {
 	struct fs_ring tx, free, alloc;
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
+	uint64_t ctrl_next;      /* ticks from which its next attach request
+				    may be acted on (switch.c visit_vm) */
 	int fd;
 	bool created;
 	unsigned char *region;

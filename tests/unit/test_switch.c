@@ -449,9 +449,12 @@ static uint32_t request_word(struct fsg *g, bool attach)
 	return g->req;
 }
 
-/* The same from VM v's guest. */
+/* The same from VM v's guest, SW_CTRL_GAP_US after the last (the test's
+ * clock, sw->now, moves on that much: the worker acts on a VM's requests
+ * at most that often). */
 static uint32_t guest_request(struct rig *r, uint32_t v, bool attach)
 {
+	r->sw.now += r->sw.ctrl_gap;
 	return request_word(&r->g[v], attach);
 }
 
@@ -501,6 +504,36 @@ static void test_idle_vm_request_seen_on_turn(void **state)
 	sw_poll_once(&r->sw);
 	guests_return(r);
 	assert_int_equal(r->got[v], 1);
+	rig_down(r);
+}
+
+/* A guest that asks to attach again and again: the worker acts on its
+ * requests at most every SW_CTRL_GAP_US (each takes back what the VM holds,
+ * a walk of the pool's owner table; it acted on one each turn, and a guest
+ * could keep the worker at that). The latest request is answered once the
+ * time has come. */
+static void test_requests_acted_on_at_most_every_gap(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r), first, req = 0;
+	uint64_t reclaimed;
+
+	(void)state;
+	first = guest_request(r, v, true);
+	assert_true(passes_to_ack(r, v, first) <= SWEEP_PASSES);
+	reclaimed = r->sw.vms[v].st.reclaimed;
+	for (int i = 0; i < 4; i++) {
+		req = request_word(&r->g[v], true); /* the clock stands */
+		for (uint32_t k = 0; k < SWEEP_PASSES; k++)
+			sw_poll_once(&r->sw);
+		assert_int_equal(__atomic_load_n(&r->g[v].hdr->guest_ack,
+						 __ATOMIC_ACQUIRE), first);
+	}
+	assert_int_equal(r->sw.vms[v].st.reclaimed, reclaimed);
+	r->sw.now += r->sw.ctrl_gap;
+	assert_true(passes_to_ack(r, v, req) <= SWEEP_PASSES);
+	assert_true(r->sw.vms[v].attached);
+	settle(r);
 	rig_down(r);
 }
 
@@ -1176,6 +1209,7 @@ int main(void)
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),
 		cmocka_unit_test(test_sender_found_then_served_every_pass),
 		cmocka_unit_test(test_idle_vm_request_seen_on_turn),
+		cmocka_unit_test(test_requests_acted_on_at_most_every_gap),
 		cmocka_unit_test(test_guest_frames_to_wire),
 		cmocka_unit_test(test_sender_seen_after_nap),
 		cmocka_unit_test(test_group_socket_read_in_turn),
