@@ -24,12 +24,16 @@
  * once, then at most once an interval, or when the frames waiting for it
  * reach half of what it can be given; never when awake.
  *
- * And what guests may do to the switch's lists and frames: a guest asleep
- * on its doorbell while it sends and receives is listed once for its held
- * ring; a whole frame a guest floods (offset 0, frame_size bytes) is
- * copied for each VM into a frame of its own; on a switch of CFG_MAX_VMS
- * VMs, a pass that gives every VM a frame, resets each and gives it
- * another leaves the flush's list holding them all.
+ * And what guests and the wire may do to the switch: a guest asleep on
+ * its doorbell while it sends and receives is listed once for its held
+ * ring; a guest's attach requests are acted on at most every
+ * SW_CTRL_GAP_US; a whole frame a guest floods (offset 0, frame_size
+ * bytes) is copied for each VM into a frame of its own, and no copy is
+ * made for a VM with no room; group frames with another network's tags
+ * reach no VM; on a switch of CFG_MAX_VMS VMs, a pass that gives every VM
+ * a frame, resets each and gives it another leaves the flush's list
+ * holding them all. And the mailbox: a request the worker did not take
+ * in time is withdrawn.
  */
 #include <stdarg.h>
 #include <stddef.h>
