@@ -60,6 +60,12 @@ struct req {
 
 typedef const char *(*handler_fn)(struct req *r, json_t **result);
 
+/* Whether a peer may change things: root or the control group. */
+static bool peer_privileged(const struct ctl *c, uid_t uid, gid_t gid)
+{
+	return uid == 0 || (c->have_group && gid == c->group);
+}
+
 static const char *err(struct req *r, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -801,7 +807,7 @@ char *ctl_handle_line(struct ctl *c, const char *line, size_t len, uid_t uid,
 	char *out;
 	size_t i;
 
-	r.privileged = uid == 0 || (c->have_group && gid == c->group);
+	r.privileged = peer_privileged(c, uid, gid);
 	req = json_loadb(line, len, 0, &jerr);
 	if (!req)
 		return reply_line(NULL, NULL, FS_CTL_E_PARSE, jerr.text);
@@ -934,7 +940,7 @@ static void client_accept(struct ctl *c)
 		close(fd);
 		return;
 	}
-	privileged = cred.uid == 0 || (c->have_group && cred.gid == c->group);
+	privileged = peer_privileged(c, cred.uid, cred.gid);
 	for (i = 0; i < CTL_MAX_CLIENTS && c->client[i].fd >= 0; i++)
 		;
 	if (i == CTL_MAX_CLIENTS) {

@@ -182,8 +182,10 @@ static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
 		}
 		gf->cmd = ETHTOOL_GFEATURES;
 		gf->size = blocks;
+		if (!err)
+			err = ethtool(fd, ifname, gf);
 		for (int k = 0; !err && k < 2; k++)
-			if ((want & (1u << k)) && !(err = ethtool(fd, ifname, gf)) &&
+			if ((want & (1u << k)) &&
 			    !!(gf->features[bit[k] / 32].active &
 			       (1u << (bit[k] % 32))) != on)
 				err = -EOPNOTSUPP;
