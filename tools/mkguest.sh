@@ -38,10 +38,29 @@ echo "mkguest: building the test guest ($pkg $ver) in $DIR"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# A fresh machine's package index can be older than the archive (the file it
+# names already replaced): on a failed download the index is refreshed and
+# the download tried again, then every other version of that kernel the
+# index knows (bookworm and bookworm-security differ), each fetched by
+# name=version so the stamp's version is the one unpacked.
+fetch() {
+	local v
+	for v in $(apt-cache madison "$pkg" | awk '{print $3}'); do
+		if (cd "$DIR" && apt-get download -q "$pkg=$v" >"$work/apt.log" 2>&1); then
+			return 0
+		fi
+		echo "mkguest: apt-get download $pkg=$v failed:" >&2
+		tail -3 "$work/apt.log" | sed 's/^/  /' >&2
+	done
+	return 1
+}
 if ! ls "$DIR/$pkg"_*.deb >/dev/null 2>&1; then
 	rm -f "$DIR"/linux-image-*.deb
-	(cd "$DIR" && apt-get download -qq "$pkg" 2>/dev/null) ||
-		die "apt-get download $pkg failed"
+	if ! fetch; then
+		apt-get update -qq >/dev/null 2>&1 || true
+		pkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+		fetch || die "apt-get download $pkg failed"
+	fi
 fi
 dpkg-deb -x "$DIR/$pkg"_*.deb "$work/kernel"
 vmlinuz=$(ls "$work"/kernel/boot/vmlinuz-*)
