@@ -106,15 +106,6 @@ struct sw_capture {
 	struct sw_cap_rec *ring;
 };
 
-/* A VM's attach requests are acted on at most once this often: each takes
- * back what it holds, a walk of the pool's owner table, and a guest asking
- * again and again would have the worker do little else. */
-#define SW_CTRL_GAP_US 1000
-
-/* sw->full_pass. */
-#define SW_PASS_SWEEP 1
-#define SW_PASS_FULL 2
-
 struct sw {
 	struct cfg *cfg;
 	struct pool pool;
@@ -190,9 +181,6 @@ int sw_init(struct sw *sw, struct cfg *cfg);
 int sw_start(struct sw *sw);
 /* One pass of the loop; returns the number of frames it moved. */
 uint32_t sw_poll_once(struct sw *sw);
-/* sw_run's step after a pass that moved `moved` frames, when naps are on
- * (max = max_sleep_usecs > 0): a nap, or none at half a batch. */
-void sw_nap(struct sw *sw, uint32_t moved, uint32_t max);
 /* Runs passes until *stop; logs a report whenever *report is set. */
 void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	    volatile sig_atomic_t *report);

@@ -56,7 +56,7 @@ struct vmport {
 	 * The first line: a frame handed to the VM (the rx ring and burst
 	 * state). The next: the flush, once a pass for a VM given frames
 	 * (db_live, the rx counters). Then, line-aligned, what a turn in the
-	 * sweep reads of a VM with nothing to do (switch.c vm_quiet): three
+	 * sweep reads of a VM with nothing to do (sw_pass.c vm_quiet): three
 	 * lines, ending with its tx, free and alloc rings. */
 	struct fs_ring rx;
 	uint32_t rx_room;        /* frames it may still be given (room on
@@ -80,15 +80,15 @@ struct vmport {
 	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
 	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
 	uint32_t bell_frames;    /* rx frames published to its sleeping
-				    guest since (switch.c ring_guest) */
+				    guest since (sw_ring_guest) */
 	uint32_t bell_batch;     /* ... that ring it at once: half of what
 				    its rx ring and quota let it be given */
 	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
 	bool bell_listed;        /* its entry is on the switch's held list
 				    (held, or rung since and not yet
-				    dropped by ring_held) */
+				    dropped by sw_ring_held) */
 	int irq_fd;
-	/* Per visit (switch.c). */
+	/* Per visit (sw_pass.c). */
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
 	bool attached;
 	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
@@ -98,13 +98,13 @@ struct vmport {
 	uint64_t visited, listed; /* the switch's pass that last visited it,
 				     that it is listed for */
 	uint32_t drain_turns;    /* turns in the sweep that left frames on
-				    its free ring (switch.c drain_due) */
+				    its free ring (sw_pass.c drain_due) */
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
 	struct fs_ring tx, free, alloc;
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	uint64_t ctrl_next;      /* ticks from which its next attach request
-				    may be acted on (switch.c visit_vm) */
+				    may be acted on (sw_pass.c visit_vm) */
 	int fd;
 	bool created;
 	unsigned char *region;

@@ -255,7 +255,7 @@ static void test_zero_key_add(void **state)
 }
 
 /* A frame to 00:00:00:00:00:00 on VLAN 0 has no port: the switch looks its
- * destination up with fdb_lookup() (user/switch.c from_nic, from_vm), and
+ * destination up with fdb_lookup() (user/sw_pass.c from_nic, from_vm), and
  * any port >= 0 sends it to that VM, whatever VLAN the VM is on. */
 static void test_zero_key_lookup(void **state)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The worker's pass (user/switch.c, sw_poll_once) with 64 VMs: a NIC queue
+ * The worker's pass (user/sw_pass.c, sw_poll_once) with 64 VMs: a NIC queue
  * served by hand (tools/bench/fakenic.h) and 64 guests of the guest
  * library on real pool and ring files, all in this thread. One pass at a
  * time, it checks when the switch looks at which VM:
@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "bench/fakenic.h"
+#include "sw_internal.h"
 #include "testutil.h"
 
 #define N_VMS 64u
@@ -477,7 +478,7 @@ static uint32_t passes_to_ack(struct rig *r, uint32_t v, uint32_t req)
 	return passes;
 }
 
-/* An idle VM's turn in the sweep is cheap (switch.c vm_quiet), but still
+/* An idle VM's turn in the sweep is cheap (sw_pass.c vm_quiet), but still
  * finds what its guest asks: a detach, and an attach after it, each
  * answered on the VM's turn, with the frames it held taken back. */
 static void test_idle_vm_request_seen_on_turn(void **state)

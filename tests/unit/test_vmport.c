@@ -1353,7 +1353,7 @@ static uint64_t eventfd_count(int fd)
 }
 
 /* Publishes the rx ring and rings the guest if it wants (K, L): what the
- * switch does with doorbell_usecs = 0 (switch.c ring_guest). */
+ * switch does with doorbell_usecs = 0 (sw_ring_guest). */
 static void flush_ring(struct fx *f)
 {
 	if (vmport_rx_flush(&f->v, &f->p) && vmport_wants_ring(&f->v))

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the switch's own files share (switch.c, sw_pass.c, sw_mail.c,
+ * sw_idle.c, sw_report.c) and its unit tests use; nothing else includes
+ * it. Helpers the pass calls for each frame or VM are static inline here,
+ * so that moving them out of the pass's file costs it no call.
+ */
+#ifndef FS_SW_INTERNAL_H
+#define FS_SW_INTERNAL_H
+
+#include "switch.h"
+
+/* A VM's attach requests are acted on at most once this often: each takes
+ * back what it holds, a walk of the pool's owner table, and a guest asking
+ * again and again would have the worker do little else. */
+#define SW_CTRL_GAP_US 1000
+
+/* sw->full_pass. */
+#define SW_PASS_SWEEP 1
+#define SW_PASS_FULL 2
+
+/* Entries of sw->touched. A VM is listed at its first frame since its
+ * last flush (or reset), so at most twice a pass: before and after the
+ * one reset of its rings it may have a pass (vmport_ctrl_act, on its
+ * visit; vmport_check_alive and the mailbox's, which also take its
+ * frames back, run before any frame is given). */
+#define SW_TOUCHED_MAX (2 * CFG_MAX_VMS)
+
+/* Room for the VMs whose doorbell is held: a VM is listed once
+ * (bell_listed), its entry kept while held and dropped by sw_ring_held
+ * once not; a slot whose VM left while listed may be listed again by the
+ * VM added in it before sw_ring_held drops the old entry. */
+#define SW_HELD_MAX (2 * CFG_MAX_VMS)
+
+/* sw_idle.c: doorbell moderation. */
+void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n);
+void sw_ring_held(struct sw *sw, bool all);
+
+/* Rings v's guest if it sleeps on its rings, after the switch published
+ * n rx entries (or alloc entries, n = 0). One load for a guest with no
+ * doorbell: the pass calls this for each VM it gave frames. */
+static inline void sw_ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
+{
+	if (__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+		sw_ring_sleeper(sw, v, n);
+}
+
+/* VM v's doorbell_usecs in ticks. */
+static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
+{
+	v->bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+}
+
+/* sw_run's step after a pass that moved `moved` frames, when naps are on
+ * (max = max_sleep_usecs > 0): a nap, or none at half a batch. */
+void sw_nap(struct sw *sw, uint32_t moved, uint32_t max);
+
+/* sw_mail.c: the worker's side of the mailbox. */
+void sw_mail_take(struct sw *sw);
+
+/* At the start of a pass: acts on a request if one is posted (at most one
+ * a pass). The load alone when none is. */
+static inline void sw_mail_poll(struct sw *sw)
+{
+	if (__atomic_load_n(&sw->mail.state, __ATOMIC_RELAXED) ==
+	    SW_MAIL_POSTED)
+		sw_mail_take(sw);
+}
+
+/* Whether hand-offs take the slow path (to_vm_slow): copied, or captured. */
+static inline void sw_set_slow(struct sw *sw)
+{
+	sw->slow = sw->handoff_copy || sw->cap.nic >= 0 || sw->cap.vm >= 0;
+}
+
+#endif /* FS_SW_INTERNAL_H */

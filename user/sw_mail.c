@@ -1,0 +1,154 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The mailbox between the control thread and the worker (switch.h): the
+ * one way the control thread changes what the worker owns (the VM table,
+ * the MAC table's static entries, the capture, the counters).
+ *
+ * Owns: sw->mail and sw->snap. Invariants: one request at a time; the
+ * worker takes a request only at the start of a pass (sw_mail_poll), so
+ * no frame of the pass is in flight while it acts; a request the worker
+ * did not take in time is withdrawn and never acted on.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sw_internal.h"
+
+static void frames_snapshot(struct sw *sw)
+{
+	struct sw_frames_snap *s = &sw->snap;
+	struct pool *p = &sw->pool;
+
+	s->fill = p->count[POOL_OWN_FILL];
+	s->tx = p->count[POOL_OWN_TX];
+	s->sw = p->count[POOL_OWN_SWITCH];
+	s->free_list = p->n_free;
+	for (int i = 0; i < sw->n_vms; i++)
+		s->vm[i] = p->count[sw->vms[i].owner];
+	s->ok = !pool_check(p, true, s->msg, sizeof(s->msg));
+}
+
+static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
+{
+	struct vmport *v = &sw->vms[idx];
+	int err;
+
+	err = fdb_add(&sw->fdb, ready->cfg.mac, ready->cfg.vlan, idx,
+		      FDB_STATIC);
+	if (err)
+		return err;
+	*v = *ready;
+	sw_bell_gap_set(sw, v);
+	if (idx == sw->n_vms)
+		sw->n_vms++;
+	return 0;
+}
+
+static int64_t vm_unlink(struct sw *sw, int idx)
+{
+	struct vmport *v = &sw->vms[idx];
+	uint32_t n;
+
+	fdb_del(&sw->fdb, v->cfg.mac, v->cfg.vlan);
+	v->attached = false;
+	v->active = false;
+	if (sw->cap.vm == idx) {
+		sw->cap.vm = -1;
+		sw_set_slow(sw);
+	}
+	/* Frames on its rx ring are counted to it, so this takes them too. */
+	n = pool_reclaim(&sw->pool, v->owner);
+	v->st.reclaimed += n;
+	return n;
+}
+
+/* Worker side of the mailbox, a request posted (sw_mail_poll): takes it
+ * unless it was withdrawn just now, acts, answers. */
+void sw_mail_take(struct sw *sw)
+{
+	struct sw_mail *m = &sw->mail;
+	uint32_t posted = SW_MAIL_POSTED;
+
+	if (!__atomic_compare_exchange_n(&m->state, &posted, SW_MAIL_TAKEN,
+					 false, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return; /* withdrawn just now */
+	switch (m->op) {
+	case SW_MAIL_FRAMES:
+		frames_snapshot(sw);
+		m->result = 0;
+		break;
+	case SW_MAIL_VM_ADD:
+		m->result = vm_link(sw, m->arg, m->ptr);
+		break;
+	case SW_MAIL_VM_DEL:
+		m->result = vm_unlink(sw, m->arg);
+		break;
+	case SW_MAIL_CLEAR:
+		memset(sw->drops, 0, sizeof(sw->drops));
+		sw->copies = sw->vm2vm = sw->sleeps = sw->bells = sw->naps = 0;
+		sw->busy_ticks = sw->idle_ticks = sw->sleep_ticks = 0;
+		sw->busy_passes = 0;
+		sw->pool.scrubbed_frames = sw->pool.scrubbed_bytes = 0;
+		for (int i = 0; i < sw->n_ports; i++) {
+			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
+			for (uint32_t q = 0; q < sw->ports[i].n_queues; q++)
+				sw->ports[i].q[q].rx_packets = 0;
+		}
+		for (int i = 0; i < sw->n_vms; i++)
+			memset(&sw->vms[i].st, 0, sizeof(sw->vms[i].st));
+		m->result = 0;
+		break;
+	case SW_MAIL_CAPTURE:
+		sw->cap.nic = m->arg;
+		sw->cap.vm = m->arg2;
+		sw_set_slow(sw);
+		m->result = 0;
+		break;
+	default:
+		m->result = -EINVAL;
+	}
+	__atomic_store_n(&m->state, SW_MAIL_DONE, __ATOMIC_RELEASE);
+}
+
+int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
+		 int64_t *result, int timeout_ms)
+{
+	struct sw_mail *m = &sw->mail;
+	struct timespec pause = { 0, 100000 };
+	uint32_t posted = SW_MAIL_POSTED;
+	uint64_t one = 1;
+
+	m->op = op;
+	m->arg = arg;
+	m->arg2 = arg2;
+	m->ptr = ptr;
+	__atomic_store_n(&m->state, SW_MAIL_POSTED, __ATOMIC_RELEASE);
+	/* The worker may be asleep. */
+	if (sw->mail_fd >= 0 && write(sw->mail_fd, &one, sizeof(one)) < 0)
+		log_warn("worker: cannot wake it for the mailbox: %s",
+			 strerror(errno));
+	for (int i = 0;; i++) {
+		if (__atomic_load_n(&m->state, __ATOMIC_ACQUIRE) ==
+		    SW_MAIL_DONE)
+			break;
+		/* Time is up: withdrawn, unless the worker took it. (Left
+		 * posted, a late worker acted on memory the caller had
+		 * freed, and the next request overwrote it meanwhile.) */
+		if (i >= timeout_ms * 10 &&
+		    __atomic_compare_exchange_n(&m->state, &posted,
+						SW_MAIL_IDLE, false,
+						__ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return -ETIMEDOUT;
+		posted = SW_MAIL_POSTED;
+		nanosleep(&pause, NULL);
+	}
+	if (result)
+		*result = m->result;
+	__atomic_store_n(&m->state, SW_MAIL_IDLE, __ATOMIC_RELAXED);
+	return 0;
+}

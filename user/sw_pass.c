@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pass: one turn of the worker over every ring it serves. NIC rx
+ * (classify, hand the frame itself to its VM's rx ring), the VMs' rings
+ * (attach requests, tx to other VMs or the wire, free, alloc refills), the
+ * rx rings published once each, then tx kicks, completions and fill
+ * refills.
+ *
+ * Owns: the worker's per-pass lists (touched, busy, the sweep's place) and
+ * the counters of hand-offs and drops. Invariants: every frame the pass
+ * takes from a ring is handed on or recycled before the pass ends, never
+ * both (the pool's owner table says whose it is at every step); a VM's rx
+ * ring is published at most once a pass (flush_touched), a VM is visited
+ * at most once a pass (visited), and listed at most once for the next
+ * (listed). Only the worker runs this code.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <linux/if_xdp.h>
+
+#include "log.h"
+#include "sw_internal.h"
+
+/* Idle VMs visited per pass, in turn. */
+#define SW_SWEEP_VMS 4
+/* The group socket (AF_PACKET: broadcast, multicast) is read every this
+ * many passes, and every pass while it has frames. Each read is a system
+ * call and a batch of frames set up and given back: on every pass it cost
+ * the worker more than its AF_XDP rings. A power of two. */
+#define SW_MC_POLL_PASSES 16
+/* Passes after its last send that a VM is still visited every pass, not
+ * only on its turn in the sweep (a few ms under load): a guest that sends
+ * now and then is served at once, one that stopped costs nothing. */
+#define SW_TX_HOT_PASSES 4096
+/* Frames a guest gave back are taken on its turn in the sweep once this
+ * many wait, or on its SW_DRAIN_MIN-th turn since the last drain, or when
+ * reclaim_soon says so, or on a full pass: at a frame or two a pass, a
+ * drain and an alloc refill on every turn cost a VM swept every pass (one
+ * to four VMs) 100 of a one-frame pass's 717 instructions. */
+#define SW_DRAIN_MIN 16
+
+/* VM v was just given n > 0 frames: listed for the flush if they are its
+ * first since the last (see SW_TOUCHED_MAX). */
+static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
+{
+	if (v->rx_unflushed == n)
+		sw->touched[sw->n_touched++] = (uint16_t)v->index;
+}
+
+static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
+{
+	struct sw_capture *c = &sw->cap;
+	struct sw_cap_rec *r;
+	struct timespec ts;
+
+	if (c->prod - __atomic_load_n(&c->cons, __ATOMIC_ACQUIRE) >=
+	    SW_CAP_SLOTS) {
+		c->dropped++;
+		return;
+	}
+	r = &c->ring[c->prod & (SW_CAP_SLOTS - 1)];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	r->len = len;
+	r->dir = dir;
+	memcpy(r->data, pool_data(&sw->pool, addr),
+	       len < SW_CAP_SNAP ? len : SW_CAP_SNAP);
+	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
+
+/* The rare hand-off: captured, or the copy baseline. It repeats to_vm's
+ * enqueue rather than sharing it: one path with the flag checked twice
+ * cost the fast path 24 instructions a packet (148 -> 172, callgrind). */
+static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
+						 struct vmport *v,
+						 uint64_t addr, uint32_t len)
+{
+	if (sw->handoff_copy) {
+		/* The baseline flipswitch replaces: the frame is copied into
+		 * one lent to the VM, and the original recycled. */
+		uint64_t c = copy_frame(sw, addr, len);
+
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		if (c == UINT64_MAX)
+			return;
+		sw->copies--; /* counted as hand-off copies instead */
+		sw->handoff_copies++;
+		addr = c;
+	}
+	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		return;
+	}
+	if (sw->cap.vm == v->index)
+		cap_tap(sw, addr, len, SW_CAP_RX);
+	touch(sw, v, 1);
+}
+
+/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
+ * take it (the reason is counted by the VM port). */
+static inline void to_vm(struct sw *sw, struct vmport *v, uint64_t addr,
+			 uint32_t len)
+{
+	if (__builtin_expect(sw->slow, 0)) {
+		to_vm_slow(sw, v, addr, len);
+		return;
+	}
+	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
+		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		return;
+	}
+	touch(sw, v, 1);
+}
+
+/* A frame from VM v for the wire, as to_nic takes it: tagged with v's
+ * VLAN (*addr and *len move 4 bytes back), shown to a capture. Returns
+ * false if it was dropped (no headroom for the tag). */
+static __attribute__((noinline)) bool
+nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
+	       uint32_t *len_p)
+{
+	struct pool *p = &sw->pool;
+	uint64_t addr = *addr_p;
+	uint32_t len = *len_p;
+
+	if (v->cfg.vlan) {
+		unsigned char *d;
+
+		if (pool_offset_in_frame(p, addr) < 4) {
+			sw->drops[SW_DROP_NO_HEADROOM]++;
+			pool_recycle(p, pool_frame(p, addr));
+			return false;
+		}
+		addr -= 4;
+		len += 4;
+		pool_note_dirty(p, pool_frame(p, addr),
+				pool_offset_in_frame(p, addr),
+				pool_offset_in_frame(p, addr) + len);
+		d = pool_data(p, addr);
+		memmove(d, d + 4, 12);
+		d[12] = 0x81;
+		d[13] = 0x00;
+		d[14] = v->cfg.vlan >> 8;
+		d[15] = v->cfg.vlan & 0xff;
+	}
+	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
+		cap_tap(sw, addr, len, SW_CAP_TX);
+	*addr_p = addr;
+	*len_p = len;
+	return true;
+}
+
+/* A frame from VM v for the wire, added to out[*k] (sw->nicbuf), which
+ * from_vm puts on v's uplink in one burst. Inline for untagged frames;
+ * the tag and the capture take a call. */
+static inline __attribute__((always_inline)) void
+to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
+       struct port_frame *out, uint32_t *k)
+{
+	if (__builtin_expect(v->cfg.vlan || sw->slow, 0) &&
+	    !nic_frame_slow(sw, v, &addr, &len))
+		return;
+	out[*k].addr = addr;
+	out[*k].len = len;
+	(*k)++;
+}
+
+/* A copy of a frame into a fresh pool frame, at the usual headroom, or
+ * less if the frame is longer than the room after it: a guest may send a
+ * whole frame (offset 0, frame_size bytes), and a copy at the headroom
+ * wrote past the end of its frame, into the next (or past the pool). */
+static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
+{
+	struct pool *p = &sw->pool;
+	uint64_t c = pool_alloc(p);
+	uint32_t head = FS_HEADROOM;
+
+	if (c == UINT64_MAX) {
+		sw->drops[SW_DROP_POOL_EMPTY]++;
+		return c;
+	}
+	if (__builtin_expect(len > p->frame_size - FS_HEADROOM, 0))
+		head = p->frame_size - len; /* len <= frame_size: tx_collect */
+	pool_reuse(p, pool_frame(p, c), head, head + len);
+	c += head;
+	memcpy(pool_data(p, c), pool_data(p, addr), len);
+	sw->copies++;
+	return c;
+}
+
+/* A copy of a flooded frame for v, if v can take one: its room is looked
+ * at first (vmport_rx_open counts why not). Copied first, a broadcast
+ * storm to VMs at their quota made a copy for each, for nothing. */
+static void flood_copy(struct sw *sw, struct vmport *v, uint64_t addr,
+		       uint32_t len)
+{
+	uint64_t c;
+
+	if (!v->rx_room && !vmport_rx_open(v, &sw->pool))
+		return;
+	c = copy_frame(sw, addr, len);
+	if (c != UINT64_MAX)
+		to_vm(sw, v, c, len);
+}
+
+/*
+ * Floods a group-addressed frame the switch owns to every attached VM on
+ * `vlan` except `from` (and, when from_nic, only those whose uplink is
+ * that port): a copy for each but the last, which gets the frame itself.
+ * Returns 1 if the frame itself was used, 0 if it is still the caller's.
+ */
+static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
+		     uint16_t vlan, int from_vm, int from_port, int keep)
+{
+	struct vmport *last = NULL;
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+
+		if (!v->attached || i == from_vm || v->cfg.vlan != vlan ||
+		    (from_port >= 0 && v->uplink != from_port))
+			continue;
+		if (last)
+			flood_copy(sw, last, addr, len);
+		last = v;
+	}
+	if (!last)
+		return 0;
+	if (keep) {
+		flood_copy(sw, last, addr, len);
+		return 0;
+	}
+	to_vm(sw, last, addr, len);
+	return 1;
+}
+
+/*
+ * One frame from a NIC, the switch's: a tagged frame loses its tag (VM
+ * ports are access ports), a group frame is flooded, a unicast frame goes
+ * to its VM or is dropped. *last_key and *last_vm are the last destination
+ * looked up in the batch: frames of a burst mostly go where the one before
+ * went. Key 0 is no entry's: its lookup says -1 too. Inline in from_nic's
+ * loop (a call a frame cost the copy baseline 12 instructions).
+ */
+static inline __attribute__((always_inline)) void
+nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
+	  uint64_t *last_key, int32_t *last_vm)
+{
+	struct pool *p = &sw->pool;
+	unsigned char *d = pool_data(p, addr);
+	uint16_t vlan = 0;
+	uint64_t key;
+	int32_t vm;
+
+	if (__builtin_expect(len < FS_ETH_HLEN, 0)) {
+		sw->drops[SW_DROP_NO_ROUTE]++;
+		pool_recycle(p, pool_frame(p, addr));
+		return;
+	}
+	if (d[12] == 0x81 && d[13] == 0x00 && len >= FS_ETH_HLEN + 4) {
+		unsigned char macs[12];
+
+		vlan = ((d[14] << 8) | d[15]) & 0x0fff;
+		/* Access ports see untagged frames: drop the tag in place by
+		 * moving the MACs 4 bytes on (and zero the 4 bytes left
+		 * before them). */
+		memcpy(macs, d, 12);
+		memset(d, 0, 4);
+		memcpy(d + 4, macs, 12);
+		addr += 4;
+		len -= 4;
+		d += 4;
+	}
+	if (d[0] & 1) {
+		/* A tag left, an S-tag or one inside the 802.1Q tag, is
+		 * another network's: no access port may see it. (Unicast
+		 * with one the XDP program passes to the host.) */
+		if ((d[12] == 0x81 && d[13] == 0x00) ||
+		    (d[12] == 0x88 && d[13] == 0xa8) ||
+		    (d[12] == 0x91 && d[13] == 0x00))
+			sw->drops[SW_DROP_NO_ROUTE]++;
+		else if (flood_vms(sw, addr, len, vlan, -1, pt->index, 0))
+			return;
+		pool_recycle(p, pool_frame(p, addr));
+		return;
+	}
+	key = fdb_key_frame(d, vlan);
+	if (key != *last_key) {
+		*last_key = key;
+		*last_vm = fdb_lookup_key(&sw->fdb, key);
+	}
+	vm = *last_vm;
+	if (vm < 0 || sw->vms[vm].uplink != pt->index) {
+		sw->drops[SW_DROP_NO_ROUTE]++;
+		pool_recycle(p, pool_frame(p, addr));
+		return;
+	}
+	to_vm(sw, &sw->vms[vm], addr, len);
+}
+
+/* Frames from a NIC read into f[] (port_rx, port_mc_rx): the path of the
+ * group socket, and of the NIC queues while hand-offs are slow. */
+static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
+		     uint32_t n)
+{
+	unsigned char *base = sw->pool.base;
+	uint64_t last_key = 0;
+	int32_t last_vm = -1;
+
+	for (uint32_t i = 0; i < n; i++) {
+		/* f[n] exists (rxbuf has a spare entry); a prefetch of
+		 * whatever it holds cannot fault. */
+		__builtin_prefetch(base + f[i + 1].addr);
+		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
+			cap_tap(sw, f[i].addr, f[i].len, SW_CAP_RX);
+		nic_frame(sw, pt, f[i].addr, f[i].len, &last_key, &last_vm);
+	}
+}
+
+/* The fast path's frames that are not plain unicast. */
+static __attribute__((noinline)) void nic_frame_rare(struct sw *sw,
+						     struct port *pt,
+						     uint64_t addr,
+						     uint32_t len)
+{
+	uint64_t key = 0;
+	int32_t vm = -1;
+
+	nic_frame(sw, pt, addr, len, &key, &vm);
+}
+
+/* Ends the burst, if any, and adds its bytes to *bytes; its VM is
+ * published at the flush. Inline, as burst_grow: the burst stays in
+ * registers only if its address is never taken. */
+static inline __attribute__((always_inline)) void
+burst_end(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
+{
+	struct vmport *v = b->v;
+	uint32_t n;
+
+	if (!v)
+		return;
+	*bytes += b->bytes;
+	n = vmport_burst_end(b);
+	if (n)
+		touch(sw, v, n);
+}
+
+/* The burst's room ran out, or there was none: opens more if the VM can
+ * take it (vmport_rx_open counts the reason if not). Returns whether the
+ * burst has room. When it cannot, vmport_burst_begin tries once more,
+ * quietly: the drop path pays two looks, the fast path none (a variant
+ * that looked once cost every packet an instruction, callgrind). */
+static inline __attribute__((always_inline)) bool
+burst_grow(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
+{
+	struct vmport *v = b->v;
+
+	burst_end(sw, b, bytes);
+	vmport_rx_open(v, &sw->pool);
+	vmport_burst_begin(b, v, &sw->pool);
+	return !vmport_burst_full(b);
+}
+
+/*
+ * The NIC fast path: a queue's rx ring read in place, each unicast frame
+ * classified and given straight to its VM's rx ring, with the destination
+ * held in a burst (vmport_burst) while frames go where the one before
+ * went. The frame goes from the fill ring's owner to the VM's, its
+ * descriptor from ring to ring, in one loop: port_rx into rxbuf, then
+ * from_nic and vmport_rx_enqueue frame by frame, cost the worker 136
+ * instructions a frame, this 97 (callgrind, fs-core-bench --vms 1). Tagged,
+ * group and runt frames take nic_frame's path; so do all frames while
+ * hand-offs are slow (capture, copy baseline).
+ */
+static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
+{
+	struct pool *p = &sw->pool;
+	unsigned char *base = p->base;
+	uint16_t *owner = p->owner;
+	uint32_t *dirty = p->dirty;
+	uint32_t shift = p->shift, fmask = p->frame_size - 1;
+	struct vmport_burst b = { .v = NULL, .prod = 0, .end = 0 };
+	/* Bytes of the frames given in a burst are added as it ends. */
+	uint64_t key, last_key = 0, bytes = 0;
+	const struct xdp_desc *ring, *xd, *next;
+	uint32_t idx, i, n, rmask;
+
+	if (__builtin_expect(sw->slow, 0)) {
+		n = port_rx(pt, p, qi, sw->rxbuf, sw->batch);
+		from_nic(sw, pt, sw->rxbuf, n);
+		return n;
+	}
+	n = port_rx_peek(pt, p, qi, sw->batch, &idx);
+	if (!n)
+		return 0; /* and no store to the ring's consumer line */
+	ring = port_rx_ring(pt, qi, &rmask);
+	xd = &ring[idx & rmask];
+	for (i = 0; i < n; i++, xd = next) {
+		uint64_t addr = xd->addr;
+		uint32_t len = xd->len, off = (uint32_t)addr & fmask;
+		uint32_t frame = (uint32_t)(addr >> shift);
+		unsigned char *d = base + addr;
+
+		/* The entry after the last is in the ring (stale, perhaps):
+		 * a prefetch of what it points to cannot fault. */
+		next = &ring[(idx + i + 1) & rmask];
+		__builtin_prefetch(base + next->addr);
+		/* pool_reuse, with the pool's fields in locals. */
+		if (dirty[frame] != POOL_DIRTY(off, off + len))
+			pool_zero_stale(p, frame, off, off + len);
+		if (__builtin_expect(len < FS_ETH_HLEN || (d[0] & 1) ||
+				     (d[12] == 0x81 && d[13] == 0x00), 0)) {
+			/* Flooding may give the burst's VM frames. */
+			burst_end(sw, &b, &bytes);
+			last_key = 0;
+			bytes += len;
+			owner[frame] = POOL_OWN_SWITCH;
+			nic_frame_rare(sw, pt, addr, len);
+			continue;
+		}
+		key = fdb_key_frame(d, 0);
+		if (key != last_key) {
+			int32_t vm = fdb_lookup_key(&sw->fdb, key);
+
+			burst_end(sw, &b, &bytes);
+			last_key = key;
+			if (vm >= 0 && sw->vms[vm].uplink == pt->index)
+				vmport_burst_begin(&b, &sw->vms[vm], p);
+		}
+		/* No burst (no route) is a full one. */
+		if (__builtin_expect(vmport_burst_full(&b), 0) &&
+		    (!b.v || !burst_grow(sw, &b, &bytes))) {
+			if (!b.v)
+				sw->drops[SW_DROP_NO_ROUTE]++;
+			bytes += len;
+			owner[frame] = POOL_OWN_SWITCH;
+			pool_recycle(p, frame);
+			continue;
+		}
+		vmport_burst_put(&b, owner, frame, addr, len);
+	}
+	burst_end(sw, &b, &bytes);
+	port_rx_release(pt, qi, n, bytes);
+	return n;
+}
+
+/* Whether a VM given frames has its free ring drained next pass rather
+ * than on its turn in the sweep: it holds half its quota, or the pool runs
+ * low. Otherwise what it gives back waits for its turn and one drain takes
+ * many frames (as a virtio driver reclaims used buffers at its next send):
+ * with many VMs each given a frame or two a pass, a drain per VM per pass
+ * cost more than the hand-offs. */
+static inline bool reclaim_soon(const struct sw *sw, const struct vmport *v)
+{
+	return vmport_held(v, &sw->pool) >= v->quota / 2 ||
+	       sw->pool.n_free < sw->reclaim_low;
+}
+
+/* Lists VM i for a visit next pass (once). */
+static void busy_next(struct sw *sw, uint16_t i)
+{
+	struct vmport *v = &sw->vms[i];
+
+	/* Pass numbers + 1 in the markers: 0 is "never". */
+	if (v->listed == sw->passes + 2)
+		return;
+	v->listed = sw->passes + 2;
+	sw->busy[0][sw->n_busy[0]++] = i;
+}
+
+/* Publishes the rx rings given frames since the last flush: one release
+ * store (and, for a sleeping guest, at most one doorbell) per VM per pass.
+ * Their guests will give frames back: see reclaim_soon. */
+static void flush_touched(struct sw *sw)
+{
+	for (uint32_t i = 0; i < sw->n_touched; i++) {
+		struct vmport *v = &sw->vms[sw->touched[i]];
+		uint32_t n = vmport_rx_flush(v, &sw->pool);
+
+		if (n)
+			sw_ring_guest(sw, v, n);
+		if (reclaim_soon(sw, v))
+			busy_next(sw, sw->touched[i]);
+	}
+	sw->n_touched = 0;
+}
+
+static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
+		    uint32_t n)
+{
+	struct pool *p = &sw->pool;
+	/* The last destination looked up, as from_nic keeps it. */
+	uint64_t key, last_key = 0;
+	int32_t last_dst = -1;
+	/* Frames for the wire, in order: one burst on the uplink's tx ring
+	 * (a call, a reservation and the counts a frame cost 50 instructions
+	 * a frame, callgrind, fs-core-bench --from vm --to nic). */
+	struct port_frame *out = sw->nicbuf;
+	uint32_t k = 0, sent;
+
+	for (uint32_t i = 0; i < n; i++) {
+		const unsigned char *d = pool_data(p, t[i].addr);
+		int32_t dst;
+
+		if (i + 1 < n)
+			__builtin_prefetch(pool_data(p, t[i + 1].addr));
+		if (__builtin_expect(sw->cap.vm == v->index, 0))
+			cap_tap(sw, t[i].addr, t[i].len, SW_CAP_TX);
+		if (d[0] & 1) {
+			/* Other VMs get copies; the uplink gets the frame. */
+			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
+				  v->index, -1, 1);
+			to_nic(sw, v, t[i].addr, t[i].len, out, &k);
+			continue;
+		}
+		key = fdb_key_frame(d, v->cfg.vlan);
+		if (key != last_key) {
+			last_key = key;
+			last_dst = fdb_lookup_key(&sw->fdb, key);
+		}
+		dst = last_dst;
+		if (dst == v->index) {
+			sw->drops[SW_DROP_HAIRPIN]++;
+			pool_recycle(p, pool_frame(p, t[i].addr));
+		} else if (dst >= 0) {
+			sw->vm2vm++;
+			to_vm(sw, &sw->vms[dst], t[i].addr, t[i].len);
+		} else {
+			to_nic(sw, v, t[i].addr, t[i].len, out, &k);
+		}
+	}
+	if (!k)
+		return;
+	sent = port_tx_burst(&sw->ports[v->uplink], p, (uint32_t)v->index,
+			     out, k);
+	for (uint32_t i = sent; i < k; i++)
+		pool_recycle(p, pool_frame(p, out[i].addr));
+}
+
+#ifdef FS_DEBUG
+static void debug_check(struct sw *sw)
+{
+	static struct timespec last;
+	struct timespec now;
+	uint64_t sum = 0;
+	char msg[160];
+
+	for (uint32_t i = 0; i < sw->pool.n_owners; i++)
+		sum += sw->pool.count[i];
+	if (sum != sw->pool.frames ||
+	    sw->pool.count[POOL_OWN_SWITCH] != sw->pool.n_free) {
+		log_err("frame ownership broken: counts sum to %llu of %u, switch %u, free list %u",
+			(unsigned long long)sum, sw->pool.frames,
+			sw->pool.count[POOL_OWN_SWITCH], sw->pool.n_free);
+		abort();
+	}
+	/* The full recount walks every frame: once a second. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec == last.tv_sec)
+		return;
+	last = now;
+	if (pool_check(&sw->pool, true, msg, sizeof(msg))) {
+		log_err("frame ownership broken: %s", msg);
+		abort();
+	}
+}
+#endif
+
+/* VM v's turn in the sweep: whether its free ring is to be drained now
+ * (see drain_due), counting a turn that found frames there. The guest's
+ * index, unchecked: vmport_free_drain checks it. */
+static inline bool drain_turn(const struct sw *sw, struct vmport *v)
+{
+	uint32_t posted = __atomic_load_n(v->free.producer, __ATOMIC_RELAXED) -
+			  v->free.cached_cons;
+
+	return posted && (posted >= SW_DRAIN_MIN ||
+			  ++v->drain_turns >= SW_DRAIN_MIN ||
+			  reclaim_soon(sw, v));
+}
+
+/* Whether to drain VM v's free ring on this visit: always when it is
+ * listed (it was listed for that) or on a full pass; on its turn in the
+ * sweep, once SW_DRAIN_MIN frames wait, on the SW_DRAIN_MIN-th turn that
+ * found some, or reclaim_soon. */
+static inline bool drain_due(const struct sw *sw, struct vmport *v,
+			     bool sweep)
+{
+	if (!sweep || sw->full_pass == SW_PASS_FULL)
+		return fs_cons_posted(&v->free);
+	if (!drain_turn(sw, v))
+		return false;
+	v->drain_turns = 0;
+	return true;
+}
+
+/*
+ * One VM's rings, once a pass. On its turn in the sweep (every VM on a full
+ * pass): attach requests and all four rings, the free ring when drain_due.
+ * Listed (see below): its free
+ * ring and its tx ring; its alloc ring only after it sent (sending is what
+ * takes frames off it) or when it runs short. A VM is listed for the next
+ * pass while it sends (for SW_TX_HOT_PASSES passes after it last did), was
+ * lent frames, gave back a full batch, or still holds frames it was given
+ * and reclaim_soon.
+ */
+static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
+{
+	struct vmport *v = &sw->vms[i];
+	struct pool *p = &sw->pool;
+	uint32_t n = 0, k, lent = 0;
+	bool acted = false, hot;
+
+	if (v->visited == sw->passes + 1)
+		return 0;
+	v->visited = sw->passes + 1;
+	if (!v->active)
+		return 0;
+	/* A request sooner than ctrl_gap after the last one acted on waits
+	 * for a later turn (vm_quiet keeps the VM visited meanwhile). */
+	if (sweep && sw->now >= v->ctrl_next && vmport_poll_ctrl(v, p)) {
+		v->ctrl_next = sw->now + sw->ctrl_gap;
+		acted = true;
+		busy_next(sw, i);
+	}
+	if (!v->attached)
+		return 0;
+	hot = v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES;
+	/* Most VMs visited in the sweep have nothing on any ring: a load of
+	 * each ring's producer says so before any batch is set up. */
+	if ((sweep || hot) && fs_cons_posted(&v->tx)) {
+		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
+		if (n) {
+			v->tx_pass = sw->passes + 1;
+			hot = true;
+			from_vm(sw, v, sw->txbuf, n);
+		}
+	}
+	k = drain_due(sw, v, sweep) ? vmport_free_drain(v, p, sw->batch) : 0;
+	if (n || (sweep && (k || acted)) ||
+	    fs_prod_pending(&v->alloc) < v->alloc_target)
+		if ((lent = vmport_alloc_refill(v, p)))
+			sw_ring_guest(sw, v, 0);
+	if (hot || lent || k == sw->batch ||
+	    (k && vmport_held(v, p) > fs_prod_pending(&v->alloc) &&
+	     reclaim_soon(sw, v)))
+		busy_next(sw, i);
+	return n + k;
+}
+
+/* Whether VM v's turn in the sweep would find nothing to do: not in use,
+ * or no attach request, not sending lately, nothing on its tx and free
+ * rings, and its alloc ring stocked; then visit_vm would only have looked.
+ * Inline, in the sweep's loop: most VMs swept are idle, and the call and
+ * visit_vm's own checks cost each ~70 instructions (callgrind,
+ * fs-core-bench --vms 256 --active 1). */
+static inline bool vm_quiet(const struct sw *sw, struct vmport *v)
+{
+	if (!v->active)
+		return true;
+	if (__atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED) !=
+	    v->last_req)
+		return false;
+	if (!v->attached)
+		return true;
+	if ((v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES) ||
+	    fs_cons_posted(&v->tx) ||
+	    fs_prod_pending(&v->alloc) < v->alloc_target)
+		return false;
+	/* Its free ring, as drain_due sees it: frames that wait for a later
+	 * turn are nothing to do now. A drain due (not counted off here)
+	 * is found so again by visit_vm's drain_due. */
+	return !drain_turn(sw, v);
+}
+
+/* SW_SWEEP_VMS VMs in turn (all of them on a full pass), with their
+ * attach requests, then those listed last pass not visited yet. */
+static uint32_t visit_vms(struct sw *sw)
+{
+	uint16_t *list = sw->busy[0];
+	uint32_t n = sw->n_busy[0], work = 0, sweep;
+
+	/* This pass's list becomes the other buffer; next pass's fills
+	 * busy[0]. */
+	sw->busy[0] = sw->busy[1];
+	sw->busy[1] = list;
+	sw->n_busy[0] = 0;
+	sweep = sw->full_pass || sw->n_vms <= SW_SWEEP_VMS ? (uint32_t)sw->n_vms :
+							       SW_SWEEP_VMS;
+	for (uint32_t k = 0; k < sweep; k++) {
+		if (sw->sweep >= (uint32_t)sw->n_vms)
+			sw->sweep = 0;
+		if (sw->full_pass == SW_PASS_FULL ||
+		    !vm_quiet(sw, &sw->vms[sw->sweep]))
+			work += visit_vm(sw, (uint16_t)sw->sweep, true);
+		sw->sweep++;
+	}
+	sw->full_pass = 0;
+	for (uint32_t k = 0; k < n; k++)
+		work += visit_vm(sw, list[k], false);
+	return work;
+}
+
+uint32_t sw_poll_once(struct sw *sw)
+{
+	struct pool *p = &sw->pool;
+	uint32_t work = 0, n;
+
+	sw_mail_poll(sw);
+	/* Guest heartbeats, a few times a second at most. */
+	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		sw->check_alive = false;
+		if (now - sw->alive_ms >= 100) {
+			sw->alive_ms = now;
+			for (int i = 0; i < sw->n_vms; i++)
+				if (sw->vms[i].active)
+					vmport_check_alive(&sw->vms[i], p, now,
+							   sw->cfg->guest_timeout);
+		}
+	}
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+
+		for (uint32_t q = 0; q < pt->n_queues; q++) {
+			work += nic_rx(sw, pt, q);
+		}
+		/* full_pass: the worker just woke up (or napped), perhaps
+		 * for it. */
+		if (pt->mc_busy || sw->full_pass ||
+		    !(sw->passes & (SW_MC_POLL_PASSES - 1))) {
+			n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
+			pt->mc_busy = n > 0;
+			from_nic(sw, pt, sw->rxbuf, n);
+			work += n;
+		}
+	}
+
+	work += visit_vms(sw);
+	flush_touched(sw);
+	if (sw->n_held)
+		sw_ring_held(sw, false);
+
+	for (int i = 0; i < sw->n_ports; i++) {
+		port_tx_flush(&sw->ports[i], p);
+		work += port_service(&sw->ports[i], p, sw->batch);
+	}
+	sw->passes++;
+#ifdef FS_DEBUG
+	debug_check(sw);
+#endif
+	return work;
+}
