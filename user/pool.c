@@ -19,6 +19,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include <xdp/xsk.h>
 
 #include "log.h"
 #include "pool.h"
@@ -115,10 +116,31 @@ out_close:
 	return err;
 }
 
+int pool_umem_create(struct pool *p, uint32_t ring_size,
+		     struct xsk_ring_prod *fq, struct xsk_ring_cons *cq)
+{
+	struct xsk_umem_config uc = {
+		.fill_size = ring_size,
+		.comp_size = ring_size,
+		.frame_size = p->frame_size,
+		.frame_headroom = 0,
+	};
+
+	return xsk_umem__create(&p->umem, p->base, p->size, fq, cq, &uc);
+}
+
+void pool_umem_destroy(struct pool *p)
+{
+	if (p->umem)
+		xsk_umem__delete(p->umem);
+	p->umem = NULL;
+}
+
 void pool_destroy(struct pool *p)
 {
 	if (p->fd < 0)
 		return;
+	pool_umem_destroy(p);
 	free(p->owner);
 	free(p->dirty);
 	free(p->count);

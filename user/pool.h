@@ -79,7 +79,7 @@ struct pool {
 	uint64_t scrubbed_frames;
 	uint64_t scrubbed_bytes;
 
-	struct xsk_umem *umem; /* created with the first AF_XDP socket */
+	struct xsk_umem *umem; /* pool_umem_create, with the first socket */
 };
 
 /* Bytes of the pool file: frames * frame_size rounded up to a power of two
@@ -97,9 +97,22 @@ static inline uint64_t pool_file_size(uint32_t frames, uint32_t frame_size)
 	return pool_pow2_roundup((uint64_t)frames * frame_size);
 }
 
-/* Creates (or truncates) and maps the pool file, all frames free. */
+/* Creates (or truncates) and maps the pool file, all frames free.
+ * pool_destroy deletes the UMEM too: the sockets on it must be closed. */
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms);
 void pool_destroy(struct pool *p);
+
+struct xsk_ring_prod;
+struct xsk_ring_cons;
+
+/* Registers the pool as the UMEM of every AF_XDP socket, with the first
+ * socket: the UMEM's fill and completion rings (ring_size entries) become
+ * fq and cq, that socket's. 0 or -errno. pool_umem_destroy undoes it (a
+ * no-op without a UMEM): after a failed first bind, whose rings cannot be
+ * used again, and by pool_destroy. */
+int pool_umem_create(struct pool *p, uint32_t ring_size,
+		     struct xsk_ring_prod *fq, struct xsk_ring_cons *cq);
+void pool_umem_destroy(struct pool *p);
 
 static inline uint32_t pool_frame(const struct pool *p, uint64_t addr)
 {
@@ -228,6 +241,99 @@ static inline void pool_from_guest(struct pool *p, uint32_t frame)
 static inline void pool_recycle(struct pool *p, uint32_t frame)
 {
 	pool_free(p, pool_frame_addr(p, frame));
+}
+
+/*
+ * Bursts: the free list's side of a ring's batch, one count move for all.
+ * The loops keep the pool's fields in locals (see pool_set_owner) and are
+ * inlined into the callers' loops over their rings.
+ *
+ * pool_alloc_burst: n frames (n <= n_free) off the free list to owner
+ * `to`, their base offsets written to ring[(idx + i) & mask], in
+ * pool_alloc's order. pool_lend_burst: the same for a guest, each frame
+ * scrubbed whole first (pool_scrub): a guest may send any part of a frame
+ * it is lent.
+ */
+static inline __attribute__((always_inline)) void
+__pool_alloc_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
+		   uint32_t idx, uint32_t n, bool scrub)
+{
+	uint64_t *top = p->free_stack + p->n_free;
+	uint16_t *owner = p->owner;
+	uint32_t shift = p->shift;
+
+	p->n_free -= n;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t addr = *--top;
+		uint32_t frame = (uint32_t)(addr >> shift);
+
+		if (scrub)
+			pool_scrub(p, frame);
+		owner[frame] = to;
+		ring[(idx + i) & mask] = addr;
+	}
+	pool_count_move(p, POOL_OWN_SWITCH, to, n);
+}
+
+static inline __attribute__((always_inline)) void
+pool_alloc_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
+		 uint32_t idx, uint32_t n)
+{
+	__pool_alloc_burst(p, to, ring, mask, idx, n, false);
+}
+
+static inline __attribute__((always_inline)) void
+pool_lend_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
+		uint32_t idx, uint32_t n)
+{
+	__pool_alloc_burst(p, to, ring, mask, idx, n, true);
+}
+
+/*
+ * Frames taken back in a burst, each checked by the caller (a guest's free
+ * ring): pool_recycle_begin gives the free list's top; the caller sets the
+ * owner table entry of each frame it takes to POOL_OWN_SWITCH and stores
+ * its base offset at *top++ (at most frames - n_free of them, which holds
+ * while the counts do); pool_recycle_end counts the k stored as moved from
+ * `from` and returns k. Frames a guest held are marked dirty whole under
+ * scrub "full" (pool_from_guest).
+ */
+static inline uint64_t *pool_recycle_begin(struct pool *p)
+{
+	return p->free_stack + p->n_free;
+}
+
+static inline __attribute__((always_inline)) uint32_t
+pool_recycle_end(struct pool *p, uint16_t from, const uint64_t *top)
+{
+	const uint64_t *start = p->free_stack + p->n_free;
+	uint32_t k = (uint32_t)(top - start);
+
+	if (from >= POOL_OWN_VM0 && p->scrub == CFG_SCRUB_FULL)
+		for (uint32_t i = 0; i < k; i++)
+			pool_from_guest(p, pool_frame(p, start[i]));
+	p->n_free += k;
+	pool_count_move(p, from, POOL_OWN_SWITCH, k);
+	return k;
+}
+
+/* n frames owner `from` is known to hold (the kernel's completion ring),
+ * their addresses at ring[(idx + i) & mask], back on the free list. */
+static inline __attribute__((always_inline)) void
+pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
+		   uint32_t mask, uint32_t idx, uint32_t n)
+{
+	uint64_t *top = pool_recycle_begin(p);
+	uint16_t *owner = p->owner;
+	uint32_t shift = p->shift;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t frame = (uint32_t)(ring[(idx + i) & mask] >> shift);
+
+		owner[frame] = POOL_OWN_SWITCH;
+		*top++ = (uint64_t)frame << shift;
+	}
+	pool_recycle_end(p, from, top);
 }
 
 /* Takes back every frame owner `who` holds: moves each to the switch and

@@ -210,17 +210,9 @@ static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
 	int err;
 
 	if (!p->umem) {
-		struct xsk_umem_config uc = {
-			.fill_size = pt->cfg.ring_size,
-			.comp_size = pt->cfg.ring_size,
-			.frame_size = p->frame_size,
-			.frame_headroom = 0,
-		};
-
 		/* The UMEM's own fill and completion rings become this, the
 		 * first, socket's; later sockets get rings of their own. */
-		err = xsk_umem__create(&p->umem, p->base, p->size, &q->fq,
-				       &q->cq, &uc);
+		err = pool_umem_create(p, pt->cfg.ring_size, &q->fq, &q->cq);
 		if (err)
 			return err;
 		first = true;
@@ -230,8 +222,7 @@ static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
 	if (err && first) {
 		/* A failed bind leaves the UMEM's first rings unusable for a
 		 * retry: start over with a fresh registration. */
-		xsk_umem__delete(p->umem);
-		p->umem = NULL;
+		pool_umem_destroy(p);
 	}
 	if (!err)
 		q->fd = xsk_socket__fd(q->xsk);
@@ -672,18 +663,13 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 
 	for (uint32_t qi = 0; qi < pt->n_queues; qi++) {
 		struct nic_queue *q = &pt->q[qi];
-		uint32_t idx, n, i, room;
+		uint32_t idx, n, room;
 
 		n = tx ? xsk_ring_cons__peek(&q->cq, batch, &idx) : 0;
-		for (i = 0; i < n; i++) {
-			uint32_t frame = pool_frame(
-				p, *xsk_ring_cons__comp_addr(&q->cq, idx + i));
-
-			pool_set_owner(p, frame, POOL_OWN_SWITCH);
-			pool_recycle(p, frame);
-		}
 		if (n) {
-			pool_count_move(p, POOL_OWN_TX, POOL_OWN_SWITCH, n);
+			pool_recycle_burst(p, POOL_OWN_TX,
+					   (const uint64_t *)q->cq.ring,
+					   q->cq.mask, idx, n);
 			xsk_ring_cons__release(&q->cq, n);
 			pt->st.tx_completed += n;
 			moved += n;
@@ -705,19 +691,8 @@ uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
 			room = p->n_free > p->fill_reserve ?
 				       p->n_free - p->fill_reserve : 0;
 		if (room && xsk_ring_prod__reserve(&q->fq, room, &idx) == room) {
-			uint64_t *top = p->free_stack + p->n_free;
-			uint16_t *owner = p->owner;
-			uint32_t shift = p->shift;
-
-			/* pool_alloc and pool_set_owner, room times. */
-			for (i = 0; i < room; i++) {
-				uint64_t addr = *--top;
-
-				owner[addr >> shift] = POOL_OWN_FILL;
-				*xsk_ring_prod__fill_addr(&q->fq, idx + i) = addr;
-			}
-			p->n_free -= room;
-			pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_FILL, room);
+			pool_alloc_burst(p, POOL_OWN_FILL, (uint64_t *)q->fq.ring,
+					 q->fq.mask, idx, room);
 			xsk_ring_prod__submit(&q->fq, room);
 			moved += room;
 		}

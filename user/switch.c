@@ -131,10 +131,7 @@ void sw_fini(struct sw *sw)
 		}
 		vmport_destroy(&sw->vms[i], &sw->pool);
 	}
-	if (sw->pool.umem)
-		xsk_umem__delete(sw->pool.umem);
-	sw->pool.umem = NULL;
-	pool_destroy(&sw->pool);
+	pool_destroy(&sw->pool); /* and its UMEM: the sockets are closed */
 	fdb_fini(&sw->fdb);
 	free(sw->vms);
 	free(sw->touched);

@@ -445,7 +445,7 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 {
 	uint16_t *owner = p->owner, vo = v->owner;
-	uint64_t *start = p->free_stack + p->n_free, *top = start;
+	uint64_t *top = pool_recycle_begin(p);
 	uint64_t size = p->size;
 	uint32_t shift = p->shift, idx, i, n, k, mask = v->free.mask;
 	const uint64_t *ring = (const uint64_t *)v->free.desc;
@@ -463,27 +463,18 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 
 		if (frame < 0)
 			continue;
-		/* pool_set_owner, pool_recycle (pool_from_guest below). */
 		owner[frame] = POOL_OWN_SWITCH;
 		*top++ = (uint64_t)frame << shift;
 	}
 	fs_cons_release(&v->free, n);
-	k = (uint32_t)(top - start);
-	if (p->scrub == CFG_SCRUB_FULL)
-		for (i = 0; i < k; i++)
-			pool_from_guest(p, (uint32_t)(start[i] >> shift));
-	p->n_free += k;
-	pool_count_move(p, vo, POOL_OWN_SWITCH, k);
+	k = pool_recycle_end(p, vo, top);
 	v->st.freed += k;
 	return k;
 }
 
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 {
-	uint32_t cons, pending, want, room, held, idx, i, n;
-	uint16_t *owner = p->owner, vo = v->owner;
-	uint32_t shift = p->shift, mask = v->alloc.mask;
-	uint64_t *ring = (uint64_t *)v->alloc.desc, *top;
+	uint32_t cons, pending, want, room, held, idx, n;
 	int bad = 0;
 
 	if (!v->attached)
@@ -511,20 +502,8 @@ uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p)
 	n = fs_prod_reserve(&v->alloc, want, &idx, &bad);
 	if (v->rx_room > room - n)
 		v->rx_room = room - n;
-	/* pool_alloc and pool_set_owner n times (n <= n_free), the fields
-	 * in locals. */
-	top = p->free_stack + p->n_free;
-	p->n_free -= n;
-	for (i = 0; i < n; i++) {
-		uint64_t addr = *--top;
-		uint32_t frame = (uint32_t)(addr >> shift);
-
-		/* The guest may send any part of it: all of it clean. */
-		pool_scrub(p, frame);
-		owner[frame] = vo;
-		ring[(idx + i) & mask] = addr;
-	}
-	pool_count_move(p, POOL_OWN_SWITCH, vo, n);
+	pool_lend_burst(p, v->owner, (uint64_t *)v->alloc.desc, v->alloc.mask,
+			idx, n);
 	if (n) {
 		fs_prod_submit(&v->alloc);
 		v->st.lent += n;

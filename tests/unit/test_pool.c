@@ -6,7 +6,9 @@
  * created), the owner table (pool_move with the right and the wrong owner,
  * counts always summing to the frames), pool_check catching a corrupted
  * table and a free list out of step with the switch's count, pool_reclaim,
- * and the scrub policies off/used/full byte by byte with their counters.
+ * the scrub policies off/used/full byte by byte with their counters, and
+ * the bursts (pool_alloc_burst, pool_lend_burst, pool_recycle_burst,
+ * pool_recycle_begin/_end) on a small ring that wraps.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -710,6 +712,199 @@ static void test_scrub_counters_accumulate(void **state)
 	assert_pool_ok(p, true);
 }
 
+/* ---- bursts ---------------------------------------------------------------- */
+
+#define RING 8u
+#define SENTINEL 0xdeadbeefdeadbeefull
+
+static void ring_fill(uint64_t *ring)
+{
+	for (uint32_t i = 0; i < RING; i++)
+		ring[i] = SENTINEL;
+}
+
+/* pool_alloc_burst writes at (idx + i) & mask, wrapping, in pool_alloc's
+ * order, sets each owner and moves the counts once; a burst of 0 changes
+ * nothing. */
+static void test_alloc_burst(void **state)
+{
+	struct pool *p = *state;
+	uint64_t ring[RING];
+
+	ring_fill(ring);
+	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 6, 0);
+	for (uint32_t i = 0; i < RING; i++)
+		assert_true(ring[i] == SENTINEL);
+	assert_int_equal(p->n_free, FRAMES);
+
+	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 6, 5);
+	/* Slots 6, 7, 0, 1, 2 get frames 0..4; 3..5 are untouched. */
+	assert_int_equal(ring[6], 0 * FSIZE);
+	assert_int_equal(ring[7], 1 * FSIZE);
+	assert_int_equal(ring[0], 2 * FSIZE);
+	assert_int_equal(ring[1], 3 * FSIZE);
+	assert_int_equal(ring[2], 4 * FSIZE);
+	for (uint32_t i = 3; i < 6; i++)
+		assert_true(ring[i] == SENTINEL);
+	for (uint32_t f = 0; f < 5; f++)
+		assert_int_equal(p->owner[f], POOL_OWN_FILL);
+	assert_int_equal(p->owner[5], POOL_OWN_SWITCH);
+	assert_int_equal(p->n_free, FRAMES - 5);
+	assert_int_equal(p->count[POOL_OWN_SWITCH], FRAMES - 5);
+	assert_int_equal(p->count[POOL_OWN_FILL], 5);
+	assert_pool_ok(p, true);
+	/* The next frame off the free list is the one after them. */
+	assert_int_equal(pool_alloc(p), 5 * FSIZE);
+	pool_free(p, 5 * FSIZE);
+
+	/* The whole rest of the pool, then nothing is left. */
+	pool_alloc_burst(p, VM1, ring, 0, 0, FRAMES - 5);
+	assert_int_equal(ring[0], (FRAMES - 1) * FSIZE);
+	assert_int_equal(p->n_free, 0);
+	assert_int_equal(p->count[VM1], FRAMES - 5);
+	assert_int_equal(pool_alloc(p), UINT64_MAX);
+	assert_pool_ok(p, true);
+}
+
+/* pool_lend_burst scrubs each frame whole before a guest gets it: the
+ * bytes of its earlier use are zeroed and counted, its dirty range
+ * cleared; pool_alloc_burst leaves them for pool_reuse. */
+static void test_lend_burst_scrubs(void **state)
+{
+	struct pool *p = *state;
+	uint64_t ring[RING];
+
+	/* Frames 0 and 1 carried packets of 100 and 300 bytes at 256. */
+	for (uint32_t f = 0; f < 2; f++) {
+		memset(p->base + f * FSIZE, 0xa5, FSIZE);
+		pool_note_dirty(p, f, 256, 256 + 100 + 200 * f);
+	}
+	ring_fill(ring);
+	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
+	assert_int_equal(p->scrubbed_frames, 0);
+	assert_int_equal(p->dirty[0], POOL_DIRTY(256, 356));
+	pool_recycle_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
+
+	pool_lend_burst(p, VM0, ring, RING - 1, 3, 2);
+	assert_int_equal(ring[3], FSIZE); /* the last recycled, first */
+	assert_int_equal(ring[4], 0);
+	assert_int_equal(p->owner[0], VM0);
+	assert_int_equal(p->owner[1], VM0);
+	assert_int_equal(p->count[VM0], 2);
+	assert_int_equal(p->scrubbed_frames, 2);
+	assert_int_equal(p->scrubbed_bytes, 100 + 300);
+	for (uint32_t f = 0; f < 2; f++) {
+		uint32_t hi = 256 + 100 + 200 * f;
+
+		assert_int_equal(p->dirty[f], 0);
+		for (uint32_t b = 0; b < FSIZE; b++) {
+			unsigned char want = b >= 256 && b < hi ? 0 : 0xa5;
+
+			if (p->base[f * FSIZE + b] != want)
+				fail_msg("frame %u byte %u is %#x, not %#x", f, b,
+					 p->base[f * FSIZE + b], want);
+		}
+	}
+	assert_pool_ok(p, true);
+}
+
+/* pool_recycle_burst takes addresses anywhere in their frames, wrapping
+ * round the ring, back to the free list at frame bases (the last one
+ * first out), and moves the counts from the owner given. */
+static void test_recycle_burst(void **state)
+{
+	struct pool *p = *state;
+	uint64_t ring[RING];
+
+	ring_fill(ring);
+	pool_alloc_burst(p, POOL_OWN_TX, ring, RING - 1, 5, 6);
+	assert_int_equal(p->count[POOL_OWN_TX], 6);
+	/* Completions come back in another order, at offsets in the frame. */
+	ring[3] = 4 * FSIZE + 256;
+	ring[4] = 1 * FSIZE + 1;
+	ring[5] = 0 * FSIZE + FSIZE - 1;
+	ring[6] = 5 * FSIZE;
+	ring[7] = 2 * FSIZE + 64;
+	ring[0] = 3 * FSIZE + 2000;
+	pool_recycle_burst(p, POOL_OWN_TX, ring, RING - 1, 3, 4);
+	assert_int_equal(p->count[POOL_OWN_TX], 2);
+	assert_int_equal(p->n_free, FRAMES - 2);
+	assert_int_equal(p->owner[4], POOL_OWN_SWITCH);
+	assert_int_equal(p->owner[1], POOL_OWN_SWITCH);
+	assert_int_equal(p->owner[0], POOL_OWN_SWITCH);
+	assert_int_equal(p->owner[5], POOL_OWN_SWITCH);
+	assert_int_equal(p->owner[2], POOL_OWN_TX);
+	assert_int_equal(p->owner[3], POOL_OWN_TX);
+	assert_pool_ok(p, true);
+	pool_recycle_burst(p, POOL_OWN_TX, ring, RING - 1, 7, 2);
+	assert_int_equal(p->count[POOL_OWN_TX], 0);
+	assert_pool_ok(p, true);
+	/* Last in, first out, at frame bases. */
+	assert_int_equal(pool_alloc(p), 3 * FSIZE);
+	assert_int_equal(pool_alloc(p), 2 * FSIZE);
+	assert_int_equal(pool_alloc(p), 5 * FSIZE);
+	assert_int_equal(pool_alloc(p), 0);
+	assert_int_equal(pool_alloc(p), 1 * FSIZE);
+	assert_int_equal(pool_alloc(p), 4 * FSIZE);
+	assert_int_equal(pool_alloc(p), 6 * FSIZE);
+}
+
+/* pool_recycle_begin/_end as a guest's free ring uses them: the caller
+ * pushes only the frames it accepts; _end counts those. Under scrub "full"
+ * a frame from a guest is dirty whole, under "used" as it was; frames
+ * from the kernel never are marked. */
+static void test_recycle_begin_end(void **state)
+{
+	static const enum cfg_scrub modes[] = { CFG_SCRUB_USED, CFG_SCRUB_FULL };
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		struct cfg_pool c;
+		struct pool p;
+		uint64_t ring[RING], *top;
+		uint32_t k;
+
+		make_cfg(&c, FRAMES, FSIZE, modes[m]);
+		assert_int_equal(pool_create(&p, &c, MAX_VMS), 0);
+		pool_lend_burst(&p, VM0, ring, RING - 1, 0, 4);
+		pool_note_dirty(&p, 1, 100, 200);
+
+		/* Frames 1 and 3 given back; 0 and 2 refused by the caller. */
+		top = pool_recycle_begin(&p);
+		for (uint32_t f = 1; f < 4; f += 2) {
+			p.owner[f] = POOL_OWN_SWITCH;
+			*top++ = pool_frame_addr(&p, f);
+		}
+		k = pool_recycle_end(&p, VM0, top);
+		assert_int_equal(k, 2);
+		assert_int_equal(p.count[VM0], 2);
+		assert_int_equal(p.n_free, FRAMES - 2);
+		assert_int_equal(p.owner[0], VM0);
+		assert_int_equal(p.owner[2], VM0);
+		assert_int_equal(p.dirty[1], modes[m] == CFG_SCRUB_FULL ?
+						     POOL_DIRTY(0, FSIZE) :
+						     POOL_DIRTY(100, 200));
+		assert_int_equal(p.dirty[3], modes[m] == CFG_SCRUB_FULL ?
+						     POOL_DIRTY(0, FSIZE) : 0);
+		assert_pool_ok(&p, true);
+		/* An empty burst counts nothing. */
+		top = pool_recycle_begin(&p);
+		assert_int_equal(pool_recycle_end(&p, VM0, top), 0);
+		assert_int_equal(p.count[VM0], 2);
+		/* From the kernel: never marked. */
+		pool_alloc_burst(&p, POOL_OWN_FILL, ring, RING - 1, 0, 1);
+		assert_int_equal(ring[0], 3 * FSIZE);
+		pool_scrub(&p, 3);
+		top = pool_recycle_begin(&p);
+		p.owner[3] = POOL_OWN_SWITCH;
+		*top++ = 3 * FSIZE;
+		assert_int_equal(pool_recycle_end(&p, POOL_OWN_FILL, top), 1);
+		assert_int_equal(p.dirty[3], 0);
+		assert_pool_ok(&p, true);
+		pool_destroy(&p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +924,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_everything, setup, teardown),
 		cmocka_unit_test(test_scrub_policies),
+		cmocka_unit_test_setup_teardown(test_alloc_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lend_burst_scrubs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recycle_burst, setup, teardown),
+		cmocka_unit_test(test_recycle_begin_end),
 		cmocka_unit_test_setup_teardown(test_scrub_counters_accumulate, setup,
 						teardown),
 	};
