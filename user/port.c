@@ -513,10 +513,8 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	if (pt->mc_fd < 0)
 		return 0;
 	/* Most reads find nothing: a peek says so before a batch of frames
-	 * is taken from the pool, set up for recvmmsg and given back. With
-	 * a read every 16 passes that setup was half the worker's busy time
-	 * at 0.35 Mpps from a veth (1300 -> 620 ns a packet, flipswitchctl
-	 * stats, the guest on the other CPU). */
+	 * is taken from the pool, set up for recvmmsg and given back, a
+	 * setup that costs more than the peek's system call. */
 	if (recv(pt->mc_fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) < 0)
 		return 0;
 	if (max > MC_BATCH)

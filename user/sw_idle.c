@@ -37,10 +37,8 @@
  * while it sleeps); else once doorbell_usecs have passed (sw_ring_held).
  * Interrupt moderation, as a NIC's rx-usecs and rx-frames: while frames
  * keep coming a woken guest finds a batch, not one frame per wake-up; the
- * first frame after a quiet spell is rung at once. (Measured with the
- * guest on the switch's CPU: without it a ring for every 1.9 frames at
- * 0.33 Mpps, each a switch to the guest and back, 2.5 us of the worker's
- * time a packet.)
+ * first frame after a quiet spell is rung at once. With the guest on the
+ * switch's CPU each ring is a switch to the guest and back.
  */
 void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 {
@@ -56,11 +54,11 @@ void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 		v->bell_frames = 0;
 		v->bell_held = false; /* sw_ring_held drops its entry */
 	} else if (!v->bell_held) {
-		/* Held again before sw_ring_held dropped its entry (rung at once
-		 * from an alloc refill, then given frames in the same pass):
-		 * that entry serves. (Listed anew, a guest that sleeps while
-		 * it sends and receives added an entry each interval, until
-		 * the list was full and no doorbell was moderated.) */
+		/* Held again before sw_ring_held dropped its entry (rung at
+		 * once from an alloc refill, then given frames in the same
+		 * pass): that entry serves. A VM has one entry at most, so a
+		 * guest that sleeps while it sends and receives cannot fill
+		 * the list and end moderation for all. */
 		v->bell_held = true;
 		if (!v->bell_listed) {
 			v->bell_listed = true;
@@ -249,10 +247,9 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			continue;
 		}
 		/* An empty pass lets whatever else wants this CPU run first:
-		 * a guest sharing it, which a spinning worker kept waiting
-		 * for the rest of its time slice. (VM to VM with the receiving
-		 * guest on the switch's CPU: 1.7-6.5 -> 8.8-9.3 Mpps.) Alone
-		 * on its CPU, the worker pays a system call an empty pass. */
+		 * a guest sharing it, which a spinning worker would keep
+		 * waiting for the rest of its time slice. Alone on its CPU,
+		 * the worker pays a system call an empty pass. */
 		if (!naps)
 			sched_yield();
 		sw->now = ticks_now(&sw->ticks);

@@ -135,9 +135,10 @@ int sw_mail_call(struct sw *sw, int op, int arg, int arg2, void *ptr,
 		if (__atomic_load_n(&m->state, __ATOMIC_ACQUIRE) ==
 		    SW_MAIL_DONE)
 			break;
-		/* Time is up: withdrawn, unless the worker took it. (Left
-		 * posted, a late worker acted on memory the caller had
-		 * freed, and the next request overwrote it meanwhile.) */
+		/* Time is up: withdrawn, unless the worker took it. A
+		 * withdrawn request is never acted on: not on ptr's memory
+		 * once the caller frees it, nor with the next request's
+		 * arguments. */
 		if (i >= timeout_ms * 10 &&
 		    __atomic_compare_exchange_n(&m->state, &posted,
 						SW_MAIL_IDLE, false,

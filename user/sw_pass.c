@@ -26,8 +26,7 @@
 #define SW_SWEEP_VMS 4
 /* The group socket (AF_PACKET: broadcast, multicast) is read every this
  * many passes, and every pass while it has frames. Each read is a system
- * call and a batch of frames set up and given back: on every pass it cost
- * the worker more than its AF_XDP rings. A power of two. */
+ * call, dearer than a pass over the AF_XDP rings. A power of two. */
 #define SW_MC_POLL_PASSES 16
 /* Passes after its last send that a VM is still visited every pass, not
  * only on its turn in the sweep (a few ms under load): a guest that sends
@@ -35,9 +34,9 @@
 #define SW_TX_HOT_PASSES 4096
 /* Frames a guest gave back are taken on its turn in the sweep once this
  * many wait, or on its SW_DRAIN_MIN-th turn since the last drain, or when
- * reclaim_soon says so, or on a full pass: at a frame or two a pass, a
- * drain and an alloc refill on every turn cost a VM swept every pass (one
- * to four VMs) 100 of a one-frame pass's 717 instructions. */
+ * reclaim_soon says so, or on a full pass: a drain and an alloc refill
+ * have a fixed cost, which a VM swept every pass (one to four VMs) would
+ * otherwise pay for each frame or two it gives back. */
 #define SW_DRAIN_MIN 16
 
 /* VM v was just given n > 0 frames: listed for the flush if they are its
@@ -72,8 +71,8 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
 
 /* The rare hand-off: captured, or the copy baseline. It repeats to_vm's
- * enqueue rather than sharing it: one path with the flag checked twice
- * cost the fast path 24 instructions a packet (148 -> 172, callgrind). */
+ * enqueue rather than sharing it, so that the fast path tests sw->slow
+ * once and carries nothing of the slow one. */
 static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
 						 struct vmport *v,
 						 uint64_t addr, uint32_t len)
@@ -170,8 +169,8 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 
 /* A copy of a frame into a fresh pool frame, at the usual headroom, or
  * less if the frame is longer than the room after it: a guest may send a
- * whole frame (offset 0, frame_size bytes), and a copy at the headroom
- * wrote past the end of its frame, into the next (or past the pool). */
+ * whole frame (offset 0, frame_size bytes), and the copy must end inside
+ * its own frame. */
 static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 {
 	struct pool *p = &sw->pool;
@@ -192,8 +191,8 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 }
 
 /* A copy of a flooded frame for v, if v can take one: its room is looked
- * at first (vmport_rx_open counts why not). Copied first, a broadcast
- * storm to VMs at their quota made a copy for each, for nothing. */
+ * at first (vmport_rx_open counts why not), so that a VM at its quota
+ * costs a broadcast no copy. */
 static void flood_copy(struct sw *sw, struct vmport *v, uint64_t addr,
 		       uint32_t len)
 {
@@ -243,7 +242,7 @@ static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
  * to its VM or is dropped. *last_key and *last_vm are the last destination
  * looked up in the batch: frames of a burst mostly go where the one before
  * went. Key 0 is no entry's: its lookup says -1 too. Inline in from_nic's
- * loop (a call a frame cost the copy baseline 12 instructions).
+ * loop: no call per frame.
  */
 static inline __attribute__((always_inline)) void
 nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
@@ -352,8 +351,7 @@ burst_end(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
 /* The burst's room ran out, or there was none: opens more if the VM can
  * take it (vmport_rx_open counts the reason if not). Returns whether the
  * burst has room. When it cannot, vmport_burst_begin tries once more,
- * quietly: the drop path pays two looks, the fast path none (a variant
- * that looked once cost every packet an instruction, callgrind). */
+ * quietly: the drop path pays two looks so that the fast path pays none. */
 static inline __attribute__((always_inline)) bool
 burst_grow(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
 {
@@ -370,11 +368,10 @@ burst_grow(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
  * classified and given straight to its VM's rx ring, with the destination
  * held in a burst (vmport_burst) while frames go where the one before
  * went. The frame goes from the fill ring's owner to the VM's, its
- * descriptor from ring to ring, in one loop: port_rx into rxbuf, then
- * from_nic and vmport_rx_enqueue frame by frame, cost the worker 136
- * instructions a frame, this 97 (callgrind, fs-core-bench --vms 1). Tagged,
- * group and runt frames take nic_frame's path; so do all frames while
- * hand-offs are slow (capture, copy baseline).
+ * descriptor from ring to ring, in one loop: no copy of the descriptors in
+ * between, the owner table written once, the VM's ring state in registers.
+ * Tagged, group and runt frames take nic_frame's path; so do all frames
+ * while hand-offs are slow (capture, copy baseline).
  */
 static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 {
@@ -453,7 +450,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
  * low. Otherwise what it gives back waits for its turn and one drain takes
  * many frames (as a virtio driver reclaims used buffers at its next send):
  * with many VMs each given a frame or two a pass, a drain per VM per pass
- * cost more than the hand-offs. */
+ * would cost more than the hand-offs. */
 static inline bool reclaim_soon(const struct sw *sw, const struct vmport *v)
 {
 	return vmport_held(v, &sw->pool) >= v->quota / 2 ||
@@ -496,9 +493,8 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 	/* The last destination looked up, as from_nic keeps it. */
 	uint64_t key, last_key = 0;
 	int32_t last_dst = -1;
-	/* Frames for the wire, in order: one burst on the uplink's tx ring
-	 * (a call, a reservation and the counts a frame cost 50 instructions
-	 * a frame, callgrind, fs-core-bench --from vm --to nic). */
+	/* Frames for the wire, in order: one burst on the uplink's tx ring,
+	 * one reservation and the counts once, not per frame. */
 	struct port_frame *out = sw->nicbuf;
 	uint32_t k = 0, sent;
 
@@ -655,9 +651,8 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 /* Whether VM v's turn in the sweep would find nothing to do: not in use,
  * or no attach request, not sending lately, nothing on its tx and free
  * rings, and its alloc ring stocked; then visit_vm would only have looked.
- * Inline, in the sweep's loop: most VMs swept are idle, and the call and
- * visit_vm's own checks cost each ~70 instructions (callgrind,
- * fs-core-bench --vms 256 --active 1). */
+ * Inline, in the sweep's loop: most VMs swept are idle, and a call and
+ * visit_vm's own checks would be most of what an idle VM costs. */
 static inline bool vm_quiet(const struct sw *sw, struct vmport *v)
 {
 	if (!v->active)
