@@ -31,6 +31,7 @@ DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 DEBUG_OBJS  := $(patsubst user/%.c,$(BUILD)/obj-debug/%.o,$(DAEMON_SRCS))
 GUEST_OBJS  := $(BUILD)/obj/fsguest.o $(BUILD)/obj/fsvfio.o
+CTL_OBJS    := $(patsubst tools/ctl/%.c,$(BUILD)/obj/ctl/%.o,$(filter-out tools/ctl/main.c,$(wildcard tools/ctl/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SKEL        := $(BUILD)/flipswitch.skel.h
 
@@ -104,9 +105,20 @@ $(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolut
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
-$(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch/ctl.h | $(BUILD)
+# flipswitchctl: tools/ctl/ (client, output, args, commands); the unit
+# tests link libctl.a to test its parser by the real command table.
+$(BUILD)/obj/ctl/%.o: tools/ctl/%.c $(wildcard tools/ctl/*.h) tools/pcapout.h tools/toolutil.h include/flipswitch/ctl.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libctl.a: $(CTL_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/flipswitchctl: $(BUILD)/obj/ctl/main.o $(BUILD)/libctl.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljansson -lpcap -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson -lpcap
 
 $(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
 	$(call msg,LD,$@)
@@ -140,9 +152,9 @@ $(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tools/bench/fakenic.h $(BUIL
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all guest-image
