@@ -156,9 +156,16 @@ $(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tests/support/fakenic.h $(BU
 	$(Q)$(CC) $(CFLAGS) -Itests/support -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
+# Every tests/unit/test_*.c is a cmocka binary. One that mocks library or
+# system calls names them, WRAP_<test> := socket connect, and is linked
+# with -Wl,--wrap= for each: its __wrap_socket decides, __real_socket is
+# the real one (tests/README.md).
+comma := ,
+WRAP_test_ctl_client := socket connect
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(wildcard tests/support/*.h) $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST) $(foreach f,$(WRAP_$*),-Wl$(comma)--wrap=$(f))
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all guest-image

@@ -75,6 +75,7 @@ int conn_open(struct conn *c, const char *path)
 	int err;
 
 	memset(c, 0, sizeof(*c));
+	c->fd = -1;	/* conn_close after a failure closes nothing */
 	c->path = path;
 	c->next_id = 1;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
