@@ -9,7 +9,7 @@ MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo 
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
-	     -Iinclude -Iuser -Itools -Itools/guest -I$(BUILD) -D_GNU_SOURCE
+	     -Iinclude -Iuser -Itools -Iguest/lib -I$(BUILD) -D_GNU_SOURCE
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
@@ -30,7 +30,9 @@ endif
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 DEBUG_OBJS  := $(patsubst user/%.c,$(BUILD)/obj-debug/%.o,$(DAEMON_SRCS))
-GUEST_OBJS  := $(BUILD)/obj/fsguest.o $(BUILD)/obj/fsvfio.o
+GUEST_LIB   := $(wildcard guest/lib/*.c)
+GUEST_OBJS  := $(patsubst guest/lib/%.c,$(BUILD)/obj/%.o,$(GUEST_LIB))
+CTL_OBJS    := $(patsubst tools/ctl/%.c,$(BUILD)/obj/ctl/%.o,$(filter-out tools/ctl/main.c,$(wildcard tools/ctl/*.c)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 SKEL        := $(BUILD)/flipswitch.skel.h
 
@@ -95,32 +97,45 @@ $(BUILD)/flipswitchd-debug: $(BUILD)/obj-debug/main.o $(BUILD)/libfsd-debug.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEBUG_CFLAGS) -o $@ $^ $(LIBS_DAEMON)
 
-# --- guest side and tools ---------------------------------------------------
-$(BUILD)/obj/fs%.o: tools/guest/fs%.c tools/guest/fs%.h include/flipswitch/ring.h include/flipswitch/doorbell.h | $(BUILD)/obj
+# --- guest side (guest/: what runs inside a VM) ----------------------------
+$(BUILD)/obj/fs%.o: guest/lib/fs%.c guest/lib/fs%.h include/flipswitch/ring.h include/flipswitch/doorbell.h | $(BUILD)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(wildcard tools/guest/*.h) $(GUEST_OBJS)
+$(BUILD)/flipswitch-guest: guest/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(wildcard guest/lib/*.h) $(GUEST_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
-$(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch/ctl.h | $(BUILD)
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljansson -lpcap -lm
-
-$(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
-	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DAEMON)
-
 # The guest side as it runs inside a QEMU guest: static, no libpcap.
-$(BUILD)/guest/flipswitch-guest: tools/flipswitch-guest.c tools/toolutil.h $(wildcard tools/guest/*) include/flipswitch/ring.h include/flipswitch/doorbell.h
+$(BUILD)/guest/flipswitch-guest: guest/flipswitch-guest.c tools/toolutil.h $(wildcard guest/lib/*) include/flipswitch/ring.h include/flipswitch/doorbell.h
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(BUILD)/guest
-	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ tools/flipswitch-guest.c tools/guest/fsguest.c tools/guest/fsvfio.c
+	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ guest/flipswitch-guest.c $(GUEST_LIB)
 
 # The test guest: Debian's kernel and busybox, the static guest side.
 guest-image: $(BUILD)/guest/flipswitch-guest
 	$(Q)tools/mkguest.sh $(BUILD)/guest
+
+# --- host tools -------------------------------------------------------------
+
+# flipswitchctl: tools/ctl/ (client, output, args, commands); the unit
+# tests link libctl.a to test its parser by the real command table.
+$(BUILD)/obj/ctl/%.o: tools/ctl/%.c $(wildcard tools/ctl/*.h) tools/pcapout.h tools/toolutil.h include/flipswitch/ctl.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libctl.a: $(CTL_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/flipswitchctl: $(BUILD)/obj/ctl/main.o $(BUILD)/libctl.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson -lpcap
+
+$(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LIBS_DAEMON)
 
 $(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h tools/toolutil.h
 	$(call msg,LD,$@)
@@ -135,14 +150,22 @@ $(BUILD)/fs-sink: tools/bench/fs-sink.c tools/toolutil.h $(GUEST_OBJS) $(SKEL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(GUEST_OBJS) -lxdp -lbpf -lelf -lz
 
-$(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL)
+# The fake NIC (tests/support/fakenic.h) is shared with the unit tests.
+$(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tests/support/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
+	$(Q)$(CC) $(CFLAGS) -Itests/support -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+# Every tests/unit/test_*.c is a cmocka binary. One that mocks library or
+# system calls names them, WRAP_<test> := socket connect, and is linked
+# with -Wl,--wrap= for each: its __wrap_socket decides, __real_socket is
+# the real one (tests/README.md).
+comma := ,
+WRAP_test_ctl_client := socket connect
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(wildcard tests/support/*.h) $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST) $(foreach f,$(WRAP_$*),-Wl$(comma)--wrap=$(f))
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all guest-image

@@ -21,6 +21,13 @@ check "the control socket is mode 0660" \
 check "show lists the interface, the pool and both VMs" \
 	bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.interfaces[0].name == \"$IF_SW\" and .pool.frames == 4096 and (.vms | map(.name) == [\"web1\", \"web2\"])'"
 
+# Options anywhere, as users type them: -j after the command is -j before
+# it, and -s may follow the command and its argument.
+check "options anywhere: stats -j prints the JSON -j stats does" \
+	bash -c "[ \"\$($B/flipswitchctl stats -j -s $SOCK | jq -c '.ports | map(.name)')\" = \"\$($B/flipswitchctl -s $SOCK -j stats | jq -c '.ports | map(.name)')\" ]"
+check "options anywhere: stats web2 -s SOCKET -p" \
+	bash -c "$B/flipswitchctl stats web2 -s $SOCK -p | jq -e '.ports | length == 1 and .[0].name == \"web2\"'"
+
 # --- counters move by exactly what was sent
 ctl stats --clear >/dev/null
 guest_bg web1 "$WORK/g1.out" rx --count "$N" --timeout 10

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * The worker's pass (user/sw_pass.c, sw_poll_once) with 64 VMs: a NIC queue
- * served by hand (tools/bench/fakenic.h) and 64 guests of the guest
+ * served by hand (tests/support/fakenic.h) and 64 guests of the guest
  * library on real pool and ring files, all in this thread. One pass at a
  * time, it checks when the switch looks at which VM:
  *
@@ -48,7 +48,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bench/fakenic.h"
+#include "fakenic.h"
 #include "sw_internal.h"
 #include "testutil.h"
 

@@ -2,7 +2,7 @@
 /*
  * VM ports (user/vmport.c) driven from both sides: a pool and a region file
  * under /tmp, the switch side through vmport_*(), the guest side through
- * the guest library (tools/guest/fsguest.c) on the same files, or by writing
+ * the guest library (guest/lib/fsguest.c) on the same files, or by writing
  * the shared ring words directly where a hostile guest would. The attach
  * handshake is driven by hand (guest_req written, vmport_poll_ctrl called)
  * except in one test that runs fsg_attach/fsg_detach in a thread.
