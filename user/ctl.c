@@ -434,12 +434,11 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 
 		if (!e->key)
 			continue;
-		for (int b = 0; b < 6; b++)
-			mac[b] = (uint8_t)(e->key >> (40 - 8 * b));
+		fdb_key_mac(e->key, mac);
 		mac_str(m, mac);
 		json_array_append_new(
 			a, json_pack("{s:s, s:i, s:s, s:s, s:n}", "mac", m,
-				     "vlan", (int)((e->key >> 48) & 0xfff), "port",
+				     "vlan", (int)fdb_key_vlan(e->key), "port",
 				     sw->vms[e->port].cfg.name, "kind",
 				     e->kind == FDB_STATIC ? "static" : "learned",
 				     "age"));

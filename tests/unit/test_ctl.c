@@ -258,9 +258,19 @@ static void test_stats(void **state)
 
 static void test_fdb_and_frames(void **state)
 {
-	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}"), *res;
+	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}"), *res, *e;
+	size_t i;
 
 	assert_int_equal(json_array_size(json_object_get(result(r), "entries")), 2);
+	/* Each MAC as the VM has it, byte for byte. */
+	json_array_foreach(json_object_get(result(r), "entries"), i, e) {
+		const char *port = json_string_value(json_object_get(e, "port"));
+
+		assert_string_equal(json_string_value(json_object_get(e, "mac")),
+				    !strcmp(port, "web1") ? "52:54:00:00:00:01" :
+							    "52:54:00:00:00:02");
+		assert_int_equal(json_integer_value(json_object_get(e, "vlan")), 0);
+	}
 	json_decref(r);
 	r = ask(1000, "{\"cmd\":\"frames\"}");
 	res = result(r);
