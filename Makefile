@@ -198,10 +198,21 @@ $(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
 PREFIX ?= /usr/local
-install: $(BUILD)/flipswitchd $(BUILD)/flipswitchctl $(BUILD)/flipswitch-guest
+GUEST_IMAGE_DIR = $(PREFIX)/share/flipswitch/guest
+# flipswitch-run-guest boots the test guest; make install takes its image
+# (make guest-image) when it has been built.
+install: $(BUILD)/flipswitchd $(BUILD)/flipswitchctl $(BUILD)/flipswitch-guest \
+	 $(BUILD)/flipswitch-qemu-args
 	install -D -m 0755 $(BUILD)/flipswitchd $(DESTDIR)$(PREFIX)/sbin/flipswitchd
 	install -D -m 0755 $(BUILD)/flipswitchctl $(DESTDIR)$(PREFIX)/bin/flipswitchctl
 	install -D -m 0755 $(BUILD)/flipswitch-guest $(DESTDIR)$(PREFIX)/bin/flipswitch-guest
+	install -D -m 0755 $(BUILD)/flipswitch-qemu-args $(DESTDIR)$(PREFIX)/bin/flipswitch-qemu-args
+	sed -e 's|^QEMU_ARGS=.*|QEMU_ARGS=$(PREFIX)/bin/flipswitch-qemu-args|' \
+	    -e 's|^GUEST_DIR=.*|GUEST_DIR=$${FLIPSWITCH_GUEST_DIR:-$(GUEST_IMAGE_DIR)}|' \
+	    tools/flipswitch-run-guest | \
+		install -D -m 0755 /dev/stdin $(DESTDIR)$(PREFIX)/bin/flipswitch-run-guest
+	$(if $(wildcard $(BUILD)/guest/vmlinux $(BUILD)/guest/initramfs.gz),\
+	install -D -m 0644 -t $(DESTDIR)$(GUEST_IMAGE_DIR) $(BUILD)/guest/vmlinux $(BUILD)/guest/initramfs.gz)
 	install -D -m 0644 docs/man/flipswitchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchd.8
 	install -D -m 0644 docs/man/flipswitchctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchctl.8
 	install -D -m 0644 docs/man/flipswitch.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/flipswitch.conf.5

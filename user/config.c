@@ -6,9 +6,11 @@
  * walked twice: once for keys we do not know, so that a typo ("qouta") is an
  * error instead of a silently applied default, and once for the keys we do
  * know, each checked for type and range with a getter that fills in the
- * default when the key is absent. Checks that span entries (duplicates, an
- * uplink naming an interface) run as each entry is read, against the
- * entries before it, so the message can name both lines.
+ * default when the key is absent. A VM's keys are read as written and
+ * judged by cfg_vm_check(), the one rule that `vm add` uses too; that no
+ * two VMs share a name, a (MAC, vlan), a ring file or a doorbell is
+ * checked once every doorbell path is known, and the message names the
+ * other VM's line.
  *
  * Every failure goes through fail(), which formats "FILE:LINE: message" from
  * the setting at fault. A key that is missing has no line of its own; the
@@ -39,7 +41,6 @@ struct ctx {
 	char *err;
 	size_t errlen;
 	const struct cfg *cfg;
-	int pool_path_line;
 	bool offline;  /* the interfaces may live elsewhere (another netns) */
 };
 
@@ -68,7 +69,8 @@ int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	if (!c->err || !c->errlen)
+	/* The first mistake is the one reported. */
+	if (!c->err || !c->errlen || c->err[0])
 		return -EINVAL;
 	/* A setting from an @include file carries that file's name. */
 	if (s && config_setting_source_file(s))
@@ -217,23 +219,40 @@ static int get_pow2(struct ctx *c, const config_setting_t *g, const char *what,
 	return 0;
 }
 
+/* A string key as written, NULL if absent; hint != NULL makes it required
+ * and says what to add. */
+static int get_cstr(struct ctx *c, const config_setting_t *g, const char *what,
+		    const char *key, const char *hint, const char **out)
+{
+	config_setting_t *s;
+	int ret;
+
+	*out = NULL;
+	ret = lookup(c, g, what, key, CONFIG_TYPE_STRING, &s);
+	if (ret)
+		return ret;
+	if (s)
+		*out = config_setting_get_string(s);
+	else if (hint)
+		return fail(c, g, "%s%s%s is missing (add %s)", what, sep(what),
+			    key, hint);
+	return 0;
+}
+
 /* def == NULL makes the key required; hint then says what to add. */
 static int get_str(struct ctx *c, const config_setting_t *g, const char *what,
 		   const char *key, char *buf, size_t size, const char *def,
 		   const char *hint)
 {
-	config_setting_t *s;
-	const char *v = def;
+	config_setting_t *s = config_setting_get_member(g, key);
+	const char *v;
 	int ret;
 
-	ret = lookup(c, g, what, key, CONFIG_TYPE_STRING, &s);
+	ret = get_cstr(c, g, what, key, def ? NULL : hint, &v);
 	if (ret)
 		return ret;
-	if (s)
-		v = config_setting_get_string(s);
-	else if (!def)
-		return fail(c, g, "%s%s%s is missing (add %s)", what, sep(what),
-			    key, hint);
+	if (!v)
+		v = def;
 	if (!v[0])
 		return fail(c, s, "%s%s%s must not be empty", what, sep(what), key);
 	if (strlen(v) >= size)
@@ -268,13 +287,6 @@ static int get_enum(struct ctx *c, const config_setting_t *g, const char *what,
 		    v, join(list, sizeof(list), names, "\""));
 }
 
-static int line_of(const config_setting_t *g, const char *key)
-{
-	const config_setting_t *s = config_setting_get_member(g, key);
-
-	return s ? config_setting_source_line(s) : config_setting_source_line(g);
-}
-
 static int load_pool(struct ctx *c, const config_setting_t *root,
 		     struct cfg_pool *p)
 {
@@ -306,7 +318,6 @@ static int load_pool(struct ctx *c, const config_setting_t *root,
 			    fsize);
 	p->frame_size = fsize;
 	p->scrub = scrub;
-	c->pool_path_line = line_of(g, "path");
 	return 0;
 }
 
@@ -384,145 +395,283 @@ static void mac_str(char buf[18], const uint8_t m[6])
 		 m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-/* Checks that vm idx differs from every VM before it in name, (mac, vlan)
- * and rings, and that its rings file is not the pool's. */
-static int check_vm_unique(struct ctx *c, const config_setting_t *l, int idx)
+/* --- the VM rule: one for the file and for `vm add` ----------------------- */
+
+#define VM_RING_MIN 64
+#define VM_RING_MAX 32768
+#define VM_QUOTA_DEFAULT 1024
+#define VM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+struct vm_say {
+	cfg_vm_report_fn *report;
+	void *arg;
+	const char *name;
+	int n;
+};
+
+static __attribute__((format(printf, 3, 4)))
+void say(struct vm_say *s, const char *key, const char *fmt, ...)
 {
-	const struct cfg *cfg = c->cfg;
-	const struct cfg_vm *v = &cfg->vms[idx];
-	const config_setting_t *g = config_setting_get_elem(l, idx);
-	char mac[18];
+	char msg[CFG_ERR_MAX];
+	va_list ap;
+	int n;
 
-	for (int j = 0; j < idx; j++) {
-		const struct cfg_vm *o = &cfg->vms[j];
-		const config_setting_t *og = config_setting_get_elem(l, j);
+	n = snprintf(msg, sizeof(msg), "vm \"%.64s\": ", s->name);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	s->n++;
+	s->report(s->arg, key, msg);
+}
 
-		if (!strcmp(o->name, v->name))
-			return fail(c, config_setting_get_member(g, "name"),
-				    "vm \"%s\" is defined twice (also on line %d; rename one)",
-				    v->name, line_of(og, "name"));
-		if (!memcmp(o->mac, v->mac, 6) && o->vlan == v->vlan) {
-			mac_str(mac, v->mac);
-			return fail(c, config_setting_get_member(g, "mac"),
-				    "vm \"%s\": mac %s is already used by vm \"%s\" (line %d; give each VM on a vlan its own MAC)",
-				    v->name, mac, o->name, line_of(og, "mac"));
-		}
-		if (!strcmp(o->rings, v->rings))
-			return fail(c, config_setting_get_member(g, "rings"),
-				    "vm \"%s\": rings \"%s\" is already used by vm \"%s\" (line %d; give each VM its own file)",
-				    v->name, v->rings, o->name, line_of(og, "rings"));
+static void check_vm_name(struct vm_say *s, const char *name, struct cfg_vm *v)
+{
+	const char *bad = name + strspn(name, VM_NAME_CHARS);
+
+	if (!name[0])
+		say(s, "name", "name must not be empty (use 1 to %zu of A-Z a-z 0-9 _ . -)",
+		    sizeof(v->name) - 1);
+	else if (strlen(name) >= sizeof(v->name))
+		say(s, "name", "name is too long (at most %zu characters)",
+		    sizeof(v->name) - 1);
+	else if (*bad)
+		say(s, "name", "name has a '%c' (use only A-Z a-z 0-9 _ . -)",
+		    *bad);
+	else
+		strcpy(v->name, name);
+}
+
+static void check_vm_mac(struct vm_say *s, const char *mac, struct cfg_vm *v)
+{
+	const uint8_t *m = v->mac;
+
+	if (cfg_parse_mac(mac, v->mac))
+		say(s, "mac", "mac \"%s\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)",
+		    mac);
+	else if (m[0] & 1)
+		say(s, "mac", "mac %s is a multicast address (a VM needs a unicast one: clear bit 0 of the first byte, like 52:54:00:12:34:56)",
+		    mac);
+	else if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
+		say(s, "mac", "mac %s is all zeros (pick a unicast address, like 52:54:00:12:34:56)",
+		    mac);
+}
+
+static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
+			   const struct cfg *cfg, struct cfg_vm *v)
+{
+	if (!sp->rings[0])
+		say(s, "rings", "rings must not be empty (a file path, like /dev/shm/flipswitch-%.32s)",
+		    sp->name);
+	else if (strlen(sp->rings) >= sizeof(v->rings))
+		say(s, "rings", "rings is too long (at most %zu characters)",
+		    sizeof(v->rings) - 1);
+	else if (!strcmp(sp->rings, cfg->pool.path))
+		say(s, "rings", "rings \"%s\" is the pool's path (give the VM a file of its own)",
+		    sp->rings);
+	else
+		strcpy(v->rings, sp->rings);
+	/* "off" stays "off" until cfg_vm_finish(). */
+	if (sp->doorbell && (!sp->doorbell[0] ||
+			     strlen(sp->doorbell) >= sizeof(v->doorbell)))
+		say(s, "doorbell", "doorbell \"%s\" must be a socket path of 1 to %zu characters, or \"off\"",
+		    sp->doorbell, sizeof(v->doorbell) - 1);
+	else if (sp->doorbell)
+		strcpy(v->doorbell, sp->doorbell);
+}
+
+/* A ring must be able to hold every frame the VM may hold, or a full ring
+ * would strand frames the VM is still owed. */
+static void check_vm_ring(struct vm_say *s, const struct cfg_vm_spec *sp,
+			  const struct cfg *cfg, struct cfg_vm *v)
+{
+	long long quota = sp->has_quota ? sp->quota : VM_QUOTA_DEFAULT;
+	long long rs = sp->ring_size;
+	bool quota_ok = quota >= 1 && quota <= cfg->pool.frames;
+
+	if (!quota_ok)
+		say(s, "quota", "quota %lld is out of range (1 .. %u, the pool's frames)",
+		    quota, cfg->pool.frames);
+	else
+		v->quota = (uint32_t)quota;
+	if (sp->has_ring_size) {
+		if (rs < VM_RING_MIN || rs > VM_RING_MAX || (rs & (rs - 1)))
+			say(s, "ring_size", "ring_size %lld is not a power of two from %d to %d",
+			    rs, VM_RING_MIN, VM_RING_MAX);
+		else if (quota_ok && rs < quota)
+			say(s, "ring_size", "ring_size %lld is smaller than quota %lld (a ring must be able to hold every frame the VM may hold: raise ring_size or lower quota)",
+			    rs, quota);
+		else
+			v->ring_size = (uint32_t)rs;
+		return;
 	}
-	if (!strcmp(v->rings, cfg->pool.path))
-		return fail(c, config_setting_get_member(g, "rings"),
-			    "vm \"%s\": rings \"%s\" is the pool's path (line %d; give the VM a file of its own)",
-			    v->name, v->rings, c->pool_path_line);
+	if (!quota_ok)
+		return;
+	for (rs = 256; rs < quota;)
+		rs <<= 1;
+	if (rs > VM_RING_MAX)
+		say(s, "quota", "quota %lld needs a ring larger than %d entries, the most a VM ring may have (lower the quota to %d or less)",
+		    quota, VM_RING_MAX, VM_RING_MAX);
+	else
+		v->ring_size = (uint32_t)rs;
+}
+
+int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
+		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg, .name = sp->name };
+
+	memset(v, 0, sizeof(*v));
+	check_vm_name(&s, sp->name, v);
+	check_vm_mac(&s, sp->mac, v);
+	if (sp->has_vlan && (sp->vlan < 0 || sp->vlan > 4094))
+		say(&s, "vlan", "vlan %lld is out of range (0 .. 4094)", sp->vlan);
+	else if (sp->has_vlan)
+		v->vlan = (uint16_t)sp->vlan;
+	check_vm_files(&s, sp, cfg, v);
+	if (sp->has_doorbell_usecs &&
+	    (sp->doorbell_usecs < 0 || sp->doorbell_usecs > CFG_USECS_MAX))
+		say(&s, "doorbell_usecs", "doorbell_usecs %lld is out of range (0 .. %d)",
+		    sp->doorbell_usecs, CFG_USECS_MAX);
+	v->doorbell_usecs = sp->has_doorbell_usecs ?
+				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
+	check_vm_ring(&s, sp, cfg, v);
+	return s.n ? -EINVAL : 0;
+}
+
+int cfg_vm_finish(struct cfg_vm *v, const struct cfg *cfg,
+		  cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
+
+	if (v->doorbell_usecs == CFG_USECS_INHERIT)
+		v->doorbell_usecs = cfg->doorbell_usecs;
+	if (!strcmp(v->doorbell, "off")) {
+		v->doorbell[0] = '\0';
+		return 0;
+	}
+	if (!v->doorbell[0] &&
+	    cfg_doorbell_default(cfg->control, v->name, v->doorbell,
+				 sizeof(v->doorbell))) {
+		v->doorbell[0] = '\0';
+		say(&s, "doorbell", "its doorbell socket next to %s would be longer than 107 bytes (give it a doorbell path of its own, like /run/flipswitch/%s.doorbell, or \"off\")",
+		    cfg->control, v->name);
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int cfg_vm_conflict(const struct cfg_vm *v, const struct cfg_vm *o, int oline,
+		    cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
+	char where[32] = "", mac[18];
+
+	if (oline)
+		snprintf(where, sizeof(where), "line %d; ", oline);
+	if (!strcmp(o->name, v->name))
+		say(&s, "name", "the name is taken already (%sgive each VM its own name)",
+		    where);
+	if (!memcmp(o->mac, v->mac, 6) && o->vlan == v->vlan) {
+		mac_str(mac, v->mac);
+		say(&s, "mac", "mac %s on vlan %u is already vm \"%s\"'s (%sgive each VM on a vlan its own MAC)",
+		    mac, v->vlan, o->name, where);
+	}
+	if (!strcmp(o->rings, v->rings))
+		say(&s, "rings", "rings \"%s\" are already vm \"%s\"'s (%sgive each VM its own file)",
+		    v->rings, o->name, where);
+	if (v->doorbell[0] && !strcmp(o->doorbell, v->doorbell))
+		say(&s, "doorbell", "doorbell \"%s\" is already vm \"%s\"'s (%sgive each VM its own socket)",
+		    v->doorbell, o->name, where);
+	return s.n ? -EEXIST : 0;
+}
+
+/* --- VMs in the file ------------------------------------------------------ */
+
+/* A VM's mistakes, each at the line of the key at fault, else of its
+ * group. */
+struct vm_where {
+	struct ctx *c;
+	const config_setting_t *g;
+};
+
+static void vm_report(void *arg, const char *key, const char *msg)
+{
+	struct vm_where *w = arg;
+	const config_setting_t *s = key ? config_setting_get_member(w->g, key) : NULL;
+
+	fail(w->c, s ? s : w->g, "%s", msg);
+}
+
+/* An optional integer key as written. */
+static int get_opt_int(struct ctx *c, const config_setting_t *g,
+		       const char *what, const char *key, long long *v,
+		       bool *has)
+{
+	config_setting_t *s;
+	int ret = get_int(c, g, what, key, 0, v, &s);
+
+	*has = !ret && s;
+	return ret;
 }
 
 static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 		   struct cfg_vm *v)
 {
 	const struct cfg *cfg = c->cfg;
+	struct vm_where w = { .c = c, .g = g };
+	struct cfg_vm_spec sp = { 0 };
 	config_setting_t *s;
-	char what[48], buf[PATH_MAX];
-	const char *bad;
-	long long quota, usecs = CFG_USECS_INHERIT;
-	uint32_t u;
+	char what[48], list[256];
+	const char *uplink;
 	int ret;
 
 	snprintf(what, sizeof(what), "vm %d", idx + 1);
 	ret = want(c, g, "vms", what, CONFIG_TYPE_GROUP);
 	if (!ret)
-		ret = get_str(c, g, what, "name", v->name, sizeof(v->name), NULL,
-			      "name = \"web1\";");
+		ret = get_cstr(c, g, what, "name", "name = \"web1\";", &sp.name);
 	if (ret)
 		return ret;
-	bad = v->name + strspn(v->name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
-	if (*bad)
-		return fail(c, config_setting_get_member(g, "name"),
-			    "%s: name \"%s\" has a '%c' (use only A-Z a-z 0-9 _ . -)",
-			    what, v->name, *bad);
-	snprintf(what, sizeof(what), "vm \"%s\"", v->name);
-	v->line = config_setting_source_line(g);
+	snprintf(what, sizeof(what), "vm \"%.32s\"", sp.name);
 	ret = check_keys(c, g, what, vm_keys);
 	if (!ret)
-		ret = get_str(c, g, what, "mac", buf, sizeof(buf), NULL,
-			      "the guest's MAC: mac = \"52:54:00:12:34:56\";");
+		ret = get_cstr(c, g, what, "mac",
+			       "the guest's MAC: mac = \"52:54:00:12:34:56\";",
+			       &sp.mac);
+	if (!ret)
+		ret = get_cstr(c, g, what, "rings",
+			       "the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
+			       &sp.rings);
+	if (!ret)
+		ret = get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
+	if (!ret)
+		ret = get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
+	if (!ret)
+		ret = get_opt_int(c, g, what, "doorbell_usecs",
+				  &sp.doorbell_usecs, &sp.has_doorbell_usecs);
+	if (!ret)
+		ret = get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
+	if (!ret)
+		ret = get_opt_int(c, g, what, "ring_size", &sp.ring_size,
+				  &sp.has_ring_size);
+	if (!ret)
+		ret = get_cstr(c, g, what, "uplink", NULL, &uplink);
+	if (!ret)
+		ret = cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	if (ret)
 		return ret;
-	s = config_setting_get_member(g, "mac");
-	if (cfg_parse_mac(buf, v->mac))
-		return fail(c, s, "%s: mac \"%s\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)",
-			    what, buf);
-	if (v->mac[0] & 1)
-		return fail(c, s, "%s: mac %s is a multicast address (a VM needs a unicast one: clear bit 0 of the first byte, like 52:54:00:12:34:56)",
-			    what, buf);
-	if (!(v->mac[0] | v->mac[1] | v->mac[2] | v->mac[3] | v->mac[4] | v->mac[5]))
-		return fail(c, s, "%s: mac %s is all zeros (pick a unicast address, like 52:54:00:12:34:56)",
-			    what, buf);
-	ret = get_u32(c, g, what, "vlan", 0, 0, 4094, &u);
-	if (!ret)
-		ret = get_str(c, g, what, "rings", v->rings, sizeof(v->rings), NULL,
-			      "the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";");
-	if (!ret)
-		ret = lookup(c, g, what, "doorbell", CONFIG_TYPE_STRING, &s);
-	if (!ret && s) {
-		const char *d = config_setting_get_string(s);
-
-		if (!d[0] || strlen(d) >= sizeof(v->doorbell))
-			return fail(c, s, "%s: doorbell \"%s\" must be a socket path of 1 to %zu characters, or \"off\"",
-				    what, d, sizeof(v->doorbell) - 1);
-		/* "off" stays "off" until the defaults are filled in. */
-		strcpy(v->doorbell, d);
-	}
-	/* Absent: the top-level setting, filled in by finish_doorbells. */
-	if (!ret)
-		ret = get_int(c, g, what, "doorbell_usecs", CFG_USECS_INHERIT,
-			      &usecs, &s);
-	if (!ret && s && (usecs < 0 || usecs > CFG_USECS_MAX))
-		return fail(c, s, "%s: doorbell_usecs %lld is out of range (0 .. %d)",
-			    what, usecs, CFG_USECS_MAX);
-	v->doorbell_usecs = (uint32_t)usecs;
-	if (!ret)
-		ret = get_int(c, g, what, "quota", 1024, &quota, &s);
-	if (ret)
-		return ret;
-	if (quota < 1 || quota > cfg->pool.frames)
-		return fail(c, s, "%s: quota %lld is out of range (1 .. %u, the pool's frames)",
-			    what, quota, cfg->pool.frames);
-	v->quota = quota;
-	v->vlan = u;
-
-	/* A ring must be able to hold every frame the VM may hold, or a full
-	 * ring would strand frames the VM is still owed. */
-	ret = get_pow2(c, g, what, 64, 32768, &v->ring_size);
-	if (ret)
-		return ret;
-	s = config_setting_get_member(g, "ring_size");
-	if (!s) {
-		for (v->ring_size = 256; v->ring_size < v->quota;)
-			v->ring_size <<= 1;
-		if (v->ring_size > 32768)
-			return fail(c, config_setting_get_member(g, "quota"),
-				    "%s: quota %u needs a ring larger than 32768 entries, the most a VM ring may have (lower the quota to 32768 or less)",
-				    what, v->quota);
-	} else if (v->ring_size < v->quota) {
-		return fail(c, s, "%s: ring_size %u is smaller than quota %u (a ring must be able to hold every frame the VM may hold: raise ring_size or lower quota)",
-			    what, v->ring_size, v->quota);
-	}
-
-	ret = lookup(c, g, what, "uplink", CONFIG_TYPE_STRING, &s);
-	if (ret || !s)
-		return ret;
+	v->line = config_setting_source_line(g);
+	if (!uplink)
+		return 0;
 	for (v->uplink = 0; v->uplink < cfg->n_ifaces; v->uplink++)
-		if (!strcmp(cfg->ifaces[v->uplink].name, config_setting_get_string(s)))
+		if (!strcmp(cfg->ifaces[v->uplink].name, uplink))
 			return 0;
-	buf[0] = '\0';
+	list[0] = '\0';
 	for (int i = 0, n = 0; i < cfg->n_ifaces; i++)
-		n += snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "",
+		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
 			      cfg->ifaces[i].name);
+	s = config_setting_get_member(g, "uplink");
 	return fail(c, s, "%s: uplink \"%s\" is not one of the configured interfaces (%s)",
-		    what, config_setting_get_string(s), buf);
+		    what, uplink, list);
 }
 
 static int load_vms(struct ctx *c, const config_setting_t *root,
@@ -540,8 +689,6 @@ static int load_vms(struct ctx *c, const config_setting_t *root,
 			    n, CFG_MAX_VMS);
 	for (int i = 0; i < n; i++) {
 		ret = load_vm(c, config_setting_get_elem(l, i), i, &cfg->vms[i]);
-		if (!ret)
-			ret = check_vm_unique(c, l, i);
 		if (ret)
 			return ret;
 		cfg->n_vms++;
@@ -563,35 +710,26 @@ int cfg_doorbell_default(const char *control, const char *name, char *out,
 	return 0;
 }
 
-/* Once the control socket's path is known: default doorbell paths, "off",
- * and no two VMs on one socket. */
-static int finish_doorbells(struct ctx *c, const config_setting_t *root)
+/* Once the control socket's path and doorbell_usecs are known: each VM's
+ * doorbell, then that no two VMs share anything of their own. */
+static int finish_vms(struct ctx *c, const config_setting_t *root)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	const config_setting_t *l = config_setting_get_member(root, "vms");
+	int ret = 0;
 
 	for (int i = 0; i < cfg->n_vms; i++) {
+		struct vm_where w = { .c = c, .g = config_setting_get_elem(l, i) };
 		struct cfg_vm *v = &cfg->vms[i];
-		const config_setting_t *g = config_setting_get_elem(l, i);
 
-		if (v->doorbell_usecs == CFG_USECS_INHERIT)
-			v->doorbell_usecs = cfg->doorbell_usecs;
-		if (!strcmp(v->doorbell, "off")) {
-			v->doorbell[0] = '\0';
-			continue;
-		}
-		if (!v->doorbell[0] &&
-		    cfg_doorbell_default(cfg->control, v->name, v->doorbell,
-					 sizeof(v->doorbell)))
-			return fail(c, g, "vm \"%s\": its doorbell socket next to %s would be longer than 107 bytes (set doorbell = \"/run/flipswitch/%s.doorbell\"; or \"off\")",
-				    v->name, cfg->control, v->name);
+		if (cfg_vm_finish(v, cfg, vm_report, &w))
+			ret = -EINVAL;
 		for (int j = 0; j < i; j++)
-			if (!strcmp(cfg->vms[j].doorbell, v->doorbell))
-				return fail(c, config_setting_get_member(g, "doorbell"),
-					    "vm \"%s\": doorbell \"%s\" is already vm \"%s\"'s (give each VM its own socket)",
-					    v->name, v->doorbell, cfg->vms[j].name);
+			if (cfg_vm_conflict(v, &cfg->vms[j], cfg->vms[j].line,
+					    vm_report, &w))
+				ret = -EINVAL;
 	}
-	return 0;
+	return ret;
 }
 
 static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
@@ -656,7 +794,7 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		ret = get_enum(&c, root, "", "handoff", handoff_names, 0,
 			       &cfg->handoff_copy);
 	if (!ret)
-		ret = finish_doorbells(&c, root);
+		ret = finish_vms(&c, root);
 	if (!ret && config_setting_get_member(root, "control_group")) {
 		config_setting_t *g = config_setting_get_member(root,
 								"control_group");

@@ -13,6 +13,7 @@
 #ifndef FS_CONFIG_H
 #define FS_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <limits.h>
@@ -107,6 +108,38 @@ struct cfg {
 				    root only */
 	unsigned int control_gid;
 };
+
+/* A VM as given, to the config file or to `vm add`, before any check:
+ * strings as written (NULL: absent), integers as written (has_*: given at
+ * all). cfg_vm_check() is the one place that says what a VM may be. */
+struct cfg_vm_spec {
+	const char *name, *mac, *rings;
+	const char *doorbell;    /* NULL: the default socket; "off": none */
+	long long quota, vlan, ring_size, doorbell_usecs;
+	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs;
+};
+
+/* Called once for each mistake: key is the setting at fault ("quota"),
+ * msg a whole sentence that starts with the VM's name and says the fix. */
+typedef void cfg_vm_report_fn(void *arg, const char *key, const char *msg);
+
+/* Checks sp against cfg's pool and fills v (but for uplink, which the
+ * caller resolves, and the doorbell defaults, cfg_vm_finish()). name, mac
+ * and rings must be given. 0, or -EINVAL after one report per mistake. */
+int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
+		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg);
+
+/* Once cfg's control socket and doorbell_usecs are known: v's default
+ * doorbell socket, "off", and an inherited doorbell_usecs. 0, or -EINVAL
+ * after a report. */
+int cfg_vm_finish(struct cfg_vm *v, const struct cfg *cfg,
+		  cfg_vm_report_fn *report, void *arg);
+
+/* Whether v may live beside o: a name, a (MAC, vlan), a ring file or a
+ * doorbell socket of its own. oline is o's line in a file, for the
+ * message, or 0. 0, or -EEXIST after a report. */
+int cfg_vm_conflict(const struct cfg_vm *v, const struct cfg_vm *o, int oline,
+		    cfg_vm_report_fn *report, void *arg);
 
 /* 0 on success; -EINVAL with err filled on any mistake in the file, -errno
  * (err filled) if the file cannot be read. cfg is zeroed first. */

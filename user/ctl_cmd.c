@@ -357,12 +357,11 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 
 		if (!e->key)
 			continue;
-		for (int b = 0; b < 6; b++)
-			mac[b] = (uint8_t)(e->key >> (40 - 8 * b));
+		fdb_key_mac(e->key, mac);
 		mac_str(m, mac);
 		json_array_append_new(
 			a, json_pack("{s:s, s:i, s:s, s:s, s:n}", "mac", m,
-				     "vlan", (int)((e->key >> 48) & 0xfff), "port",
+				     "vlan", (int)fdb_key_vlan(e->key), "port",
 				     sw->vms[e->port].cfg.name, "kind",
 				     e->kind == FDB_STATIC ? "static" : "learned",
 				     "age"));
@@ -407,26 +406,29 @@ static const char *cmd_frames(struct req *r, json_t **res)
 	return NULL;
 }
 
-static int valid_name(const char *s)
+/* cfg_vm_check()'s report: the first mistake is the reply. */
+static void vm_report(void *arg, const char *key, const char *msg)
 {
-	size_t n = strlen(s);
+	struct req *r = arg;
 
-	if (!n || n >= sizeof(((struct cfg_vm *)0)->name))
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' ||
-		      *s == '-'))
-			return 0;
-	return 1;
+	if (!r->msg[0])
+		snprintf(r->msg, sizeof(r->msg), "%s", msg);
+}
+
+/* An optional integer of any value: cfg_vm_check() says which it takes. */
+static int arg_num(struct req *r, const char *key, long long *out, bool *has,
+		   const char **code)
+{
+	*has = json_object_get(r->args, key) != NULL;
+	return arg_int(r, key, 0, LLONG_MIN, LLONG_MAX, out, code);
 }
 
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	struct sw *sw = r->c->sw;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell;
-	long long quota, vlan, ring_size, usecs;
-	struct cfg_vm cv = { 0 };
+	struct cfg_vm_spec sp = { 0 };
+	struct cfg_vm cv;
 	struct vmport *v;
 	int slot = -1, err2;
 	int64_t rc;
@@ -443,50 +445,23 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		return code;
 	if (!name || !mac || !rings)
 		return err(r, FS_CTL_E_INVALID, "vm_add needs name, mac and rings");
-	if (arg_int(r, "quota", 1024, 1, sw->pool.frames, &quota, &code) ||
-	    arg_int(r, "vlan", 0, 0, 4094, &vlan, &code) ||
-	    arg_int(r, "ring_size", 0, 0, 32768, &ring_size, &code) ||
-	    arg_int(r, "doorbell_usecs", sw->cfg->doorbell_usecs, 0,
-		    CFG_USECS_MAX, &usecs, &code))
+	if (arg_num(r, "quota", &sp.quota, &sp.has_quota, &code) ||
+	    arg_num(r, "vlan", &sp.vlan, &sp.has_vlan, &code) ||
+	    arg_num(r, "ring_size", &sp.ring_size, &sp.has_ring_size, &code) ||
+	    arg_num(r, "doorbell_usecs", &sp.doorbell_usecs,
+		    &sp.has_doorbell_usecs, &code))
 		return code;
-	if (!valid_name(name))
-		return err(r, FS_CTL_E_INVALID,
-			   "name \"%s\" must be 1 to 31 of A-Z a-z 0-9 _ . -", name);
-	if (cfg_parse_mac(mac, cv.mac) || (cv.mac[0] & 1) ||
-	    !(cv.mac[0] | cv.mac[1] | cv.mac[2] | cv.mac[3] | cv.mac[4] | cv.mac[5]))
-		return err(r, FS_CTL_E_INVALID,
-			   "mac \"%s\" is not a unicast MAC address (like 52:54:00:12:34:56)",
-			   mac);
-	if (strlen(rings) >= sizeof(cv.rings) || !rings[0])
-		return err(r, FS_CTL_E_INVALID, "rings must be a file path");
-	if (!ring_size) {
-		ring_size = 256;
-		while (ring_size < quota)
-			ring_size <<= 1;
-	}
-	if (!fs_is_pow2((uint32_t)ring_size) || ring_size < 64 || ring_size < quota)
-		return err(r, FS_CTL_E_INVALID,
-			   "ring_size must be a power of two from 64 to 32768, at least the quota");
-	cv.uplink = 0;
+	sp.name = name;
+	sp.mac = mac;
+	sp.rings = rings;
+	sp.doorbell = doorbell;
+	/* The same rule as the config file's. */
+	if (cfg_vm_check(&sp, sw->cfg, &cv, vm_report, r) ||
+	    cfg_vm_finish(&cv, sw->cfg, vm_report, r))
+		return FS_CTL_E_INVALID;
 	if (uplink && (cv.uplink = find_nic(sw, uplink)) < 0)
 		return err(r, FS_CTL_E_NOT_FOUND, "uplink \"%s\" is not an interface of this switch",
 			   uplink);
-	snprintf(cv.name, sizeof(cv.name), "%s", name);
-	snprintf(cv.rings, sizeof(cv.rings), "%s", rings);
-	if (doorbell && (!doorbell[0] || strlen(doorbell) >= sizeof(cv.doorbell)))
-		return err(r, FS_CTL_E_INVALID,
-			   "doorbell must be a socket path of at most %zu bytes, or \"off\"",
-			   sizeof(cv.doorbell) - 1);
-	if (!doorbell && cfg_doorbell_default(sw->cfg->control, name,
-					      cv.doorbell, sizeof(cv.doorbell)))
-		return err(r, FS_CTL_E_INVALID,
-			   "the default doorbell socket would be too long: give a doorbell path, or \"off\"");
-	if (doorbell && strcmp(doorbell, "off"))
-		snprintf(cv.doorbell, sizeof(cv.doorbell), "%s", doorbell);
-	cv.quota = (uint32_t)quota;
-	cv.vlan = (uint16_t)vlan;
-	cv.ring_size = (uint32_t)ring_size;
-	cv.doorbell_usecs = (uint32_t)usecs;
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *o = &sw->vms[i];
 
@@ -495,20 +470,9 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 				slot = i;
 			continue;
 		}
-		if (!strcmp(o->cfg.name, name))
-			return err(r, FS_CTL_E_EXISTS, "vm \"%s\" exists already", name);
-		if (!memcmp(o->cfg.mac, cv.mac, 6) && o->cfg.vlan == cv.vlan)
-			return err(r, FS_CTL_E_EXISTS, "mac %s on vlan %u is vm \"%s\"'s",
-				   mac, cv.vlan, o->cfg.name);
-		if (!strcmp(o->cfg.rings, rings))
-			return err(r, FS_CTL_E_EXISTS, "rings %s are vm \"%s\"'s",
-				   rings, o->cfg.name);
-		if (cv.doorbell[0] && !strcmp(o->cfg.doorbell, cv.doorbell))
-			return err(r, FS_CTL_E_EXISTS, "doorbell %s is vm \"%s\"'s",
-				   cv.doorbell, o->cfg.name);
+		if (cfg_vm_conflict(&cv, &o->cfg, 0, vm_report, r))
+			return FS_CTL_E_EXISTS;
 	}
-	if (!strcmp(rings, sw->pool.path))
-		return err(r, FS_CTL_E_INVALID, "rings must not be the pool file");
 	if (slot < 0)
 		slot = sw->n_vms;
 	if (slot >= CFG_MAX_VMS)

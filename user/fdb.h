@@ -40,6 +40,18 @@ static inline uint64_t fdb_key(const uint8_t mac[6], uint16_t vlan)
 	return k;
 }
 
+/* fdb_key()'s inverse: the MAC and the vlan of a key, for listings. */
+static inline void fdb_key_mac(uint64_t key, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)(key >> (8 * i));
+}
+
+static inline uint16_t fdb_key_vlan(uint64_t key)
+{
+	return (uint16_t)((key >> 48) & 0xfff);
+}
+
 /* The same from a frame's first bytes (at least 8 readable): one load. */
 static inline uint64_t fdb_key_frame(const uint8_t *d, uint16_t vlan)
 {

@@ -86,6 +86,11 @@ check "stats --clear: the worker's time starts again from 0" \
 # --- fdb and frames
 check "fdb lists both static entries" \
 	bash -c "$B/flipswitchctl -s $SOCK -j fdb | jq -e '[.entries[] | select(.kind == \"static\")] | length == 2'"
+# The MACs as configured, byte for byte, in JSON and in text.
+check "fdb -j: each VM's MAC as configured" \
+	bash -c "$B/flipswitchctl -s $SOCK -j fdb | jq -e '[.entries[] | {mac, port}] | sort_by(.port) == [{mac: \"$VM1\", port: \"web1\"}, {mac: \"$VM2\", port: \"web2\"}]'"
+check "fdb in text: each VM's MAC as configured" \
+	bash -c "$B/flipswitchctl -s $SOCK fdb | awk 'NR > 1 { print \$1, \$3 }' | sort | diff - <(printf '%s web1\n%s web2\n' $VM1 $VM2)"
 check "frames: the audit sums to the pool size" \
 	bash -c "$B/flipswitchctl -s $SOCK -j frames | jq -e '.ok and .sum == .total and .total == 4096'"
 check "frames in text exits 0 and says ok" bash -c "$B/flipswitchctl -s $SOCK frames | grep -qi ok"

@@ -12,12 +12,24 @@ if ! make -s -C "$TOP" install DESTDIR="$ROOT" PREFIX=/usr >"$WORK/install.log" 
 fi
 ok "make install DESTDIR=... PREFIX=/usr"
 for f in usr/sbin/flipswitchd usr/bin/flipswitchctl usr/bin/flipswitch-guest \
+	usr/bin/flipswitch-qemu-args usr/bin/flipswitch-run-guest \
 	usr/share/man/man8/flipswitchd.8 usr/share/man/man8/flipswitchctl.8 \
 	usr/share/man/man5/flipswitch.conf.5 \
 	usr/share/bash-completion/completions/flipswitchctl \
 	etc/systemd/system/flipswitchd.service; do
 	check "installs /$f" test -s "$ROOT/$f"
 done
+# The commands README shows for pairing a guest, as installed.
+check "installed flipswitch-qemu-args prints web1's devices from the example config" \
+	bash -c "'$ROOT/usr/bin/flipswitch-qemu-args' web1 -c '$TOP/configs/example.conf' | grep -q 'mem-path=/dev/shm/flipswitch-web1,.*ivshmem-plain'"
+check "installed flipswitch-run-guest runs the installed flipswitch-qemu-args" \
+	grep -qx 'QEMU_ARGS=/usr/bin/flipswitch-qemu-args' "$ROOT/usr/bin/flipswitch-run-guest"
+check "installed flipswitch-run-guest looks for the guest image under /usr/share/flipswitch" \
+	bash -c "'$ROOT/usr/bin/flipswitch-run-guest' web1 -c x -- true 2>&1 | grep -q '/usr/share/flipswitch/guest/vmlinux is missing'"
+if [ -s "$B/guest/vmlinux" ] && [ -s "$B/guest/initramfs.gz" ]; then
+	check "make install takes the guest image that make guest-image built" \
+		cmp "$B/guest/initramfs.gz" "$ROOT/usr/share/flipswitch/guest/initramfs.gz"
+fi
 for m in "$ROOT"/usr/share/man/man*/*; do
 	check "${m##*/} renders without warnings" \
 		bash -c "groff -man -Tutf8 -ww -z '$m' 2>&1 | { ! grep .; }"

@@ -70,7 +70,7 @@ static const struct err_case err_cases[] = {
 	{ "mac trailing colon", ONE_MAC("52:54:00:00:00:01:"), 3, "is not a MAC address" },
 	{ "mac with dashes", ONE_MAC("52-54-00-00-00-01"), 3, "is not a MAC address" },
 	{ "mac single digits", ONE_MAC("2:54:00:00:00:01"), 3, "is not a MAC address" },
-	{ "mac empty", ONE_MAC(""), 3, "vm \"web1\": mac must not be empty" },
+	{ "mac empty", ONE_MAC(""), 3, "vm \"web1\": mac \"\" is not a MAC address" },
 	{ "mac multicast", ONE_MAC("01:00:5e:00:00:01"), 3,
 	  "vm \"web1\": mac 01:00:5e:00:00:01 is a multicast address (a VM needs a unicast one" },
 	{ "mac broadcast", ONE_MAC("FF:FF:FF:FF:FF:FF"), 3, "is a multicast address" },
@@ -81,34 +81,34 @@ static const struct err_case err_cases[] = {
 	{ "duplicate mac", POOL LO "vms = (\n"
 	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
 	  VM("web2", "52:54:00:00:00:01", "/dev/shm/r2", "") "\n);\n", 5,
-	  "vm \"web2\": mac 52:54:00:00:00:01 is already used by vm \"web1\" (line 4;" },
+	  "vm \"web2\": mac 52:54:00:00:00:01 on vlan 0 is already vm \"web1\"'s (line 4; give each VM on a vlan its own MAC)" },
 	{ "duplicate mac, same vlan 7", POOL LO "vms = (\n"
 	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", " vlan = 7;") ",\n"
 	  VM("web2", "52:54:00:00:00:01", "/dev/shm/r2", " vlan = 7;") "\n);\n", 5,
-	  "is already used by vm \"web1\" (line 4;" },
+	  "on vlan 7 is already vm \"web1\"'s (line 4;" },
 	{ "duplicate mac, other case", POOL LO "vms = (\n"
 	  VM("web1", "52:54:00:00:00:0a", "/dev/shm/r1", "") ",\n"
 	  VM("web2", "52:54:00:00:00:0A", "/dev/shm/r2", "") "\n);\n", 5,
-	  "mac 52:54:00:00:00:0a is already used" },
+	  "mac 52:54:00:00:00:0a on vlan 0 is already vm \"web1\"'s" },
 	{ "duplicate name", POOL LO "vms = (\n"
 	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
 	  VM("web1", "52:54:00:00:00:02", "/dev/shm/r2", "") "\n);\n", 5,
-	  "vm \"web1\" is defined twice (also on line 4;" },
+	  "vm \"web1\": the name is taken already (line 4; give each VM its own name)" },
 	{ "duplicate rings", POOL LO "vms = (\n"
 	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") ",\n"
 	  VM("web2", "52:54:00:00:00:02", "/dev/shm/r1", "") "\n);\n", 5,
-	  "vm \"web2\": rings \"/dev/shm/r1\" is already used by vm \"web1\" (line 4;" },
+	  "vm \"web2\": rings \"/dev/shm/r1\" are already vm \"web1\"'s (line 4; give each VM its own file)" },
 	{ "rings is the pool", POOL LO "vms = ( "
 	  VM("web1", "52:54:00:00:00:01", "/dev/shm/fs-test-pool", "") " );\n", 3,
-	  "vm \"web1\": rings \"/dev/shm/fs-test-pool\" is the pool's path (line 1;" },
+	  "vm \"web1\": rings \"/dev/shm/fs-test-pool\" is the pool's path (give the VM a file of its own)" },
 	{ "rings missing", POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\"; } );\n", 3,
 	  "vm \"web1\": rings is missing" },
 	{ "vm name missing", POOL LO "vms = (\n { mac = \"52:54:00:00:00:01\"; } );\n", 4,
 	  "vm 1: name is missing" },
 	{ "vm name with a space", POOL LO "vms = ( " VM("web 1", "52:54:00:00:00:01", "/r", "") " );\n", 3,
-	  "vm 1: name \"web 1\" has a ' ' (use only A-Z a-z 0-9 _ . -)" },
+	  "vm \"web 1\": name has a ' ' (use only A-Z a-z 0-9 _ . -)" },
 	{ "vm name too long", POOL LO "vms = ( " VM("abcdefghijklmnopqrstuvwxyz012345", "52:54:00:00:00:01", "/r", "") " );\n", 3,
-	  "vm 1: name is too long (at most 31 characters)" },
+	  "vm \"abcdefghijklmnopqrstuvwxyz012345\": name is too long (at most 31 characters)" },
 	{ "vlan 4095", ONE_VM(" vlan = 4095;"), 3, "vm \"web1\": vlan 4095 is out of range (0 .. 4094)" },
 	{ "vlan -1", ONE_VM(" vlan = -1;"), 3, "vm \"web1\": vlan -1 is out of range" },
 

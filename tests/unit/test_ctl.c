@@ -68,7 +68,7 @@ static void add_vm(struct fx *f, int i, const char *name, uint8_t last)
 	f->sw.n_vms++;
 }
 
-static int setup(void **state)
+static int setup_pool(void **state, uint32_t frames)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct sw *sw = &f->sw;
@@ -76,8 +76,14 @@ static int setup(void **state)
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/fs-test-ctl-%d", getpid());
 	mkdir(f->dir, 0700);
-	snprintf(f->cfg.pool.path, sizeof(f->cfg.pool.path), "%s/pool", f->dir);
-	f->cfg.pool.frames = 256;
+	/* A large pool lives on tmpfs, as the daemon's do. */
+	if (frames > 256)
+		snprintf(f->cfg.pool.path, sizeof(f->cfg.pool.path),
+			 "/dev/shm/fs-test-ctl-%d-pool", getpid());
+	else
+		snprintf(f->cfg.pool.path, sizeof(f->cfg.pool.path), "%s/pool",
+			 f->dir);
+	f->cfg.pool.frames = frames;
 	f->cfg.pool.frame_size = 2048;
 	f->cfg.pool.scrub = CFG_SCRUB_USED;
 	sw->cfg = &f->cfg;
@@ -102,6 +108,17 @@ static int setup(void **state)
 	F = f;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_pool(state, 256);
+}
+
+/* Enough frames for a quota over what a VM ring may hold. */
+static int setup_big(void **state)
+{
+	return setup_pool(state, 65536);
 }
 
 static int teardown(void **state)
@@ -241,9 +258,19 @@ static void test_stats(void **state)
 
 static void test_fdb_and_frames(void **state)
 {
-	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}"), *res;
+	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}"), *res, *e;
+	size_t i;
 
 	assert_int_equal(json_array_size(json_object_get(result(r), "entries")), 2);
+	/* Each MAC as the VM has it, byte for byte. */
+	json_array_foreach(json_object_get(result(r), "entries"), i, e) {
+		const char *port = json_string_value(json_object_get(e, "port"));
+
+		assert_string_equal(json_string_value(json_object_get(e, "mac")),
+				    !strcmp(port, "web1") ? "52:54:00:00:00:01" :
+							    "52:54:00:00:00:02");
+		assert_int_equal(json_integer_value(json_object_get(e, "vlan")), 0);
+	}
 	json_decref(r);
 	r = ask(1000, "{\"cmd\":\"frames\"}");
 	res = result(r);
@@ -362,6 +389,135 @@ static void test_bad_requests(void **state)
 		assert_string_equal(err_code(r), bad[i].code);
 		assert_non_null(json_string_value(json_object_get(
 			json_object_get(r, "error"), "message")));
+		json_decref(r);
+	}
+}
+
+/* One VM rule: each case is vm_add's arguments, and the same VM as the
+ * third entry of a config file beside web1 and web2; the file and vm_add
+ * refuse the same VMs with the same sentence. '@' in a string is the
+ * fixture's directory. */
+static const char *const vm_rule[] = {
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": 32",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": 40000",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": 32768",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": 0",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": -1",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"quota\": 70000",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"ring_size\": 0",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"ring_size\": 1000",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"ring_size\": 65536, \"quota\": 40000",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"ring_size\": 64, \"quota\": 100",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"ring_size\": 512, \"quota\": 300",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"vlan\": 4095",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"vlan\": -1",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:01\", \"rings\": \"@/web3\", \"vlan\": 7",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:01\", \"rings\": \"@/web3\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:zz:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"web3\", \"mac\": \"01:00:5e:00:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"web3\", \"mac\": \"00:00:00:00:00:00\", \"rings\": \"@/web3\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:0A\", \"rings\": \"@/web3\"",
+	"\"name\": \"web 3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"abcdefghijklmnopqrstuvwxyz012345\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"web1\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web1\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"/dev/shm/fs-test-ctl-%d-pool\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell\": \"\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell\": \"off\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell\": \"@/0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789\"",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": -1",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": 100001",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": 100000",
+};
+
+/* text with '@' replaced by dir and %d by our pid. */
+static void expand(char *out, size_t size, const char *text, const char *dir)
+{
+	char fmt[1024];
+	size_t n = 0;
+
+	for (; *text && n + strlen(dir) + 1 < sizeof(fmt); text++)
+		n += *text == '@' ? (size_t)sprintf(fmt + n, "%s", dir) :
+				    (size_t)sprintf(fmt + n, "%c", *text);
+	fmt[n] = '\0';
+	snprintf(out, size, fmt, getpid());
+}
+
+/* The case as the third VM of a config file like the fixture's; 0 if the
+ * file loads, else its message without "FILE:LINE: " and "line N; ". */
+static int rule_config(const json_t *args, char *msg, size_t size)
+{
+	char path[64], err[CFG_ERR_MAX], *p, *q;
+	const char *key;
+	struct cfg cfg;
+	json_t *val;
+	FILE *fp;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "/tmp/fs-test-ctl-rule-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "pool = { path = \"%s\"; frames = %u; };\n"
+		"interfaces = ( { name = \"lo\"; } );\ncontrol = \"%s\";\nvms = (\n",
+		F->cfg.pool.path, F->cfg.pool.frames, F->cfg.control);
+	for (int i = 0; i < 2; i++)
+		fprintf(fp, "{ name = \"%s\"; mac = \"52:54:00:00:00:0%d\"; rings = \"%s\"; quota = %u; ring_size = %u; doorbell = \"off\"; },\n",
+			F->cfg.vms[i].name, i + 1, F->cfg.vms[i].rings,
+			F->cfg.vms[i].quota, F->cfg.vms[i].ring_size);
+	fprintf(fp, "{");
+	json_object_foreach((json_t *)args, key, val) {
+		if (json_is_string(val))
+			fprintf(fp, " %s = \"%s\";", key, json_string_value(val));
+		else
+			fprintf(fp, " %s = %lld;", key,
+				(long long)json_integer_value(val));
+	}
+	fprintf(fp, " }\n);\n");
+	fclose(fp);
+	ret = cfg_load_offline(&cfg, path, err, sizeof(err));
+	unlink(path);
+	if (!ret)
+		return 0;
+	p = strstr(err, ": vm \"");
+	snprintf(msg, size, "%s", p ? p + 2 : err);
+	/* vm_add knows no lines. */
+	if ((q = strstr(msg, "line ")) && strchr(q, ';'))
+		memmove(q, strchr(q, ';') + 2, strlen(strchr(q, ';') + 2) + 1);
+	return ret;
+}
+
+static void test_vm_rule_is_one(void **state)
+{
+	char text[1024], req[1200], msg[CFG_ERR_MAX];
+	const char *ctl_msg;
+	json_error_t e;
+	json_t *root, *args, *r;
+	int cfg_ret;
+
+	for (size_t i = 0; i < sizeof(vm_rule) / sizeof(vm_rule[0]); i++) {
+		expand(text, sizeof(text), vm_rule[i], F->dir);
+		snprintf(req, sizeof(req), "{\"cmd\":\"vm_add\",\"args\":{%s}}", text);
+		root = json_loads(req, 0, &e);
+		args = json_object_get(root, "args");
+		assert_non_null(args);
+		cfg_ret = rule_config(args, msg, sizeof(msg));
+		r = ask(0, req);
+		ctl_msg = json_string_value(json_object_get(
+			json_object_get(r, "error"), "message"));
+		print_message("  {%s}\n    config: %s\n    vm_add: %s\n", text,
+			      cfg_ret ? msg : "ok", ctl_msg ? ctl_msg : "ok");
+		assert_int_equal(!!cfg_ret, !!err_code(r));
+		if (ctl_msg)
+			assert_int_equal(strncmp(msg, ctl_msg, strlen(ctl_msg)), 0);
+		json_decref(r);
+		json_decref(root);
+		if (cfg_ret)
+			continue;
+		r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+		result(r);
 		json_decref(r);
 	}
 }
@@ -633,5 +789,11 @@ int main(void)
 		cmocka_unit_test(test_listen_replaces_only_sockets),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	const struct CMUnitTest big_pool[] = {
+		cmocka_unit_test(test_vm_rule_is_one),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown) +
+	       cmocka_run_group_tests_name("big pool", big_pool, setup_big,
+					   teardown);
 }

@@ -66,6 +66,14 @@ static void test_key_packing(void **state)
 	assert_int_equal(fdb_key(a, 0x1001), 0x0001563412005452ULL);
 	assert_int_equal(fdb_key(zero, 0), 0);
 	assert_int_equal(fdb_key(zero, 1), 1ULL << 48);
+	/* And back, for listings. */
+	for (uint16_t vlan = 0; vlan < 4095; vlan += 273) {
+		uint8_t m[6];
+
+		fdb_key_mac(fdb_key(a, vlan), m);
+		assert_memory_equal(m, a, 6);
+		assert_int_equal(fdb_key_vlan(fdb_key(a, vlan)), vlan);
+	}
 	/* From a frame: the same key, whatever follows the MAC. */
 	for (uint16_t vlan = 0; vlan < 4096; vlan += 273)
 		assert_int_equal(fdb_key_frame(frame, vlan), fdb_key(a, vlan));
