@@ -135,7 +135,7 @@ nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
 		}
 		addr -= 4;
 		len += 4;
-		pool_note_dirty(p, pool_frame(p, addr),
+		scrub_note(&p->scrub, pool_frame(p, addr),
 				pool_offset_in_frame(p, addr),
 				pool_offset_in_frame(p, addr) + len);
 		d = pool_data(p, addr);
@@ -183,7 +183,7 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 	}
 	if (__builtin_expect(len > p->frame_size - FS_HEADROOM, 0))
 		head = p->frame_size - len; /* len <= frame_size: tx_collect */
-	pool_reuse(p, pool_frame(p, c), head, head + len);
+	scrub_reuse(&p->scrub, pool_frame(p, c), head, head + len);
 	c += head;
 	memcpy(pool_data(p, c), pool_data(p, addr), len);
 	sw->copies++;
@@ -378,7 +378,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	struct pool *p = &sw->pool;
 	unsigned char *base = p->base;
 	uint16_t *owner = p->owner;
-	uint32_t *dirty = p->dirty;
+	uint32_t *dirty = p->scrub.dirty;
 	uint32_t shift = p->shift, fmask = p->frame_size - 1;
 	struct vmport_burst b = { .v = NULL, .prod = 0, .end = 0 };
 	/* Bytes of the frames given in a burst are added as it ends. */
@@ -406,9 +406,9 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		 * a prefetch of what it points to cannot fault. */
 		next = &ring[(idx + i + 1) & rmask];
 		__builtin_prefetch(base + next->addr);
-		/* pool_reuse, with the pool's fields in locals. */
-		if (dirty[frame] != POOL_DIRTY(off, off + len))
-			pool_zero_stale(p, frame, off, off + len);
+		/* scrub_reuse, with the table in a local. */
+		if (dirty[frame] != SCRUB_RANGE(off, off + len))
+			scrub_zero_stale(&p->scrub, frame, off, off + len);
 		if (__builtin_expect(len < FS_ETH_HLEN || (d[0] & 1) ||
 				     (d[12] == 0x81 && d[13] == 0x00), 0)) {
 			/* Flooding may give the burst's VM frames. */

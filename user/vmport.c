@@ -426,8 +426,8 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 		if (frame < 0)
 			continue;
 		owner[frame] = POOL_OWN_SWITCH;
-		pool_from_guest(p, (uint32_t)frame);
-		pool_note_dirty(p, (uint32_t)frame, off, off + len);
+		scrub_from_guest(&p->scrub, (uint32_t)frame);
+		scrub_note(&p->scrub, (uint32_t)frame, off, off + len);
 		bytes += len;
 		out[k].addr = addr;
 		out[k].len = len;

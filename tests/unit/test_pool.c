@@ -119,10 +119,10 @@ static void test_create_initial_state(void **state)
 		assert_int_equal(p->count[i], 0);
 	for (uint32_t i = 0; i < FRAMES; i++) {
 		assert_int_equal(p->owner[i], POOL_OWN_SWITCH);
-		assert_int_equal(p->dirty[i], 0);
+		assert_int_equal(p->scrub.dirty[i], 0);
 	}
-	assert_int_equal(p->scrubbed_frames, 0);
-	assert_int_equal(p->scrubbed_bytes, 0);
+	assert_int_equal(p->scrub.frames, 0);
+	assert_int_equal(p->scrub.bytes, 0);
 	assert_pool_ok(p, true);
 	assert_int_equal(stat(p->path, &st), 0);
 	assert_int_equal(st.st_size, FRAMES * FSIZE);
@@ -526,7 +526,7 @@ static void test_reclaim(void **state)
 	/* The guest wrote packets into them: headroom + 100 bytes. */
 	for (k = 0; k < 5; k++) {
 		memset(pool_data(p, pool_frame_addr(p, vm0_frames[k])), 0xab, FSIZE);
-		pool_note_dirty(p, vm0_frames[k], 0, FS_HEADROOM + 100);
+		scrub_note(&p->scrub, vm0_frames[k], 0, FS_HEADROOM + 100);
 	}
 
 	assert_int_equal(pool_reclaim(p, VM0), 5);
@@ -537,23 +537,23 @@ static void test_reclaim(void **state)
 	assert_int_equal(p->n_free, FRAMES - 5);
 	assert_pool_ok(p, true);
 	/* Scrubbed when used again, not now; their data stays tracked. */
-	assert_int_equal(p->scrubbed_frames, 0);
+	assert_int_equal(p->scrub.frames, 0);
 	for (k = 0; k < 5; k++) {
 		const unsigned char *d = pool_data(p, pool_frame_addr(p, vm0_frames[k]));
 
 		assert_int_equal(p->owner[vm0_frames[k]], POOL_OWN_SWITCH);
-		assert_int_equal(p->dirty[vm0_frames[k]],
-				 POOL_DIRTY(0, FS_HEADROOM + 100));
-		pool_scrub(p, vm0_frames[k]);
-		assert_int_equal(p->dirty[vm0_frames[k]], 0);
+		assert_int_equal(p->scrub.dirty[vm0_frames[k]],
+				 SCRUB_RANGE(0, FS_HEADROOM + 100));
+		scrub_frame(&p->scrub, vm0_frames[k]);
+		assert_int_equal(p->scrub.dirty[vm0_frames[k]], 0);
 		for (uint32_t b = 0; b < FSIZE; b++)
 			assert_int_equal(d[b], b < FS_HEADROOM + 100 ? 0 : 0xab);
 	}
-	assert_int_equal(p->scrubbed_frames, 5);
-	assert_int_equal(p->scrubbed_bytes, 5 * (FS_HEADROOM + 100));
+	assert_int_equal(p->scrub.frames, 5);
+	assert_int_equal(p->scrub.bytes, 5 * (FS_HEADROOM + 100));
 	/* Nothing left: 0, and no change. */
 	assert_int_equal(pool_reclaim(p, VM0), 0);
-	assert_int_equal(p->scrubbed_frames, 5);
+	assert_int_equal(p->scrub.frames, 5);
 	assert_pool_ok(p, true);
 
 	/* The rest. */
@@ -595,7 +595,7 @@ static const struct scrub_case {
 	const char *name;
 	enum cfg_scrub policy;
 	uint32_t noted[3][2];  /* dirty ranges noted in turn ({0, 0}: none) */
-	bool guest;            /* then back from a guest (pool_from_guest) */
+	bool guest;            /* then back from a guest (scrub_from_guest) */
 	uint32_t lo, hi;       /* used again for [lo, hi); lo == hi: clean */
 	uint32_t zero[2][2];   /* the byte ranges zeroed */
 	uint64_t bytes;
@@ -641,7 +641,7 @@ static void test_scrub_policies(void **state)
 		print_message("  case: %s\n", sc->name);
 		make_cfg(&c, FRAMES, FSIZE, sc->policy);
 		assert_int_equal(pool_create(&p, &c, 1), 0);
-		assert_int_equal(p.scrub, sc->policy);
+		assert_int_equal(p.scrub.mode, sc->policy);
 		/* Frame 1, between two neighbours that must not be touched. */
 		assert_int_equal(pool_alloc(&p), 0);
 		a = pool_alloc(&p);
@@ -651,22 +651,22 @@ static void test_scrub_policies(void **state)
 		memset(p.base, 0xc3, 3 * FSIZE);
 		for (int e = 0; e < 3; e++)
 			if (sc->noted[e][1])
-				pool_note_dirty(&p, f, sc->noted[e][0], sc->noted[e][1]);
+				scrub_note(&p.scrub, f, sc->noted[e][0], sc->noted[e][1]);
 		if (sc->guest)
-			pool_from_guest(&p, f);
+			scrub_from_guest(&p.scrub, f);
 		/* Back on the free list: nothing zeroed yet. */
 		pool_recycle(&p, f);
-		assert_int_equal(p.scrubbed_frames, 0);
+		assert_int_equal(p.scrub.frames, 0);
 		assert_int_equal(pool_alloc(&p), a);
 
 		if (sc->lo == sc->hi)
-			pool_scrub(&p, f);
+			scrub_frame(&p.scrub, f);
 		else
-			pool_reuse(&p, f, sc->lo, sc->hi);
-		assert_int_equal(p.scrubbed_frames, sc->bytes ? 1 : 0);
-		assert_int_equal(p.scrubbed_bytes, sc->bytes);
-		assert_int_equal(p.dirty[f], sc->lo == sc->hi ? 0 :
-					     POOL_DIRTY(sc->lo, sc->hi));
+			scrub_reuse(&p.scrub, f, sc->lo, sc->hi);
+		assert_int_equal(p.scrub.frames, sc->bytes ? 1 : 0);
+		assert_int_equal(p.scrub.bytes, sc->bytes);
+		assert_int_equal(p.scrub.dirty[f], sc->lo == sc->hi ? 0 :
+					     SCRUB_RANGE(sc->lo, sc->hi));
 		for (b = 0; b < FSIZE; b++) {
 			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
 
@@ -680,8 +680,8 @@ static void test_scrub_policies(void **state)
 		}
 		/* The same range again: nothing more to zero. */
 		if (sc->lo != sc->hi) {
-			pool_reuse(&p, f, sc->lo, sc->hi);
-			assert_int_equal(p.scrubbed_bytes, sc->bytes);
+			scrub_reuse(&p.scrub, f, sc->lo, sc->hi);
+			assert_int_equal(p.scrub.bytes, sc->bytes);
 		}
 		pool_free(&p, a);
 		pool_free(&p, 2 * FSIZE);
@@ -698,17 +698,17 @@ static void test_scrub_counters_accumulate(void **state)
 
 	for (int i = 0; i < 4; i++) {
 		a[i] = pool_alloc(p);
-		pool_note_dirty(p, pool_frame(p, a[i]), 0, 100 * (uint32_t)(i + 1));
+		scrub_note(&p->scrub, pool_frame(p, a[i]), 0, 100 * (uint32_t)(i + 1));
 	}
 	for (int i = 0; i < 4; i++) {
 		pool_recycle(p, pool_frame(p, a[i]));
-		pool_scrub(p, pool_frame(p, a[i]));
+		scrub_frame(&p->scrub, pool_frame(p, a[i]));
 	}
-	assert_int_equal(p->scrubbed_frames, 4);
-	assert_int_equal(p->scrubbed_bytes, 100 + 200 + 300 + 400);
+	assert_int_equal(p->scrub.frames, 4);
+	assert_int_equal(p->scrub.bytes, 100 + 200 + 300 + 400);
 	/* Clean frames cost nothing more. */
-	pool_scrub_all(p);
-	assert_int_equal(p->scrubbed_frames, 4);
+	scrub_all(&p->scrub);
+	assert_int_equal(p->scrub.frames, 4);
 	assert_pool_ok(p, true);
 }
 
@@ -768,7 +768,7 @@ static void test_alloc_burst(void **state)
 
 /* pool_lend_burst scrubs each frame whole before a guest gets it: the
  * bytes of its earlier use are zeroed and counted, its dirty range
- * cleared; pool_alloc_burst leaves them for pool_reuse. */
+ * cleared; pool_alloc_burst leaves them for scrub_reuse. */
 static void test_lend_burst_scrubs(void **state)
 {
 	struct pool *p = *state;
@@ -777,12 +777,12 @@ static void test_lend_burst_scrubs(void **state)
 	/* Frames 0 and 1 carried packets of 100 and 300 bytes at 256. */
 	for (uint32_t f = 0; f < 2; f++) {
 		memset(p->base + f * FSIZE, 0xa5, FSIZE);
-		pool_note_dirty(p, f, 256, 256 + 100 + 200 * f);
+		scrub_note(&p->scrub, f, 256, 256 + 100 + 200 * f);
 	}
 	ring_fill(ring);
 	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
-	assert_int_equal(p->scrubbed_frames, 0);
-	assert_int_equal(p->dirty[0], POOL_DIRTY(256, 356));
+	assert_int_equal(p->scrub.frames, 0);
+	assert_int_equal(p->scrub.dirty[0], SCRUB_RANGE(256, 356));
 	pool_recycle_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
 
 	pool_lend_burst(p, VM0, ring, RING - 1, 3, 2);
@@ -791,12 +791,12 @@ static void test_lend_burst_scrubs(void **state)
 	assert_int_equal(p->owner[0], VM0);
 	assert_int_equal(p->owner[1], VM0);
 	assert_int_equal(p->count[VM0], 2);
-	assert_int_equal(p->scrubbed_frames, 2);
-	assert_int_equal(p->scrubbed_bytes, 100 + 300);
+	assert_int_equal(p->scrub.frames, 2);
+	assert_int_equal(p->scrub.bytes, 100 + 300);
 	for (uint32_t f = 0; f < 2; f++) {
 		uint32_t hi = 256 + 100 + 200 * f;
 
-		assert_int_equal(p->dirty[f], 0);
+		assert_int_equal(p->scrub.dirty[f], 0);
 		for (uint32_t b = 0; b < FSIZE; b++) {
 			unsigned char want = b >= 256 && b < hi ? 0 : 0xa5;
 
@@ -867,7 +867,7 @@ static void test_recycle_begin_end(void **state)
 		make_cfg(&c, FRAMES, FSIZE, modes[m]);
 		assert_int_equal(pool_create(&p, &c, MAX_VMS), 0);
 		pool_lend_burst(&p, VM0, ring, RING - 1, 0, 4);
-		pool_note_dirty(&p, 1, 100, 200);
+		scrub_note(&p.scrub, 1, 100, 200);
 
 		/* Frames 1 and 3 given back; 0 and 2 refused by the caller. */
 		top = pool_recycle_begin(&p);
@@ -881,11 +881,11 @@ static void test_recycle_begin_end(void **state)
 		assert_int_equal(p.n_free, FRAMES - 2);
 		assert_int_equal(p.owner[0], VM0);
 		assert_int_equal(p.owner[2], VM0);
-		assert_int_equal(p.dirty[1], modes[m] == CFG_SCRUB_FULL ?
-						     POOL_DIRTY(0, FSIZE) :
-						     POOL_DIRTY(100, 200));
-		assert_int_equal(p.dirty[3], modes[m] == CFG_SCRUB_FULL ?
-						     POOL_DIRTY(0, FSIZE) : 0);
+		assert_int_equal(p.scrub.dirty[1], modes[m] == CFG_SCRUB_FULL ?
+						     SCRUB_RANGE(0, FSIZE) :
+						     SCRUB_RANGE(100, 200));
+		assert_int_equal(p.scrub.dirty[3], modes[m] == CFG_SCRUB_FULL ?
+						     SCRUB_RANGE(0, FSIZE) : 0);
 		assert_pool_ok(&p, true);
 		/* An empty burst counts nothing. */
 		top = pool_recycle_begin(&p);
@@ -894,12 +894,12 @@ static void test_recycle_begin_end(void **state)
 		/* From the kernel: never marked. */
 		pool_alloc_burst(&p, POOL_OWN_FILL, ring, RING - 1, 0, 1);
 		assert_int_equal(ring[0], 3 * FSIZE);
-		pool_scrub(&p, 3);
+		scrub_frame(&p.scrub, 3);
 		top = pool_recycle_begin(&p);
 		p.owner[3] = POOL_OWN_SWITCH;
 		*top++ = 3 * FSIZE;
 		assert_int_equal(pool_recycle_end(&p, POOL_OWN_FILL, top), 1);
-		assert_int_equal(p.dirty[3], 0);
+		assert_int_equal(p.scrub.dirty[3], 0);
 		assert_pool_ok(&p, true);
 		pool_destroy(&p);
 	}

@@ -190,7 +190,8 @@ static uint64_t switch_frame(struct fx *f, uint8_t fill)
 
 	assert_int_not_equal(a, UINT64_MAX);
 	memset(pool_data(&f->p, a + FS_HEADROOM), fill, PKT_LEN);
-	pool_reuse(&f->p, pool_frame(&f->p, a), FS_HEADROOM, FS_HEADROOM + PKT_LEN);
+	scrub_reuse(&f->p.scrub, pool_frame(&f->p, a), FS_HEADROOM,
+		    FS_HEADROOM + PKT_LEN);
 	return a + FS_HEADROOM;
 }
 
@@ -1009,8 +1010,8 @@ static void test_tx_bad_inputs(void **state)
 			assert_int_equal(out[j].options, 0);
 			assert_int_equal(f->p.owner[pool_frame(&f->p, a)],
 					 POOL_OWN_SWITCH);
-			assert_int_equal(f->p.dirty[pool_frame(&f->p, a)],
-					 POOL_DIRTY(pool_offset_in_frame(&f->p, a),
+			assert_int_equal(f->p.scrub.dirty[pool_frame(&f->p, a)],
+					 SCRUB_RANGE(pool_offset_in_frame(&f->p, a),
 						    pool_offset_in_frame(&f->p, a) +
 						    tc->d[i].len));
 			bytes += tc->d[i].len;
@@ -1216,7 +1217,7 @@ static void assert_data_tracked(struct fx *f)
 {
 	for (uint32_t fr = 0; fr < f->p.frames; fr++) {
 		const unsigned char *b = f->p.base + pool_frame_addr(&f->p, fr);
-		uint32_t d = f->p.dirty[fr], lo = d & 0xffff, hi = d >> 16;
+		uint32_t d = f->p.scrub.dirty[fr], lo = d & 0xffff, hi = d >> 16;
 
 		for (uint32_t i = 0; i < FSIZE; i++)
 			if (b[i] && (!d || i < lo || i >= hi))
@@ -1249,16 +1250,16 @@ static void test_reuse_scrubs_received_frame(void **state)
 		memset(fr, 0x77, FS_HEADROOM + PKT_LEN + 100);
 		assert_int_equal(fsg_free(&f->g, d.addr), 0);
 		fsg_flush(&f->g);
-		before = f->p.scrubbed_bytes;
+		before = f->p.scrub.bytes;
 		assert_int_equal(vmport_free_drain(&f->v, &f->p, 64), 1);
 		/* Back on the free list, not zeroed yet. */
-		assert_int_equal(f->p.scrubbed_bytes, before);
+		assert_int_equal(f->p.scrub.bytes, before);
 		assert_int_equal(fr[FS_HEADROOM + PKT_LEN - 1], 0x77);
 
 		/* Used again for a 40-byte packet: "used" zeroes the rest of
 		 * the packets it carried, [headroom + 40, headroom + len);
 		 * "full" every byte but the new packet's. */
-		pool_reuse(&f->p, frame, FS_HEADROOM, FS_HEADROOM + 40);
+		scrub_reuse(&f->p.scrub, frame, FS_HEADROOM, FS_HEADROOM + 40);
 		for (uint32_t i = 0; i < FSIZE; i++) {
 			unsigned char want;
 
@@ -1273,15 +1274,15 @@ static void test_reuse_scrubs_received_frame(void **state)
 				fail_msg("scrub %s: byte %u is %#x, not %#x",
 					 cfg_scrub_name(policy[c]), i, fr[i], want);
 		}
-		assert_int_equal(f->p.scrubbed_bytes - before,
+		assert_int_equal(f->p.scrub.bytes - before,
 				 policy[c] == CFG_SCRUB_FULL ? FSIZE - 40 : PKT_LEN - 40);
-		assert_int_equal(f->p.dirty[frame],
-				 POOL_DIRTY(FS_HEADROOM, FS_HEADROOM + 40));
+		assert_int_equal(f->p.scrub.dirty[frame],
+				 SCRUB_RANGE(FS_HEADROOM, FS_HEADROOM + 40));
 		/* Lent to a guest, who may send any of it: all clean. */
-		pool_scrub(&f->p, frame);
+		scrub_frame(&f->p.scrub, frame);
 		for (uint32_t i = FS_HEADROOM; i < FS_HEADROOM + 40; i++)
 			assert_int_equal(fr[i], 0);
-		assert_int_equal(f->p.dirty[frame], 0);
+		assert_int_equal(f->p.scrub.dirty[frame], 0);
 		assert_frames(f, 0);
 		fx_free(f);
 	}
@@ -1310,8 +1311,8 @@ static void test_guest_round_trip(void **state)
 	assert_int_equal(vmport_tx_collect(&f->v, &f->p, out, 4), 1);
 	assert_int_equal(out[0].addr, base + FS_HEADROOM);
 	assert_int_equal(out[0].len, 100);
-	assert_int_equal(f->p.dirty[pool_frame(&f->p, base)],
-			 POOL_DIRTY(FS_HEADROOM, FS_HEADROOM + 100));
+	assert_int_equal(f->p.scrub.dirty[pool_frame(&f->p, base)],
+			 SCRUB_RANGE(FS_HEADROOM, FS_HEADROOM + 100));
 	/* Mid-batch: the switch holds the frame, not on its free list. */
 	assert_frames_mid(f, QUOTA / 4 - 1);
 
@@ -1329,7 +1330,8 @@ static void test_guest_round_trip(void **state)
 	assert_int_equal(vmport_free_drain(&f->v, &f->p, 4), 1);
 	/* Zeroed when used again: here for a 40-byte packet from the NIC. */
 	assert_int_equal(pk[99], 99);
-	pool_reuse(&f->p, pool_frame(&f->p, base), FS_HEADROOM, FS_HEADROOM + 40);
+	scrub_reuse(&f->p.scrub, pool_frame(&f->p, base), FS_HEADROOM,
+		    FS_HEADROOM + 40);
 	assert_int_equal(pk[39], 39);
 	assert_int_equal(pk[40], 0);
 	assert_int_equal(pk[99], 0);
@@ -1487,7 +1489,7 @@ static void test_detach_reclaims_everything(void **state)
 	 * next use zeroes it; scrubbing them all leaves the pool zero (the
 	 * packets at the headroom and what the guest wrote in them). */
 	assert_data_tracked(f);
-	pool_scrub_all(&f->p);
+	scrub_all(&f->p.scrub);
 	for (uint64_t i = 0; i < f->p.size; i++)
 		if (f->p.base[i])
 			fail_msg("pool byte %llu is %#x after detach and scrub",
