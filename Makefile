@@ -140,9 +140,16 @@ $(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tools/bench/fakenic.h $(BUIL
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_DAEMON)
 
 # --- tests ------------------------------------------------------------------
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+# A test that reaches error paths through mocks of system calls names them
+# here: WRAP_<test> := the functions; the test defines __wrap_<function>
+# (which calls __real_<function> unless told to fail).
+WRAP_test_pool := mmap ftruncate
+WRAP_test_vmport_region := mmap ftruncate
+wrap_flags = $(foreach f,$(WRAP_$(1)),-Wl,--wrap=$(f))
+
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) tools/bench/fakenic.h $(BUILD)/libfsd.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST) $(call wrap_flags,$*)
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all guest-image

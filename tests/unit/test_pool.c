@@ -3,7 +3,8 @@
  * The pool (user/pool.c) on files under /tmp: creation (all frames free and
  * zeroed, the file rounded up to a power of two, a second pool_create on a
  * live pool's path refused by flock, pool_destroy removing only a file it
- * created), the owner table (pool_move with the right and the wrong owner,
+ * created, ftruncate or mmap failing (mocked) undone cleanly), the owner
+ * table (pool_move with the right and the wrong owner,
  * counts always summing to the frames), pool_check catching a corrupted
  * table and a free list out of step with the switch's count, pool_reclaim,
  * the scrub policies off/used/full byte by byte with their counters, and
@@ -27,6 +28,7 @@
 #include "flipswitch/ring.h"
 #include "log.h"
 #include "pool.h"
+#include "sysmock.h"
 #include "testutil.h"
 
 #define FRAMES 64u
@@ -292,6 +294,38 @@ static void test_create_fails_on_bad_path(void **state)
 	assert_int_equal(rc, -ENOENT);
 	assert_int_equal(p.fd, -1);
 	pool_destroy(&p);
+}
+
+/* A system call of pool_create failing: -errno back, the descriptor
+ * closed (so the lock is gone: a pool_create right after succeeds), the
+ * file removed if pool_create made it and kept if it was there before. */
+static void test_create_fails_cleanly(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < MOCK_FILE_CASES; i++) {
+		const struct mock_file_case *fc = &mock_file_cases[i];
+		struct cfg_pool c;
+		struct pool p;
+		int rc;
+
+		print_message("  case: %s\n", fc->name);
+		make_cfg(&c, FRAMES, FSIZE, CFG_SCRUB_USED);
+		assert_int_equal(mock_file_arm(fc, c.path), 0);
+		quiet();
+		rc = pool_create(&p, &c, 1);
+		unquiet();
+		assert_true(mock_file_done(fc));
+		assert_int_equal(rc, -fc->err);
+		assert_int_equal(p.fd, -1);
+		assert_int_equal(file_exists(c.path), fc->existing);
+		pool_destroy(&p); /* a no-op after a failed create */
+		assert_int_equal(file_exists(c.path), fc->existing);
+
+		assert_int_equal(pool_create(&p, &c, 1), 0);
+		assert_pool_ok(&p, true);
+		pool_destroy(&p);
+		unlink(c.path);
+	}
 }
 
 /* ---- owner table --------------------------------------------------------- */
@@ -916,6 +950,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_destroy_removes_only_its_own_file),
 		cmocka_unit_test(test_create_fails_on_bad_path),
+		cmocka_unit_test(test_create_fails_cleanly),
 		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_random, setup, teardown),
 		cmocka_unit_test(test_check_detects_corruption),
