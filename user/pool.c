@@ -24,6 +24,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "shmfile.h"
 
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 {
@@ -40,17 +41,11 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	p->size = (uint64_t)c->frames * c->frame_size;
 	p->n_owners = POOL_OWNERS(max_vms);
 
-	p->created = access(p->path, F_OK) != 0;
-	p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	p->fd = shm_file_open("pool", p->path, 0, &p->created);
 	if (p->fd < 0) {
-		err = -errno;
-		log_err("pool: cannot open %s: %s", p->path, strerror(errno));
+		err = p->fd;
+		p->fd = -1;
 		return err;
-	}
-	if (flock(p->fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		log_err("pool: %s is in use by another flipswitchd", p->path);
-		goto out_close;
 	}
 	if (fstatfs(p->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC) {
 		p->hugetlb = true;
@@ -66,18 +61,9 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	 * not be. An existing file keeps its inode, so a QEMU that mapped it
 	 * first keeps seeing the pool; its old bytes are zeroed below. */
 	p->file_size = pool_file_size(p->frames, p->frame_size);
-	if (ftruncate(p->fd, (off_t)p->file_size)) {
+	p->base = shm_file_map("pool", p->path, p->fd, p->file_size, p->size);
+	if (!p->base) {
 		err = -errno;
-		log_err("pool: cannot size %s to %llu bytes: %s", p->path,
-			(unsigned long long)p->file_size, strerror(errno));
-		goto out_unlink;
-	}
-	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, p->fd, 0);
-	if (p->base == MAP_FAILED) {
-		err = -errno;
-		p->base = NULL;
-		log_err("pool: cannot map %s: %s", p->path, strerror(errno));
 		goto out_unlink;
 	}
 	memset(p->base, 0, p->size);
