@@ -7,8 +7,7 @@
  * table (pool_move with the right and the wrong owner,
  * counts always summing to the frames), pool_check catching a corrupted
  * table and a free list out of step with the switch's count, pool_reclaim,
- * the scrub policies off/used/full byte by byte with their counters, and
- * the bursts (pool_alloc_burst, pool_lend_burst, pool_recycle_burst,
+ * and the bursts (pool_alloc_burst, pool_lend_burst, pool_recycle_burst,
  * pool_recycle_begin/_end) on a small ring that wraps.
  */
 #include <stdarg.h>
@@ -623,129 +622,6 @@ static void test_reclaim_everything(void **state)
 		pool_free(p, (uint64_t)i * FSIZE);
 }
 
-/* ---- scrub --------------------------------------------------------------- */
-
-static const struct scrub_case {
-	const char *name;
-	enum cfg_scrub policy;
-	uint32_t noted[3][2];  /* dirty ranges noted in turn ({0, 0}: none) */
-	bool guest;            /* then back from a guest (scrub_from_guest) */
-	uint32_t lo, hi;       /* used again for [lo, hi); lo == hi: clean */
-	uint32_t zero[2][2];   /* the byte ranges zeroed */
-	uint64_t bytes;
-} scrub_cases[] = {
-	{ "used, the same packet size again", CFG_SCRUB_USED, { { 256, 356 } },
-	  false, 256, 356, { { 0 } }, 0 },
-	{ "used, a shorter packet", CFG_SCRUB_USED, { { 256, 356 } }, false,
-	  256, 300, { { 300, 356 } }, 56 },
-	{ "used, noted ranges merge", CFG_SCRUB_USED,
-	  { { 256, 356 }, { 200, 300 }, { 256, 400 } }, true, 256, 300,
-	  { { 200, 256 }, { 300, 400 } }, 156 },
-	{ "used, lent: all clean", CFG_SCRUB_USED, { { 256, 356 } }, true, 0, 0,
-	  { { 256, 356 } }, 100 },
-	{ "used, a whole frame", CFG_SCRUB_USED, { { 0, 2048 } }, false, 256,
-	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
-	{ "used, nothing noted", CFG_SCRUB_USED, { { 0 } }, false, 256, 300,
-	  { { 0 } }, 0 },
-	{ "full, back from a guest", CFG_SCRUB_FULL, { { 256, 356 } }, true, 256,
-	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
-	{ "full, never a guest's", CFG_SCRUB_FULL, { { 256, 356 } }, false, 256,
-	  300, { { 300, 356 } }, 56 },
-	{ "off", CFG_SCRUB_OFF, { { 256, 356 } }, true, 256, 300, { { 0 } }, 0 },
-};
-
-static bool in_zeroed(const struct scrub_case *sc, uint32_t b)
-{
-	for (int z = 0; z < 2; z++)
-		if (b >= sc->zero[z][0] && b < sc->zero[z][1])
-			return true;
-	return false;
-}
-
-static void test_scrub_policies(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(scrub_cases) / sizeof(scrub_cases[0]); i++) {
-		const struct scrub_case *sc = &scrub_cases[i];
-		struct cfg_pool c;
-		struct pool p;
-		uint64_t a;
-		uint32_t f, b;
-
-		print_message("  case: %s\n", sc->name);
-		make_cfg(&c, FRAMES, FSIZE, sc->policy);
-		assert_int_equal(pool_create(&p, &c, 1), 0);
-		assert_int_equal(p.scrub.mode, sc->policy);
-		/* Frame 1, between two neighbours that must not be touched. */
-		assert_int_equal(pool_alloc(&p), 0);
-		a = pool_alloc(&p);
-		assert_int_equal(a, FSIZE);
-		assert_int_equal(pool_alloc(&p), 2 * FSIZE);
-		f = pool_frame(&p, a);
-		memset(p.base, 0xc3, 3 * FSIZE);
-		for (int e = 0; e < 3; e++)
-			if (sc->noted[e][1])
-				scrub_note(&p.scrub, f, sc->noted[e][0], sc->noted[e][1]);
-		if (sc->guest)
-			scrub_from_guest(&p.scrub, f);
-		/* Back on the free list: nothing zeroed yet. */
-		pool_recycle(&p, f);
-		assert_int_equal(p.scrub.frames, 0);
-		assert_int_equal(pool_alloc(&p), a);
-
-		if (sc->lo == sc->hi)
-			scrub_frame(&p.scrub, f);
-		else
-			scrub_reuse(&p.scrub, f, sc->lo, sc->hi);
-		assert_int_equal(p.scrub.frames, sc->bytes ? 1 : 0);
-		assert_int_equal(p.scrub.bytes, sc->bytes);
-		assert_int_equal(p.scrub.dirty[f], sc->lo == sc->hi ? 0 :
-					     SCRUB_RANGE(sc->lo, sc->hi));
-		for (b = 0; b < FSIZE; b++) {
-			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
-
-			if (p.base[a + b] != want)
-				fail_msg("%s: byte %u is %#x, not %#x", sc->name, b,
-					 p.base[a + b], want);
-		}
-		for (b = 0; b < FSIZE; b++) {
-			assert_int_equal(p.base[b], 0xc3);
-			assert_int_equal(p.base[2 * FSIZE + b], 0xc3);
-		}
-		/* The same range again: nothing more to zero. */
-		if (sc->lo != sc->hi) {
-			scrub_reuse(&p.scrub, f, sc->lo, sc->hi);
-			assert_int_equal(p.scrub.bytes, sc->bytes);
-		}
-		pool_free(&p, a);
-		pool_free(&p, 2 * FSIZE);
-		pool_free(&p, 0);
-		assert_pool_ok(&p, true);
-		pool_destroy(&p);
-	}
-}
-
-static void test_scrub_counters_accumulate(void **state)
-{
-	struct pool *p = *state;
-	uint64_t a[4];
-
-	for (int i = 0; i < 4; i++) {
-		a[i] = pool_alloc(p);
-		scrub_note(&p->scrub, pool_frame(p, a[i]), 0, 100 * (uint32_t)(i + 1));
-	}
-	for (int i = 0; i < 4; i++) {
-		pool_recycle(p, pool_frame(p, a[i]));
-		scrub_frame(&p->scrub, pool_frame(p, a[i]));
-	}
-	assert_int_equal(p->scrub.frames, 4);
-	assert_int_equal(p->scrub.bytes, 100 + 200 + 300 + 400);
-	/* Clean frames cost nothing more. */
-	scrub_all(&p->scrub);
-	assert_int_equal(p->scrub.frames, 4);
-	assert_pool_ok(p, true);
-}
-
 /* ---- bursts ---------------------------------------------------------------- */
 
 #define RING 8u
@@ -958,13 +834,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_everything, setup, teardown),
-		cmocka_unit_test(test_scrub_policies),
 		cmocka_unit_test_setup_teardown(test_alloc_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lend_burst_scrubs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recycle_burst, setup, teardown),
 		cmocka_unit_test(test_recycle_begin_end),
-		cmocka_unit_test_setup_teardown(test_scrub_counters_accumulate, setup,
-						teardown),
 	};
 
 	int failed;
