@@ -162,8 +162,10 @@ $(BUILD)/fs-core-bench: tools/bench/fs-core-bench.c tests/support/fakenic.h $(BU
 # the real one (tests/README.md).
 comma := ,
 WRAP_test_ctl_client := socket connect
+WRAP_test_pool := mmap ftruncate
+WRAP_test_vmport_region := mmap ftruncate
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(wildcard tests/support/*.h) $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard tests/support/*.h) $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(SKEL) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST) $(foreach f,$(WRAP_$*),-Wl$(comma)--wrap=$(f))
 

@@ -191,7 +191,7 @@ static const char *cmd_show(struct req *r, json_t **res)
 			 "interfaces", ifs, "pool", "path", sw->pool.path,
 			 "frames", (json_int_t)sw->pool.frames, "frame_size",
 			 (json_int_t)sw->pool.frame_size, "scrub",
-			 cfg_scrub_name(sw->pool.scrub), "hugetlb",
+			 cfg_scrub_name(sw->pool.scrub.mode), "hugetlb",
 			 sw->pool.hugetlb, "free",
 			 (json_int_t)RD(sw->pool.n_free), "vms", vms,
 			 "switch", settings_json(sw));
@@ -336,8 +336,8 @@ static const char *cmd_stats(struct req *r, json_t **res)
 			 (json_int_t)RD(sw->vm2vm), "sleeps",
 			 (json_int_t)RD(sw->sleeps), "doorbell_wakeups",
 			 (json_int_t)RD(sw->bells), "scrubbed_frames",
-			 (json_int_t)RD(sw->pool.scrubbed_frames),
-			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrubbed_bytes),
+			 (json_int_t)RD(sw->pool.scrub.frames),
+			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrub.bytes),
 			 "drops", drops_json(sw_drop_names, sw->drops, SW_DROP_NR));
 	worker_json(json_object_get(*res, "switch"), sw);
 	return NULL;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The pool file and its owner table; see pool.h for the ownership rules.
+ * The pool file, its owner table and free list, and its UMEM; see pool.h
+ * for the ownership rules.
  *
  * The file lives on tmpfs (/dev/shm) or hugetlbfs. It is locked with flock()
  * while the daemon runs, so a second daemon cannot take the same pool, and
@@ -23,6 +24,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "shmfile.h"
 
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 {
@@ -37,20 +39,13 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	p->frame_size = c->frame_size;
 	p->shift = (uint32_t)__builtin_ctz(c->frame_size);
 	p->size = (uint64_t)c->frames * c->frame_size;
-	p->scrub = c->scrub;
 	p->n_owners = POOL_OWNERS(max_vms);
 
-	p->created = access(p->path, F_OK) != 0;
-	p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
+	p->fd = shm_file_open("pool", p->path, 0, &p->created);
 	if (p->fd < 0) {
-		err = -errno;
-		log_err("pool: cannot open %s: %s", p->path, strerror(errno));
+		err = p->fd;
+		p->fd = -1;
 		return err;
-	}
-	if (flock(p->fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		log_err("pool: %s is in use by another flipswitchd", p->path);
-		goto out_close;
 	}
 	if (fstatfs(p->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC) {
 		p->hugetlb = true;
@@ -66,27 +61,21 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	 * not be. An existing file keeps its inode, so a QEMU that mapped it
 	 * first keeps seeing the pool; its old bytes are zeroed below. */
 	p->file_size = pool_file_size(p->frames, p->frame_size);
-	if (ftruncate(p->fd, (off_t)p->file_size)) {
+	p->base = shm_file_map("pool", p->path, p->fd, p->file_size, p->size);
+	if (!p->base) {
 		err = -errno;
-		log_err("pool: cannot size %s to %llu bytes: %s", p->path,
-			(unsigned long long)p->file_size, strerror(errno));
-		goto out_unlink;
-	}
-	p->base = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, p->fd, 0);
-	if (p->base == MAP_FAILED) {
-		err = -errno;
-		p->base = NULL;
-		log_err("pool: cannot map %s: %s", p->path, strerror(errno));
 		goto out_unlink;
 	}
 	memset(p->base, 0, p->size);
 
+	err = scrub_init(&p->scrub, p->base, p->frames, p->frame_size,
+			 c->scrub);
+	if (err)
+		goto out_unmap;
 	p->owner = calloc(p->frames, sizeof(*p->owner));
-	p->dirty = calloc(p->frames, sizeof(*p->dirty));
 	p->count = calloc(p->n_owners, sizeof(*p->count));
 	p->free_stack = calloc(p->frames, sizeof(*p->free_stack));
-	if (!p->owner || !p->dirty || !p->count || !p->free_stack) {
+	if (!p->owner || !p->count || !p->free_stack) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -98,14 +87,15 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	log_info("pool: %s, %u frames of %u bytes (%llu MiB%s), scrub %s",
 		 p->path, p->frames, p->frame_size,
 		 (unsigned long long)(p->size >> 20),
-		 p->hugetlb ? ", hugetlbfs" : "", cfg_scrub_name(p->scrub));
+		 p->hugetlb ? ", hugetlbfs" : "", cfg_scrub_name(p->scrub.mode));
 	return 0;
 
 out_free:
 	free(p->owner);
-	free(p->dirty);
 	free(p->count);
 	free(p->free_stack);
+	scrub_fini(&p->scrub);
+out_unmap:
 	munmap(p->base, p->size);
 out_unlink:
 	if (p->created)
@@ -142,50 +132,15 @@ void pool_destroy(struct pool *p)
 		return;
 	pool_umem_destroy(p);
 	free(p->owner);
-	free(p->dirty);
 	free(p->count);
 	free(p->free_stack);
+	scrub_fini(&p->scrub);
 	if (p->base)
 		munmap(p->base, p->size);
 	if (p->created)
 		unlink(p->path);
 	close(p->fd);
 	p->fd = -1;
-}
-
-void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi)
-{
-	unsigned char *f = p->base + pool_frame_addr(p, frame);
-	uint32_t d = p->dirty[frame], dlo = d & 0xffff, dhi = d >> 16, n = 0;
-
-	/* The ranges are kept under "off" too (one compare per reuse, like
-	 * the other policies); only the zeroing is skipped. glibc's memset
-	 * uses the widest stores the CPU has. */
-	if (d && p->scrub != CFG_SCRUB_OFF) {
-		if (dlo < lo) {
-			uint32_t end = dhi < lo ? dhi : lo;
-
-			memset(f + dlo, 0, end - dlo);
-			n += end - dlo;
-		}
-		if (dhi > hi) {
-			uint32_t start = dlo > hi ? dlo : hi;
-
-			memset(f + start, 0, dhi - start);
-			n += dhi - start;
-		}
-	}
-	if (n) {
-		p->scrubbed_frames++;
-		p->scrubbed_bytes += n;
-	}
-	p->dirty[frame] = POOL_DIRTY(lo, hi);
-}
-
-void pool_scrub_all(struct pool *p)
-{
-	for (uint32_t i = 0; i < p->frames; i++)
-		pool_scrub(p, i);
 }
 
 uint32_t pool_reclaim(struct pool *p, uint16_t who)
@@ -197,7 +152,7 @@ uint32_t pool_reclaim(struct pool *p, uint16_t who)
 			continue;
 		pool_move(p, i, who, POOL_OWN_SWITCH);
 		if (who >= POOL_OWN_VM0)
-			pool_from_guest(p, i);
+			scrub_from_guest(&p->scrub, i);
 		pool_recycle(p, i);
 		n++;
 	}

@@ -20,13 +20,10 @@
  * VM's frame. The hot paths move whole bursts whose owner they know
  * (pool_set_owner, then pool_count_move once per burst).
  *
- * Scrub. Per frame the pool keeps the byte range that may hold data of an
- * earlier use (dirty: packets it carried, and under scrub "full" the whole
- * frame once a guest had it). A frame is scrubbed when it is used again, not
- * when it comes back: pool_reuse() zeroes the dirty bytes that the new
- * packet does not overwrite, so its next user, guest or wire, sees nothing
- * but its own packet. Frames of the same size in a row cost no zeroing at
- * all; a short packet after a long one zeroes the difference.
+ * Scrub (scrub.h) keeps, per frame, the bytes that may hold data of an
+ * earlier use; the pool owns its table and zeroes a frame through it when
+ * the frame is lent to a guest (pool_lend_burst). Every other reuse is the
+ * user's to announce (scrub_reuse on the pool's scrub).
  */
 #ifndef FS_POOL_H
 #define FS_POOL_H
@@ -37,6 +34,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "scrub.h"
 
 enum {
 	POOL_OWN_SWITCH = 0,
@@ -60,14 +58,11 @@ struct pool {
 	uint32_t frame_size;
 	uint32_t shift;        /* log2(frame_size) */
 	bool hugetlb;
-	enum cfg_scrub scrub;
 
 	uint16_t *owner;       /* per frame */
 	uint32_t *count;       /* per owner */
 	uint32_t n_owners;
-	/* Per frame: bytes [lo, hi) that may hold data of an earlier use, as
-	 * lo | hi << 16 (0: clean). Frames are at most 4096 bytes. */
-	uint32_t *dirty;
+	struct scrub scrub;    /* the dirty table and its counters */
 
 	uint64_t *free_stack;  /* frame base offsets */
 	uint32_t n_free;
@@ -75,9 +70,6 @@ struct pool {
 	 * broadcast copies: without it the NIC's fill rings could take the
 	 * whole pool and no guest could ever transmit. */
 	uint32_t fill_reserve;
-
-	uint64_t scrubbed_frames;
-	uint64_t scrubbed_bytes;
 
 	struct xsk_umem *umem; /* pool_umem_create, with the first socket */
 };
@@ -164,41 +156,6 @@ static inline void pool_count_move(struct pool *p, uint16_t from, uint16_t to,
 	p->count[to] += n;
 }
 
-#define POOL_DIRTY(lo, hi) ((uint32_t)(lo) | (uint32_t)(hi) << 16)
-
-/* Records that bytes [lo, hi) of the frame may hold packet data. */
-static inline void pool_note_dirty(struct pool *p, uint32_t frame, uint32_t lo,
-				   uint32_t hi)
-{
-	uint32_t d = p->dirty[frame];
-
-	if (d) {
-		if ((d & 0xffff) < lo)
-			lo = d & 0xffff;
-		if (d >> 16 > hi)
-			hi = d >> 16;
-	}
-	p->dirty[frame] = POOL_DIRTY(lo, hi);
-}
-
-/* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi (unless scrub
- * is "off"), and marks [lo, hi) as its only data. pool_scrub zeroes all of
- * them. */
-void pool_zero_stale(struct pool *p, uint32_t frame, uint32_t lo, uint32_t hi);
-
-/*
- * The frame is about to be used again, with bytes [lo, hi) (offsets in the
- * frame, lo < hi) just written or about to be: the bytes of earlier uses
- * that those do not cover are zeroed. A frame carrying packets of one size
- * in a row costs one compare.
- */
-static inline void pool_reuse(struct pool *p, uint32_t frame, uint32_t lo,
-			      uint32_t hi)
-{
-	if (p->dirty[frame] != POOL_DIRTY(lo, hi))
-		pool_zero_stale(p, frame, lo, hi);
-}
-
 /* Takes a free frame (owner stays POOL_OWN_SWITCH); returns its base
  * offset, or UINT64_MAX if the free list is empty. */
 static inline uint64_t pool_alloc(struct pool *p)
@@ -212,32 +169,8 @@ static inline void pool_free(struct pool *p, uint64_t addr)
 	p->free_stack[p->n_free++] = addr & ~(uint64_t)(p->frame_size - 1);
 }
 
-/* Zeroes every byte of the frame that may hold data: it is clean (a frame
- * lent to a guest, who may send any part of it). Inline: a frame is lent
- * for every frame a guest sends. */
-static inline void pool_scrub(struct pool *p, uint32_t frame)
-{
-	uint32_t d = p->dirty[frame], lo = d & 0xffff, hi = d >> 16;
-
-	if (!d)
-		return;
-	p->dirty[frame] = 0;
-	if (p->scrub == CFG_SCRUB_OFF)
-		return;
-	memset(p->base + pool_frame_addr(p, frame) + lo, 0, hi - lo);
-	p->scrubbed_frames++;
-	p->scrubbed_bytes += hi - lo;
-}
-
-/* A frame a guest held: under scrub "full" any byte of it may hold data. */
-static inline void pool_from_guest(struct pool *p, uint32_t frame)
-{
-	if (p->scrub == CFG_SCRUB_FULL)
-		p->dirty[frame] = POOL_DIRTY(0, p->frame_size);
-}
-
 /* Puts a frame the switch has taken back on the free list; it is scrubbed
- * when it is used again (pool_reuse). */
+ * when it is used again (scrub_reuse, scrub_frame). */
 static inline void pool_recycle(struct pool *p, uint32_t frame)
 {
 	pool_free(p, pool_frame_addr(p, frame));
@@ -251,7 +184,7 @@ static inline void pool_recycle(struct pool *p, uint32_t frame)
  * pool_alloc_burst: n frames (n <= n_free) off the free list to owner
  * `to`, their base offsets written to ring[(idx + i) & mask], in
  * pool_alloc's order. pool_lend_burst: the same for a guest, each frame
- * scrubbed whole first (pool_scrub): a guest may send any part of a frame
+ * scrubbed whole first (scrub_frame): a guest may send any part of a frame
  * it is lent.
  */
 static inline __attribute__((always_inline)) void
@@ -268,7 +201,7 @@ __pool_alloc_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
 		uint32_t frame = (uint32_t)(addr >> shift);
 
 		if (scrub)
-			pool_scrub(p, frame);
+			scrub_frame(&p->scrub, frame);
 		owner[frame] = to;
 		ring[(idx + i) & mask] = addr;
 	}
@@ -296,7 +229,7 @@ pool_lend_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
  * its base offset at *top++ (at most frames - n_free of them, which holds
  * while the counts do); pool_recycle_end counts the k stored as moved from
  * `from` and returns k. Frames a guest held are marked dirty whole under
- * scrub "full" (pool_from_guest).
+ * scrub "full" (scrub_from_guest).
  */
 static inline uint64_t *pool_recycle_begin(struct pool *p)
 {
@@ -309,9 +242,9 @@ pool_recycle_end(struct pool *p, uint16_t from, const uint64_t *top)
 	const uint64_t *start = p->free_stack + p->n_free;
 	uint32_t k = (uint32_t)(top - start);
 
-	if (from >= POOL_OWN_VM0 && p->scrub == CFG_SCRUB_FULL)
+	if (from >= POOL_OWN_VM0 && p->scrub.mode == CFG_SCRUB_FULL)
 		for (uint32_t i = 0; i < k; i++)
-			pool_from_guest(p, pool_frame(p, start[i]));
+			scrub_from_guest(&p->scrub, pool_frame(p, start[i]));
 	p->n_free += k;
 	pool_count_move(p, from, POOL_OWN_SWITCH, k);
 	return k;
@@ -339,9 +272,6 @@ pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
 /* Takes back every frame owner `who` holds: moves each to the switch and
  * frees it. Returns how many. */
 uint32_t pool_reclaim(struct pool *p, uint16_t who);
-
-/* Scrubs every frame, so the file keeps no packet (at exit). */
-void pool_scrub_all(struct pool *p);
 
 /* Recounts the owner table. 0 if the counts match the table, sum to
  * `frames`, and (when between batches) the switch's count equals the free

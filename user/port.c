@@ -487,7 +487,7 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		uint32_t frame = (uint32_t)(addr >> shift);
 
 		owner[frame] = POOL_OWN_SWITCH;
-		pool_reuse(p, frame, off, off + len);
+		scrub_reuse(&p->scrub, frame, off, off + len);
 		out[i].addr = addr;
 		out[i].len = len;
 		bytes += len;
@@ -548,7 +548,7 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 
 		if (msg[i].msg_hdr.msg_flags & MSG_TRUNC || len < FS_ETH_HLEN) {
 			pt->st.drops[PORT_DROP_MC_TRUNC]++;
-			pool_note_dirty(p, pool_frame(p, base[i]), FS_HEADROOM,
+			scrub_note(&p->scrub, pool_frame(p, base[i]), FS_HEADROOM,
 					p->frame_size);
 			pool_free(p, base[i]);
 			continue;
@@ -578,8 +578,9 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 			d[15] = aux.tp_vlan_tci & 0xff;
 			len += 4;
 		}
-		pool_reuse(p, pool_frame(p, addr), pool_offset_in_frame(p, addr),
-			   pool_offset_in_frame(p, addr) + len);
+		scrub_reuse(&p->scrub, pool_frame(p, addr),
+			    pool_offset_in_frame(p, addr),
+			    pool_offset_in_frame(p, addr) + len);
 		out[k].addr = addr;
 		out[k].len = len;
 		k++;

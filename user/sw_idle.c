@@ -43,25 +43,25 @@
 void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 {
 	if (!vmport_wants_ring(v)) {
-		v->bell_frames = 0; /* awake: it finds them itself */
+		v->sw.bell_frames = 0; /* awake: it finds them itself */
 		return;
 	}
-	v->bell_frames += n;
-	if (sw->now - v->bell_at >= v->bell_gap ||
-	    v->bell_frames >= v->bell_batch || sw->n_held == SW_HELD_MAX) {
+	v->sw.bell_frames += n;
+	if (sw->now - v->sw.bell_at >= v->sw.bell_gap ||
+	    v->sw.bell_frames >= v->bell_batch || sw->n_held == SW_HELD_MAX) {
 		vmport_ring(v);
-		v->bell_at = sw->now;
-		v->bell_frames = 0;
-		v->bell_held = false; /* sw_ring_held drops its entry */
-	} else if (!v->bell_held) {
+		v->sw.bell_at = sw->now;
+		v->sw.bell_frames = 0;
+		v->sw.bell_held = false; /* sw_ring_held drops its entry */
+	} else if (!v->sw.bell_held) {
 		/* Held again before sw_ring_held dropped its entry (rung at
 		 * once from an alloc refill, then given frames in the same
 		 * pass): that entry serves. A VM has one entry at most, so a
 		 * guest that sleeps while it sends and receives cannot fill
 		 * the list and end moderation for all. */
-		v->bell_held = true;
-		if (!v->bell_listed) {
-			v->bell_listed = true;
+		v->sw.bell_held = true;
+		if (!v->sw.bell_listed) {
+			v->sw.bell_listed = true;
 			sw->held[sw->n_held++] = (uint16_t)v->index;
 		}
 	}
@@ -78,22 +78,22 @@ void sw_ring_held(struct sw *sw, bool all)
 
 		/* Rung since, or gone: the VM left (its slot perhaps
 		 * reused), or its guest. */
-		if (!v->bell_held || !v->active || !v->attached) {
-			v->bell_held = v->bell_listed = false;
+		if (!v->sw.bell_held || !v->active || !v->attached) {
+			v->sw.bell_held = v->sw.bell_listed = false;
 			continue;
 		}
-		if (!all && sw->now - v->bell_at < v->bell_gap) {
+		if (!all && sw->now - v->sw.bell_at < v->sw.bell_gap) {
 			sw->held[n++] = sw->held[i];
 			continue;
 		}
-		v->bell_held = v->bell_listed = false;
+		v->sw.bell_held = v->sw.bell_listed = false;
 		/* The guest may have woken on its own (its timeout) and be
 		 * polling: L again. */
 		if (vmport_wants_ring(v)) {
 			vmport_ring(v);
-			v->bell_at = sw->now;
+			v->sw.bell_at = sw->now;
 		}
-		v->bell_frames = 0;
+		v->sw.bell_frames = 0;
 	}
 	sw->n_held = n;
 }

@@ -48,7 +48,7 @@ static inline void sw_ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
 /* VM v's doorbell_usecs in ticks. */
 static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
 {
-	v->bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+	v->sw.bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
 }
 
 /* sw_run's step after a pass that moved `moved` frames, when naps are on

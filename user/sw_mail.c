@@ -92,7 +92,7 @@ void sw_mail_take(struct sw *sw)
 		sw->copies = sw->vm2vm = sw->sleeps = sw->bells = sw->naps = 0;
 		sw->busy_ticks = sw->idle_ticks = sw->sleep_ticks = 0;
 		sw->busy_passes = 0;
-		sw->pool.scrubbed_frames = sw->pool.scrubbed_bytes = 0;
+		scrub_clear_counters(&sw->pool.scrub);
 		for (int i = 0; i < sw->n_ports; i++) {
 			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
 			for (uint32_t q = 0; q < sw->ports[i].n_queues; q++)

@@ -135,7 +135,7 @@ nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
 		}
 		addr -= 4;
 		len += 4;
-		pool_note_dirty(p, pool_frame(p, addr),
+		scrub_note(&p->scrub, pool_frame(p, addr),
 				pool_offset_in_frame(p, addr),
 				pool_offset_in_frame(p, addr) + len);
 		d = pool_data(p, addr);
@@ -183,7 +183,7 @@ static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
 	}
 	if (__builtin_expect(len > p->frame_size - FS_HEADROOM, 0))
 		head = p->frame_size - len; /* len <= frame_size: tx_collect */
-	pool_reuse(p, pool_frame(p, c), head, head + len);
+	scrub_reuse(&p->scrub, pool_frame(p, c), head, head + len);
 	c += head;
 	memcpy(pool_data(p, c), pool_data(p, addr), len);
 	sw->copies++;
@@ -378,7 +378,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	struct pool *p = &sw->pool;
 	unsigned char *base = p->base;
 	uint16_t *owner = p->owner;
-	uint32_t *dirty = p->dirty;
+	uint32_t *dirty = p->scrub.dirty;
 	uint32_t shift = p->shift, fmask = p->frame_size - 1;
 	struct vmport_burst b = { .v = NULL, .prod = 0, .end = 0 };
 	/* Bytes of the frames given in a burst are added as it ends. */
@@ -406,9 +406,9 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		 * a prefetch of what it points to cannot fault. */
 		next = &ring[(idx + i + 1) & rmask];
 		__builtin_prefetch(base + next->addr);
-		/* pool_reuse, with the pool's fields in locals. */
-		if (dirty[frame] != POOL_DIRTY(off, off + len))
-			pool_zero_stale(p, frame, off, off + len);
+		/* scrub_reuse, with the table in a local. */
+		if (dirty[frame] != SCRUB_RANGE(off, off + len))
+			scrub_zero_stale(&p->scrub, frame, off, off + len);
 		if (__builtin_expect(len < FS_ETH_HLEN || (d[0] & 1) ||
 				     (d[12] == 0x81 && d[13] == 0x00), 0)) {
 			/* Flooding may give the burst's VM frames. */
@@ -463,9 +463,9 @@ static void busy_next(struct sw *sw, uint16_t i)
 	struct vmport *v = &sw->vms[i];
 
 	/* Pass numbers + 1 in the markers: 0 is "never". */
-	if (v->listed == sw->passes + 2)
+	if (v->sweep.listed == sw->passes + 2)
 		return;
-	v->listed = sw->passes + 2;
+	v->sweep.listed = sw->passes + 2;
 	sw->busy[0][sw->n_busy[0]++] = i;
 }
 
@@ -575,7 +575,7 @@ static inline bool drain_turn(const struct sw *sw, struct vmport *v)
 			  v->free.cached_cons;
 
 	return posted && (posted >= SW_DRAIN_MIN ||
-			  ++v->drain_turns >= SW_DRAIN_MIN ||
+			  ++v->sweep.drain_turns >= SW_DRAIN_MIN ||
 			  reclaim_soon(sw, v));
 }
 
@@ -590,7 +590,7 @@ static inline bool drain_due(const struct sw *sw, struct vmport *v,
 		return fs_cons_posted(&v->free);
 	if (!drain_turn(sw, v))
 		return false;
-	v->drain_turns = 0;
+	v->sweep.drain_turns = 0;
 	return true;
 }
 
@@ -611,27 +611,27 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 	uint32_t n = 0, k, lent = 0;
 	bool acted = false, hot;
 
-	if (v->visited == sw->passes + 1)
+	if (v->sweep.visited == sw->passes + 1)
 		return 0;
-	v->visited = sw->passes + 1;
+	v->sweep.visited = sw->passes + 1;
 	if (!v->active)
 		return 0;
 	/* A request sooner than ctrl_gap after the last one acted on waits
 	 * for a later turn (vm_quiet keeps the VM visited meanwhile). */
-	if (sweep && sw->now >= v->ctrl_next && vmport_poll_ctrl(v, p)) {
-		v->ctrl_next = sw->now + sw->ctrl_gap;
+	if (sweep && sw->now >= v->sw.ctrl_next && vmport_poll_ctrl(v, p)) {
+		v->sw.ctrl_next = sw->now + sw->ctrl_gap;
 		acted = true;
 		busy_next(sw, i);
 	}
 	if (!v->attached)
 		return 0;
-	hot = v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES;
+	hot = v->sweep.tx_pass && sw->passes + 1 - v->sweep.tx_pass < SW_TX_HOT_PASSES;
 	/* Most VMs visited in the sweep have nothing on any ring: a load of
 	 * each ring's producer says so before any batch is set up. */
 	if ((sweep || hot) && fs_cons_posted(&v->tx)) {
 		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
 		if (n) {
-			v->tx_pass = sw->passes + 1;
+			v->sweep.tx_pass = sw->passes + 1;
 			hot = true;
 			from_vm(sw, v, sw->txbuf, n);
 		}
@@ -662,7 +662,7 @@ static inline bool vm_quiet(const struct sw *sw, struct vmport *v)
 		return false;
 	if (!v->attached)
 		return true;
-	if ((v->tx_pass && sw->passes + 1 - v->tx_pass < SW_TX_HOT_PASSES) ||
+	if ((v->sweep.tx_pass && sw->passes + 1 - v->sweep.tx_pass < SW_TX_HOT_PASSES) ||
 	    fs_cons_posted(&v->tx) ||
 	    fs_prod_pending(&v->alloc) < v->alloc_target)
 		return false;

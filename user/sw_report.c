@@ -111,8 +111,8 @@ void sw_report(struct sw *sw)
 	log_info("switch: copies %llu, vm-to-vm %llu, slept %llu times (%llu woken by a doorbell), scrubbed %llu frames %llu bytes; drops%s",
 		 (unsigned long long)sw->copies, (unsigned long long)sw->vm2vm,
 		 (unsigned long long)sw->sleeps, (unsigned long long)sw->bells,
-		 (unsigned long long)p->scrubbed_frames,
-		 (unsigned long long)p->scrubbed_bytes, drops);
+		 (unsigned long long)p->scrub.frames,
+		 (unsigned long long)p->scrub.bytes, drops);
 	busy = ticks_ns(&sw->ticks, sw->busy_ticks);
 	all = busy + ticks_ns(&sw->ticks, sw->idle_ticks) +
 	      ticks_ns(&sw->ticks, sw->sleep_ticks);

@@ -118,7 +118,7 @@ void sw_fini(struct sw *sw)
 		pool_reclaim(&sw->pool, POOL_OWN_TX);
 		/* Frames are scrubbed when used again: scrub what is left, so
 		 * a pool file kept for the next switch holds no packet. */
-		pool_scrub_all(&sw->pool);
+		scrub_all(&sw->pool.scrub);
 		sw_report(sw);
 	}
 	for (int i = 0; i < sw->n_vms; i++) {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shmfile.h"
 #include "vmport.h"
 
 #define VM_PAGE 4096u
@@ -131,6 +132,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
+	char who[sizeof(c->name) + 4];
 	struct stat st;
 	int err;
 
@@ -153,22 +155,13 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->irq_fd < 0)
 		return -errno;
-	v->created = access(c->rings, F_OK) != 0;
-	v->fd = open(c->rings, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-		     0660);
+	snprintf(who, sizeof(who), "vm %s", c->name);
+	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
 	if (v->fd < 0) {
-		err = -errno;
-		log_err("vm %s: cannot open %s: %s", c->name, c->rings,
-			strerror(errno));
+		err = v->fd;
 		close(v->irq_fd);
-		v->irq_fd = -1;
+		v->fd = v->irq_fd = -1;
 		return err;
-	}
-	if (flock(v->fd, LOCK_EX | LOCK_NB)) {
-		err = -errno;
-		log_err("vm %s: %s is in use by another flipswitchd", c->name,
-			c->rings);
-		goto out_close;
 	}
 	/* A new file, one a QEMU started first made (zeros, of the size
 	 * it was told), or a region an earlier switch left; anything else
@@ -187,19 +180,10 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	if (pread(v->fd, &old_gen, sizeof(old_gen),
 		  offsetof(struct fs_region_hdr, switch_gen)) != sizeof(old_gen))
 		old_gen = 0;
-	if (ftruncate(v->fd, (off_t)v->region_size)) {
+	v->region = shm_file_map(who, c->rings, v->fd, v->region_size,
+				 v->region_size);
+	if (!v->region) {
 		err = -errno;
-		log_err("vm %s: cannot size %s: %s", c->name, c->rings,
-			strerror(errno));
-		goto out_unlink;
-	}
-	v->region = mmap(NULL, v->region_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_POPULATE, v->fd, 0);
-	if (v->region == MAP_FAILED) {
-		err = -errno;
-		v->region = NULL;
-		log_err("vm %s: cannot map %s: %s", c->name, c->rings,
-			strerror(errno));
 		goto out_unlink;
 	}
 	h = v->hdr = (struct fs_region_hdr *)v->region;
@@ -426,8 +410,8 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 		if (frame < 0)
 			continue;
 		owner[frame] = POOL_OWN_SWITCH;
-		pool_from_guest(p, (uint32_t)frame);
-		pool_note_dirty(p, (uint32_t)frame, off, off + len);
+		scrub_from_guest(&p->scrub, (uint32_t)frame);
+		scrub_note(&p->scrub, (uint32_t)frame, off, off + len);
 		bytes += len;
 		out[k].addr = addr;
 		out[k].len = len;

@@ -18,6 +18,7 @@
 #define FS_VMPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -51,6 +52,34 @@ struct vm_stats {
 	uint64_t drops[VM_DROP_NR];
 };
 
+/* What only the switch reads and writes of a VM port, apart from the
+ * port's own state so that vmport.c need not know it: doorbell moderation
+ * (sw_idle.c) and the pacing of attach requests (sw_pass.c visit_vm). */
+struct vmport_sw {
+	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
+	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
+	uint32_t bell_frames;    /* rx frames published to its sleeping
+				    guest since (sw_ring_guest) */
+	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
+	bool bell_listed;        /* its entry is on the switch's held list
+				    (held, or rung since and not yet
+				    dropped by sw_ring_held) */
+	uint64_t ctrl_next;      /* ticks from which its next attach request
+				    may be acted on (sw_pass.c visit_vm) */
+};
+
+/* The switch's per-visit marks (sw_pass.c), on the lines its sweep reads.
+ * Packed to 28 bytes (it is placed 8-aligned): with tail padding the
+ * port's alloc ring would spill out of those lines (see the assert after
+ * struct vmport). */
+struct vmport_sweep {
+	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
+	uint64_t visited, listed; /* the switch's pass that last visited it,
+				     that it is listed for */
+	uint32_t drain_turns;    /* turns in the sweep that left frames on
+				    its free ring (drain_due) */
+} __attribute__((packed, aligned(4)));
+
 struct vmport {
 	/* Laid out by who reads what (the array of VM ports is line-aligned).
 	 * The first line: a frame handed to the VM (the rx ring and burst
@@ -77,16 +106,10 @@ struct vmport {
 	int db_live;
 	int index;
 	struct vm_stats st;
-	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
-	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
-	uint32_t bell_frames;    /* rx frames published to its sleeping
-				    guest since (sw_ring_guest) */
-	uint32_t bell_batch;     /* ... that ring it at once: half of what
+	struct vmport_sw sw;
+	uint32_t bell_batch;     /* rx frames published to its sleeping
+				    guest that ring it at once: half of what
 				    its rx ring and quota let it be given */
-	bool bell_held;          /* a ring waits for doorbell_usecs to pass */
-	bool bell_listed;        /* its entry is on the switch's held list
-				    (held, or rung since and not yet
-				    dropped by sw_ring_held) */
 	int irq_fd;
 	/* Per visit (sw_pass.c). */
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
@@ -94,17 +117,11 @@ struct vmport {
 	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
 	uint32_t last_req;       /* guest_req last acted on */
 	struct fs_region_hdr *hdr;
-	uint64_t tx_pass;        /* the last pass it sent in, + 1 (0: none) */
-	uint64_t visited, listed; /* the switch's pass that last visited it,
-				     that it is listed for */
-	uint32_t drain_turns;    /* turns in the sweep that left frames on
-				    its free ring (sw_pass.c drain_due) */
+	struct vmport_sweep sweep;
 	uint32_t alloc_target;   /* frames to keep on the alloc ring */
 	struct fs_ring tx, free, alloc;
 	uint32_t last_beat;      /* guest_beat as last seen */
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
-	uint64_t ctrl_next;      /* ticks from which its next attach request
-				    may be acted on (sw_pass.c visit_vm) */
 	int fd;
 	bool created;
 	unsigned char *region;
@@ -112,6 +129,12 @@ struct vmport {
 	struct fs_region_hdr layout; /* private copy of the offsets */
 	struct cfg_vm cfg;
 } __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct vmport, alloc) + sizeof(struct fs_ring) <=
+		       offsetof(struct vmport, active) + 3 * 64,
+	       "a turn in the sweep reads three lines of a VM port");
+_Static_assert(offsetof(struct vmport, sweep) % 8 == 0,
+	       "the sweep's marks are 8-aligned");
 
 /* A line-aligned, zeroed array of n VM ports (free() it). */
 struct vmport *vmport_alloc(size_t n);

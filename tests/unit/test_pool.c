@@ -3,11 +3,11 @@
  * The pool (user/pool.c) on files under /tmp: creation (all frames free and
  * zeroed, the file rounded up to a power of two, a second pool_create on a
  * live pool's path refused by flock, pool_destroy removing only a file it
- * created), the owner table (pool_move with the right and the wrong owner,
+ * created, ftruncate or mmap failing (mocked) undone cleanly), the owner
+ * table (pool_move with the right and the wrong owner,
  * counts always summing to the frames), pool_check catching a corrupted
  * table and a free list out of step with the switch's count, pool_reclaim,
- * the scrub policies off/used/full byte by byte with their counters, and
- * the bursts (pool_alloc_burst, pool_lend_burst, pool_recycle_burst,
+ * and the bursts (pool_alloc_burst, pool_lend_burst, pool_recycle_burst,
  * pool_recycle_begin/_end) on a small ring that wraps.
  */
 #include <stdarg.h>
@@ -27,6 +27,7 @@
 #include "flipswitch/ring.h"
 #include "log.h"
 #include "pool.h"
+#include "sysmock.h"
 #include "testutil.h"
 
 #define FRAMES 64u
@@ -119,10 +120,10 @@ static void test_create_initial_state(void **state)
 		assert_int_equal(p->count[i], 0);
 	for (uint32_t i = 0; i < FRAMES; i++) {
 		assert_int_equal(p->owner[i], POOL_OWN_SWITCH);
-		assert_int_equal(p->dirty[i], 0);
+		assert_int_equal(p->scrub.dirty[i], 0);
 	}
-	assert_int_equal(p->scrubbed_frames, 0);
-	assert_int_equal(p->scrubbed_bytes, 0);
+	assert_int_equal(p->scrub.frames, 0);
+	assert_int_equal(p->scrub.bytes, 0);
 	assert_pool_ok(p, true);
 	assert_int_equal(stat(p->path, &st), 0);
 	assert_int_equal(st.st_size, FRAMES * FSIZE);
@@ -292,6 +293,38 @@ static void test_create_fails_on_bad_path(void **state)
 	assert_int_equal(rc, -ENOENT);
 	assert_int_equal(p.fd, -1);
 	pool_destroy(&p);
+}
+
+/* A system call of pool_create failing: -errno back, the descriptor
+ * closed (so the lock is gone: a pool_create right after succeeds), the
+ * file removed if pool_create made it and kept if it was there before. */
+static void test_create_fails_cleanly(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < MOCK_FILE_CASES; i++) {
+		const struct mock_file_case *fc = &mock_file_cases[i];
+		struct cfg_pool c;
+		struct pool p;
+		int rc;
+
+		print_message("  case: %s\n", fc->name);
+		make_cfg(&c, FRAMES, FSIZE, CFG_SCRUB_USED);
+		assert_int_equal(mock_file_arm(fc, c.path), 0);
+		quiet();
+		rc = pool_create(&p, &c, 1);
+		unquiet();
+		assert_true(mock_file_done(fc));
+		assert_int_equal(rc, -fc->err);
+		assert_int_equal(p.fd, -1);
+		assert_int_equal(file_exists(c.path), fc->existing);
+		pool_destroy(&p); /* a no-op after a failed create */
+		assert_int_equal(file_exists(c.path), fc->existing);
+
+		assert_int_equal(pool_create(&p, &c, 1), 0);
+		assert_pool_ok(&p, true);
+		pool_destroy(&p);
+		unlink(c.path);
+	}
 }
 
 /* ---- owner table --------------------------------------------------------- */
@@ -526,7 +559,7 @@ static void test_reclaim(void **state)
 	/* The guest wrote packets into them: headroom + 100 bytes. */
 	for (k = 0; k < 5; k++) {
 		memset(pool_data(p, pool_frame_addr(p, vm0_frames[k])), 0xab, FSIZE);
-		pool_note_dirty(p, vm0_frames[k], 0, FS_HEADROOM + 100);
+		scrub_note(&p->scrub, vm0_frames[k], 0, FS_HEADROOM + 100);
 	}
 
 	assert_int_equal(pool_reclaim(p, VM0), 5);
@@ -537,23 +570,23 @@ static void test_reclaim(void **state)
 	assert_int_equal(p->n_free, FRAMES - 5);
 	assert_pool_ok(p, true);
 	/* Scrubbed when used again, not now; their data stays tracked. */
-	assert_int_equal(p->scrubbed_frames, 0);
+	assert_int_equal(p->scrub.frames, 0);
 	for (k = 0; k < 5; k++) {
 		const unsigned char *d = pool_data(p, pool_frame_addr(p, vm0_frames[k]));
 
 		assert_int_equal(p->owner[vm0_frames[k]], POOL_OWN_SWITCH);
-		assert_int_equal(p->dirty[vm0_frames[k]],
-				 POOL_DIRTY(0, FS_HEADROOM + 100));
-		pool_scrub(p, vm0_frames[k]);
-		assert_int_equal(p->dirty[vm0_frames[k]], 0);
+		assert_int_equal(p->scrub.dirty[vm0_frames[k]],
+				 SCRUB_RANGE(0, FS_HEADROOM + 100));
+		scrub_frame(&p->scrub, vm0_frames[k]);
+		assert_int_equal(p->scrub.dirty[vm0_frames[k]], 0);
 		for (uint32_t b = 0; b < FSIZE; b++)
 			assert_int_equal(d[b], b < FS_HEADROOM + 100 ? 0 : 0xab);
 	}
-	assert_int_equal(p->scrubbed_frames, 5);
-	assert_int_equal(p->scrubbed_bytes, 5 * (FS_HEADROOM + 100));
+	assert_int_equal(p->scrub.frames, 5);
+	assert_int_equal(p->scrub.bytes, 5 * (FS_HEADROOM + 100));
 	/* Nothing left: 0, and no change. */
 	assert_int_equal(pool_reclaim(p, VM0), 0);
-	assert_int_equal(p->scrubbed_frames, 5);
+	assert_int_equal(p->scrub.frames, 5);
 	assert_pool_ok(p, true);
 
 	/* The rest. */
@@ -587,129 +620,6 @@ static void test_reclaim_everything(void **state)
 	}
 	for (uint32_t i = 0; i < FRAMES; i++)
 		pool_free(p, (uint64_t)i * FSIZE);
-}
-
-/* ---- scrub --------------------------------------------------------------- */
-
-static const struct scrub_case {
-	const char *name;
-	enum cfg_scrub policy;
-	uint32_t noted[3][2];  /* dirty ranges noted in turn ({0, 0}: none) */
-	bool guest;            /* then back from a guest (pool_from_guest) */
-	uint32_t lo, hi;       /* used again for [lo, hi); lo == hi: clean */
-	uint32_t zero[2][2];   /* the byte ranges zeroed */
-	uint64_t bytes;
-} scrub_cases[] = {
-	{ "used, the same packet size again", CFG_SCRUB_USED, { { 256, 356 } },
-	  false, 256, 356, { { 0 } }, 0 },
-	{ "used, a shorter packet", CFG_SCRUB_USED, { { 256, 356 } }, false,
-	  256, 300, { { 300, 356 } }, 56 },
-	{ "used, noted ranges merge", CFG_SCRUB_USED,
-	  { { 256, 356 }, { 200, 300 }, { 256, 400 } }, true, 256, 300,
-	  { { 200, 256 }, { 300, 400 } }, 156 },
-	{ "used, lent: all clean", CFG_SCRUB_USED, { { 256, 356 } }, true, 0, 0,
-	  { { 256, 356 } }, 100 },
-	{ "used, a whole frame", CFG_SCRUB_USED, { { 0, 2048 } }, false, 256,
-	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
-	{ "used, nothing noted", CFG_SCRUB_USED, { { 0 } }, false, 256, 300,
-	  { { 0 } }, 0 },
-	{ "full, back from a guest", CFG_SCRUB_FULL, { { 256, 356 } }, true, 256,
-	  300, { { 0, 256 }, { 300, 2048 } }, 2048 - 44 },
-	{ "full, never a guest's", CFG_SCRUB_FULL, { { 256, 356 } }, false, 256,
-	  300, { { 300, 356 } }, 56 },
-	{ "off", CFG_SCRUB_OFF, { { 256, 356 } }, true, 256, 300, { { 0 } }, 0 },
-};
-
-static bool in_zeroed(const struct scrub_case *sc, uint32_t b)
-{
-	for (int z = 0; z < 2; z++)
-		if (b >= sc->zero[z][0] && b < sc->zero[z][1])
-			return true;
-	return false;
-}
-
-static void test_scrub_policies(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(scrub_cases) / sizeof(scrub_cases[0]); i++) {
-		const struct scrub_case *sc = &scrub_cases[i];
-		struct cfg_pool c;
-		struct pool p;
-		uint64_t a;
-		uint32_t f, b;
-
-		print_message("  case: %s\n", sc->name);
-		make_cfg(&c, FRAMES, FSIZE, sc->policy);
-		assert_int_equal(pool_create(&p, &c, 1), 0);
-		assert_int_equal(p.scrub, sc->policy);
-		/* Frame 1, between two neighbours that must not be touched. */
-		assert_int_equal(pool_alloc(&p), 0);
-		a = pool_alloc(&p);
-		assert_int_equal(a, FSIZE);
-		assert_int_equal(pool_alloc(&p), 2 * FSIZE);
-		f = pool_frame(&p, a);
-		memset(p.base, 0xc3, 3 * FSIZE);
-		for (int e = 0; e < 3; e++)
-			if (sc->noted[e][1])
-				pool_note_dirty(&p, f, sc->noted[e][0], sc->noted[e][1]);
-		if (sc->guest)
-			pool_from_guest(&p, f);
-		/* Back on the free list: nothing zeroed yet. */
-		pool_recycle(&p, f);
-		assert_int_equal(p.scrubbed_frames, 0);
-		assert_int_equal(pool_alloc(&p), a);
-
-		if (sc->lo == sc->hi)
-			pool_scrub(&p, f);
-		else
-			pool_reuse(&p, f, sc->lo, sc->hi);
-		assert_int_equal(p.scrubbed_frames, sc->bytes ? 1 : 0);
-		assert_int_equal(p.scrubbed_bytes, sc->bytes);
-		assert_int_equal(p.dirty[f], sc->lo == sc->hi ? 0 :
-					     POOL_DIRTY(sc->lo, sc->hi));
-		for (b = 0; b < FSIZE; b++) {
-			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
-
-			if (p.base[a + b] != want)
-				fail_msg("%s: byte %u is %#x, not %#x", sc->name, b,
-					 p.base[a + b], want);
-		}
-		for (b = 0; b < FSIZE; b++) {
-			assert_int_equal(p.base[b], 0xc3);
-			assert_int_equal(p.base[2 * FSIZE + b], 0xc3);
-		}
-		/* The same range again: nothing more to zero. */
-		if (sc->lo != sc->hi) {
-			pool_reuse(&p, f, sc->lo, sc->hi);
-			assert_int_equal(p.scrubbed_bytes, sc->bytes);
-		}
-		pool_free(&p, a);
-		pool_free(&p, 2 * FSIZE);
-		pool_free(&p, 0);
-		assert_pool_ok(&p, true);
-		pool_destroy(&p);
-	}
-}
-
-static void test_scrub_counters_accumulate(void **state)
-{
-	struct pool *p = *state;
-	uint64_t a[4];
-
-	for (int i = 0; i < 4; i++) {
-		a[i] = pool_alloc(p);
-		pool_note_dirty(p, pool_frame(p, a[i]), 0, 100 * (uint32_t)(i + 1));
-	}
-	for (int i = 0; i < 4; i++) {
-		pool_recycle(p, pool_frame(p, a[i]));
-		pool_scrub(p, pool_frame(p, a[i]));
-	}
-	assert_int_equal(p->scrubbed_frames, 4);
-	assert_int_equal(p->scrubbed_bytes, 100 + 200 + 300 + 400);
-	/* Clean frames cost nothing more. */
-	pool_scrub_all(p);
-	assert_int_equal(p->scrubbed_frames, 4);
-	assert_pool_ok(p, true);
 }
 
 /* ---- bursts ---------------------------------------------------------------- */
@@ -768,7 +678,7 @@ static void test_alloc_burst(void **state)
 
 /* pool_lend_burst scrubs each frame whole before a guest gets it: the
  * bytes of its earlier use are zeroed and counted, its dirty range
- * cleared; pool_alloc_burst leaves them for pool_reuse. */
+ * cleared; pool_alloc_burst leaves them for scrub_reuse. */
 static void test_lend_burst_scrubs(void **state)
 {
 	struct pool *p = *state;
@@ -777,12 +687,12 @@ static void test_lend_burst_scrubs(void **state)
 	/* Frames 0 and 1 carried packets of 100 and 300 bytes at 256. */
 	for (uint32_t f = 0; f < 2; f++) {
 		memset(p->base + f * FSIZE, 0xa5, FSIZE);
-		pool_note_dirty(p, f, 256, 256 + 100 + 200 * f);
+		scrub_note(&p->scrub, f, 256, 256 + 100 + 200 * f);
 	}
 	ring_fill(ring);
 	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
-	assert_int_equal(p->scrubbed_frames, 0);
-	assert_int_equal(p->dirty[0], POOL_DIRTY(256, 356));
+	assert_int_equal(p->scrub.frames, 0);
+	assert_int_equal(p->scrub.dirty[0], SCRUB_RANGE(256, 356));
 	pool_recycle_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
 
 	pool_lend_burst(p, VM0, ring, RING - 1, 3, 2);
@@ -791,12 +701,12 @@ static void test_lend_burst_scrubs(void **state)
 	assert_int_equal(p->owner[0], VM0);
 	assert_int_equal(p->owner[1], VM0);
 	assert_int_equal(p->count[VM0], 2);
-	assert_int_equal(p->scrubbed_frames, 2);
-	assert_int_equal(p->scrubbed_bytes, 100 + 300);
+	assert_int_equal(p->scrub.frames, 2);
+	assert_int_equal(p->scrub.bytes, 100 + 300);
 	for (uint32_t f = 0; f < 2; f++) {
 		uint32_t hi = 256 + 100 + 200 * f;
 
-		assert_int_equal(p->dirty[f], 0);
+		assert_int_equal(p->scrub.dirty[f], 0);
 		for (uint32_t b = 0; b < FSIZE; b++) {
 			unsigned char want = b >= 256 && b < hi ? 0 : 0xa5;
 
@@ -867,7 +777,7 @@ static void test_recycle_begin_end(void **state)
 		make_cfg(&c, FRAMES, FSIZE, modes[m]);
 		assert_int_equal(pool_create(&p, &c, MAX_VMS), 0);
 		pool_lend_burst(&p, VM0, ring, RING - 1, 0, 4);
-		pool_note_dirty(&p, 1, 100, 200);
+		scrub_note(&p.scrub, 1, 100, 200);
 
 		/* Frames 1 and 3 given back; 0 and 2 refused by the caller. */
 		top = pool_recycle_begin(&p);
@@ -881,11 +791,11 @@ static void test_recycle_begin_end(void **state)
 		assert_int_equal(p.n_free, FRAMES - 2);
 		assert_int_equal(p.owner[0], VM0);
 		assert_int_equal(p.owner[2], VM0);
-		assert_int_equal(p.dirty[1], modes[m] == CFG_SCRUB_FULL ?
-						     POOL_DIRTY(0, FSIZE) :
-						     POOL_DIRTY(100, 200));
-		assert_int_equal(p.dirty[3], modes[m] == CFG_SCRUB_FULL ?
-						     POOL_DIRTY(0, FSIZE) : 0);
+		assert_int_equal(p.scrub.dirty[1], modes[m] == CFG_SCRUB_FULL ?
+						     SCRUB_RANGE(0, FSIZE) :
+						     SCRUB_RANGE(100, 200));
+		assert_int_equal(p.scrub.dirty[3], modes[m] == CFG_SCRUB_FULL ?
+						     SCRUB_RANGE(0, FSIZE) : 0);
 		assert_pool_ok(&p, true);
 		/* An empty burst counts nothing. */
 		top = pool_recycle_begin(&p);
@@ -894,12 +804,12 @@ static void test_recycle_begin_end(void **state)
 		/* From the kernel: never marked. */
 		pool_alloc_burst(&p, POOL_OWN_FILL, ring, RING - 1, 0, 1);
 		assert_int_equal(ring[0], 3 * FSIZE);
-		pool_scrub(&p, 3);
+		scrub_frame(&p.scrub, 3);
 		top = pool_recycle_begin(&p);
 		p.owner[3] = POOL_OWN_SWITCH;
 		*top++ = 3 * FSIZE;
 		assert_int_equal(pool_recycle_end(&p, POOL_OWN_FILL, top), 1);
-		assert_int_equal(p.dirty[3], 0);
+		assert_int_equal(p.scrub.dirty[3], 0);
 		assert_pool_ok(&p, true);
 		pool_destroy(&p);
 	}
@@ -916,6 +826,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test(test_destroy_removes_only_its_own_file),
 		cmocka_unit_test(test_create_fails_on_bad_path),
+		cmocka_unit_test(test_create_fails_cleanly),
 		cmocka_unit_test_setup_teardown(test_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_random, setup, teardown),
 		cmocka_unit_test(test_check_detects_corruption),
@@ -923,13 +834,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reclaim_everything, setup, teardown),
-		cmocka_unit_test(test_scrub_policies),
 		cmocka_unit_test_setup_teardown(test_alloc_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lend_burst_scrubs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recycle_burst, setup, teardown),
 		cmocka_unit_test(test_recycle_begin_end),
-		cmocka_unit_test_setup_teardown(test_scrub_counters_accumulate, setup,
-						teardown),
 	};
 
 	int failed;

@@ -835,31 +835,31 @@ static void test_doorbells_moderated(void **state)
 
 	(void)state;
 	/* 200 ms from the VM's config, in ticks. */
-	assert_int_equal(vp->bell_gap, ticks_of_us(&r->sw.ticks, 200000));
-	assert_true(vp->bell_gap > 0);
+	assert_int_equal(vp->sw.bell_gap, ticks_of_us(&r->sw.ticks, 200000));
+	assert_true(vp->sw.bell_gap > 0);
 	/* sw_run's clock stands still here (the test calls sw_poll_once),
 	 * and the interval is one no stall of a loaded machine would reach
 	 * anyway: its passing is the test's to say. */
-	vp->bell_gap = (uint64_t)1 << 62;
-	vp->bell_at = r->sw.now - vp->bell_gap; /* rung long ago */
+	vp->sw.bell_gap = (uint64_t)1 << 62;
+	vp->sw.bell_at = r->sw.now - vp->sw.bell_gap; /* rung long ago */
 	guest_sleeps(r, v, true);
 	assert_int_equal(frame_and_pass(r, v), 1);
 	assert_int_equal(frame_and_pass(r, v), 1);
 	assert_int_equal(frame_and_pass(r, v), 1);
 	assert_int_equal(r->sw.n_held, 1);
-	assert_true(vp->bell_held);
+	assert_true(vp->sw.bell_held);
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 1);
-	vp->bell_at -= vp->bell_gap; /* the interval has passed */
+	vp->sw.bell_at -= vp->sw.bell_gap; /* the interval has passed */
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 2);
 	assert_int_equal(r->sw.n_held, 0);
-	assert_false(vp->bell_held);
+	assert_false(vp->sw.bell_held);
 	/* Held, then the guest wakes on its own before the interval ends. */
 	assert_int_equal(frame_and_pass(r, v), 2);
 	assert_int_equal(r->sw.n_held, 1);
 	guest_sleeps(r, v, false);
-	vp->bell_at -= vp->bell_gap;
+	vp->sw.bell_at -= vp->sw.bell_gap;
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, 2);
 	assert_int_equal(r->sw.n_held, 0);
@@ -871,7 +871,7 @@ static void test_doorbells_moderated(void **state)
 	/* Asleep again, just rung: frames up to half of what it can be
 	 * given (bell_batch) wait; the one that reaches it rings at once. */
 	guest_sleeps(r, v, true);
-	vp->bell_at = r->sw.now;
+	vp->sw.bell_at = r->sw.now;
 	assert_int_equal(vp->bell_batch, (QUOTA - QUOTA / 4) / 2);
 	nic_to(r, v, vp->bell_batch - 1);
 	for (int i = 0; i < 4; i++) /* a NIC batch a pass */
@@ -885,7 +885,7 @@ static void test_doorbells_moderated(void **state)
 	rig_down(r);
 
 	r = rig_up(8192 + QUOTA * N_VMS);
-	assert_int_equal(r->sw.vms[v].bell_gap, 0);
+	assert_int_equal(r->sw.vms[v].sw.bell_gap, 0);
 	guest_sleeps(r, v, true);
 	for (uint64_t i = 1; i <= 3; i++)
 		assert_int_equal(frame_and_pass(r, v), i);
@@ -1022,24 +1022,24 @@ static void test_doorbell_listed_once(void **state)
 	assert_int_equal(guest_send_seq(r, v, 1, &seq), 1);
 	for (uint32_t i = 0; i <= SWEEP_PASSES; i++)
 		sw_poll_once(&r->sw);
-	assert_true(vp->tx_pass > 0);
-	vp->bell_gap = (uint64_t)1 << 40; /* its passing is the test's */
+	assert_true(vp->sweep.tx_pass > 0);
+	vp->sw.bell_gap = (uint64_t)1 << 40; /* its passing is the test's */
 	guest_sleeps(r, v, true);
 	for (int i = 0; i < 8; i++) {
 		irqs = vp->st.irqs;
-		vp->bell_at = r->sw.now - vp->bell_gap; /* the interval passed */
+		vp->sw.bell_at = r->sw.now - vp->sw.bell_gap; /* the interval passed */
 		assert_int_equal(guest_send_seq(r, v, 1, &seq), 1);
 		nic_to(r, v, 1);
 		sw_poll_once(&r->sw);
 		assert_int_equal(vp->st.irqs, irqs + 1); /* the refill's */
-		assert_true(vp->bell_held);              /* the frame's */
+		assert_true(vp->sw.bell_held);              /* the frame's */
 		assert_int_equal(r->sw.n_held, 1);
 	}
-	vp->bell_at -= vp->bell_gap;
+	vp->sw.bell_at -= vp->sw.bell_gap;
 	sw_poll_once(&r->sw);
 	assert_int_equal(vp->st.irqs, irqs + 2);
 	assert_int_equal(r->sw.n_held, 0);
-	assert_false(vp->bell_listed);
+	assert_false(vp->sw.bell_listed);
 	guest_sleeps(r, v, false);
 	guests_return(r);
 	assert_int_equal(r->got[v], 8);

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scrub: no byte of one use of a frame reaches the next user, guest or
+ * wire (cfg scrub: "off", "used", "full").
+ *
+ * Per frame, scrub keeps the byte range that may hold data of an earlier
+ * use (dirty: packets it carried, and under "full" the whole frame once a
+ * guest had it). A frame is scrubbed when it is used again, not when it
+ * comes back: scrub_reuse() zeroes the dirty bytes the new packet does
+ * not overwrite, so its next user sees nothing but its own packet. Frames
+ * of the same size in a row cost no zeroing at all; a short packet after
+ * a long one zeroes the difference. A frame lent to a guest, who may send
+ * any part of it, is zeroed whole (scrub_frame).
+ *
+ * Invariants: a frame's range covers every byte written since it was last
+ * zeroed, whoever wrote it (scrub_note for the switch's writes,
+ * scrub_from_guest for a guest's under "full"); ranges are kept under
+ * "off" too, only the zeroing is skipped. Owned by the pool (struct
+ * pool's scrub), written only through these calls; frames are at most
+ * 4096 bytes, so a range fits lo | hi << 16.
+ */
+#ifndef FS_SCRUB_H
+#define FS_SCRUB_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "config.h"
+
+struct scrub {
+	unsigned char *base;   /* the pool's first frame */
+	uint32_t shift;        /* log2(frame_size) */
+	uint32_t frame_size;
+	uint32_t n_frames;
+	enum cfg_scrub mode;
+	/* Per frame: bytes [lo, hi) that may hold data of an earlier use, as
+	 * SCRUB_RANGE(lo, hi) (0: clean). */
+	uint32_t *dirty;
+	uint64_t frames;       /* frames zeroed (in part or whole) */
+	uint64_t bytes;        /* bytes zeroed */
+};
+
+#define SCRUB_RANGE(lo, hi) ((uint32_t)(lo) | (uint32_t)(hi) << 16)
+
+/* Every frame clean. 0 or -ENOMEM; scrub_fini frees what it made. */
+int scrub_init(struct scrub *s, unsigned char *base, uint32_t n_frames,
+	       uint32_t frame_size, enum cfg_scrub mode);
+void scrub_fini(struct scrub *s);
+
+/* Records that bytes [lo, hi) of the frame may hold packet data. */
+static inline void scrub_note(struct scrub *s, uint32_t frame, uint32_t lo,
+			      uint32_t hi)
+{
+	uint32_t d = s->dirty[frame];
+
+	if (d) {
+		if ((d & 0xffff) < lo)
+			lo = d & 0xffff;
+		if (d >> 16 > hi)
+			hi = d >> 16;
+	}
+	s->dirty[frame] = SCRUB_RANGE(lo, hi);
+}
+
+/* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi (unless the
+ * mode is "off"), and marks [lo, hi) as its only data. */
+void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
+		      uint32_t hi);
+
+/*
+ * The frame is about to be used again, with bytes [lo, hi) (offsets in the
+ * frame, lo < hi) just written or about to be: the bytes of earlier uses
+ * that those do not cover are zeroed. A frame carrying packets of one size
+ * in a row costs one compare.
+ */
+static inline void scrub_reuse(struct scrub *s, uint32_t frame, uint32_t lo,
+			       uint32_t hi)
+{
+	if (s->dirty[frame] != SCRUB_RANGE(lo, hi))
+		scrub_zero_stale(s, frame, lo, hi);
+}
+
+/* Zeroes every byte of the frame that may hold data: it is clean (a frame
+ * lent to a guest, who may send any part of it). Inline: a frame is lent
+ * for every frame a guest sends. */
+static inline void scrub_frame(struct scrub *s, uint32_t frame)
+{
+	uint32_t d = s->dirty[frame], lo = d & 0xffff, hi = d >> 16;
+
+	if (!d)
+		return;
+	s->dirty[frame] = 0;
+	if (s->mode == CFG_SCRUB_OFF)
+		return;
+	memset(s->base + ((uint64_t)frame << s->shift) + lo, 0, hi - lo);
+	s->frames++;
+	s->bytes += hi - lo;
+}
+
+/* A frame a guest held: under "full" any byte of it may hold data. */
+static inline void scrub_from_guest(struct scrub *s, uint32_t frame)
+{
+	if (s->mode == CFG_SCRUB_FULL)
+		s->dirty[frame] = SCRUB_RANGE(0, s->frame_size);
+}
+
+/* Zeroes every frame's dirty bytes, so the pool file keeps no packet (at
+ * exit). */
+void scrub_all(struct scrub *s);
+
+/* Zeroes the counters (their one writer, the worker, calls it). */
+static inline void scrub_clear_counters(struct scrub *s)
+{
+	s->frames = s->bytes = 0;
+}
+
+#endif /* FS_SCRUB_H */
