@@ -122,7 +122,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg_load(&cfg, file, err, sizeof(err))) {
-		fprintf(stderr, "flipswitchd: %s\n", err);
+		/* Every mistake, one a line. */
+		for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+			fprintf(stderr, "flipswitchd: %s\n", l);
 		return 1;
 	}
 	if (check) {
