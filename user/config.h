@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <limits.h>
 #include <net/if.h>
 
@@ -161,6 +162,11 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
  * interface that does not exist here is not an error (ifindex 0). */
 int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
 		     size_t errlen);
+
+/* Writes a commented first configuration for interface iface and n_vms
+ * VMs (1 .. CFG_MAX_VMS) to f, one cfg_load() accepts where iface exists.
+ * 0, -EINVAL for n_vms out of range, or -EIO. */
+int cfg_example(FILE *f, const char *iface, int n_vms);
 
 /* Parses "52:54:00:12:34:56" (case-insensitive hex). 0 or -EINVAL. */
 int cfg_parse_mac(const char *s, uint8_t mac[6]);

@@ -518,6 +518,49 @@ static void test_every_mistake(void **state)
 	free(cfg);
 }
 
+/* --example-config: what it writes loads, for one VM to the most, and
+ * configs/example.conf is what it writes for eth1 and two VMs (the unit
+ * tests run from the top of the tree). */
+static void test_example(void **state)
+{
+	static const int n[] = { 1, 2, 13, CFG_MAX_VMS };
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX], *text, *file;
+	size_t len, flen;
+	FILE *f;
+
+	assert_non_null(cfg);
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		f = open_memstream(&text, &len);
+		assert_int_equal(cfg_example(f, "lo", n[i]), 0);
+		fclose(f);
+		if (load_text(text, cfg, path, err, sizeof(err)))
+			fail_msg("--vms %d: %s", n[i], err);
+		assert_int_equal(cfg->n_vms, n[i]);
+		assert_string_equal(cfg->ifaces[0].name, "lo");
+		/* Every VM can hold its quota with frames to spare for the NIC. */
+		assert_true((uint64_t)cfg->vms[0].quota * n[i] + 4096 <= cfg->pool.frames);
+		free(text);
+	}
+	assert_int_equal(cfg_example(stdout, "lo", 0), -EINVAL);
+	assert_int_equal(cfg_example(stdout, "lo", CFG_MAX_VMS + 1), -EINVAL);
+
+	f = open_memstream(&text, &len);
+	assert_int_equal(cfg_example(f, "eth1", 2), 0);
+	fclose(f);
+	f = fopen("configs/example.conf", "r");
+	assert_non_null(f);
+	file = calloc(1, 1 << 16);
+	flen = fread(file, 1, (1 << 16) - 1, f);
+	fclose(f);
+	if (flen != len || memcmp(file, text, len))
+		fail_msg("configs/example.conf is not flipswitchd --example-config eth1's output:\n%s",
+			 text);
+	free(file);
+	free(text);
+	free(cfg);
+}
+
 /* A short err buffer gets a truncated, terminated message. */
 static void test_short_err(void **state)
 {
@@ -582,6 +625,7 @@ int main(void)
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_short_err),
 		cmocka_unit_test(test_every_mistake),
+		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_scrub_name),
 	};
