@@ -59,7 +59,8 @@ int main(int argc, char **argv)
 	}
 	name = argv[optind];
 	if (cfg_load_offline(&cfg, file, err, sizeof(err))) {
-		fprintf(stderr, "flipswitch-qemu-args: %s\n", err);
+		for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+			fprintf(stderr, "flipswitch-qemu-args: %s\n", l);
 		return 1;
 	}
 	for (i = 0; i < cfg.n_vms && strcmp(cfg.vms[i].name, name); i++)

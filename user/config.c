@@ -28,6 +28,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libconfig.h>
@@ -36,12 +37,23 @@
 
 #define DEFAULT_CONTROL "/run/flipswitch/flipswitch.sock"
 
+/* One mistake, "FILE:LINE: sentence"; seq keeps the order of finding
+ * among mistakes on one line. */
+struct mistake {
+	int line;
+	int seq;
+	char *text;
+};
+
 struct ctx {
 	const char *file;
-	char *err;
-	size_t errlen;
 	const struct cfg *cfg;
 	bool offline;  /* the interfaces may live elsewhere (another netns) */
+	struct mistake *m;
+	int n, cap;
+	bool oom;
+	/* Each VM's group, for messages about it after it was read. */
+	const config_setting_t *vm_g[CFG_MAX_VMS];
 };
 
 static const char *const top_keys[] = {
@@ -66,25 +78,78 @@ int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
 	int line = s ? config_setting_source_line(s) : 0;
 	const char *file = c->file;
+	char buf[CFG_ERR_MAX];
+	struct mistake *m;
 	va_list ap;
 	int n;
 
-	/* The first mistake is the one reported. */
-	if (!c->err || !c->errlen || c->err[0])
-		return -EINVAL;
 	/* A setting from an @include file carries that file's name. */
 	if (s && config_setting_source_file(s))
 		file = config_setting_source_file(s);
 	if (line)
-		n = snprintf(c->err, c->errlen, "%s:%d: ", file, line);
+		n = snprintf(buf, sizeof(buf), "%s:%d: ", file, line);
 	else
-		n = snprintf(c->err, c->errlen, "%s: ", file);
-	if (n < 0 || (size_t)n >= c->errlen)
-		return -EINVAL;
+		n = snprintf(buf, sizeof(buf), "%s: ", file);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		n = 0;
 	va_start(ap, fmt);
-	vsnprintf(c->err + n, c->errlen - n, fmt, ap);
+	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	va_end(ap);
+	if (c->n == c->cap) {
+		m = realloc(c->m, (c->cap * 2 + 8) * sizeof(*m));
+		if (!m) {
+			c->oom = true;
+			return -EINVAL;
+		}
+		c->m = m;
+		c->cap = c->cap * 2 + 8;
+	}
+	m = &c->m[c->n];
+	m->text = strdup(buf);
+	if (!m->text) {
+		c->oom = true;
+		return -EINVAL;
+	}
+	m->line = line;
+	m->seq = c->n++;
 	return -EINVAL;
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct mistake *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Every mistake, in line order, one a line, into err; what does not fit
+ * is counted on the last line. The first is written even if cut short. */
+static void report_mistakes(struct ctx *c, char *err, size_t errlen)
+{
+	size_t len = 0;
+	int i;
+
+	if (c->n)
+		qsort(c->m, c->n, sizeof(*c->m), by_line);
+	for (i = 0; i < c->n; i++) {
+		/* Room for the line, and for "(and N more)" if more follow. */
+		size_t need = len + 1 + strlen(c->m[i].text) +
+			      (i + 1 < c->n ? 24 : 0);
+
+		if (i && need >= errlen)
+			break;
+		len += snprintf(err + len, errlen - len, "%s%s", i ? "\n" : "",
+				c->m[i].text);
+		if (len >= errlen)
+			return;
+	}
+	if (i < c->n)
+		snprintf(err + len, errlen - len, "\n(and %d more)", c->n - i);
+	else if (c->oom)
+		snprintf(err + len, errlen - len,
+			 "\n(out of memory: there may be more)");
 }
 
 /* Joins a NULL-terminated list into buf, each word wrapped in q. */
@@ -133,6 +198,7 @@ static int check_keys(struct ctx *c, const config_setting_t *g,
 		      const char *what, const char *const *allowed)
 {
 	char list[128];
+	int ret = 0;
 
 	for (int i = 0; i < config_setting_length(g); i++) {
 		const config_setting_t *s = config_setting_get_elem(g, i);
@@ -142,11 +208,11 @@ static int check_keys(struct ctx *c, const config_setting_t *g,
 		for (k = 0; allowed[k] && strcmp(allowed[k], name); k++)
 			;
 		if (!allowed[k])
-			return fail(c, s, "unknown key \"%s\" %s%s (allowed: %s)",
-				    name, what[0] ? "in " : "at the top level",
-				    what, join(list, sizeof(list), allowed, ""));
+			ret = fail(c, s, "unknown key \"%s\" %s%s (allowed: %s)",
+				   name, what[0] ? "in " : "at the top level",
+				   what, join(list, sizeof(list), allowed, ""));
 	}
-	return 0;
+	return ret;
 }
 
 /* Checks the type of s; an integer may be stored as int or int64 and a list
@@ -287,6 +353,9 @@ static int get_enum(struct ctx *c, const config_setting_t *g, const char *what,
 		    v, join(list, sizeof(list), names, "\""));
 }
 
+/* Every getter returns 0 or -EINVAL, so "ret |=" keeps -EINVAL once any
+ * failed while the reading goes on to the next mistake. */
+
 static int load_pool(struct ctx *c, const config_setting_t *root,
 		     struct cfg_pool *p)
 {
@@ -294,37 +363,39 @@ static int load_pool(struct ctx *c, const config_setting_t *root,
 	long long fsize;
 	int ret, scrub;
 
+	/* Unknown, frames cannot make a VM's quota out of range. */
+	p->frames = 1048576;
 	ret = lookup(c, root, "", "pool", CONFIG_TYPE_GROUP, &g);
 	if (ret)
 		return ret;
 	if (!g)
 		return fail(c, NULL, "pool is missing (add pool = { path = \"/dev/shm/flipswitch-pool\"; };)");
 	ret = check_keys(c, g, "pool", pool_keys);
-	if (!ret)
-		ret = get_str(c, g, "pool", "path", p->path, sizeof(p->path), NULL,
-			      "a file on tmpfs or hugetlbfs: path = \"/dev/shm/flipswitch-pool\";");
-	if (!ret)
-		ret = get_u32(c, g, "pool", "frames", 16384, 64, 1048576, &p->frames);
-	if (!ret)
-		ret = get_int(c, g, "pool", "frame_size", 2048, &fsize, &s);
-	if (!ret)
-		ret = get_enum(c, g, "pool", "scrub", scrub_names, CFG_SCRUB_USED,
-			       &scrub);
-	if (ret)
-		return ret;
+	ret |= get_str(c, g, "pool", "path", p->path, sizeof(p->path), NULL,
+		       "a file on tmpfs or hugetlbfs: path = \"/dev/shm/flipswitch-pool\";");
+	if (get_u32(c, g, "pool", "frames", 16384, 64, 1048576, &p->frames)) {
+		p->frames = 1048576;
+		ret = -EINVAL;
+	}
+	ret |= get_enum(c, g, "pool", "scrub", scrub_names, CFG_SCRUB_USED,
+			&scrub);
+	p->scrub = scrub;
+	if (get_int(c, g, "pool", "frame_size", 2048, &fsize, &s))
+		return -EINVAL;
 	/* The kernel takes a power of two from 2048 up to the page size. */
 	if (fsize != 2048 && fsize != 4096)
 		return fail(c, s, "pool: frame_size %lld is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)",
 			    fsize);
 	p->frame_size = fsize;
-	p->scrub = scrub;
-	return 0;
+	return ret;
 }
 
-static int load_iface(struct ctx *c, const config_setting_t *g, int idx,
-		      struct cfg_iface *ifc)
+/* Reads interface idx into cfg->ifaces[cfg->n_ifaces], counted once it has
+ * a name (for the VMs' uplinks), whatever else is wrong with it. */
+static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 {
-	const struct cfg *cfg = c->cfg;
+	struct cfg *cfg = (struct cfg *)c->cfg;
+	struct cfg_iface *ifc = &cfg->ifaces[cfg->n_ifaces];
 	char what[32];
 	int ret, mode = 0, zc = 0;
 
@@ -333,30 +404,28 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx,
 	if (!ret)
 		ret = get_str(c, g, what, "name", ifc->name, sizeof(ifc->name),
 			      NULL, "name = \"eth0\";");
-	if (ret)
+	if (ret) {
+		memset(ifc, 0, sizeof(*ifc));
 		return ret;
+	}
 	snprintf(what, sizeof(what), "interface \"%s\"", ifc->name);
 	ifc->line = config_setting_source_line(g);
-	for (int j = 0; j < idx; j++)
+	for (int j = 0; j < cfg->n_ifaces; j++)
 		if (!strcmp(cfg->ifaces[j].name, ifc->name))
-			return fail(c, g, "%s is listed twice (also on line %d; remove one)",
-				    what, cfg->ifaces[j].line);
+			ret = fail(c, g, "%s is listed twice (also on line %d; remove one)",
+				   what, cfg->ifaces[j].line);
+	cfg->n_ifaces++;
 	ifc->ifindex = if_nametoindex(ifc->name);
 	if (!ifc->ifindex && !c->offline)
-		return fail(c, config_setting_get_member(g, "name"),
-			    "%s does not exist (ip link show lists the interfaces)",
-			    what);
+		ret = fail(c, config_setting_get_member(g, "name"),
+			   "%s does not exist (ip link show lists the interfaces)",
+			   what);
 	ifc->ring_size = 2048;
-	ret = check_keys(c, g, what, iface_keys);
-	if (!ret)
-		ret = get_enum(c, g, what, "xdp_mode", xdp_names, CFG_XDP_AUTO,
-			       &mode);
-	if (!ret)
-		ret = get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
-	if (!ret)
-		ret = get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
-	if (!ret)
-		ret = get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
+	ret |= check_keys(c, g, what, iface_keys);
+	ret |= get_enum(c, g, what, "xdp_mode", xdp_names, CFG_XDP_AUTO, &mode);
+	ret |= get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
+	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
+	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;
@@ -379,210 +448,9 @@ static int load_ifaces(struct ctx *c, const config_setting_t *root,
 	if (n > CFG_MAX_IFACES)
 		return fail(c, l, "interfaces has %d entries, more than %d (run another flipswitchd for the rest)",
 			    n, CFG_MAX_IFACES);
-	for (int i = 0; i < n; i++) {
-		ret = load_iface(c, config_setting_get_elem(l, i), i,
-				 &cfg->ifaces[i]);
-		if (ret)
-			return ret;
-		cfg->n_ifaces++;
-	}
-	return 0;
-}
-
-static void mac_str(char buf[18], const uint8_t m[6])
-{
-	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
-		 m[0], m[1], m[2], m[3], m[4], m[5]);
-}
-
-/* --- the VM rule: one for the file and for `vm add` ----------------------- */
-
-#define VM_RING_MIN 64
-#define VM_RING_MAX 32768
-#define VM_QUOTA_DEFAULT 1024
-#define VM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
-
-struct vm_say {
-	cfg_vm_report_fn *report;
-	void *arg;
-	const char *name;
-	int n;
-};
-
-static __attribute__((format(printf, 3, 4)))
-void say(struct vm_say *s, const char *key, const char *fmt, ...)
-{
-	char msg[CFG_ERR_MAX];
-	va_list ap;
-	int n;
-
-	n = snprintf(msg, sizeof(msg), "vm \"%.64s\": ", s->name);
-	va_start(ap, fmt);
-	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
-	va_end(ap);
-	s->n++;
-	s->report(s->arg, key, msg);
-}
-
-static void check_vm_name(struct vm_say *s, const char *name, struct cfg_vm *v)
-{
-	const char *bad = name + strspn(name, VM_NAME_CHARS);
-
-	if (!name[0])
-		say(s, "name", "name must not be empty (use 1 to %zu of A-Z a-z 0-9 _ . -)",
-		    sizeof(v->name) - 1);
-	else if (strlen(name) >= sizeof(v->name))
-		say(s, "name", "name is too long (at most %zu characters)",
-		    sizeof(v->name) - 1);
-	else if (*bad)
-		say(s, "name", "name has a '%c' (use only A-Z a-z 0-9 _ . -)",
-		    *bad);
-	else
-		strcpy(v->name, name);
-}
-
-static void check_vm_mac(struct vm_say *s, const char *mac, struct cfg_vm *v)
-{
-	const uint8_t *m = v->mac;
-
-	if (cfg_parse_mac(mac, v->mac))
-		say(s, "mac", "mac \"%s\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)",
-		    mac);
-	else if (m[0] & 1)
-		say(s, "mac", "mac %s is a multicast address (a VM needs a unicast one: clear bit 0 of the first byte, like 52:54:00:12:34:56)",
-		    mac);
-	else if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
-		say(s, "mac", "mac %s is all zeros (pick a unicast address, like 52:54:00:12:34:56)",
-		    mac);
-}
-
-static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
-			   const struct cfg *cfg, struct cfg_vm *v)
-{
-	if (!sp->rings[0])
-		say(s, "rings", "rings must not be empty (a file path, like /dev/shm/flipswitch-%.32s)",
-		    sp->name);
-	else if (strlen(sp->rings) >= sizeof(v->rings))
-		say(s, "rings", "rings is too long (at most %zu characters)",
-		    sizeof(v->rings) - 1);
-	else if (!strcmp(sp->rings, cfg->pool.path))
-		say(s, "rings", "rings \"%s\" is the pool's path (give the VM a file of its own)",
-		    sp->rings);
-	else
-		strcpy(v->rings, sp->rings);
-	/* "off" stays "off" until cfg_vm_finish(). */
-	if (sp->doorbell && (!sp->doorbell[0] ||
-			     strlen(sp->doorbell) >= sizeof(v->doorbell)))
-		say(s, "doorbell", "doorbell \"%s\" must be a socket path of 1 to %zu characters, or \"off\"",
-		    sp->doorbell, sizeof(v->doorbell) - 1);
-	else if (sp->doorbell)
-		strcpy(v->doorbell, sp->doorbell);
-}
-
-/* A ring must be able to hold every frame the VM may hold, or a full ring
- * would strand frames the VM is still owed. */
-static void check_vm_ring(struct vm_say *s, const struct cfg_vm_spec *sp,
-			  const struct cfg *cfg, struct cfg_vm *v)
-{
-	long long quota = sp->has_quota ? sp->quota : VM_QUOTA_DEFAULT;
-	long long rs = sp->ring_size;
-	bool quota_ok = quota >= 1 && quota <= cfg->pool.frames;
-
-	if (!quota_ok)
-		say(s, "quota", "quota %lld is out of range (1 .. %u, the pool's frames)",
-		    quota, cfg->pool.frames);
-	else
-		v->quota = (uint32_t)quota;
-	if (sp->has_ring_size) {
-		if (rs < VM_RING_MIN || rs > VM_RING_MAX || (rs & (rs - 1)))
-			say(s, "ring_size", "ring_size %lld is not a power of two from %d to %d",
-			    rs, VM_RING_MIN, VM_RING_MAX);
-		else if (quota_ok && rs < quota)
-			say(s, "ring_size", "ring_size %lld is smaller than quota %lld (a ring must be able to hold every frame the VM may hold: raise ring_size or lower quota)",
-			    rs, quota);
-		else
-			v->ring_size = (uint32_t)rs;
-		return;
-	}
-	if (!quota_ok)
-		return;
-	for (rs = 256; rs < quota;)
-		rs <<= 1;
-	if (rs > VM_RING_MAX)
-		say(s, "quota", "quota %lld needs a ring larger than %d entries, the most a VM ring may have (lower the quota to %d or less)",
-		    quota, VM_RING_MAX, VM_RING_MAX);
-	else
-		v->ring_size = (uint32_t)rs;
-}
-
-int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
-		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg)
-{
-	struct vm_say s = { .report = report, .arg = arg, .name = sp->name };
-
-	memset(v, 0, sizeof(*v));
-	check_vm_name(&s, sp->name, v);
-	check_vm_mac(&s, sp->mac, v);
-	if (sp->has_vlan && (sp->vlan < 0 || sp->vlan > 4094))
-		say(&s, "vlan", "vlan %lld is out of range (0 .. 4094)", sp->vlan);
-	else if (sp->has_vlan)
-		v->vlan = (uint16_t)sp->vlan;
-	check_vm_files(&s, sp, cfg, v);
-	if (sp->has_doorbell_usecs &&
-	    (sp->doorbell_usecs < 0 || sp->doorbell_usecs > CFG_USECS_MAX))
-		say(&s, "doorbell_usecs", "doorbell_usecs %lld is out of range (0 .. %d)",
-		    sp->doorbell_usecs, CFG_USECS_MAX);
-	v->doorbell_usecs = sp->has_doorbell_usecs ?
-				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
-	check_vm_ring(&s, sp, cfg, v);
-	return s.n ? -EINVAL : 0;
-}
-
-int cfg_vm_finish(struct cfg_vm *v, const struct cfg *cfg,
-		  cfg_vm_report_fn *report, void *arg)
-{
-	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
-
-	if (v->doorbell_usecs == CFG_USECS_INHERIT)
-		v->doorbell_usecs = cfg->doorbell_usecs;
-	if (!strcmp(v->doorbell, "off")) {
-		v->doorbell[0] = '\0';
-		return 0;
-	}
-	if (!v->doorbell[0] &&
-	    cfg_doorbell_default(cfg->control, v->name, v->doorbell,
-				 sizeof(v->doorbell))) {
-		v->doorbell[0] = '\0';
-		say(&s, "doorbell", "its doorbell socket next to %s would be longer than 107 bytes (give it a doorbell path of its own, like /run/flipswitch/%s.doorbell, or \"off\")",
-		    cfg->control, v->name);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int cfg_vm_conflict(const struct cfg_vm *v, const struct cfg_vm *o, int oline,
-		    cfg_vm_report_fn *report, void *arg)
-{
-	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
-	char where[32] = "", mac[18];
-
-	if (oline)
-		snprintf(where, sizeof(where), "line %d; ", oline);
-	if (!strcmp(o->name, v->name))
-		say(&s, "name", "the name is taken already (%sgive each VM its own name)",
-		    where);
-	if (!memcmp(o->mac, v->mac, 6) && o->vlan == v->vlan) {
-		mac_str(mac, v->mac);
-		say(&s, "mac", "mac %s on vlan %u is already vm \"%s\"'s (%sgive each VM on a vlan its own MAC)",
-		    mac, v->vlan, o->name, where);
-	}
-	if (!strcmp(o->rings, v->rings))
-		say(&s, "rings", "rings \"%s\" are already vm \"%s\"'s (%sgive each VM its own file)",
-		    v->rings, o->name, where);
-	if (v->doorbell[0] && !strcmp(o->doorbell, v->doorbell))
-		say(&s, "doorbell", "doorbell \"%s\" is already vm \"%s\"'s (%sgive each VM its own socket)",
-		    v->doorbell, o->name, where);
-	return s.n ? -EEXIST : 0;
+	for (int i = 0; i < n; i++)
+		ret |= load_iface(c, config_setting_get_elem(l, i), i);
+	return ret;
 }
 
 /* --- VMs in the file ------------------------------------------------------ */
@@ -614,10 +482,13 @@ static int get_opt_int(struct ctx *c, const config_setting_t *g,
 	return ret;
 }
 
-static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
-		   struct cfg_vm *v)
+/* Reads VM idx into cfg->vms[cfg->n_vms], counted once it has a name:
+ * what passed its checks then takes part in the search for VMs that share
+ * something, whatever else is wrong with it. */
+static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 {
-	const struct cfg *cfg = c->cfg;
+	struct cfg *cfg = (struct cfg *)c->cfg;
+	struct cfg_vm *v = &cfg->vms[cfg->n_vms];
 	struct vm_where w = { .c = c, .g = g };
 	struct cfg_vm_spec sp = { 0 };
 	config_setting_t *s;
@@ -633,38 +504,28 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 		return ret;
 	snprintf(what, sizeof(what), "vm \"%.32s\"", sp.name);
 	ret = check_keys(c, g, what, vm_keys);
-	if (!ret)
-		ret = get_cstr(c, g, what, "mac",
-			       "the guest's MAC: mac = \"52:54:00:12:34:56\";",
-			       &sp.mac);
-	if (!ret)
-		ret = get_cstr(c, g, what, "rings",
-			       "the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
-			       &sp.rings);
-	if (!ret)
-		ret = get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
-	if (!ret)
-		ret = get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
-	if (!ret)
-		ret = get_opt_int(c, g, what, "doorbell_usecs",
-				  &sp.doorbell_usecs, &sp.has_doorbell_usecs);
-	if (!ret)
-		ret = get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
-	if (!ret)
-		ret = get_opt_int(c, g, what, "ring_size", &sp.ring_size,
-				  &sp.has_ring_size);
-	if (!ret)
-		ret = get_cstr(c, g, what, "uplink", NULL, &uplink);
-	if (!ret)
-		ret = cfg_vm_check(&sp, cfg, v, vm_report, &w);
-	if (ret)
-		return ret;
+	ret |= get_cstr(c, g, what, "mac",
+			"the guest's MAC: mac = \"52:54:00:12:34:56\";", &sp.mac);
+	ret |= get_cstr(c, g, what, "rings",
+			"the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
+			&sp.rings);
+	ret |= get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
+	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
+	ret |= get_opt_int(c, g, what, "doorbell_usecs", &sp.doorbell_usecs,
+			   &sp.has_doorbell_usecs);
+	ret |= get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
+	ret |= get_opt_int(c, g, what, "ring_size", &sp.ring_size,
+			   &sp.has_ring_size);
+	ret |= get_cstr(c, g, what, "uplink", NULL, &uplink);
+	/* A value of the wrong type reads as absent: not judged twice. */
+	ret |= cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	v->line = config_setting_source_line(g);
+	c->vm_g[cfg->n_vms++] = g;
 	if (!uplink)
-		return 0;
+		return ret;
 	for (v->uplink = 0; v->uplink < cfg->n_ifaces; v->uplink++)
 		if (!strcmp(cfg->ifaces[v->uplink].name, uplink))
-			return 0;
+			return ret;
 	list[0] = '\0';
 	for (int i = 0, n = 0; i < cfg->n_ifaces; i++)
 		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
@@ -674,8 +535,7 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx,
 		    what, uplink, list);
 }
 
-static int load_vms(struct ctx *c, const config_setting_t *root,
-		    struct cfg *cfg)
+static int load_vms(struct ctx *c, const config_setting_t *root)
 {
 	config_setting_t *l;
 	int ret, n;
@@ -687,13 +547,9 @@ static int load_vms(struct ctx *c, const config_setting_t *root,
 	if (n > CFG_MAX_VMS)
 		return fail(c, l, "vms has %d entries, more than %d (run another flipswitchd for the rest)",
 			    n, CFG_MAX_VMS);
-	for (int i = 0; i < n; i++) {
-		ret = load_vm(c, config_setting_get_elem(l, i), i, &cfg->vms[i]);
-		if (ret)
-			return ret;
-		cfg->n_vms++;
-	}
-	return 0;
+	for (int i = 0; i < n; i++)
+		ret |= load_vm(c, config_setting_get_elem(l, i), i);
+	return ret;
 }
 
 int cfg_doorbell_default(const char *control, const char *name, char *out,
@@ -712,14 +568,13 @@ int cfg_doorbell_default(const char *control, const char *name, char *out,
 
 /* Once the control socket's path and doorbell_usecs are known: each VM's
  * doorbell, then that no two VMs share anything of their own. */
-static int finish_vms(struct ctx *c, const config_setting_t *root)
+static int finish_vms(struct ctx *c)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
-	const config_setting_t *l = config_setting_get_member(root, "vms");
 	int ret = 0;
 
 	for (int i = 0; i < cfg->n_vms; i++) {
-		struct vm_where w = { .c = c, .g = config_setting_get_elem(l, i) };
+		struct vm_where w = { .c = c, .g = c->vm_g[i] };
 		struct cfg_vm *v = &cfg->vms[i];
 
 		if (cfg_vm_finish(v, cfg, vm_report, &w))
@@ -732,83 +587,110 @@ static int finish_vms(struct ctx *c, const config_setting_t *root)
 	return ret;
 }
 
+static int load_group(struct ctx *c, const config_setting_t *root,
+		      struct cfg *cfg)
+{
+	config_setting_t *g = config_setting_get_member(root, "control_group");
+	struct group *gr;
+	int ret;
+
+	if (!g)
+		return 0;
+	ret = get_str(c, root, "", "control_group", cfg->control_group,
+		      sizeof(cfg->control_group), NULL, NULL);
+	if (ret)
+		return ret;
+	gr = getgrnam(cfg->control_group);
+	if (!gr)
+		return fail(c, g, "control_group \"%s\" is not a group on this system (getent group lists them)",
+			    cfg->control_group);
+	cfg->control_gid = gr->gr_gid;
+	return 0;
+}
+
+/* libconfig stops at the first syntax error and says only that; the
+ * explanation (what was expected where) is cfg_syntax_explain()'s. */
+static int read_file(config_t *lc, const char *path, char *err, size_t errlen)
+{
+	char why[CFG_ERR_MAX];
+	int ret, line;
+
+	errno = 0;
+	if (config_read_file(lc, path))
+		return 0;
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO) {
+		/* libconfig keeps fopen()'s errno but not its text. */
+		ret = errno ? -errno : -EIO;
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	line = config_error_line(lc);
+	if (!strcmp(config_error_text(lc), "syntax error") &&
+	    !cfg_syntax_explain(config_error_file(lc) ?: path, &line, why,
+				sizeof(why)))
+		snprintf(err, errlen, "%s:%d: syntax error: %s",
+			 config_error_file(lc) ?: path, line, why);
+	else
+		snprintf(err, errlen, "%s:%d: %s%s", config_error_file(lc) ?: path,
+			 line, config_error_text(lc),
+			 strcmp(config_error_text(lc), "duplicate setting name") ? "" :
+			 " (a key may be set once in a group: remove one)");
+	return -EINVAL;
+}
+
 static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		bool offline)
 {
-	struct ctx c = { .file = path, .err = err, .errlen = errlen, .cfg = cfg,
-			 .offline = offline };
+	struct ctx c = { .file = path, .cfg = cfg, .offline = offline };
+	char dummy[1];
 	config_setting_t *root;
 	config_t lc;
 	int ret;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (err && errlen)
-		err[0] = '\0';
+	if (!err || !errlen) {
+		err = dummy;
+		errlen = sizeof(dummy);
+	}
+	err[0] = '\0';
 	if (strlen(path) >= sizeof(cfg->file)) {
-		fail(&c, NULL, "the path is too long");
+		snprintf(err, errlen, "%s: the path is too long", path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(cfg->file, path);
 
 	config_init(&lc);
-	errno = 0;
-	if (!config_read_file(&lc, path)) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO) {
-			/* libconfig keeps fopen()'s errno but not its text. */
-			ret = errno ? -errno : -EIO;
-			if (err && errlen)
-				snprintf(err, errlen, "%s: %s", path, strerror(-ret));
-		} else {
-			ret = -EINVAL;
-			if (err && errlen)
-				snprintf(err, errlen, "%s:%d: %s",
-					 config_error_file(&lc) ?: path,
-					 config_error_line(&lc),
-					 config_error_text(&lc));
-		}
+	ret = read_file(&lc, path, err, errlen);
+	if (ret)
 		goto out;
-	}
 	root = config_root_setting(&lc);
 	ret = check_keys(&c, root, "", top_keys);
-	if (!ret)
-		ret = load_pool(&c, root, &cfg->pool);
-	if (!ret)
-		ret = load_ifaces(&c, root, cfg);
-	if (!ret)
-		ret = load_vms(&c, root, cfg);
-	if (!ret)
-		ret = get_u32(&c, root, "", "batch", 64, 1, 256, &cfg->batch);
-	if (!ret)
-		ret = get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
-			      &cfg->guest_timeout);
-	if (!ret)
-		ret = get_u32(&c, root, "", "doorbell_usecs", 20, 0,
-			      CFG_USECS_MAX, &cfg->doorbell_usecs);
-	if (!ret)
-		ret = get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
-			      CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
-	if (!ret)
-		ret = get_str(&c, root, "", "control", cfg->control,
-			      sizeof(cfg->control), DEFAULT_CONTROL, NULL);
-	if (!ret)
-		ret = get_enum(&c, root, "", "handoff", handoff_names, 0,
-			       &cfg->handoff_copy);
-	if (!ret)
-		ret = finish_vms(&c, root);
-	if (!ret && config_setting_get_member(root, "control_group")) {
-		config_setting_t *g = config_setting_get_member(root,
-								"control_group");
-		struct group *gr;
-
-		ret = get_str(&c, root, "", "control_group", cfg->control_group,
-			      sizeof(cfg->control_group), NULL, NULL);
-		if (!ret && !(gr = getgrnam(cfg->control_group)))
-			ret = fail(&c, g, "control_group \"%s\" is not a group on this system (getent group lists them)",
-				   cfg->control_group);
-		else if (!ret)
-			cfg->control_gid = gr->gr_gid;
+	ret |= load_pool(&c, root, &cfg->pool);
+	ret |= load_ifaces(&c, root, cfg);
+	ret |= load_vms(&c, root);
+	ret |= get_u32(&c, root, "", "batch", 64, 1, 256, &cfg->batch);
+	ret |= get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
+		       &cfg->guest_timeout);
+	ret |= get_u32(&c, root, "", "doorbell_usecs", 20, 0, CFG_USECS_MAX,
+		       &cfg->doorbell_usecs);
+	ret |= get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
+		       CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
+	if (get_str(&c, root, "", "control", cfg->control,
+		    sizeof(cfg->control), DEFAULT_CONTROL, NULL)) {
+		strcpy(cfg->control, DEFAULT_CONTROL);
+		ret = -EINVAL;
 	}
+	ret |= get_enum(&c, root, "", "handoff", handoff_names, 0,
+			&cfg->handoff_copy);
+	ret |= finish_vms(&c);
+	ret |= load_group(&c, root, cfg);
+	if (c.n || c.oom)
+		ret = -EINVAL;
+	report_mistakes(&c, err, errlen);
 out:
+	for (int i = 0; i < c.n; i++)
+		free(c.m[i].text);
+	free(c.m);
 	config_destroy(&lc);
 	return ret;
 }
@@ -817,7 +699,6 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen)
 {
 	return load(cfg, path, err, errlen, false);
 }
-
 int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
 		     size_t errlen)
 {

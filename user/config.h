@@ -4,11 +4,13 @@
  *
  * cfg_load() checks everything it can before the daemon touches the system:
  * unknown keys, types, ranges, MAC syntax, duplicate names, MACs, ring paths,
- * a frame size the kernel would refuse, interfaces that do not exist. On the
- * first mistake it fills err with one sentence that names file, line and fix,
- * for example
+ * a frame size the kernel would refuse, interfaces that do not exist. It
+ * reads on past a mistake and fills err with every one it found, in line
+ * order, one a line, each a sentence that names file, line and fix:
  *   flipswitch.conf:12: vm "web1": mac "52:54:00:zz" is not a MAC address
  *     (six hex byte pairs separated by ':', like 52:54:00:12:34:56)
+ * A syntax error stops libconfig, so it is the only one reported; the
+ * message then says what was expected where (cfg_syntax_explain()).
  */
 #ifndef FS_CONFIG_H
 #define FS_CONFIG_H
@@ -16,12 +18,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <limits.h>
 #include <net/if.h>
 
 #define CFG_MAX_IFACES 8
 #define CFG_MAX_VMS 256
-#define CFG_ERR_MAX 512
+#define CFG_ERR_MAX 8192
 
 enum cfg_scrub { CFG_SCRUB_OFF, CFG_SCRUB_USED, CFG_SCRUB_FULL };
 enum cfg_xdp_mode { CFG_XDP_AUTO, CFG_XDP_NATIVE, CFG_XDP_GENERIC };
@@ -123,9 +126,11 @@ struct cfg_vm_spec {
  * msg a whole sentence that starts with the VM's name and says the fix. */
 typedef void cfg_vm_report_fn(void *arg, const char *key, const char *msg);
 
-/* Checks sp against cfg's pool and fills v (but for uplink, which the
- * caller resolves, and the doorbell defaults, cfg_vm_finish()). name, mac
- * and rings must be given. 0, or -EINVAL after one report per mistake. */
+/* Checks sp against cfg's pool and fills v with what passed (but for
+ * uplink, which the caller resolves, and the doorbell defaults,
+ * cfg_vm_finish()). name, mac and rings are required: one that is NULL is
+ * left to the caller to report missing. 0, or -EINVAL after one report
+ * per mistake. */
 int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg);
 
@@ -141,8 +146,15 @@ int cfg_vm_finish(struct cfg_vm *v, const struct cfg *cfg,
 int cfg_vm_conflict(const struct cfg_vm *v, const struct cfg_vm *o, int oline,
 		    cfg_vm_report_fn *report, void *arg);
 
-/* 0 on success; -EINVAL with err filled on any mistake in the file, -errno
- * (err filled) if the file cannot be read. cfg is zeroed first. */
+/* libconfig said "syntax error" at *line of file: reads the file again
+ * to say what was expected where, and moves *line to the token at fault.
+ * 0 with why filled, or -errno (then libconfig's words are all there is). */
+int cfg_syntax_explain(const char *file, int *line, char *why, size_t size);
+
+/* 0 on success; -EINVAL with err filled with every mistake in the file,
+ * one a line in line order (what does not fit in errlen is counted on the
+ * last line), -errno (err filled) if the file cannot be read. cfg is
+ * zeroed first. */
 int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
 
 /* The same, for tools that only need the file's contents (pool, VMs) and
@@ -150,6 +162,11 @@ int cfg_load(struct cfg *cfg, const char *path, char *err, size_t errlen);
  * interface that does not exist here is not an error (ifindex 0). */
 int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
 		     size_t errlen);
+
+/* Writes a commented first configuration for interface iface and n_vms
+ * VMs (1 .. CFG_MAX_VMS) to f, one cfg_load() accepts where iface exists.
+ * 0, -EINVAL for n_vms out of range, or -EIO. */
+int cfg_example(FILE *f, const char *iface, int n_vms);
 
 /* Parses "52:54:00:12:34:56" (case-insensitive hex). 0 or -EINVAL. */
 int cfg_parse_mac(const char *s, uint8_t mac[6]);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <bpf/libbpf.h>
 
 #include "config.h"
@@ -66,11 +67,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flipswitchd -c FILE [-v] [--check]\n"
+		"       flipswitchd --example-config IFACE [--vms N]\n"
 		"\n"
 		"Zero-copy switch between a NIC's AF_XDP sockets and VM rings.\n"
 		"\n"
 		"  -c, --config FILE  the configuration (libconfig syntax)\n"
 		"      --check        check the configuration and exit\n"
+		"      --example-config IFACE  print a first configuration for the\n"
+		"                     interface IFACE and N VMs (--vms, default 2)\n"
 		"  -v, --verbose      debug logging\n"
 		"  -h, --help         this text\n"
 		"\n"
@@ -86,9 +90,13 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'C' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "example-config", required_argument, NULL, 'E' },
+		{ "vms", required_argument, NULL, 'N' },
 		{ 0 },
 	};
-	const char *file = NULL;
+	const char *file = NULL, *example = NULL;
+	int n_vms = 2;
+	char *end;
 	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct sigaction sa = { .sa_handler = on_signal };
 	char err[CFG_ERR_MAX];
@@ -106,6 +114,17 @@ int main(int argc, char **argv)
 		case 'C':
 			check = true;
 			break;
+		case 'E':
+			example = optarg;
+			break;
+		case 'N':
+			n_vms = (int)strtol(optarg, &end, 10);
+			if (*end || n_vms < 1 || n_vms > CFG_MAX_VMS) {
+				fprintf(stderr, "flipswitchd: --vms %s: give a number from 1 to %d\n",
+					optarg, CFG_MAX_VMS);
+				return 2;
+			}
+			break;
 		case 'v':
 			log_level = LOG_LVL_DEBUG;
 			break;
@@ -117,12 +136,23 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (example && optind == argc) {
+		/* What it prints must pass --check here. */
+		if (!if_nametoindex(example)) {
+			fprintf(stderr, "flipswitchd: interface \"%s\" does not exist (ip link show lists the interfaces)\n",
+				example);
+			return 1;
+		}
+		return cfg_example(stdout, example, n_vms) ? 1 : 0;
+	}
 	if (!file || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
 	if (cfg_load(&cfg, file, err, sizeof(err))) {
-		fprintf(stderr, "flipswitchd: %s\n", err);
+		/* Every mistake, one a line. */
+		for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+			fprintf(stderr, "flipswitchd: %s\n", l);
 		return 1;
 	}
 	if (check) {

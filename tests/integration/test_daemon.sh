@@ -34,6 +34,22 @@ write_config "$WORK/good.conf" "web1 52:54:00:00:00:01"
 check "--check accepts a good config" \
 	ip netns exec "$NS_SW" "$B/flipswitchd" --check -c "$WORK/good.conf"
 
+# --check lists every mistake in one run, in line order: found as the
+# interface (line 3), the MAC (line 7), then batch (line 1).
+{ echo "batch = 0;"; sed "s/\"$IF_SW\"/\"${ID}none\"/" "$WORK/bad.conf"; } >"$WORK/many.conf"
+ip netns exec "$NS_SW" "$B/flipswitchd" --check -c "$WORK/many.conf" 2>"$WORK/many.err"
+rc=$?
+check "--check with three mistakes exits 1" test "$rc" -eq 1
+check "--check names all three, one a line, in line order" \
+	bash -c "sed -n 's/^flipswitchd: [^:]*many.conf:\([0-9]*\): .*/\1/p' $WORK/many.err | paste -sd, | grep -qx '1,3,7' && [ \$(wc -l <$WORK/many.err) -eq 3 ]"
+check "... each with its own sentence" \
+	bash -c "grep -q ':1: batch 0 is out of range' $WORK/many.err && grep -q ':3: interface \"${ID}none\" does not exist' $WORK/many.err && grep -q ':7: vm \"web2\": mac \"52:54:00:zz:00:02\" is not a MAC address' $WORK/many.err"
+# A syntax error says what libconfig expected, and where.
+sed 's/"52:54:00:00:00:01"/52:54:00:00:00:01/' "$WORK/good.conf" >"$WORK/syntax.conf"
+ip netns exec "$NS_SW" "$B/flipswitchd" --check -c "$WORK/syntax.conf" 2>"$WORK/syntax.err"
+check "--check on a MAC without quotes: the line and what was expected" \
+	grep -q "syntax.conf:5: syntax error: expected ';' or the next setting after the value of \"mac\", found ':' (text with ':' in it, like a MAC address, needs double quotes)" "$WORK/syntax.err"
+
 # Generic (skb) mode, chosen by config.
 XDP_MODE=generic write_config "$WORK/gen.conf" "web1 52:54:00:00:00:01"
 # Rx VLAN stripping (on by default on veth) would hide tags from the XDP

@@ -38,7 +38,31 @@ struct err_case {
 };
 
 static const struct err_case err_cases[] = {
-	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3, "syntax error" },
+	{ "syntax error", POOL LO "vms = ( { name = ; } );\n", 3,
+	  "syntax error: expected a value for \"name\" (a number, a \"string\", true or false, { a group }, ( a list ) or [ an array ]), found ';'" },
+	{ "syntax: a MAC without quotes", POOL LO "vms = ( { name = \"web1\";\n mac = 52:54:00:00:00:01; } );\n", 4,
+	  "syntax error: expected ';' or the next setting after the value of \"mac\", found ':' (text with ':' in it, like a MAC address, needs double quotes)" },
+	{ "syntax: a name without quotes", POOL "interfaces = ( { name = eth1; } );\n", 2,
+	  "syntax error: expected a value for \"name\" (a number, a \"string\", true or false, { a group }, ( a list ) or [ an array ]), found eth1 (text needs double quotes, like \"eth1\")" },
+	{ "syntax: a path without quotes", POOL "interfaces = ( { name = \"lo\"; } );\nvms = ( { rings = /dev/shm/r1; } );\n", 3,
+	  "found '/' (text needs double quotes" },
+	{ "syntax: single quotes", POOL "interfaces = ( { name = 'lo'; } );\n", 2,
+	  "found ''' (a string takes double quotes, not single ones)" },
+	{ "syntax: a string not closed", POOL "interfaces = ( { name = \"lo; } );\n", 2,
+	  "found a string that is not closed (a string needs its closing \")" },
+	{ "syntax: list elements without a comma", POOL LO "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "") "\n"
+	  VM("web2", "52:54:00:00:00:02", "/dev/shm/r2", "") "\n);\n", 5,
+	  "syntax error: expected ',' or ')' after an element of the list of \"vms\" (opened on line 3), found '{' (elements are separated by commas)" },
+	{ "syntax: a comma after the last element", POOL "interfaces = ( { name = \"lo\"; }, );\n", 2,
+	  "syntax error: expected another element after ',' in the list of \"interfaces\", found ')' (no comma after the last element)" },
+	{ "syntax: a group not closed", "pool = { path = \"/x\";\n" LO, 1,
+	  "syntax error: the group { of \"pool\" opened here is not closed (expected '}' before the end of the file)" },
+	{ "syntax: a '}' too many", POOL "};\n" LO, 2, "syntax error: found '}' with no group open" },
+	{ "syntax: '=' missing", POOL "interfaces ( { name = \"lo\"; } );\n", 2,
+	  "syntax error: expected '=' after the name \"interfaces\", found '('" },
+	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
+	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
 	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
@@ -241,6 +265,9 @@ static void test_error(void **state)
 		snprintf(prefix, sizeof(prefix), "%s: ", path);
 	if (strncmp(err, prefix, strlen(prefix)) || !strstr(err, tc->msg))
 		fail_msg("got:  %s\nwant: %s...%s", err, prefix, tc->msg);
+	/* One mistake, one message: none follows from another. */
+	if (strchr(err, '\n'))
+		fail_msg("more than one message:\n%s", err);
 	free(cfg);
 }
 
@@ -456,6 +483,84 @@ static void test_unreadable(void **state)
 	free(cfg);
 }
 
+/* Every mistake in one run, in line order, though found in another. */
+static void test_every_mistake(void **state)
+{
+	static const char text[] =
+		"batch = 0;\n"
+		"pool = { path = \"/dev/shm/p\"; frames = 10; };\n"
+		"interfaces = ( { name = \"lo\"; queues = 65; } );\n"
+		"vms = (\n"
+		" { name = \"web1\"; mac = \"52:54:00:zz:00:01\"; rings = \"/dev/shm/r1\"; ring_size = 1000; },\n"
+		" { name = \"web2\"; mac = \"52:54:00:00:00:02\"; rings = \"/dev/shm/r1\"; vlan = 5000; }\n"
+		");\n"
+		"handoff = \"fast\";\n";
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX], want[2048];
+
+	assert_non_null(cfg);
+	assert_int_equal(load_text(text, cfg, path, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%1$s:1: batch 0 is out of range (1 .. 256)\n"
+		 "%1$s:2: pool: frames 10 is out of range (64 .. 1048576)\n"
+		 "%1$s:3: interface \"lo\": queues 65 is out of range (0 .. 64)\n"
+		 "%1$s:5: vm \"web1\": mac \"52:54:00:zz:00:01\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)\n"
+		 "%1$s:5: vm \"web1\": ring_size 1000 is not a power of two from 64 to 32768\n"
+		 "%1$s:6: vm \"web2\": vlan 5000 is out of range (0 .. 4094)\n"
+		 "%1$s:6: vm \"web2\": rings \"/dev/shm/r1\" are already vm \"web1\"'s (line 5; give each VM its own file)\n"
+		 "%1$s:8: handoff \"fast\" is not one of \"zerocopy\", \"copy\"",
+		 path);
+	assert_string_equal(err, want);
+	/* What does not fit is counted. */
+	assert_int_equal(load_text(text, cfg, path, err, 200), -EINVAL);
+	assert_non_null(strstr(err, ":1: batch 0 is out of range (1 .. 256)\n"));
+	assert_non_null(strstr(err, "\n(and 6 more)"));
+	free(cfg);
+}
+
+/* --example-config: what it writes loads, for one VM to the most, and
+ * configs/example.conf is what it writes for eth1 and two VMs (the unit
+ * tests run from the top of the tree). */
+static void test_example(void **state)
+{
+	static const int n[] = { 1, 2, 13, CFG_MAX_VMS };
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX], *text, *file;
+	size_t len, flen;
+	FILE *f;
+
+	assert_non_null(cfg);
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++) {
+		f = open_memstream(&text, &len);
+		assert_int_equal(cfg_example(f, "lo", n[i]), 0);
+		fclose(f);
+		if (load_text(text, cfg, path, err, sizeof(err)))
+			fail_msg("--vms %d: %s", n[i], err);
+		assert_int_equal(cfg->n_vms, n[i]);
+		assert_string_equal(cfg->ifaces[0].name, "lo");
+		/* Every VM can hold its quota with frames to spare for the NIC. */
+		assert_true((uint64_t)cfg->vms[0].quota * n[i] + 4096 <= cfg->pool.frames);
+		free(text);
+	}
+	assert_int_equal(cfg_example(stdout, "lo", 0), -EINVAL);
+	assert_int_equal(cfg_example(stdout, "lo", CFG_MAX_VMS + 1), -EINVAL);
+
+	f = open_memstream(&text, &len);
+	assert_int_equal(cfg_example(f, "eth1", 2), 0);
+	fclose(f);
+	f = fopen("configs/example.conf", "r");
+	assert_non_null(f);
+	file = calloc(1, 1 << 16);
+	flen = fread(file, 1, (1 << 16) - 1, f);
+	fclose(f);
+	if (flen != len || memcmp(file, text, len))
+		fail_msg("configs/example.conf is not flipswitchd --example-config eth1's output:\n%s",
+			 text);
+	free(file);
+	free(text);
+	free(cfg);
+}
+
 /* A short err buffer gets a truncated, terminated message. */
 static void test_short_err(void **state)
 {
@@ -519,6 +624,8 @@ int main(void)
 		cmocka_unit_test(test_valid_variants),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_short_err),
+		cmocka_unit_test(test_every_mistake),
+		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_scrub_name),
 	};

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The VM rule: what a VM may be, for the config file and for `vm add`
+ * alike (config.h, struct cfg_vm_spec).
+ *
+ * Each check reports every mistake it finds, as a sentence that starts
+ * with the VM's name and ends with the fix, and names the key at fault so
+ * the config loader can point at its line. A value is copied into the
+ * struct cfg_vm only once it passed, so cfg_vm_conflict() compares only
+ * what is known to be good, even in a VM that has other mistakes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+static void mac_str(char buf[18], const uint8_t m[6])
+{
+	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
+		 m[0], m[1], m[2], m[3], m[4], m[5]);
+}
+
+#define VM_RING_MIN 64
+#define VM_RING_MAX 32768
+#define VM_QUOTA_DEFAULT 1024
+#define VM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+struct vm_say {
+	cfg_vm_report_fn *report;
+	void *arg;
+	const char *name;
+	int n;
+};
+
+static __attribute__((format(printf, 3, 4)))
+void say(struct vm_say *s, const char *key, const char *fmt, ...)
+{
+	char msg[CFG_ERR_MAX];
+	va_list ap;
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "vm \"%.64s\": ", s->name);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	s->n++;
+	s->report(s->arg, key, msg);
+}
+
+static void check_vm_name(struct vm_say *s, const char *name, struct cfg_vm *v)
+{
+	const char *bad = name + strspn(name, VM_NAME_CHARS);
+
+	if (!name[0])
+		say(s, "name", "name must not be empty (use 1 to %zu of A-Z a-z 0-9 _ . -)",
+		    sizeof(v->name) - 1);
+	else if (strlen(name) >= sizeof(v->name))
+		say(s, "name", "name is too long (at most %zu characters)",
+		    sizeof(v->name) - 1);
+	else if (*bad)
+		say(s, "name", "name has a '%c' (use only A-Z a-z 0-9 _ . -)",
+		    *bad);
+	else
+		strcpy(v->name, name);
+}
+
+static void check_vm_mac(struct vm_say *s, const char *mac, struct cfg_vm *v)
+{
+	const uint8_t *m = v->mac;
+
+	if (cfg_parse_mac(mac, v->mac))
+		say(s, "mac", "mac \"%s\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)",
+		    mac);
+	else if (m[0] & 1)
+		say(s, "mac", "mac %s is a multicast address (a VM needs a unicast one: clear bit 0 of the first byte, like 52:54:00:12:34:56)",
+		    mac);
+	else if (!(m[0] | m[1] | m[2] | m[3] | m[4] | m[5]))
+		say(s, "mac", "mac %s is all zeros (pick a unicast address, like 52:54:00:12:34:56)",
+		    mac);
+	else
+		return;
+	/* All zeros: no MAC to compare in cfg_vm_conflict(). */
+	memset(v->mac, 0, sizeof(v->mac));
+}
+
+static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
+			   const struct cfg *cfg, struct cfg_vm *v)
+{
+	if (!sp->rings)
+		;
+	else if (!sp->rings[0])
+		say(s, "rings", "rings must not be empty (a file path, like /dev/shm/flipswitch-%.32s)",
+		    sp->name);
+	else if (strlen(sp->rings) >= sizeof(v->rings))
+		say(s, "rings", "rings is too long (at most %zu characters)",
+		    sizeof(v->rings) - 1);
+	else if (!strcmp(sp->rings, cfg->pool.path))
+		say(s, "rings", "rings \"%s\" is the pool's path (give the VM a file of its own)",
+		    sp->rings);
+	else
+		strcpy(v->rings, sp->rings);
+	/* "off" stays "off" until cfg_vm_finish(). */
+	if (sp->doorbell && (!sp->doorbell[0] ||
+			     strlen(sp->doorbell) >= sizeof(v->doorbell)))
+		say(s, "doorbell", "doorbell \"%s\" must be a socket path of 1 to %zu characters, or \"off\"",
+		    sp->doorbell, sizeof(v->doorbell) - 1);
+	else if (sp->doorbell)
+		strcpy(v->doorbell, sp->doorbell);
+}
+
+/* A ring must be able to hold every frame the VM may hold, or a full ring
+ * would strand frames the VM is still owed. */
+static void check_vm_ring(struct vm_say *s, const struct cfg_vm_spec *sp,
+			  const struct cfg *cfg, struct cfg_vm *v)
+{
+	long long quota = sp->has_quota ? sp->quota : VM_QUOTA_DEFAULT;
+	long long rs = sp->ring_size;
+	bool quota_ok = quota >= 1 && quota <= cfg->pool.frames;
+
+	if (!quota_ok)
+		say(s, "quota", "quota %lld is out of range (1 .. %u, the pool's frames)",
+		    quota, cfg->pool.frames);
+	else
+		v->quota = (uint32_t)quota;
+	if (sp->has_ring_size) {
+		if (rs < VM_RING_MIN || rs > VM_RING_MAX || (rs & (rs - 1)))
+			say(s, "ring_size", "ring_size %lld is not a power of two from %d to %d",
+			    rs, VM_RING_MIN, VM_RING_MAX);
+		else if (quota_ok && rs < quota)
+			say(s, "ring_size", "ring_size %lld is smaller than quota %lld (a ring must be able to hold every frame the VM may hold: raise ring_size or lower quota)",
+			    rs, quota);
+		else
+			v->ring_size = (uint32_t)rs;
+		return;
+	}
+	if (!quota_ok)
+		return;
+	for (rs = 256; rs < quota;)
+		rs <<= 1;
+	if (rs > VM_RING_MAX)
+		say(s, "quota", "quota %lld needs a ring larger than %d entries, the most a VM ring may have (lower the quota to %d or less)",
+		    quota, VM_RING_MAX, VM_RING_MAX);
+	else
+		v->ring_size = (uint32_t)rs;
+}
+
+int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
+		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg,
+			    .name = sp->name ? sp->name : "" };
+
+	memset(v, 0, sizeof(*v));
+	if (sp->name)
+		check_vm_name(&s, sp->name, v);
+	if (sp->mac)
+		check_vm_mac(&s, sp->mac, v);
+	if (sp->has_vlan && (sp->vlan < 0 || sp->vlan > 4094))
+		say(&s, "vlan", "vlan %lld is out of range (0 .. 4094)", sp->vlan);
+	else if (sp->has_vlan)
+		v->vlan = (uint16_t)sp->vlan;
+	check_vm_files(&s, sp, cfg, v);
+	if (sp->has_doorbell_usecs &&
+	    (sp->doorbell_usecs < 0 || sp->doorbell_usecs > CFG_USECS_MAX))
+		say(&s, "doorbell_usecs", "doorbell_usecs %lld is out of range (0 .. %d)",
+		    sp->doorbell_usecs, CFG_USECS_MAX);
+	v->doorbell_usecs = sp->has_doorbell_usecs ?
+				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
+	check_vm_ring(&s, sp, cfg, v);
+	return s.n ? -EINVAL : 0;
+}
+
+int cfg_vm_finish(struct cfg_vm *v, const struct cfg *cfg,
+		  cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
+
+	if (v->doorbell_usecs == CFG_USECS_INHERIT)
+		v->doorbell_usecs = cfg->doorbell_usecs;
+	if (!v->name[0])
+		return -EINVAL; /* its default socket is named after it */
+	if (!strcmp(v->doorbell, "off")) {
+		v->doorbell[0] = '\0';
+		return 0;
+	}
+	if (!v->doorbell[0] &&
+	    cfg_doorbell_default(cfg->control, v->name, v->doorbell,
+				 sizeof(v->doorbell))) {
+		v->doorbell[0] = '\0';
+		say(&s, "doorbell", "its doorbell socket next to %s would be longer than 107 bytes (give it a doorbell path of its own, like /run/flipswitch/%s.doorbell, or \"off\")",
+		    cfg->control, v->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cfg_vm_conflict(const struct cfg_vm *v, const struct cfg_vm *o, int oline,
+		    cfg_vm_report_fn *report, void *arg)
+{
+	struct vm_say s = { .report = report, .arg = arg, .name = v->name };
+	char where[32] = "", mac[18];
+
+	static const uint8_t none[6];
+
+	if (oline)
+		snprintf(where, sizeof(where), "line %d; ", oline);
+	/* What is empty failed its own check, already reported. */
+	bool same_name = v->name[0] && !strcmp(o->name, v->name);
+
+	if (same_name)
+		say(&s, "name", "the name is taken already (%sgive each VM its own name)",
+		    where);
+	if (memcmp(v->mac, none, 6) && !memcmp(o->mac, v->mac, 6) &&
+	    o->vlan == v->vlan) {
+		mac_str(mac, v->mac);
+		say(&s, "mac", "mac %s on vlan %u is already vm \"%s\"'s (%sgive each VM on a vlan its own MAC)",
+		    mac, v->vlan, o->name, where);
+	}
+	if (v->rings[0] && !strcmp(o->rings, v->rings))
+		say(&s, "rings", "rings \"%s\" are already vm \"%s\"'s (%sgive each VM its own file)",
+		    v->rings, o->name, where);
+	/* The default sockets of two VMs of one name are one: said above. */
+	if (v->doorbell[0] && !same_name && !strcmp(o->doorbell, v->doorbell))
+		say(&s, "doorbell", "doorbell \"%s\" is already vm \"%s\"'s (%sgive each VM its own socket)",
+		    v->doorbell, o->name, where);
+	return s.n ? -EEXIST : 0;
+}
+
