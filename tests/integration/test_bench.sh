@@ -5,7 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 require_root bench
 
-BENCH_OUT=$WORK/bench "$TOP/tools/bench/bench.sh" --smoke >"$WORK/bench.out" 2>&1
+BENCH_OUT=$WORK/bench "$TOP/tools/bench/bench.sh" --smoke >"$WORK/bench.out" 2>&1 &
+BENCH_PID=$!
+wait $BENCH_PID
 rc=$?
 check "the harness runs to the end (bench.sh --smoke)" \
 	bash -c "[ $rc -eq 0 ] && grep -q 'bench: wrote' $WORK/bench.out"
@@ -39,6 +41,27 @@ check "simulated L1d and L2 misses per packet beside each instruction count, and
 		([.ratios[].name] | index("core-fanout-8/core-fanout-1@64:l1d_misses") != null)' "$J"
 check "ratios are named like flipswitch/afxdp-rxdrop@64" \
 	jq -e '[.ratios[].name] | index("flipswitch/afxdp-rxdrop@64") != null' "$J"
+# The CPU-per-packet cases (tools/bench/cpu.sh): one point, 100 k frames/s
+# at 1500 B, the goals' cases in one mode each.
+check "CPU per packet: busy CPU, delivered share and CPU per packet for each case, at its rate" \
+	jq -e '[.results[] | select(.rate == 100000 and .frame_size == 1500)] as $r |
+		all("gen-xdp-drop", "flipswitch-doorbell", "flipswitch-copy-doorbell", "bridge-tap"; . as $c |
+			([$r[] | select(.case == $c) | .metric] | index("cpu_busy") != null and index("delivered") != null)) and
+		all("flipswitch-doorbell", "flipswitch-copy-doorbell", "bridge-tap", "flipswitch", "flipswitch-copy"; . as $c |
+			[$r[] | select(.case == $c and .metric == "cpu_per_packet" and .unit == "us" and (.median | type == "number"))] | length == 1)' "$J"
+check "CPU per packet: the baseline (gen-xdp-drop) has none of its own" \
+	jq -e '[.results[] | select(.case == "gen-xdp-drop" and .metric == "cpu_per_packet")] | length == 0' "$J"
+check "CPU per packet: the best mode of flipswitch is named, and latency measured beside" \
+	jq -e '([.results[] | select(.case == "flipswitch" and .metric == "best_mode_index")] | length == 1) and
+		([.results[] | select(.case == "flipswitch-doorbell") | .metric] | index("latency_p99") != null)' "$J"
+# A ratio needs a denominator above zero: on a machine whose CPUs other
+# work keeps busy, the difference to the baseline can come out at zero.
+check "CPU per packet: the goals' ratios, with their rate, wherever the denominator is above zero" \
+	jq -e '[.ratios[] | select(.rate == 100000) | .name] as $n |
+		all(["flipswitch/flipswitch-copy@1500:cpu", "flipswitch-copy"], ["flipswitch/bridge-tap@1500:cpu", "bridge-tap"];
+			.[0] as $name | .[1] as $d | ($n | index($name)) != null or
+			([$r[0].results[] | select(.case == $d and .metric == "cpu_per_packet" and .rate == 100000) | .median] | .[0] <= 0))' \
+	--slurpfile r "$J" "$J"
 check "the table is printed" grep -q "^flipswitch/flipswitch-copy@64" "$WORK/bench.out"
-check "the harness removed its namespaces" \
-	bash -c "! ip netns list | grep -q '^fsw-'"
+check "the harness removed its namespaces and its cgroup" \
+	bash -c "! ip netns list | grep -q '^fsw-fs$BENCH_PID-' && [ ! -e /sys/fs/cgroup/cpuacct/flipswitch-bench-$BENCH_PID ]"

@@ -2,16 +2,26 @@
 # make bench: flipswitch side by side with what users would run instead,
 # in one run, on veth pairs in namespaces it creates (tests/integration/
 # lib.sh's test-bed). Prints a table and writes build/bench/results.json:
-#   results: {case, frame_size, metric, unit, median, min, max, runs}
-#   ratios:  {name, median, min, max}, each computed run by run
+#   results: {case, frame_size, metric, unit, median, min, max, runs
+#             [, rate: frames/s, for the CPU-per-packet cases]}
+#   ratios:  {name, median, min, max, runs [, rate]}, each computed run by run
 #
 #   tools/bench/bench.sh [--quick | --smoke]
-#     (full)   64/512/1500 B, 5 runs of 1 s each     < 10 minutes
-#     --quick  64/1500 B, 3 runs of 1 s, the headline cases   < 60 s
-#     --smoke  one short run of each case, dpdk skipped: checks that the
-#              harness runs and writes well-formed results, never a speed
+#     (full)   64/512/1500 B, 5 runs of 1 s each; then CPU per packet at
+#              20 k, 100 k and 300 k frames/s, 64/1500 B, 3 runs of a
+#              3 s window                                   < 35 minutes
+#     --quick  64/1500 B, 3 runs of 1 s, the headline cases; CPU per
+#              packet at 100 k frames/s, one run, dpdk and OVS left out
+#                                                           < 3 minutes
+#     --smoke  one short run of each case, dpdk and OVS skipped: checks
+#              that the harness runs and writes well-formed results, never
+#              a speed
 #   BENCH_CASES=REGEX runs only the cases whose names match (for example
 #   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's;
+#   the CPU-per-packet cases (tools/bench/cpu.sh) have BENCH_CPU_CASES,
+#   BENCH_CPU_RUNS, BENCH_CPU_SECS (the window), BENCH_CPU_RATES,
+#   BENCH_CPU_SIZES and BENCH_PACE (us between the generator's bursts);
+#   BENCH_CPU=0 leaves them out;
 #   GUEST_MODE=doorbell|nap|spin is how the flipswitch cases' guest waits;
 #   BENCH_CONF='setting = value;' adds a line to their daemon's config
 #   (for example 'doorbell_usecs = 0;', to compare a setting).
@@ -41,14 +51,22 @@ OUT=${BENCH_OUT:-$B/bench}
 mkdir -p "$OUT"
 RAW=$WORK/raw
 : >"$RAW"
+CPU_RATES="20000 100000 300000" CPU_SIZES="64 1500" CPU_RUNS=3 CPU_SECS=3
 case $MODE in
 full) SIZES="64 512 1500" RUNS=5 SECS=1 FANOUT="1 8 64 256" CORE_N=2000000 ;;
 quick) SIZES="64 1500" RUNS=3 SECS=1 FANOUT="1 256" CORE_N=500000 CG_N=20000
 	# The headline cases only, unless asked for others.
-	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|core)$}" ;;
-smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000 ;;
+	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|core)$}"
+	CPU_RATES=100000 CPU_RUNS=1 CPU_SECS=2
+	: "${BENCH_CPU_CASES:=^(gen-xdp-drop|afxdp-rxdrop|flipswitch(-copy)?-(busy-poll|doorbell|nap)|bridge-tap)$}" ;;
+smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000
+	# One point, the cases of the goals' ratios in one mode each.
+	CPU_RATES=100000 CPU_SIZES=1500 CPU_RUNS=1 CPU_SECS=0.5
+	: "${BENCH_CPU_CASES:=^(gen-xdp-drop|flipswitch(-copy)?-doorbell|bridge-tap)$}" ;;
 esac
 RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS}
+CPU_RUNS=${BENCH_CPU_RUNS:-$CPU_RUNS} CPU_SECS=${BENCH_CPU_SECS:-$CPU_SECS}
+CPU_RATES=${BENCH_CPU_RATES:-$CPU_RATES} CPU_SIZES=${BENCH_CPU_SIZES:-$CPU_SIZES}
 GEN_CPU=0 RX_CPU=1
 # The *-nap cases' setting: the worker naps up to 50 us under light load.
 NAP='max_sleep_usecs = 50;'
@@ -58,10 +76,14 @@ VM2=52:54:00:00:00:02
 DAEMON=flipswitchd
 DPDK=$TOP/tools/bench/case-dpdk.sh
 DPDK_DIR=
+OVS=$TOP/tools/bench/case-ovs.sh
+OVS_DIR=
 
 bench_cleanup() {
 	[ -n "$DPDK_DIR" ] && "$DPDK" stop "$DPDK_DIR" >/dev/null 2>&1
+	[ -n "$OVS_DIR" ] && "$OVS" stop "$OVS_DIR" >/dev/null 2>&1
 	cleanup
+	cpu_cg_leave
 }
 trap bench_cleanup EXIT
 
@@ -72,7 +94,7 @@ fi
 
 want() { [[ $1 =~ ${BENCH_CASES:-.} ]]; }
 
-rec() { # rec CASE SIZE METRIC UNIT VALUE RUN
+rec() { # rec CASE SIZE METRIC UNIT VALUE RUN [RATE]
 	echo "$*" >>"$RAW"
 }
 
@@ -179,7 +201,9 @@ case_flipswitch() { # SIZE RUN CASE [config lines...]
 	bed_down
 }
 
-case_bridge() { # SIZE RUN
+# bridge_up: the test-bed with a Linux bridge joining the veth end and a
+# tap, and a reader of the tap (one read() a frame, as QEMU's tap backend).
+bridge_up() {
 	bed_up
 	ip -n "$NS_SW" link add fsbr0 type bridge
 	ip -n "$NS_SW" tuntap add fstap0 mode tap
@@ -187,7 +211,11 @@ case_bridge() { # SIZE RUN
 	ip -n "$NS_SW" link set fstap0 master fsbr0
 	ip -n "$NS_SW" link set fstap0 up
 	ip -n "$NS_SW" link set fsbr0 up
-	consumer_start "$WORK/tap.out" "$B/fs-sink" tap --name fstap0 || { bed_down; return; }
+	consumer_start "$WORK/tap.out" "$B/fs-sink" tap --name fstap0 || { bed_down; return 1; }
+}
+
+case_bridge() { # SIZE RUN
+	bridge_up || return
 	set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
 	consumer_stop "$WORK/tap.out"
 	rec bridge-tap "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
@@ -367,10 +395,17 @@ case_callgrind() {
 	cg_rec core-idle-256 64 --size 64 --vms 256 --active 1
 }
 
+# The CPU-per-packet cases.
+. "$TOP/tools/bench/cpu.sh"
+
 echo "bench: $MODE: sizes $SIZES, $RUNS runs of $SECS s; placement: generator and veth NAPI on CPU $GEN_CPU, switch/guest/receivers on CPU $RX_CPU ($(nproc) CPUs)"
 dpdk_ok=
 if [ "$MODE" != smoke ]; then
 	if out=$("$DPDK" available 2>&1); then dpdk_ok=1; else echo "# dpdk: $out"; fi
+fi
+ovs_ok=
+if [ "$MODE" != smoke ] && [ "${BENCH_CPU:-1}" != 0 ] && cpu_want ovs-afxdp-tap; then
+	if out=$("$OVS" available 2>&1); then ovs_ok=1; else echo "# ovs-afxdp-tap: $out"; fi
 fi
 for run in $(seq "$RUNS"); do
 	for size in $SIZES; do
@@ -395,6 +430,20 @@ for run in $(seq "$RUNS"); do
 	want core && case_core "$run"
 	echo "bench: run $run of $RUNS done"
 done
+if [ "${BENCH_CPU:-1}" != 0 ]; then
+	echo "bench: CPU per packet: $CPU_RUNS runs, rates $CPU_RATES frames/s, sizes $CPU_SIZES, windows of $CPU_SECS s, bursts every $CPU_PACE us"
+	cpu_cg_enter
+	for run in $(seq "$CPU_RUNS"); do
+		for rate in $CPU_RATES; do
+			for size in $CPU_SIZES; do
+				cpu_group "$size" "$rate" "$run"
+			done
+		done
+		echo "bench: CPU run $run of $CPU_RUNS done"
+	done
+	cpu_cg_leave
+	cpu_derive
+fi
 want core && case_callgrind
 
 # --- results.json and the table --------------------------------------------
@@ -443,39 +492,42 @@ ratio() { # NAME A B SIZE [METRIC]
 	ratio "core-burst-1/core-zerocopy@64:instructions" core-burst-1 core-zerocopy 64 instructions_per_packet
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
+	cpu_ratios
 } >"$WORK/ratios"
 
 # Medians, minima and maxima of the records and of the ratios, as JSON.
 awk -v mode="$MODE" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" -v host="$(uname -r), $(nproc) CPUs" \
-	-v place="generator and veth NAPI on CPU $GEN_CPU; switch, guest and receivers on CPU $RX_CPU" '
+	-v place="generator and veth NAPI on CPU $GEN_CPU; switch, guest and receivers on CPU $RX_CPU" -v pace="$CPU_PACE" '
 	function median(v, n,    i, j, t) {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
 		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
 	}
-	FNR == NR { if ($5 == "") next; k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4
+	FNR == NR { if ($5 == "") next; k = $1 SUBSEP $2 SUBSEP $3 SUBSEP $4 SUBSEP $7
 		if (!(k in n)) order[++nk] = k; vals[k, ++n[k]] = $5; next }
-	$1 == "RATIO" { if (!($2 in rn)) rorder[++nr] = $2; rv[$2, ++rn[$2]] = $3 }
+	$1 == "RATIO" { if (!($2 in rn)) rorder[++nr] = $2; rv[$2, ++rn[$2]] = $3; rrate[$2] = $4 }
 	END {
-		printf "{\"mode\": \"%s\", \"date\": \"%s\", \"machine\": \"%s\", \"placement\": \"%s\",\n \"results\": [", mode, date, host, place
+		printf "{\"mode\": \"%s\", \"date\": \"%s\", \"machine\": \"%s\", \"placement\": \"%s\", \"cpu_pace_us\": %d,\n \"results\": [", mode, date, host, place, pace
 		for (i = 1; i <= nk; i++) {
 			k = order[i]; split(k, f, SUBSEP); m = n[k]
 			for (j = 1; j <= m; j++) w[j] = vals[k, j] + 0
 			med = median(w, m)
-			printf "%s\n  {\"case\": \"%s\", \"frame_size\": %d, \"metric\": \"%s\", \"unit\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d}",
-				(i > 1 ? "," : ""), f[1], f[2], f[3], f[4], med, w[1], w[m], m
+			printf "%s\n  {\"case\": \"%s\", \"frame_size\": %d, \"metric\": \"%s\", \"unit\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d%s}",
+				(i > 1 ? "," : ""), f[1], f[2], f[3], f[4], med, w[1], w[m], m,
+				(f[5] != "" ? sprintf(", \"rate\": %d", f[5]) : "")
 		}
 		printf "],\n \"ratios\": ["
 		for (i = 1; i <= nr; i++) {
 			k = rorder[i]; m = rn[k]
 			for (j = 1; j <= m; j++) w[j] = rv[k, j] + 0
 			med = median(w, m)
-			printf "%s\n  {\"name\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d}", (i > 1 ? "," : ""), k, med, w[1], w[m], m
+			printf "%s\n  {\"name\": \"%s\", \"median\": %.4f, \"min\": %.4f, \"max\": %.4f, \"runs\": %d%s}", (i > 1 ? "," : ""), k, med, w[1], w[m], m,
+				(rrate[k] != "" ? sprintf(", \"rate\": %d", rrate[k]) : "")
 		}
 		printf "]}\n"
 	}' "$RAW" "$WORK/ratios" >"$OUT/results.json"
 
-jq -r '"\n" + (["case", "size", "metric", "median", "min", "max", "runs"] | @tsv),
-	(.results[] | [.case, .frame_size, .metric + " (" + .unit + ")", .median, .min, .max, .runs] | @tsv),
+jq -r '"\n" + (["case", "size", "rate", "metric", "median", "min", "max", "runs"] | @tsv),
+	(.results[] | [.case, .frame_size, (.rate // "-"), .metric + " (" + .unit + ")", .median, .min, .max, .runs] | @tsv),
 	"", (["ratio", "median", "min", "max"] | @tsv),
 	(.ratios[] | [.name, .median, .min, .max] | @tsv)' "$OUT/results.json" | column -t -s $'\t'
 echo "bench: wrote $OUT/results.json"

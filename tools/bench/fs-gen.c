@@ -12,6 +12,15 @@
  * UDP payload offset 0), for one-way latency measured by the receiver on
  * the same host. --size counts the Ethernet FCS, as 64-byte frames do: the
  * buffer is size - 4 bytes.
+ *
+ * --rate alone spins while the next frame is less than 20 us away, which
+ * keeps the generator's CPU busy and hides there whatever the receiving
+ * side costs on it (veth runs the receiver's NAPI on the sender's CPU).
+ * --pace US sends in bursts instead: it wakes every US microseconds (an
+ * absolute timer, so oversleeping makes the next burst larger rather than
+ * the rate lower), sends every frame due by then and sleeps again, as a NIC
+ * moderating its interrupts hands frames over, and leaves its CPU idle in
+ * between for the CPU-per-packet cases to count.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -81,12 +90,14 @@ static void usage(FILE *o)
 	fprintf(o,
 		"usage: fs-gen -i IFACE --dst MAC[,MAC...] [--dst-count N] [--src MAC]\n"
 		"              [--size B] [--seconds S] [--count N] [--rate PPS] [--stamp]\n"
-		"              [--zerocopy]\n"
+		"              [--pace US] [--zerocopy]\n"
 		"\n"
 		"Sends UDP frames of B bytes (default 64, counting the FCS; 64..1518) from\n"
 		"an AF_XDP socket on queue 0 of IFACE, to the MACs given, round robin\n"
 		"(--dst-count N: N MACs counting up from the first one's last two bytes),\n"
 		"for S seconds (default 2) or N frames, at full speed or PPS frames/s.\n"
+		"With --rate, --pace US sends what is due in a burst every US microseconds\n"
+		"(1..100000) and sleeps in between instead of spinning.\n"
 		"Prints \"sent N frames in S s\".\n");
 }
 
@@ -101,6 +112,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'n' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "stamp", no_argument, NULL, 'T' },
+		{ "pace", required_argument, NULL, 'p' },
 		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -109,7 +121,7 @@ int main(int argc, char **argv)
 	uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	const char *ifname = NULL;
 	unsigned int ndst = 0, dcount = 0, size = 64, len, zc = 0, stamp = 0;
-	double seconds = 2, rate = 0, t0, now = 0;
+	double seconds = 2, rate = 0, pace = 0, t0, now = 0, burst = 0;
 	unsigned long long count = 0, sent = 0, done = 0;
 	struct xsk_ring_prod tx, fq;
 	struct xsk_ring_cons cq;
@@ -141,13 +153,15 @@ int main(int argc, char **argv)
 		case 'n': count = strtoull(optarg, NULL, 0); break;
 		case 'r': rate = atof(optarg); break;
 		case 'T': stamp = 1; break;
+		case 'p': pace = atof(optarg) / 1e6; break;
 		case 'z': zc = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (!ifname || !ndst || size < 64 || size > 1518 || dcount > MAX_DST ||
-	    seconds <= 0 || seconds > 600) {
+	    seconds <= 0 || seconds > 600 || pace < 0 || pace > 0.1 ||
+	    (pace > 0 && rate <= 0)) {
 		usage(stderr);
 		return 2;
 	}
@@ -194,7 +208,7 @@ int main(int argc, char **argv)
 
 	t0 = tool_now();
 	while (!stop) {
-		uint32_t idx, n, want = BATCH;
+		uint32_t idx = 0, n, want = BATCH;
 
 		/* Completions give frames back. */
 		n = xsk_ring_cons__peek(&cq, RING, &idx);
@@ -209,6 +223,23 @@ int main(int argc, char **argv)
 		if (rate > 0) {
 			double due = (now - t0) * rate - (double)sent;
 
+			if (due < 1 && pace > 0) {
+				/* The burst is out: the next one a pace after
+				 * this one began, or when a frame is due if
+				 * that is later (rates below 1 / pace). */
+				double next = burst + pace, first = t0 + (sent + 1) / rate;
+				struct timespec ts;
+
+				if (xsk_ring_prod__needs_wakeup(&tx))
+					sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+				if (next < first)
+					next = first;
+				ts.tv_sec = (time_t)next;
+				ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+				burst = tool_now();
+				continue;
+			}
 			if (due < 1) {
 				/* Light rates: sleep until the next frame is
 				 * due, rather than spin on a shared core. */

@@ -9,6 +9,11 @@
  *                              0, and every frame goes straight back to the
  *                              fill ring (the "rxdrop" ceiling of any
  *                              AF_XDP switch on this interface)
+ *   drop -i IFACE              attaches a program that drops every frame
+ *                              (XDP_DROP) and waits: what the sender costs
+ *                              with no receiver behind the driver, the
+ *                              CPU-per-packet cases' baseline (it counts
+ *                              nothing itself: the driver's xdp_drops do)
  *   tap --name TAP             reads a tap device, one read() a frame, as
  *                              QEMU's tap backend does
  *   vms --pool P RINGS...      the guest side of many VM ports at once
@@ -145,6 +150,36 @@ static int run_xdp(const char *ifname, const uint8_t *mac)
 	return 0;
 }
 
+static int run_drop(const char *ifname)
+{
+	/* r0 = XDP_DROP; exit. Two instructions need no object file. */
+	const struct bpf_insn prog[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	unsigned int ifindex = if_nametoindex(ifname);
+	int fd;
+
+	if (!ifindex) {
+		fprintf(stderr, "fs-sink: no interface %s\n", ifname);
+		return 1;
+	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "fs_sink_drop", "GPL", prog, 2, NULL);
+	if (fd < 0 || bpf_xdp_attach((int)ifindex, fd, XDP_FLAGS_DRV_MODE, NULL)) {
+		fprintf(stderr, "fs-sink: cannot attach an XDP_DROP program to %s: %s\n",
+			ifname, strerror(errno));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	while (!stop)
+		pause();
+	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	close(fd);
+	return 0;
+}
+
 static int run_tap(const char *name)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
@@ -276,7 +311,7 @@ int main(int argc, char **argv)
 	uint8_t mac[6] = { 0 };
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: fs-sink xdp -i IFACE --mac MAC | tap --name TAP |\n"
+		fprintf(stderr, "usage: fs-sink xdp -i IFACE --mac MAC | drop -i IFACE | tap --name TAP |\n"
 				"       vms --pool POOL [--latency] [--doorbell] [--spin] RINGS|SOCKETS...\n"
 				"       [--seconds S]\n");
 		return 2;
@@ -309,6 +344,8 @@ int main(int argc, char **argv)
 		return run_xdp(ifname, mac);
 	if (!strcmp(mode, "tap") && name)
 		return run_tap(name);
+	if (!strcmp(mode, "drop") && ifname)
+		return run_drop(ifname);
 	if (!strcmp(mode, "vms") && pool && optind < argc && argc - optind <= MAX_VMS)
 		return run_vms(pool, argv + optind, argc - optind, latency, doorbell,
 			       spin);
