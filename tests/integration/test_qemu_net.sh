@@ -43,7 +43,7 @@ net_guest() {
 # The guest's command waits for a line on TCP port 7000, so the test says
 # when it is done with it; bye ADDR sends that line.
 WAIT_BYE='nc -l -p 7000'
-bye() { peer busybox nc "$1" 7000 </dev/null >/dev/null 2>&1 || true; }
+bye() { peer timeout 3 busybox nc -w 2 "$1" 7000 </dev/null >/dev/null 2>&1 || true; }
 bye_wait() { # bye_wait ADDR PID: tells the guest to finish, waits for it
 	local i
 	for i in 1 2 3 4 5; do
@@ -102,11 +102,15 @@ check "no oops or warning in guest 1's kernel" no_oops "$WORK/p1.out"
 check "after ip link set down every frame is back (web1 holds none)" frames_back web1
 
 # --- 2. guest to guest: ping each other, and 20 MB over TCP (busybox nc)
-# arrive with the same sha256
-net_guest web2 "$G2" "$WORK/r2.out" sh -c "nc -l -p 7001 | sha256sum | sed 's/^/recv /'
+# arrive with the same sha256; 7. guest 2 in doorbell mode (ivshmem-doorbell,
+# MSI-X), guest 1 polling, and the wire pings guest 2 too
+net_guest --irq web2 "$G2" "$WORK/r2.out" sh -c "nc -l -p 7001 | sha256sum | sed 's/^/recv /'
 	ping -c 5 -W 5 $G1 | grep transmitted; nc $G1 7000 </dev/null; ethtool -S \$FS_IF
 	dmesg | grep -E '$OOPS'; true"
 g2=$LAST_GUEST
+peer ping -c 20 -i 0.05 -W 5 "$G2" >"$WORK/ping2.out" 2>&1
+check "the wire pings guest 2 (doorbell mode): 20 sent, 20 received" \
+	grep -q '20 packets transmitted, 20 received' "$WORK/ping2.out"
 "$TOP/tools/flipswitch-run-guest" web1 -c "$WORK/fs.conf" --net "$G1/24" --mem 384 \
 	--timeout 180 -- sh -c "head -c 20000000 /dev/urandom >/tmp/d
 	sha256sum </tmp/d | sed 's/^/sent /'
@@ -127,3 +131,47 @@ check "20 MB from guest 1 to guest 2 over TCP: same sha256 ($sent)" \
 check "both guests exit 0" test "$rc1" -eq 0 -a "$rc2" -eq 0
 check "no oops or warning in the guests' kernels" no_oops "$WORK/s1.out" "$WORK/r2.out"
 check "every frame back after both detached" bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j frames | jq -e '.ok and .vms.web1 == 0 and .vms.web2 == 0'"
+check "guest 2 took doorbells (MSI-X) and rang the switch" \
+	bash -c "tr -d '\r' <$WORK/r2.out | grep -Eq 'irqs: [1-9]' &&
+		tr -d '\r' <$WORK/r2.out | grep -Eq 'doorbells_(tx|free): [1-9]'"
+
+# --- 4. the switch restarted under a running guest: carrier off and on,
+# traffic resumes; 5. ip link set down/up and rmmod under traffic leave no
+# frame with the VM and no oops
+net_guest web1 "$G1" "$WORK/d1.out" sh -c "$WAIT_BYE
+	ip link set \$FS_IF down; ip link set \$FS_IF up
+	for i in \$(seq 100); do [ \$(cat /sys/class/net/\$FS_IF/carrier) = 1 ] && break; sleep 0.1; done
+	echo carrier \$(cat /sys/class/net/\$FS_IF/carrier) after down and up
+	sleep 1; ethtool -S \$FS_IF | grep -E 'attaches|switch_lost'
+	rmmod flipswitch_net && echo rmmod done; sleep 1; dmesg | grep -E '$OOPS'; true"
+d1=$LAST_GUEST
+peer ping -c 10 -i 0.05 -W 5 "$G1" >"$WORK/ping3.out" 2>&1
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+stop_daemon
+start_daemon "$WORK/fs.conf" || { not_ok "daemon restarts"; exit 1; }
+check "after the switch restarted, guest 1 attached again by itself" \
+	wait_log "vm web1: guest attached" 30
+peer ping -c 20 -i 0.05 -W 5 "$G1" >"$WORK/ping4.out" 2>&1
+check "traffic resumes after the restart: 20 sent, 20 received" \
+	grep -q '20 packets transmitted, 20 received' "$WORK/ping4.out"
+check "flipswitchctl frames is exact with the guest attached" \
+	bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j frames | jq -e '.ok'"
+# Under a ping flood from the wire: down, up, rmmod.
+peer ping -c 600 -i 0.005 -W 1 "$G1" >/dev/null 2>&1 &
+flood=$!
+BG_PIDS+=($flood)
+bye_wait "$G1" "$d1"
+rc=$?
+kill "$flood" 2>/dev/null
+check "guest 1: carrier back after ip link set down and up" \
+	bash -c "tr -d '\r' <$WORK/d1.out | grep -qx 'carrier 1 after down and up'"
+check "guest 1 counted the switch lost once and attached 3 times" \
+	bash -c "tr -d '\r' <$WORK/d1.out | grep -Eq 'switch_lost: 1\$' &&
+		tr -d '\r' <$WORK/d1.out | grep -Eq 'attaches: 3\$'"
+check "rmmod under traffic: done, guest exits 0" \
+	bash -c "[ $rc -eq 0 ] && tr -d '\r' <$WORK/d1.out | grep -qx 'rmmod done'"
+check "no oops or warning in guest 1's kernel" no_oops "$WORK/d1.out"
+check "after rmmod no frame is left with the VM" frames_back web1
+stop_daemon
+check "exit report: every frame back in the pool" \
+	bash -c "grep 'frames: ' $DAEMON_LOG | tail -1 | grep -q 'switch 4096.*: ok$'"
