@@ -51,7 +51,7 @@ case "$what" in
 all) run_unit; run_integration tests/integration/test_*.sh ;;
 unit) run_unit ;;
 integration) run_integration $(ls tests/integration/test_*.sh | grep -v test_qemu) ;;
-qemu) run_integration tests/integration/test_qemu.sh ;;
+qemu) run_integration tests/integration/test_qemu*.sh ;;
 *) echo "usage: tests/run.sh [all|unit|integration|qemu]" >&2; exit 2 ;;
 esac
 

@@ -4,13 +4,16 @@
  * a flipswitch config: the pool and the VM's ring region, each as a shared
  * memory-backend-file behind an ivshmem-plain device; or, with --doorbell,
  * the ring region as an ivshmem-doorbell device on the VM's doorbell
- * socket (the daemon hands QEMU the region and the interrupt eventfds). Sizes come from the
+ * socket (the daemon hands QEMU the region and the interrupt eventfds).
+ * --slot puts both in one PCI slot (functions 0 and 1), so a guest driver
+ * with several ivshmem devices pairs them without asking. Sizes come from the
  * config exactly as the daemon computes them (both are powers of two: they
  * are PCI BARs), so QEMU maps the files the daemon makes.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -20,13 +23,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--lines]\n"
+		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--slot N] [--lines]\n"
 		"\n"
 		"Prints the QEMU options that give a guest the two ivshmem devices\n"
 		"of VM NAME: the pool and its ring region (memory-backend-file,\n"
 		"share=on). --doorbell makes the ring region an ivshmem-doorbell\n"
 		"device on the VM's doorbell socket, with one MSI-X vector (the\n"
-		"switch must be running when QEMU starts). --lines prints one\n"
+		"switch must be running when QEMU starts). --slot N (1..31) puts\n"
+		"the pool at PCI address N.0 and the ring region at N.1, the pair\n"
+		"the guest's flipswitch_net driver prefers. --lines prints one\n"
 		"argument per line, for scripts.\n");
 }
 
@@ -36,19 +41,31 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "lines", no_argument, NULL, 'l' },
 		{ "doorbell", no_argument, NULL, 'd' },
+		{ "slot", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct cfg cfg;
 	const char *file = NULL, *name;
-	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128];
-	int c, lines = 0, bell = 0, i;
+	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128], at[2][48] = { "", "" };
+	int c, lines = 0, bell = 0, i, slot = 0;
+	char *end;
 
 	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'c': file = optarg; break;
 		case 'l': lines = 1; break;
 		case 'd': bell = 1; break;
+		case 's':
+			slot = (int)strtol(optarg, &end, 0);
+			if (*end || slot < 1 || slot > 31) {
+				fprintf(stderr, "flipswitch-qemu-args: --slot %s: a PCI slot is 1 to 31\n",
+					optarg);
+				return 2;
+			}
+			snprintf(at[0], sizeof(at[0]), ",addr=0x%x.0,multifunction=on", slot);
+			snprintf(at[1], sizeof(at[1]), ",addr=0x%x.1", slot);
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -87,17 +104,17 @@ int main(int argc, char **argv)
 		 cfg.pool.path,
 		 (unsigned long long)pool_file_size(cfg.pool.frames,
 						    cfg.pool.frame_size));
-	snprintf(arg[1], sizeof(arg[1]), "ivshmem-plain,memdev=fs-pool");
+	snprintf(arg[1], sizeof(arg[1]), "ivshmem-plain,memdev=fs-pool%s", at[0]);
 	snprintf(arg[2], sizeof(arg[2]),
 		 "memory-backend-file,id=fs-rings,mem-path=%s,size=%llu,share=on",
 		 cfg.vms[i].rings,
 		 (unsigned long long)vmport_region_size(cfg.vms[i].ring_size));
-	snprintf(arg[3], sizeof(arg[3]), "ivshmem-plain,memdev=fs-rings");
+	snprintf(arg[3], sizeof(arg[3]), "ivshmem-plain,memdev=fs-rings%s", at[1]);
 	if (bell) {
 		snprintf(arg[2], sizeof(arg[2]),
 			 "socket,id=fs-bell,path=%s", cfg.vms[i].doorbell);
 		snprintf(arg[3], sizeof(arg[3]),
-			 "ivshmem-doorbell,chardev=fs-bell,vectors=1");
+			 "ivshmem-doorbell,chardev=fs-bell,vectors=1%s", at[1]);
 	}
 	for (int k = 0; k < 4; k++)
 		printf(lines ? "%s\n%s\n" : "%s %s%s",

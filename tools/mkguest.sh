@@ -4,11 +4,15 @@
 #                  boots an ELF kernel with a PVH note directly (~2 s on TCG)
 #   initramfs.gz   busybox (static), the static flipswitch-guest, the VFIO
 #                  modules of that kernel (for flipswitch-guest --pci --irq),
-#                  and an init that loads them, runs the command given on
-#                  the kernel command line and hands its exit status to
-#                  QEMU (isa-debug-exit)
-# The kernel package is fetched with apt-get download and unpacked, never
-# installed. Rebuilt only when an input changes (DIR/stamp).
+#                  the flipswitch_net driver (guest/linux/), and an init
+#                  that loads them, runs the command given on the kernel
+#                  command line and hands its exit status to QEMU
+#                  (isa-debug-exit)
+#   flipswitch_net.ko  the driver, built against that kernel's headers
+#                  (linux-headers-VERSION-amd64 and what it depends on,
+#                  unpacked into DIR/headers)
+# The kernel and header packages are fetched with apt-get download and
+# unpacked, never installed. Rebuilt only when an input changes (DIR/stamp).
 set -euo pipefail
 DIR=${1:-build/guest}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,9 +33,11 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 is"
 ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-stamp="$pkg $ver $(sha256sum "$GUEST_BIN" "$BUSYBOX" "$0" | cut -c1-16 | tr '\n' ' ')"
+stamp="$pkg $ver $(cat "$GUEST_BIN" "$BUSYBOX" "$0" "$(command -v ethtool)" "$TOP"/guest/linux/* \
+	"$TOP/include/flipswitch/ring.h" | sha256sum | cut -c1-16)"
 if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] &&
-	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/initramfs.gz" ]; then
+	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/initramfs.gz" ] &&
+	[ -s "$DIR/flipswitch_net.ko" ]; then
 	exit 0
 fi
 echo "mkguest: building the test guest ($pkg $ver) in $DIR"
@@ -70,6 +76,34 @@ off=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$vmlinuz" | head -1 | cut -d: -f1)
 tail -c +$((off + 1)) "$vmlinuz" | xz -dc --single-stream >"$work/vmlinux" 2>/dev/null || true
 file "$work/vmlinux" | grep -q 'ELF 64-bit' || die "could not unpack $vmlinuz"
 
+# The driver: Debian's headers for this kernel (linux-headers-KVER-amd64,
+# its -common half and linux-kbuild-X, which holds the build programs),
+# unpacked into DIR/headers, which the header package's Makefile names by
+# absolute path.
+kver=${pkg#linux-image-}
+hdr=$DIR/headers/usr/src/linux-headers-$kver
+if [ ! -s "$hdr/Makefile" ]; then
+	hpkgs="linux-headers-$kver $(apt-cache depends "linux-headers-$kver" 2>/dev/null |
+		awk '/Depends: linux-(headers|kbuild)-/ {print $2}')"
+	mkdir -p "$work/hdeb"
+	for h in $hpkgs; do
+		(cd "$work/hdeb" && apt-get download -q "$h=$ver" >"$work/apt.log" 2>&1 ||
+			apt-get download -q "$h" >"$work/apt.log" 2>&1) ||
+			{ tail -3 "$work/apt.log" >&2; die "apt-get download $h failed"; }
+	done
+	rm -rf "$DIR/headers"
+	for d in "$work"/hdeb/*.deb; do dpkg-deb -x "$d" "$DIR/headers"; done
+	sed -i "s|^include /usr/src/|include $DIR/headers/usr/src/|" "$hdr/Makefile"
+	[ -s "$hdr/Makefile" ] || die "linux-headers-$kver has no $hdr/Makefile"
+fi
+# Built in a copy: kbuild writes its objects next to the sources.
+mkdir -p "$work/kmod/guest" "$work/kmod/include"
+cp -r "$TOP/guest/linux" "$work/kmod/guest/"
+cp -r "$TOP/include/flipswitch" "$work/kmod/include/"
+make -s -C "$hdr" M="$work/kmod/guest/linux" modules >"$work/kmod.log" 2>&1 ||
+	{ cat "$work/kmod.log" >&2; die "building guest/linux against $kver failed"; }
+strip --strip-debug -o "$work/flipswitch_net.ko" "$work/kmod/guest/linux/flipswitch_net.ko"
+
 ir=$work/initramfs
 mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/lib/modules"
 # VFIO, in dependency order (modinfo depends=): the guest side drives the
@@ -89,6 +123,16 @@ for m in $mods; do
 done
 cp "$BUSYBOX" "$ir/bin/busybox"
 cp "$GUEST_BIN" "$ir/bin/flipswitch-guest"
+cp "$work/flipswitch_net.ko" "$ir/lib/modules/flipswitch_net.ko"
+# ethtool (busybox has none), with the shared libraries it links, for the
+# driver's counters (ethtool -S) and identity (ethtool -i).
+ETHTOOL=$(command -v ethtool || echo /usr/sbin/ethtool)
+[ -x "$ETHTOOL" ] || die "no ethtool (apt-get install ethtool)"
+cp "$ETHTOOL" "$ir/bin/ethtool"
+for lib in $(ldd "$ETHTOOL" | grep -o '/[^ ]*'); do
+	mkdir -p "$ir$(dirname "$lib")"
+	cp -L "$lib" "$ir$lib"
+done
 cat >"$ir/init" <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -99,9 +143,34 @@ export PATH=/bin
 for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
 # fsg.run=BASE64: the command to run, as shell words.
 cmd=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^fsg.run=//p' | base64 -d)
+# fsg.net=ADDR/PREFIX: the flipswitch_net driver on the ivshmem devices,
+# its interface up with that address; FS_IF names it for the command.
+net=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^fsg.net=//p')
+if [ -n "$net" ]; then
+	devs=
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1af4 ] && [ "$(cat "$d/device")" = 0x1110 ] &&
+			devs="$devs${devs:+,}${d##*/}"
+	done
+	insmod /lib/modules/flipswitch_net.ko devices="$devs" || echo "guest: insmod flipswitch_net failed"
+	FS_IF=$(ls /sys/bus/pci/drivers/flipswitch_net/*/net/ 2>/dev/null | head -1)
+	export FS_IF
+	ip link set lo up
+	if [ -n "$FS_IF" ] && ip addr add "$net" dev "$FS_IF" && ip link set "$FS_IF" up; then
+		for i in $(seq 200); do
+			[ "$(cat "/sys/class/net/$FS_IF/carrier" 2>/dev/null)" = 1 ] && break
+			sleep 0.1
+		done
+		echo "guest: $FS_IF $net carrier $(cat "/sys/class/net/$FS_IF/carrier" 2>/dev/null)"
+	else
+		echo "guest: no flipswitch_net interface (devices: $devs)"
+	fi
+fi
 echo "guest: running: $cmd"
 sh -c "$cmd"
 rc=$?
+# A clean detach: the switch gets back every frame at once.
+[ -n "${FS_IF:-}" ] && ip link set "$FS_IF" down
 echo "guest: exit status $rc"
 flipswitch-guest debug-exit "$rc"
 poweroff -f
@@ -110,5 +179,6 @@ chmod +x "$ir/init"
 (cd "$ir" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) | gzip -6 >"$work/initramfs.gz"
 mv "$work/vmlinux" "$DIR/vmlinux"
 mv "$work/initramfs.gz" "$DIR/initramfs.gz"
+mv "$work/flipswitch_net.ko" "$DIR/flipswitch_net.ko"
 echo "$stamp" >"$DIR/stamp"
-echo "mkguest: $DIR/vmlinux, $DIR/initramfs.gz"
+echo "mkguest: $DIR/vmlinux, $DIR/initramfs.gz, $DIR/flipswitch_net.ko"

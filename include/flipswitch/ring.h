@@ -79,13 +79,19 @@
  * descriptor (read once into private memory) before use.
  *
  * This header needs only libc and a C11/GNU C compiler: the same code runs in
- * a QEMU guest, in a host process and in the switch.
+ * a QEMU guest, in a host process, in the switch and in the guest's Linux
+ * driver (guest/linux/, where the kernel's own headers stand in for libc's).
  */
 #ifndef FLIPSWITCH_RING_H
 #define FLIPSWITCH_RING_H
 
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/stddef.h>
+#else
 #include <stdint.h>
 #include <stddef.h>
+#endif
 
 #define FS_REGION_MAGIC 0x4843575350494c46ULL /* "FLIPSWCH" in memory */
 #define FS_ABI_MAJOR 1

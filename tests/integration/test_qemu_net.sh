@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# The flipswitch_net driver (guest/linux/) in real QEMU guests (TCG here):
+# each guest loads it on its two ivshmem devices, brings the interface up
+# with an address (flipswitch-run-guest --net), and ordinary programs talk
+# through it: ping and TCP between the wire (the peer namespace) and the
+# guests, and between the guests, through a running flipswitchd.
+. "$(dirname "$0")/lib.sh"
+require_root qemu
+if ! command -v qemu-system-x86_64 >/dev/null || [ ! -s "$B/guest/flipswitch_net.ko" ]; then
+	skip "qemu net (no qemu-system-x86_64 or no guest image with the driver: make guest-image)"
+	exit 0
+fi
+
+VM1=52:54:00:00:00:01
+VM2=52:54:00:00:00:02
+NET=10.$((RANDOM % 200 + 20)).$((RANDOM % 250))
+PEER_IP=$NET.1 G1=$NET.11 G2=$NET.12
+
+bed_up || { not_ok "test-bed"; exit 1; }
+ip -n "$NS_PEER" addr add "$PEER_IP/24" dev "$IF_PEER"
+# veth leaves the checksums of what the peer sends to the receiving
+# kernel (CHECKSUM_PARTIAL); the switch takes frames raw through XDP, so
+# the peer computes them, as a host on a real wire does.
+peer ethtool -K "$IF_PEER" tx off >/dev/null
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+echo "guest_timeout = 1000;" >>"$WORK/fs.conf"
+
+# net_guest [--irq] NAME ADDR OUT CMD...: boots a guest with the driver in
+# the background (pid in LAST_GUEST) and waits until it attached.
+net_guest() {
+	local irq=
+	[ "$1" = --irq ] && { irq=--irq; shift; }
+	local name=$1 addr=$2 out=$3 n
+	shift 3
+	n=$(grep -c "vm $name: guest attached" "$DAEMON_LOG")
+	"$TOP/tools/flipswitch-run-guest" "$name" -c "$WORK/fs.conf" $irq --net "$addr/24" \
+		--timeout 120 -- "$@" >"$out" 2>&1 &
+	BG_PIDS+=($!)
+	LAST_GUEST=$!
+	wait_log "vm $name: guest attached" 90 $((n + 1)) >/dev/null
+}
+
+# The guest's command waits for a line on TCP port 7000, so the test says
+# when it is done with it; bye ADDR sends that line.
+WAIT_BYE='nc -l -p 7000'
+bye() { peer timeout 3 busybox nc -w 2 "$1" 7000 </dev/null >/dev/null 2>&1 || true; }
+bye_wait() { # bye_wait ADDR PID: tells the guest to finish, waits for it
+	local i
+	for i in 1 2 3 4 5; do
+		bye "$1"
+		kill -0 "$2" 2>/dev/null || break
+		sleep 1
+	done
+	wait "$2"
+}
+console() { tr -d '\r' <"$1"; }
+
+# The MTU case needs the wire to carry the largest frame: 2048-byte pool
+# frames hold 1778 bytes of IP after the 256 of headroom and 14 of header.
+MAXMTU=1778
+ip -n "$NS_PEER" link set "$IF_PEER" mtu $MAXMTU
+ip -n "$NS_SW" link set "$IF_SW" mtu $MAXMTU
+start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
+frames_back() { # frames_back VM: the switch's audit finds VM holding none
+	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j frames | jq -e ".ok and .vms.$1 == 0"
+}
+# What a guest kernel says when something went wrong (the guest's console
+# is quiet, so the guest greps its dmesg for these, through $OOPS).
+OOPS='BUG:|WARNING:|Oops|Call Trace|hw csum failure'
+no_oops() { ! cat "$@" | tr -d '\r' | grep -v '^guest: running' | grep -E "$OOPS"; }
+
+# --- 1. the wire pings a guest: ARP from the wire reaches it, its replies
+# leave through the NIC; 3. the largest MTU passes with don't-fragment,
+# one byte more is refused
+net_guest web1 "$G1" "$WORK/p1.out" sh -c "ethtool -i \$FS_IF; cat /sys/class/net/\$FS_IF/address
+	ip link set \$FS_IF mtu $((MAXMTU + 1)) && echo 'mtu $((MAXMTU + 1)) accepted'
+	ip link set \$FS_IF mtu $MAXMTU && echo 'mtu $MAXMTU set'
+	$WAIT_BYE; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
+g1=$LAST_GUEST
+peer ping -c 100 -i 0.02 -W 5 "$G1" >"$WORK/ping1.out" 2>&1
+check "the wire pings guest 1 through flipswitch_net: 100 sent, 100 received" \
+	grep -q '100 packets transmitted, 100 received' "$WORK/ping1.out"
+peer ping -M do -s $((MAXMTU - 28)) -c 3 -W 5 "$G1" >"$WORK/ping1m.out" 2>&1
+check "a $MAXMTU-byte ping with don't-fragment passes (MTU $MAXMTU both ways)" \
+	grep -q '3 packets transmitted, 3 received' "$WORK/ping1m.out"
+bye_wait "$G1" "$g1"
+rc=$?
+check "guest 1 exits 0, its interface came up with carrier" \
+	bash -c "[ $rc -eq 0 ] && tr -d '\r' <$WORK/p1.out | grep -q 'guest: eth[0-9]* $G1/24 carrier 1'"
+check "the driver took the MAC from the ring header" \
+	bash -c "tr -d '\r' <$WORK/p1.out | grep -qx '$VM1'"
+check "ethtool -i names the driver and the ring ABI" \
+	bash -c "tr -d '\r' <$WORK/p1.out | grep -q '^driver: flipswitch_net' &&
+		tr -d '\r' <$WORK/p1.out | grep -q '^firmware-version: ABI 1\.'"
+check "MTU $MAXMTU is taken, $((MAXMTU + 1)) refused" \
+	bash -c "tr -d '\r' <$WORK/p1.out | grep -qx 'mtu $MAXMTU set' &&
+		! tr -d '\r' <$WORK/p1.out | grep -qx 'mtu $((MAXMTU + 1)) accepted'"
+check "ethtool -S counts what was received and sent" \
+	bash -c "tr -d '\r' <$WORK/p1.out | grep -Eq 'rx_packets: [1-9][0-9]{2}' &&
+		tr -d '\r' <$WORK/p1.out | grep -Eq 'tx_packets: [1-9][0-9]{2}'"
+check "no oops or warning in guest 1's kernel" no_oops "$WORK/p1.out"
+check "after ip link set down every frame is back (web1 holds none)" frames_back web1
+
+# --- 2. guest to guest: ping each other, and 20 MB over TCP (busybox nc)
+# arrive with the same sha256; 7. guest 2 in doorbell mode (ivshmem-doorbell,
+# MSI-X), guest 1 polling, and the wire pings guest 2 too
+net_guest --irq web2 "$G2" "$WORK/r2.out" sh -c "nc -l -p 7001 | sha256sum | sed 's/^/recv /'
+	ping -c 5 -W 5 $G1 | grep transmitted; nc $G1 7000 </dev/null; ethtool -S \$FS_IF
+	dmesg | grep -E '$OOPS'; true"
+g2=$LAST_GUEST
+peer ping -c 20 -i 0.05 -W 5 "$G2" >"$WORK/ping2.out" 2>&1
+check "the wire pings guest 2 (doorbell mode): 20 sent, 20 received" \
+	grep -q '20 packets transmitted, 20 received' "$WORK/ping2.out"
+"$TOP/tools/flipswitch-run-guest" web1 -c "$WORK/fs.conf" --net "$G1/24" --mem 384 \
+	--timeout 180 -- sh -c "head -c 20000000 /dev/urandom >/tmp/d
+	sha256sum </tmp/d | sed 's/^/sent /'
+	ping -c 5 -W 5 $G2 | grep transmitted
+	for i in \$(seq 50); do nc $G2 7001 </tmp/d && break; sleep 0.2; done
+	timeout 60 $WAIT_BYE; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true" >"$WORK/s1.out" 2>&1
+rc1=$?
+wait "$g2"
+rc2=$?
+sent=$(console "$WORK/s1.out" | sed -n 's/^sent \([0-9a-f]*\).*/\1/p')
+recv=$(console "$WORK/r2.out" | sed -n 's/^recv \([0-9a-f]*\).*/\1/p')
+check "guest 1 pings guest 2: 5 sent, 5 received" \
+	bash -c "tr -d '\r' <$WORK/s1.out | grep -q '5 packets transmitted, 5 packets received'"
+check "guest 2 pings guest 1: 5 sent, 5 received" \
+	bash -c "tr -d '\r' <$WORK/r2.out | grep -q '5 packets transmitted, 5 packets received'"
+check "20 MB from guest 1 to guest 2 over TCP: same sha256 ($sent)" \
+	test -n "$sent" -a "$sent" = "$recv"
+check "both guests exit 0" test "$rc1" -eq 0 -a "$rc2" -eq 0
+check "no oops or warning in the guests' kernels" no_oops "$WORK/s1.out" "$WORK/r2.out"
+check "every frame back after both detached" bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j frames | jq -e '.ok and .vms.web1 == 0 and .vms.web2 == 0'"
+check "guest 2 took doorbells (MSI-X) and rang the switch" \
+	bash -c "tr -d '\r' <$WORK/r2.out | grep -Eq 'irqs: [1-9]' &&
+		tr -d '\r' <$WORK/r2.out | grep -Eq 'doorbells_(tx|free): [1-9]'"
+
+# --- 4. the switch restarted under a running guest: carrier off and on,
+# traffic resumes; 5. ip link set down/up and rmmod under traffic leave no
+# frame with the VM and no oops
+net_guest web1 "$G1" "$WORK/d1.out" sh -c "$WAIT_BYE
+	ip link set \$FS_IF down; ip link set \$FS_IF up
+	for i in \$(seq 100); do [ \$(cat /sys/class/net/\$FS_IF/carrier) = 1 ] && break; sleep 0.1; done
+	echo carrier \$(cat /sys/class/net/\$FS_IF/carrier) after down and up
+	sleep 1; ethtool -S \$FS_IF | grep -E 'attaches|switch_lost'
+	rmmod flipswitch_net && echo rmmod done; sleep 1; dmesg | grep -E '$OOPS'; true"
+d1=$LAST_GUEST
+peer ping -c 10 -i 0.05 -W 5 "$G1" >"$WORK/ping3.out" 2>&1
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+stop_daemon
+start_daemon "$WORK/fs.conf" || { not_ok "daemon restarts"; exit 1; }
+check "after the switch restarted, guest 1 attached again by itself" \
+	wait_log "vm web1: guest attached" 30
+peer ping -c 20 -i 0.05 -W 5 "$G1" >"$WORK/ping4.out" 2>&1
+check "traffic resumes after the restart: 20 sent, 20 received" \
+	grep -q '20 packets transmitted, 20 received' "$WORK/ping4.out"
+check "flipswitchctl frames is exact with the guest attached" \
+	bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j frames | jq -e '.ok'"
+# Under a ping flood from the wire: down, up, rmmod.
+peer ping -c 600 -i 0.005 -W 1 "$G1" >/dev/null 2>&1 &
+flood=$!
+BG_PIDS+=($flood)
+bye_wait "$G1" "$d1"
+rc=$?
+kill "$flood" 2>/dev/null
+check "guest 1: carrier back after ip link set down and up" \
+	bash -c "tr -d '\r' <$WORK/d1.out | grep -qx 'carrier 1 after down and up'"
+check "guest 1 counted the switch lost once and attached 3 times" \
+	bash -c "tr -d '\r' <$WORK/d1.out | grep -Eq 'switch_lost: 1\$' &&
+		tr -d '\r' <$WORK/d1.out | grep -Eq 'attaches: 3\$'"
+check "rmmod under traffic: done, guest exits 0" \
+	bash -c "[ $rc -eq 0 ] && tr -d '\r' <$WORK/d1.out | grep -qx 'rmmod done'"
+check "no oops or warning in guest 1's kernel" no_oops "$WORK/d1.out"
+check "after rmmod no frame is left with the VM" frames_back web1
+stop_daemon
+check "exit report: every frame back in the pool" \
+	bash -c "grep 'frames: ' $DAEMON_LOG | tail -1 | grep -q 'switch 4096.*: ok$'"
