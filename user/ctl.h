@@ -8,6 +8,9 @@
  * mailbox (switch.h), waiting for the answer itself. Clients are
  * non-blocking: a client that sends half a line, stops reading, or
  * disconnects holds up only its own connection.
+ *
+ * ctl.c has the socket, the clients and the VMs' doorbell sockets (served
+ * by doorbell.c); ctl_cmd.c the commands.
  */
 #ifndef FS_CTL_H
 #define FS_CTL_H

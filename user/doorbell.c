@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: MIT
-/* The ivshmem-server side of doorbells; see doorbell.h. */
+/*
+ * The ivshmem-server side of doorbells (see doorbell.h): the unix sockets
+ * the daemon listens on, each VM's doorbell socket, and the greeting a
+ * guest gets when it connects. Served by the control thread's poll loop
+ * (ctl.c), which tells the switch when a guest comes or goes.
+ */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,29 +64,85 @@ int unix_listen(const char *path, bool have_group, gid_t gid, int backlog)
 	return fd;
 }
 
-int doorbell_listen(struct doorbell *d, const char *path, bool have_group,
-		    gid_t gid)
+void doorbell_init(struct doorbell *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->listen_fd = d->conn_fd = -1;
+	d->fds = (struct doorbell_fds){ -1, -1, -1 };
+}
+
+int doorbell_open(struct doorbell *d, const char *vm, const char *path,
+		  bool have_group, gid_t gid, const struct doorbell_fds *fds)
 {
 	int fd;
 
-	memset(d, 0, sizeof(*d));
-	d->listen_fd = d->conn_fd = -1;
+	doorbell_init(d);
+	snprintf(d->vm, sizeof(d->vm), "%s", vm);
 	fd = unix_listen(path, have_group, gid, 4);
-	if (fd < 0)
+	if (fd < 0) {
+		log_err("vm %s: cannot serve its doorbell %s: %s", vm, path,
+			strerror(-fd));
 		return fd;
-	strcpy(d->path, path);
+	}
+	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->listen_fd = fd;
+	d->fds = *fds;
+	log_info("vm %s: doorbell %s", vm, path);
 	return 0;
 }
 
-int doorbell_accept(struct doorbell *d, int shm_fd, int switch_fd,
-		    int guest_fd)
+int doorbell_pollfds(const struct doorbell *d, struct pollfd *pfd)
+{
+	int n = 0;
+
+	if (d->listen_fd < 0)
+		return 0;
+	pfd[n++] = (struct pollfd){ .fd = d->listen_fd, .events = POLLIN };
+	if (d->conn_fd >= 0)
+		pfd[n++] = (struct pollfd){ .fd = d->conn_fd, .events = POLLIN };
+	return n;
+}
+
+/* Sends a new connection the greeting; 0 or -errno. */
+static int greet(struct doorbell *d, int fd)
+{
+	char path[32];
+	int shm, err;
+
+	/* The guest gets the region file open on a description of its own:
+	 * the VM's would carry the switch's flock with it, and a QEMU that
+	 * outlives the switch would lock the next one out ("in use by
+	 * another flipswitchd"). */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", d->fds.region);
+	shm = open(path, O_RDWR | O_CLOEXEC);
+	if (shm < 0)
+		log_warn("vm %s: cannot open its region again (%s): the guest shares the switch's lock on it",
+			 d->vm, strerror(errno));
+	/* Steps 1-5 of the protocol: version, the guest's ID, the shared
+	 * memory, its peer (the switch) and its own vector. */
+	err = fs_doorbell_send(fd, FS_DOORBELL_PROTOCOL, -1);
+	if (!err)
+		err = fs_doorbell_send(fd, DOORBELL_GUEST_ID, -1);
+	if (!err)
+		err = fs_doorbell_send(fd, -1, shm >= 0 ? shm : d->fds.region);
+	if (!err)
+		err = fs_doorbell_send(fd, FS_DOORBELL_SWITCH_ID, d->fds.bell);
+	if (!err)
+		err = fs_doorbell_send(fd, DOORBELL_GUEST_ID, d->fds.irq);
+	if (shm >= 0)
+		close(shm);
+	return err;
+}
+
+/* Accepts a pending connection and greets it: whether a guest is now
+ * connected (a refusal or failure is counted). */
+static bool accept_guest(struct doorbell *d)
 {
 	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	int err;
 
 	if (fd < 0)
-		return 0;
+		return false;
 	if (d->conn_fd >= 0) {
 		/* QEMU sees the connection close during setup and fails to
 		 * realize the device: better than two guests on one VM. */
@@ -88,41 +150,45 @@ int doorbell_accept(struct doorbell *d, int shm_fd, int switch_fd,
 			 d->path);
 		d->refused++;
 		close(fd);
-		return 0;
+		return false;
 	}
-	/* Steps 1-5 of the protocol: version, the guest's ID, the shared
-	 * memory, its peer (the switch) and its own vector. */
-	err = fs_doorbell_send(fd, FS_DOORBELL_PROTOCOL, -1);
-	if (!err)
-		err = fs_doorbell_send(fd, DOORBELL_GUEST_ID, -1);
-	if (!err)
-		err = fs_doorbell_send(fd, -1, shm_fd);
-	if (!err)
-		err = fs_doorbell_send(fd, FS_DOORBELL_SWITCH_ID, switch_fd);
-	if (!err)
-		err = fs_doorbell_send(fd, DOORBELL_GUEST_ID, guest_fd);
+	err = greet(d, fd);
 	if (err) {
 		log_warn("doorbell: %s: cannot greet the guest: %s", d->path,
 			 strerror(-err));
 		d->refused++;
 		close(fd);
-		return 0;
+		return false;
 	}
 	d->conn_fd = fd;
 	d->connects++;
-	return 1;
+	log_info("vm %s: a guest connected to the doorbell", d->vm);
+	return true;
 }
 
-int doorbell_check(struct doorbell *d)
+/* The guest's connection is readable: whether it hung up (closed here). */
+static bool guest_left(struct doorbell *d)
 {
 	char buf[64];
 	ssize_t n = recv(d->conn_fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
-		return 0;
+		return false;
 	close(d->conn_fd);
 	d->conn_fd = -1;
-	return 1;
+	log_info("vm %s: the guest left the doorbell", d->vm);
+	return true;
+}
+
+enum doorbell_ev doorbell_event(struct doorbell *d, int fd)
+{
+	if (fd < 0)
+		return DOORBELL_EV_NONE;
+	if (fd == d->listen_fd)
+		return accept_guest(d) ? DOORBELL_EV_CONNECTED : DOORBELL_EV_NONE;
+	if (fd == d->conn_fd)
+		return guest_left(d) ? DOORBELL_EV_LEFT : DOORBELL_EV_NONE;
+	return DOORBELL_EV_NONE;
 }
 
 void doorbell_close(struct doorbell *d)

@@ -23,16 +23,35 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <poll.h>
 #include <sys/types.h>
 
 #define DOORBELL_GUEST_ID 1
 
+/* What a guest is sent: the VM's descriptors, not the doorbell's (it
+ * neither dups nor closes them; they live as long as the VM, which
+ * outlives its doorbell). */
+struct doorbell_fds {
+	int region;        /* the VM's ring region file */
+	int bell;          /* the switch's eventfd, rung by every guest */
+	int irq;           /* the VM's vector 0, rung by the switch */
+};
+
 struct doorbell {
 	char path[108];
+	char vm[32];       /* whose, for the log */
 	int listen_fd;     /* -1: none */
 	int conn_fd;       /* the guest's connection, -1: none */
+	struct doorbell_fds fds;
 	uint64_t connects; /* guests served */
 	uint64_t refused;  /* connections refused (one was up already) */
+};
+
+/* What doorbell_event saw. */
+enum doorbell_ev {
+	DOORBELL_EV_NONE,
+	DOORBELL_EV_CONNECTED, /* a guest connected and was greeted */
+	DOORBELL_EV_LEFT,      /* the guest hung up */
 };
 
 /* A listening unix socket at path, mode 0660, group gid if have_group,
@@ -41,19 +60,26 @@ struct doorbell {
  * (The control socket's too.) */
 int unix_listen(const char *path, bool have_group, gid_t gid, int backlog);
 
-/* Creates the listening socket at path (mode 0660, group gid if
- * have_group), replacing a stale socket file but not a live one
- * (-EADDRINUSE). */
-int doorbell_listen(struct doorbell *d, const char *path, bool have_group,
-		    gid_t gid);
-/* Accepts a pending connection and sends it the greeting. Returns 1 if a
- * guest is now connected, 0 if there was none to accept or it was refused
- * or failed (counted). */
-int doorbell_accept(struct doorbell *d, int shm_fd, int switch_fd,
-		    int guest_fd);
-/* The guest's connection is readable: 1 if it hung up (closed here), 0 if
- * it is still up (anything it sent is discarded). */
-int doorbell_check(struct doorbell *d);
+/* A doorbell with no socket: doorbell_close and doorbell_pollfds on it do
+ * nothing. */
+void doorbell_init(struct doorbell *d);
+/* Serves VM vm's doorbell at path (mode 0660, group gid if have_group),
+ * replacing a stale socket file but not a live one (-EADDRINUSE); logs
+ * either way. fds are what a guest that connects is sent. */
+int doorbell_open(struct doorbell *d, const char *vm, const char *path,
+		  bool have_group, gid_t gid, const struct doorbell_fds *fds);
+/* The doorbell's descriptors to poll for POLLIN (its socket and the
+ * guest's connection, if up) into pfd[]; returns how many (0 to 2). */
+int doorbell_pollfds(const struct doorbell *d, struct pollfd *pfd);
+/* fd, one of doorbell_pollfds', is readable: accepts a guest and greets
+ * it (protocol steps 1-5; a second guest while one is up is refused), or
+ * sees whether the guest hung up (anything it sent is discarded). */
+enum doorbell_ev doorbell_event(struct doorbell *d, int fd);
+/* Whether a guest is connected. */
+static inline bool doorbell_connected(const struct doorbell *d)
+{
+	return d->conn_fd >= 0;
+}
 /* Closes the connection and the socket, and removes the socket file. */
 void doorbell_close(struct doorbell *d);
 
