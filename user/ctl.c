@@ -22,9 +22,9 @@
 #include <unistd.h>
 
 #include "ctl_priv.h"
+#include "sw_snapshot.h"
 #include "log.h"
 
-#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define CTL_OUT_MAX (16u << 20) /* a client that stops reading is dropped */
 
 bool ctl_peer_privileged(const struct ctl *c, uid_t uid, gid_t gid)
@@ -41,37 +41,46 @@ int ctl_db_open(struct ctl *c, int slot, const char *vm, const char *path,
 			     fds);
 }
 
-/* Whether the switch may ring VM slot's guest: only while one is
- * connected to the doorbell (ring.h, I). */
-static void db_set_live(struct ctl *c, int slot, int live)
+int ctl_mail(struct ctl *c, int op, int arg, int arg2, void *ptr,
+	     int64_t *result)
 {
-	struct vmport *v = &c->sw->vms[slot];
-
-	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
-	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,
-			 __ATOMIC_RELEASE);
+	return sw_mail_call(c->sw, op, arg, arg2, ptr, result, c->mail_ms);
 }
 
 void ctl_db_close(struct ctl *c, int slot)
 {
-	if (doorbell_connected(&c->db[slot]))
-		db_set_live(c, slot, 0);
 	doorbell_close(&c->db[slot]);
+	c->db_told[slot] = false;
+	c->db_late[slot] = false;
 }
 
-/* A doorbell descriptor of VM slot's was readable. */
-static void db_event(struct ctl *c, int slot, int fd)
+/* Tells the worker of each doorbell whose guest came or went since it
+ * was last told (SW_MAIL_DOORBELL: the switch rings a guest only while
+ * one is connected, ring.h I). Whether it was told is remembered only
+ * once it answered: one it did not is asked again on the next turn of the
+ * loop. Returns whether any is still untold. */
+static bool db_tell(struct ctl *c)
 {
-	switch (doorbell_event(&c->db[slot], fd)) {
-	case DOORBELL_EV_CONNECTED:
-		db_set_live(c, slot, 1);
-		break;
-	case DOORBELL_EV_LEFT:
-		db_set_live(c, slot, 0);
-		break;
-	case DOORBELL_EV_NONE:
-		break;
+	bool untold = false;
+
+	for (int i = 0; i < CFG_MAX_VMS; i++) {
+		bool live = doorbell_connected(&c->db[i]);
+
+		if (live == c->db_told[i])
+			continue;
+		if (ctl_mail(c, SW_MAIL_DOORBELL, i, live, NULL, NULL)) {
+			if (!c->db_late[i])
+				log_warn("vm %s: the worker did not answer: it is not told the guest %s the doorbell yet",
+					 c->db[i].vm,
+					 live ? "connected to" : "left");
+			c->db_late[i] = true;
+			untold = true;
+			continue;
+		}
+		c->db_told[i] = live;
+		c->db_late[i] = false;
 	}
+	return untold;
 }
 
 /* --- replies -------------------------------------------------------------- */
@@ -130,8 +139,7 @@ static void client_close(struct ctl *c, int i)
 	struct ctl_client *cl = &c->client[i];
 
 	if (cl->capturing) {
-		sw_mail_call(c->sw, SW_MAIL_CAPTURE, -1, -1, NULL, NULL,
-			     CTL_MAIL_TIMEOUT_MS);
+		ctl_mail(c, SW_MAIL_CAPTURE, -1, -1, NULL, NULL);
 		c->capture_client = -1;
 	}
 	close(cl->fd);
@@ -316,14 +324,15 @@ static size_t b64(char *dst, const unsigned char *src, size_t n)
  * count. */
 static void capture_drain(struct ctl *c)
 {
-	struct sw_capture *cap = &c->sw->cap;
 	struct ctl_client *cl = &c->client[c->capture_client];
-	uint32_t prod = __atomic_load_n(&cap->prod, __ATOMIC_ACQUIRE);
 	static char line[SW_CAP_SNAP * 2 + 256];
 	char *data = line + 192;
+	const struct sw_cap_rec *rec;
 
-	while (cap->cons != prod && (!cl->cap_want || cl->cap_got < cl->cap_want)) {
-		const struct sw_cap_rec *rec = &cap->ring[cap->cons & (SW_CAP_SLOTS - 1)];
+	/* At most a ring's worth a turn: the other clients wait meanwhile. */
+	for (int k = 0; k < SW_CAP_SLOTS &&
+			(!cl->cap_want || cl->cap_got < cl->cap_want) &&
+			(rec = sw_cap_cons_peek(c->sw)); k++) {
 		size_t caplen = rec->len < SW_CAP_SNAP ? rec->len : SW_CAP_SNAP;
 		int n;
 
@@ -331,7 +340,7 @@ static void capture_drain(struct ctl *c)
 		n = snprintf(line, 192, "{\"id\":%s,\"frame\":{\"ts\":%.6f,\"dir\":\"%s\",\"len\":%u,\"data\":\"",
 			     cl->cap_id, rec->ts, rec->dir == SW_CAP_RX ? "rx" : "tx",
 			     rec->len);
-		__atomic_store_n(&cap->cons, cap->cons + 1, __ATOMIC_RELEASE);
+		sw_cap_cons_release(c->sw);
 		if (queue_out(cl, line, (size_t)n) || queue_out(cl, data, strlen(data)) ||
 		    queue_out(cl, "\"}}\n", 4)) {
 			cl->closing = true;
@@ -342,12 +351,12 @@ static void capture_drain(struct ctl *c)
 	if (cl->cap_want && cl->cap_got >= cl->cap_want) {
 		char end[256];
 
-		sw_mail_call(c->sw, SW_MAIL_CAPTURE, -1, -1, NULL, NULL,
-			     CTL_MAIL_TIMEOUT_MS);
+		ctl_mail(c, SW_MAIL_CAPTURE, -1, -1, NULL, NULL);
 		snprintf(end, sizeof(end),
 			 "{\"id\":%s,\"result\":{\"captured\":%llu,\"dropped\":%llu}}\n",
 			 cl->cap_id, (unsigned long long)cl->cap_got,
-			 (unsigned long long)(RD(cap->dropped) - cl->cap_dropped0));
+			 (unsigned long long)(sw_cap_dropped(c->sw) -
+					       cl->cap_dropped0));
 		queue_out(cl, end, strlen(end));
 		cl->capturing = false;
 		c->capture_client = -1;
@@ -359,6 +368,7 @@ static void *ctl_thread(void *arg)
 	struct ctl *c = arg;
 	static struct pollfd pfd[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
 	static int map[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
+	bool untold = false;
 
 	for (;;) {
 		int n = 0, first_db;
@@ -384,15 +394,19 @@ static void *ctl_thread(void *arg)
 			while (k--)
 				map[n++] = i;
 		}
-		/* While a capture runs, look at its ring every 10 ms. */
-		poll(pfd, (nfds_t)n, c->capture_client >= 0 ? 10 : -1);
+		/* While a capture runs, look at its ring every 10 ms; while
+		 * the worker is yet to be told of a doorbell, ask it again
+		 * every 100 ms. */
+		poll(pfd, (nfds_t)n,
+		     c->capture_client >= 0 ? 10 : untold ? 100 : -1);
 		if (pfd[0].revents)
 			break;
 		if (pfd[1].revents & POLLIN)
 			client_accept(c);
 		for (int k = first_db; k < n; k++)
 			if (pfd[k].revents)
-				db_event(c, map[k], pfd[k].fd);
+				doorbell_event(&c->db[map[k]], pfd[k].fd);
+		untold = db_tell(c);
 		for (int k = 2; k < first_db; k++) {
 			int i = map[k];
 
@@ -420,6 +434,7 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 	c->sw = sw;
 	c->listen_fd = c->stop_fd = -1;
 	c->capture_client = -1;
+	c->mail_ms = CTL_MAIL_TIMEOUT_MS;
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		c->client[i].fd = -1;
 	for (int i = 0; i < CFG_MAX_VMS; i++)
@@ -451,18 +466,21 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 	}
 	c->listen_fd = fd;
 	c->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (c->stop_fd < 0) {
-		err = -errno;
+	c->snap = malloc(sizeof(*c->snap));
+	if (c->stop_fd < 0 || !c->snap) {
+		err = c->snap ? -errno : -ENOMEM;
 		ctl_destroy(c);
 		return err;
 	}
-	for (int i = 0; i < sw->n_vms; i++) {
-		struct vmport *v = &sw->vms[i];
+	sw_snapshot(sw, c->snap);
+	for (int i = 0; i < c->snap->n_vms; i++) {
+		const struct sw_snap_vm *v = &c->snap->vm[i];
 
 		if (!v->active || !v->cfg.doorbell[0])
 			continue;
 		err = ctl_db_open(c, i, v->cfg.name, v->cfg.doorbell,
-				  &(struct doorbell_fds){ v->fd, sw->bell_fd,
+				  &(struct doorbell_fds){ v->region_fd,
+							  c->snap->bell_fd,
 							  v->irq_fd });
 		if (err) {
 			ctl_destroy(c);
@@ -507,6 +525,8 @@ void ctl_destroy(struct ctl *c)
 			c->client[i].capturing = false;
 			client_close(c, i);
 		}
+	/* The worker has stopped, or is about to: it is not told of the
+	 * guests' going (vmport_destroy tells each guest the switch went). */
 	for (int i = 0; i < CFG_MAX_VMS; i++)
 		ctl_db_close(c, i);
 	if (c->listen_fd >= 0) {
@@ -516,4 +536,6 @@ void ctl_destroy(struct ctl *c)
 	if (c->stop_fd >= 0)
 		close(c->stop_fd);
 	c->listen_fd = c->stop_fd = -1;
+	free(c->snap);
+	c->snap = NULL;
 }

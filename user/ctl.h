@@ -3,9 +3,10 @@
  * The control socket: a thread of its own serving newline-delimited JSON
  * (docs/control.md) to flipswitchctl and friends.
  *
- * It reads the worker's counters without stopping it (single-writer u64s,
- * relaxed loads) and hands every change to the worker through the switch's
- * mailbox (switch.h), waiting for the answer itself. Clients are
+ * It reads the switch through sw_snapshot (sw_snapshot.h), without
+ * stopping the worker, and hands every change to the worker through the
+ * switch's mailbox (switch.h), waiting for the answer itself: a guest
+ * coming to or leaving a doorbell too. Clients are
  * non-blocking: a client that sends half a line, stops reading, or
  * disconnects holds up only its own connection.
  *
@@ -24,7 +25,12 @@
 #include "doorbell.h"
 #include "switch.h"
 
+struct sw_snap;
+
 #define CTL_MAX_CLIENTS 32
+/* How long the control thread waits for the worker to take a request
+ * (ctl.mail_ms, which tests shorten). */
+#define CTL_MAIL_TIMEOUT_MS 2000
 
 struct ctl_client {
 	int fd;
@@ -61,8 +67,16 @@ struct ctl {
 	/* When the worker last audited the frames for `frames` (monotonic
 	 * seconds; 0: a VM came or went since). */
 	double frames_at;
-	/* Each VM's doorbell socket (doorbell.h), served by this thread. */
+	/* Each VM's doorbell socket (doorbell.h), served by this thread,
+	 * and whether the worker was told a guest is connected to it: the
+	 * two differ while a request to tell it is yet to succeed. */
 	struct doorbell db[CFG_MAX_VMS];
+	bool db_told[CFG_MAX_VMS];
+	bool db_late[CFG_MAX_VMS]; /* a request to tell it failed */
+	/* How long to wait for the worker to take a request (ms). */
+	int mail_ms;
+	/* The last sw_snapshot (ctl_cmd.c), one buffer for every request. */
+	struct sw_snap *snap;
 };
 
 /* Creates the socket (and its directory), mode 0660, owned by the group

@@ -5,28 +5,22 @@
  *
  * This file owns what a request means: ctl_handle_line parses one line
  * (jansson), finds the command in the table, checks its arguments and
- * the peer's privilege, and builds the result. Reads of the worker's state
- * are relaxed atomic loads of values only the worker writes; anything
- * that changes the switch, and the frame audit (which must be taken
- * between batches), goes through the mailbox (switch.h). The connection a
- * request came on is ctl.c's.
+ * the peer's privilege, and builds the result. It reads the switch only
+ * through sw_snapshot (sw_snapshot.h) and changes it only by asking the
+ * worker through the mailbox (switch.h), which also takes the frame audit
+ * between batches. The connection a request came on is ctl.c's.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "flipswitch.skel.h"
 #include "ctl_priv.h"
+#include "sw_snapshot.h"
 #include "log.h"
-
-#define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
 static const char *const verdict_names[FS_XDP_NR_VERDICTS] = {
 	[FS_XDP_REDIRECT] = "redirect",
@@ -77,18 +71,26 @@ static void mac_str(char b[18], const uint8_t m[6])
 		 m[3], m[4], m[5]);
 }
 
-static int find_nic(struct sw *sw, const char *name)
+/* A fresh look at the switch (sw_snapshot.h), in the control's buffer:
+ * valid until the next call. */
+static const struct sw_snap *look(struct req *r)
 {
-	for (int i = 0; i < sw->n_ports; i++)
-		if (!strcmp(sw->ports[i].cfg.name, name))
+	sw_snapshot(r->c->sw, r->c->snap);
+	return r->c->snap;
+}
+
+static int find_nic(const struct sw_snap *s, const char *name)
+{
+	for (int i = 0; i < s->n_nics; i++)
+		if (!strcmp(s->nic[i].cfg.name, name))
 			return i;
 	return -1;
 }
 
-static int find_vm(struct sw *sw, const char *name)
+static int find_vm(const struct sw_snap *s, const char *name)
 {
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].active && !strcmp(sw->vms[i].cfg.name, name))
+	for (int i = 0; i < s->n_vms; i++)
+		if (s->vm[i].active && !strcmp(s->vm[i].cfg.name, name))
 			return i;
 	return -1;
 }
@@ -129,21 +131,22 @@ static int arg_int(struct req *r, const char *key, long long def, long long lo,
 	return 0;
 }
 
-static json_t *vm_json(struct sw *sw, const struct vmport *v)
+static json_t *vm_json(const struct sw_snap *s, int i)
 {
+	const struct sw_snap_vm *v = &s->vm[i];
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
 	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
-			 "rings", v->cfg.rings, "attached", RD(v->attached),
+			 "rings", v->cfg.rings, "attached", v->attached,
 			 "quota", (json_int_t)v->cfg.quota, "held",
-			 (json_int_t)RD(sw->pool.count[v->owner]), "uplink",
-			 v->cfg.uplink < sw->n_ports ?
-				 sw->ports[v->cfg.uplink].cfg.name : "",
+			 (json_int_t)v->held, "uplink",
+			 v->cfg.uplink < s->n_nics ?
+				 s->nic[v->cfg.uplink].cfg.name : "",
 			 "doorbell", v->cfg.doorbell[0] ? v->cfg.doorbell : NULL,
-			 "doorbell_connected", RD(v->db_live) != 0,
-			 "guest_rings", RD(v->rings_me), "doorbell_usecs",
+			 "doorbell_connected", v->db_live, "guest_rings",
+			 v->rings_me, "doorbell_usecs",
 			 (json_int_t)v->cfg.doorbell_usecs);
 }
 
@@ -155,46 +158,45 @@ static const char *cmd_ping(struct req *r, json_t **res)
 
 /* The switch-wide settings: as in the config file, max_sleep_usecs as
  * set now. */
-static json_t *settings_json(struct sw *sw)
+static json_t *settings_json(const struct sw_snap *s)
 {
 	return json_pack("{s:I, s:s, s:I, s:I, s:I}", "batch",
-			 (json_int_t)sw->batch, "handoff",
-			 sw->handoff_copy ? "copy" : "zerocopy", "guest_timeout",
-			 (json_int_t)sw->cfg->guest_timeout, "doorbell_usecs",
-			 (json_int_t)sw->cfg->doorbell_usecs, "max_sleep_usecs",
-			 (json_int_t)RD(sw->max_nap_us));
+			 (json_int_t)s->batch, "handoff",
+			 s->handoff_copy ? "copy" : "zerocopy", "guest_timeout",
+			 (json_int_t)s->guest_timeout, "doorbell_usecs",
+			 (json_int_t)s->doorbell_usecs, "max_sleep_usecs",
+			 (json_int_t)s->max_sleep_usecs);
 }
 
 static const char *cmd_show(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
+	const struct sw_snap *s = look(r);
 	json_t *ifs = json_array(), *vms = json_array();
 
-	for (int i = 0; i < sw->n_ports; i++) {
-		struct port *pt = &sw->ports[i];
+	for (int i = 0; i < s->n_nics; i++) {
+		const struct sw_snap_nic *n = &s->nic[i];
 
 		json_array_append_new(
 			ifs,
 			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i}", "name",
-				  pt->cfg.name, "ifindex", (int)pt->cfg.ifindex,
-				  "queues", (int)pt->n_queues, "xdp_mode",
-				  pt->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
-									"native",
-				  "zerocopy", pt->zerocopy, "prog_id",
-				  (int)pt->prog_id, "ring_size",
-				  (int)pt->cfg.ring_size));
+				  n->cfg.name, "ifindex", (int)n->cfg.ifindex,
+				  "queues", (int)n->n_queues, "xdp_mode",
+				  n->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
+								       "native",
+				  "zerocopy", n->zerocopy, "prog_id",
+				  (int)n->prog_id, "ring_size",
+				  (int)n->cfg.ring_size));
 	}
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].active)
-			json_array_append_new(vms, vm_json(sw, &sw->vms[i]));
+	for (int i = 0; i < s->n_vms; i++)
+		if (s->vm[i].active)
+			json_array_append_new(vms, vm_json(s, i));
 	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o, s:o}",
-			 "interfaces", ifs, "pool", "path", sw->pool.path,
-			 "frames", (json_int_t)sw->pool.frames, "frame_size",
-			 (json_int_t)sw->pool.frame_size, "scrub",
-			 cfg_scrub_name(sw->pool.scrub.mode), "hugetlb",
-			 sw->pool.hugetlb, "free",
-			 (json_int_t)RD(sw->pool.n_free), "vms", vms,
-			 "switch", settings_json(sw));
+			 "interfaces", ifs, "pool", "path", s->pool_path,
+			 "frames", (json_int_t)s->frames, "frame_size",
+			 (json_int_t)s->frame_size, "scrub",
+			 cfg_scrub_name(s->scrub), "hugetlb", s->hugetlb, "free",
+			 (json_int_t)s->n_free, "vms", vms, "switch",
+			 settings_json(s));
 	return NULL;
 }
 
@@ -203,46 +205,56 @@ static json_t *drops_json(const char *const *names, const uint64_t *v, int n)
 	json_t *o = json_object();
 
 	for (int i = 0; i < n; i++)
-		set_u64(o, names[i], RD(v[i]));
+		set_u64(o, names[i], v[i]);
 	return o;
 }
 
 /* What every port's stats start with, NIC or VM. */
-static void port_head(json_t *o, const char *name, const char *kind,
-		      const uint64_t *rx_packets, const uint64_t *rx_bytes,
-		      const uint64_t *tx_packets, const uint64_t *tx_bytes)
+static json_t *port_head(const char *name, const char *kind,
+			 uint64_t rx_packets, uint64_t rx_bytes,
+			 uint64_t tx_packets, uint64_t tx_bytes)
 {
+	json_t *o = json_object();
+
 	json_object_set_new(o, "name", json_string(name));
 	json_object_set_new(o, "kind", json_string(kind));
-	set_u64(o, "rx_packets", RD(*rx_packets));
-	set_u64(o, "rx_bytes", RD(*rx_bytes));
-	set_u64(o, "tx_packets", RD(*tx_packets));
-	set_u64(o, "tx_bytes", RD(*tx_bytes));
+	set_u64(o, "rx_packets", rx_packets);
+	set_u64(o, "rx_bytes", rx_bytes);
+	set_u64(o, "tx_packets", tx_packets);
+	set_u64(o, "tx_bytes", tx_bytes);
+	return o;
 }
 
-static json_t *nic_stats(struct ctl *c, int i)
+/* The kernel's AF_XDP counters of a NIC, in the order of xsk_names[]. */
+static void xsk_values(const struct sw_snap_nic *n, uint64_t xs[6])
 {
-	struct port *pt = &c->sw->ports[i];
-	struct fs_xdp_counter xc[FS_XDP_NR_VERDICTS] = { 0 };
-	struct xdp_statistics s;
-	json_t *o = json_object(), *xdp = json_object(), *xsk = json_object();
+	const struct xdp_statistics *k = &n->xsk;
 
-	port_xsk_stats(pt, &s);
-	/* In the order of xsk_names[]. */
-	uint64_t xs[6] = { s.rx_dropped, s.rx_invalid_descs, s.tx_invalid_descs,
-			   s.rx_ring_full, s.rx_fill_ring_empty_descs,
-			   s.tx_ring_empty_descs };
+	xs[0] = k->rx_dropped;
+	xs[1] = k->rx_invalid_descs;
+	xs[2] = k->tx_invalid_descs;
+	xs[3] = k->rx_ring_full;
+	xs[4] = k->rx_fill_ring_empty_descs;
+	xs[5] = k->tx_ring_empty_descs;
+}
 
-	port_xdp_counters(pt, xc);
-	port_head(o, pt->cfg.name, "nic", &pt->st.rx_packets, &pt->st.rx_bytes,
-		  &pt->st.tx_packets, &pt->st.tx_bytes);
+static json_t *nic_stats(const struct ctl *c, const struct sw_snap *s, int i)
+{
+	const struct sw_snap_nic *n = &s->nic[i];
+	json_t *o, *xdp = json_object(), *xsk = json_object();
+	uint64_t xs[6];
+
+	o = port_head(n->cfg.name, "nic", n->st.rx_packets, n->st.rx_bytes,
+		      n->st.tx_packets, n->st.tx_bytes);
 	json_object_set_new(o, "drops", drops_json(port_drop_names,
-						   pt->st.drops, PORT_DROP_NR));
+						   n->st.drops, PORT_DROP_NR));
 	for (int v = 0; v < FS_XDP_NR_VERDICTS; v++)
 		json_object_set_new(xdp, verdict_names[v],
 				    json_pack("{s:I, s:I}", "packets",
-					      (json_int_t)xc[v].packets, "bytes",
-					      (json_int_t)xc[v].bytes));
+					      (json_int_t)n->xdp[v].packets,
+					      "bytes",
+					      (json_int_t)n->xdp[v].bytes));
+	xsk_values(n, xs);
 	for (int k = 0; k < 6; k++)
 		set_u64(xsk, xsk_names[k], xs[k] - c->xsk_base[i][k]);
 	json_object_set_new(o, "xdp", xdp);
@@ -250,60 +262,50 @@ static json_t *nic_stats(struct ctl *c, int i)
 	return o;
 }
 
-static json_t *vm_stats(struct sw *sw, int i)
+static json_t *vm_stats(const struct sw_snap *s, int i)
 {
-	struct vmport *v = &sw->vms[i];
-	json_t *o = json_object();
+	const struct vm_stats *st = &s->vm[i].st;
+	json_t *o;
 
-	port_head(o, v->cfg.name, "vm", &v->st.rx_packets, &v->st.rx_bytes,
-		  &v->st.tx_packets, &v->st.tx_bytes);
-	set_u64(o, "reclaimed", RD(v->st.reclaimed));
-	set_u64(o, "guest_timeouts", RD(v->st.timeouts));
-	set_u64(o, "doorbells", RD(v->st.irqs));
+	o = port_head(s->vm[i].cfg.name, "vm", st->rx_packets, st->rx_bytes,
+		      st->tx_packets, st->tx_bytes);
+	set_u64(o, "reclaimed", st->reclaimed);
+	set_u64(o, "guest_timeouts", st->timeouts);
+	set_u64(o, "doorbells", st->irqs);
 	json_object_set_new(o, "drops",
-			    drops_json(vm_drop_names, v->st.drops, VM_DROP_NR));
+			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;
 }
 
-static void clear_counters(struct ctl *c)
+/* The worker zeroes its counters and the XDP program's; the kernel's
+ * socket counters cannot be zeroed: what they say now is the new base. */
+static int clear_counters(struct req *r)
 {
-	struct sw *sw = c->sw;
-	int ncpu = libbpf_num_possible_cpus();
-	struct fs_xdp_counter *zero = calloc(ncpu > 0 ? ncpu : 1, sizeof(*zero));
+	const struct sw_snap *s;
 
-	sw_mail_call(sw, SW_MAIL_CLEAR, 0, 0, NULL, NULL, CTL_MAIL_TIMEOUT_MS);
-	for (int i = 0; i < sw->n_ports; i++) {
-		struct port *pt = &sw->ports[i];
-		json_t *cur = nic_stats(c, i), *xsk = json_object_get(cur, "xsk");
-
-		for (int k = 0; k < 6; k++)
-			c->xsk_base[i][k] += (uint64_t)json_integer_value(
-				json_object_get(xsk, xsk_names[k]));
-		json_decref(cur);
-		for (uint32_t v = 0; zero && v < FS_XDP_NR_VERDICTS; v++)
-			bpf_map_update_elem(bpf_map__fd(pt->skel->maps.counters),
-					    &v, zero, BPF_ANY);
-	}
-	free(zero);
+	if (ctl_mail(r->c, SW_MAIL_CLEAR, 0, 0, NULL, NULL))
+		return -ETIMEDOUT;
+	s = look(r);
+	for (int i = 0; i < s->n_nics; i++)
+		xsk_values(&s->nic[i], r->c->xsk_base[i]);
+	return 0;
 }
 
 /* The worker's time since start (or the last clear), in ns, and the
  * frames it took in: OVS's pmd-stats-show, for one worker. */
-static void worker_json(json_t *o, struct sw *sw)
+static void worker_json(json_t *o, const struct sw_snap *s)
 {
-	const struct ticks *k = &sw->ticks;
-
-	set_u64(o, "packets", sw_packets_in(sw));
-	set_u64(o, "busy_passes", RD(sw->busy_passes));
-	set_u64(o, "busy_ns", ticks_ns(k, RD(sw->busy_ticks)));
-	set_u64(o, "idle_ns", ticks_ns(k, RD(sw->idle_ticks)));
-	set_u64(o, "sleep_ns", ticks_ns(k, RD(sw->sleep_ticks)));
-	set_u64(o, "naps", RD(sw->naps));
+	set_u64(o, "packets", s->packets_in);
+	set_u64(o, "busy_passes", s->busy_passes);
+	set_u64(o, "busy_ns", s->busy_ns);
+	set_u64(o, "idle_ns", s->idle_ns);
+	set_u64(o, "sleep_ns", s->sleep_ns);
+	set_u64(o, "naps", s->naps);
 }
 
 static const char *cmd_stats(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
+	const struct sw_snap *s = look(r);
 	const char *code = NULL, *port = arg_str(r, "port", &code);
 	json_t *clear = json_object_get(r->args, "clear"), *ports;
 	int nic = -1, vm = -1;
@@ -312,57 +314,53 @@ static const char *cmd_stats(struct req *r, json_t **res)
 		return code;
 	if (clear && !json_is_boolean(clear))
 		return err(r, FS_CTL_E_INVALID, "clear must be true or false");
-	if (port && (nic = find_nic(sw, port)) < 0 &&
-	    (vm = find_vm(sw, port)) < 0)
+	if (port && (nic = find_nic(s, port)) < 0 &&
+	    (vm = find_vm(s, port)) < 0)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no port \"%s\" (flipswitchctl show lists them)", port);
 	if (json_is_true(clear)) {
 		if (!r->privileged)
 			return err(r, FS_CTL_E_PERMISSION,
 				   "only root or the control group may clear counters");
-		clear_counters(r->c);
+		if (clear_counters(r))
+			return err(r, FS_CTL_E_INTERNAL,
+				   "the worker did not answer: nothing was cleared");
+		s = look(r);
 	}
 	ports = json_array();
-	for (int i = 0; i < sw->n_ports; i++)
+	for (int i = 0; i < s->n_nics; i++)
 		if (!port || i == nic)
-			json_array_append_new(ports, nic_stats(r->c, i));
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].active && (!port || i == vm))
-			json_array_append_new(ports, vm_stats(sw, i));
+			json_array_append_new(ports, nic_stats(r->c, s, i));
+	for (int i = 0; i < s->n_vms; i++)
+		if (s->vm[i].active && (!port || i == vm))
+			json_array_append_new(ports, vm_stats(s, i));
 	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
 			 "time", ctl_now(), "ports", ports, "switch", "copies",
-			 (json_int_t)RD(sw->copies), "handoff_copies",
-			 (json_int_t)RD(sw->handoff_copies), "vm_to_vm",
-			 (json_int_t)RD(sw->vm2vm), "sleeps",
-			 (json_int_t)RD(sw->sleeps), "doorbell_wakeups",
-			 (json_int_t)RD(sw->bells), "scrubbed_frames",
-			 (json_int_t)RD(sw->pool.scrub.frames),
-			 "scrubbed_bytes", (json_int_t)RD(sw->pool.scrub.bytes),
-			 "drops", drops_json(sw_drop_names, sw->drops, SW_DROP_NR));
-	worker_json(json_object_get(*res, "switch"), sw);
+			 (json_int_t)s->copies, "handoff_copies",
+			 (json_int_t)s->handoff_copies, "vm_to_vm",
+			 (json_int_t)s->vm2vm, "sleeps", (json_int_t)s->sleeps,
+			 "doorbell_wakeups", (json_int_t)s->bells,
+			 "scrubbed_frames", (json_int_t)s->scrubbed_frames,
+			 "scrubbed_bytes", (json_int_t)s->scrubbed_bytes,
+			 "drops", drops_json(sw_drop_names, s->drops, SW_DROP_NR));
+	worker_json(json_object_get(*res, "switch"), s);
 	return NULL;
 }
 
 static const char *cmd_fdb(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
+	const struct sw_snap *s = look(r);
 	json_t *a = json_array();
 
-	/* The table changes only inside a mailbox call, which this thread
-	 * makes itself: it cannot change under this walk. */
-	for (uint32_t i = 0; i <= sw->fdb.mask; i++) {
-		const struct fdb_entry *e = &sw->fdb.slot[i];
-		uint8_t mac[6];
+	for (uint32_t i = 0; i < s->n_fdb; i++) {
+		const struct sw_snap_fdb *e = &s->fdb[i];
 		char m[18];
 
-		if (!e->key)
-			continue;
-		fdb_key_mac(e->key, mac);
-		mac_str(m, mac);
+		mac_str(m, e->mac);
 		json_array_append_new(
 			a, json_pack("{s:s, s:i, s:s, s:s, s:n}", "mac", m,
-				     "vlan", (int)fdb_key_vlan(e->key), "port",
-				     sw->vms[e->port].cfg.name, "kind",
+				     "vlan", (int)e->vlan, "port",
+				     s->vm[e->vm].cfg.name, "kind",
 				     e->kind == FDB_STATIC ? "static" : "learned",
 				     "age"));
 	}
@@ -377,32 +375,33 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 
 static const char *cmd_frames(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
-	struct sw_frames_snap *s = &sw->snap;
+	const struct sw_frames_snap *a;
+	const struct sw_snap *s;
 	double now = ctl_now();
 	json_t *vms;
 	uint64_t sum;
 
 	if (!r->c->frames_at || now - r->c->frames_at >= CTL_FRAMES_EVERY) {
-		if (sw_mail_call(sw, SW_MAIL_FRAMES, 0, 0, NULL, NULL,
-				 CTL_MAIL_TIMEOUT_MS))
+		if (ctl_mail(r->c, SW_MAIL_FRAMES, 0, 0, NULL, NULL))
 			return err(r, FS_CTL_E_INTERNAL,
 				   "the worker did not answer");
 		r->c->frames_at = now;
 	}
+	s = look(r);
+	a = &s->audit;
 	vms = json_object();
-	sum = (uint64_t)s->fill + s->tx + s->sw;
-	for (int i = 0; i < sw->n_vms; i++) {
-		sum += s->vm[i];
-		if (sw->vms[i].active)
-			set_u64(vms, sw->vms[i].cfg.name, s->vm[i]);
+	sum = (uint64_t)a->fill + a->tx + a->sw;
+	for (int i = 0; i < s->n_vms; i++) {
+		sum += a->vm[i];
+		if (s->vm[i].active)
+			set_u64(vms, s->vm[i].cfg.name, a->vm[i]);
 	}
 	*res = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b, s:s}",
-			 "total", (json_int_t)sw->pool.frames, "fill",
-			 (json_int_t)s->fill, "tx", (json_int_t)s->tx, "switch",
-			 (json_int_t)s->sw, "free_list",
-			 (json_int_t)s->free_list, "vms", vms, "sum",
-			 (json_int_t)sum, "ok", s->ok, "message", s->msg);
+			 "total", (json_int_t)s->frames, "fill",
+			 (json_int_t)a->fill, "tx", (json_int_t)a->tx, "switch",
+			 (json_int_t)a->sw, "free_list",
+			 (json_int_t)a->free_list, "vms", vms, "sum",
+			 (json_int_t)sum, "ok", a->ok, "message", a->msg);
 	return NULL;
 }
 
@@ -425,7 +424,9 @@ static int arg_num(struct req *r, const char *key, long long *out, bool *has,
 
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
+	const struct sw_snap *s = look(r);
+	/* The config the switch started with: read-only from then on. */
+	const struct cfg *cfg = r->c->sw->cfg;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell;
 	struct cfg_vm_spec sp = { 0 };
 	struct cfg_vm cv;
@@ -456,14 +457,14 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	sp.rings = rings;
 	sp.doorbell = doorbell;
 	/* The same rule as the config file's. */
-	if (cfg_vm_check(&sp, sw->cfg, &cv, vm_report, r) ||
-	    cfg_vm_finish(&cv, sw->cfg, vm_report, r))
+	if (cfg_vm_check(&sp, cfg, &cv, vm_report, r) ||
+	    cfg_vm_finish(&cv, cfg, vm_report, r))
 		return FS_CTL_E_INVALID;
-	if (uplink && (cv.uplink = find_nic(sw, uplink)) < 0)
+	if (uplink && (cv.uplink = find_nic(s, uplink)) < 0)
 		return err(r, FS_CTL_E_NOT_FOUND, "uplink \"%s\" is not an interface of this switch",
 			   uplink);
-	for (int i = 0; i < sw->n_vms; i++) {
-		struct vmport *o = &sw->vms[i];
+	for (int i = 0; i < s->n_vms; i++) {
+		const struct sw_snap_vm *o = &s->vm[i];
 
 		if (!o->active) {
 			if (slot < 0)
@@ -474,14 +475,15 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 			return FS_CTL_E_EXISTS;
 	}
 	if (slot < 0)
-		slot = sw->n_vms;
+		slot = s->n_vms;
 	if (slot >= CFG_MAX_VMS)
 		return err(r, FS_CTL_E_INVALID, "the switch has %d VMs, its most",
 			   CFG_MAX_VMS);
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");
-	err2 = vmport_create(v, &cv, slot, &sw->pool);
+	/* The pool's geometry, fixed at start, is all it reads of it. */
+	err2 = vmport_create(v, &cv, slot, &r->c->sw->pool);
 	if (err2) {
 		free(v);
 		return err(r, FS_CTL_E_INTERNAL, "cannot create %s: %s", rings,
@@ -492,12 +494,13 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	 * it before this handler returns (one thread). */
 	if (v->cfg.doorbell[0] &&
 	    ctl_db_open(r->c, slot, name, v->cfg.doorbell,
-			&(struct doorbell_fds){ v->fd, sw->bell_fd, v->irq_fd })) {
+			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd })) {
 		log_warn("vm %s: runs without a doorbell", name);
 		v->cfg.doorbell[0] = '\0'; /* show says so */
 	}
-	if (sw_mail_call(sw, SW_MAIL_VM_ADD, slot, 0, v, &rc, CTL_MAIL_TIMEOUT_MS) ||
-	    rc) {
+	/* The worker links it and enters it in the MAC tables, the XDP
+	 * program's last; rc < 0: it could not, and nothing changed. */
+	if (ctl_mail(r->c, SW_MAIL_VM_ADD, slot, 0, v, &rc) || rc) {
 		ctl_db_close(r->c, slot);
 		vmport_unmap(v);
 		free(v);
@@ -505,20 +508,13 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	}
 	free(v); /* the worker copied it into its slot */
 	r->c->frames_at = 0; /* the next audit has it */
-	err2 = cv.uplink < sw->n_ports ?
-		       port_mac_add(&sw->ports[cv.uplink], cv.mac, cv.vlan,
-				    (uint32_t)slot) : 0;
-	if (err2)
-		log_warn("vm %s: cannot add to the XDP MAC map: %s", name,
-			 strerror(-err2));
 	log_info("vm %s: added at run time", name);
-	*res = json_pack("{s:o}", "vm", vm_json(sw, &sw->vms[slot]));
+	*res = json_pack("{s:o}", "vm", vm_json(look(r), slot));
 	return NULL;
 }
 
 static const char *cmd_vm_del(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
 	const char *code = NULL, *name = arg_str(r, "name", &code);
 	struct vmport *v;
 	int64_t n = 0;
@@ -531,18 +527,24 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 		return code;
 	if (!name)
 		return err(r, FS_CTL_E_INVALID, "vm_del needs a name");
-	i = find_vm(sw, name);
+	i = find_vm(look(r), name);
 	if (i < 0)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
-	v = &sw->vms[i];
-	/* The NIC stops sending its frames first, then the worker lets go. */
-	if (v->cfg.uplink < sw->n_ports)
-		port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac, v->cfg.vlan);
-	ctl_db_close(r->c, i);
-	if (sw_mail_call(sw, SW_MAIL_VM_DEL, i, 0, NULL, &n, CTL_MAIL_TIMEOUT_MS))
+	v = vmport_alloc(1);
+	if (!v)
+		return err(r, FS_CTL_E_INTERNAL, "out of memory");
+	/* The worker takes it out of the MAC tables (the XDP program's
+	 * first), unlinks it, takes its frames back, stops ringing its
+	 * guest, and hands the VM port over in *v: from then on it is this
+	 * thread's to unmap. */
+	if (ctl_mail(r->c, SW_MAIL_VM_DEL, i, 0, v, &n)) {
+		free(v);
 		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
+	}
+	ctl_db_close(r->c, i);
 	vmport_unmap(v);
+	free(v);
 	r->c->frames_at = 0;
 	log_info("vm %s: deleted at run time, %lld frames taken back", name,
 		 (long long)n);
@@ -553,7 +555,7 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 static const char *cmd_capture(struct req *r, json_t **res)
 {
 	struct ctl *c = r->c;
-	struct sw *sw = c->sw;
+	const struct sw_snap *s = look(r);
 	const char *code = NULL, *port = arg_str(r, "port", &code);
 	long long count;
 	int nic = -1, vm = -1;
@@ -581,7 +583,7 @@ static const char *cmd_capture(struct req *r, json_t **res)
 	}
 	if (!port)
 		code = err(r, FS_CTL_E_INVALID, "capture needs a port");
-	else if ((nic = find_nic(sw, port)) < 0 && (vm = find_vm(sw, port)) < 0)
+	else if ((nic = find_nic(s, port)) < 0 && (vm = find_vm(s, port)) < 0)
 		code = err(r, FS_CTL_E_NOT_FOUND,
 			   "no port \"%s\" (flipswitchctl show lists them)", port);
 	else if (r->client < 0)
@@ -597,14 +599,13 @@ static const char *cmd_capture(struct req *r, json_t **res)
 	memcpy(cl->cap_id, ids, ids_len + 1);
 	free(ids);
 	/* The ring is quiet (no port is tapped): start it empty. */
-	sw->cap.cons = __atomic_load_n(&sw->cap.prod, __ATOMIC_ACQUIRE);
-	cl->cap_dropped0 = RD(sw->cap.dropped);
+	sw_cap_cons_reset(c->sw);
+	cl->cap_dropped0 = sw_cap_dropped(c->sw);
 	cl->cap_want = (uint64_t)count;
 	cl->cap_got = 0;
 	cl->capturing = true;
 	c->capture_client = r->client;
-	if (sw_mail_call(sw, SW_MAIL_CAPTURE, nic, vm, NULL, NULL,
-			 CTL_MAIL_TIMEOUT_MS)) {
+	if (ctl_mail(c, SW_MAIL_CAPTURE, nic, vm, NULL, NULL)) {
 		cl->capturing = false;
 		c->capture_client = -1;
 		return err(r, FS_CTL_E_INTERNAL, "the worker did not answer");
@@ -618,7 +619,6 @@ static const char *cmd_capture(struct req *r, json_t **res)
  * a pass. */
 static const char *cmd_set(struct req *r, json_t **res)
 {
-	struct sw *sw = r->c->sw;
 	const char *code = NULL, *key;
 	long long usecs;
 	json_t *v;
@@ -636,9 +636,11 @@ static const char *cmd_set(struct req *r, json_t **res)
 	if (arg_int(r, "max_sleep_usecs", 0, 0, CFG_MAX_SLEEP_USECS, &usecs,
 		    &code))
 		return code;
-	__atomic_store_n(&sw->max_nap_us, (uint32_t)usecs, __ATOMIC_RELAXED);
+	if (ctl_mail(r->c, SW_MAIL_SET_SLEEP, (int)usecs, 0, NULL, NULL))
+		return err(r, FS_CTL_E_INTERNAL,
+			   "the worker did not answer: max_sleep_usecs is as it was");
 	log_info("max_sleep_usecs set to %lld", usecs);
-	*res = json_pack("{s:o}", "switch", settings_json(sw));
+	*res = json_pack("{s:o}", "switch", settings_json(look(r)));
 	return NULL;
 }
 

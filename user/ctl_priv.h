@@ -16,9 +16,6 @@
 /* An error message's most bytes, with its NUL. */
 #define CTL_MSG_MAX 256
 
-/* How long the control thread waits for the worker to take a request. */
-#define CTL_MAIL_TIMEOUT_MS 2000
-
 static inline double ctl_now(void)
 {
 	struct timespec ts;
@@ -38,11 +35,17 @@ bool ctl_peer_privileged(const struct ctl *c, uid_t uid, gid_t gid);
 char *ctl_reply_line(json_t *id, json_t *result, const char *code,
 		     const char *msg);
 
+/* Asks the worker (sw_mail_call) and waits up to c->mail_ms: 0, or
+ * -ETIMEDOUT with nothing done. */
+int ctl_mail(struct ctl *c, int op, int arg, int arg2, void *ptr,
+	     int64_t *result);
+
 /* Serves VM slot's doorbell at path (vm add, before the worker links
  * the VM: nothing is accepted on it until the handler returns). */
 int ctl_db_open(struct ctl *c, int slot, const char *vm, const char *path,
 		const struct doorbell_fds *fds);
-/* Stops serving VM slot's doorbell; the switch stops ringing the guest. */
+/* Stops serving VM slot's doorbell, once the worker let go of the VM
+ * (vm del), or has stopped (ctl_destroy): it is not asked. */
 void ctl_db_close(struct ctl *c, int slot);
 
 #endif /* FS_CTL_PRIV_H */

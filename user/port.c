@@ -744,3 +744,22 @@ int port_xdp_counters(const struct port *pt,
 	free(per);
 	return 0;
 }
+
+int port_xdp_counters_clear(const struct port *pt)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	int fd = bpf_map__fd(pt->skel->maps.counters);
+	struct fs_xdp_counter *zero;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	zero = calloc((size_t)ncpu, sizeof(*zero));
+	if (!zero)
+		return -ENOMEM;
+	for (uint32_t v = 0; v < FS_XDP_NR_VERDICTS && !err; v++)
+		if (bpf_map_update_elem(fd, &v, zero, BPF_ANY))
+			err = -errno;
+	free(zero);
+	return err;
+}

@@ -171,5 +171,7 @@ void port_xsk_stats(const struct port *pt, struct xdp_statistics *out);
 /* Sums the program's per-CPU counters. */
 int port_xdp_counters(const struct port *pt,
 		      struct fs_xdp_counter out[FS_XDP_NR_VERDICTS]);
+/* Zeroes the XDP program's counters (on every CPU); 0 or -errno. */
+int port_xdp_counters_clear(const struct port *pt);
 
 #endif /* FS_PORT_H */

@@ -2,7 +2,9 @@
 /*
  * The mailbox between the control thread and the worker (switch.h): the
  * one way the control thread changes what the worker owns (the VM table,
- * the MAC table's static entries, the capture, the counters).
+ * the MAC tables' static entries, the capture, the counters, the settings,
+ * whether a VM's guest is on its doorbell) or the guests see. What the
+ * control thread reads goes through sw_snapshot (sw_snapshot.c).
  *
  * Owns: sw->mail and sw->snap. Invariants: one request at a time; the
  * worker takes a request only at the start of a pass (sw_mail_poll), so
@@ -44,17 +46,32 @@ static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 	sw_bell_gap_set(sw, v);
 	if (idx == sw->n_vms)
 		sw->n_vms++;
+	/* Last, the NIC's XDP program: frames for it come once it is here. */
+	if (v->cfg.uplink < sw->n_ports) {
+		err = port_mac_add(&sw->ports[v->cfg.uplink], v->cfg.mac,
+				   v->cfg.vlan, (uint32_t)idx);
+		if (err)
+			log_warn("vm %s: cannot add to the XDP MAC map: %s",
+				 v->cfg.name, strerror(-err));
+	}
 	return 0;
 }
 
-static int64_t vm_unlink(struct sw *sw, int idx)
+/* Unlinks VM idx and hands its port over in *out, the caller's from then
+ * on (to unmap). */
+static int64_t vm_unlink(struct sw *sw, int idx, struct vmport *out)
 {
 	struct vmport *v = &sw->vms[idx];
 	uint32_t n;
 
+	/* First the NIC's XDP program stops sending its frames. */
+	if (v->cfg.uplink < sw->n_ports)
+		port_mac_del(&sw->ports[v->cfg.uplink], v->cfg.mac,
+			     v->cfg.vlan);
 	fdb_del(&sw->fdb, v->cfg.mac, v->cfg.vlan);
 	v->attached = false;
 	v->active = false;
+	__atomic_store_n(&v->db_live, 0, __ATOMIC_RELAXED);
 	if (sw->cap.vm == idx) {
 		sw->cap.vm = -1;
 		sw_set_slow(sw);
@@ -62,7 +79,27 @@ static int64_t vm_unlink(struct sw *sw, int idx)
 	/* Frames on its rx ring are counted to it, so this takes them too. */
 	n = pool_reclaim(&sw->pool, v->owner);
 	v->st.reclaimed += n;
+	*out = *v;
+	/* The slot keeps nothing of it to unmap again (sw_fini). */
+	v->region = NULL;
+	v->hdr = NULL;
+	v->fd = v->irq_fd = -1;
 	return n;
+}
+
+/* Whether the switch may ring VM idx's guest: only while one is connected
+ * to its doorbell (ring.h, I); the guest learns it from switch_doorbell. */
+static int64_t vm_doorbell(struct sw *sw, int idx, int live)
+{
+	struct vmport *v = &sw->vms[idx];
+
+	if (idx < 0 || idx >= sw->n_vms || !v->active)
+		return -ENOENT;
+	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
+	/* Release: pairs with the guest's acquire of switch_doorbell. */
+	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,
+			 __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* Worker side of the mailbox, a request posted (sw_mail_poll): takes it
@@ -85,7 +122,7 @@ void sw_mail_take(struct sw *sw)
 		m->result = vm_link(sw, m->arg, m->ptr);
 		break;
 	case SW_MAIL_VM_DEL:
-		m->result = vm_unlink(sw, m->arg);
+		m->result = vm_unlink(sw, m->arg, m->ptr);
 		break;
 	case SW_MAIL_CLEAR:
 		memset(sw->drops, 0, sizeof(sw->drops));
@@ -97,9 +134,20 @@ void sw_mail_take(struct sw *sw)
 			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
 			for (uint32_t q = 0; q < sw->ports[i].n_queues; q++)
 				sw->ports[i].q[q].rx_packets = 0;
+			/* The XDP program's too: one clear, one request. */
+			port_xdp_counters_clear(&sw->ports[i]);
 		}
 		for (int i = 0; i < sw->n_vms; i++)
 			memset(&sw->vms[i].st, 0, sizeof(sw->vms[i].st));
+		m->result = 0;
+		break;
+	case SW_MAIL_DOORBELL:
+		m->result = vm_doorbell(sw, m->arg, m->arg2);
+		break;
+	case SW_MAIL_SET_SLEEP:
+		/* Relaxed: sw_snapshot's load is its one other reader. */
+		__atomic_store_n(&sw->max_nap_us, (uint32_t)m->arg,
+				 __ATOMIC_RELAXED);
 		m->result = 0;
 		break;
 	case SW_MAIL_CAPTURE:

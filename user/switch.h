@@ -67,9 +67,14 @@ enum sw_mail_state {
 enum sw_mail_op {
 	SW_MAIL_FRAMES,      /* fill sw->snap, an ownership audit between batches */
 	SW_MAIL_VM_ADD,      /* link the ready vmport in ptr at slot arg */
-	SW_MAIL_VM_DEL,      /* unlink slot arg, take its frames back */
+	SW_MAIL_VM_DEL,      /* unlink slot arg, take its frames back, hand
+				the vmport over in ptr; result: frames */
 	SW_MAIL_CAPTURE,     /* tap nic arg (or -1) and vm arg2 (or -1) */
-	SW_MAIL_CLEAR,       /* zero the worker's counters (their one writer) */
+	SW_MAIL_CLEAR,       /* zero the worker's counters (their one writer)
+				and the XDP program's */
+	SW_MAIL_DOORBELL,    /* slot arg's guest is (arg2 1) or is not (0)
+				on its doorbell: ring it or not */
+	SW_MAIL_SET_SLEEP,   /* max_sleep_usecs = arg */
 };
 
 struct sw_mail {
@@ -155,8 +160,8 @@ struct sw {
 	uint16_t *held;      /* VMs whose doorbell waits for its bell_gap */
 	uint32_t n_held;
 	uint32_t max_nap_us; /* max_sleep_usecs: from the config, changed at
-				run time by the control thread (flipswitchctl
-				set); the worker loads it once a pass */
+				run time through the mailbox (flipswitchctl
+				set, SW_MAIL_SET_SLEEP); loaded once a pass */
 	uint32_t nap_us;     /* the next nap under light load (sw_run) */
 	bool slack_set;      /* the worker's timer slack is 1 us (naps) */
 	uint64_t naps;       /* naps taken (max_sleep_usecs) */

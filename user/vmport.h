@@ -100,9 +100,9 @@ struct vmport {
 	uint16_t owner;          /* POOL_OWN_VM(index) */
 	int16_t uplink;          /* cfg.uplink */
 	/* Doorbells (ring.h, I..L): db_live says a guest is connected to the
-	 * VM's doorbell socket (the control thread, which serves the
-	 * socket, stores it; the worker loads it); then writing irq_fd
-	 * (below), the guest's vector 0, interrupts the guest. */
+	 * VM's doorbell socket (the control thread serves the socket and
+	 * tells the worker, SW_MAIL_DOORBELL, which stores it); then writing
+	 * irq_fd (below), the guest's vector 0, interrupts the guest. */
 	int db_live;
 	int index;
 	struct vm_stats st;

@@ -8,6 +8,9 @@
  * being served, and every connection held by a peer that may only read
  * (root still gets in). And the files the daemon makes as root: vm add's region
  * and unix_listen's sockets replace only files of their own kind.
+ * And the control thread's two ways to the switch: sw_snapshot shows what
+ * the worker has, and every change (set, clear, vm add and del, a guest on
+ * a doorbell) happens only when the worker takes it from the mailbox.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -31,6 +35,8 @@
 
 #include "ctl.h"
 #include "doorbell.h"
+#include "fsguest.h"
+#include "sw_snapshot.h"
 
 struct fx {
 	struct cfg cfg;
@@ -89,11 +95,20 @@ static int setup_pool(void **state, uint32_t frames)
 	sw->cfg = &f->cfg;
 	sw->batch = 32;
 	sw->cap.nic = sw->cap.vm = -1;
-	sw->bell_fd = sw->mail_fd = -1;
-	sw->vms = calloc(CFG_MAX_VMS, sizeof(*sw->vms));
-	sw->touched = calloc(CFG_MAX_VMS, sizeof(*sw->touched));
-	sw->rxbuf = calloc(sw->batch, sizeof(*sw->rxbuf));
+	sw->mail_fd = -1;
+	/* What a guest on a doorbell rings (the worker never sleeps here). */
+	sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(sw->bell_fd >= 0);
+	/* As sw_init makes them: a guest that attaches has the worker use
+	 * every one. */
+	sw->vms = vmport_alloc(CFG_MAX_VMS);
+	sw->touched = calloc(2 * CFG_MAX_VMS, sizeof(*sw->touched));
+	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
+	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
+	sw->held = calloc(2 * CFG_MAX_VMS, sizeof(*sw->held));
+	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf));
 	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
+	sw->nicbuf = calloc(sw->batch, sizeof(*sw->nicbuf));
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	assert_int_equal(fdb_init(&sw->fdb, 64), 0);
 	assert_int_equal(pool_create(&sw->pool, &f->cfg.pool, CFG_MAX_VMS), 0);
@@ -132,6 +147,7 @@ static int teardown(void **state)
 	for (int i = 0; i < f->sw.n_vms; i++)
 		vmport_destroy(&f->sw.vms[i], &f->sw.pool);
 	pool_destroy(&f->sw.pool);
+	close(f->sw.bell_fd);
 	fdb_fini(&f->sw.fdb);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
@@ -772,6 +788,233 @@ static void test_listen_replaces_only_sockets(void **state)
 	unlink(path);
 }
 
+static void worker_stop(void)
+{
+	F->stop = 1;
+	pthread_join(F->worker, NULL);
+}
+
+static void worker_start(void)
+{
+	F->stop = 0;
+	assert_int_equal(pthread_create(&F->worker, NULL, worker, F), 0);
+}
+
+/* fdb lists each VM's MAC as configured (it printed them byte-reversed). */
+static void test_fdb_macs(void **state)
+{
+	json_t *r = ask(1000, "{\"cmd\":\"fdb\"}");
+	json_t *e = json_object_get(result(r), "entries");
+	int seen = 0;
+
+	(void)state;
+	for (size_t i = 0; i < json_array_size(e); i++) {
+		const char *mac = json_string_value(
+			json_object_get(json_array_get(e, i), "mac"));
+		const char *port = json_string_value(
+			json_object_get(json_array_get(e, i), "port"));
+
+		if (!strcmp(port, "web1")) {
+			assert_string_equal(mac, "52:54:00:00:00:01");
+			seen |= 1;
+		} else if (!strcmp(port, "web2")) {
+			assert_string_equal(mac, "52:54:00:00:00:02");
+			seen |= 2;
+		}
+	}
+	assert_int_equal(seen, 3);
+	json_decref(r);
+}
+
+/* A guest attaches to web2 and the worker lends it frames; with the worker
+ * then stopped, the snapshot says what the worker's state says. */
+static void test_snapshot_reflects_worker_state(void **state)
+{
+	struct sw_snap *s = malloc(sizeof(*s));
+	struct sw *sw = &F->sw;
+	const struct vmport *v = &sw->vms[1];
+	struct fsg g;
+	char e[256];
+	json_t *r;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(fsg_open(&g, F->cfg.pool.path, v->cfg.rings, e,
+				  sizeof(e)), 0);
+	assert_int_equal(fsg_attach(&g, 2000), 0);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":70}}");
+	result(r);
+	json_decref(r);
+	r = ask(1000, "{\"cmd\":\"frames\"}");
+	result(r);
+	json_decref(r);
+	worker_stop();
+	sw->vms[1].st.rx_packets = 11;
+	sw->vms[1].st.tx_bytes = 22;
+	sw->vms[1].st.drops[VM_BAD_LEN] = 3;
+	sw->copies = 5;
+	sw->drops[SW_DROP_HAIRPIN] = 4;
+	sw_snapshot(sw, s);
+
+	/* Earlier tests added and deleted web3 and web4 in slot 2. */
+	assert_int_equal(s->n_vms, sw->n_vms);
+	assert_int_equal(s->n_vms, 3);
+	assert_false(s->vm[2].active);
+	assert_true(s->vm[1].active);
+	assert_true(s->vm[1].attached);
+	assert_true(s->vm[1].held > 0);
+	assert_int_equal(s->vm[1].held, sw->pool.count[v->owner]);
+	assert_int_equal(s->n_free, sw->pool.n_free);
+	assert_false(s->vm[0].attached);
+	assert_int_equal(s->vm[0].held, 0);
+	assert_string_equal(s->vm[1].cfg.name, "web2");
+	assert_int_equal(s->vm[1].region_fd, v->fd);
+	assert_int_equal(s->vm[1].irq_fd, v->irq_fd);
+	assert_memory_equal(&s->vm[1].st, &v->st, sizeof(v->st));
+	assert_int_equal(s->vm[1].st.drops[VM_BAD_LEN], 3);
+	assert_int_equal(s->copies, 5);
+	assert_int_equal(s->drops[SW_DROP_HAIRPIN], 4);
+	assert_int_equal(s->max_sleep_usecs, 70);
+	assert_int_equal(s->frames, 256);
+	assert_string_equal(s->pool_path, F->cfg.pool.path);
+	/* The audit taken before the guest's frames moved on: its sum. */
+	assert_true(s->audit.ok);
+	assert_int_equal((uint64_t)s->audit.fill + s->audit.tx + s->audit.sw +
+				 s->audit.vm[0] + s->audit.vm[1],
+			 256);
+	assert_int_equal(s->n_fdb, 2);
+	for (uint32_t i = 0; i < s->n_fdb; i++) {
+		uint8_t want[6] = { 0x52, 0x54, 0, 0, 0,
+				    (uint8_t)(s->fdb[i].vm + 1) };
+
+		assert_memory_equal(s->fdb[i].mac, want, 6);
+		assert_int_equal(s->fdb[i].vlan, 0);
+	}
+
+	sw->vms[1].st.rx_packets = sw->vms[1].st.tx_bytes = 0;
+	sw->vms[1].st.drops[VM_BAD_LEN] = 0;
+	sw->copies = sw->drops[SW_DROP_HAIRPIN] = 0;
+	worker_start();
+	assert_int_equal(fsg_detach(&g, 2000), 0);
+	fsg_close(&g);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":0}}");
+	result(r);
+	json_decref(r);
+	free(s);
+}
+
+/* Waits up to 2 s for *word to be want. */
+static bool wait_word(const uint32_t *word, uint32_t want)
+{
+	for (int i = 0; i < 200; i++) {
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) == want)
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* One request over the socket, served by the control thread as the
+ * daemon serves it (as root: privileged); the parsed reply. */
+static json_t *ask_sock(const char *req)
+{
+	static char line[1 << 16];
+	int fd = connect_ctl();
+	json_error_t e;
+	json_t *r;
+
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	assert_int_equal(write(fd, "\n", 1), 1);
+	read_line(fd, line, sizeof(line));
+	close(fd);
+	r = json_loads(line, 0, &e);
+	assert_non_null(r);
+	return r;
+}
+
+/* Every change is a request the worker takes: with the worker not
+ * taking any, none happens, each request gives up after the control's
+ * wait with a clear error, and the switch is as it was. */
+static void test_changes_wait_for_the_worker(void **state)
+{
+	char req[512], bell[128], e[256];
+	struct stat st;
+	struct fsg g;
+	json_t *r;
+
+	(void)state;
+	/* Over the socket: the control thread, serving web3's doorbell in
+	 * its loop, makes every request (the mailbox has one caller). */
+	/* web3, with a doorbell, while the worker runs. */
+	snprintf(req, sizeof(req),
+		 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web3\",\"mac\":\"52:54:00:00:00:03\",\"rings\":\"%s/web3\",\"quota\":32}}",
+		 F->dir);
+	r = ask_sock(req);
+	result(r);
+	json_decref(r);
+	snprintf(bell, sizeof(bell), "%s/web3.doorbell", F->dir);
+
+	worker_stop();
+	F->ctl.mail_ms = 100;
+	r = ask_sock("{\"cmd\":\"set\",\"args\":{\"max_sleep_usecs\":50}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INTERNAL);
+	json_decref(r);
+	assert_int_equal(F->sw.max_nap_us, 0);
+
+	F->sw.vms[0].st.drops[VM_DROP_DETACHED] = 7;
+	r = ask_sock("{\"cmd\":\"stats\",\"args\":{\"clear\":true}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INTERNAL);
+	json_decref(r);
+	assert_int_equal(F->sw.vms[0].st.drops[VM_DROP_DETACHED], 7);
+	F->sw.vms[0].st.drops[VM_DROP_DETACHED] = 0;
+
+	r = ask_sock("{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INTERNAL);
+	json_decref(r);
+	assert_true(F->sw.vms[2].active);
+	assert_non_null(F->sw.vms[2].region);
+	assert_int_equal(fdb_lookup(&F->sw.fdb, (uint8_t[]){ 0x52, 0x54, 0, 0, 0, 3 }, 0), 2);
+	assert_int_equal(stat(bell, &st), 0); /* still served */
+
+	snprintf(req, sizeof(req),
+		 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web4\",\"mac\":\"52:54:00:00:00:04\",\"rings\":\"%s/web4\",\"quota\":32,\"doorbell\":\"off\"}}",
+		 F->dir);
+	r = ask_sock(req);
+	assert_string_equal(err_code(r), FS_CTL_E_INTERNAL);
+	json_decref(r);
+	assert_int_equal(F->sw.n_vms, 3);
+	snprintf(req, sizeof(req), "%s/web4", F->dir);
+	assert_int_equal(stat(req, &st), -1); /* its region, unmade */
+
+	/* A guest comes to web3's doorbell: it is greeted, but the switch
+	 * rings it only once the worker is told, and it is told once it
+	 * takes requests again. */
+	assert_int_equal(fsg_open_doorbell(&g, F->cfg.pool.path, bell, e,
+					   sizeof(e)), 0);
+	usleep(300000); /* the control thread asked, and gave up */
+	assert_int_equal(F->sw.vms[2].hdr->switch_doorbell, 0);
+	assert_int_equal(F->sw.vms[2].db_live, 0);
+	worker_start();
+	assert_true(wait_word(&F->sw.vms[2].hdr->switch_doorbell, 1));
+	assert_int_equal(F->sw.vms[2].db_live, 1);
+	r = ask_sock("{\"cmd\":\"show\"}");
+	assert_true(json_is_true(json_object_get(
+		json_array_get(json_object_get(result(r), "vms"), 2),
+		"doorbell_connected")));
+	json_decref(r);
+	/* It leaves: the worker is told. */
+	fsg_close(&g);
+	assert_true(wait_word(&F->sw.vms[2].hdr->switch_doorbell, 0));
+
+	F->ctl.mail_ms = CTL_MAIL_TIMEOUT_MS;
+	r = ask_sock("{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
+	result(r);
+	json_decref(r);
+	assert_false(F->sw.vms[2].active);
+	assert_null(F->sw.vms[2].region); /* handed over and unmapped */
+	assert_int_equal(stat(bell, &st), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -787,6 +1030,9 @@ int main(void)
 		cmocka_unit_test(test_root_gets_in_when_full),
 		cmocka_unit_test(test_vm_add_leaves_other_files),
 		cmocka_unit_test(test_listen_replaces_only_sockets),
+		cmocka_unit_test(test_fdb_macs),
+		cmocka_unit_test(test_snapshot_reflects_worker_state),
+		cmocka_unit_test(test_changes_wait_for_the_worker),
 	};
 
 	const struct CMUnitTest big_pool[] = {
