@@ -2,8 +2,8 @@
 /*
  * What the switch's own files share (switch.c, sw_pass.c, sw_mail.c,
  * sw_idle.c, sw_report.c) and its unit tests use; nothing else includes
- * it. Helpers the pass calls for each frame or VM are static inline here,
- * so that moving them out of the pass's file costs it no call.
+ * it. Helpers the pass calls for each frame or VM are static inline here:
+ * the pass makes no call for them.
  */
 #ifndef FS_SW_INTERNAL_H
 #define FS_SW_INTERNAL_H
