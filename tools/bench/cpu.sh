@@ -16,7 +16,10 @@
 # driver. A case's CPU per packet is its busy time less the baseline's,
 # over the frames it delivered in the window:
 #
-#   cpu_per_packet = (busy - busy of gen-xdp-drop) / (rate x delivered)
+#   cpu_per_packet = (busy - busy of gen-xdp-drop) / frames delivered a second
+#
+# (the baseline scaled by the rates the generator kept in the two, which
+# differ only where it was woken late and skipped frames, fs-gen --pace)
 #
 # so what the generator, veth's transmit and the machine's background cost
 # is taken out, and a receiver that drops frames is charged for the ones it
@@ -79,7 +82,7 @@ cpu_idle() { # idle + iowait of every CPU, in USER_HZ ticks
 # CPU over the window (%, of one CPU: up to CPUs x 100). Leaves SENT, the
 # frames the generator sent.
 cpu_window() {
-	local c=$1 size=$2 rate=$3 run=$4 g t0 t1 i0 i1 u0 u1 secs
+	local c=$1 size=$2 rate=$3 run=$4 g t0 t1 i0 i1 u0 u1 secs b
 	shift 4
 	secs=$(awk -v w="$CPU_WARM" -v s="$CPU_SECS" 'BEGIN {print w + s + 0.5}')
 	peer taskset -c $GEN_CPU "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --size "$size" \
@@ -93,6 +96,14 @@ cpu_window() {
 	t1=$(date +%s.%N) i1=$(cpu_idle) u1=$(cpu_tasks)
 	wait "$g"
 	SENT=$(awk '/^sent/ {print $2}' "$WORK/gen.out")
+	GEN_SECS=$(awk '/^sent/ {print $5}' "$WORK/gen.out")
+	# The rate the generator kept: below the one asked where it was
+	# woken late and skipped frames (fs-gen --pace).
+	b=$(awk '/^sent/ && $5 > 0 {printf "%.0f", $2 / $5}' "$WORK/gen.out")
+	[ -n "$b" ] && rec "$c" "$size" sent_rate frames/s "$b" "$run" "$rate"
+	# Frames a burst: how many a wake-up of the receiving side can find.
+	b=$(awk '/^sent/ && $7 > 0 {printf "%.1f", $2 / $7}' "$WORK/gen.out")
+	[ -n "$b" ] && rec "$c" "$size" gen_burst frames "$b" "$run" "$rate"
 	rec "$c" "$size" cpu_busy % "$(awk -v a="$t0" -v b="$t1" -v i="$((i1 - i0))" \
 		-v hz="$CPU_HZ" -v n="$CPU_N" 'BEGIN {w = b - a; printf "%.2f", 100 * (n * w - i / hz) / w}')" \
 		"$run" "$rate"
@@ -102,11 +113,14 @@ cpu_window() {
 }
 
 # cpu_delivered CASE SIZE RATE RUN GOT: records the share of the frames
-# sent that the receiver got (%); the window's frames are taken to be that
-# share of the rate, the traffic being steady.
+# sent that the receiver got (%) and the rate it got them at (frames/s,
+# over the generator's time): the window's frames are taken to be that
+# rate, the traffic being steady.
 cpu_delivered() {
 	rec "$1" "$2" delivered % "$(awk -v g="${5:-0}" -v s="${SENT:-0}" \
 		'BEGIN {printf "%.2f", (s > 0 ? 100 * g / s : 0)}')" "$4" "$3"
+	rec "$1" "$2" delivered_rate frames/s "$(awk -v g="${5:-0}" -v t="${GEN_SECS:-0}" \
+		'BEGIN {printf "%.0f", (t > 0 ? g / t : 0)}')" "$4" "$3"
 }
 
 cpu_drop() { # SIZE RATE RUN: the baseline, the generator into XDP_DROP
@@ -213,6 +227,8 @@ cpu_group() {
 	rec background "$size" cpu_busy % "$(awk -v a="$t0" -v b="$(date +%s.%N)" -v i="$(($(cpu_idle) - i0))" \
 		-v hz="$CPU_HZ" -v n="$CPU_N" 'BEGIN {w = b - a; printf "%.2f", 100 * (n * w - i / hz) / w}')" \
 		"$run" "$rate"
+	awk '$1 == "background" {b = $5} END {exit !(b > 90 * n)}' n="$CPU_N" "$RAW" &&
+		echo "# CPU per packet: the machine was $(awk '$1 == "background" {b = $5} END {print b}' "$RAW") % busy without us before $size B at $rate frames/s: the machine count (cpu_per_packet) cannot see what a case adds to a machine with no idle time; see cpu_per_packet_tasks"
 	cpu_drop "$size" "$rate" "$run"
 	cpu_want afxdp-rxdrop && cpu_afxdp "$size" "$rate" "$run"
 	for m in "${CPU_MODES[@]}"; do
@@ -230,7 +246,7 @@ cpu_group() {
 # cpu_derive: from the raw records, each case's cpu_per_packet (us) against
 # its group's baseline, and the best mode of flipswitch and flipswitch-copy
 # run by run (its mode in best_mode_index: CPU_MODES' order, from 1); the
-# same from cpu_tasks as cpu_per_packet_tasks (the best mode by that count).
+# same from cpu_tasks as cpu_per_packet_tasks (best_mode_index_tasks).
 cpu_derive() {
 	__cpu_derive cpu_busy cpu_per_packet
 	cat "$WORK/cpu.derived" >>"$RAW"
@@ -239,17 +255,24 @@ cpu_derive() {
 }
 
 __cpu_derive() { # FROM TO
-	awk -v modes="${CPU_MODES[*]}" -v from="$1" -v to="$2" '
+	awk -v modes="${CPU_MODES[*]}" -v from="$1" -v to="$2" -v n="$CPU_N" '
 		$3 == from && NF >= 7 { busy[$1, $2, $6, $7] = $5; pts[$2, $6, $7] = 1 }
-		$3 == "delivered" && NF >= 7 { got[$1, $2, $6, $7] = $5 }
+		$3 == "delivered_rate" && NF >= 7 { got[$1, $2, $6, $7] = $5 }
+		$3 == "sent_rate" && NF >= 7 { sr[$1, $2, $6, $7] = $5 }
 		END {
 			nm = split(modes, M, " ")
 			for (k in busy) {
 				split(k, f, SUBSEP)
 				if (f[1] == "gen-xdp-drop") continue
-				b = (("gen-xdp-drop", f[2], f[3], f[4]) in busy) ? busy["gen-xdp-drop", f[2], f[3], f[4]] : ""
-				d = got[k] / 100 * f[4]
-				if (b == "" || d <= 0) continue
+				g = "gen-xdp-drop" SUBSEP f[2] SUBSEP f[3] SUBSEP f[4]
+				d = got[k]
+				if (!(g in busy) || d <= 0 || sr[g] <= 0) continue
+				# A machine with no idle time during the baseline
+				# has none to give to a case either: nothing to
+				# measure there (see cpu_per_packet_tasks).
+				if (from == "cpu_busy" && busy[g] >= 98 * n) continue
+				# The baseline scaled to the frames this case sent.
+				b = busy[g] * sr[k] / sr[g]
 				us = (busy[k] - b) / 100 / d * 1e6
 				cpp[k] = us
 				printf "%s %s %s us %.3f %s %s\n", f[1], f[2], to, us, f[3], f[4]
@@ -266,8 +289,8 @@ __cpu_derive() { # FROM TO
 						}
 					if (best != "") {
 						printf "%s %s %s us %.3f %s %s\n", name, f[1], to, best, f[2], f[3]
-						if (to == "cpu_per_packet")
-							printf "%s %s best_mode_index index %d %s %s\n", name, f[1], bm, f[2], f[3]
+						printf "%s %s best_mode_index%s index %d %s %s\n", name, f[1],
+							(to == "cpu_per_packet" ? "" : "_tasks"), bm, f[2], f[3]
 					}
 				}
 			}

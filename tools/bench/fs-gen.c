@@ -6,6 +6,7 @@
  * a given time or count, and says what it sent:
  *
  *   sent N frames in S s
+ *   sent N frames in S s, B bursts, K skipped      (with --pace)
  *
  * Frames are built once into a UMEM of their own and sent again and again;
  * with --stamp each carries the CLOCK_MONOTONIC time it was queued (ns, at
@@ -20,7 +21,9 @@
  * absolute timer, so oversleeping makes the next burst larger rather than
  * the rate lower), sends every frame due by then and sleeps again, as a NIC
  * moderating its interrupts hands frames over, and leaves its CPU idle in
- * between for the CPU-per-packet cases to count.
+ * between for the CPU-per-packet cases to count. Woken more than 1 ms late
+ * it skips what it owes beyond 1 ms (counted), so that a stall does not
+ * turn into a burst of thousands that floods the receiver's rings.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,6 +46,9 @@
 #define RING 2048
 #define BATCH 64
 #define MAX_DST 1024
+/* With --pace, at most this many seconds of frames are owed (and at least
+ * 64 frames): after a longer stall the rest is skipped and counted. */
+#define PACE_OWED 0.001
 
 static volatile sig_atomic_t stop;
 static void on_sig(int s) { (void)s; stop = 1; }
@@ -98,7 +104,7 @@ static void usage(FILE *o)
 		"for S seconds (default 2) or N frames, at full speed or PPS frames/s.\n"
 		"With --rate, --pace US sends what is due in a burst every US microseconds\n"
 		"(1..100000) and sleeps in between instead of spinning.\n"
-		"Prints \"sent N frames in S s\".\n");
+		"Prints \"sent N frames in S s\" (with --pace, \", B bursts, K skipped\").\n");
 }
 
 int main(int argc, char **argv)
@@ -122,7 +128,7 @@ int main(int argc, char **argv)
 	const char *ifname = NULL;
 	unsigned int ndst = 0, dcount = 0, size = 64, len, zc = 0, stamp = 0;
 	double seconds = 2, rate = 0, pace = 0, t0, now = 0, burst = 0;
-	unsigned long long count = 0, sent = 0, done = 0;
+	unsigned long long count = 0, sent = 0, done = 0, wakes = 0, skipped = 0;
 	struct xsk_ring_prod tx, fq;
 	struct xsk_ring_cons cq;
 	struct xsk_umem *umem;
@@ -221,13 +227,21 @@ int main(int argc, char **argv)
 		if (now - t0 >= seconds || (count && sent >= count))
 			break;
 		if (rate > 0) {
-			double due = (now - t0) * rate - (double)sent;
+			double due = (now - t0) * rate - (double)(sent + skipped);
 
+			if (pace > 0 && due > 64 && due > rate * PACE_OWED) {
+				/* Woken far too late (a CPU taken by other
+				 * work): the frames owed beyond the bound are
+				 * not sent, so that no burst is larger than a
+				 * stall of PACE_OWED would make it. */
+				skipped += (unsigned long long)(due - rate * PACE_OWED);
+				due = (now - t0) * rate - (double)(sent + skipped);
+			}
 			if (due < 1 && pace > 0) {
 				/* The burst is out: the next one a pace after
 				 * this one began, or when a frame is due if
 				 * that is later (rates below 1 / pace). */
-				double next = burst + pace, first = t0 + (sent + 1) / rate;
+				double next = burst + pace, first = t0 + (sent + skipped + 1) / rate;
 				struct timespec ts;
 
 				if (xsk_ring_prod__needs_wakeup(&tx))
@@ -238,6 +252,7 @@ int main(int argc, char **argv)
 				ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
 				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 				burst = tool_now();
+				wakes++;
 				continue;
 			}
 			if (due < 1) {
@@ -280,7 +295,11 @@ int main(int argc, char **argv)
 			sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
 	}
 	now = tool_now();
-	printf("sent %llu frames in %.6f s\n", sent, now - t0);
+	if (pace > 0)
+		printf("sent %llu frames in %.6f s, %llu bursts, %llu skipped\n", sent,
+		       now - t0, wakes + 1, skipped);
+	else
+		printf("sent %llu frames in %.6f s\n", sent, now - t0);
 	xsk_socket__delete(xsk);
 	xsk_umem__delete(umem);
 	return 0;
