@@ -118,8 +118,15 @@ $(BUILD)/guest/flipswitch-guest: tools/flipswitch-guest.c tools/toolutil.h $(wil
 	$(Q)mkdir -p $(BUILD)/guest
 	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ tools/flipswitch-guest.c tools/guest/fsguest.c tools/guest/fsvfio.c
 
-# The test guest: Debian's kernel and busybox, the static guest side.
-guest-image: $(BUILD)/guest/flipswitch-guest
+# The test guest's XDP loader for the driver's tests (static, no libbpf).
+$(BUILD)/guest/fsn-xdp: guest/linux/fsn-xdp.c
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(BUILD)/guest
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+
+# The test guest: Debian's kernel and busybox, the static guest side, the
+# flipswitch_net driver (built by mkguest.sh against Debian's headers).
+guest-image: $(BUILD)/guest/flipswitch-guest $(BUILD)/guest/fsn-xdp
 	$(Q)tools/mkguest.sh $(BUILD)/guest
 
 $(BUILD)/fs-pkt: tools/fs-pkt.c tools/pcapout.h tools/toolutil.h
