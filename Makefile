@@ -112,8 +112,15 @@ $(BUILD)/guest/flipswitch-guest: guest/flipswitch-guest.c tools/toolutil.h $(wil
 	$(Q)mkdir -p $(BUILD)/guest
 	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ guest/flipswitch-guest.c $(GUEST_LIB)
 
-# The test guest: Debian's kernel and busybox, the static guest side.
-guest-image: $(BUILD)/guest/flipswitch-guest
+# The test guest's XDP loader for the driver's tests (static, no libbpf).
+$(BUILD)/guest/fsn-xdp: guest/linux/fsn-xdp.c
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(BUILD)/guest
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+
+# The test guest: Debian's kernel and busybox, the static guest side, the
+# flipswitch_net driver (built by mkguest.sh against Debian's headers).
+guest-image: $(BUILD)/guest/flipswitch-guest $(BUILD)/guest/fsn-xdp
 	$(Q)tools/mkguest.sh $(BUILD)/guest
 
 # --- host tools -------------------------------------------------------------

@@ -9,7 +9,8 @@
 # traffic for a few seconds while the switch's counters are shown every
 # second; prints what each guest received; removes everything it made.
 # GUESTS=qemu boots the two guests in QEMU (make guest-image) instead of
-# running them as host processes.
+# running them as host processes, and then once more with the flipswitch_net
+# driver: they ping each other and the wire through their own interfaces.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=$TOP/build
@@ -135,6 +136,27 @@ for vm in web1 web2; do
 		"${drops:-none}"
 done
 echo "   expected: web1 $((5 * N1)) unicast + 50 broadcast; web2 $((5 * N2)) unicast + 50 broadcast + 500 from web1"
+
+if [ "$GUESTS" = qemu ]; then
+	say "6b. The guests' own interfaces (the flipswitch_net driver): ping each other and the wire"
+	# veth leaves checksums to the receiver; the switch takes frames raw.
+	ip netns exec "$NS_PEER" ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
+	ip -n "$NS_PEER" addr add 10.77.0.1/24 dev "$IF_PEER"
+	n=$(grep -c "vm web2: guest attached" "$LOG")
+	"$TOP/tools/flipswitch-run-guest" web2 -c "$WORK/demo.conf" --net 10.77.0.12/24 \
+		--timeout 90 -- nc -l -p 7000 >"$WORK/web2-net.out" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 1800); do
+		[ "$(grep -c "vm web2: guest attached" "$LOG")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	ip netns exec "$NS_PEER" ping -c 3 -W 5 10.77.0.12 2>&1 | grep -E 'bytes from|transmitted' |
+		sed 's/^/   wire: /'
+	"$TOP/tools/flipswitch-run-guest" web1 -c "$WORK/demo.conf" --net 10.77.0.11/24 --timeout 90 -- \
+		sh -c 'ping -c 3 10.77.0.12; ping -c 3 10.77.0.1; nc 10.77.0.12 7000 </dev/null' 2>&1 |
+		tr -d '\r' | grep -E '^(guest: eth|PING|64 bytes|[0-9]+ packets)' | sed 's/^/   web1: /'
+	wait "${PIDS[-1]}" 2>/dev/null
+fi
 
 say "7. flipswitchctl: the VMs, their counters, and the frame ownership audit"
 $CTL show | sed 's/^/   /'

@@ -4,11 +4,15 @@
 #   tools/install-deps.sh [bench]   bench: also what make bench uses
 set -euo pipefail
 
+# gcc-12, binutils, libelf1 and libssl3: the guest driver is built with
+# the unpacked linux-headers/linux-kbuild of the test guest's kernel,
+# whose compiler and programs need them (make guest-image).
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
 	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils
+	gcc-12 binutils libelf1 libssl3
 )
 # The plot of make bench (DPDK, a peer, is installed by its case).
 [ "${1:-}" = bench ] && pkgs+=(gnuplot-nox)

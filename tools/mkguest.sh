@@ -2,7 +2,7 @@
 # Builds the minimal test guest into DIR (default build/guest):
 #   vmlinux        Debian's linux-image-amd64 kernel, uncompressed: QEMU
 #                  boots an ELF kernel with a PVH note directly (~2 s on TCG)
-#   initramfs.gz   busybox (static), the static flipswitch-guest, the VFIO
+#   initramfs.gz   busybox (static), the static flipswitch-guest and fsn-xdp, the VFIO
 #                  modules of that kernel (for flipswitch-guest --pci --irq),
 #                  the flipswitch_net driver (guest/linux/), and an init
 #                  that loads them, runs the command given on the kernel
@@ -19,10 +19,12 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 GUEST_BIN=$DIR/flipswitch-guest
+XDP_BIN=$DIR/fsn-xdp
 BUSYBOX=/bin/busybox
 
 die() { echo "mkguest: $*" >&2; exit 1; }
 [ -x "$GUEST_BIN" ] || die "$GUEST_BIN is missing (make $GUEST_BIN)"
+[ -x "$XDP_BIN" ] || die "$XDP_BIN is missing (make $XDP_BIN)"
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 	die "$BUSYBOX is not the static busybox (apt-get install busybox-static)"
 
@@ -33,7 +35,7 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 is"
 ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-stamp="$pkg $ver $(cat "$GUEST_BIN" "$BUSYBOX" "$0" "$(command -v ethtool)" "$TOP"/guest/linux/* \
+stamp="$pkg $ver $(cat "$GUEST_BIN" "$XDP_BIN" "$BUSYBOX" "$0" "$(command -v ethtool)" "$TOP"/guest/linux/* \
 	"$TOP/include/flipswitch/ring.h" | sha256sum | cut -c1-16)"
 if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] &&
 	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/initramfs.gz" ] &&
@@ -123,6 +125,7 @@ for m in $mods; do
 done
 cp "$BUSYBOX" "$ir/bin/busybox"
 cp "$GUEST_BIN" "$ir/bin/flipswitch-guest"
+cp "$XDP_BIN" "$ir/bin/fsn-xdp"
 cp "$work/flipswitch_net.ko" "$ir/lib/modules/flipswitch_net.ko"
 # ethtool (busybox has none), with the shared libraries it links, for the
 # driver's counters (ethtool -S) and identity (ethtool -i).

@@ -58,7 +58,7 @@ struct fsn_stats {
 	/* the tx lock */
 	u64 tx_packets;
 	u64 tx_bytes;
-	u64 tx_drop_too_big;	/* longer than a frame holds */
+	u64 tx_drop_bad_len;	/* longer than a frame holds, or no header */
 	u64 tx_bad_alloc;	/* lent frame outside the pool: skipped */
 	u64 tx_stop_no_frame;	/* queue stopped: alloc ring empty */
 	u64 tx_stop_ring_full;	/* queue stopped: tx ring full */

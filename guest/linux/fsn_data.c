@@ -141,7 +141,7 @@ netdev_tx_t fsn_start_xmit(struct sk_buff *skb, struct net_device *ndev)
 	u8 *to;
 
 	if (unlikely(len > p->frame_size - p->headroom || len < ETH_HLEN)) {
-		p->st.tx_drop_too_big++;
+		p->st.tx_drop_bad_len++;
 		dev_kfree_skb_any(skb);
 		goto out;
 	}

@@ -259,8 +259,11 @@ static void fsn_watchdog(struct work_struct *w)
 			fsn_quiesce(p);
 			p->state = FSN_WAIT;
 			next = FSN_WATCH_ASK;
-		} else if (netif_queue_stopped(p->ndev)) {
-			/* A doorbell lost or never asked for: look now. */
+		} else if (netif_queue_stopped(p->ndev) ||
+			   READ_ONCE(*p->rx.producer) !=
+				   READ_ONCE(p->rx.cached_cons)) {
+			/* A doorbell lost or never asked for: look now (a
+			 * racy hint; NAPI itself reads the rings). */
 			fsn_napi_kick(p);
 		}
 		break;
@@ -346,7 +349,7 @@ static void fsn_get_stats64(struct net_device *ndev,
 	s->rx_errors = READ_ONCE(st->rx_drop_bad_addr) +
 		       READ_ONCE(st->rx_drop_bad_len) +
 		       READ_ONCE(st->rx_drop_runt);
-	s->tx_dropped = READ_ONCE(st->tx_drop_too_big);
+	s->tx_dropped = READ_ONCE(st->tx_drop_bad_len);
 }
 
 static const struct net_device_ops fsn_netdev_ops = {
@@ -374,7 +377,7 @@ static const struct fsn_stat_desc fsn_stats_desc[] = {
 	FSN_STAT(rx_drop_runt), FSN_STAT(rx_drop_nomem),
 	FSN_STAT(rx_ring_bad), FSN_STAT(free_ring_full),
 	FSN_STAT(tx_packets), FSN_STAT(tx_bytes),
-	FSN_STAT(tx_drop_too_big), FSN_STAT(tx_bad_alloc),
+	FSN_STAT(tx_drop_bad_len), FSN_STAT(tx_bad_alloc),
 	FSN_STAT(tx_stop_no_frame), FSN_STAT(tx_stop_ring_full),
 	FSN_STAT(tx_ring_bad),
 	FSN_STAT(xdp_pass), FSN_STAT(xdp_drop), FSN_STAT(xdp_tx),

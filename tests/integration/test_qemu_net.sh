@@ -53,7 +53,14 @@ bye_wait() { # bye_wait ADDR PID: tells the guest to finish, waits for it
 	done
 	wait "$2"
 }
-console() { tr -d '\r' <"$1"; }
+console() { tr -d '\r' <"$1" | grep -v '^guest: running'; }
+says() { console "$1" | grep -Eq -- "$2"; }      # says FILE ERE
+says_line() { console "$1" | grep -qx -- "$2"; } # says_line FILE LINE
+wait_says() { # wait_says FILE LINE SECONDS: until the guest prints LINE
+	local i
+	for i in $(seq $(($3 * 10))); do says_line "$1" "$2" && return 0; sleep 0.1; done
+	return 1
+}
 
 # The MTU case needs the wire to carry the largest frame: 2048-byte pool
 # frames hold 1778 bytes of IP after the 256 of headroom and 14 of header.
@@ -71,11 +78,15 @@ no_oops() { ! cat "$@" | tr -d '\r' | grep -v '^guest: running' | grep -E "$OOPS
 
 # --- 1. the wire pings a guest: ARP from the wire reaches it, its replies
 # leave through the NIC; 3. the largest MTU passes with don't-fragment,
-# one byte more is refused
+# one byte more is refused; 6. XDP in the guest: a program that drops
+# the test frames (ethertype 0x88b5; IPv4 and ARP pass), then one that
+# sends them back with XDP_TX, the same frame and no copy (fsn-xdp)
+N=20
 net_guest web1 "$G1" "$WORK/p1.out" sh -c "ethtool -i \$FS_IF; cat /sys/class/net/\$FS_IF/address
 	ip link set \$FS_IF mtu $((MAXMTU + 1)) && echo 'mtu $((MAXMTU + 1)) accepted'
 	ip link set \$FS_IF mtu $MAXMTU && echo 'mtu $MAXMTU set'
-	$WAIT_BYE; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
+	$WAIT_BYE; fsn-xdp \$FS_IF drop; $WAIT_BYE; fsn-xdp \$FS_IF tx; $WAIT_BYE
+	fsn-xdp \$FS_IF off; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
 g1=$LAST_GUEST
 peer ping -c 100 -i 0.02 -W 5 "$G1" >"$WORK/ping1.out" 2>&1
 check "the wire pings guest 1 through flipswitch_net: 100 sent, 100 received" \
@@ -83,21 +94,30 @@ check "the wire pings guest 1 through flipswitch_net: 100 sent, 100 received" \
 peer ping -M do -s $((MAXMTU - 28)) -c 3 -W 5 "$G1" >"$WORK/ping1m.out" 2>&1
 check "a $MAXMTU-byte ping with don't-fragment passes (MTU $MAXMTU both ways)" \
 	grep -q '3 packets transmitted, 3 received' "$WORK/ping1m.out"
+bye "$G1"
+wait_says "$WORK/p1.out" "fsn-xdp: drop on eth0" 20
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count "$N" --size 200 >/dev/null
+bye "$G1"
+wait_says "$WORK/p1.out" "fsn-xdp: tx on eth0" 20
+peer_recv "$N" "$VM1" "$WORK/xdptx.rx.pcap"
+r=$LAST_RECV
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --src "$PEER_MAC" --count "$N" --size 300 --seed 4 -w "$WORK/xdptx.pcap" >/dev/null
+wait "$r"
+check "XDP_TX in the guest: the $N frames come back to the wire byte for byte, MACs swapped" \
+	"$B/fs-pkt" cmp --swap-mac "$WORK/xdptx.pcap" "$WORK/xdptx.rx.pcap"
 bye_wait "$G1" "$g1"
 rc=$?
 check "guest 1 exits 0, its interface came up with carrier" \
-	bash -c "[ $rc -eq 0 ] && tr -d '\r' <$WORK/p1.out | grep -q 'guest: eth[0-9]* $G1/24 carrier 1'"
-check "the driver took the MAC from the ring header" \
-	bash -c "tr -d '\r' <$WORK/p1.out | grep -qx '$VM1'"
+	test "$rc" -eq 0 -a -n "$(console "$WORK/p1.out" | grep "guest: eth[0-9]* $G1/24 carrier 1")"
+check "the driver took the MAC from the ring header" says_line "$WORK/p1.out" "$VM1"
 check "ethtool -i names the driver and the ring ABI" \
-	bash -c "tr -d '\r' <$WORK/p1.out | grep -q '^driver: flipswitch_net' &&
-		tr -d '\r' <$WORK/p1.out | grep -q '^firmware-version: ABI 1\.'"
+	eval 'says_line "$WORK/p1.out" "driver: flipswitch_net" && says "$WORK/p1.out" "^firmware-version: ABI 1\."'
 check "MTU $MAXMTU is taken, $((MAXMTU + 1)) refused" \
-	bash -c "tr -d '\r' <$WORK/p1.out | grep -qx 'mtu $MAXMTU set' &&
-		! tr -d '\r' <$WORK/p1.out | grep -qx 'mtu $((MAXMTU + 1)) accepted'"
+	eval 'says_line "$WORK/p1.out" "mtu $MAXMTU set" && ! says_line "$WORK/p1.out" "mtu $((MAXMTU + 1)) accepted"'
 check "ethtool -S counts what was received and sent" \
-	bash -c "tr -d '\r' <$WORK/p1.out | grep -Eq 'rx_packets: [1-9][0-9]{2}' &&
-		tr -d '\r' <$WORK/p1.out | grep -Eq 'tx_packets: [1-9][0-9]{2}'"
+	eval 'says "$WORK/p1.out" "rx_packets: [1-9][0-9]{2}" && says "$WORK/p1.out" "tx_packets: [1-9][0-9]{2}"'
+check "ethtool -S counts $N frames dropped by XDP and $N sent back by XDP_TX" \
+	eval 'says "$WORK/p1.out" "^ *xdp_drop: $N\$" && says "$WORK/p1.out" "^ *xdp_tx: $N\$"'
 check "no oops or warning in guest 1's kernel" no_oops "$WORK/p1.out"
 check "after ip link set down every frame is back (web1 holds none)" frames_back web1
 
@@ -123,20 +143,19 @@ rc2=$?
 sent=$(console "$WORK/s1.out" | sed -n 's/^sent \([0-9a-f]*\).*/\1/p')
 recv=$(console "$WORK/r2.out" | sed -n 's/^recv \([0-9a-f]*\).*/\1/p')
 check "guest 1 pings guest 2: 5 sent, 5 received" \
-	bash -c "tr -d '\r' <$WORK/s1.out | grep -q '5 packets transmitted, 5 packets received'"
+	says "$WORK/s1.out" '5 packets transmitted, 5 packets received'
 check "guest 2 pings guest 1: 5 sent, 5 received" \
-	bash -c "tr -d '\r' <$WORK/r2.out | grep -q '5 packets transmitted, 5 packets received'"
+	says "$WORK/r2.out" '5 packets transmitted, 5 packets received'
 check "20 MB from guest 1 to guest 2 over TCP: same sha256 ($sent)" \
 	test -n "$sent" -a "$sent" = "$recv"
 check "both guests exit 0" test "$rc1" -eq 0 -a "$rc2" -eq 0
 check "no oops or warning in the guests' kernels" no_oops "$WORK/s1.out" "$WORK/r2.out"
 check "every frame back after both detached" bash -c "$B/flipswitchctl -s $WORK/ctl.sock -j frames | jq -e '.ok and .vms.web1 == 0 and .vms.web2 == 0'"
 check "guest 2 took doorbells (MSI-X) and rang the switch" \
-	bash -c "tr -d '\r' <$WORK/r2.out | grep -Eq 'irqs: [1-9]' &&
-		tr -d '\r' <$WORK/r2.out | grep -Eq 'doorbells_(tx|free): [1-9]'"
+	eval 'says "$WORK/r2.out" "irqs: [1-9]" && says "$WORK/r2.out" "doorbells_(tx|free): [1-9]"'
 
 # --- 4. the switch restarted under a running guest: carrier off and on,
-# traffic resumes; 5. ip link set down/up and rmmod under traffic leave no
+# traffic resumes; a guest killed mid-transfer gives its frames back; 5. ip link set down/up and rmmod under traffic leave no
 # frame with the VM and no oops
 net_guest web1 "$G1" "$WORK/d1.out" sh -c "$WAIT_BYE
 	ip link set \$FS_IF down; ip link set \$FS_IF up
@@ -145,7 +164,25 @@ net_guest web1 "$G1" "$WORK/d1.out" sh -c "$WAIT_BYE
 	sleep 1; ethtool -S \$FS_IF | grep -E 'attaches|switch_lost'
 	rmmod flipswitch_net && echo rmmod done; sleep 1; dmesg | grep -E '$OOPS'; true"
 d1=$LAST_GUEST
+# A guest's QEMU SIGKILLed mid-transfer (the wire streams TCP to it): its
+# frames come back once its heartbeat stops; guest 1 is undisturbed.
+net_guest web2 "$G2" "$WORK/k2.out" sh -c "nc -l -p 7001 >/dev/null"
+k2=$LAST_GUEST
+peer timeout 30 busybox nc "$G2" 7001 </dev/zero >/dev/null 2>&1 &
+stream=$!
+BG_PIDS+=($stream)
+sleep 2
+# flipswitch-run-guest -> timeout -> qemu-system-x86_64
+qemu=$(pgrep -P "$(pgrep -P "$k2")")
+check "guest 2's QEMU found and SIGKILLed mid-transfer" kill -KILL "$qemu"
+wait "$k2" 2>/dev/null
+kill "$stream" 2>/dev/null
 peer ping -c 10 -i 0.05 -W 5 "$G1" >"$WORK/ping3.out" 2>&1
+check "guest 1 is undisturbed: 10 sent, 10 received" \
+	grep -q '10 packets transmitted, 10 received' "$WORK/ping3.out"
+check "the killed guest is taken for gone, its frames taken back" \
+	wait_log "vm web2: guest silent for 1000 ms, taken for gone; [1-9][0-9]* frames taken back" 10
+check "the killed guest holds no frame" frames_back web2
 n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
 stop_daemon
 start_daemon "$WORK/fs.conf" || { not_ok "daemon restarts"; exit 1; }
@@ -164,12 +201,11 @@ bye_wait "$G1" "$d1"
 rc=$?
 kill "$flood" 2>/dev/null
 check "guest 1: carrier back after ip link set down and up" \
-	bash -c "tr -d '\r' <$WORK/d1.out | grep -qx 'carrier 1 after down and up'"
+	says_line "$WORK/d1.out" 'carrier 1 after down and up'
 check "guest 1 counted the switch lost once and attached 3 times" \
-	bash -c "tr -d '\r' <$WORK/d1.out | grep -Eq 'switch_lost: 1\$' &&
-		tr -d '\r' <$WORK/d1.out | grep -Eq 'attaches: 3\$'"
+	eval 'says "$WORK/d1.out" "switch_lost: 1\$" && says "$WORK/d1.out" "attaches: 3\$"'
 check "rmmod under traffic: done, guest exits 0" \
-	bash -c "[ $rc -eq 0 ] && tr -d '\r' <$WORK/d1.out | grep -qx 'rmmod done'"
+	eval '[ $rc -eq 0 ] && says_line "$WORK/d1.out" "rmmod done"'
 check "no oops or warning in guest 1's kernel" no_oops "$WORK/d1.out"
 check "after rmmod no frame is left with the VM" frames_back web1
 stop_daemon
