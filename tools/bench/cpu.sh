@@ -45,7 +45,7 @@ CPU_PACE=${BENCH_PACE:-50}     # us between the generator's bursts
 CPU_WARM=1                     # s of traffic before the window opens
 CPU_HZ=$(getconf CLK_TCK)
 CPU_N=$(grep -c '^cpu[0-9]' /proc/stat)
-# The flipswitch modes: name suffix, guest's wait, config lines.
+# The flipswitch modes (cpu_flipswitch), in best_mode_index's order.
 CPU_MODES=(busy-poll doorbell nap)
 
 cpu_want() { [[ $1 =~ ${BENCH_CPU_CASES:-.} ]]; }
@@ -77,6 +77,11 @@ cpu_idle() { # idle + iowait of every CPU, in USER_HZ ticks
 	awk '/^cpu[0-9]/ {i += $5 + $6} END {print i}' /proc/stat
 }
 
+cpu_busy() { # T0 T1 IDLE_TICKS: busy % of one CPU between two samples
+	awk -v a="$1" -v b="$2" -v i="$3" -v hz="$CPU_HZ" -v n="$CPU_N" \
+		'BEGIN {w = b - a; printf "%.2f", 100 * (n * w - i / hz) / w}'
+}
+
 # cpu_window CASE SIZE RATE RUN [GEN ARGS...]: runs the paced generator
 # for the warm-up, the window and half a second more, and records the busy
 # CPU over the window (%, of one CPU: up to CPUs x 100). Leaves SENT, the
@@ -101,12 +106,11 @@ cpu_window() {
 	# woken late and skipped frames (fs-gen --pace).
 	b=$(awk '/^sent/ && $5 > 0 {printf "%.0f", $2 / $5}' "$WORK/gen.out")
 	[ -n "$b" ] && rec "$c" "$size" sent_rate frames/s "$b" "$run" "$rate"
-	# Frames a burst: how many a wake-up of the receiving side can find.
+	# Frames between two of the generator's sleeps: what a wake-up of the
+	# receiving side finds at once (many more where it was starved).
 	b=$(awk '/^sent/ && $7 > 0 {printf "%.1f", $2 / $7}' "$WORK/gen.out")
 	[ -n "$b" ] && rec "$c" "$size" gen_burst frames "$b" "$run" "$rate"
-	rec "$c" "$size" cpu_busy % "$(awk -v a="$t0" -v b="$t1" -v i="$((i1 - i0))" \
-		-v hz="$CPU_HZ" -v n="$CPU_N" 'BEGIN {w = b - a; printf "%.2f", 100 * (n * w - i / hz) / w}')" \
-		"$run" "$rate"
+	rec "$c" "$size" cpu_busy % "$(cpu_busy "$t0" "$t1" $((i1 - i0)))" "$run" "$rate"
 	[ -n "$u0" ] && [ -n "$u1" ] &&
 		rec "$c" "$size" cpu_tasks % "$(awk -v a="$t0" -v b="$t1" -v u="$((u1 - u0))" \
 			'BEGIN {printf "%.2f", 100 * u / 1e9 / (b - a)}')" "$run" "$rate"
@@ -224,8 +228,7 @@ cpu_group() {
 	# on it, every case's busy time carries that work's too.
 	t0=$(date +%s.%N) i0=$(cpu_idle)
 	sleep 1
-	rec background "$size" cpu_busy % "$(awk -v a="$t0" -v b="$(date +%s.%N)" -v i="$(($(cpu_idle) - i0))" \
-		-v hz="$CPU_HZ" -v n="$CPU_N" 'BEGIN {w = b - a; printf "%.2f", 100 * (n * w - i / hz) / w}')" \
+	rec background "$size" cpu_busy % "$(cpu_busy "$t0" "$(date +%s.%N)" $(($(cpu_idle) - i0)))" \
 		"$run" "$rate"
 	awk '$1 == "background" {b = $5} END {exit !(b > 90 * n)}' n="$CPU_N" "$RAW" &&
 		echo "# CPU per packet: the machine was $(awk '$1 == "background" {b = $5} END {print b}' "$RAW") % busy without us before $size B at $rate frames/s: the machine count (cpu_per_packet) cannot see what a case adds to a machine with no idle time; see cpu_per_packet_tasks"
