@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick
+.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -52,6 +52,7 @@ help:
 	@echo '                (GUESTS=qemu: the guests boot in QEMU)'
 	@echo 'make bench      the benchmarks side by side, CPU per packet at fixed rates too (~30 min), $(BUILD)/bench/results.json'
 	@echo 'make bench-quick  the same in ~3 minutes, fewer sizes, CPU per packet at 100 k frames/s'
+	@echo 'make bench-guest  a guest on flipswitch_net next to virtio-net + tap (~5 min, TCG)'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make clean      remove $(BUILD)/'
@@ -118,9 +119,15 @@ $(BUILD)/guest/fsn-xdp: guest/linux/fsn-xdp.c
 	$(Q)mkdir -p $(BUILD)/guest
 	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
 
+# The benchmarks' UDP receiver inside the test guest (static).
+$(BUILD)/guest/fs-udpsink: tools/bench/fs-udpsink.c
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(BUILD)/guest
+	$(Q)$(CC) $(CFLAGS) -static -o $@ $<
+
 # The test guest: Debian's kernel and busybox, the static guest side, the
 # flipswitch_net driver (built by mkguest.sh against Debian's headers).
-guest-image: $(BUILD)/guest/flipswitch-guest $(BUILD)/guest/fsn-xdp
+guest-image: $(BUILD)/guest/flipswitch-guest $(BUILD)/guest/fsn-xdp $(BUILD)/guest/fs-udpsink
 	$(Q)tools/mkguest.sh $(BUILD)/guest
 
 # --- host tools -------------------------------------------------------------
@@ -198,6 +205,11 @@ bench: all
 bench-quick: all
 	$(Q)tools/install-deps.sh bench
 	$(Q)tools/bench/bench.sh --quick
+
+# The guest driver next to virtio-net on a tap in a bridge, same TCG guest.
+bench-guest: deps
+	$(Q)$(MAKE) --no-print-directory all guest-image
+	$(Q)tools/bench/guest-net.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)

@@ -2,7 +2,8 @@
 # Builds the minimal test guest into DIR (default build/guest):
 #   vmlinux        Debian's linux-image-amd64 kernel, uncompressed: QEMU
 #                  boots an ELF kernel with a PVH note directly (~2 s on TCG)
-#   initramfs.gz   busybox (static), the static flipswitch-guest and fsn-xdp, the VFIO
+#   initramfs.gz   busybox (static), the static flipswitch-guest, fsn-xdp and
+#                  fs-udpsink, virtio-net's modules (fsg.vnet), the VFIO
 #                  modules of that kernel (for flipswitch-guest --pci --irq),
 #                  the flipswitch_net driver (guest/linux/), and an init
 #                  that loads them, runs the command given on the kernel
@@ -20,11 +21,13 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 GUEST_BIN=$DIR/flipswitch-guest
 XDP_BIN=$DIR/fsn-xdp
+UDPSINK_BIN=$DIR/fs-udpsink
 BUSYBOX=/bin/busybox
 
 die() { echo "mkguest: $*" >&2; exit 1; }
 [ -x "$GUEST_BIN" ] || die "$GUEST_BIN is missing (make $GUEST_BIN)"
 [ -x "$XDP_BIN" ] || die "$XDP_BIN is missing (make $XDP_BIN)"
+[ -x "$UDPSINK_BIN" ] || die "$UDPSINK_BIN is missing (make $UDPSINK_BIN)"
 file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' ||
 	die "$BUSYBOX is not the static busybox (apt-get install busybox-static)"
 
@@ -35,7 +38,7 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || die "cannot tell which kernel package linux-image-amd64 is"
 ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ {print $2}')
-stamp="$pkg $ver $(cat "$GUEST_BIN" "$XDP_BIN" "$BUSYBOX" "$0" "$(command -v ethtool)" "$TOP"/guest/linux/* \
+stamp="$pkg $ver $(cat "$GUEST_BIN" "$XDP_BIN" "$UDPSINK_BIN" "$BUSYBOX" "$0" "$(command -v ethtool)" "$TOP"/guest/linux/* \
 	"$TOP/include/flipswitch/ring.h" | sha256sum | cut -c1-16)"
 if [ -f "$DIR/stamp" ] && [ "$(cat "$DIR/stamp")" = "$stamp" ] &&
 	[ -s "$DIR/vmlinux" ] && [ -s "$DIR/initramfs.gz" ] &&
@@ -108,24 +111,35 @@ strip --strip-debug -o "$work/flipswitch_net.ko" "$work/kmod/guest/linux/flipswi
 
 ir=$work/initramfs
 mkdir -p "$ir/bin" "$ir/proc" "$ir/sys" "$ir/dev" "$ir/tmp" "$ir/lib/modules"
-# VFIO, in dependency order (modinfo depends=): the guest side drives the
-# ivshmem-doorbell device's MSI-X through vfio-pci.
-mods="virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_virqfd
-	drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core
-	drivers/vfio/pci/vfio-pci"
-for m in $mods; do
-	ko=$(ls "$work"/kernel/lib/modules/*/kernel/"$m".ko* 2>/dev/null | head -1)
-	[ -n "$ko" ] || die "$pkg has no $m module"
-	case $ko in
-	*.xz) xz -dc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
-	*.zst) zstd -qdc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
-	*) cp "$ko" "$ir/lib/modules/${m##*/}.ko" ;;
-	esac
-	echo "${m##*/}" >>"$ir/lib/modules/order"
-done
+# add_mods LIST M...: kernel modules M (paths under kernel/), in
+# dependency order (modinfo depends=), listed in lib/modules/LIST.
+add_mods() {
+	local list=$1 m ko
+	shift
+	for m in "$@"; do
+		ko=$(ls "$work"/kernel/lib/modules/*/kernel/"$m".ko* 2>/dev/null | head -1)
+		[ -n "$ko" ] || die "$pkg has no $m module"
+		case $ko in
+		*.xz) xz -dc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
+		*.zst) zstd -qdc "$ko" >"$ir/lib/modules/${m##*/}.ko" ;;
+		*) cp "$ko" "$ir/lib/modules/${m##*/}.ko" ;;
+		esac
+		echo "${m##*/}" >>"$ir/lib/modules/$list"
+	done
+}
+# VFIO, loaded at boot: the guest side drives the ivshmem-doorbell
+# device's MSI-X through vfio-pci.
+add_mods order virt/lib/irqbypass drivers/vfio/vfio drivers/vfio/vfio_virqfd \
+	drivers/vfio/vfio_iommu_type1 drivers/vfio/pci/vfio-pci-core drivers/vfio/pci/vfio-pci
+# virtio-net, loaded for fsg.vnet (make bench-guest compares with it).
+add_mods virtio drivers/virtio/virtio_ring drivers/virtio/virtio \
+	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev \
+	drivers/virtio/virtio_pci net/core/failover drivers/net/net_failover \
+	drivers/net/virtio_net
 cp "$BUSYBOX" "$ir/bin/busybox"
 cp "$GUEST_BIN" "$ir/bin/flipswitch-guest"
 cp "$XDP_BIN" "$ir/bin/fsn-xdp"
+cp "$UDPSINK_BIN" "$ir/bin/fs-udpsink"
 cp "$work/flipswitch_net.ko" "$ir/lib/modules/flipswitch_net.ko"
 # ethtool (busybox has none), with the shared libraries it links, for the
 # driver's counters (ethtool -S) and identity (ethtool -i).
@@ -167,6 +181,19 @@ if [ -n "$net" ]; then
 		echo "guest: $FS_IF $net carrier $(cat "/sys/class/net/$FS_IF/carrier" 2>/dev/null)"
 	else
 		echo "guest: no flipswitch_net interface (devices: $devs)"
+	fi
+fi
+# fsg.vnet=ADDR/PREFIX: virtio-net instead, for comparisons; VNET_IF.
+vnet=$(tr ' ' '\n' </proc/cmdline | sed -n 's/^fsg.vnet=//p')
+if [ -n "$vnet" ]; then
+	for m in $(cat /lib/modules/virtio); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
+	VNET_IF=$(ls /sys/bus/virtio/drivers/virtio_net/*/net/ 2>/dev/null | head -1)
+	export VNET_IF
+	ip link set lo up
+	if [ -n "$VNET_IF" ] && ip addr add "$vnet" dev "$VNET_IF" && ip link set "$VNET_IF" up; then
+		echo "guest: $VNET_IF $vnet (virtio-net)"
+	else
+		echo "guest: no virtio-net interface"
 	fi
 fi
 echo "guest: running: $cmd"
