@@ -62,7 +62,8 @@ static const char *const top_keys[] = {
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
-	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
+	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
+	NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", NULL };
@@ -396,6 +397,7 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	struct cfg_iface *ifc = &cfg->ifaces[cfg->n_ifaces];
+	config_setting_t *s = NULL;
 	char what[32];
 	int ret, mode = 0, zc = 0;
 
@@ -426,6 +428,8 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
 	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
+	ret |= lookup(c, g, what, "publish_fdb", CONFIG_TYPE_BOOL, &s);
+	ifc->publish_fdb = s && config_setting_get_bool(s);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;

@@ -21,6 +21,7 @@
 #include "ctl_priv.h"
 #include "sw_snapshot.h"
 #include "log.h"
+#include "nl.h"
 
 static const char *const verdict_names[FS_XDP_NR_VERDICTS] = {
 	[FS_XDP_REDIRECT] = "redirect",
@@ -178,14 +179,17 @@ static const char *cmd_show(struct req *r, json_t **res)
 
 		json_array_append_new(
 			ifs,
-			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i}", "name",
-				  n->cfg.name, "ifindex", (int)n->cfg.ifindex,
-				  "queues", (int)n->n_queues, "xdp_mode",
+			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i, s:I, s:s, s:b, s:b}",
+				  "name", n->cfg.name, "ifindex",
+				  (int)n->cfg.ifindex, "queues",
+				  (int)n->n_queues, "xdp_mode",
 				  n->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
 								       "native",
 				  "zerocopy", n->zerocopy, "prog_id",
 				  (int)n->prog_id, "ring_size",
-				  (int)n->cfg.ring_size));
+				  (int)n->cfg.ring_size, "mtu",
+				  (json_int_t)n->mtu, "kind", n->kind, "tunnel",
+				  n->tunnel, "publish_fdb", n->publish_fdb));
 	}
 	for (int i = 0; i < s->n_vms; i++)
 		if (s->vm[i].active)
@@ -347,6 +351,28 @@ static const char *cmd_stats(struct req *r, json_t **res)
 	return NULL;
 }
 
+/* Where a frame from a VM to a MAC no VM has goes: its VM's uplink. One
+ * entry per interface, with the VMs whose uplink it is. */
+static json_t *uplinks_json(const struct sw_snap *s)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < s->n_nics; i++) {
+		const struct sw_snap_nic *n = &s->nic[i];
+		json_t *vms = json_array();
+
+		for (int k = 0; k < s->n_vms; k++)
+			if (s->vm[k].active && s->vm[k].cfg.uplink == i)
+				json_array_append_new(
+					vms, json_string(s->vm[k].cfg.name));
+		json_array_append_new(
+			a, json_pack("{s:s, s:b, s:I, s:o}", "port",
+				     n->cfg.name, "tunnel", n->tunnel, "mtu",
+				     (json_int_t)n->mtu, "vms", vms));
+	}
+	return a;
+}
+
 static const char *cmd_fdb(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -364,7 +390,8 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 				     e->kind == FDB_STATIC ? "static" : "learned",
 				     "age"));
 	}
-	*res = json_pack("{s:o}", "entries", a);
+	*res = json_pack("{s:o, s:o}", "entries", a, "uplinks",
+			 uplinks_json(s));
 	return NULL;
 }
 
@@ -508,6 +535,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	}
 	free(v); /* the worker copied it into its slot */
 	r->c->frames_at = 0; /* the next audit has it */
+	nl_fdb_vm(r->c->sw, slot, true);
 	log_info("vm %s: added at run time", name);
 	*res = json_pack("{s:o}", "vm", vm_json(look(r), slot));
 	return NULL;
@@ -531,6 +559,7 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	if (i < 0)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
+	nl_fdb_vm(r->c->sw, i, false);
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");

@@ -36,6 +36,11 @@ static void snap_nic(const struct port *pt, struct sw_snap_nic *n)
 	n->xdp_flags = pt->xdp_flags;
 	n->prog_id = pt->prog_id;
 	n->zerocopy = pt->zerocopy;
+	n->mtu = __atomic_load_n(&pt->mtu, __ATOMIC_RELAXED);
+	/* Set once by nl_start, before the control thread runs. */
+	memcpy(n->kind, pt->kind, sizeof(n->kind));
+	n->tunnel = pt->tunnel;
+	n->publish_fdb = pt->cfg.publish_fdb && pt->master;
 	RD_STATS(n->st, pt->st);
 	/* The kernel's counters: its own to keep consistent. */
 	port_xsk_stats(pt, &n->xsk);

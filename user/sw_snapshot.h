@@ -31,6 +31,10 @@ struct sw_snap_nic {
 	uint32_t xdp_flags;    /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	uint32_t prog_id;
 	bool zerocopy;
+	uint32_t mtu;          /* now (the netlink thread follows it) */
+	char kind[16];         /* the link's kind, "" for a NIC */
+	bool tunnel;
+	bool publish_fdb;      /* its VMs' MACs are in its bridge's fdb */
 	struct port_stats st;
 	struct xdp_statistics xsk; /* the kernel's, summed over its sockets */
 	struct fs_xdp_counter xdp[FS_XDP_NR_VERDICTS]; /* the program's */
