@@ -179,7 +179,7 @@ static const char *cmd_show(struct req *r, json_t **res)
 
 		json_array_append_new(
 			ifs,
-			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i, s:I, s:s, s:b, s:b}",
+			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i, s:I, s:s, s:b, s:s?}",
 				  "name", n->cfg.name, "ifindex",
 				  (int)n->cfg.ifindex, "queues",
 				  (int)n->n_queues, "xdp_mode",
@@ -189,7 +189,8 @@ static const char *cmd_show(struct req *r, json_t **res)
 				  (int)n->prog_id, "ring_size",
 				  (int)n->cfg.ring_size, "mtu",
 				  (json_int_t)n->mtu, "kind", n->kind, "tunnel",
-				  n->tunnel, "publish_fdb", n->publish_fdb));
+				  n->tunnel, "publish_fdb",
+				  n->publish_fdb[0] ? n->publish_fdb : NULL));
 	}
 	for (int i = 0; i < s->n_vms; i++)
 		if (s->vm[i].active)

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -220,21 +221,21 @@ int nl_fdb_vm(struct sw *sw, int i, bool add)
 	if (v->uplink < 0 || v->uplink >= sw->n_ports)
 		return 0;
 	pt = &sw->ports[v->uplink];
-	if (!pt->cfg.publish_fdb || !pt->master)
+	if (!pt->fdb_ifindex)
 		return 0;
 	/* A bridge without VLAN filtering has one table for every VLAN,
 	 * and refuses entries that name one. */
-	err = nl_fdb(add, pt->cfg.ifindex, m,
+	err = nl_fdb(add, pt->fdb_ifindex, m,
 		     pt->bridge_vlans ? v->cfg.vlan : 0);
 	if (err)
-		log_warn("vm %s: cannot %s %02x:%02x:%02x:%02x:%02x:%02x %s the fdb of %s's bridge: %s",
+		log_warn("vm %s: cannot %s %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s: %s",
 			 v->cfg.name, add ? "add" : "remove", m[0], m[1], m[2],
-			 m[3], m[4], m[5], add ? "to" : "from", pt->cfg.name,
+			 m[3], m[4], m[5], add ? "to" : "from", pt->fdb_name,
 			 strerror(-err));
 	else
-		log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x %s the fdb of %s's bridge (publish_fdb)",
+		log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s (publish_fdb)",
 			 v->cfg.name, m[0], m[1], m[2], m[3], m[4], m[5],
-			 add ? "in" : "out of", pt->cfg.name);
+			 add ? "in" : "out of", pt->fdb_name);
 	return err;
 }
 
@@ -323,7 +324,8 @@ static int port_facts(struct nl *n, int i)
 {
 	struct sw *sw = n->sw;
 	struct port *pt = &sw->ports[i];
-	struct nl_link l, m;
+	struct nl_link l, m, o;
+	unsigned int other;
 	int err = nl_link_get(pt->cfg.ifindex, &l);
 
 	if (err) {
@@ -341,11 +343,30 @@ static int port_facts(struct nl *n, int i)
 	if (!pt->cfg.publish_fdb)
 		return 0;
 	if (!l.master || nl_link_get(l.master, &m) || strcmp(m.kind, "bridge")) {
-		log_err("%s:%d: interface \"%s\": publish_fdb = true needs it to be a port of a Linux bridge (ip link set %s master BRIDGE), or publish_fdb = false",
+		log_err("%s:%d: interface \"%s\": publish_fdb needs it to be a port of a Linux bridge (ip link set %s master BRIDGE), or publish_fdb = false",
 			sw->cfg->file, pt->cfg.line, pt->cfg.name, pt->cfg.name);
 		return -EINVAL;
 	}
 	pt->bridge_vlans = m.vlan_filtering;
+	pt->fdb_ifindex = pt->cfg.ifindex;
+	_Static_assert(sizeof(pt->fdb_name) == sizeof(pt->cfg.name) &&
+		       sizeof(pt->fdb_name) == sizeof(pt->cfg.publish_fdb_on),
+		       "fdb_name holds either name");
+	memcpy(pt->fdb_name, pt->cfg.name, sizeof(pt->fdb_name));
+	if (!pt->cfg.publish_fdb_on[0])
+		return 0;
+	/* Another port of the same bridge: an EVPN speaker (FRR's zebra)
+	 * takes local MACs only from ports that are not the VXLAN device. */
+	other = if_nametoindex(pt->cfg.publish_fdb_on);
+	if (!other || nl_link_get(other, &o) || o.master != l.master) {
+		log_err("%s:%d: interface \"%s\": publish_fdb = \"%s\" needs %s to be a port of %s's bridge too (ip link set %s master BRIDGE)",
+			sw->cfg->file, pt->cfg.line, pt->cfg.name,
+			pt->cfg.publish_fdb_on, pt->cfg.publish_fdb_on,
+			pt->cfg.name, pt->cfg.publish_fdb_on);
+		return -EINVAL;
+	}
+	pt->fdb_ifindex = other;
+	memcpy(pt->fdb_name, pt->cfg.publish_fdb_on, sizeof(pt->fdb_name));
 	return 0;
 }
 

@@ -91,6 +91,10 @@ struct port {
 	bool tunnel;            /* kind is an Ethernet overlay (vxlan,
 				   geneve, gretap) */
 	unsigned int master;    /* IFLA_MASTER at start: its bridge, or 0 */
+	unsigned int fdb_ifindex; /* publish_fdb: the bridge port its VMs'
+				     entries go on (it, or the one named),
+				     0: none */
+	char fdb_name[16];      /* that port's name */
 	bool bridge_vlans;      /* that bridge filters by VLAN: fdb entries
 				   name the VM's VLAN (publish_fdb) */
 	struct port_stats st;

@@ -40,7 +40,10 @@ static void snap_nic(const struct port *pt, struct sw_snap_nic *n)
 	/* Set once by nl_start, before the control thread runs. */
 	memcpy(n->kind, pt->kind, sizeof(n->kind));
 	n->tunnel = pt->tunnel;
-	n->publish_fdb = pt->cfg.publish_fdb && pt->master;
+	if (pt->fdb_ifindex)
+		memcpy(n->publish_fdb, pt->fdb_name, sizeof(n->publish_fdb));
+	else
+		n->publish_fdb[0] = '\0';
 	RD_STATS(n->st, pt->st);
 	/* The kernel's counters: its own to keep consistent. */
 	port_xsk_stats(pt, &n->xsk);

@@ -34,7 +34,8 @@ struct sw_snap_nic {
 	uint32_t mtu;          /* now (the netlink thread follows it) */
 	char kind[16];         /* the link's kind, "" for a NIC */
 	bool tunnel;
-	bool publish_fdb;      /* its VMs' MACs are in its bridge's fdb */
+	char publish_fdb[16];  /* the bridge port its VMs' MACs are
+				  published on, "" for none */
 	struct port_stats st;
 	struct xdp_statistics xsk; /* the kernel's, summed over its sockets */
 	struct fs_xdp_counter xdp[FS_XDP_NR_VERDICTS]; /* the program's */

@@ -11,6 +11,8 @@
  *   - publish_fdb: each VM's MAC as a static entry on the port's bridge
  *     (`bridge fdb show` says "master BR static"), a VLAN VM's without
  *     its VLAN on a bridge that does not filter by VLAN; removed by nl_fdb_vm (vm del) and by nl_stop (exit);
+ *   - publish_fdb = "PORT": on that other port of the bridge, refused
+ *     while it is not one;
  *   - publish_fdb on an interface that is no bridge port is refused with
  *     the config file and line, and how to fix it.
  */
@@ -172,14 +174,19 @@ static void test_mtu_followed(void **state)
 	rig_down(r);
 }
 
-static bool fdb_has(const char *mac_vlan)
+static bool fdb_has_on(const char *mac, const char *dev)
 {
 	char buf[4096], want[128];
 
-	snprintf(want, sizeof(want), "%s dev " DUM " master " BR " static",
-		 mac_vlan);
+	snprintf(want, sizeof(want), "%s dev %s master " BR " static", mac,
+		 dev);
 	sh_out("bridge fdb show br " BR, buf, sizeof(buf));
 	return strstr(buf, want) != NULL;
+}
+
+static bool fdb_has(const char *mac)
+{
+	return fdb_has_on(mac, DUM);
 }
 
 static void test_publish_fdb(void **state)
@@ -217,6 +224,34 @@ static void test_publish_fdb(void **state)
 	rig_down(r);
 }
 
+/* publish_fdb = "PORT": the entries go on another port of the bridge (an
+ * EVPN speaker reads local MACs only from ports other than the VXLAN
+ * device); a port not in the bridge is refused. */
+static void test_publish_fdb_on_another_port(void **state)
+{
+	struct rig *r = rig_up(1, true);
+
+	(void)state;
+	snprintf(r->sw.ports[0].cfg.publish_fdb_on, IF_NAMESIZE, "fsnlveth1");
+	sh("ip link add " BR " type bridge && ip link set " DUM " master " BR);
+	quiet();
+	assert_int_equal(nl_start(&r->nl, &r->sw), -EINVAL);
+	nl_stop(&r->nl);
+	unquiet();
+	sh("ip link set fsnlveth1 master " BR);
+	quiet();
+	assert_int_equal(nl_start(&r->nl, &r->sw), 0);
+	unquiet();
+	assert_true(fdb_has_on("52:54:00:00:0b:00", "fsnlveth1"));
+	assert_false(fdb_has_on("52:54:00:00:0b:00", DUM));
+	quiet();
+	nl_stop(&r->nl);
+	unquiet();
+	assert_false(fdb_has_on("52:54:00:00:0b:00", "fsnlveth1"));
+	sh("ip link set fsnlveth1 nomaster && ip link set " DUM " nomaster && ip link del " BR);
+	rig_down(r);
+}
+
 static void test_publish_fdb_needs_a_bridge(void **state)
 {
 	struct rig *r = rig_up(1, true);
@@ -236,7 +271,7 @@ static void test_publish_fdb_needs_a_bridge(void **state)
 	rewind(f);
 	log[fread(log, 1, sizeof(log) - 1, f)] = '\0';
 	fclose(f);
-	assert_non_null(strstr(log, "fs.conf:7: interface \"" DUM "\": publish_fdb = true needs it to be a port of a Linux bridge (ip link set " DUM " master BRIDGE), or publish_fdb = false"));
+	assert_non_null(strstr(log, "fs.conf:7: interface \"" DUM "\": publish_fdb needs it to be a port of a Linux bridge (ip link set " DUM " master BRIDGE), or publish_fdb = false"));
 	nl_stop(&r->nl);
 	rig_down(r);
 }
@@ -247,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_link_facts),
 		cmocka_unit_test(test_mtu_followed),
 		cmocka_unit_test(test_publish_fdb),
+		cmocka_unit_test(test_publish_fdb_on_another_port),
 		cmocka_unit_test(test_publish_fdb_needs_a_bridge),
 	};
 

@@ -170,8 +170,10 @@ static int cmd_show(struct ctx *x, const struct args *a)
 		 * costs: docs/datapath.md). */
 		out_str("kind", "%s", *j_str(e, "kind") ? j_str(e, "kind") : "nic");
 		out_bool("tunnel", "%s", j_bool(e, "tunnel"), " tunnel", "");
-		out_bool("publish_fdb", "%s\n", j_bool(e, "publish_fdb"),
-			 ", publishes fdb", "");
+		if (json_is_string(json_object_get(e, "publish_fdb")))
+			out_jstr(e, "publish_fdb", ", fdb on %s\n");
+		else
+			out_null("publish_fdb", "\n", "");
 		out_close_object();
 	}
 	out_close_array();
