@@ -9,10 +9,11 @@
  * news: no polling. It hands each change to the switch (sw_mtu_set).
  *
  * And the VMs' MACs in a bridge's forwarding database: on an interface
- * with publish_fdb, enslaved to a Linux bridge, each VM gets a static
- * entry there (NTF_MASTER, NUD_NOARP: `bridge fdb show` says "master
- * BRIDGE static"), the layout an EVPN speaker (FRR) reads local MACs
- * from. Entries are added at start and on vm add, removed on vm del and
+ * with publish_fdb, enslaved to a Linux bridge, each VM whose uplink it
+ * is gets a static entry (NTF_MASTER, NUD_NOARP: `bridge fdb show` says
+ * "master BRIDGE static") on it, or on the other port of that bridge
+ * publish_fdb names: FRR's zebra, the EVPN speaker, reads local MACs only
+ * from ports that are not the VXLAN device. Entries are added at start and on vm add, removed on vm del and
  * at exit; requests go on a socket of their own, so the event thread's
  * is never read by two threads.
  */
