@@ -450,6 +450,17 @@ static int arg_num(struct req *r, const char *key, long long *out, bool *has,
 	return arg_int(r, key, 0, LLONG_MIN, LLONG_MAX, out, code);
 }
 
+/* publish_fdb: VM vm's MAC into (add) or out of the bridge fdb its
+ * uplink names, if it names one. */
+static void publish(struct req *r, const struct cfg_vm *vm, bool add)
+{
+	const struct sw_snap_nic *n = &look(r)->nic[vm->uplink];
+
+	if (n->fdb_ifindex)
+		nl_fdb_publish(n->fdb_ifindex, n->publish_fdb, n->fdb_vlans, vm,
+			       add);
+}
+
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -536,7 +547,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	}
 	free(v); /* the worker copied it into its slot */
 	r->c->frames_at = 0; /* the next audit has it */
-	nl_fdb_vm(r->c->sw, slot, true);
+	publish(r, &cv, true);
 	log_info("vm %s: added at run time", name);
 	*res = json_pack("{s:o}", "vm", vm_json(look(r), slot));
 	return NULL;
@@ -545,6 +556,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 static const char *cmd_vm_del(struct req *r, json_t **res)
 {
 	const char *code = NULL, *name = arg_str(r, "name", &code);
+	struct cfg_vm vc;
 	struct vmport *v;
 	int64_t n = 0;
 	int i;
@@ -560,7 +572,8 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	if (i < 0)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
-	nl_fdb_vm(r->c->sw, i, false);
+	vc = look(r)->vm[i].cfg; /* publish() takes the snapshot again */
+	publish(r, &vc, false);
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");

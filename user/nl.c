@@ -211,32 +211,39 @@ int nl_fdb(bool add, unsigned int ifindex, const uint8_t mac[6],
 	return err;
 }
 
+int nl_fdb_publish(unsigned int ifindex, const char *port, bool vlans,
+		   const struct cfg_vm *vm, bool add)
+{
+	const uint8_t *m = vm->mac;
+	int err;
+
+	/* A bridge without VLAN filtering has one table for every VLAN,
+	 * and refuses entries that name one. */
+	err = nl_fdb(add, ifindex, m, vlans ? vm->vlan : 0);
+	if (err)
+		log_warn("vm %s: cannot %s %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s: %s",
+			 vm->name, add ? "add" : "remove", m[0], m[1], m[2],
+			 m[3], m[4], m[5], add ? "to" : "from", port,
+			 strerror(-err));
+	else
+		log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s (publish_fdb)",
+			 vm->name, m[0], m[1], m[2], m[3], m[4], m[5],
+			 add ? "in" : "out of", port);
+	return err;
+}
+
 int nl_fdb_vm(struct sw *sw, int i, bool add)
 {
-	struct vmport *v = &sw->vms[i];
+	const struct vmport *v = &sw->vms[i];
 	const struct port *pt;
-	const uint8_t *m = v->cfg.mac;
-	int err;
 
 	if (v->uplink < 0 || v->uplink >= sw->n_ports)
 		return 0;
 	pt = &sw->ports[v->uplink];
 	if (!pt->fdb_ifindex)
 		return 0;
-	/* A bridge without VLAN filtering has one table for every VLAN,
-	 * and refuses entries that name one. */
-	err = nl_fdb(add, pt->fdb_ifindex, m,
-		     pt->bridge_vlans ? v->cfg.vlan : 0);
-	if (err)
-		log_warn("vm %s: cannot %s %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s: %s",
-			 v->cfg.name, add ? "add" : "remove", m[0], m[1], m[2],
-			 m[3], m[4], m[5], add ? "to" : "from", pt->fdb_name,
-			 strerror(-err));
-	else
-		log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s (publish_fdb)",
-			 v->cfg.name, m[0], m[1], m[2], m[3], m[4], m[5],
-			 add ? "in" : "out of", pt->fdb_name);
-	return err;
+	return nl_fdb_publish(pt->fdb_ifindex, pt->fdb_name, pt->bridge_vlans,
+			      &v->cfg, add);
 }
 
 /* Port i's MTU is mtu: handed on if it changed. */

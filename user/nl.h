@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 struct sw;
+struct cfg_vm;
 
 struct nl_link {
 	uint32_t mtu;
@@ -59,9 +60,13 @@ int nl_start(struct nl *n, struct sw *sw);
 void nl_stop(struct nl *n);
 
 /* Adds (add) or removes VM i's static FDB entry, if its uplink has
- * publish_fdb; 0 or -errno (logged). Control thread (vm add, vm del) or
- * before and after the worker runs. */
+ * publish_fdb; 0 or -errno (logged). Before and after the worker runs. */
 int nl_fdb_vm(struct sw *sw, int i, bool add);
+/* The same from what the control thread knows (sw_snapshot.h): VM vm's
+ * entry on bridge port ifindex (named port, for the log), with its VLAN
+ * if vlans (the bridge filters by VLAN). vm add and vm del. */
+int nl_fdb_publish(unsigned int ifindex, const char *port, bool vlans,
+		   const struct cfg_vm *vm, bool add);
 
 /* The entry itself: MAC mac (on VLAN vlan, 0: none) reached through
  * bridge port ifindex. 0 or -errno. Removing one that is not there is

@@ -44,6 +44,8 @@ static void snap_nic(const struct port *pt, struct sw_snap_nic *n)
 		memcpy(n->publish_fdb, pt->fdb_name, sizeof(n->publish_fdb));
 	else
 		n->publish_fdb[0] = '\0';
+	n->fdb_ifindex = pt->fdb_ifindex;
+	n->fdb_vlans = pt->bridge_vlans;
 	RD_STATS(n->st, pt->st);
 	/* The kernel's counters: its own to keep consistent. */
 	port_xsk_stats(pt, &n->xsk);

@@ -36,6 +36,8 @@ struct sw_snap_nic {
 	bool tunnel;
 	char publish_fdb[16];  /* the bridge port its VMs' MACs are
 				  published on, "" for none */
+	unsigned int fdb_ifindex; /* that port, 0 for none */
+	bool fdb_vlans;        /* its bridge filters by VLAN */
 	struct port_stats st;
 	struct xdp_statistics xsk; /* the kernel's, summed over its sockets */
 	struct fs_xdp_counter xdp[FS_XDP_NR_VERDICTS]; /* the program's */
