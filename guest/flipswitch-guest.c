@@ -108,7 +108,9 @@ static void usage(FILE *f)
 		"       Exits 0 when N frames arrived (or, without --count, at the\n"
 		"       timeout), 1 if the timeout came first.\n"
 		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE] [--sums]\n"
-		"       send N frames (default 1) of BYTES (default 128, 60..1514),\n"
+		"       send N frames (default 1) of BYTES (default 128, at least 60, at most\n"
+		"       what a frame holds after its headroom; the uplink takes its MTU\n"
+		"       + 14, printed when the guest attaches),\n"
 		"       ethertype 0x88b5, carrying \"FSPK\" and a sequence number;\n"
 		"       --src defaults to the VM's MAC. --pcap writes what was sent.\n"
 		"  echo [--count N] [--timeout S]\n"
@@ -525,8 +527,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx or echo)\n", cmd);
 		return 2;
 	}
-	if (!strcmp(cmd, "tx") && (!o.have_dst || o.size < 60 || o.size > 1514)) {
-		fprintf(stderr, "flipswitch-guest: tx needs --dst MAC and a --size from 60 to 1514\n");
+	/* Longer than 1514 if the frame has room: the uplink's MTU says
+	 * what the wire takes (a longer one is dropped, too_big). */
+	if (!strcmp(cmd, "tx") && (!o.have_dst || o.size < 60)) {
+		fprintf(stderr, "flipswitch-guest: tx needs --dst MAC and a --size of at least 60\n");
 		return 2;
 	}
 	if (o.irq) {
@@ -570,10 +574,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flipswitch-guest: pool %s, rings %s%s\n", o.pool,
 			o.rings, o.irq ? ", doorbell through VFIO" : "");
 	if (!o.quiet)
-		fprintf(stderr, "flipswitch-guest: attached to vm %.*s (%02x:%02x:%02x:%02x:%02x:%02x), generation %u\n",
+		fprintf(stderr, "flipswitch-guest: attached to vm %.*s (%02x:%02x:%02x:%02x:%02x:%02x), generation %u, uplink mtu %u\n",
 			FS_NAME_MAX, g.hdr->name, g.hdr->mac[0], g.hdr->mac[1],
 			g.hdr->mac[2], g.hdr->mac[3], g.hdr->mac[4],
-			g.hdr->mac[5], g.gen);
+			g.hdr->mac[5], g.gen, fsg_uplink_mtu(&g));
 	if (!strcmp(cmd, "tx"))
 		rc = cmd_tx(&g, &o);
 	else

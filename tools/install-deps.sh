@@ -11,7 +11,7 @@ pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
 	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
-	valgrind bsdextrautils
+	valgrind bsdextrautils frr
 	gcc-12 binutils libelf1 libssl3
 )
 # The plot of make bench (DPDK, a peer, is installed by its case).

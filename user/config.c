@@ -62,7 +62,8 @@ static const char *const top_keys[] = {
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
-	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
+	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
+	NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", NULL };
@@ -390,6 +391,35 @@ static int load_pool(struct ctx *c, const config_setting_t *root,
 	return ret;
 }
 
+/* publish_fdb: true or false, or the name of the bridge port to publish
+ * on (FRR reads local MACs only from ports that are not the VXLAN device). */
+static int get_publish_fdb(struct ctx *c, const config_setting_t *g,
+			   const char *what, struct cfg_iface *ifc)
+{
+	const config_setting_t *s = config_setting_get_member(g, "publish_fdb");
+	const char *v;
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) == CONFIG_TYPE_BOOL) {
+		ifc->publish_fdb = config_setting_get_bool(s);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(c, s, "%s: publish_fdb must be true, false or the name of another port of its bridge, not %s",
+			    what, type_name(config_setting_type(s)));
+	v = config_setting_get_string(s);
+	if (!v[0] || strlen(v) >= sizeof(ifc->publish_fdb_on))
+		return fail(c, s, "%s: publish_fdb \"%s\" is not an interface name (1 to %zu characters)",
+			    what, v, sizeof(ifc->publish_fdb_on) - 1);
+	if (!if_nametoindex(v) && !c->offline)
+		return fail(c, s, "%s: publish_fdb names \"%s\", which does not exist (ip link show lists the interfaces)",
+			    what, v);
+	ifc->publish_fdb = true;
+	strcpy(ifc->publish_fdb_on, v);
+	return 0;
+}
+
 /* Reads interface idx into cfg->ifaces[cfg->n_ifaces], counted once it has
  * a name (for the VMs' uplinks), whatever else is wrong with it. */
 static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
@@ -426,6 +456,7 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
 	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
+	ret |= get_publish_fdb(c, g, what, ifc);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;

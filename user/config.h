@@ -49,6 +49,13 @@ struct cfg_iface {
 				       default) = all of the interface's */
 	uint32_t ring_size;         /* "ring_size": AF_XDP ring entries, power of
 				       two 64 .. 16384, default 2048 */
+	bool publish_fdb;           /* "publish_fdb": a static entry per VM
+				       whose uplink this is in the fdb of the
+				       bridge this interface is a port of (for
+				       an EVPN speaker): true, on this port, or
+				       the name of another port of that bridge,
+				       on that one; default false */
+	char publish_fdb_on[IF_NAMESIZE]; /* that other port, or "" */
 	int line;                   /* line in the file, for later messages */
 };
 

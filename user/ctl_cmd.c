@@ -21,6 +21,7 @@
 #include "ctl_priv.h"
 #include "sw_snapshot.h"
 #include "log.h"
+#include "nl.h"
 
 static const char *const verdict_names[FS_XDP_NR_VERDICTS] = {
 	[FS_XDP_REDIRECT] = "redirect",
@@ -178,14 +179,18 @@ static const char *cmd_show(struct req *r, json_t **res)
 
 		json_array_append_new(
 			ifs,
-			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i}", "name",
-				  n->cfg.name, "ifindex", (int)n->cfg.ifindex,
-				  "queues", (int)n->n_queues, "xdp_mode",
+			json_pack("{s:s, s:i, s:i, s:s, s:b, s:i, s:i, s:I, s:s, s:b, s:s?}",
+				  "name", n->cfg.name, "ifindex",
+				  (int)n->cfg.ifindex, "queues",
+				  (int)n->n_queues, "xdp_mode",
 				  n->xdp_flags == XDP_FLAGS_SKB_MODE ? "generic" :
 								       "native",
 				  "zerocopy", n->zerocopy, "prog_id",
 				  (int)n->prog_id, "ring_size",
-				  (int)n->cfg.ring_size));
+				  (int)n->cfg.ring_size, "mtu",
+				  (json_int_t)n->mtu, "kind", n->kind, "tunnel",
+				  n->tunnel, "publish_fdb",
+				  n->publish_fdb[0] ? n->publish_fdb : NULL));
 	}
 	for (int i = 0; i < s->n_vms; i++)
 		if (s->vm[i].active)
@@ -347,6 +352,28 @@ static const char *cmd_stats(struct req *r, json_t **res)
 	return NULL;
 }
 
+/* Where a frame from a VM to a MAC no VM has goes: its VM's uplink. One
+ * entry per interface, with the VMs whose uplink it is. */
+static json_t *uplinks_json(const struct sw_snap *s)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < s->n_nics; i++) {
+		const struct sw_snap_nic *n = &s->nic[i];
+		json_t *vms = json_array();
+
+		for (int k = 0; k < s->n_vms; k++)
+			if (s->vm[k].active && s->vm[k].cfg.uplink == i)
+				json_array_append_new(
+					vms, json_string(s->vm[k].cfg.name));
+		json_array_append_new(
+			a, json_pack("{s:s, s:b, s:I, s:o}", "port",
+				     n->cfg.name, "tunnel", n->tunnel, "mtu",
+				     (json_int_t)n->mtu, "vms", vms));
+	}
+	return a;
+}
+
 static const char *cmd_fdb(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -364,7 +391,8 @@ static const char *cmd_fdb(struct req *r, json_t **res)
 				     e->kind == FDB_STATIC ? "static" : "learned",
 				     "age"));
 	}
-	*res = json_pack("{s:o}", "entries", a);
+	*res = json_pack("{s:o, s:o}", "entries", a, "uplinks",
+			 uplinks_json(s));
 	return NULL;
 }
 
@@ -420,6 +448,17 @@ static int arg_num(struct req *r, const char *key, long long *out, bool *has,
 {
 	*has = json_object_get(r->args, key) != NULL;
 	return arg_int(r, key, 0, LLONG_MIN, LLONG_MAX, out, code);
+}
+
+/* publish_fdb: VM vm's MAC into (add) or out of the bridge fdb its
+ * uplink names, if it names one. */
+static void publish(struct req *r, const struct cfg_vm *vm, bool add)
+{
+	const struct sw_snap_nic *n = &look(r)->nic[vm->uplink];
+
+	if (n->fdb_ifindex)
+		nl_fdb_publish(n->fdb_ifindex, n->publish_fdb, n->fdb_vlans, vm,
+			       add);
 }
 
 static const char *cmd_vm_add(struct req *r, json_t **res)
@@ -508,6 +547,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	}
 	free(v); /* the worker copied it into its slot */
 	r->c->frames_at = 0; /* the next audit has it */
+	publish(r, &cv, true);
 	log_info("vm %s: added at run time", name);
 	*res = json_pack("{s:o}", "vm", vm_json(look(r), slot));
 	return NULL;
@@ -516,6 +556,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 static const char *cmd_vm_del(struct req *r, json_t **res)
 {
 	const char *code = NULL, *name = arg_str(r, "name", &code);
+	struct cfg_vm vc;
 	struct vmport *v;
 	int64_t n = 0;
 	int i;
@@ -531,6 +572,8 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	if (i < 0)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
+	vc = look(r)->vm[i].cfg; /* publish() takes the snapshot again */
+	publish(r, &vc, false);
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");

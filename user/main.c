@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "nl.h"
 #include "switch.h"
 
 static volatile sig_atomic_t stop, report;
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 	static struct cfg cfg;
 	static struct sw sw;
 	static struct ctl ctl = { .listen_fd = -1, .stop_fd = -1 };
+	static struct nl nl = { .fd = -1, .stop_fd = -1 };
 	bool check = false;
 	int c, rc;
 
@@ -175,6 +177,8 @@ int main(int argc, char **argv)
 		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
 				cfg.control_gid);
 	if (!rc)
+		rc = nl_start(&nl, &sw);
+	if (!rc)
 		rc = sw_start(&sw);
 	if (!rc)
 		rc = ctl_start(&ctl);
@@ -182,6 +186,7 @@ int main(int argc, char **argv)
 		log_err("setting up failed (%s); nothing is left attached",
 			strerror(-rc));
 		ctl_destroy(&ctl);
+		nl_stop(&nl);
 		sw_fini(&sw);
 		return 1;
 	}
@@ -192,6 +197,7 @@ int main(int argc, char **argv)
 	sw_run(&sw, &stop, &report);
 	log_info("stopping");
 	ctl_destroy(&ctl);
+	nl_stop(&nl);
 	sw_fini(&sw);
 	return 0;
 }

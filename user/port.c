@@ -44,6 +44,7 @@ const char *const port_drop_names[PORT_DROP_NR] = {
 	[PORT_DROP_TX_FULL] = "tx_ring_full",
 	[PORT_DROP_MC_TRUNC] = "mcast_truncated",
 	[PORT_DROP_MC_NOFRAME] = "mcast_no_frame",
+	[PORT_DROP_TOO_BIG] = "too_big",
 };
 
 /* An ethtool request on ifname through fd: the ioctl's result (>= 0),

@@ -49,6 +49,7 @@ enum port_drop {
 	PORT_DROP_TX_FULL,     /* AF_XDP tx ring full */
 	PORT_DROP_MC_TRUNC,    /* group frame larger than a pool frame */
 	PORT_DROP_MC_NOFRAME,  /* no free frame to receive a group frame in */
+	PORT_DROP_TOO_BIG,     /* a VM's frame longer than the MTU + 14 */
 	PORT_DROP_NR,
 };
 
@@ -81,6 +82,21 @@ struct port {
 	int mc_fd;
 	bool mc_busy;           /* the last read of mc_fd found frames */
 	uint32_t fill_target;   /* frames to keep on each fill ring */
+	/* From rtnetlink (nl.c). mtu: IFLA_MTU, stored by the netlink
+	 * thread as it changes (sw_mtu_set), loaded relaxed by the worker
+	 * for each frame it sends; 0 until read. */
+	uint32_t mtu;
+	char kind[16];          /* IFLA_INFO_KIND: "vxlan", "veth"; "" for
+				   a device with none (a NIC) */
+	bool tunnel;            /* kind is an Ethernet overlay (vxlan,
+				   geneve, gretap) */
+	unsigned int master;    /* IFLA_MASTER at start: its bridge, or 0 */
+	unsigned int fdb_ifindex; /* publish_fdb: the bridge port its VMs'
+				     entries go on (it, or the one named),
+				     0: none */
+	char fdb_name[16];      /* that port's name */
+	bool bridge_vlans;      /* that bridge filters by VLAN: fdb entries
+				   name the VM's VLAN (publish_fdb) */
 	struct port_stats st;
 };
 

@@ -44,6 +44,7 @@ static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 		return err;
 	*v = *ready;
 	sw_bell_gap_set(sw, v);
+	sw_mtu_vm(sw, v);
 	if (idx == sw->n_vms)
 		sw->n_vms++;
 	/* Last, the NIC's XDP program: frames for it come once it is here. */

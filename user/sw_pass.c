@@ -152,13 +152,29 @@ nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
 	return true;
 }
 
+/* A frame from VM v longer than its uplink's MTU (+ FS_ETH_HLEN): never
+ * sent. A tunnel would fragment it on the underlay, a NIC drop it. */
+static __attribute__((noinline)) void too_big(struct sw *sw,
+					      struct vmport *v, uint64_t addr)
+{
+	sw->ports[v->uplink].st.drops[PORT_DROP_TOO_BIG]++;
+	pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+}
+
 /* A frame from VM v for the wire, added to out[*k] (sw->nicbuf), which
  * from_vm puts on v's uplink in one burst. Inline for untagged frames;
- * the tag and the capture take a call. */
+ * the tag and the capture take a call. The MTU is the guest's frame's
+ * limit: a tag the switch pushes is not counted against it. */
 static inline __attribute__((always_inline)) void
 to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
        struct port_frame *out, uint32_t *k)
 {
+	if (__builtin_expect(len > __atomic_load_n(&sw->ports[v->uplink].mtu,
+						   __ATOMIC_RELAXED) +
+					   FS_ETH_HLEN, 0)) {
+		too_big(sw, v, addr);
+		return;
+	}
 	if (__builtin_expect(v->cfg.vlan || sw->slow, 0) &&
 	    !nic_frame_slow(sw, v, &addr, &len))
 		return;
@@ -706,6 +722,8 @@ uint32_t sw_poll_once(struct sw *sw)
 	uint32_t work = 0, n;
 
 	sw_mail_poll(sw);
+	if (__atomic_load_n(&sw->mtu_gen, __ATOMIC_RELAXED) != sw->mtu_seen)
+		sw_mtu_publish(sw);
 	/* Guest heartbeats, a few times a second at most. */
 	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
 		struct timespec ts;

@@ -36,6 +36,16 @@ static void snap_nic(const struct port *pt, struct sw_snap_nic *n)
 	n->xdp_flags = pt->xdp_flags;
 	n->prog_id = pt->prog_id;
 	n->zerocopy = pt->zerocopy;
+	n->mtu = __atomic_load_n(&pt->mtu, __ATOMIC_RELAXED);
+	/* Set once by nl_start, before the control thread runs. */
+	memcpy(n->kind, pt->kind, sizeof(n->kind));
+	n->tunnel = pt->tunnel;
+	if (pt->fdb_ifindex)
+		memcpy(n->publish_fdb, pt->fdb_name, sizeof(n->publish_fdb));
+	else
+		n->publish_fdb[0] = '\0';
+	n->fdb_ifindex = pt->fdb_ifindex;
+	n->fdb_vlans = pt->bridge_vlans;
 	RD_STATS(n->st, pt->st);
 	/* The kernel's counters: its own to keep consistent. */
 	port_xsk_stats(pt, &n->xsk);

@@ -31,6 +31,13 @@ struct sw_snap_nic {
 	uint32_t xdp_flags;    /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	uint32_t prog_id;
 	bool zerocopy;
+	uint32_t mtu;          /* now (the netlink thread follows it) */
+	char kind[16];         /* the link's kind, "" for a NIC */
+	bool tunnel;
+	char publish_fdb[16];  /* the bridge port its VMs' MACs are
+				  published on, "" for none */
+	unsigned int fdb_ifindex; /* that port, 0 for none */
+	bool fdb_vlans;        /* its bridge filters by VLAN */
 	struct port_stats st;
 	struct xdp_statistics xsk; /* the kernel's, summed over its sockets */
 	struct fs_xdp_counter xdp[FS_XDP_NR_VERDICTS]; /* the program's */

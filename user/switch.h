@@ -177,6 +177,13 @@ struct sw {
 	struct ticks ticks;
 	uint64_t busy_ticks, idle_ticks, sleep_ticks;
 	uint64_t busy_passes;
+
+	/* Uplink MTUs (sw_mtu.c): bumped (release) by sw_mtu_set after it
+	 * stored a port's MTU; the worker, seeing it move past mtu_seen,
+	 * writes each VM's uplink_mtu (the region headers are its own to
+	 * write: vm del unmaps them under it). */
+	uint32_t mtu_gen;
+	uint32_t mtu_seen;
 };
 
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
@@ -197,6 +204,17 @@ void sw_report(struct sw *sw);
 /* Frames the switch took in: from its NICs and from VMs' tx rings. Safe
  * from another thread (relaxed loads). */
 uint64_t sw_packets_in(const struct sw *sw);
+
+/* Port i's MTU is now mtu (the netlink thread, at start and on each
+ * change): frames longer than mtu + FS_ETH_HLEN from its VMs are dropped
+ * (too_big), and its VMs' ring headers say mtu from the worker's next
+ * pass. Any thread. */
+void sw_mtu_set(struct sw *sw, int i, uint32_t mtu);
+/* Worker side: writes uplink_mtu into every VM's ring header if an MTU
+ * changed since it last did (one load a pass when none did), or into
+ * VM v's (vm_link). */
+void sw_mtu_publish(struct sw *sw);
+void sw_mtu_vm(struct sw *sw, struct vmport *v);
 
 /* Control thread side of the mailbox: posts a request and waits (up to
  * timeout_ms) for the worker's answer. 0, or -ETIMEDOUT: the worker did

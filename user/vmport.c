@@ -190,6 +190,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
 	/* No guest is on this daemon's doorbell yet. */
 	__atomic_store_n(&h->switch_doorbell, 0, __ATOMIC_RELAXED);
+	/* Unknown until the worker writes it (sw_mtu_vm). */
+	__atomic_store_n(&h->uplink_mtu, 0, __ATOMIC_RELAXED);
 	memset(v->region + sizeof(*h), 0, v->region_size - sizeof(*h));
 	memset(h, 0, offsetof(struct fs_region_hdr, switch_gen));
 	h->magic = FS_REGION_MAGIC;

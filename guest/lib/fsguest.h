@@ -95,6 +95,17 @@ int fsg_switch_changed(const struct fsg *g);
  * switch took back our frames, and the rings are the other one's now. */
 int fsg_superseded(const struct fsg *g);
 
+/* The MTU of the interface this VM's frames leave by (ring.h, ABI 1.2):
+ * a frame for the wire may be at most this + FS_ETH_HLEN bytes. It may
+ * change at any time; 0 while the switch does not know it, or if it is
+ * older than ABI 1.2. */
+static inline uint32_t fsg_uplink_mtu(const struct fsg *g)
+{
+	if (g->hdr->abi_minor < 2)
+		return 0;
+	return __atomic_load_n(&g->hdr->uplink_mtu, __ATOMIC_RELAXED);
+}
+
 static inline void *fsg_data(const struct fsg *g, uint64_t addr)
 {
 	return g->pool + addr;

@@ -73,6 +73,15 @@
  *   guest_flags before it attaches (E). Only then does the switch sleep
  *   for long on that guest's account; a guest that cannot ring is polled.
  *
+ * Uplink MTU (ABI 1.2): the switch keeps uplink_mtu at the MTU of the
+ * interface this VM's frames leave by (IFLA_MTU, followed as it changes;
+ * relaxed stores, read when needed). A frame for the wire longer than
+ * uplink_mtu + FS_ETH_HLEN (the guest's frame, before any VLAN tag the
+ * switch pushes) is dropped and counted (too_big), never sent: a guest
+ * sizes its frames, and a guest driver its device's MTU, by it. Frames
+ * from VM to VM are not limited by it. A guest reads it only where
+ * abi_minor is 2 or more: older switches never wrote it.
+ *
  * The other side is untrusted in both directions. The switch keeps its own
  * indices privately and only ever stores them to the shared ring; it checks
  * that prod - cons never exceeds the ring size and validates every
@@ -95,7 +104,7 @@
 
 #define FS_REGION_MAGIC 0x4843575350494c46ULL /* "FLIPSWCH" in memory */
 #define FS_ABI_MAJOR 1
-#define FS_ABI_MINOR 1
+#define FS_ABI_MINOR 2
 
 #define FS_CACHELINE 64
 /* Bytes a guest leaves free before the packet in a lent frame: the same as
@@ -159,6 +168,7 @@ struct fs_region_hdr {
 	uint32_t switch_state;
 	uint32_t guest_ack;
 	uint32_t switch_doorbell; /* 1: the switch rings this guest (ABI 1.1) */
+	uint32_t uplink_mtu;      /* the uplink's MTU, 0 while unknown (ABI 1.2) */
 	/* Written by the guest. */
 	_Alignas(FS_CACHELINE) uint32_t guest_req;
 	uint32_t guest_flags;     /* FS_GUEST_RINGS (ABI 1.1) */

@@ -19,7 +19,8 @@ check "every record has case, frame_size, metric, unit, median <= max, min <= me
 		.min <= .median and .median <= .max and .runs >= 1] | all' "$J"
 for c in afxdp-rxdrop flipswitch flipswitch-copy bridge-tap vm-to-vm vm-fanout-1 vm-fanout-8 \
 	flipswitch-scrub-off flipswitch-scrub-used flipswitch-scrub-full latency-busy-poll \
-	latency-doorbell latency-doorbell-nap flipswitch-nap idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm core-vm2nic; do
+	latency-doorbell latency-doorbell-nap flipswitch-nap idle-cpu core-zerocopy core-copy core-scrub-used core-fanout-8 core-vm2vm core-vm2nic \
+	vxlan-flipswitch vxlan-bridge-tap; do
 	check "case $c has a result" jq -e --arg c "$c" '[.results[] | select(.case == $c)] | length > 0' "$J"
 done
 check "instructions per packet measured under callgrind: both hand-offs at 2 sizes, fan-out, idle VMs, VM to VM, VM to the wire, one frame a pass" \

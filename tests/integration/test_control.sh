@@ -90,7 +90,9 @@ check "fdb lists both static entries" \
 check "fdb -j: each VM's MAC as configured" \
 	bash -c "$B/flipswitchctl -s $SOCK -j fdb | jq -e '[.entries[] | {mac, port}] | sort_by(.port) == [{mac: \"$VM1\", port: \"web1\"}, {mac: \"$VM2\", port: \"web2\"}]'"
 check "fdb in text: each VM's MAC as configured" \
-	bash -c "$B/flipswitchctl -s $SOCK fdb | awk 'NR > 1 { print \$1, \$3 }' | sort | diff - <(printf '%s web1\n%s web2\n' $VM1 $VM2)"
+	bash -c "$B/flipswitchctl -s $SOCK fdb | awk 'NR > 1 && \$1 != \"any\" { print \$1, \$3 }' | sort | diff - <(printf '%s web1\n%s web2\n' $VM1 $VM2)"
+check "fdb in text: any other MAC goes to the uplink $IF_SW" \
+	bash -c "$B/flipswitchctl -s $SOCK fdb | grep -E '^any other +- +$IF_SW +uplink +mtu 1500, from web1,web2$'"
 check "frames: the audit sums to the pool size" \
 	bash -c "$B/flipswitchctl -s $SOCK -j frames | jq -e '.ok and .sum == .total and .total == 4096'"
 check "frames in text exits 0 and says ok" bash -c "$B/flipswitchctl -s $SOCK frames | grep -qi ok"

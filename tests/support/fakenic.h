@@ -52,8 +52,8 @@ static inline void fake_cons(struct xsk_ring_cons *r, struct fake_ring *f)
 				     .flags = &f->flags };
 }
 
-/* Makes the switch's port 0 a one-queue port on n's rings and fills its
- * fill ring. */
+/* Makes the switch's port 0 a one-queue port of MTU 1500 on n's rings
+ * and fills its fill ring. */
 static inline void fake_nic_attach(struct fake_nic *n, struct sw *sw)
 {
 	struct port *pt = &sw->ports[0];
@@ -69,6 +69,7 @@ static inline void fake_nic_attach(struct fake_nic *n, struct sw *sw)
 	fake_cons(&pt->q[0].cq, &n->cq);
 	fake_prod(&pt->q[0].tx, &n->tx);
 	sw->n_ports = 1;
+	sw_mtu_set(sw, 0, 1500);
 	while (port_service(pt, &sw->pool, sw->batch))
 		;
 }

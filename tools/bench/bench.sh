@@ -277,6 +277,78 @@ case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
 	bed_down
 }
 
+# Two hosts joined by the kernel's VXLAN (docs/datapath.md, "A VXLAN
+# uplink"): the veth pair is the underlay between the peer namespace
+# (host A, the sending VM's, on GEN_CPU) and the switch namespace (host
+# B, the receiving VM's, on RX_CPU). The underlay's MTU is 1600 so that
+# 1500-byte frames fit vxlan0 (1550).
+vxlan_up() {
+	bed_up || return 1
+	ip -n "$NS_PEER" link set "$IF_PEER" mtu 1600
+	ip -n "$NS_SW" link set "$IF_SW" mtu 1600
+	ip -n "$NS_PEER" addr add 10.96.0.1/24 dev "$IF_PEER"
+	ip -n "$NS_SW" addr add 10.96.0.2/24 dev "$IF_SW"
+	ip -n "$NS_PEER" link add vxlan0 type vxlan id 42 local 10.96.0.1 remote 10.96.0.2 dstport 4789 dev "$IF_PEER" &&
+		ip -n "$NS_SW" link add vxlan0 type vxlan id 42 local 10.96.0.2 remote 10.96.0.1 dstport 4789 dev "$IF_SW" || return 1
+	ip -n "$NS_PEER" link set vxlan0 up
+	ip -n "$NS_SW" link set vxlan0 up
+}
+
+# VM a1 on host A (flipswitch-guest tx, as vm-to-vm's sender) to VM web1
+# on host B (fs-sink), a flipswitchd on each host's vxlan0.
+case_vxlan() { # SIZE RUN
+	local size=$1 run=$2 t0 t1 a_pid guest=("$SHM-web1")
+	[ "${GUEST_MODE:-doorbell}" = doorbell ] && guest=(--doorbell "$WORK/web1.doorbell")
+	[ "${GUEST_MODE:-}" = spin ] && guest=(--spin "$SHM-web1")
+	vxlan_up || { echo "# vxlan: no vxlan devices here"; bed_down; return; }
+	XDP_MODE=generic flipswitch_conf "$WORK/fs.conf"
+	sed -i "s/\"$IF_SW\"/\"vxlan0\"/" "$WORK/fs.conf"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	cat >"$WORK/a.conf" <<-EOF
+	pool = { path = "$SHM-apool"; frames = 16384; frame_size = 2048; };
+	interfaces = ( { name = "vxlan0"; } );
+	control = "$WORK/a.sock";
+	vms = ( { name = "a1"; mac = "$VM2"; rings = "$SHM-a1"; quota = 2048; } );
+	EOF
+	ip netns exec "$NS_PEER" taskset -c $GEN_CPU "$B/$DAEMON" -c "$WORK/a.conf" 2>"$WORK/a.log" &
+	a_pid=$!
+	for _ in $(seq 200); do grep -q ready "$WORK/a.log" && break; sleep 0.05; done
+	if consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${guest[@]}"; then
+		t0=$(date +%s.%N)
+		taskset -c $GEN_CPU "$B/flipswitch-guest" --pool "$SHM-apool" --rings "$SHM-a1" --quiet \
+			tx --dst "$VM1" --count 100000000 --size $((size - 4)) --timeout "$SECS" >/dev/null 2>&1
+		t1=$(date +%s.%N)
+		consumer_stop "$WORK/vm.out"
+		rec vxlan-flipswitch "$size" rx_rate Mpps "$(mpps "$GOT" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')")" "$run"
+	fi
+	kill -TERM "$a_pid" 2>/dev/null
+	wait "$a_pid" 2>/dev/null
+	stop_daemon
+	bed_down
+}
+
+# The same two hosts, each a Linux bridge holding vxlan0 and a VM's tap:
+# host A's "VM" writes into its tap (fs-gen --tap, one write a frame, as
+# QEMU), host B's tap is read (fs-sink tap, one read a frame).
+case_vxlan_bridge() { # SIZE RUN
+	local ns
+	vxlan_up || { echo "# vxlan: no vxlan devices here"; bed_down; return; }
+	for ns in "$NS_PEER" "$NS_SW"; do
+		ip -n "$ns" link add fsbr0 type bridge
+		ip -n "$ns" tuntap add fstap0 mode tap
+		ip -n "$ns" link set vxlan0 master fsbr0
+		ip -n "$ns" link set fstap0 master fsbr0
+		ip -n "$ns" link set fstap0 up
+		ip -n "$ns" link set fsbr0 up
+	done
+	consumer_start "$WORK/tap.out" "$B/fs-sink" tap --name fstap0 || { bed_down; return; }
+	set -- "$1" "$2" $(peer taskset -c $GEN_CPU "$B/fs-gen" --tap fstap0 --dst "$VM1" --size "$1" \
+		--seconds "$SECS" 2>>"$WORK/gen.err" | awk '/^sent/ {print $5, $2}')
+	consumer_stop "$WORK/tap.out"
+	rec vxlan-bridge-tap "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
+	bed_down
+}
+
 case_latency() { # MODE RUN [config lines...]: busy-poll or doorbell, 20k frames/s
 	local mode=$1 run=$2 args=(--spin "$SHM-web1") t0 t1 c0 c1 hz
 	shift 2
@@ -419,6 +491,10 @@ for run in $(seq "$RUNS"); do
 		want bridge-tap && case_bridge "$size" "$run"
 		[ -n "$dpdk_ok" ] && want dpdk && case_dpdk "$size" "$run"
 		want vm-to-vm && case_v2v "$size" "$run"
+		if [ "$size" != 512 ]; then
+			want vxlan-flipswitch && case_vxlan "$size" "$run"
+			want vxlan-bridge-tap && case_vxlan_bridge "$size" "$run"
+		fi
 	done
 	for s in off used full; do
 		want "flipswitch-scrub-$s" && SCRUB=$s case_flipswitch 1500 "$run" "flipswitch-scrub-$s"
@@ -460,6 +536,7 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "flipswitch/flipswitch-copy@$s" flipswitch flipswitch-copy "$s"
 		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
 		ratio "flipswitch/dpdk@$s" flipswitch dpdk "$s"
+		ratio "vxlan-flipswitch/vxlan-bridge-tap@$s" vxlan-flipswitch vxlan-bridge-tap "$s"
 		ratio "flipswitch-copy/flipswitch@$s:switch_ns" flipswitch-copy flipswitch "$s" switch_ns_per_packet
 		ratio "flipswitch-nap/flipswitch@$s" flipswitch-nap flipswitch "$s"
 		ratio "flipswitch-nap/flipswitch@$s:switch_ns" flipswitch-nap flipswitch "$s" switch_ns_per_packet

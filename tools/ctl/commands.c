@@ -150,8 +150,9 @@ static int cmd_show(struct ctx *x, const struct args *a)
 	out_begin();
 	nw = j_width(ifs, "name", 9);
 	snprintf(f1, sizeof(f1), "%%-%ds  ", nw);
-	out_text("%-*s  %7s  %6s  %-7s  %-9s  %7s  %5s\n", nw, "INTERFACE",
-		 "IFINDEX", "QUEUES", "XDP", "MODE", "PROG", "RING");
+	out_text("%-*s  %7s  %6s  %-7s  %-9s  %7s  %5s  %5s  %s\n", nw,
+		 "INTERFACE", "IFINDEX", "QUEUES", "XDP", "MODE", "PROG", "RING",
+		 "MTU", "KIND");
 	out_open_array("interfaces");
 	json_array_foreach(ifs, i, e) {
 		out_open_object(NULL);
@@ -162,7 +163,17 @@ static int cmd_show(struct ctx *x, const struct args *a)
 		out_bool("zerocopy", "%-9s  ", j_bool(e, "zerocopy"),
 			 "zero-copy", "copy");
 		out_ju64(e, "prog_id", "%7" PRIu64 "  ");
-		out_ju64(e, "ring_size", "%5" PRIu64 "\n");
+		out_ju64(e, "ring_size", "%5" PRIu64 "  ");
+		out_ju64(e, "mtu", "%5" PRIu64 "  ");
+		/* KIND: the link's kind, "nic" for a device with none; a
+		 * tunnel says so (its XDP and MODE columns say what it
+		 * costs: docs/datapath.md). */
+		out_str("kind", "%s", *j_str(e, "kind") ? j_str(e, "kind") : "nic");
+		out_bool("tunnel", "%s", j_bool(e, "tunnel"), " tunnel", "");
+		if (json_is_string(json_object_get(e, "publish_fdb")))
+			out_jstr(e, "publish_fdb", ", fdb on %s\n");
+		else
+			out_null("publish_fdb", "\n", "");
 		out_close_object();
 	}
 	out_close_array();
@@ -363,6 +374,8 @@ static int cmd_fdb(struct ctx *x, const struct args *a)
 		return err;
 	ents = json_object_get(res, "entries");
 	pw = j_width(ents, "port", 4);
+	if (j_width(json_object_get(res, "uplinks"), "port", 4) > pw)
+		pw = j_width(json_object_get(res, "uplinks"), "port", 4);
 	snprintf(f1, sizeof(f1), "%%-%ds  ", pw);
 	out_begin();
 	out_text("%-17s  %4s  %-*s  %-7s  %s\n", "MAC", "VLAN", pw, "PORT",
@@ -379,6 +392,27 @@ static int cmd_fdb(struct ctx *x, const struct args *a)
 			out_double("age", "%.1fs\n", json_number_value(age));
 		else
 			out_null("age", "%s\n", "-");
+		out_close_object();
+	}
+	out_close_array();
+	/* Any other MAC: a VM's frame for it leaves by the VM's uplink. */
+	out_open_array("uplinks");
+	json_array_foreach(json_object_get(res, "uplinks"), i, e) {
+		json_t *vms = json_object_get(e, "vms"), *n;
+		size_t k;
+
+		out_open_object(NULL);
+		out_text("%-17s  %4s  ", "any other", "-");
+		out_str("port", f1, j_str(e, "port"));
+		out_bool("tunnel", "%-7s  ", j_bool(e, "tunnel"), "tunnel",
+			 "uplink");
+		out_ju64(e, "mtu", "mtu %" PRIu64);
+		out_open_array("vms");
+		json_array_foreach(vms, k, n)
+			out_str(NULL, k ? ",%s" : ", from %s",
+				json_string_value(n) ? json_string_value(n) : "");
+		out_close_array();
+		out_text("\n");
 		out_close_object();
 	}
 	out_close_array();
