@@ -186,11 +186,12 @@ check "the control socket is removed on exit" bash -c "[ ! -e $SOCK ]"
 # the one that came (and it polls between them). Then set to 0 at run
 # time (flipswitchctl set): no more naps.
 { cat "$WORK/fs.conf"; echo "max_sleep_usecs = 200;"; } >"$WORK/nap.conf"
-naps_round() { # naps_round TAG: 20000 frames at 20000/s to web1, stats around
-	guest_bg web1 "$WORK/nap-$1.out" rx --count 20000 --timeout 15
+naps_round() { # naps_round TAG [N]: N frames (20000) at N/s to web1, stats around
+	local n=${2:-20000}
+	guest_bg web1 "$WORK/nap-$1.out" rx --count "$n" --timeout 15
 	local g=$LAST_BG
 	ctl -j stats >"$WORK/$1-0.json"
-	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate 20000 --count 20000 >"$WORK/$1.gen"
+	peer "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --rate "$n" --count "$n" >"$WORK/$1.gen"
 	wait "$g" # the guest has them all: none waits out a nap in a ring
 	ctl -j stats >"$WORK/$1-1.json"
 	jq -rn --slurpfile a "$WORK/$1-0.json" --slurpfile b "$WORK/$1-1.json" '
@@ -215,11 +216,14 @@ if start_daemon "$WORK/nap.conf"; then
 	check "stats in text counts the naps" grep -Eq 'napped [1-9][0-9]*' "$WORK/nap.txt"
 	check "set --max-sleep-usecs 0 at run time" \
 		bash -c "$B/flipswitchctl -s $SOCK -j set --max-sleep-usecs 0 | jq -e '.switch.max_sleep_usecs == 0'"
-	naps_round poll
+	# A second at 5000 frames/s: what this round checks is that no nap
+	# follows, and a slower stream leaves the guest's quota and the rx
+	# ring room for a busy machine's scheduling delays.
+	naps_round poll 5000
 	check "no naps after it, every frame delivered" \
 		jq -en --slurpfile a "$WORK/poll-0.json" --slurpfile b "$WORK/poll-1.json" '
 			$b[0].switch.naps == $a[0].switch.naps
-			and $b[0].switch.packets - $a[0].switch.packets >= 20000'
+			and $b[0].switch.packets - $a[0].switch.packets >= 5000'
 	stop_daemon
 else
 	not_ok "the daemon starts with max_sleep_usecs = 200"
