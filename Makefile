@@ -47,7 +47,8 @@ help:
 	@echo 'make test-qemu  only the end-to-end tests with QEMU guests'
 	@echo 'make guest-image  the test guest (Debian kernel, busybox) in $(BUILD)/guest/'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
-	@echo '                (GUESTS=qemu: the guests boot in QEMU)'
+	@echo '                and steady traffic until Ctrl-C, to try flipswitchctl on'
+	@echo '                (DURATION=N: for N seconds; GUESTS=qemu: the guests boot in QEMU)'
 	@echo 'make bench      the benchmarks side by side (~10 min), $(BUILD)/bench/results.json'
 	@echo 'make bench-quick  the same in under a minute, fewer sizes'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
@@ -169,7 +170,7 @@ bench-quick: all
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)
-	$(Q)GUESTS=$(GUESTS) tools/demo.sh
+	$(Q)GUESTS=$(GUESTS) DURATION=$(DURATION) tools/demo.sh
 
 $(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
 	$(Q)mkdir -p $@
