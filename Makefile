@@ -13,7 +13,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
-LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lelf -lz -lpthread
+LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lmicrohttpd -lelf -lz -lpthread
 LIBS_TEST   := $(LIBS_DAEMON) -lcmocka -lpcap
 
 ifeq ($(V),1)
@@ -105,9 +105,10 @@ $(BUILD)/flipswitch-guest: tools/flipswitch-guest.c tools/pcapout.h tools/toolut
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
 
-$(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch/ctl.h | $(BUILD)
+# The Prometheus text is prom.c's, the daemon's metrics endpoint's too.
+$(BUILD)/flipswitchctl: tools/flipswitchctl.c tools/pcapout.h include/flipswitch/ctl.h user/prom.h $(BUILD)/obj/prom.o | $(BUILD)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $< -ljansson -lpcap -lm
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(BUILD)/obj/prom.o -ljansson -lpcap -lm
 
 $(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
 	$(call msg,LD,$@)

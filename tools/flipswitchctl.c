@@ -12,8 +12,9 @@
  * text format, and either adds the value to the JSON object being built
  * (-j) or prints it as text. Text and JSON thus come from the same calls
  * and cannot disagree, and the JSON keys are ours, not whatever the daemon
- * happened to send. Only --prometheus has a writer of its own, since its
- * format groups samples by metric rather than by port.
+ * happened to send. Only --prometheus has a writer of its own (prom.c,
+ * which flipswitchd's metrics endpoint serves too), since its format
+ * groups samples by metric rather than by port.
  *
  * Internal functions return 0 or -errno and have said why on stderr; the
  * exit status is 0, 1 (the daemon or the connection failed) or 2 (usage).
@@ -42,6 +43,7 @@
 
 #include "flipswitch/ctl.h"
 #include "pcapout.h"
+#include "prom.h"
 
 #define PROG		"flipswitchctl"
 #define REPLY_TIMEOUT_MS 5000
@@ -949,175 +951,18 @@ static int do_stats(struct ctx *x, int argc, char **argv)
 	return 0;
 }
 
-/* ---- Prometheus text exposition -------------------------------------- */
-
-/* A label value: backslash, double quote and newline escaped. */
-static void prom_label(const char *name, const char *v)
-{
-	printf("%s=\"", name);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			printf("\\%c", *v);
-		else if (*v == '\n')
-			printf("\\n");
-		else
-			putchar(*v);
-	}
-	putchar('"');
-}
-
-static void prom_head(const char *metric, const char *type, const char *help)
-{
-	printf("# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
-}
-
-static void prom_sample(const char *metric, const char *l1, const char *v1,
-			const char *l2, const char *v2, uint64_t v)
-{
-	printf("%s", metric);
-	if (l1) {
-		putchar('{');
-		prom_label(l1, v1);
-		if (l2) {
-			putchar(',');
-			prom_label(l2, v2);
-		}
-		putchar('}');
-	}
-	printf(" %" PRIu64 "\n", v);
-}
-
-static const struct {
-	const char *key, *metric, *help;
-} prom_port_counters[] = {
-	{ "rx_packets", "flipswitch_rx_packets_total",
-	  "Packets the switch received from a port." },
-	{ "rx_bytes", "flipswitch_rx_bytes_total",
-	  "Bytes the switch received from a port." },
-	{ "tx_packets", "flipswitch_tx_packets_total",
-	  "Packets the switch sent to a port." },
-	{ "tx_bytes", "flipswitch_tx_bytes_total",
-	  "Bytes the switch sent to a port." },
-};
-
-static const struct {
-	const char *key, *metric, *help;
-} prom_switch_counters[] = {
-	{ "copies", "flipswitch_copies_total",
-	  "Frames copied (broadcast and multicast to several ports)." },
-	{ "vm_to_vm", "flipswitch_vm_to_vm_total",
-	  "Frames switched from one VM to another." },
-	{ "sleeps", "flipswitch_worker_sleeps_total",
-	  "Times the worker slept, idle." },
-	{ "doorbell_wakeups", "flipswitch_doorbell_wakeups_total",
-	  "Times a guest's doorbell woke the worker." },
-	{ "naps", "flipswitch_worker_naps_total",
-	  "Naps of the worker under light load (max_sleep_usecs)." },
-	{ "scrubbed_frames", "flipswitch_scrubbed_frames_total",
-	  "Frames scrubbed before reuse." },
-	{ "scrubbed_bytes", "flipswitch_scrubbed_bytes_total",
-	  "Bytes scrubbed before reuse." },
-	{ "packets", "flipswitch_worker_packets_total",
-	  "Frames the worker took in, from NICs and VMs." },
-	{ "busy_passes", "flipswitch_worker_busy_passes_total",
-	  "Worker passes that moved frames." },
-};
-
-static const char *const worker_states[] = { "busy", "idle", "sleep" };
-static const char *const worker_state_keys[] = { "busy_ns", "idle_ns",
-						 "sleep_ns" };
-
-/* Every member of member `obj` of each port, under label `label`. */
-static void prom_port_map(json_t *ports, const char *obj, const char *sub,
-			  const char *label, const char *metric)
-{
-	const char *k;
-	json_t *p, *v;
-	size_t i;
-
-	json_array_foreach(ports, i, p) {
-		json_object_foreach(json_object_get(p, obj), k, v)
-			prom_sample(metric, "port", j_str(p, "name"), label, k,
-				    sub ? j_u64(v, sub) : j_val_u64(v));
-	}
-}
+/* ---- Prometheus text exposition (prom.c, as flipswitchd's /metrics) -- */
 
 static int prometheus(struct ctx *x, json_t *st)
 {
-	json_t *ports = json_object_get(st, "ports"), *sw, *fr = NULL, *p, *v;
-	const char *k;
-	size_t i, j;
+	json_t *fr = NULL;
 	int err;
 
 	/* The frame audit, over the same connection. */
 	err = request(&x->conn, "frames", NULL, &fr);
 	if (err)
 		return err;
-
-	for (j = 0; j < sizeof(prom_port_counters) / sizeof(prom_port_counters[0]); j++) {
-		prom_head(prom_port_counters[j].metric, "counter",
-			  prom_port_counters[j].help);
-		json_array_foreach(ports, i, p)
-			prom_sample(prom_port_counters[j].metric, "port",
-				    j_str(p, "name"), "kind", j_str(p, "kind"),
-				    j_u64(p, prom_port_counters[j].key));
-	}
-	prom_head("flipswitch_drops_total", "counter",
-		  "Frames a port dropped, by reason.");
-	prom_port_map(ports, "drops", NULL, "reason", "flipswitch_drops_total");
-	prom_head("flipswitch_xdp_verdict_packets_total", "counter",
-		  "Packets the XDP program gave each verdict, by interface.");
-	prom_port_map(ports, "xdp", "packets", "verdict",
-		      "flipswitch_xdp_verdict_packets_total");
-	prom_head("flipswitch_xdp_verdict_bytes_total", "counter",
-		  "Bytes the XDP program gave each verdict, by interface.");
-	prom_port_map(ports, "xdp", "bytes", "verdict",
-		      "flipswitch_xdp_verdict_bytes_total");
-	prom_head("flipswitch_xsk_total", "counter",
-		  "AF_XDP socket statistics (XDP_STATISTICS), by interface.");
-	prom_port_map(ports, "xsk", NULL, "stat", "flipswitch_xsk_total");
-
-	sw = json_object_get(st, "switch");
-	for (j = 0; j < sizeof(prom_switch_counters) / sizeof(prom_switch_counters[0]); j++) {
-		prom_head(prom_switch_counters[j].metric, "counter",
-			  prom_switch_counters[j].help);
-		prom_sample(prom_switch_counters[j].metric, NULL, NULL, NULL,
-			    NULL, j_u64(sw, prom_switch_counters[j].key));
-	}
-	prom_head("flipswitch_worker_seconds_total", "counter",
-		  "Worker time: passes that moved frames (busy), passes that did not (idle), sleeping (sleep).");
-	for (j = 0; j < 3; j++)
-		printf("flipswitch_worker_seconds_total{state=\"%s\"} %.9f\n",
-		       worker_states[j],
-		       (double)j_u64(sw, worker_state_keys[j]) / 1e9);
-	prom_head("flipswitch_switch_drops_total", "counter",
-		  "Frames the switch dropped before choosing a port, by reason.");
-	json_object_foreach(json_object_get(sw, "drops"), k, v)
-		prom_sample("flipswitch_switch_drops_total", "reason", k, NULL,
-			    NULL, j_val_u64(v));
-
-	prom_head("flipswitch_frames", "gauge",
-		  "Pool frames by owner: fill ring, tx ring, switch, or a VM.");
-	prom_sample("flipswitch_frames", "owner", "fill", NULL, NULL,
-		    j_u64(fr, "fill"));
-	prom_sample("flipswitch_frames", "owner", "tx", NULL, NULL,
-		    j_u64(fr, "tx"));
-	prom_sample("flipswitch_frames", "owner", "switch", NULL, NULL,
-		    j_u64(fr, "switch"));
-	json_object_foreach(json_object_get(fr, "vms"), k, v)
-		prom_sample("flipswitch_frames", "owner", "vm", "vm", k,
-			    j_val_u64(v));
-	prom_head("flipswitch_free_frames", "gauge",
-		  "Pool frames on the switch's free list.");
-	prom_sample("flipswitch_free_frames", NULL, NULL, NULL, NULL,
-		    j_u64(fr, "free_list"));
-	prom_head("flipswitch_pool_frames", "gauge", "Frames in the pool.");
-	prom_sample("flipswitch_pool_frames", NULL, NULL, NULL, NULL,
-		    j_u64(fr, "total"));
-	prom_head("flipswitch_frames_ok", "gauge",
-		  "1 if every pool frame has exactly one owner, else 0.");
-	prom_sample("flipswitch_frames_ok", NULL, NULL, NULL, NULL,
-		    j_bool(fr, "ok"));
+	prom_write(stdout, st, fr);
 	fflush(stdout);
 	json_decref(fr);
 	return 0;

@@ -30,6 +30,7 @@
 #include "flipswitch.skel.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics.h"
 
 #define RD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define CTL_OUT_MAX (16u << 20) /* a client that stops reading is dropped */
@@ -1054,11 +1055,11 @@ static void capture_drain(struct ctl *c)
 static void *ctl_thread(void *arg)
 {
 	struct ctl *c = arg;
-	static struct pollfd pfd[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
+	static struct pollfd pfd[CTL_MAX_CLIENTS + 3 + 2 * CFG_MAX_VMS];
 	static int map[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
 
 	for (;;) {
-		int n = 0, first_db;
+		int n = 0, first_db, timeout;
 
 		pfd[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
@@ -1087,8 +1088,17 @@ static void *ctl_thread(void *arg)
 			pfd[n++] = (struct pollfd){ .fd = c->db[i].conn_fd,
 						    .events = POLLIN };
 		}
-		/* While a capture runs, look at its ring every 10 ms. */
-		poll(pfd, (nfds_t)n, c->capture_client >= 0 ? 10 : -1);
+		/* While a capture runs, look at its ring every 10 ms. The
+		 * metrics endpoint's fd comes last, out of the loops below. */
+		timeout = c->capture_client >= 0 ? 10 : -1;
+		if (c->metrics) {
+			pfd[n] = (struct pollfd){ .fd = metrics_fd(c->metrics),
+						  .events = POLLIN };
+			timeout = metrics_timeout(c->metrics, timeout);
+		}
+		poll(pfd, (nfds_t)n + !!c->metrics, timeout);
+		if (c->metrics)
+			metrics_run(c->metrics);
 		if (pfd[0].revents)
 			break;
 		if (pfd[1].revents & POLLIN)

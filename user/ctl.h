@@ -60,6 +60,9 @@ struct ctl {
 	double frames_at;
 	/* Each VM's doorbell socket (doorbell.h), served by this thread. */
 	struct doorbell db[CFG_MAX_VMS];
+	/* The metrics endpoint (metrics.h), served by this thread too, or
+	 * NULL. Set before ctl_start(). */
+	struct metrics *metrics;
 };
 
 /* Creates the socket (and its directory), mode 0660, owned by the group

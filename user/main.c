@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics.h"
 #include "switch.h"
 
 static volatile sig_atomic_t stop, report;
@@ -103,6 +104,7 @@ int main(int argc, char **argv)
 	static struct cfg cfg;
 	static struct sw sw;
 	static struct ctl ctl = { .listen_fd = -1, .stop_fd = -1 };
+	static struct metrics metrics = { .fd = -1 };
 	bool check = false;
 	int c, rc;
 
@@ -174,6 +176,10 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
 				cfg.control_gid);
+	if (!rc && cfg.metrics[0]) {
+		rc = metrics_create(&metrics, cfg.metrics, &ctl);
+		ctl.metrics = rc ? NULL : &metrics;
+	}
 	if (!rc)
 		rc = sw_start(&sw);
 	if (!rc)
@@ -182,6 +188,7 @@ int main(int argc, char **argv)
 		log_err("setting up failed (%s); nothing is left attached",
 			strerror(-rc));
 		ctl_destroy(&ctl);
+		metrics_destroy(&metrics);
 		sw_fini(&sw);
 		return 1;
 	}
@@ -192,6 +199,7 @@ int main(int argc, char **argv)
 	sw_run(&sw, &stop, &report);
 	log_info("stopping");
 	ctl_destroy(&ctl);
+	metrics_destroy(&metrics);
 	sw_fini(&sw);
 	return 0;
 }
