@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick
+.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick deb
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -53,6 +53,7 @@ help:
 	@echo 'make bench-quick  the same in under a minute, fewer sizes'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
+	@echo 'make deb        Debian packages flipswitch and flipswitch-guest in $(BUILD)/deb/'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show the commands'
 
@@ -195,11 +196,21 @@ install: $(BUILD)/flipswitchd $(BUILD)/flipswitchctl $(BUILD)/flipswitch-guest \
 	install -D -m 0644 docs/man/flipswitchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchd.8
 	install -D -m 0644 docs/man/flipswitchctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchctl.8
 	install -D -m 0644 docs/man/flipswitch.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/flipswitch.conf.5
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 docs/man/flipswitch-guest.1 \
+		docs/man/flipswitch-qemu-args.1 docs/man/flipswitch-run-guest.1
 	install -D -m 0644 tools/flipswitchctl.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/flipswitchctl
 	install -D -m 0644 configs/example.conf $(DESTDIR)/etc/flipswitch/flipswitch.conf.example
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/flipswitchd.service.in | \
 		install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/flipswitchd.service
+
+# Debian packages (debian/): dpkg-buildpackage on a copy of the tree, so
+# that its output stays in $(BUILD)/deb/ instead of beside the tree.
+deb:
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/flipswitch
+	$(Q)tar -c --exclude-vcs --exclude=./$(BUILD) . | tar -x -C $(BUILD)/deb/flipswitch
+	$(Q)cd $(BUILD)/deb/flipswitch && dpkg-buildpackage -us -uc -b
+	$(Q)ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf $(BUILD)

@@ -14,7 +14,8 @@ ok "make install DESTDIR=... PREFIX=/usr"
 for f in usr/sbin/flipswitchd usr/bin/flipswitchctl usr/bin/flipswitch-guest \
 	usr/bin/flipswitch-qemu-args usr/bin/flipswitch-run-guest \
 	usr/share/man/man8/flipswitchd.8 usr/share/man/man8/flipswitchctl.8 \
-	usr/share/man/man5/flipswitch.conf.5 \
+	usr/share/man/man5/flipswitch.conf.5 usr/share/man/man1/flipswitch-guest.1 \
+	usr/share/man/man1/flipswitch-qemu-args.1 usr/share/man/man1/flipswitch-run-guest.1 \
 	usr/share/bash-completion/completions/flipswitchctl \
 	etc/systemd/system/flipswitchd.service; do
 	check "installs /$f" test -s "$ROOT/$f"
