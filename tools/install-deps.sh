@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
 	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev
-	curl prometheus debhelper lintian fakeroot
+	curl prometheus debhelper lintian fakeroot libvirt-clients
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils
 )
