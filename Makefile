@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick deb
+.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick deb
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -41,7 +41,8 @@ all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
 help:
 	@echo 'make            build everything into $(BUILD)/'
 	@echo 'make deps       install the Debian packages that are missing (root)'
-	@echo 'make test       deps, build, run every test; ends with "N passed, N failed"'
+	@echo 'make deps-test  the same, and what only the tests use (promtool, lintian, ...)'
+	@echo 'make test       deps-test, build, run every test; ends with "N passed, N failed"'
 	@echo 'make test-unit  only the cmocka unit tests'
 	@echo 'make test-integration  only the namespace/veth integration tests (root)'
 	@echo 'make test-qemu  only the end-to-end tests with QEMU guests'
@@ -59,6 +60,9 @@ help:
 
 deps:
 	$(Q)tools/install-deps.sh
+
+deps-test:
+	$(Q)tools/install-deps.sh test
 
 # --- BPF --------------------------------------------------------------------
 $(BUILD)/flipswitch.bpf.o: bpf/flipswitch.bpf.c include/flipswitch/xdp_shared.h | $(BUILD)
@@ -147,7 +151,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h tools/bench/fakenic.h $(B
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libfsd.a $(GUEST_OBJS) $(LIBS_TEST)
 
-test: deps
+test: deps-test
 	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh all
 
@@ -157,7 +161,7 @@ test-unit: all
 test-integration: all
 	$(Q)tests/run.sh integration
 
-test-qemu: deps
+test-qemu: deps-test
 	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh qemu
 

@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages flipswitch needs to build, test and demo,
 # and only those that are missing. Needs root (or nothing to install).
-#   tools/install-deps.sh [bench]   bench: also what make bench uses
+#   tools/install-deps.sh [bench|test]   bench: also what make bench uses;
+#                                        test: also what only make test uses
 set -euo pipefail
 
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
 	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev
-	curl prometheus debhelper lintian fakeroot libvirt-clients
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils
 )
 # The plot of make bench (DPDK, a peer, is installed by its case).
 [ "${1:-}" = bench ] && pkgs+=(gnuplot-nox)
+# What the tests check with: curl and promtool (prometheus) on the metrics
+# endpoint, the Debian packages' build and lintian, virt-xml-validate
+# (libvirt-clients) on flipswitch-qemu-args --libvirt.
+[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper lintian fakeroot libvirt-clients)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -90,7 +90,7 @@ if command -v promtool >/dev/null; then
 	check "promtool check metrics accepts GET /metrics" \
 		bash -c "promtool check metrics <$WORK/metrics.txt"
 else
-	skip "promtool check metrics (no promtool: Debian's prometheus package)"
+	skip "promtool check metrics (no promtool: make deps-test installs Debian's prometheus)"
 fi
 check "POST /metrics is refused (405, Allow: GET, HEAD)" \
 	bash -c "sw_out=\$(ip netns exec $NS_SW curl -s --max-time 5 -D - -o /dev/null -X POST -d x http://$METRICS/metrics); echo \"\$sw_out\" | head -1 | grep -q ' 405' && echo \"\$sw_out\" | grep -qi '^allow: GET, HEAD'"

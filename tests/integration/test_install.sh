@@ -48,7 +48,7 @@ if command -v virt-xml-validate >/dev/null; then
 		virt-xml-validate "$WORK/dom.xml" domain
 	check "... and with --libvirt --doorbell's" virt-xml-validate "$WORK/dom-bell.xml" domain
 else
-	skip "virt-xml-validate (no libvirt-clients)"
+	skip "virt-xml-validate (no libvirt-clients: make deps-test installs it)"
 fi
 sed 's|/dev/shm/flipswitch-pool|/dev/hugepages/flipswitch-pool|' "$TOP/configs/example.conf" >"$WORK/huge.conf"
 "$ROOT/usr/bin/flipswitch-qemu-args" web1 -c "$WORK/huge.conf" --libvirt >/dev/null 2>"$WORK/huge.err"

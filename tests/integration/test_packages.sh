@@ -6,7 +6,7 @@
 # there, and the example config on an interface named eth1 of our own.
 . "$(dirname "$0")/lib.sh"
 for tool in dpkg-buildpackage dh lintian; do
-	command -v $tool >/dev/null || { skip "packages (no $tool: make deps installs it)"; exit 0; }
+	command -v $tool >/dev/null || { skip "packages (no $tool: make deps-test installs it)"; exit 0; }
 done
 
 DEB=$B/deb
