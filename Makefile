@@ -13,7 +13,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
-LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lelf -lz -lpthread
+LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lmicrohttpd -lelf -lz -lpthread
 LIBS_TEST   := $(LIBS_DAEMON) -lcmocka -lpcap
 
 ifeq ($(V),1)
@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest
+.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest deb
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -43,23 +43,29 @@ all: $(BUILD)/flipswitchd $(BUILD)/flipswitchd-debug $(BUILD)/flipswitch-guest \
 help:
 	@echo 'make            build everything into $(BUILD)/'
 	@echo 'make deps       install the Debian packages that are missing (root)'
-	@echo 'make test       deps, build, run every test; ends with "N passed, N failed"'
+	@echo 'make deps-test  the same, and what only the tests use (promtool, lintian, ...)'
+	@echo 'make test       deps-test, build, run every test; ends with "N passed, N failed"'
 	@echo 'make test-unit  only the cmocka unit tests'
 	@echo 'make test-integration  only the namespace/veth integration tests (root)'
 	@echo 'make test-qemu  only the end-to-end tests with QEMU guests'
 	@echo 'make guest-image  the test guest (Debian kernel, busybox) in $(BUILD)/guest/'
 	@echo 'make demo       deps, build, run the switch on a veth test-bed with two guests'
-	@echo '                (GUESTS=qemu: the guests boot in QEMU)'
+	@echo '                and steady traffic until Ctrl-C, to try flipswitchctl on'
+	@echo '                (DURATION=N: for N seconds; GUESTS=qemu: the guests boot in QEMU)'
 	@echo 'make bench      the benchmarks side by side, CPU per packet at fixed rates too (~30 min), $(BUILD)/bench/results.json'
 	@echo 'make bench-quick  the same in ~3 minutes, fewer sizes, CPU per packet at 100 k frames/s'
 	@echo 'make bench-guest  a guest on flipswitch_net next to virtio-net + tap (~5 min, TCG)'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
+	@echo 'make deb        Debian packages flipswitch and flipswitch-guest in $(BUILD)/deb/'
 	@echo 'make clean      remove $(BUILD)/'
 	@echo 'V=1             show the commands'
 
 deps:
 	$(Q)tools/install-deps.sh
+
+deps-test:
+	$(Q)tools/install-deps.sh test
 
 # --- BPF --------------------------------------------------------------------
 $(BUILD)/flipswitch.bpf.o: bpf/flipswitch.bpf.c include/flipswitch/xdp_shared.h | $(BUILD)
@@ -139,13 +145,15 @@ $(BUILD)/obj/ctl/%.o: tools/ctl/%.c $(wildcard tools/ctl/*.h) tools/pcapout.h to
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/libctl.a: $(CTL_OBJS)
+# The Prometheus text is user/prom.c's, the daemon's metrics endpoint's
+# too: libctl.a carries it for flipswitchctl and the tests that link both.
+$(BUILD)/libctl.a: $(CTL_OBJS) $(BUILD)/obj/prom.o
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/flipswitchctl: $(BUILD)/obj/ctl/main.o $(BUILD)/libctl.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson -lpcap
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ -ljansson -lpcap -lm
 
 $(BUILD)/flipswitch-qemu-args: tools/flipswitch-qemu-args.c $(BUILD)/libfsd.a
 	$(call msg,LD,$@)
@@ -183,7 +191,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard tests/sup
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST) $(foreach f,$(WRAP_$*),-Wl$(comma)--wrap=$(f))
 
-test: deps
+test: deps-test
 	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh all
 
@@ -193,7 +201,7 @@ test-unit: all
 test-integration: all
 	$(Q)tests/run.sh integration
 
-test-qemu: deps
+test-qemu: deps-test
 	$(Q)$(MAKE) --no-print-directory all guest-image
 	$(Q)tests/run.sh qemu
 
@@ -213,7 +221,7 @@ bench-guest: deps
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)
-	$(Q)GUESTS=$(GUESTS) tools/demo.sh
+	$(Q)GUESTS=$(GUESTS) DURATION=$(DURATION) tools/demo.sh
 
 $(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
 	$(Q)mkdir -p $@
@@ -237,11 +245,21 @@ install: $(BUILD)/flipswitchd $(BUILD)/flipswitchctl $(BUILD)/flipswitch-guest \
 	install -D -m 0644 docs/man/flipswitchd.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchd.8
 	install -D -m 0644 docs/man/flipswitchctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/flipswitchctl.8
 	install -D -m 0644 docs/man/flipswitch.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/flipswitch.conf.5
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/share/man/man1 docs/man/flipswitch-guest.1 \
+		docs/man/flipswitch-qemu-args.1 docs/man/flipswitch-run-guest.1
 	install -D -m 0644 tools/flipswitchctl.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/flipswitchctl
 	install -D -m 0644 configs/example.conf $(DESTDIR)/etc/flipswitch/flipswitch.conf.example
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|' tools/flipswitchd.service.in | \
 		install -D -m 0644 /dev/stdin $(DESTDIR)/etc/systemd/system/flipswitchd.service
+
+# Debian packages (debian/): dpkg-buildpackage on a copy of the tree, so
+# that its output stays in $(BUILD)/deb/ instead of beside the tree.
+deb:
+	$(Q)rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/flipswitch
+	$(Q)tar -c --exclude-vcs --exclude=./$(BUILD) . | tar -x -C $(BUILD)/deb/flipswitch
+	$(Q)cd $(BUILD)/deb/flipswitch && dpkg-buildpackage -us -uc -b
+	$(Q)ls $(BUILD)/deb/*.deb
 
 clean:
 	rm -rf $(BUILD)

@@ -8,7 +8,9 @@
  * --slot puts both in one PCI slot (functions 0 and 1), so a guest driver
  * with several ivshmem devices pairs them without asking. Sizes come from the
  * config exactly as the daemon computes them (both are powers of two: they
- * are PCI BARs), so QEMU maps the files the daemon makes.
+ * are PCI BARs), so QEMU maps the files the daemon makes. With --libvirt,
+ * the same as libvirt domain XML: <shmem> devices, the doorbell one with
+ * its <server>.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,7 +25,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--slot N] [--lines]\n"
+		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--slot N] [--lines | --libvirt]\n"
 		"\n"
 		"Prints the QEMU options that give a guest the two ivshmem devices\n"
 		"of VM NAME: the pool and its ring region (memory-backend-file,\n"
@@ -32,7 +34,67 @@ static void usage(FILE *f)
 		"switch must be running when QEMU starts). --slot N (1..31) puts\n"
 		"the pool at PCI address N.0 and the ring region at N.1, the pair\n"
 		"the guest's flipswitch_net driver prefers. --lines prints one\n"
-		"argument per line, for scripts.\n");
+		"argument per line, for scripts. --libvirt prints the devices as\n"
+		"libvirt domain XML instead (<shmem>, for the <devices> of the\n"
+		"VM's domain; libvirt maps only files in /dev/shm).\n");
+}
+
+/* s with the characters XML gives a meaning escaped, for an attribute. */
+static void xml_attr(const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': fputs("&amp;", stdout); break;
+		case '<': fputs("&lt;", stdout); break;
+		case '>': fputs("&gt;", stdout); break;
+		case '\'': fputs("&apos;", stdout); break;
+		case '"': fputs("&quot;", stdout); break;
+		default: putchar(*s);
+		}
+	}
+}
+
+/* The name under /dev/shm of path, which libvirt's <shmem name=...> maps;
+ * NULL if it is elsewhere. */
+static const char *shm_name(const char *path)
+{
+	static const char dir[] = "/dev/shm/";
+
+	if (strncmp(path, dir, sizeof(dir) - 1) ||
+	    strchr(path + sizeof(dir) - 1, '/') || !path[sizeof(dir) - 1])
+		return NULL;
+	return path + sizeof(dir) - 1;
+}
+
+static int libvirt(const struct cfg *cfg, const struct cfg_vm *v, int bell)
+{
+	const char *pool = shm_name(cfg->pool.path), *rings = shm_name(v->rings);
+
+	if (!pool || (!bell && !rings)) {
+		fprintf(stderr, "flipswitch-qemu-args: libvirt's <shmem> maps only files in /dev/shm, and %s is not: pass it with <qemu:commandline> (docs/guests.md)\n",
+			!pool ? cfg->pool.path : v->rings);
+		return 1;
+	}
+	printf("<!-- flipswitch VM %s: the pool and its rings, in the domain's <devices> -->\n",
+	       v->name);
+	printf("<shmem name='");
+	xml_attr(pool);
+	printf("'>\n  <model type='ivshmem-plain'/>\n  <size unit='B'>%llu</size>\n</shmem>\n",
+	       (unsigned long long)pool_file_size(cfg->pool.frames,
+						  cfg->pool.frame_size));
+	if (bell) {
+		/* The region comes from the daemon's doorbell socket. */
+		printf("<shmem name='flipswitch-%s-doorbell'>\n  <model type='ivshmem-doorbell'/>\n  <server path='",
+		       v->name);
+		xml_attr(v->doorbell);
+		printf("'/>\n  <msi vectors='1' ioeventfd='on'/>\n</shmem>\n");
+		return 0;
+	}
+	printf("<shmem name='");
+	xml_attr(rings);
+	printf("'>\n  <model type='ivshmem-plain'/>\n  <size unit='B'>%llu</size>\n</shmem>\n",
+	       (unsigned long long)vmport_region_size(v->ring_size));
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -42,13 +104,14 @@ int main(int argc, char **argv)
 		{ "lines", no_argument, NULL, 'l' },
 		{ "doorbell", no_argument, NULL, 'd' },
 		{ "slot", required_argument, NULL, 's' },
+		{ "libvirt", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static struct cfg cfg;
 	const char *file = NULL, *name;
 	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128], at[2][48] = { "", "" };
-	int c, lines = 0, bell = 0, i, slot = 0;
+	int c, lines = 0, bell = 0, xml = 0, i, slot = 0;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "c:h", lo, NULL)) != -1) {
@@ -66,11 +129,12 @@ int main(int argc, char **argv)
 			snprintf(at[0], sizeof(at[0]), ",addr=0x%x.0,multifunction=on", slot);
 			snprintf(at[1], sizeof(at[1]), ",addr=0x%x.1", slot);
 			break;
+		case 'L': xml = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!file || optind + 1 != argc) {
+	if (!file || optind + 1 != argc || (lines && xml)) {
 		usage(stderr);
 		return 2;
 	}
@@ -92,6 +156,8 @@ int main(int argc, char **argv)
 			name, file);
 		return 1;
 	}
+	if (xml)
+		return libvirt(&cfg, &cfg.vms[i], bell);
 	if (strchr(cfg.pool.path, ',') || strchr(cfg.vms[i].rings, ',') ||
 	    strchr(cfg.vms[i].doorbell, ',')) {
 		/* QEMU's option syntax would split the path there. */

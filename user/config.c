@@ -22,6 +22,7 @@
  * see it (frames = 5000000000 reads as 705032704); only the L suffix keeps
  * it 64-bit. The ranges below cannot catch that, and nothing here tries.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
@@ -58,7 +59,8 @@ struct ctx {
 
 static const char *const top_keys[] = {
 	"pool", "interfaces", "vms", "batch", "guest_timeout", "doorbell_usecs",
-	"max_sleep_usecs", "handoff", "control", "control_group", NULL };
+	"max_sleep_usecs", "handoff", "control", "control_group", "metrics",
+	NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
@@ -639,6 +641,27 @@ static int load_group(struct ctx *c, const config_setting_t *root,
 	return 0;
 }
 
+static int load_metrics(struct ctx *c, const config_setting_t *root,
+			struct cfg *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int ret;
+
+	/* Absent: off. */
+	if (!config_setting_get_member(root, "metrics"))
+		return 0;
+	ret = get_str(c, root, "", "metrics", cfg->metrics, sizeof(cfg->metrics),
+		      NULL, NULL);
+	if (ret)
+		return ret;
+	if (cfg_parse_listen(cfg->metrics, &ss, &len))
+		return fail(c, config_setting_get_member(root, "metrics"),
+			    "metrics \"%s\" is not an address and port to listen on (like \"127.0.0.1:9477\" or \"[::1]:9477\")",
+			    cfg->metrics);
+	return 0;
+}
+
 /* libconfig stops at the first syntax error and says only that; the
  * explanation (what was expected where) is cfg_syntax_explain()'s. */
 static int read_file(config_t *lc, const char *path, char *err, size_t errlen)
@@ -715,6 +738,7 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 			&cfg->handoff_copy);
 	ret |= finish_vms(&c);
 	ret |= load_group(&c, root, cfg);
+	ret |= load_metrics(&c, root, cfg);
 	if (c.n || c.oom)
 		ret = -EINVAL;
 	report_mistakes(&c, err, errlen);
@@ -734,6 +758,41 @@ int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
 		     size_t errlen)
 {
 	return load(cfg, path, err, errlen, true);
+}
+
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss,
+		     socklen_t *len)
+{
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	const char *colon = strrchr(s, ':');
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	size_t n = colon ? (size_t)(colon - s) : 0;
+	long port;
+
+	if (!colon || !n || n >= sizeof(host) || !colon[1])
+		return -EINVAL;
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '[' && host[n - 1] == ']') {
+		host[n - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+		return -EINVAL;
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons((uint16_t)port);
+	*len = sizeof(*a4);
+	return 0;
 }
 
 static int hexval(char ch)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <limits.h>
 #include <net/if.h>
+#include <sys/socket.h>
 
 #define CFG_MAX_IFACES 8
 #define CFG_MAX_VMS 256
@@ -116,6 +117,9 @@ struct cfg {
 	char control_group[64];  /* "control_group": group that owns the
 				    socket and may change the switch; "" =
 				    root only */
+	char metrics[64];        /* "metrics": ADDRESS:PORT where GET /metrics
+				    serves the counters over HTTP; "" (the
+				    default) = off */
 	unsigned int control_gid;
 };
 
@@ -174,6 +178,11 @@ int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
  * VMs (1 .. CFG_MAX_VMS) to f, one cfg_load() accepts where iface exists.
  * 0, -EINVAL for n_vms out of range, or -EIO. */
 int cfg_example(FILE *f, const char *iface, int n_vms);
+
+/* Parses a listening address, "127.0.0.1:9477" or "[::1]:9477" (numeric
+ * addresses only: no name lookup at start). 0 or -EINVAL. */
+int cfg_parse_listen(const char *s, struct sockaddr_storage *ss,
+		     socklen_t *len);
 
 /* Parses "52:54:00:12:34:56" (case-insensitive hex). 0 or -EINVAL. */
 int cfg_parse_mac(const char *s, uint8_t mac[6]);

@@ -123,6 +123,8 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 0, "control socket (flipswitchctl)",
 	   "control = \"/run/flipswitch/flipswitch.sock\";");
 	fprintf(f, "# control_group = \"flipswitch\";  # owns the socket (0660); its members may\n"
-		"                                 # change the switch (default: root only)\n");
+		"                                 # change the switch (default: root only)\n"
+		"# metrics = \"127.0.0.1:9477\";    # GET /metrics: the counters for Prometheus\n"
+		"                                 # (read-only; default: off)\n");
 	return ferror(f) ? -EIO : 0;
 }

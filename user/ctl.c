@@ -24,6 +24,7 @@
 #include "ctl_priv.h"
 #include "sw_snapshot.h"
 #include "log.h"
+#include "metrics.h"
 
 #define CTL_OUT_MAX (16u << 20) /* a client that stops reading is dropped */
 
@@ -366,12 +367,12 @@ static void capture_drain(struct ctl *c)
 static void *ctl_thread(void *arg)
 {
 	struct ctl *c = arg;
-	static struct pollfd pfd[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
+	static struct pollfd pfd[CTL_MAX_CLIENTS + 3 + 2 * CFG_MAX_VMS];
 	static int map[CTL_MAX_CLIENTS + 2 + 2 * CFG_MAX_VMS];
 	bool untold = false;
 
 	for (;;) {
-		int n = 0, first_db;
+		int n = 0, first_db, timeout;
 
 		pfd[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
@@ -396,9 +397,17 @@ static void *ctl_thread(void *arg)
 		}
 		/* While a capture runs, look at its ring every 10 ms; while
 		 * the worker is yet to be told of a doorbell, ask it again
-		 * every 100 ms. */
-		poll(pfd, (nfds_t)n,
-		     c->capture_client >= 0 ? 10 : untold ? 100 : -1);
+		 * every 100 ms. The metrics endpoint's fd comes last, out of
+		 * the loops below. */
+		timeout = c->capture_client >= 0 ? 10 : untold ? 100 : -1;
+		if (c->metrics) {
+			pfd[n] = (struct pollfd){ .fd = metrics_fd(c->metrics),
+						  .events = POLLIN };
+			timeout = metrics_timeout(c->metrics, timeout);
+		}
+		poll(pfd, (nfds_t)n + !!c->metrics, timeout);
+		if (c->metrics)
+			metrics_run(c->metrics);
 		if (pfd[0].revents)
 			break;
 		if (pfd[1].revents & POLLIN)

@@ -77,6 +77,9 @@ struct ctl {
 	int mail_ms;
 	/* The last sw_snapshot (ctl_cmd.c), one buffer for every request. */
 	struct sw_snap *snap;
+	/* The metrics endpoint (metrics.h), served by this thread too, or
+	 * NULL. Set before ctl_start(). */
+	struct metrics *metrics;
 };
 
 /* Creates the socket (and its directory), mode 0660, owned by the group

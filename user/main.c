@@ -22,6 +22,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics.h"
 #include "nl.h"
 #include "switch.h"
 
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 	static struct sw sw;
 	static struct ctl ctl = { .listen_fd = -1, .stop_fd = -1 };
 	static struct nl nl = { .fd = -1, .stop_fd = -1 };
+	static struct metrics metrics = { .fd = -1 };
 	bool check = false;
 	int c, rc;
 
@@ -176,6 +178,10 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
 				cfg.control_gid);
+	if (!rc && cfg.metrics[0]) {
+		rc = metrics_create(&metrics, cfg.metrics, &ctl);
+		ctl.metrics = rc ? NULL : &metrics;
+	}
 	if (!rc)
 		rc = nl_start(&nl, &sw);
 	if (!rc)
@@ -187,6 +193,7 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		ctl_destroy(&ctl);
 		nl_stop(&nl);
+		metrics_destroy(&metrics);
 		sw_fini(&sw);
 		return 1;
 	}
@@ -198,6 +205,7 @@ int main(int argc, char **argv)
 	log_info("stopping");
 	ctl_destroy(&ctl);
 	nl_stop(&nl);
+	metrics_destroy(&metrics);
 	sw_fini(&sw);
 	return 0;
 }

@@ -12,7 +12,10 @@ N=50
 
 bed_up || { not_ok "test-bed"; exit 1; }
 write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
-start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
+# The metrics endpoint, on the switch namespace's own loopback.
+METRICS=127.0.0.1:9477
+{ cat "$WORK/fs.conf"; echo "metrics = \"$METRICS\";"; } >"$WORK/fsm.conf"
+start_daemon "$WORK/fsm.conf" || { not_ok "daemon starts"; exit 1; }
 SOCK=$WORK/ctl.sock
 ctl() { "$B/flipswitchctl" -s "$SOCK" "$@"; }
 
@@ -77,6 +80,31 @@ check "stats --prometheus: the worker's seconds by state" \
 	bash -c "grep -Eq '^flipswitch_worker_seconds_total\{state=\"busy\"\} [0-9]+\.[0-9]{9}$' $WORK/prom.txt && grep -Eq '^flipswitch_worker_packets_total $N$' $WORK/prom.txt"
 check "stats --prometheus: drops labelled by reason" \
 	grep -Eq '^flipswitch_drops_total\{[^}]*reason="quota"' "$WORK/prom.txt"
+
+# --- GET /metrics: the same series, over HTTP, read-only
+sw_curl() { ip netns exec "$NS_SW" curl -s --max-time 5 "$@"; }
+sw_curl -D "$WORK/metrics.head" -o "$WORK/metrics.txt" "http://$METRICS/metrics"
+check "GET /metrics: 200, Prometheus text 0.0.4" \
+	bash -c "head -1 $WORK/metrics.head | grep -q ' 200' && grep -qi '^content-type: text/plain; version=0.0.4' $WORK/metrics.head"
+ctl stats --prometheus >"$WORK/prom2.txt"
+# name{labels} of every sample, without the values, which move.
+series() { grep -v '^#' "$1" | sed 's/ [^ ]*$//' | sort; }
+check "GET /metrics has the series of stats --prometheus, no more, no fewer" \
+	diff <(series "$WORK/metrics.txt") <(series "$WORK/prom2.txt")
+check "... web1's rx packets with their count" \
+	grep -Eq "^flipswitch_rx_packets_total\{[^}]*port=\"web1\"[^}]*\} $N$" "$WORK/metrics.txt"
+if command -v promtool >/dev/null; then
+	check "promtool check metrics accepts GET /metrics" \
+		bash -c "promtool check metrics <$WORK/metrics.txt"
+else
+	skip "promtool check metrics (no promtool: make deps-test installs Debian's prometheus)"
+fi
+check "POST /metrics is refused (405, Allow: GET, HEAD)" \
+	bash -c "sw_out=\$(ip netns exec $NS_SW curl -s --max-time 5 -D - -o /dev/null -X POST -d x http://$METRICS/metrics); echo \"\$sw_out\" | head -1 | grep -q ' 405' && echo \"\$sw_out\" | grep -qi '^allow: GET, HEAD'"
+check "another path is 404" \
+	bash -c "[ \"\$(ip netns exec $NS_SW curl -s --max-time 5 -o /dev/null -w '%{http_code}' http://$METRICS/)\" = 404 ]"
+check "after the scrapes, web1's counters are as they were" \
+	bash -c "$B/flipswitchctl -s $SOCK -j stats web1 | jq -e '.ports[0].rx_packets == $N'"
 
 # Clearing starts the worker's clock again (the daemon has run for seconds).
 ctl stats --clear >/dev/null
@@ -199,6 +227,8 @@ naps_round() { # naps_round TAG [N]: N frames (20000) at N/s to web1, stats arou
 		| "# \($y.naps - $x.naps) naps, \(($y.packets - $x.packets) / ($y.busy_passes - $x.busy_passes + 0.001) * 10 | floor / 10) packets a busy pass, asleep \(($y.sleep_ns - $x.sleep_ns) / 1e6 | floor) ms of \(([$y, $x] | map(.busy_ns + .idle_ns + .sleep_ns) | .[0] - .[1]) / 1e6 | floor)"'
 }
 if start_daemon "$WORK/nap.conf"; then
+	check "metrics are off unless configured: nothing listens on $METRICS" \
+		bash -c "! ip netns exec $NS_SW curl -s --max-time 2 -o /dev/null http://$METRICS/metrics"
 	check "show: max_sleep_usecs 200, from the config" \
 		bash -c "$B/flipswitchctl -s $SOCK -j show | jq -e '.switch.max_sleep_usecs == 200'"
 	naps_round nap

@@ -147,3 +147,13 @@ check "the guests' frames all came back (web1 and web2 hold none)" \
 stop_daemon
 check "exit report: every frame back in the pool" \
 	bash -c "grep 'frames: ' $DAEMON_LOG | tail -1 | grep -q 'switch 4096.*: ok$'"
+
+# --- make demo GUESTS=qemu, the tour: every second of its watch has
+# traffic for both QEMU guests, and they receive all of it.
+GUESTS=qemu "$TOP/tools/demo.sh" </dev/null >"$WORK/demo.out" 2>&1
+rc=$?
+check "the demo with QEMU guests exits 0" bash -c "[ $rc -eq 0 ] || { tail -20 $WORK/demo.out; false; }"
+check "... every second of its watch has traffic for web1 and web2" \
+	bash -c "[ \$(grep -Ec '^   web[12] +rx [1-9]' $WORK/demo.out) -eq 8 ]"
+check "... web1 received 1050 frames, web2 1050 (500 of them from web1)" \
+	bash -c "grep -q 'web1: received 1050;' $WORK/demo.out && grep -q 'web2: received 1050;' $WORK/demo.out"

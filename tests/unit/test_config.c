@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "config.h"
 
@@ -64,7 +66,7 @@ static const struct err_case err_cases[] = {
 	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
 	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group, metrics)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
@@ -229,6 +231,14 @@ static const struct err_case err_cases[] = {
 	  "max_sleep_usecs 10001 is out of range (0 .. 10000)" },
 	{ "max_sleep_usecs a string", POOL LO "max_sleep_usecs = \"50\";\n", 3,
 	  "max_sleep_usecs must be an integer, not a string" },
+	{ "metrics without a port", POOL LO "metrics = \"127.0.0.1\";\n", 3,
+	  "metrics \"127.0.0.1\" is not an address and port to listen on (like \"127.0.0.1:9477\" or \"[::1]:9477\")" },
+	{ "metrics port 0", POOL LO "metrics = \"127.0.0.1:0\";\n", 3, "metrics \"127.0.0.1:0\" is not an address" },
+	{ "metrics port 65536", POOL LO "metrics = \"127.0.0.1:65536\";\n", 3, "is not an address and port" },
+	{ "metrics a host name", POOL LO "metrics = \"localhost:9477\";\n", 3, "is not an address and port" },
+	{ "metrics IPv6 without brackets", POOL LO "metrics = \"::1:9477\";\n", 3, "is not an address and port" },
+	{ "metrics empty", POOL LO "metrics = \"\";\n", 3, "metrics must not be empty" },
+	{ "metrics an integer", POOL LO "metrics = 9477;\n", 3, "metrics must be a string, not an integer" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -565,6 +575,41 @@ static void test_example(void **state)
 	free(cfg);
 }
 
+/* metrics: off unless set; IPv4 and IPv6 listening addresses. */
+static void test_metrics(void **state)
+{
+	static const struct {
+		const char *s;
+		int family, port;
+	} ok[] = {
+		{ "127.0.0.1:9477", AF_INET, 9477 },
+		{ "0.0.0.0:1", AF_INET, 1 },
+		{ "[::1]:9477", AF_INET6, 9477 },
+		{ "[::]:65535", AF_INET6, 65535 },
+	};
+	struct cfg *cfg = calloc(1, sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	assert_non_null(cfg);
+	assert_int_equal(load_text(POOL LO, cfg, path, err, sizeof(err)), 0);
+	assert_string_equal(cfg->metrics, "");
+	assert_int_equal(load_text(POOL LO "metrics = \"127.0.0.1:9477\";\n", cfg,
+				   path, err, sizeof(err)), 0);
+	assert_string_equal(cfg->metrics, "127.0.0.1:9477");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		assert_int_equal(cfg_parse_listen(ok[i].s, &ss, &len), 0);
+		assert_int_equal(ss.ss_family, ok[i].family);
+		assert_int_equal(ntohs(((struct sockaddr_in *)&ss)->sin_port),
+				 ok[i].port);
+		assert_int_equal(len, ok[i].family == AF_INET ?
+					      sizeof(struct sockaddr_in) :
+					      sizeof(struct sockaddr_in6));
+	}
+	free(cfg);
+}
+
 /* A short err buffer gets a truncated, terminated message. */
 static void test_short_err(void **state)
 {
@@ -630,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_short_err),
 		cmocka_unit_test(test_every_mistake),
 		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_scrub_name),
 	};

@@ -18,6 +18,7 @@
 #include "flipswitch/ctl.h"
 #include "commands.h"
 #include "output.h"
+#include "prom.h"
 
 int cli_connect(struct ctx *x)
 {
@@ -323,7 +324,8 @@ static int cmd_stats(struct ctx *x, const struct args *a)
 	if (prom) {
 		/* The frame audit too, over the same connection. */
 		if (!(err = conn_request(&x->conn, "frames", NULL, &fr))) {
-			prom_write(res, fr);
+			prom_write(stdout, res, fr);
+			fflush(stdout);
 			json_decref(fr);
 		}
 		json_decref(res);

@@ -40,8 +40,4 @@ int j_width(json_t *arr, const char *key, int min);
 void out_ju64(json_t *o, const char *key, const char *fmt);
 void out_jstr(json_t *o, const char *key, const char *fmt);
 
-/* The stats reply st and the frame audit fr in the Prometheus text
- * exposition format, on stdout. */
-void prom_write(json_t *st, json_t *fr);
-
 #endif
