@@ -137,9 +137,10 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "attached", v->attached,
+			 "broken", v->broken,
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)v->held, "uplink",
 			 v->cfg.uplink < s->n_nics ?
@@ -272,6 +273,7 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "reclaimed", st->reclaimed);
 	set_u64(o, "guest_timeouts", st->timeouts);
 	set_u64(o, "doorbells", st->irqs);
+	set_u64(o, "region_truncated", st->region_truncated);
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;

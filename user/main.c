@@ -193,5 +193,5 @@ int main(int argc, char **argv)
 	log_info("stopping");
 	ctl_destroy(&ctl);
 	sw_fini(&sw);
-	return 0;
+	return sw.pool_lost ? 1 : 0;
 }

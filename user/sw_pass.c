@@ -20,6 +20,7 @@
 #include <linux/if_xdp.h>
 
 #include "log.h"
+#include "shmguard.h"
 #include "sw_internal.h"
 
 /* Idle VMs visited per pass, in turn. */
@@ -705,6 +706,11 @@ uint32_t sw_poll_once(struct sw *sw)
 	struct pool *p = &sw->pool;
 	uint32_t work = 0, n;
 
+	if (__builtin_expect(shmguard_trips() != sw->guard_seen, 0)) {
+		sw_guard_act(sw);
+		if (sw->pool_lost)
+			return 0;
+	}
 	sw_mail_poll(sw);
 	/* Guest heartbeats, a few times a second at most. */
 	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "shmfile.h"
+#include "shmguard.h"
 #include "vmport.h"
 
 #define VM_PAGE 4096u
@@ -137,6 +138,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	int err;
 
 	memset(v, 0, sizeof(*v));
+	v->guard = -1;
 	v->cfg = *c;
 	v->index = index;
 	v->owner = POOL_OWN_VM(index);
@@ -186,6 +188,12 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		err = -errno;
 		goto out_unlink;
 	}
+	/* From here on a truncation of the file costs this VM, not the
+	 * daemon. */
+	v->guard = shmguard_add(v->region, v->region_size);
+	if (v->guard < 0)
+		log_warn("vm %s: %s is not guarded against truncation (%s)",
+			 c->name, c->rings, strerror(-v->guard));
 	h = v->hdr = (struct fs_region_hdr *)v->region;
 	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
 	/* No guest is on this daemon's doorbell yet. */
@@ -251,6 +259,8 @@ void vmport_unmap(struct vmport *v)
 	v->attached = false;
 	__atomic_store_n(&v->hdr->switch_doorbell, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
+	shmguard_del(v->guard);
+	v->guard = -1;
 	munmap(v->region, v->region_size);
 	v->region = NULL;
 	/* A guest still maps the file: keep the inode, so a switch started
@@ -291,6 +301,27 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
 	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
 		 v->attached ? "attached" : "detached", n);
+}
+
+uint32_t vmport_region_lost(struct vmport *v, struct pool *p)
+{
+	uint32_t n;
+
+	rx_close(v, p);
+	n = pool_reclaim(p, v->owner);
+	v->st.reclaimed += n;
+	v->st.region_truncated++;
+	v->broken = true;
+	v->attached = false;
+	v->rings_me = false;
+	/* The region is private zeros from here on: rebuilt, the rings stay
+	 * empty, and the request word never moves again (nothing but the
+	 * switch writes it now), so no attach is ever acted on. */
+	rings_reset(v);
+	v->last_req = __atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED);
+	log_err("vm %s: its ring region %s was cut short under the switch: the VM is out of service, %u frames taken back; vm del and vm add it to serve it again",
+		v->cfg.name, v->cfg.rings, n);
+	return n;
 }
 
 uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,

@@ -49,6 +49,8 @@ struct vm_stats {
 	uint64_t reclaimed;              /* frames taken back at detach/reset */
 	uint64_t timeouts;               /* guests given up on (no heartbeat) */
 	uint64_t irqs;                   /* doorbells rung to the guest */
+	uint64_t region_truncated;       /* its region found cut short
+					    (shmguard.h): taken out */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -124,6 +126,9 @@ struct vmport {
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	int fd;
 	bool created;
+	bool broken;             /* its region was cut short: taken out
+				    until vm del (vmport_region_lost) */
+	int guard;               /* its shmguard slot, -1: none */
 	unsigned char *region;
 	uint64_t region_size;
 	struct fs_region_hdr layout; /* private copy of the offsets */
@@ -153,6 +158,12 @@ void vmport_destroy(struct vmport *v, struct pool *p);
 /* The same without touching the pool, once the worker has taken the VM's
  * frames back (a VM deleted at run time). */
 void vmport_unmap(struct vmport *v);
+
+/* The region was cut short under the switch and is private zeros now
+ * (shmguard.h): takes back every frame the VM holds and takes the VM out
+ * of service for good (frames for it are dropped as detached). Returns
+ * the frames taken. */
+uint32_t vmport_region_lost(struct vmport *v, struct pool *p);
 
 /* Acts on attach/detach request req from the guest: takes back every
  * frame the VM holds and resets the rings (see vmport_poll_ctrl). */

@@ -34,6 +34,10 @@
  * a frame, resets each and gives it another leaves the flush's list
  * holding them all. And the mailbox: a request the worker did not take
  * in time is withdrawn.
+ *
+ * And shared files cut short (shmguard.h): a VM's ring region truncated
+ * takes that VM out, its frames back; the pool truncated stops the
+ * worker, leaving the files.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1205,6 +1209,82 @@ static void test_all_vms_reset_and_given_again_in_a_pass(void **state)
 		unlink(cfg.vms[v].rings);
 }
 
+/* A VM's ring region cut short under the switch while its guest holds
+ * frames (shmguard.h): the sweep's next look at it faults, and the pass
+ * after takes it out: every frame back, counted once, the audit exact,
+ * frames for it dropped as detached, the other VMs served. */
+static void test_region_cut_short_takes_vm_out(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *v0 = &r->sw.vms[0];
+	struct fs_desc d[64];
+	char msg[256];
+	uint32_t held;
+
+	(void)state;
+	nic_to(r, 0, 16);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[0], d, 64), 16); /* and holds them */
+	fsg_close(&r->g[0]); /* its guest's mapping would fault too */
+	held = vmport_held(v0, &r->sw.pool);
+	assert_true(held >= 16);
+
+	assert_int_equal(truncate(r->cfg.vms[0].rings, 0), 0);
+	quiet();
+	for (uint32_t i = 0; i < SWEEP_PASSES + 1; i++)
+		sw_poll_once(&r->sw);
+	unquiet();
+	assert_true(v0->broken);
+	assert_false(v0->attached);
+	assert_int_equal(v0->st.region_truncated, 1);
+	assert_int_equal(vmport_held(v0, &r->sw.pool), 0);
+	assert_true(v0->st.reclaimed >= held);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	assert_false(r->sw.pool_lost);
+
+	nic_to(r, 1, 8);
+	nic_to(r, 0, 3);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[1], d, 64), 8);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(fsg_free(&r->g[1], d[i].addr), 0);
+	fsg_flush(&r->g[1]);
+	assert_int_equal(v0->st.drops[VM_DROP_DETACHED], 3);
+	settle(r);
+	assert_int_equal(v0->st.region_truncated, 1);
+	assert_int_equal(vmport_held(v0, &r->sw.pool), 0);
+	v0->st.drops[VM_DROP_DETACHED] = 0; /* rig_down wants none */
+	rig_down(r);
+}
+
+/* The pool cut short under traffic: the worker's read of a frame faults,
+ * the next pass sets pool_lost, sw_run returns at once, and sw_fini
+ * removes no file. */
+static void test_pool_cut_short_stops_switch(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	volatile sig_atomic_t stop = 0, report = 0;
+
+	(void)state;
+	nic_to(r, 1, 4);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		fsg_close(&r->g[v]);
+	assert_int_equal(truncate(r->cfg.pool.path, 0), 0);
+	quiet();
+	sw_poll_once(&r->sw); /* reads the frames: SIGBUS */
+	sw_poll_once(&r->sw);
+	unquiet();
+	assert_true(r->sw.pool_lost);
+	sw_run(&r->sw, &stop, &report);
+	assert_false(r->sw.pool.created);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_false(r->sw.vms[v].created);
+	/* The frames read as zeros after the fault: no route. */
+	assert_int_equal(r->sw.drops[SW_DROP_NO_ROUTE], 4);
+	r->sw.drops[SW_DROP_NO_ROUTE] = 0;
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1228,6 +1308,8 @@ int main(void)
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
+		cmocka_unit_test(test_region_cut_short_takes_vm_out),
+		cmocka_unit_test(test_pool_cut_short_stops_switch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
