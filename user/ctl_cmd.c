@@ -274,6 +274,7 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "guest_timeouts", st->timeouts);
 	set_u64(o, "doorbells", st->irqs);
 	set_u64(o, "region_truncated", st->region_truncated);
+	set_u64(o, "doorbell_hangups", st->hangups);
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * What the worker does about a shared file cut short (shmguard.h): a VM
- * whose ring region it was is taken out, its frames taken back, and the
- * others go on; a pool cut short under the AF_XDP sockets that share it
- * leaves nothing to switch with (the kernel goes on filling pages the
- * file no longer has), so the switch stops, cleanly, leaving the files
- * for a look.
+ * A shared file cut short (shmguard.h): a VM whose ring region it was is
+ * taken out, its frames taken back, and the others go on; a pool cut
+ * short under the AF_XDP sockets that share it leaves nothing to switch
+ * with (the kernel goes on filling pages the file no longer has), so the
+ * switch stops, cleanly, leaving the files for a look.
  */
 #include "log.h"
 #include "shmguard.h"
@@ -30,3 +29,4 @@ void sw_guard_act(struct sw *sw)
 			vmport_region_lost(v, &sw->pool);
 	}
 }
+

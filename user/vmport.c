@@ -303,24 +303,48 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 		 v->attached ? "attached" : "detached", n);
 }
 
-uint32_t vmport_region_lost(struct vmport *v, struct pool *p)
+/* The guest is gone, or the VM is: takes back every frame it holds and
+ * empties its rings. Returns the frames taken. */
+static uint32_t let_go(struct vmport *v, struct pool *p)
 {
 	uint32_t n;
 
 	rx_close(v, p);
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
-	v->st.region_truncated++;
-	v->broken = true;
+	rings_reset(v);
 	v->attached = false;
 	v->rings_me = false;
+	v->beat_ms = 0;
+	return n;
+}
+
+uint32_t vmport_region_lost(struct vmport *v, struct pool *p)
+{
+	uint32_t n = let_go(v, p);
+
+	v->st.region_truncated++;
+	v->broken = true;
 	/* The region is private zeros from here on: rebuilt, the rings stay
 	 * empty, and the request word never moves again (nothing but the
 	 * switch writes it now), so no attach is ever acted on. */
-	rings_reset(v);
 	v->last_req = __atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED);
 	log_err("vm %s: its ring region %s was cut short under the switch: the VM is out of service, %u frames taken back; vm del and vm add it to serve it again",
 		v->cfg.name, v->cfg.rings, n);
+	return n;
+}
+
+uint32_t vmport_peer_gone(struct vmport *v, struct pool *p)
+{
+	uint32_t n;
+
+	v->st.hangups++;
+	if (!v->attached)
+		return 0;
+	n = let_go(v, p);
+	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
+	log_info("vm %s: its doorbell peer hung up: guest taken for gone, %u frames taken back",
+		 v->cfg.name, n);
 	return n;
 }
 
@@ -339,14 +363,8 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	}
 	if (now_ms - v->beat_ms < timeout_ms)
 		return 0;
-	rx_close(v, p);
-	n = pool_reclaim(p, v->owner);
-	v->st.reclaimed += n;
+	n = let_go(v, p);
 	v->st.timeouts++;
-	rings_reset(v);
-	v->attached = false;
-	v->rings_me = false;
-	v->beat_ms = 0;
 	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
 	log_warn("vm %s: guest silent for %u ms, taken for gone; %u frames taken back",
 		 v->cfg.name, timeout_ms, n);

@@ -51,6 +51,8 @@ struct vm_stats {
 	uint64_t irqs;                   /* doorbells rung to the guest */
 	uint64_t region_truncated;       /* its region found cut short
 					    (shmguard.h): taken out */
+	uint64_t hangups;                /* its doorbell peer (QEMU) hung
+					    up */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -164,6 +166,11 @@ void vmport_unmap(struct vmport *v);
  * of service for good (frames for it are dropped as detached). Returns
  * the frames taken. */
 uint32_t vmport_region_lost(struct vmport *v, struct pool *p);
+
+/* The VM's doorbell peer (its QEMU) hung up: the guest is gone with it.
+ * Takes back every frame the VM holds and tells the guest (FS_ACK_GONE),
+ * as a heartbeat timeout does, at once. Returns the frames taken. */
+uint32_t vmport_peer_gone(struct vmport *v, struct pool *p);
 
 /* Acts on attach/detach request req from the guest: takes back every
  * frame the VM holds and resets the rings (see vmport_poll_ctrl). */

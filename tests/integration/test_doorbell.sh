@@ -3,7 +3,8 @@
 # ivshmem-doorbell side of the protocol to the daemon's per-VM socket, so
 # the same code paths run as with a QEMU guest, minus QEMU. An idle guest
 # and an idle switch sleep; a burst wakes both; the switch's and the
-# guest's CPU time while idle is measured and reported.
+# guest's CPU time while idle is measured and reported. A guest killed on
+# its doorbell has its frames back within 100 ms.
 . "$(dirname "$0")/lib.sh"
 require_root doorbell
 
@@ -68,6 +69,24 @@ check "flipswitchctl counts the doorbells rung to web1" \
 wait_log "vm web1: the guest left the doorbell" 5 >/dev/null
 check "the daemon sees the guest leave the doorbell" \
 	grep -q "vm web1: the guest left the doorbell" "$DAEMON_LOG"
+
+# --- a doorbell guest killed (as a QEMU that exits or crashes): its
+# hang-up lets the guest go at once, not after guest_timeout (5 s)
+held_of() { "$B/flipswitchctl" -s "$WORK/ctl.sock" -j show | jq ".vms[] | select(.name == \"$1\") | .held"; }
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+dguest_bg web1 "$WORK/kill.out" rx --hold --timeout 30
+wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 20 >/dev/null
+sleep 0.3
+check "the doorbell guest holds frames (20 received + 128 lent)" test "$(held_of web1)" = 148
+h0=$(stat_of '.ports[] | select(.name == "web1") | .doorbell_hangups')
+kill -KILL "$DG"
+wait "$DG" 2>/dev/null
+sleep 0.1
+check "100 ms after its peer hung up, every frame of the killed guest is back" \
+	test "$(held_of web1)" = 0
+check "counted as a doorbell hang-up, not a guest timeout" \
+	test "$(stat_of '.ports[] | select(.name == "web1") | [.doorbell_hangups, .guest_timeouts]' | jq -c .)" = "[$((h0 + 1)),0]"
 
 # --- the guest rings the switch: a guest transmitting while the switch
 # sleeps wakes it (VM -> NIC, and VM -> VM to another doorbell guest)

@@ -37,7 +37,8 @@
  *
  * And shared files cut short (shmguard.h): a VM's ring region truncated
  * takes that VM out, its frames back; the pool truncated stops the
- * worker, leaving the files.
+ * worker, leaving the files. And a doorbell peer's hang-up lets its
+ * guest go in the next pass.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1285,6 +1286,50 @@ static void test_pool_cut_short_stops_switch(void **state)
 	rig_down(r);
 }
 
+/* A doorbell peer's hang-up (the control thread's SW_MAIL_DOORBELL with
+ * live 0) lets the VM's guest go in the pass that takes it, whatever the
+ * VM's turn: its frames back, the guest told (FS_ACK_GONE), counted
+ * once. */
+static void test_hangup_lets_guest_go_next_pass(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r);
+	struct vmport *vp = &r->sw.vms[v];
+	struct mail_call c = { .sw = &r->sw, .op = SW_MAIL_DOORBELL,
+			       .arg = (int)v, .rc = -1 };
+	struct fs_desc d[64];
+	char msg[256];
+	pthread_t th;
+
+	(void)state;
+	nic_to(r, v, 10);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[v], d, 64), 10); /* and holds them */
+	assert_true(vmport_held(vp, &r->sw.pool) >= 10);
+	vp->db_live = 1; /* its peer was connected */
+	quiet();
+	assert_int_equal(pthread_create(&th, NULL, mail_call_thread, &c), 0);
+	for (int i = 0; i < 200000 &&
+			__atomic_load_n(&c.rc, __ATOMIC_ACQUIRE) == -1; i++) {
+		sw_poll_once(&r->sw);
+		usleep(10);
+	}
+	pthread_join(th, NULL);
+	unquiet();
+	assert_int_equal(c.rc, 0);
+	assert_false(vp->attached);
+	assert_false(vp->db_live);
+	assert_int_equal(vmport_held(vp, &r->sw.pool), 0);
+	assert_int_equal(vp->st.hangups, 1);
+	assert_int_equal(vp->st.timeouts, 0);
+	assert_int_equal(__atomic_load_n(&vp->hdr->guest_ack, __ATOMIC_ACQUIRE),
+			 FS_ACK_GONE);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	settle(r);
+	assert_int_equal(vp->st.hangups, 1);
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1310,6 +1355,7 @@ int main(void)
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
 		cmocka_unit_test(test_region_cut_short_takes_vm_out),
 		cmocka_unit_test(test_pool_cut_short_stops_switch),
+		cmocka_unit_test(test_hangup_lets_guest_go_next_pass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
