@@ -275,6 +275,7 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "doorbells", st->irqs);
 	set_u64(o, "region_truncated", st->region_truncated);
 	set_u64(o, "doorbell_hangups", st->hangups);
+	set_u64(o, "header_repaired", st->hdr_repaired);
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;

@@ -712,8 +712,9 @@ uint32_t sw_poll_once(struct sw *sw)
 			return 0;
 	}
 	sw_mail_poll(sw);
-	/* Guest heartbeats, a few times a second at most. */
-	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
+	/* Guest heartbeats and the region headers (vmport_hdr_repair), a
+	 * few times a second at most. */
+	if (!(sw->passes & 255) || sw->check_alive) {
 		struct timespec ts;
 		uint64_t now;
 
@@ -722,10 +723,14 @@ uint32_t sw_poll_once(struct sw *sw)
 		sw->check_alive = false;
 		if (now - sw->alive_ms >= 100) {
 			sw->alive_ms = now;
-			for (int i = 0; i < sw->n_vms; i++)
-				if (sw->vms[i].active)
+			for (int i = 0; i < sw->n_vms; i++) {
+				if (!sw->vms[i].active)
+					continue;
+				vmport_hdr_repair(&sw->vms[i]);
+				if (sw->cfg->guest_timeout)
 					vmport_check_alive(&sw->vms[i], p, now,
 							   sw->cfg->guest_timeout);
+			}
 		}
 	}
 

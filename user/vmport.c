@@ -24,6 +24,8 @@
 #include "vmport.h"
 
 #define VM_PAGE 4096u
+/* The header's part a guest may only read: up to the switch's words. */
+#define VM_HDR_FIXED offsetof(struct fs_region_hdr, switch_gen)
 
 const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_DROP_DETACHED] = "detached",
@@ -128,6 +130,30 @@ static void rings_reset(struct vmport *v)
 	v->rx_room = 0;
 }
 
+bool vmport_hdr_repair(struct vmport *v)
+{
+	struct fs_region_hdr *h = v->hdr;
+	uint32_t state = v->active ? FS_SW_UP : 0;
+
+	/* A region cut short is private memory now: nobody reads it. */
+	if (v->broken)
+		return false;
+	if (!memcmp(h, &v->layout, VM_HDR_FIXED) &&
+	    __atomic_load_n(&h->switch_gen, __ATOMIC_RELAXED) == v->gen &&
+	    __atomic_load_n(&h->switch_state, __ATOMIC_RELAXED) == state)
+		return false;
+	memcpy(h, &v->layout, VM_HDR_FIXED);
+	__atomic_store_n(&h->switch_gen, v->gen, __ATOMIC_RELAXED);
+	/* Release: a guest that sees the switch up sees the header. */
+	__atomic_store_n(&h->switch_state, state, __ATOMIC_RELEASE);
+	v->st.hdr_repaired++;
+	if (!v->hdr_logged)
+		log_warn("vm %s: its region header was overwritten: written back (logged once a guest)",
+			 v->cfg.name);
+	v->hdr_logged = true;
+	return true;
+}
+
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  const struct pool *p)
 {
@@ -199,30 +225,28 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	/* No guest is on this daemon's doorbell yet. */
 	__atomic_store_n(&h->switch_doorbell, 0, __ATOMIC_RELAXED);
 	memset(v->region + sizeof(*h), 0, v->region_size - sizeof(*h));
-	memset(h, 0, offsetof(struct fs_region_hdr, switch_gen));
-	h->magic = FS_REGION_MAGIC;
-	h->abi_major = FS_ABI_MAJOR;
-	h->abi_minor = FS_ABI_MINOR;
-	h->hdr_size = sizeof(*h);
-	h->pool_size = p->size;
-	h->pool_frames = p->frames;
-	h->frame_size = p->frame_size;
-	h->headroom = FS_HEADROOM;
-	h->quota = c->quota;
-	memcpy(h->mac, c->mac, 6);
-	h->vlan = c->vlan;
-	snprintf(h->name, sizeof(h->name), "%s", c->name);
-	h->rx = v->layout.rx;
-	h->free = v->layout.free;
-	h->alloc = v->layout.alloc;
-	h->tx = v->layout.tx;
-	h->region_size = v->layout.region_size;
+	/* The header a guest may only read, kept privately: what
+	 * vmport_hdr_repair writes back over a guest's scribbles. */
+	v->layout.magic = FS_REGION_MAGIC;
+	v->layout.abi_major = FS_ABI_MAJOR;
+	v->layout.abi_minor = FS_ABI_MINOR;
+	v->layout.hdr_size = sizeof(*h);
+	v->layout.pool_size = p->size;
+	v->layout.pool_frames = p->frames;
+	v->layout.frame_size = p->frame_size;
+	v->layout.headroom = FS_HEADROOM;
+	v->layout.quota = c->quota;
+	memcpy(v->layout.mac, c->mac, 6);
+	v->layout.vlan = c->vlan;
+	snprintf(v->layout.name, sizeof(v->layout.name), "%s", c->name);
+	memcpy(h, &v->layout, VM_HDR_FIXED);
+	v->gen = old_gen + 1;
 	rings_reset(v);
 	/* Whatever the guest asked of the old switch is void: start from its
 	 * current request word so that only a new request counts. */
 	v->last_req = __atomic_load_n(&h->guest_req, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&h->guest_ack, v->last_req, __ATOMIC_RELAXED);
-	__atomic_store_n(&h->switch_gen, old_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->switch_gen, v->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&h->switch_state, FS_SW_UP, __ATOMIC_RELEASE);
 	v->active = true;
 	log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x vlan %u, rings %s (%u entries), quota %u, generation %u",
@@ -255,6 +279,9 @@ void vmport_unmap(struct vmport *v)
 
 	if (!v->region)
 		return;
+	/* The file outlives the port: left a region (a scribbled header
+	 * would make a later vm add of it refuse it as someone else's). */
+	vmport_hdr_repair(v);
 	v->active = false;
 	v->attached = false;
 	__atomic_store_n(&v->hdr->switch_doorbell, 0, __ATOMIC_RELAXED);
@@ -293,6 +320,9 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
 	rings_reset(v);
+	/* Before G: the guest that sees its ack reads the switch's header. */
+	vmport_hdr_repair(v);
+	v->hdr_logged = false;
 	v->attached = req & FS_REQ_ATTACH;
 	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
 		      FS_GUEST_RINGS;
@@ -313,6 +343,10 @@ static uint32_t let_go(struct vmport *v, struct pool *p)
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
 	rings_reset(v);
+	/* Whatever the guest wrote over its header broke only itself, and
+	 * only until now. */
+	vmport_hdr_repair(v);
+	v->hdr_logged = false;
 	v->attached = false;
 	v->rings_me = false;
 	v->beat_ms = 0;
@@ -321,10 +355,11 @@ static uint32_t let_go(struct vmport *v, struct pool *p)
 
 uint32_t vmport_region_lost(struct vmport *v, struct pool *p)
 {
-	uint32_t n = let_go(v, p);
+	uint32_t n;
 
-	v->st.region_truncated++;
 	v->broken = true;
+	n = let_go(v, p);
+	v->st.region_truncated++;
 	/* The region is private zeros from here on: rebuilt, the rings stay
 	 * empty, and the request word never moves again (nothing but the
 	 * switch writes it now), so no attach is ever acted on. */

@@ -53,6 +53,8 @@ struct vm_stats {
 					    (shmguard.h): taken out */
 	uint64_t hangups;                /* its doorbell peer (QEMU) hung
 					    up */
+	uint64_t hdr_repaired;           /* its region header found
+					    overwritten and written back */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -131,9 +133,12 @@ struct vmport {
 	bool broken;             /* its region was cut short: taken out
 				    until vm del (vmport_region_lost) */
 	int guard;               /* its shmguard slot, -1: none */
+	uint32_t gen;            /* switch_gen, as the switch wrote it */
+	bool hdr_logged;         /* a repair was logged for this guest */
 	unsigned char *region;
 	uint64_t region_size;
-	struct fs_region_hdr layout; /* private copy of the offsets */
+	struct fs_region_hdr layout; /* private copy of the header up to
+					switch_gen (vmport_hdr_repair) */
 	struct cfg_vm cfg;
 } __attribute__((aligned(64)));
 
@@ -171,6 +176,14 @@ uint32_t vmport_region_lost(struct vmport *v, struct pool *p);
  * Takes back every frame the VM holds and tells the guest (FS_ACK_GONE),
  * as a heartbeat timeout does, at once. Returns the frames taken. */
 uint32_t vmport_peer_gone(struct vmport *v, struct pool *p);
+
+/* The region header is the switch's: writes back the part a guest may
+ * only read (magic, geometry, offsets, MAC, name) and the switch's
+ * generation and state, if anything there differs from the switch's
+ * copy. Returns whether it did (counted, logged once a guest). Called on
+ * attach and detach, when a guest is let go, at unmap, and by the worker
+ * every 100 ms or so. */
+bool vmport_hdr_repair(struct vmport *v);
 
 /* Acts on attach/detach request req from the guest: takes back every
  * frame the VM holds and resets the rings (see vmport_poll_ctrl). */

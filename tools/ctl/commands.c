@@ -272,6 +272,7 @@ static void print_port_stats(json_t *p)
 		out_ju64(p, "guest_timeouts", ", %" PRIu64 " timeouts");
 		out_ju64(p, "doorbells", ", %" PRIu64 " doorbells rung");
 		out_ju64(p, "doorbell_hangups", ", %" PRIu64 " doorbell hang-ups");
+		out_ju64(p, "header_repaired", ", header repaired %" PRIu64);
 		/* Times its region was found cut short (taken out). */
 		out_ju64(p, "region_truncated", ", region truncated %" PRIu64 "\n");
 	}
