@@ -71,7 +71,7 @@ static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
-	"doorbell", "doorbell_usecs", NULL };
+	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -625,6 +625,10 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
 	ret |= get_opt_int(c, g, what, "doorbell_usecs", &sp.doorbell_usecs,
 			   &sp.has_doorbell_usecs);
+	ret |= get_opt_int(c, g, what, "flood_rate", &sp.flood_rate,
+			   &sp.has_flood_rate);
+	ret |= get_opt_int(c, g, what, "flood_burst", &sp.flood_burst,
+			   &sp.has_flood_burst);
 	ret |= get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
 	ret |= get_opt_int(c, g, what, "ring_size", &sp.ring_size,
 			   &sp.has_ring_size);

@@ -168,6 +168,20 @@ int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		    sp->doorbell_usecs, CFG_USECS_MAX);
 	v->doorbell_usecs = sp->has_doorbell_usecs ?
 				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
+	v->flood_rate = CFG_FLOOD_RATE;
+	v->flood_burst = CFG_FLOOD_BURST;
+	if (sp->has_flood_rate &&
+	    (sp->flood_rate < 0 || sp->flood_rate > CFG_FLOOD_RATE_MAX))
+		say(&s, "flood_rate", "flood_rate %lld is out of range (0 .. %d frames a second, 0: no limit)",
+		    sp->flood_rate, CFG_FLOOD_RATE_MAX);
+	else if (sp->has_flood_rate)
+		v->flood_rate = (uint32_t)sp->flood_rate;
+	if (sp->has_flood_burst &&
+	    (sp->flood_burst < 1 || sp->flood_burst > CFG_FLOOD_BURST_MAX))
+		say(&s, "flood_burst", "flood_burst %lld is out of range (1 .. %d frames)",
+		    sp->flood_burst, CFG_FLOOD_BURST_MAX);
+	else if (sp->has_flood_burst)
+		v->flood_burst = (uint32_t)sp->flood_burst;
 	check_vm_ring(&s, sp, cfg, v);
 	return s.n ? -EINVAL : 0;
 }

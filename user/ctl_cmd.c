@@ -454,7 +454,11 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	    arg_num(r, "vlan", &sp.vlan, &sp.has_vlan, &code) ||
 	    arg_num(r, "ring_size", &sp.ring_size, &sp.has_ring_size, &code) ||
 	    arg_num(r, "doorbell_usecs", &sp.doorbell_usecs,
-		    &sp.has_doorbell_usecs, &code))
+		    &sp.has_doorbell_usecs, &code) ||
+	    arg_num(r, "flood_rate", &sp.flood_rate, &sp.has_flood_rate,
+		    &code) ||
+	    arg_num(r, "flood_burst", &sp.flood_burst, &sp.has_flood_burst,
+		    &code))
 		return code;
 	sp.name = name;
 	sp.mac = mac;

@@ -508,6 +508,12 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
 			cap_tap(sw, t[i].addr, t[i].len, SW_CAP_TX);
 		if (d[0] & 1) {
+			/* Past its flood limit: neither the VMs nor the
+			 * wire see it. */
+			if (!vmport_flood_ok(v, sw->now)) {
+				pool_recycle(p, pool_frame(p, t[i].addr));
+				continue;
+			}
 			/* Other VMs get copies; the uplink gets the frame. */
 			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
 				  v->index, -1, 1);

@@ -36,6 +36,7 @@ enum vm_drop {
 	VM_BAD_LEN,          /* shorter than an Ethernet header, or past the
 				end of its frame */
 	VM_BAD_OPTIONS,      /* options field not 0 */
+	VM_DROP_FLOOD_LIMITED, /* a group frame past its flood_rate */
 	VM_DROP_NR,
 };
 
@@ -134,6 +135,10 @@ struct vmport {
 				    until vm del (vmport_region_lost) */
 	int guard;               /* its shmguard slot, -1: none */
 	uint32_t gen;            /* switch_gen, as the switch wrote it */
+	/* Its flood limit, a token bucket in ticks (vmport_flood_ok): each
+	 * group frame costs flood_gap, the credit grows with time up to
+	 * flood_cap; flood_gap 0: no limit. */
+	uint64_t flood_gap, flood_cap, flood_credit, flood_at;
 	bool hdr_logged;         /* a repair was logged for this guest */
 	unsigned char *region;
 	uint64_t region_size;
@@ -377,6 +382,39 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max);
  * Returns how many it lent: then the guest may need its doorbell rung
  * (vmport_wants_ring). */
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p);
+
+/* Sets VM v's flood limit: rate group frames a second (0: none), burst
+ * at once; tps is ticks a second. The bucket starts full. */
+static inline void vmport_flood_set(struct vmport *v, uint32_t rate,
+				    uint32_t burst, uint64_t tps)
+{
+	v->flood_gap = rate ? (tps / rate ? tps / rate : 1) : 0;
+	v->flood_cap = v->flood_gap * burst;
+	v->flood_credit = v->flood_cap;
+	v->flood_at = 0;
+}
+
+/* Whether VM v may flood one more group frame at time now (ticks): a
+ * token bucket, so that a storm costs the switch at most flood_rate
+ * copies' worth a second for each VM of the network. Counts the drop if
+ * not. */
+static inline bool vmport_flood_ok(struct vmport *v, uint64_t now)
+{
+	if (!v->flood_gap)
+		return true;
+	if (now > v->flood_at) {
+		v->flood_credit += now - v->flood_at;
+		if (v->flood_credit > v->flood_cap)
+			v->flood_credit = v->flood_cap;
+	}
+	v->flood_at = now;
+	if (v->flood_credit < v->flood_gap) {
+		v->st.drops[VM_DROP_FLOOD_LIMITED]++;
+		return false;
+	}
+	v->flood_credit -= v->flood_gap;
+	return true;
+}
 
 /* Frames the VM holds now (owner table count; the worker adds an open rx
  * burst's rx_unflushed). */

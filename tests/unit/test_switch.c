@@ -29,7 +29,8 @@
  * ring; a guest's attach requests are acted on at most every
  * SW_CTRL_GAP_US; a whole frame a guest floods (offset 0, frame_size
  * bytes) is copied for each VM into a frame of its own, and no copy is
- * made for a VM with no room; group frames with another network's tags
+ * made for a VM with no room, and a VM flooding past its flood_rate has
+ * the rest dropped (flood_limited); group frames with another network's tags
  * reach no VM; on a switch of CFG_MAX_VMS VMs, a pass that gives every VM
  * a frame, resets each and gives it another leaves the flush's list
  * holding them all. And the mailbox: a request the worker did not take
@@ -305,10 +306,10 @@ static void test_half_quota_reclaims_next_pass(void **state)
 	rig_down(r);
 }
 
-/* VM v's guest sends up to n frames to the wire, numbered from *seq on in
+/* VM v's guest sends up to n frames to dst, numbered from *seq on in
  * their first payload bytes; returns how many (what its alloc ring had). */
-static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
-			       uint32_t *seq)
+static uint32_t guest_send_to(struct rig *r, uint32_t v, uint32_t n,
+			      const uint8_t dst[6], uint32_t *seq)
 {
 	struct fsg *g = &r->g[v];
 	uint32_t k;
@@ -321,7 +322,7 @@ static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
 			break;
 		addr += g->headroom;
 		h = fsg_data(g, addr);
-		memcpy(h, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 }, 6);
+		memcpy(h, dst, 6);
 		memcpy(h + 6, r->cfg.vms[v].mac, 6);
 		h[12] = 0x08;
 		h[13] = 0x00;
@@ -331,6 +332,14 @@ static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
 	}
 	fsg_flush(g);
 	return k;
+}
+
+/* The same to the wire (a MAC no VM has). */
+static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
+			       uint32_t *seq)
+{
+	return guest_send_to(r, v, n, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 },
+			     seq);
 }
 
 /* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
@@ -1330,6 +1339,58 @@ static void test_hangup_lets_guest_go_next_pass(void **state)
 	rig_down(r);
 }
 
+/* VM 0 sends n broadcast frames from its alloc ring; returns how many. */
+static uint32_t guest_broadcast(struct rig *r, uint32_t n)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t seq = 0;
+
+	return guest_send_to(r, 0, n, bcast, &seq);
+}
+
+/* A broadcast storm from one VM past its flood limit (flood_rate,
+ * flood_burst): the burst is flooded, the rest dropped and counted
+ * flood_limited, the credit grows back with time, and another VM's
+ * unicast from the wire arrives whole meanwhile. */
+static void test_flood_limited(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *v0 = &r->sw.vms[0];
+	uint64_t tps = ticks_of_us(&r->sw.ticks, 1000000), got1;
+	char msg[256];
+
+	(void)state;
+	settle(r);
+	vmport_flood_set(v0, 1000, 40, tps); /* 1000 a second, 40 at once */
+	r->sw.now = 1000 * tps;
+	v0->flood_at = r->sw.now;
+	got1 = r->got[1];
+	assert_int_equal(guest_broadcast(r, 64), 64);
+	nic_to(r, 1, 10);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	r->sw.now = 1000 * tps; /* sw_poll_once leaves the clock alone */
+	guests_return(r);
+	assert_int_equal(v0->st.drops[VM_DROP_FLOOD_LIMITED], 24);
+	assert_int_equal(r->got[1] - got1, 40 + 10);
+	assert_int_equal(r->got[N_VMS - 1], 40);
+	assert_int_equal(fake_nic_transmit(&r->nic), 40);
+	/* 10 ms later: room for 10 more. */
+	r->sw.now += tps / 100;
+	settle(r);
+	assert_int_equal(guest_broadcast(r, 20), 20);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(v0->st.drops[VM_DROP_FLOOD_LIMITED], 24 + 10);
+	assert_int_equal(r->got[N_VMS - 1], 40 + 10);
+	assert_int_equal(fake_nic_transmit(&r->nic), 10);
+	settle(r);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	v0->st.drops[VM_DROP_FLOOD_LIMITED] = 0; /* rig_down wants none */
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1349,6 +1410,7 @@ int main(void)
 		cmocka_unit_test(test_doorbells_moderated),
 		cmocka_unit_test(test_foreign_tags_reach_no_vm),
 		cmocka_unit_test(test_flood_copies_only_for_room),
+		cmocka_unit_test(test_flood_limited),
 		cmocka_unit_test(test_mail_withdrawn_on_timeout),
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
