@@ -71,7 +71,8 @@ static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
-	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst", NULL };
+	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
+	"doorbell_peer", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -622,6 +623,7 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 			"the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
 			&sp.rings);
 	ret |= get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
+	ret |= get_cstr(c, g, what, "doorbell_peer", NULL, &sp.doorbell_peer);
 	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
 	ret |= get_opt_int(c, g, what, "doorbell_usecs", &sp.doorbell_usecs,
 			   &sp.has_doorbell_usecs);

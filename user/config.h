@@ -88,6 +88,10 @@ struct cfg_vm {
 				    CFG_FLOOD_RATE */
 	uint32_t flood_burst;    /* "flood_burst": ... of them at once, after
 				    a quiet spell; default CFG_FLOOD_BURST */
+	long long doorbell_peer; /* "doorbell_peer": the user (a name or a
+				    uid) whose process alone may connect to
+				    the VM's doorbell (its QEMU); -1: any
+				    that may open the socket (default) */
 	int line;
 };
 
@@ -130,6 +134,7 @@ struct cfg {
 struct cfg_vm_spec {
 	const char *name, *mac, *rings;
 	const char *doorbell;    /* NULL: the default socket; "off": none */
+	const char *doorbell_peer; /* NULL: anyone who may connect */
 	long long quota, vlan, ring_size, doorbell_usecs, flood_rate,
 		flood_burst;
 	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,

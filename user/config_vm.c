@@ -10,8 +10,10 @@
  * what is known to be good, even in a VM that has other mistakes.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -168,6 +170,21 @@ int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		    sp->doorbell_usecs, CFG_USECS_MAX);
 	v->doorbell_usecs = sp->has_doorbell_usecs ?
 				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
+	v->doorbell_peer = -1;
+	if (sp->doorbell_peer) {
+		const char *u = sp->doorbell_peer;
+		struct passwd *pw = getpwnam(u);
+		char *end;
+		long long uid = strtoll(u, &end, 10);
+
+		if (pw)
+			v->doorbell_peer = pw->pw_uid;
+		else if (*u && !*end && uid >= 0 && uid <= UINT32_MAX - 1)
+			v->doorbell_peer = uid;
+		else
+			say(&s, "doorbell_peer", "doorbell_peer \"%s\" is not a user of this machine (give a user name or a uid: the one QEMU runs as)",
+			    u);
+	}
 	v->flood_rate = CFG_FLOOD_RATE;
 	v->flood_burst = CFG_FLOOD_BURST;
 	if (sp->has_flood_rate &&

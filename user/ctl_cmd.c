@@ -446,6 +446,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	rings = arg_str(r, "rings", &code);
 	uplink = arg_str(r, "uplink", &code);
 	doorbell = arg_str(r, "doorbell", &code);
+	sp.doorbell_peer = arg_str(r, "doorbell_peer", &code);
 	if (code)
 		return code;
 	if (!name || !mac || !rings)
@@ -502,7 +503,8 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	 * it before this handler returns (one thread). */
 	if (v->cfg.doorbell[0] &&
 	    ctl_db_open(r->c, slot, name, v->cfg.doorbell,
-			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd })) {
+			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd },
+			v->cfg.doorbell_peer)) {
 		log_warn("vm %s: runs without a doorbell", name);
 		v->cfg.doorbell[0] = '\0'; /* show says so */
 	}

@@ -174,3 +174,32 @@ for usecs in 100000 0; do
 	fi
 	stop_daemon
 done
+
+# --- who may be a VM's peer: with doorbell_peer = "root", a process of the
+# socket's group that is not root (nobody, group nogroup) connecting
+# first is refused before it is told anything, and the VM stays free for
+# its QEMU (a guest running as root), which connects and attaches.
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+sed -i 's|\(name = "web1";\)|\1 doorbell_peer = "root";|' "$WORK/fs.conf"
+echo 'control_group = "nogroup";' >>"$WORK/fs.conf"
+chmod 711 "$WORK" # the impostor reaches the sockets through it
+start_daemon "$WORK/fs.conf" || { not_ok "daemon starts (doorbell_peer)"; exit 1; }
+timeout 3 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	socat -u "UNIX-CONNECT:$DB1" - >/dev/null 2>&1 &
+imp=$!
+BG_PIDS+=($imp)
+wait_log "doorbell: $DB1: refused pid" 5 >/dev/null
+check "a peer that is not doorbell_peer is refused, and said so" \
+	grep -q "doorbell: $DB1: refused pid [0-9]* (uid 65534): vm web1's doorbell_peer is uid 0" "$DAEMON_LOG"
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+dguest_bg web1 "$WORK/peer.out" rx --count 5 --timeout 20 --pcap "$WORK/peer.rx.pcap"
+g=$DG
+wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+check "the VM's real peer connects after the impostor, and attaches" \
+	grep -q "vm web1: a guest connected to the doorbell" "$DAEMON_LOG"
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 5 -w "$WORK/peer.tx.pcap" >/dev/null
+wait "$g"
+check "... and gets its traffic byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/peer.tx.pcap" "$WORK/peer.rx.pcap"
+wait "$imp" 2>/dev/null
+stop_daemon

@@ -70,7 +70,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
 	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -252,6 +252,8 @@ static const struct err_case err_cases[] = {
 	BIG(T_TOP, "guest_timeout", 3, "guest_timeout ", " is out of range (0 .. 600000)"),
 	BIG(T_TOP, "doorbell_usecs", 3, "doorbell_usecs ", " is out of range (0 .. 100000)"),
 	BIG(T_TOP, "max_sleep_usecs", 3, "max_sleep_usecs ", " is out of range (0 .. 10000)"),
+	{ "doorbell_peer not a user", ONE_VM(" doorbell_peer = \"no-such-user-fs\";"), 3,
+	  "vm \"web1\": doorbell_peer \"no-such-user-fs\" is not a user of this machine" },
 	/* Below 2^32 it wraps to a value in range: caught all the same. */
 	{ "batch 2^32 + 64", POOL LO "batch = 4294967360;\n", 3,
 	  "batch 4294967360 is out of range (1 .. 256)" },
