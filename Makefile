@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest deb
+.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest deb fuzz fuzz-build
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -55,6 +55,7 @@ help:
 	@echo 'make bench      the benchmarks side by side, CPU per packet at fixed rates too (~30 min), $(BUILD)/bench/results.json'
 	@echo 'make bench-quick  the same in ~3 minutes, fewer sizes, CPU per packet at 100 k frames/s'
 	@echo 'make bench-guest  a guest on flipswitch_net next to virtio-net + tap (~5 min, TCG)'
+	@echo 'make fuzz       the libFuzzer targets (tests/fuzz/), each for FUZZ_SECS (default 60)'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make deb        Debian packages flipswitch and flipswitch-guest in $(BUILD)/deb/'
@@ -191,14 +192,43 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard tests/sup
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -Itests/support -o $@ $< $(BUILD)/libfsd.a $(BUILD)/libctl.a $(GUEST_OBJS) $(LIBS_TEST) $(foreach f,$(WRAP_$*),-Wl$(comma)--wrap=$(f))
 
+# --- fuzzing (tests/fuzz/): libFuzzer targets over the daemon's code -----
+# built with clang, ASan and UBSan; make fuzz runs each for FUZZ_SECS,
+# reading the corpus in tests/fuzz/NAME/ and adding what it finds to
+# $(BUILD)/fuzz/corpus-NAME/. make test runs each for a few seconds.
+FUZZ_SECS  ?= 60
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter \
+	       -Wno-gnu-variable-sized-type-not-at-end \
+	       -fno-omit-frame-pointer -Iinclude -Iuser -Itools -Iguest/lib -I$(BUILD) \
+	       -D_GNU_SOURCE -fsanitize=address,undefined
+FUZZ_OBJS  := $(patsubst user/%.c,$(BUILD)/obj-fuzz/%.o,$(DAEMON_SRCS))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/obj-fuzz/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/flipswitch/*.h) $(SKEL) | $(BUILD)/obj-fuzz
+	$(call msg,CLANG,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(BUILD)/libfsd-fuzz.a: $(FUZZ_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libfsd-fuzz.a | $(BUILD)/fuzz
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/libfsd-fuzz.a $(LIBS_DAEMON)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECS)
+
 test: deps-test
-	$(Q)$(MAKE) --no-print-directory all guest-image
+	$(Q)$(MAKE) --no-print-directory all guest-image fuzz-build
 	$(Q)tests/run.sh all
 
 test-unit: all
 	$(Q)tests/run.sh unit
 
-test-integration: all
+test-integration: all fuzz-build
 	$(Q)tests/run.sh integration
 
 test-qemu: deps-test
@@ -223,7 +253,7 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all $(if $(filter qemu,$(GUESTS)),guest-image)
 	$(Q)GUESTS=$(GUESTS) DURATION=$(DURATION) tools/demo.sh
 
-$(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/tests:
+$(BUILD) $(BUILD)/obj $(BUILD)/obj-debug $(BUILD)/obj-fuzz $(BUILD)/tests $(BUILD)/fuzz:
 	$(Q)mkdir -p $@
 
 PREFIX ?= /usr/local

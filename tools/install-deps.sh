@@ -14,6 +14,8 @@ pkgs=(
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils frr
 	gcc-12 binutils libelf1 libssl3
+	# libFuzzer (make fuzz, the fuzz smoke pass)
+	libclang-rt-14-dev
 )
 # The plot of make bench (DPDK, a peer, is installed by its case).
 [ "${1:-}" = bench ] && pkgs+=(gnuplot-nox)

@@ -18,14 +18,18 @@
  * all for a top-level key. cfg_load() has one exit, so config_destroy()
  * runs whatever failed.
  *
- * libconfig 1.5 wraps a decimal integer that does not fit 32 bits before we
- * see it (frames = 5000000000 reads as 705032704); only the L suffix keeps
- * it 64-bit. The ranges below cannot catch that, and nothing here tries.
+ * libconfig 1.5 wraps an integer that does not fit 32 bits before we see
+ * it (guest_timeout = 4294967296 reads as 0, batch = 4294967360 as 64);
+ * only the L suffix keeps it 64-bit. So every integer is read again as
+ * written, from its line in its file, as 64 bits (int_as_written), before
+ * its range is checked; one that does not fit 64 bits is refused there.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,6 +59,8 @@ struct ctx {
 	bool oom;
 	/* Each VM's group, for messages about it after it was read. */
 	const config_setting_t *vm_g[CFG_MAX_VMS];
+	/* The integer setting written too big for 64 bits (get_int). */
+	const config_setting_t *huge;
 };
 
 static const char *const top_keys[] = {
@@ -68,7 +74,8 @@ static const char *const iface_keys[] = {
 	NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
-	"doorbell", "doorbell_usecs", NULL };
+	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
+	"doorbell_peer", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -98,6 +105,12 @@ int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
 	va_end(ap);
+	if (s && s == c->huge) {
+		size_t len = strlen(buf);
+
+		snprintf(buf + len, sizeof(buf) - len,
+			 "; the number written does not even fit in 64 bits");
+	}
 	if (c->n == c->cap) {
 		m = realloc(c->m, (c->cap * 2 + 8) * sizeof(*m));
 		if (!m) {
@@ -240,7 +253,101 @@ static int lookup(struct ctx *c, const config_setting_t *g, const char *what,
 	return *out ? want(c, *out, what, key, type) : 0;
 }
 
-/* Reads an integer key, def if absent; *sp is the setting or NULL. */
+/* One "key = NUMBER" (or "key: NUMBER") at p, key at a word's start: the
+ * number as libconfig's scanner reads it (decimal, or 0x hex, an L
+ * suffix allowed), as 64 bits. 1 with *v; -ERANGE if it does not fit 64
+ * bits, *v then the nearest that does; 0 if p holds no such thing. */
+static int written_at(const char *line, const char *p, const char *key,
+		      long long *v)
+{
+	const char *q = p + strlen(key);
+	unsigned long long u;
+	bool neg = false;
+	char *end;
+
+	if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
+			 p[-1] == '-' || p[-1] == '*'))
+		return 0;
+	q += strspn(q, " \t");
+	if (*q != '=' && *q != ':')
+		return 0;
+	q++;
+	q += strspn(q, " \t");
+	if (*q == '-' || *q == '+')
+		neg = *q++ == '-';
+	if (!isdigit((unsigned char)*q))
+		return 0;
+	errno = 0;
+	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
+		u = strtoull(q + 2, &end, 16);
+	else
+		u = strtoull(q, &end, 10);
+	if (errno == ERANGE || u > (unsigned long long)LLONG_MAX + neg) {
+		*v = neg ? LLONG_MIN : LLONG_MAX;
+		return -ERANGE;
+	}
+	*v = neg ? (long long)(0 - u) : (long long)u;
+	return 1;
+}
+
+/*
+ * The integer setting s as written in its file, read as 64 bits: 0 with
+ * *v; -ERANGE if it does not fit 64 bits, *v then the nearest value that
+ * does (LLONG_MAX or LLONG_MIN: out of every range here). lib is
+ * libconfig's reading of it. On its line (several settings may share one)
+ * a "NAME = NUMBER" whose number wraps to lib in 32 bits, or does not fit
+ * 64, is taken; else *v = lib.
+ */
+static int int_as_written(struct ctx *c, const config_setting_t *s,
+			  long long lib, long long *v)
+{
+	const char *file = config_setting_source_file(s), *key, *p;
+	int line = config_setting_source_line(s), ret = 0;
+	bool wrapped = false;
+	char *text = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	*v = lib;
+	key = config_setting_name(s);
+	if (!key || line <= 0)
+		return 0;
+	f = fopen(file ? file : c->file, "r");
+	if (!f)
+		return 0;
+	for (int i = 0; i < line; i++)
+		if (getline(&text, &cap, f) < 0) {
+			free(text);
+			fclose(f);
+			return 0;
+		}
+	fclose(f);
+	for (p = strstr(text, key); p; p = strstr(p + 1, key)) {
+		long long w;
+		int r = written_at(text, p, key, &w);
+
+		if (r == -ERANGE && !wrapped) {
+			ret = -ERANGE;
+			*v = w;
+			wrapped = true;
+		}
+		if (r != 1)
+			continue;
+		/* One that libconfig wrapped wins over one read exactly: on
+		 * a line with several, a wrap is never let through, at the
+		 * worst reported for a neighbour too. */
+		if (w != lib && (int32_t)w == (int32_t)lib) {
+			*v = w;
+			ret = 0;
+			wrapped = true;
+		}
+	}
+	free(text);
+	return ret;
+}
+
+/* Reads an integer key, def if absent; *sp is the setting or NULL. The
+ * value is the one written, as 64 bits (see int_as_written). */
 static int get_int(struct ctx *c, const config_setting_t *g, const char *what,
 		   const char *key, long long def, long long *v,
 		   config_setting_t **sp)
@@ -248,8 +355,14 @@ static int get_int(struct ctx *c, const config_setting_t *g, const char *what,
 	int ret;
 
 	ret = lookup(c, g, what, key, CONFIG_TYPE_INT, sp);
-	*v = ret || !*sp ? def : config_setting_get_int64(*sp);
-	return ret;
+	*v = def;
+	if (ret || !*sp)
+		return ret;
+	/* Too big for 64 bits: read as the nearest that fits, which every
+	 * range check refuses; fail() says what was written. */
+	if (int_as_written(c, *sp, config_setting_get_int64(*sp), v))
+		c->huge = *sp;
+	return 0;
 }
 
 static int get_u32(struct ctx *c, const config_setting_t *g, const char *what,
@@ -543,9 +656,14 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 			"the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
 			&sp.rings);
 	ret |= get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
+	ret |= get_cstr(c, g, what, "doorbell_peer", NULL, &sp.doorbell_peer);
 	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
 	ret |= get_opt_int(c, g, what, "doorbell_usecs", &sp.doorbell_usecs,
 			   &sp.has_doorbell_usecs);
+	ret |= get_opt_int(c, g, what, "flood_rate", &sp.flood_rate,
+			   &sp.has_flood_rate);
+	ret |= get_opt_int(c, g, what, "flood_burst", &sp.flood_burst,
+			   &sp.has_flood_burst);
 	ret |= get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
 	ret |= get_opt_int(c, g, what, "ring_size", &sp.ring_size,
 			   &sp.has_ring_size);

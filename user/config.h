@@ -63,6 +63,11 @@ struct cfg_iface {
 /* doorbell_usecs: the most; a VM's own setting absent (config.c). */
 #define CFG_USECS_MAX 100000
 #define CFG_USECS_INHERIT (CFG_USECS_MAX + 1)
+/* A VM's flood limit: frames a second and the burst (cfg_vm). */
+#define CFG_FLOOD_RATE 10000
+#define CFG_FLOOD_BURST 1000
+#define CFG_FLOOD_RATE_MAX 100000000
+#define CFG_FLOOD_BURST_MAX 1000000
 /* max_sleep_usecs: the most. */
 #define CFG_MAX_SLEEP_USECS 10000
 
@@ -84,6 +89,17 @@ struct cfg_vm {
 	uint32_t doorbell_usecs; /* "doorbell_usecs": this VM's doorbell
 				    moderation, 0 .. 100000; default the
 				    top-level doorbell_usecs */
+	uint32_t flood_rate;     /* "flood_rate": group-addressed frames a
+				    second this VM may send (broadcast,
+				    multicast: each a copy for every VM of
+				    its network), 0 = no limit; default
+				    CFG_FLOOD_RATE */
+	uint32_t flood_burst;    /* "flood_burst": ... of them at once, after
+				    a quiet spell; default CFG_FLOOD_BURST */
+	long long doorbell_peer; /* "doorbell_peer": the user (a name or a
+				    uid) whose process alone may connect to
+				    the VM's doorbell (its QEMU); -1: any
+				    that may open the socket (default) */
 	int line;
 };
 
@@ -129,8 +145,11 @@ struct cfg {
 struct cfg_vm_spec {
 	const char *name, *mac, *rings;
 	const char *doorbell;    /* NULL: the default socket; "off": none */
-	long long quota, vlan, ring_size, doorbell_usecs;
-	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs;
+	const char *doorbell_peer; /* NULL: anyone who may connect */
+	long long quota, vlan, ring_size, doorbell_usecs, flood_rate,
+		flood_burst;
+	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,
+		has_flood_rate, has_flood_burst;
 };
 
 /* Called once for each mistake: key is the setting at fault ("quota"),

@@ -10,8 +10,10 @@
  * what is known to be good, even in a VM that has other mistakes.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -168,6 +170,35 @@ int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		    sp->doorbell_usecs, CFG_USECS_MAX);
 	v->doorbell_usecs = sp->has_doorbell_usecs ?
 				    (uint32_t)sp->doorbell_usecs : CFG_USECS_INHERIT;
+	v->doorbell_peer = -1;
+	if (sp->doorbell_peer) {
+		const char *u = sp->doorbell_peer;
+		struct passwd *pw = getpwnam(u);
+		char *end;
+		long long uid = strtoll(u, &end, 10);
+
+		if (pw)
+			v->doorbell_peer = pw->pw_uid;
+		else if (*u && !*end && uid >= 0 && uid <= UINT32_MAX - 1)
+			v->doorbell_peer = uid;
+		else
+			say(&s, "doorbell_peer", "doorbell_peer \"%s\" is not a user of this machine (give a user name or a uid: the one QEMU runs as)",
+			    u);
+	}
+	v->flood_rate = CFG_FLOOD_RATE;
+	v->flood_burst = CFG_FLOOD_BURST;
+	if (sp->has_flood_rate &&
+	    (sp->flood_rate < 0 || sp->flood_rate > CFG_FLOOD_RATE_MAX))
+		say(&s, "flood_rate", "flood_rate %lld is out of range (0 .. %d frames a second, 0: no limit)",
+		    sp->flood_rate, CFG_FLOOD_RATE_MAX);
+	else if (sp->has_flood_rate)
+		v->flood_rate = (uint32_t)sp->flood_rate;
+	if (sp->has_flood_burst &&
+	    (sp->flood_burst < 1 || sp->flood_burst > CFG_FLOOD_BURST_MAX))
+		say(&s, "flood_burst", "flood_burst %lld is out of range (1 .. %d frames)",
+		    sp->flood_burst, CFG_FLOOD_BURST_MAX);
+	else if (sp->has_flood_burst)
+		v->flood_burst = (uint32_t)sp->flood_burst;
 	check_vm_ring(&s, sp, cfg, v);
 	return s.n ? -EINVAL : 0;
 }

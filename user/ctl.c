@@ -36,10 +36,13 @@ bool ctl_peer_privileged(const struct ctl *c, uid_t uid, gid_t gid)
 /* --- doorbells ------------------------------------------------------------ */
 
 int ctl_db_open(struct ctl *c, int slot, const char *vm, const char *path,
-		const struct doorbell_fds *fds)
+		const struct doorbell_fds *fds, long long peer_uid)
 {
-	return doorbell_open(&c->db[slot], vm, path, c->have_group, c->group,
-			     fds);
+	int err = doorbell_open(&c->db[slot], vm, path, c->have_group,
+				c->group, fds);
+
+	c->db[slot].peer_uid = peer_uid;
+	return err;
 }
 
 int ctl_mail(struct ctl *c, int op, int arg, int arg2, void *ptr,
@@ -490,7 +493,8 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 		err = ctl_db_open(c, i, v->cfg.name, v->cfg.doorbell,
 				  &(struct doorbell_fds){ v->region_fd,
 							  c->snap->bell_fd,
-							  v->irq_fd });
+							  v->irq_fd },
+				  v->cfg.doorbell_peer);
 		if (err) {
 			ctl_destroy(c);
 			return err;

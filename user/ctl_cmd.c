@@ -138,9 +138,10 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "attached", v->attached,
+			 "broken", v->broken,
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)v->held, "uplink",
 			 v->cfg.uplink < s->n_nics ?
@@ -277,6 +278,9 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "reclaimed", st->reclaimed);
 	set_u64(o, "guest_timeouts", st->timeouts);
 	set_u64(o, "doorbells", st->irqs);
+	set_u64(o, "region_truncated", st->region_truncated);
+	set_u64(o, "doorbell_hangups", st->hangups);
+	set_u64(o, "header_repaired", st->hdr_repaired);
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;
@@ -481,6 +485,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	rings = arg_str(r, "rings", &code);
 	uplink = arg_str(r, "uplink", &code);
 	doorbell = arg_str(r, "doorbell", &code);
+	sp.doorbell_peer = arg_str(r, "doorbell_peer", &code);
 	if (code)
 		return code;
 	if (!name || !mac || !rings)
@@ -489,7 +494,11 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	    arg_num(r, "vlan", &sp.vlan, &sp.has_vlan, &code) ||
 	    arg_num(r, "ring_size", &sp.ring_size, &sp.has_ring_size, &code) ||
 	    arg_num(r, "doorbell_usecs", &sp.doorbell_usecs,
-		    &sp.has_doorbell_usecs, &code))
+		    &sp.has_doorbell_usecs, &code) ||
+	    arg_num(r, "flood_rate", &sp.flood_rate, &sp.has_flood_rate,
+		    &code) ||
+	    arg_num(r, "flood_burst", &sp.flood_burst, &sp.has_flood_burst,
+		    &code))
 		return code;
 	sp.name = name;
 	sp.mac = mac;
@@ -533,7 +542,8 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	 * it before this handler returns (one thread). */
 	if (v->cfg.doorbell[0] &&
 	    ctl_db_open(r->c, slot, name, v->cfg.doorbell,
-			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd })) {
+			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd },
+			v->cfg.doorbell_peer)) {
 		log_warn("vm %s: runs without a doorbell", name);
 		v->cfg.doorbell[0] = '\0'; /* show says so */
 	}

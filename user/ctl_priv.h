@@ -41,9 +41,10 @@ int ctl_mail(struct ctl *c, int op, int arg, int arg2, void *ptr,
 	     int64_t *result);
 
 /* Serves VM slot's doorbell at path (vm add, before the worker links
- * the VM: nothing is accepted on it until the handler returns). */
+ * the VM: nothing is accepted on it until the handler returns), to a
+ * peer of uid peer_uid only (-1: any that may connect). */
 int ctl_db_open(struct ctl *c, int slot, const char *vm, const char *path,
-		const struct doorbell_fds *fds);
+		const struct doorbell_fds *fds, long long peer_uid);
 /* Stops serving VM slot's doorbell, once the worker let go of the VM
  * (vm del), or has stopped (ctl_destroy): it is not asked. */
 void ctl_db_close(struct ctl *c, int slot);

@@ -69,6 +69,7 @@ void doorbell_init(struct doorbell *d)
 	memset(d, 0, sizeof(*d));
 	d->listen_fd = d->conn_fd = -1;
 	d->fds = (struct doorbell_fds){ -1, -1, -1 };
+	d->peer_uid = -1;
 }
 
 int doorbell_open(struct doorbell *d, const char *vm, const char *path,
@@ -143,6 +144,22 @@ static bool accept_guest(struct doorbell *d)
 
 	if (fd < 0)
 		return false;
+	/* Not the VM's QEMU (doorbell_peer): refused before it is told
+	 * anything, and before it could take the VM's one connection. */
+	if (d->peer_uid >= 0) {
+		struct ucred cr = { .pid = 0, .uid = (uid_t)-1 };
+		socklen_t len = sizeof(cr);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) ||
+		    (long long)cr.uid != d->peer_uid) {
+			log_warn("doorbell: %s: refused pid %d (uid %d): vm %s's doorbell_peer is uid %lld; the VM stays free for it",
+				 d->path, (int)cr.pid, (int)cr.uid, d->vm,
+				 d->peer_uid);
+			d->refused++;
+			close(fd);
+			return false;
+		}
+	}
 	if (d->conn_fd >= 0) {
 		/* QEMU sees the connection close during setup and fails to
 		 * realize the device: better than two guests on one VM. */

@@ -44,7 +44,10 @@ struct doorbell {
 	int conn_fd;       /* the guest's connection, -1: none */
 	struct doorbell_fds fds;
 	uint64_t connects; /* guests served */
-	uint64_t refused;  /* connections refused (one was up already) */
+	uint64_t refused;  /* connections refused (one was up already, or
+			      not the VM's peer) */
+	long long peer_uid; /* the only uid that may be the guest's peer
+			       (SO_PEERCRED), -1: any that may connect */
 };
 
 /* What doorbell_event saw. */

@@ -207,5 +207,5 @@ int main(int argc, char **argv)
 	nl_stop(&nl);
 	metrics_destroy(&metrics);
 	sw_fini(&sw);
-	return 0;
+	return sw.pool_lost ? 1 : 0;
 }

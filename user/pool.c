@@ -25,6 +25,7 @@
 #include "log.h"
 #include "pool.h"
 #include "shmfile.h"
+#include "shmguard.h"
 
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 {
@@ -34,6 +35,7 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
+	p->guard = -1;
 	snprintf(p->path, sizeof(p->path), "%s", c->path);
 	p->frames = c->frames;
 	p->frame_size = c->frame_size;
@@ -66,6 +68,12 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 		err = -errno;
 		goto out_unlink;
 	}
+	/* Guarded before its first touch: a file cut short from here on
+	 * stops the switch, it does not crash it. */
+	p->guard = shmguard_add(p->base, p->size);
+	if (p->guard < 0)
+		log_warn("pool: %s is not guarded against truncation (%s)",
+			 p->path, strerror(-p->guard));
 	memset(p->base, 0, p->size);
 
 	err = scrub_init(&p->scrub, p->base, p->frames, p->frame_size,
@@ -96,6 +104,8 @@ out_free:
 	free(p->free_stack);
 	scrub_fini(&p->scrub);
 out_unmap:
+	shmguard_del(p->guard);
+	p->guard = -1;
 	munmap(p->base, p->size);
 out_unlink:
 	if (p->created)
@@ -135,6 +145,8 @@ void pool_destroy(struct pool *p)
 	free(p->count);
 	free(p->free_stack);
 	scrub_fini(&p->scrub);
+	shmguard_del(p->guard);
+	p->guard = -1;
 	if (p->base)
 		munmap(p->base, p->size);
 	if (p->created)

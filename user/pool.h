@@ -72,6 +72,7 @@ struct pool {
 	uint32_t fill_reserve;
 
 	struct xsk_umem *umem; /* pool_umem_create, with the first socket */
+	int guard;             /* its shmguard slot (shmguard.h), -1: none */
 };
 
 /* Bytes of the pool file: frames * frame_size rounded up to a power of two

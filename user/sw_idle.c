@@ -229,7 +229,7 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	uint64_t t;
 
 	sw->now = ticks_now(&sw->ticks);
-	while (!*stop) {
+	while (!*stop && !sw->pool_lost) {
 		if (*report) {
 			*report = 0;
 			sw_report(sw);

@@ -49,6 +49,9 @@ static inline void sw_ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
 static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
 {
 	v->sw.bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+	/* And its flood limit, by the same clock. */
+	vmport_flood_set(v, v->cfg.flood_rate, v->cfg.flood_burst,
+			 ticks_of_us(&sw->ticks, 1000000));
 }
 
 /* sw_run's step after a pass that moved `moved` frames, when naps are on

@@ -96,6 +96,10 @@ static int64_t vm_doorbell(struct sw *sw, int idx, int live)
 
 	if (idx < 0 || idx >= sw->n_vms || !v->active)
 		return -ENOENT;
+	/* The peer hung up: its QEMU is gone, and the guest in it. Its
+	 * frames come back now, not after guest_timeout of silence. */
+	if (v->db_live && !live)
+		vmport_peer_gone(v, &sw->pool);
 	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
 	/* Release: pairs with the guest's acquire of switch_doorbell. */
 	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,

@@ -20,6 +20,7 @@
 #include <linux/if_xdp.h>
 
 #include "log.h"
+#include "shmguard.h"
 #include "sw_internal.h"
 
 /* Idle VMs visited per pass, in turn. */
@@ -523,6 +524,12 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
 			cap_tap(sw, t[i].addr, t[i].len, SW_CAP_TX);
 		if (d[0] & 1) {
+			/* Past its flood limit: neither the VMs nor the
+			 * wire see it. */
+			if (!vmport_flood_ok(v, sw->now)) {
+				pool_recycle(p, pool_frame(p, t[i].addr));
+				continue;
+			}
 			/* Other VMs get copies; the uplink gets the frame. */
 			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
 				  v->index, -1, 1);
@@ -721,11 +728,17 @@ uint32_t sw_poll_once(struct sw *sw)
 	struct pool *p = &sw->pool;
 	uint32_t work = 0, n;
 
+	if (__builtin_expect(shmguard_trips() != sw->guard_seen, 0)) {
+		sw_guard_act(sw);
+		if (sw->pool_lost)
+			return 0;
+	}
 	sw_mail_poll(sw);
 	if (__atomic_load_n(&sw->mtu_gen, __ATOMIC_RELAXED) != sw->mtu_seen)
 		sw_mtu_publish(sw);
-	/* Guest heartbeats, a few times a second at most. */
-	if ((!(sw->passes & 255) || sw->check_alive) && sw->cfg->guest_timeout) {
+	/* Guest heartbeats and the region headers (vmport_hdr_repair), a
+	 * few times a second at most. */
+	if (!(sw->passes & 255) || sw->check_alive) {
 		struct timespec ts;
 		uint64_t now;
 
@@ -734,10 +747,14 @@ uint32_t sw_poll_once(struct sw *sw)
 		sw->check_alive = false;
 		if (now - sw->alive_ms >= 100) {
 			sw->alive_ms = now;
-			for (int i = 0; i < sw->n_vms; i++)
-				if (sw->vms[i].active)
+			for (int i = 0; i < sw->n_vms; i++) {
+				if (!sw->vms[i].active)
+					continue;
+				vmport_hdr_repair(&sw->vms[i]);
+				if (sw->cfg->guest_timeout)
 					vmport_check_alive(&sw->vms[i], p, now,
 							   sw->cfg->guest_timeout);
+			}
 		}
 	}
 

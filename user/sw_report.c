@@ -92,8 +92,9 @@ void sw_report(struct sw *sw)
 			continue;
 		fmt_drops(drops, sizeof(drops), vm_drop_names, v->st.drops,
 			  VM_DROP_NR);
-		log_info("vm %s: %s%s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu, guest timeouts %llu, doorbells rung %llu; drops%s",
-			 v->cfg.name, v->attached ? "attached" : "detached",
+		log_info("vm %s: %s%s, holds %u of %u; rx %llu packets %llu bytes, tx %llu packets %llu bytes, freed %llu, lent %llu, reclaimed %llu, guest timeouts %llu, doorbells rung %llu, region_truncated=%llu; drops%s",
+			 v->cfg.name, v->attached ? "attached" :
+				      v->broken ? "broken" : "detached",
 			 __atomic_load_n(&v->db_live, __ATOMIC_RELAXED) ?
 				 " on its doorbell" : "",
 			 vmport_held(v, p), v->cfg.quota,
@@ -105,7 +106,8 @@ void sw_report(struct sw *sw)
 			 (unsigned long long)v->st.lent,
 			 (unsigned long long)v->st.reclaimed,
 			 (unsigned long long)v->st.timeouts,
-			 (unsigned long long)v->st.irqs, drops);
+			 (unsigned long long)v->st.irqs,
+			 (unsigned long long)v->st.region_truncated, drops);
 	}
 	fmt_drops(drops, sizeof(drops), sw_drop_names, sw->drops, SW_DROP_NR);
 	log_info("switch: copies %llu, vm-to-vm %llu, slept %llu times (%llu woken by a doorbell), scrubbed %llu frames %llu bytes; drops%s",

@@ -62,6 +62,7 @@ static void snap_vm(const struct sw *sw, const struct vmport *v,
 	s->attached = RD(v->attached);
 	s->db_live = RD(v->db_live) != 0;
 	s->rings_me = RD(v->rings_me);
+	s->broken = RD(v->broken);
 	s->held = RD(sw->pool.count[v->owner]);
 	s->region_fd = v->fd;
 	s->irq_fd = v->irq_fd;

@@ -49,6 +49,7 @@ struct sw_snap_vm {
 	bool attached;         /* a guest is attached */
 	bool db_live;          /* the switch rings its guest (doorbell) */
 	bool rings_me;         /* the guest rings the switch */
+	bool broken;           /* its region was cut short: out of service */
 	uint32_t held;         /* frames it holds */
 	int region_fd;         /* its ring region file, for the doorbell */
 	int irq_fd;            /* its vector 0, for the doorbell */

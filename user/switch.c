@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "shmguard.h"
 #include "sw_internal.h"
 
 int sw_init(struct sw *sw, struct cfg *cfg)
@@ -29,6 +30,12 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sw->bell_fd < 0 || sw->mail_fd < 0)
 		return -errno;
+	/* Before the pool and the regions are mapped; the handler wakes a
+	 * sleeping worker through the mailbox's eventfd. */
+	err = shmguard_init();
+	if (err)
+		return err;
+	shmguard_set_wake(sw->mail_fd);
 	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
@@ -117,8 +124,10 @@ void sw_fini(struct sw *sw)
 		pool_reclaim(&sw->pool, POOL_OWN_FILL);
 		pool_reclaim(&sw->pool, POOL_OWN_TX);
 		/* Frames are scrubbed when used again: scrub what is left, so
-		 * a pool file kept for the next switch holds no packet. */
-		scrub_all(&sw->pool.scrub);
+		 * a pool file kept for the next switch holds no packet. (A
+		 * pool cut short is private zeros now.) */
+		if (!sw->pool_lost)
+			scrub_all(&sw->pool.scrub);
 		sw_report(sw);
 	}
 	for (int i = 0; i < sw->n_vms; i++) {
@@ -143,6 +152,7 @@ void sw_fini(struct sw *sw)
 	free(sw->nicbuf);
 	free(sw->cap.ring);
 	sw->vms = NULL;
+	shmguard_set_wake(-1);
 	if (sw->bell_fd >= 0)
 		close(sw->bell_fd);
 	if (sw->mail_fd >= 0)

@@ -26,6 +26,7 @@
 #define FS_SWITCH_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -184,6 +185,8 @@ struct sw {
 	 * write: vm del unmaps them under it). */
 	uint32_t mtu_gen;
 	uint32_t mtu_seen;
+	uint32_t guard_seen; /* shmguard_trips() last acted on (sw_guard.c) */
+	bool pool_lost;      /* the pool file was cut short: sw_run stops */
 };
 
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
@@ -199,6 +202,10 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 /* Detaches and closes everything, takes every frame back, logs the exit
  * report, then removes the files it created. */
 void sw_fini(struct sw *sw);
+/* A shared file was cut short (shmguard.h): takes out each VM whose
+ * region it was, or, if it was the pool, sets pool_lost. The worker's,
+ * once shmguard_trips() moves. */
+void sw_guard_act(struct sw *sw);
 /* Logs counters per port, per VM, and the frame ownership audit. */
 void sw_report(struct sw *sw);
 /* Frames the switch took in: from its NICs and from VMs' tx rings. Safe

@@ -20,9 +20,12 @@
 
 #include "log.h"
 #include "shmfile.h"
+#include "shmguard.h"
 #include "vmport.h"
 
 #define VM_PAGE 4096u
+/* The header's part a guest may only read: up to the switch's words. */
+#define VM_HDR_FIXED offsetof(struct fs_region_hdr, switch_gen)
 
 const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_DROP_DETACHED] = "detached",
@@ -33,6 +36,7 @@ const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_BAD_OWNER] = "bad_owner",
 	[VM_BAD_LEN] = "bad_len",
 	[VM_BAD_OPTIONS] = "bad_options",
+	[VM_DROP_FLOOD_LIMITED] = "flood_limited",
 };
 
 static uint64_t ring_bytes(uint32_t size, uint32_t desc_size)
@@ -127,6 +131,30 @@ static void rings_reset(struct vmport *v)
 	v->rx_room = 0;
 }
 
+bool vmport_hdr_repair(struct vmport *v)
+{
+	struct fs_region_hdr *h = v->hdr;
+	uint32_t state = v->active ? FS_SW_UP : 0;
+
+	/* A region cut short is private memory now: nobody reads it. */
+	if (v->broken)
+		return false;
+	if (!memcmp(h, &v->layout, VM_HDR_FIXED) &&
+	    __atomic_load_n(&h->switch_gen, __ATOMIC_RELAXED) == v->gen &&
+	    __atomic_load_n(&h->switch_state, __ATOMIC_RELAXED) == state)
+		return false;
+	memcpy(h, &v->layout, VM_HDR_FIXED);
+	__atomic_store_n(&h->switch_gen, v->gen, __ATOMIC_RELAXED);
+	/* Release: a guest that sees the switch up sees the header. */
+	__atomic_store_n(&h->switch_state, state, __ATOMIC_RELEASE);
+	v->st.hdr_repaired++;
+	if (!v->hdr_logged)
+		log_warn("vm %s: its region header was overwritten: written back (logged once a guest)",
+			 v->cfg.name);
+	v->hdr_logged = true;
+	return true;
+}
+
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  const struct pool *p)
 {
@@ -137,6 +165,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	int err;
 
 	memset(v, 0, sizeof(*v));
+	v->guard = -1;
 	v->cfg = *c;
 	v->index = index;
 	v->owner = POOL_OWN_VM(index);
@@ -186,6 +215,12 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		err = -errno;
 		goto out_unlink;
 	}
+	/* From here on a truncation of the file costs this VM, not the
+	 * daemon. */
+	v->guard = shmguard_add(v->region, v->region_size);
+	if (v->guard < 0)
+		log_warn("vm %s: %s is not guarded against truncation (%s)",
+			 c->name, c->rings, strerror(-v->guard));
 	h = v->hdr = (struct fs_region_hdr *)v->region;
 	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
 	/* No guest is on this daemon's doorbell yet. */
@@ -193,30 +228,28 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	/* Unknown until the worker writes it (sw_mtu_vm). */
 	__atomic_store_n(&h->uplink_mtu, 0, __ATOMIC_RELAXED);
 	memset(v->region + sizeof(*h), 0, v->region_size - sizeof(*h));
-	memset(h, 0, offsetof(struct fs_region_hdr, switch_gen));
-	h->magic = FS_REGION_MAGIC;
-	h->abi_major = FS_ABI_MAJOR;
-	h->abi_minor = FS_ABI_MINOR;
-	h->hdr_size = sizeof(*h);
-	h->pool_size = p->size;
-	h->pool_frames = p->frames;
-	h->frame_size = p->frame_size;
-	h->headroom = FS_HEADROOM;
-	h->quota = c->quota;
-	memcpy(h->mac, c->mac, 6);
-	h->vlan = c->vlan;
-	snprintf(h->name, sizeof(h->name), "%s", c->name);
-	h->rx = v->layout.rx;
-	h->free = v->layout.free;
-	h->alloc = v->layout.alloc;
-	h->tx = v->layout.tx;
-	h->region_size = v->layout.region_size;
+	/* The header a guest may only read, kept privately: what
+	 * vmport_hdr_repair writes back over a guest's scribbles. */
+	v->layout.magic = FS_REGION_MAGIC;
+	v->layout.abi_major = FS_ABI_MAJOR;
+	v->layout.abi_minor = FS_ABI_MINOR;
+	v->layout.hdr_size = sizeof(*h);
+	v->layout.pool_size = p->size;
+	v->layout.pool_frames = p->frames;
+	v->layout.frame_size = p->frame_size;
+	v->layout.headroom = FS_HEADROOM;
+	v->layout.quota = c->quota;
+	memcpy(v->layout.mac, c->mac, 6);
+	v->layout.vlan = c->vlan;
+	snprintf(v->layout.name, sizeof(v->layout.name), "%s", c->name);
+	memcpy(h, &v->layout, VM_HDR_FIXED);
+	v->gen = old_gen + 1;
 	rings_reset(v);
 	/* Whatever the guest asked of the old switch is void: start from its
 	 * current request word so that only a new request counts. */
 	v->last_req = __atomic_load_n(&h->guest_req, __ATOMIC_ACQUIRE);
 	__atomic_store_n(&h->guest_ack, v->last_req, __ATOMIC_RELAXED);
-	__atomic_store_n(&h->switch_gen, old_gen + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&h->switch_gen, v->gen, __ATOMIC_RELEASE);
 	__atomic_store_n(&h->switch_state, FS_SW_UP, __ATOMIC_RELEASE);
 	v->active = true;
 	log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x vlan %u, rings %s (%u entries), quota %u, generation %u",
@@ -249,10 +282,15 @@ void vmport_unmap(struct vmport *v)
 
 	if (!v->region)
 		return;
+	/* The file outlives the port: left a region (a scribbled header
+	 * would make a later vm add of it refuse it as someone else's). */
+	vmport_hdr_repair(v);
 	v->active = false;
 	v->attached = false;
 	__atomic_store_n(&v->hdr->switch_doorbell, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&v->hdr->switch_state, 0, __ATOMIC_RELEASE);
+	shmguard_del(v->guard);
+	v->guard = -1;
 	munmap(v->region, v->region_size);
 	v->region = NULL;
 	/* A guest still maps the file: keep the inode, so a switch started
@@ -285,6 +323,9 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 	n = pool_reclaim(p, v->owner);
 	v->st.reclaimed += n;
 	rings_reset(v);
+	/* Before G: the guest that sees its ack reads the switch's header. */
+	vmport_hdr_repair(v);
+	v->hdr_logged = false;
 	v->attached = req & FS_REQ_ATTACH;
 	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
 		      FS_GUEST_RINGS;
@@ -293,6 +334,56 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
 	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
 		 v->attached ? "attached" : "detached", n);
+}
+
+/* The guest is gone, or the VM is: takes back every frame it holds and
+ * empties its rings. Returns the frames taken. */
+static uint32_t let_go(struct vmport *v, struct pool *p)
+{
+	uint32_t n;
+
+	rx_close(v, p);
+	n = pool_reclaim(p, v->owner);
+	v->st.reclaimed += n;
+	rings_reset(v);
+	/* Whatever the guest wrote over its header broke only itself, and
+	 * only until now. */
+	vmport_hdr_repair(v);
+	v->hdr_logged = false;
+	v->attached = false;
+	v->rings_me = false;
+	v->beat_ms = 0;
+	return n;
+}
+
+uint32_t vmport_region_lost(struct vmport *v, struct pool *p)
+{
+	uint32_t n;
+
+	v->broken = true;
+	n = let_go(v, p);
+	v->st.region_truncated++;
+	/* The region is private zeros from here on: rebuilt, the rings stay
+	 * empty, and the request word never moves again (nothing but the
+	 * switch writes it now), so no attach is ever acted on. */
+	v->last_req = __atomic_load_n(&v->hdr->guest_req, __ATOMIC_RELAXED);
+	log_err("vm %s: its ring region %s was cut short under the switch: the VM is out of service, %u frames taken back; vm del and vm add it to serve it again",
+		v->cfg.name, v->cfg.rings, n);
+	return n;
+}
+
+uint32_t vmport_peer_gone(struct vmport *v, struct pool *p)
+{
+	uint32_t n;
+
+	v->st.hangups++;
+	if (!v->attached)
+		return 0;
+	n = let_go(v, p);
+	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
+	log_info("vm %s: its doorbell peer hung up: guest taken for gone, %u frames taken back",
+		 v->cfg.name, n);
+	return n;
 }
 
 uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
@@ -310,14 +401,8 @@ uint32_t vmport_check_alive(struct vmport *v, struct pool *p, uint64_t now_ms,
 	}
 	if (now_ms - v->beat_ms < timeout_ms)
 		return 0;
-	rx_close(v, p);
-	n = pool_reclaim(p, v->owner);
-	v->st.reclaimed += n;
+	n = let_go(v, p);
 	v->st.timeouts++;
-	rings_reset(v);
-	v->attached = false;
-	v->rings_me = false;
-	v->beat_ms = 0;
 	__atomic_store_n(&v->hdr->guest_ack, FS_ACK_GONE, __ATOMIC_RELEASE);
 	log_warn("vm %s: guest silent for %u ms, taken for gone; %u frames taken back",
 		 v->cfg.name, timeout_ms, n);

@@ -36,6 +36,7 @@ enum vm_drop {
 	VM_BAD_LEN,          /* shorter than an Ethernet header, or past the
 				end of its frame */
 	VM_BAD_OPTIONS,      /* options field not 0 */
+	VM_DROP_FLOOD_LIMITED, /* a group frame past its flood_rate */
 	VM_DROP_NR,
 };
 
@@ -49,6 +50,12 @@ struct vm_stats {
 	uint64_t reclaimed;              /* frames taken back at detach/reset */
 	uint64_t timeouts;               /* guests given up on (no heartbeat) */
 	uint64_t irqs;                   /* doorbells rung to the guest */
+	uint64_t region_truncated;       /* its region found cut short
+					    (shmguard.h): taken out */
+	uint64_t hangups;                /* its doorbell peer (QEMU) hung
+					    up */
+	uint64_t hdr_repaired;           /* its region header found
+					    overwritten and written back */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -124,9 +131,19 @@ struct vmport {
 	uint64_t beat_ms;        /* when it last changed; 0: not yet timed */
 	int fd;
 	bool created;
+	bool broken;             /* its region was cut short: taken out
+				    until vm del (vmport_region_lost) */
+	int guard;               /* its shmguard slot, -1: none */
+	uint32_t gen;            /* switch_gen, as the switch wrote it */
+	/* Its flood limit, a token bucket in ticks (vmport_flood_ok): each
+	 * group frame costs flood_gap, the credit grows with time up to
+	 * flood_cap; flood_gap 0: no limit. */
+	uint64_t flood_gap, flood_cap, flood_credit, flood_at;
+	bool hdr_logged;         /* a repair was logged for this guest */
 	unsigned char *region;
 	uint64_t region_size;
-	struct fs_region_hdr layout; /* private copy of the offsets */
+	struct fs_region_hdr layout; /* private copy of the header up to
+					switch_gen (vmport_hdr_repair) */
 	struct cfg_vm cfg;
 } __attribute__((aligned(64)));
 
@@ -153,6 +170,25 @@ void vmport_destroy(struct vmport *v, struct pool *p);
 /* The same without touching the pool, once the worker has taken the VM's
  * frames back (a VM deleted at run time). */
 void vmport_unmap(struct vmport *v);
+
+/* The region was cut short under the switch and is private zeros now
+ * (shmguard.h): takes back every frame the VM holds and takes the VM out
+ * of service for good (frames for it are dropped as detached). Returns
+ * the frames taken. */
+uint32_t vmport_region_lost(struct vmport *v, struct pool *p);
+
+/* The VM's doorbell peer (its QEMU) hung up: the guest is gone with it.
+ * Takes back every frame the VM holds and tells the guest (FS_ACK_GONE),
+ * as a heartbeat timeout does, at once. Returns the frames taken. */
+uint32_t vmport_peer_gone(struct vmport *v, struct pool *p);
+
+/* The region header is the switch's: writes back the part a guest may
+ * only read (magic, geometry, offsets, MAC, name) and the switch's
+ * generation and state, if anything there differs from the switch's
+ * copy. Returns whether it did (counted, logged once a guest). Called on
+ * attach and detach, when a guest is let go, at unmap, and by the worker
+ * every 100 ms or so. */
+bool vmport_hdr_repair(struct vmport *v);
 
 /* Acts on attach/detach request req from the guest: takes back every
  * frame the VM holds and resets the rings (see vmport_poll_ctrl). */
@@ -346,6 +382,39 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max);
  * Returns how many it lent: then the guest may need its doorbell rung
  * (vmport_wants_ring). */
 uint32_t vmport_alloc_refill(struct vmport *v, struct pool *p);
+
+/* Sets VM v's flood limit: rate group frames a second (0: none), burst
+ * at once; tps is ticks a second. The bucket starts full. */
+static inline void vmport_flood_set(struct vmport *v, uint32_t rate,
+				    uint32_t burst, uint64_t tps)
+{
+	v->flood_gap = rate ? (tps / rate ? tps / rate : 1) : 0;
+	v->flood_cap = v->flood_gap * burst;
+	v->flood_credit = v->flood_cap;
+	v->flood_at = 0;
+}
+
+/* Whether VM v may flood one more group frame at time now (ticks): a
+ * token bucket, so that a storm costs the switch at most flood_rate
+ * copies' worth a second for each VM of the network. Counts the drop if
+ * not. */
+static inline bool vmport_flood_ok(struct vmport *v, uint64_t now)
+{
+	if (!v->flood_gap)
+		return true;
+	if (now > v->flood_at) {
+		v->flood_credit += now - v->flood_at;
+		if (v->flood_credit > v->flood_cap)
+			v->flood_credit = v->flood_cap;
+	}
+	v->flood_at = now;
+	if (v->flood_credit < v->flood_gap) {
+		v->st.drops[VM_DROP_FLOOD_LIMITED]++;
+		return false;
+	}
+	v->flood_credit -= v->flood_gap;
+	return true;
+}
 
 /* Frames the VM holds now (owner table count; the worker adds an open rx
  * burst's rx_unflushed). */

@@ -85,7 +85,11 @@
  * The other side is untrusted in both directions. The switch keeps its own
  * indices privately and only ever stores them to the shared ring; it checks
  * that prod - cons never exceeds the ring size and validates every
- * descriptor (read once into private memory) before use.
+ * descriptor (read once into private memory) before use. The header up to
+ * switch_gen, and the switch's words after it, are the switch's: it writes
+ * back whatever a guest changed there (every 100 ms or so, and at each
+ * attach and detach); a guest writes guest_req, guest_flags and
+ * guest_beat only.
  *
  * This header needs only libc and a C11/GNU C compiler: the same code runs in
  * a QEMU guest, in a host process, in the switch and in the guest's Linux

@@ -3,7 +3,8 @@
 # ivshmem-doorbell side of the protocol to the daemon's per-VM socket, so
 # the same code paths run as with a QEMU guest, minus QEMU. An idle guest
 # and an idle switch sleep; a burst wakes both; the switch's and the
-# guest's CPU time while idle is measured and reported.
+# guest's CPU time while idle is measured and reported. A guest killed on
+# its doorbell has its frames back within 100 ms.
 . "$(dirname "$0")/lib.sh"
 require_root doorbell
 
@@ -68,6 +69,24 @@ check "flipswitchctl counts the doorbells rung to web1" \
 wait_log "vm web1: the guest left the doorbell" 5 >/dev/null
 check "the daemon sees the guest leave the doorbell" \
 	grep -q "vm web1: the guest left the doorbell" "$DAEMON_LOG"
+
+# --- a doorbell guest killed (as a QEMU that exits or crashes): its
+# hang-up lets the guest go at once, not after guest_timeout (5 s)
+held_of() { "$B/flipswitchctl" -s "$WORK/ctl.sock" -j show | jq ".vms[] | select(.name == \"$1\") | .held"; }
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+dguest_bg web1 "$WORK/kill.out" rx --hold --timeout 30
+wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 20 >/dev/null
+sleep 0.3
+check "the doorbell guest holds frames (20 received + 128 lent)" test "$(held_of web1)" = 148
+h0=$(stat_of '.ports[] | select(.name == "web1") | .doorbell_hangups')
+kill -KILL "$DG"
+wait "$DG" 2>/dev/null
+sleep 0.1
+check "100 ms after its peer hung up, every frame of the killed guest is back" \
+	test "$(held_of web1)" = 0
+check "counted as a doorbell hang-up, not a guest timeout" \
+	test "$(stat_of '.ports[] | select(.name == "web1") | [.doorbell_hangups, .guest_timeouts]' | jq -c .)" = "[$((h0 + 1)),0]"
 
 # --- the guest rings the switch: a guest transmitting while the switch
 # sleeps wakes it (VM -> NIC, and VM -> VM to another doorbell guest)
@@ -155,3 +174,32 @@ for usecs in 100000 0; do
 	fi
 	stop_daemon
 done
+
+# --- who may be a VM's peer: with doorbell_peer = "root", a process of the
+# socket's group that is not root (nobody, group nogroup) connecting
+# first is refused before it is told anything, and the VM stays free for
+# its QEMU (a guest running as root), which connects and attaches.
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+sed -i 's|\(name = "web1";\)|\1 doorbell_peer = "root";|' "$WORK/fs.conf"
+echo 'control_group = "nogroup";' >>"$WORK/fs.conf"
+chmod 711 "$WORK" # the impostor reaches the sockets through it
+start_daemon "$WORK/fs.conf" || { not_ok "daemon starts (doorbell_peer)"; exit 1; }
+timeout 3 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	socat -u "UNIX-CONNECT:$DB1" - >/dev/null 2>&1 &
+imp=$!
+BG_PIDS+=($imp)
+wait_log "doorbell: $DB1: refused pid" 5 >/dev/null
+check "a peer that is not doorbell_peer is refused, and said so" \
+	grep -q "doorbell: $DB1: refused pid [0-9]* (uid 65534): vm web1's doorbell_peer is uid 0" "$DAEMON_LOG"
+n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+dguest_bg web1 "$WORK/peer.out" rx --count 5 --timeout 20 --pcap "$WORK/peer.rx.pcap"
+g=$DG
+wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+check "the VM's real peer connects after the impostor, and attaches" \
+	grep -q "vm web1: a guest connected to the doorbell" "$DAEMON_LOG"
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 5 -w "$WORK/peer.tx.pcap" >/dev/null
+wait "$g"
+check "... and gets its traffic byte for byte" \
+	"$B/fs-pkt" cmp "$WORK/peer.tx.pcap" "$WORK/peer.rx.pcap"
+wait "$imp" 2>/dev/null
+stop_daemon

@@ -76,7 +76,7 @@ static const struct err_case err_cases[] = {
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb names \"nosuch0\", which does not exist (ip link show lists the interfaces)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -239,6 +239,47 @@ static const struct err_case err_cases[] = {
 	{ "metrics IPv6 without brackets", POOL LO "metrics = \"::1:9477\";\n", 3, "is not an address and port" },
 	{ "metrics empty", POOL LO "metrics = \"\";\n", 3, "metrics must not be empty" },
 	{ "metrics an integer", POOL LO "metrics = 9477;\n", 3, "metrics must be a string, not an integer" },
+	/* Every integer option at 2^32 (libconfig 1.5 wraps it to 0) and at
+	 * 2^63 (too big for 64 bits): refused with its range. */
+#define BIG(T, k, line, pre, post)                                         \
+	{ k " 2^32", T(k, BIG32), line, pre BIG32 post },                     \
+	{ k " 2^63", T(k, BIG63), line, pre I64MAX post "; " TOO_BIG }
+#define BIG32 "4294967296"
+#define BIG63 "9223372036854775808"
+#define I64MAX "9223372036854775807"
+#define TOO_BIG "the number written does not even fit in 64 bits"
+#define T_POOL(k, v) "pool = { path = \"/dev/shm/fs-test-pool\"; " k " = " v "; };\n" LO
+#define T_IFACE(k, v) POOL "interfaces = ( { name = \"lo\"; " k " = " v "; } );\n"
+#define T_VM(k, v) ONE_VM(" " k " = " v ";")
+#define T_TOP(k, v) POOL LO k " = " v ";\n"
+	BIG(T_POOL, "frames", 1, "pool: frames ", " is out of range (64 .. 1048576)"),
+	BIG(T_POOL, "frame_size", 1, "pool: frame_size ", " is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)"),
+	BIG(T_IFACE, "queues", 2, "interface \"lo\": queues ", " is out of range (0 .. 64)"),
+	BIG(T_IFACE, "ring_size", 2, "interface \"lo\": ring_size ", " is not a power of two from 64 to 16384"),
+	BIG(T_VM, "vlan", 3, "vm \"web1\": vlan ", " is out of range (0 .. 4094)"),
+	BIG(T_VM, "quota", 3, "vm \"web1\": quota ", " is out of range (1 .. 16384, the pool's frames)"),
+	BIG(T_VM, "ring_size", 3, "vm \"web1\": ring_size ", " is not a power of two from 64 to 32768"),
+	BIG(T_VM, "flood_rate", 3, "vm \"web1\": flood_rate ", " is out of range (0 .. 100000000 frames a second, 0: no limit)"),
+	BIG(T_VM, "flood_burst", 3, "vm \"web1\": flood_burst ", " is out of range (1 .. 1000000 frames)"),
+	BIG(T_VM, "doorbell_usecs", 3, "vm \"web1\": doorbell_usecs ", " is out of range (0 .. 100000)"),
+	BIG(T_TOP, "batch", 3, "batch ", " is out of range (1 .. 256)"),
+	BIG(T_TOP, "guest_timeout", 3, "guest_timeout ", " is out of range (0 .. 600000)"),
+	BIG(T_TOP, "doorbell_usecs", 3, "doorbell_usecs ", " is out of range (0 .. 100000)"),
+	BIG(T_TOP, "max_sleep_usecs", 3, "max_sleep_usecs ", " is out of range (0 .. 10000)"),
+	{ "doorbell_peer not a user", ONE_VM(" doorbell_peer = \"no-such-user-fs\";"), 3,
+	  "vm \"web1\": doorbell_peer \"no-such-user-fs\" is not a user of this machine" },
+	/* Below 2^32 it wraps to a value in range: caught all the same. */
+	{ "batch 2^32 + 64", POOL LO "batch = 4294967360;\n", 3,
+	  "batch 4294967360 is out of range (1 .. 256)" },
+	{ "two VMs on one line, the second's quota 2^32", POOL LO
+	  "vms = ( " VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", " quota = 1;")
+	  ", " VM("web2", "52:54:00:00:00:02", "/dev/shm/r2", " quota = 4294967296;") " );\n", 3,
+	  "vm \"web2\": quota 4294967296 is out of range" },
+#undef BIG
+#undef T_POOL
+#undef T_IFACE
+#undef T_VM
+#undef T_TOP
 };
 
 /* Writes text to a new temp file; its name goes to path. */

@@ -33,11 +33,17 @@
  * ring; a guest's attach requests are acted on at most every
  * SW_CTRL_GAP_US; a whole frame a guest floods (offset 0, frame_size
  * bytes) is copied for each VM into a frame of its own, and no copy is
- * made for a VM with no room; group frames with another network's tags
+ * made for a VM with no room, and a VM flooding past its flood_rate has
+ * the rest dropped (flood_limited); group frames with another network's tags
  * reach no VM; on a switch of CFG_MAX_VMS VMs, a pass that gives every VM
  * a frame, resets each and gives it another leaves the flush's list
  * holding them all. And the mailbox: a request the worker did not take
  * in time is withdrawn.
+ *
+ * And shared files cut short (shmguard.h): a VM's ring region truncated
+ * takes that VM out, its frames back; the pool truncated stops the
+ * worker, leaving the files. And a doorbell peer's hang-up lets its
+ * guest go in the next pass.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -313,10 +319,10 @@ static void wire_header(const struct rig *r, uint32_t v, uint8_t *h)
 	h[13] = 0x00;
 }
 
-/* VM v's guest sends up to n frames to the wire, numbered from *seq on in
+/* VM v's guest sends up to n frames to dst, numbered from *seq on in
  * their first payload bytes; returns how many (what its alloc ring had). */
-static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
-			       uint32_t *seq)
+static uint32_t guest_send_to(struct rig *r, uint32_t v, uint32_t n,
+			      const uint8_t dst[6], uint32_t *seq)
 {
 	struct fsg *g = &r->g[v];
 	uint32_t k;
@@ -329,13 +335,24 @@ static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
 			break;
 		addr += g->headroom;
 		h = fsg_data(g, addr);
-		wire_header(r, v, h);
+		memcpy(h, dst, 6);
+		memcpy(h + 6, r->cfg.vms[v].mac, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
 		memcpy(h + 14, seq, 4);
 		(*seq)++;
 		assert_int_equal(fsg_tx(g, addr, PKT_LEN), 0);
 	}
 	fsg_flush(g);
 	return k;
+}
+
+/* The same to the wire (a MAC no VM has). */
+static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
+			       uint32_t *seq)
+{
+	return guest_send_to(r, v, n, (uint8_t[]){ 0x02, 0, 0, 0, 0, 0x99 },
+			     seq);
 }
 
 /* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
@@ -1290,6 +1307,178 @@ static void test_all_vms_reset_and_given_again_in_a_pass(void **state)
 		unlink(cfg.vms[v].rings);
 }
 
+/* A VM's ring region cut short under the switch while its guest holds
+ * frames (shmguard.h): the sweep's next look at it faults, and the pass
+ * after takes it out: every frame back, counted once, the audit exact,
+ * frames for it dropped as detached, the other VMs served. */
+static void test_region_cut_short_takes_vm_out(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *v0 = &r->sw.vms[0];
+	struct fs_desc d[64];
+	char msg[256];
+	uint32_t held;
+
+	(void)state;
+	nic_to(r, 0, 16);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[0], d, 64), 16); /* and holds them */
+	fsg_close(&r->g[0]); /* its guest's mapping would fault too */
+	held = vmport_held(v0, &r->sw.pool);
+	assert_true(held >= 16);
+
+	assert_int_equal(truncate(r->cfg.vms[0].rings, 0), 0);
+	quiet();
+	for (uint32_t i = 0; i < SWEEP_PASSES + 1; i++)
+		sw_poll_once(&r->sw);
+	unquiet();
+	assert_true(v0->broken);
+	assert_false(v0->attached);
+	assert_int_equal(v0->st.region_truncated, 1);
+	assert_int_equal(vmport_held(v0, &r->sw.pool), 0);
+	assert_true(v0->st.reclaimed >= held);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	assert_false(r->sw.pool_lost);
+
+	nic_to(r, 1, 8);
+	nic_to(r, 0, 3);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[1], d, 64), 8);
+	for (uint32_t i = 0; i < 8; i++)
+		assert_int_equal(fsg_free(&r->g[1], d[i].addr), 0);
+	fsg_flush(&r->g[1]);
+	assert_int_equal(v0->st.drops[VM_DROP_DETACHED], 3);
+	settle(r);
+	assert_int_equal(v0->st.region_truncated, 1);
+	assert_int_equal(vmport_held(v0, &r->sw.pool), 0);
+	v0->st.drops[VM_DROP_DETACHED] = 0; /* rig_down wants none */
+	rig_down(r);
+}
+
+/* The pool cut short under traffic: the worker's read of a frame faults,
+ * the next pass sets pool_lost, sw_run returns at once, and sw_fini
+ * removes no file. */
+static void test_pool_cut_short_stops_switch(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	volatile sig_atomic_t stop = 0, report = 0;
+
+	(void)state;
+	nic_to(r, 1, 4);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		fsg_close(&r->g[v]);
+	assert_int_equal(truncate(r->cfg.pool.path, 0), 0);
+	quiet();
+	sw_poll_once(&r->sw); /* reads the frames: SIGBUS */
+	sw_poll_once(&r->sw);
+	unquiet();
+	assert_true(r->sw.pool_lost);
+	sw_run(&r->sw, &stop, &report);
+	assert_false(r->sw.pool.created);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		assert_false(r->sw.vms[v].created);
+	/* The frames read as zeros after the fault: no route. */
+	assert_int_equal(r->sw.drops[SW_DROP_NO_ROUTE], 4);
+	r->sw.drops[SW_DROP_NO_ROUTE] = 0;
+	rig_down(r);
+}
+
+/* A doorbell peer's hang-up (the control thread's SW_MAIL_DOORBELL with
+ * live 0) lets the VM's guest go in the pass that takes it, whatever the
+ * VM's turn: its frames back, the guest told (FS_ACK_GONE), counted
+ * once. */
+static void test_hangup_lets_guest_go_next_pass(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	uint32_t v = vm_far_from_turn(r);
+	struct vmport *vp = &r->sw.vms[v];
+	struct mail_call c = { .sw = &r->sw, .op = SW_MAIL_DOORBELL,
+			       .arg = (int)v, .rc = -1 };
+	struct fs_desc d[64];
+	char msg[256];
+	pthread_t th;
+
+	(void)state;
+	nic_to(r, v, 10);
+	sw_poll_once(&r->sw);
+	assert_int_equal(fsg_rx(&r->g[v], d, 64), 10); /* and holds them */
+	assert_true(vmport_held(vp, &r->sw.pool) >= 10);
+	vp->db_live = 1; /* its peer was connected */
+	quiet();
+	assert_int_equal(pthread_create(&th, NULL, mail_call_thread, &c), 0);
+	for (int i = 0; i < 200000 &&
+			__atomic_load_n(&c.rc, __ATOMIC_ACQUIRE) == -1; i++) {
+		sw_poll_once(&r->sw);
+		usleep(10);
+	}
+	pthread_join(th, NULL);
+	unquiet();
+	assert_int_equal(c.rc, 0);
+	assert_false(vp->attached);
+	assert_false(vp->db_live);
+	assert_int_equal(vmport_held(vp, &r->sw.pool), 0);
+	assert_int_equal(vp->st.hangups, 1);
+	assert_int_equal(vp->st.timeouts, 0);
+	assert_int_equal(__atomic_load_n(&vp->hdr->guest_ack, __ATOMIC_ACQUIRE),
+			 FS_ACK_GONE);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	settle(r);
+	assert_int_equal(vp->st.hangups, 1);
+	rig_down(r);
+}
+
+/* VM 0 sends n broadcast frames from its alloc ring; returns how many. */
+static uint32_t guest_broadcast(struct rig *r, uint32_t n)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	uint32_t seq = 0;
+
+	return guest_send_to(r, 0, n, bcast, &seq);
+}
+
+/* A broadcast storm from one VM past its flood limit (flood_rate,
+ * flood_burst): the burst is flooded, the rest dropped and counted
+ * flood_limited, the credit grows back with time, and another VM's
+ * unicast from the wire arrives whole meanwhile. */
+static void test_flood_limited(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	struct vmport *v0 = &r->sw.vms[0];
+	uint64_t tps = ticks_of_us(&r->sw.ticks, 1000000), got1;
+	char msg[256];
+
+	(void)state;
+	settle(r);
+	vmport_flood_set(v0, 1000, 40, tps); /* 1000 a second, 40 at once */
+	r->sw.now = 1000 * tps;
+	v0->flood_at = r->sw.now;
+	got1 = r->got[1];
+	assert_int_equal(guest_broadcast(r, 64), 64);
+	nic_to(r, 1, 10);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	r->sw.now = 1000 * tps; /* sw_poll_once leaves the clock alone */
+	guests_return(r);
+	assert_int_equal(v0->st.drops[VM_DROP_FLOOD_LIMITED], 24);
+	assert_int_equal(r->got[1] - got1, 40 + 10);
+	assert_int_equal(r->got[N_VMS - 1], 40);
+	assert_int_equal(fake_nic_transmit(&r->nic), 40);
+	/* 10 ms later: room for 10 more. */
+	r->sw.now += tps / 100;
+	settle(r);
+	assert_int_equal(guest_broadcast(r, 20), 20);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	guests_return(r);
+	assert_int_equal(v0->st.drops[VM_DROP_FLOOD_LIMITED], 24 + 10);
+	assert_int_equal(r->got[N_VMS - 1], 40 + 10);
+	assert_int_equal(fake_nic_transmit(&r->nic), 10);
+	settle(r);
+	assert_int_equal(pool_check(&r->sw.pool, true, msg, sizeof(msg)), 0);
+	v0->st.drops[VM_DROP_FLOOD_LIMITED] = 0; /* rig_down wants none */
+	rig_down(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1310,10 +1499,14 @@ int main(void)
 		cmocka_unit_test(test_doorbells_moderated),
 		cmocka_unit_test(test_foreign_tags_reach_no_vm),
 		cmocka_unit_test(test_flood_copies_only_for_room),
+		cmocka_unit_test(test_flood_limited),
 		cmocka_unit_test(test_mail_withdrawn_on_timeout),
 		cmocka_unit_test(test_doorbell_listed_once),
 		cmocka_unit_test(test_whole_frame_flooded_within_frames),
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
+		cmocka_unit_test(test_region_cut_short_takes_vm_out),
+		cmocka_unit_test(test_pool_cut_short_stops_switch),
+		cmocka_unit_test(test_hangup_lets_guest_go_next_pass),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * VM ports (user/vmport.c): the region file. Creation (header, sizes,
  * generation, flock), the alloc target, an existing file re-initialised in
  * place, and destroy (frames taken back, the file removed or kept);
- * ftruncate or mmap failing (mocked) undone cleanly.
+ * ftruncate or mmap failing (mocked) undone cleanly. And the header a
+ * guest scribbled on written back (vmport_hdr_repair).
  * After each case the owner table: pool_check() ok, no frame leaked, the
  * VM holding exactly the frames expected (vmport_fx.h).
  */
@@ -234,10 +235,65 @@ static void test_create_fails_cleanly(void **state)
 	pool_destroy(&p);
 }
 
+/* The region header is the switch's: what a guest wrote over it is
+ * written back on the worker's look, at a detach or attach, and at
+ * unmap, so that the file stays a region a later vm add takes. */
+static void test_header_repaired(void **state)
+{
+	struct fx *f = fx_attached();
+	struct fs_region_hdr *h = f->v.hdr, saved;
+	uint32_t gen = h->switch_gen;
+
+	(void)state;
+	memcpy(&saved, h, offsetof(struct fs_region_hdr, switch_gen));
+	assert_false(vmport_hdr_repair(&f->v)); /* clean: nothing done */
+	h->magic = 0x5858585858585858ULL;
+	h->rx.off = 12345;
+	h->quota = 99999;
+	h->name[0] = 'X';
+	h->switch_gen = gen + 7;
+	quiet();
+	assert_true(vmport_hdr_repair(&f->v));
+	unquiet();
+	assert_memory_equal(h, &saved, offsetof(struct fs_region_hdr, switch_gen));
+	assert_int_equal(h->switch_gen, gen);
+	assert_int_equal(h->switch_state, FS_SW_UP);
+	assert_int_equal(f->v.st.hdr_repaired, 1);
+	assert_false(vmport_hdr_repair(&f->v));
+
+	/* Scribbled, then detached: written back before the ack. */
+	memset(h, 0xff, offsetof(struct fs_region_hdr, switch_gen));
+	quiet();
+	guest_request(f, false);
+	unquiet();
+	assert_memory_equal(h, &saved, offsetof(struct fs_region_hdr, switch_gen));
+	assert_int_equal(f->v.st.hdr_repaired, 2);
+
+	/* Scribbled, then the port goes: the file left is a region, which
+	 * a port made again on it takes. */
+	h->magic = 0;
+	fsg_close(&f->g);
+	f->g_live = false;
+	f->v.created = false; /* kept, as a file a QEMU made */
+	quiet();
+	vmport_destroy(&f->v, &f->p);
+	unquiet();
+	f->v_live = false;
+	assert_true(file_exists(f->vc.rings));
+	quiet();
+	assert_int_equal(vmport_create(&f->v, &f->vc, 0, &f->p), 0);
+	unquiet();
+	f->v_live = true;
+	assert_int_equal(f->v.hdr->magic, FS_REGION_MAGIC);
+	assert_int_equal(f->v.hdr->switch_gen, gen + 1);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_create_header),
+		cmocka_unit_test(test_header_repaired),
 		cmocka_unit_test(test_alloc_target),
 		cmocka_unit_test(test_destroy_removes_file_and_reclaims),
 		cmocka_unit_test(test_existing_region_file),

@@ -94,8 +94,11 @@ static void print_vm(json_t *v, int nw, int rw)
 	out_jstr(v, "mac", "%-17s  ");
 	out_ju64(v, "vlan", "%4" PRIu64 "  ");
 	out_str("rings", f2, j_str(v, "rings"));
+	/* STATE: broken (its region was cut short: out of service),
+	 * attached or detached. */
 	out_bool("attached", "%-8s  ", j_bool(v, "attached"), "attached",
-		 "detached");
+		 j_bool(v, "broken") ? "broken" : "detached");
+	out_bool("broken", "", j_bool(v, "broken"), "", "");
 	out_ju64(v, "quota", "%5" PRIu64 "  ");
 	out_ju64(v, "held", "%5" PRIu64 "  ");
 	if (*j_str(v, "uplink"))
@@ -279,7 +282,11 @@ static void print_port_stats(json_t *p)
 		/* VM ports: frames taken back at detach, reset or timeout. */
 		out_ju64(p, "reclaimed", "  guest  %" PRIu64 " frames reclaimed");
 		out_ju64(p, "guest_timeouts", ", %" PRIu64 " timeouts");
-		out_ju64(p, "doorbells", ", %" PRIu64 " doorbells rung\n");
+		out_ju64(p, "doorbells", ", %" PRIu64 " doorbells rung");
+		out_ju64(p, "doorbell_hangups", ", %" PRIu64 " doorbell hang-ups");
+		out_ju64(p, "header_repaired", ", header repaired %" PRIu64);
+		/* Times its region was found cut short (taken out). */
+		out_ju64(p, "region_truncated", ", region truncated %" PRIu64 "\n");
 	}
 	print_counters("drops", "drops", json_object_get(p, "drops"));
 	print_map("xdp", json_object_get(p, "xdp"));
