@@ -205,9 +205,10 @@ guest_bg() {
 peer() { ip netns exec "$NS_PEER" "$@"; }
 
 # peer_recv N SRC PCAP: receives N frames from SRC in the peer namespace in
-# the background (pid in LAST_RECV), once it is listening.
+# the background (pid in LAST_RECV), once it is listening; it gives up
+# after RECV_TIMEOUT seconds (10).
 peer_recv() {
-	peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$1" --timeout 10 --src "$2" -w "$3" >"$3.out" &
+	peer "$B/fs-pkt" recv -i "$IF_PEER" --count "$1" --timeout "${RECV_TIMEOUT:-10}" --src "$2" -w "$3" >"$3.out" &
 	BG_PIDS+=($!)
 	LAST_RECV=$!
 	for _ in $(seq 100); do grep -q ready "$3.out" && break; sleep 0.05; done

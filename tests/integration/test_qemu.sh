@@ -105,7 +105,8 @@ check "a burst after idling reaches the --irq guest byte for byte, exit 0" \
 check "the switch's doorbell woke the guest (MSI-X through VFIO)" \
 	bash -c "tr -d '\r' <$WORK/irq.out | grep -Eq 'woken by the switch [1-9][0-9]* times'"
 w0=$(stat_of .switch.doorbell_wakeups)
-peer_recv "$N" "$VM1" "$WORK/irqtx.wire.pcap"
+# The guest boots meanwhile (with an IOMMU: slower under TCG).
+RECV_TIMEOUT=60 peer_recv "$N" "$VM1" "$WORK/irqtx.wire.pcap"
 r=$LAST_RECV
 "$TOP/tools/flipswitch-run-guest" web1 -c "$WORK/fs.conf" --irq --timeout 120 -- \
 	flipswitch-guest --pci --irq tx --dst "$PEER_MAC" --count "$N" --size 300 --sums >"$WORK/irqtx.out" 2>&1
