@@ -33,9 +33,10 @@ run_unit() {
 }
 
 run_integration() {
-	local t line
+	local t line t0
 	for t in "$@"; do
 		echo "== integration: ${t##*/}"
+		t0=$SECONDS
 		while IFS= read -r line; do
 			echo "   $line"
 			case "$line" in
@@ -44,6 +45,7 @@ run_integration() {
 			"skip - "*) skipped=$((skipped + 1)) ;;
 			esac
 		done < <(timeout 600 bash "$t" 2>&1)
+		echo "   # ${t##*/}: $((SECONDS - t0)) s"
 	done
 }
 
