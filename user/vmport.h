@@ -112,6 +112,8 @@ struct vmport {
 	 * irq_fd (below), the guest's vector 0, interrupts the guest. */
 	int db_live;
 	int index;
+	struct pool *pool;       /* its pool (cfg.pool): the frames it is
+				    given, lent and sends are this pool's */
 	struct vm_stats st;
 	struct vmport_sw sw;
 	uint32_t bell_batch;     /* rx frames published to its sleeping
@@ -162,7 +164,7 @@ uint64_t vmport_region_size(uint32_t ring_size);
 
 /* Creates (or re-initialises in place) the region file for a VM. */
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
-		  const struct pool *p);
+		  struct pool *p);
 /* Takes back the VM's frames, tells the guest the switch is gone, unmaps,
  * and removes the file if this daemon created it and no guest is attached
  * (an attached guest keeps it, for the next switch to reuse). */
