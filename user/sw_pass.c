@@ -501,6 +501,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	uint64_t key, last_key = 0, bytes = 0;
 	const struct xdp_desc *ring, *xd, *next;
 	uint32_t idx, i, n, rmask;
+	uint16_t route = vmport_route((uint8_t)pt->index, (uint8_t)p->index);
 	int32_t xvm = -1;
 
 	if (__builtin_expect(sw->slow, 0)) {
@@ -543,12 +544,12 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			burst_end(sw, &b, &bytes);
 			last_key = key;
 			xvm = -1;
-			if (vm >= 0 && sw->vms[vm].uplink == pt->index) {
-				if (__builtin_expect(sw->vms[vm].pool == p, 1))
-					vmport_burst_begin(&b, &sw->vms[vm], p);
-				else
-					xvm = vm;
-			}
+			/* Its uplink this port and its pool this queue's,
+			 * in one compare; else, rarely, another pool's VM. */
+			if (vm >= 0 && sw->vms[vm].route == route)
+				vmport_burst_begin(&b, &sw->vms[vm], p);
+			else if (vm >= 0 && sw->vms[vm].uplink == pt->index)
+				xvm = vm;
 		}
 		/* No burst (no route, or another pool's VM) is a full one. */
 		if (__builtin_expect(vmport_burst_full(&b), 0) &&

@@ -171,7 +171,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->owner = POOL_OWN_VM(index);
 	v->pool = p;
 	v->quota = c->quota;
-	v->uplink = (int16_t)c->uplink;
+	v->uplink = (uint8_t)c->uplink;
+	v->pool_index = (uint8_t)p->index;
 	v->alloc_target = c->quota / 4 ? c->quota / 4 : 1;
 	if (v->alloc_target > c->ring_size)
 		v->alloc_target = c->ring_size;

@@ -105,7 +105,16 @@ struct vmport {
 				    frames not yet counted to the VM */
 	uint32_t quota;          /* cfg.quota */
 	uint16_t owner;          /* POOL_OWN_VM(index) */
-	int16_t uplink;          /* cfg.uplink */
+	/* Its uplink (cfg.uplink) and its pool's index, read together as
+	 * route by the NIC fast path: one compare says "this port, this
+	 * queue's pool" (nic_rx). */
+	union {
+		struct {
+			uint8_t uplink;
+			uint8_t pool_index;
+		};
+		uint16_t route;
+	};
 	/* Doorbells (ring.h, I..L): db_live says a guest is connected to the
 	 * VM's doorbell socket (the control thread serves the socket and
 	 * tells the worker, SW_MAIL_DOORBELL, which stores it); then writing
@@ -154,6 +163,20 @@ _Static_assert(offsetof(struct vmport, alloc) + sizeof(struct fs_ring) <=
 	       "a turn in the sweep reads three lines of a VM port");
 _Static_assert(offsetof(struct vmport, sweep) % 8 == 0,
 	       "the sweep's marks are 8-aligned");
+
+/* The route of a VM whose uplink is port `uplink` and pool is pool
+ * index `pool`, as vmport.route reads. */
+static inline uint16_t vmport_route(uint8_t uplink, uint8_t pool)
+{
+	union {
+		struct {
+			uint8_t uplink, pool_index;
+		};
+		uint16_t route;
+	} r = { { uplink, pool } };
+
+	return r.route;
+}
 
 /* A line-aligned, zeroed array of n VM ports (free() it). */
 struct vmport *vmport_alloc(size_t n);
