@@ -19,6 +19,7 @@
 #include <getopt.h>
 #include <sys/io.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ struct opts {
 	int pci;             /* find the pool and rings on ivshmem BARs */
 	int irq;             /* with pci: the ring device's MSI-X via VFIO */
 	const char *doorbell; /* host: the VM's doorbell socket */
+	long long seed;      /* scan: the fs-pkt seed to look for */
 };
 
 static void on_signal(int sig)
@@ -116,6 +118,18 @@ static void usage(FILE *f)
 		"  echo [--count N] [--timeout S]\n"
 		"       send every frame received back, source and destination MAC\n"
 		"       swapped, in the frame it arrived in.\n"
+		"  scan --seed S\n"
+		"       map the whole pool file (--pool only: no rings, no attach) and\n"
+		"       count the frames of fs-pkt's format with seed S (\"FSPK\", a\n"
+		"       sequence number, S) anywhere in it; print \"found N\". What a\n"
+		"       guest of the pool could read.\n"
+		"  hostile [--timeout S]\n"
+		"       for S seconds, do what a guest must not be able to hurt\n"
+		"       others with: descriptors outside the pool, of frames it does\n"
+		"       not own, with bad lengths and options, freed twice; ring\n"
+		"       indices far ahead; every frame it gets held (its quota\n"
+		"       exhausted); an attach request every few milliseconds.\n"
+		"       Prints \"hostile N rounds\".\n"
 		"\n"
 		"  debug-exit STATUS\n"
 		"       inside a QEMU guest: exit QEMU with STATUS through its\n"
@@ -299,6 +313,96 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 	return sent < count ? 1 : 0;
 }
 
+/* Frames of fs-pkt's format with o->seed anywhere in the pool file, read
+ * through a mapping of all of it, as a guest of the pool maps it. */
+static int cmd_scan(const struct opts *o)
+{
+	const uint32_t seed = (uint32_t)o->seed;
+	const uint8_t want[4] = { seed >> 24, seed >> 16, seed >> 8, seed };
+	const uint8_t *m, *p, *end;
+	long long found = 0;
+	struct stat st;
+	int fd;
+
+	fd = open(o->pool, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || st.st_size < 12) {
+		fprintf(stderr, "flipswitch-guest: cannot open %s: %s\n", o->pool,
+			strerror(errno));
+		return 1;
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		fprintf(stderr, "flipswitch-guest: cannot map %s: %s\n", o->pool,
+			strerror(errno));
+		return 1;
+	}
+	end = m + st.st_size - 12;
+	for (p = m; p <= end && (p = memchr(p, 'F', (size_t)(end - p) + 1));
+	     p++)
+		if (!memcmp(p, "FSPK", 4) && !memcmp(p + 8, want, 4))
+			found++;
+	munmap((void *)m, (size_t)st.st_size);
+	printf("found %lld\n", found);
+	return 0;
+}
+
+/* A guest that tries what it must not be able to hurt anyone with but
+ * itself: each round posts bad descriptors on its tx and free rings, frees
+ * what it does not own and what it freed, keeps every frame it is given
+ * (its quota runs out), sometimes moves a producer index far ahead, and
+ * asks to attach again every few rounds. The switch must count and skip it
+ * all, and other VMs, other pools above all, must not notice. */
+static int cmd_hostile(struct fsg *g, const struct opts *o)
+{
+	double deadline = tool_now() + o->timeout;
+	uint64_t frames = g->pool_size / g->frame_size, held = UINT64_MAX;
+	struct fs_desc d[BATCH];
+	long long rounds = 0;
+	uint32_t r = 12345;
+
+	while (!stop && tool_now() < deadline) {
+		uint64_t a = fsg_alloc(g);
+		uint32_t n = fsg_rx(g, d, BATCH);
+
+		if (n)
+			held = d[0].addr;
+		else if (a != UINT64_MAX)
+			held = a;
+		r = r * 1103515245u + 12345u;
+		/* Outside the pool; another frame, likely not ours; a length
+		 * past the frame and one under a header; options set. */
+		fsg_tx(g, g->pool_size + (r & 0xffff), 64);
+		fsg_tx(g, (uint64_t)(r % frames) * g->frame_size, 64);
+		if (held != UINT64_MAX) {
+			fsg_tx(g, held, g->frame_size + 1);
+			fsg_tx(g, held, 3);
+		}
+		if (held != UINT64_MAX && !(rounds % 16)) {
+			/* Most frames stay held; this one goes back, and
+			 * then again. */
+			fsg_free(g, held);
+			fsg_free(g, held);
+			held = UINT64_MAX;
+		}
+		fsg_free(g, UINT64_MAX - (r & 0xfff));
+		fsg_free(g, (uint64_t)((r >> 8) % frames) * g->frame_size);
+		fsg_flush(g);
+		if (!(rounds % 7)) {
+			/* A producer index far ahead of what was posted. */
+			__atomic_store_n(g->tx.producer,
+					 g->tx.cached_prod + (1u << 30),
+					 __ATOMIC_RELEASE);
+		}
+		if (!(rounds % 25) || fsg_switch_changed(g) || fsg_superseded(g))
+			fsg_attach(g, 1000); /* resets the rings */
+		rounds++;
+		usleep(200);
+	}
+	printf("hostile %lld rounds\n", rounds);
+	return 0;
+}
+
 /* Finds the two ivshmem devices, enables them, and tells the ring region
  * (it starts with the flipswitch magic) from the pool. */
 static int pci_find(char *pool, char *rings, char *ring_bdf, size_t len,
@@ -406,6 +510,7 @@ static const struct option lopts[] = {
 	{ "pci", no_argument, NULL, 'I' },
 	{ "irq", no_argument, NULL, 'Q' },
 	{ "doorbell", required_argument, NULL, 'D' },
+	{ "seed", required_argument, NULL, 'e' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -465,6 +570,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'D':
 			o->doorbell = optarg;
 			break;
+		case 'e':
+			o->seed = strtoll(optarg, NULL, 0);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -518,13 +626,16 @@ int main(int argc, char **argv)
 		o.pool = pci_pool;
 		o.rings = pci_rings;
 	}
+	if (cmd && !strcmp(cmd, "scan") && o.pool && optind == argc)
+		return cmd_scan(&o);
 	if (!o.pool || !(o.rings || o.doorbell) || !cmd || optind != argc ||
 	    (o.irq && !o.pci)) {
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(cmd, "rx") && strcmp(cmd, "tx") && strcmp(cmd, "echo")) {
-		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx or echo)\n", cmd);
+	if (strcmp(cmd, "rx") && strcmp(cmd, "tx") && strcmp(cmd, "echo") &&
+	    strcmp(cmd, "hostile")) {
+		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx, echo, scan or hostile)\n", cmd);
 		return 2;
 	}
 	/* Longer than 1514 if the frame has room: the uplink's MTU says
@@ -580,6 +691,8 @@ int main(int argc, char **argv)
 			g.hdr->mac[5], g.gen, fsg_uplink_mtu(&g));
 	if (!strcmp(cmd, "tx"))
 		rc = cmd_tx(&g, &o);
+	else if (!strcmp(cmd, "hostile"))
+		rc = cmd_hostile(&g, &o);
 	else
 		rc = cmd_rx(&g, &o, !strcmp(cmd, "echo"));
 	fflush(stdout);

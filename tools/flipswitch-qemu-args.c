@@ -28,9 +28,10 @@ static void usage(FILE *f)
 		"usage: flipswitch-qemu-args NAME -c CONFIG [--doorbell] [--slot N] [--lines | --libvirt]\n"
 		"\n"
 		"Prints the QEMU options that give a guest the two ivshmem devices\n"
-		"of VM NAME: the pool and its ring region (memory-backend-file,\n"
-		"share=on). --doorbell makes the ring region an ivshmem-doorbell\n"
-		"device on the VM's doorbell socket, with one MSI-X vector (the\n"
+		"of VM NAME: its own pool (never another: a pool is a trust domain)\n"
+		"and its ring region (memory-backend-file, share=on). --doorbell\n"
+		"makes the ring region an ivshmem-doorbell device on the VM's\n"
+		"doorbell socket, with one MSI-X vector (the\n"
 		"switch must be running when QEMU starts). --slot N (1..31) puts\n"
 		"the pool at PCI address N.0 and the ring region at N.1, the pair\n"
 		"the guest's flipswitch_net driver prefers. --lines prints one\n"
@@ -68,11 +69,13 @@ static const char *shm_name(const char *path)
 
 static int libvirt(const struct cfg *cfg, const struct cfg_vm *v, int bell)
 {
-	const char *pool = shm_name(cfg->pool.path), *rings = shm_name(v->rings);
+	/* The VM's own pool, and no other: a pool is a trust domain. */
+	const struct cfg_pool *pl = &cfg->pools[v->pool];
+	const char *pool = shm_name(pl->path), *rings = shm_name(v->rings);
 
 	if (!pool || (!bell && !rings)) {
 		fprintf(stderr, "flipswitch-qemu-args: libvirt's <shmem> maps only files in /dev/shm, and %s is not: pass it with <qemu:commandline> (docs/guests.md)\n",
-			!pool ? cfg->pool.path : v->rings);
+			!pool ? pl->path : v->rings);
 		return 1;
 	}
 	printf("<!-- flipswitch VM %s: the pool and its rings, in the domain's <devices> -->\n",
@@ -80,8 +83,8 @@ static int libvirt(const struct cfg *cfg, const struct cfg_vm *v, int bell)
 	printf("<shmem name='");
 	xml_attr(pool);
 	printf("'>\n  <model type='ivshmem-plain'/>\n  <size unit='B'>%llu</size>\n</shmem>\n",
-	       (unsigned long long)pool_file_size(cfg->pool.frames,
-						  cfg->pool.frame_size));
+	       (unsigned long long)pool_file_size(pl->frames,
+						  pl->frame_size));
 	if (bell) {
 		/* The region comes from the daemon's doorbell socket. */
 		printf("<shmem name='flipswitch-%s-doorbell'>\n  <model type='ivshmem-doorbell'/>\n  <server path='",
@@ -109,6 +112,7 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	static struct cfg cfg;
+	const struct cfg_pool *pool;
 	const char *file = NULL, *name;
 	char err[CFG_ERR_MAX], arg[4][PATH_MAX + 128], at[2][48] = { "", "" };
 	int c, lines = 0, bell = 0, xml = 0, i, slot = 0;
@@ -158,18 +162,20 @@ int main(int argc, char **argv)
 	}
 	if (xml)
 		return libvirt(&cfg, &cfg.vms[i], bell);
-	if (strchr(cfg.pool.path, ',') || strchr(cfg.vms[i].rings, ',') ||
+	/* The VM's own pool, and no other: a pool is a trust domain. */
+	pool = &cfg.pools[cfg.vms[i].pool];
+	if (strchr(pool->path, ',') || strchr(cfg.vms[i].rings, ',') ||
 	    strchr(cfg.vms[i].doorbell, ',')) {
 		/* QEMU's option syntax would split the path there. */
 		fprintf(stderr, "flipswitch-qemu-args: QEMU cannot take a path with a comma: rename %s\n",
-			strchr(cfg.pool.path, ',') ? cfg.pool.path : cfg.vms[i].rings);
+			strchr(pool->path, ',') ? pool->path : cfg.vms[i].rings);
 		return 1;
 	}
 	snprintf(arg[0], sizeof(arg[0]),
 		 "memory-backend-file,id=fs-pool,mem-path=%s,size=%llu,share=on",
-		 cfg.pool.path,
-		 (unsigned long long)pool_file_size(cfg.pool.frames,
-						    cfg.pool.frame_size));
+		 pool->path,
+		 (unsigned long long)pool_file_size(pool->frames,
+						    pool->frame_size));
 	snprintf(arg[1], sizeof(arg[1]), "ivshmem-plain,memdev=fs-pool%s", at[0]);
 	snprintf(arg[2], sizeof(arg[2]),
 		 "memory-backend-file,id=fs-rings,mem-path=%s,size=%llu,share=on",

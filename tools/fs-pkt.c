@@ -21,6 +21,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <getopt.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -49,6 +50,7 @@ struct opts {
 	int have_dst, have_src;
 	long long count;		/* -1: not given */
 	long long size, vlan, ethertype, seed, interval_us;
+	long long queue;		/* -1: the kernel's choice */
 	double timeout;
 	int swap_mac, strip_vlan, any_order;
 };
@@ -69,7 +71,7 @@ static void usage(FILE *f)
 "SYNOPSIS\n"
 "    fs-pkt send -i IFACE --dst MAC [--src MAC] [--count N] [--size BYTES]\n"
 "                [--vlan VID] [--ethertype 0xNNNN] [--seed S] [--interval-us U]\n"
-"                [-w FILE.pcap]\n"
+"                [--queue Q] [-w FILE.pcap]\n"
 "    fs-pkt recv -i IFACE [--count N] [--timeout S] [--ethertype 0xNNNN]\n"
 "                [--src MAC] [-w FILE.pcap]\n"
 "    fs-pkt cmp A.pcap B.pcap [--swap-mac] [--strip-vlan] [--any-order]\n"
@@ -83,6 +85,11 @@ static void usage(FILE *f)
 "           payload is \"FSPK\", the sequence number 0..N-1 and the seed (u32,\n"
 "           big-endian), then filler derived from both. Waits up to 1 s for a\n"
 "           full IFACE, and U microseconds between frames. Prints \"sent N\".\n"
+"           --queue Q sends on IFACE's tx queue Q (on a veth the frames arrive\n"
+"           on the peer's rx queue Q): fs-pkt stays on the CPU it runs on and\n"
+"           points IFACE's transmit packet steering there at queue Q alone\n"
+"           (writes /sys/class/net/IFACE/queues/tx-*/xps_cpus; for an\n"
+"           interface of the caller's own test-bed).\n"
 "    recv   Keeps the frames arriving on IFACE of the ethertype (after an\n"
 "           802.1Q tag, kept as it was on the wire) and from --src. Prints\n"
 "           \"ready\" once listening and \"received N\" after N frames or S\n"
@@ -152,6 +159,60 @@ static unsigned int build(uint8_t *f, const struct opts *o, uint32_t seq)
 	return len;
 }
 
+/*
+ * Makes what this process sends on ifname leave on tx queue q: it stays on
+ * the CPU it runs on, and transmit packet steering (XPS) maps that CPU to
+ * q alone (xps_cpus of tx-q is that CPU, of every other queue none). An
+ * AF_PACKET socket has no say in its queue; the kernel takes the XPS map
+ * of the sending CPU. 0, or -1 with a message.
+ */
+static int pin_tx_queue(const char *ifname, unsigned int q)
+{
+	int cpu = sched_getcpu(), n = 0;
+	cpu_set_t set;
+
+	if (cpu < 0) {
+		fprintf(stderr, "fs-pkt: cannot tell which CPU it runs on: %s.\n",
+			strerror(errno));
+		return -1;
+	}
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		fprintf(stderr, "fs-pkt: cannot stay on CPU %d: %s.\n", cpu,
+			strerror(errno));
+		return -1;
+	}
+	for (;; n++) {
+		char path[128], mask[48];
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/tx-%d/xps_cpus",
+			 ifname, n);
+		if (access(path, F_OK))
+			break;
+		/* A hex CPU mask (CPUs 0..127 are enough for a test-bed). */
+		if (n == (int)q && cpu >= 64)
+			snprintf(mask, sizeof(mask), "%llx,%016llx",
+				 1ULL << (cpu - 64), 0ULL);
+		else
+			snprintf(mask, sizeof(mask), "%llx",
+				 n == (int)q ? 1ULL << cpu : 0ULL);
+		f = fopen(path, "w");
+		if (!f || fputs(mask, f) < 0 || fclose(f)) {
+			fprintf(stderr, "fs-pkt: cannot write %s: %s.\n", path,
+				strerror(errno));
+			return -1;
+		}
+	}
+	if ((int)q >= n) {
+		fprintf(stderr, "fs-pkt: %s has %d tx queue%s: no queue %u.\n",
+			ifname, n, n == 1 ? "" : "s", q);
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_send(struct opts *o)
 {
 	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_halen = 6 };
@@ -163,6 +224,8 @@ static int cmd_send(struct opts *o)
 
 	to.sll_ifindex = ifindex_of(o->ifname);
 	if (!to.sll_ifindex)
+		return 1;
+	if (o->queue >= 0 && pin_tx_queue(o->ifname, (unsigned int)o->queue))
 		return 1;
 	to.sll_protocol = htons(o->vlan ? ETH_P_8021Q : (uint16_t)o->ethertype);
 	memcpy(to.sll_addr, o->dst, 6);
@@ -502,6 +565,7 @@ int main(int argc, char **argv)
 		{ "ethertype", required_argument, NULL, 'E' },
 		{ "seed", required_argument, NULL, 'e' },
 		{ "interval-us", required_argument, NULL, 'I' },
+		{ "queue", required_argument, NULL, 'q' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "swap-mac", no_argument, NULL, 'x' },
 		{ "strip-vlan", no_argument, NULL, 'v' },
@@ -510,14 +574,14 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	static const struct { const char *name, *opts, *needs; int nargs; } cmds[] = {
-		{ "send", "iwdsnSVEeIh", "-i IFACE and --dst MAC", 0 },
+		{ "send", "iwdsnSVEeIqh", "-i IFACE and --dst MAC", 0 },
 		{ "recv", "iwnEtsh", "-i IFACE", 0 },
 		{ "cmp", "xvah", "two pcap files", 2 },
 		{ "count", "h", "one pcap file", 1 },
 		{ "sums", "h", "one pcap file", 1 },
 	};
 	struct opts o = { .count = -1, .size = 128, .ethertype = ETHERTYPE_TEST,
-			  .timeout = 5 };
+			  .timeout = 5, .queue = -1 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *cmd = argc > 1 ? argv[1] : "";
 	int c, k, bad = 0, ci = -1;
@@ -572,6 +636,7 @@ int main(int argc, char **argv)
 		case 'E': bad = num("--ethertype", optarg, 16, 0x600, 0xffff, &o.ethertype); break;
 		case 'e': bad = num("--seed", optarg, 0, 0, UINT32_MAX, &o.seed); break;
 		case 'I': bad = num("--interval-us", optarg, 10, 0, 10000000, &o.interval_us); break;
+		case 'q': bad = num("--queue", optarg, 10, 0, 1023, &o.queue); break;
 		case 't':
 			o.timeout = strtod(optarg, &end);
 			if (end == optarg || *end || !(o.timeout > 0 && o.timeout <= 86400)) {

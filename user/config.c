@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libconfig.h>
 
@@ -64,18 +65,21 @@ struct ctx {
 };
 
 static const char *const top_keys[] = {
-	"pool", "interfaces", "vms", "batch", "guest_timeout", "doorbell_usecs",
-	"max_sleep_usecs", "handoff", "control", "control_group", "metrics",
-	NULL };
+	"pool", "pools", "interfaces", "vms", "batch", "guest_timeout",
+	"doorbell_usecs", "max_sleep_usecs", "handoff", "control",
+	"control_group", "metrics", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
+static const char *const pools_keys[] = {
+	"name", "path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
-	NULL };
+	"pools", NULL };
+static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
-	"doorbell_peer", NULL };
+	"doorbell_peer", "pool", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -472,36 +476,35 @@ static int get_enum(struct ctx *c, const config_setting_t *g, const char *what,
 /* Every getter returns 0 or -EINVAL, so "ret |=" keeps -EINVAL once any
  * failed while the reading goes on to the next mistake. */
 
-static int load_pool(struct ctx *c, const config_setting_t *root,
-		     struct cfg_pool *p)
+#define POOL_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+
+/* One pool's group; what names it ("pool", "pool \"red\""). */
+static int load_pool_group(struct ctx *c, const config_setting_t *g,
+			   const char *what, const char *const *keys,
+			   struct cfg_pool *p)
 {
-	config_setting_t *g, *s;
+	config_setting_t *s;
 	long long fsize;
 	int ret, scrub;
 
-	/* Unknown, frames cannot make a VM's quota out of range. */
-	p->frames = 1048576;
-	ret = lookup(c, root, "", "pool", CONFIG_TYPE_GROUP, &g);
-	if (ret)
-		return ret;
-	if (!g)
-		return fail(c, NULL, "pool is missing (add pool = { path = \"/dev/shm/flipswitch-pool\"; };)");
-	ret = check_keys(c, g, "pool", pool_keys);
-	ret |= get_str(c, g, "pool", "path", p->path, sizeof(p->path), NULL,
+	p->line = config_setting_source_line(g);
+	ret = check_keys(c, g, what, keys);
+	ret |= get_str(c, g, what, "path", p->path, sizeof(p->path), NULL,
 		       "a file on tmpfs or hugetlbfs: path = \"/dev/shm/flipswitch-pool\";");
-	if (get_u32(c, g, "pool", "frames", 16384, 64, 1048576, &p->frames)) {
+	if (get_u32(c, g, what, "frames", 16384, 64, 1048576, &p->frames)) {
+		/* Unknown, frames cannot make a VM's quota out of range. */
 		p->frames = 1048576;
 		ret = -EINVAL;
 	}
-	ret |= get_enum(c, g, "pool", "scrub", scrub_names, CFG_SCRUB_USED,
+	ret |= get_enum(c, g, what, "scrub", scrub_names, CFG_SCRUB_USED,
 			&scrub);
 	p->scrub = scrub;
-	if (get_int(c, g, "pool", "frame_size", 2048, &fsize, &s))
+	if (get_int(c, g, what, "frame_size", 2048, &fsize, &s))
 		return -EINVAL;
 	/* The kernel takes a power of two from 2048 up to the page size. */
 	if (fsize != 2048 && fsize != 4096)
-		return fail(c, s, "pool: frame_size %lld is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)",
-			    fsize);
+		return fail(c, s, "%s: frame_size %lld is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)",
+			    what, fsize);
 	p->frame_size = fsize;
 	return ret;
 }
@@ -533,6 +536,180 @@ static int get_publish_fdb(struct ctx *c, const config_setting_t *g,
 	ifc->publish_fdb = true;
 	strcpy(ifc->publish_fdb_on, v);
 	return 0;
+}
+
+/* Entry idx of pools = ( ... ), into cfg->pools[cfg->n_pools], counted
+ * once it has a name (for the VMs and interfaces that name it). */
+static int load_pools_entry(struct ctx *c, const config_setting_t *g, int idx,
+			    struct cfg *cfg)
+{
+	struct cfg_pool *p = &cfg->pools[cfg->n_pools];
+	config_setting_t *ns;
+	char what[48];
+	const char *bad;
+	int ret;
+
+	snprintf(what, sizeof(what), "pool %d", idx + 1);
+	ret = want(c, g, "pools", what, CONFIG_TYPE_GROUP);
+	if (!ret)
+		ret = get_str(c, g, what, "name", p->name, sizeof(p->name), NULL,
+			      "name = \"red\";");
+	if (ret)
+		return ret;
+	ns = config_setting_get_member(g, "name");
+	bad = p->name + strspn(p->name, POOL_NAME_CHARS);
+	if (*bad)
+		ret = fail(c, ns, "pools: pool \"%s\": name has a '%c' (use only A-Z a-z 0-9 _ . -)",
+			   p->name, *bad);
+	snprintf(what, sizeof(what), "pool \"%s\"", p->name);
+	for (int j = 0; j < cfg->n_pools; j++)
+		if (!strcmp(cfg->pools[j].name, p->name))
+			ret = fail(c, ns, "%s is defined twice (also on line %d; give each pool its own name)",
+				   what, cfg->pools[j].line);
+	ret |= load_pool_group(c, g, what, pools_keys, p);
+	for (int j = 0; j < cfg->n_pools; j++)
+		if (p->path[0] && !strcmp(cfg->pools[j].path, p->path))
+			ret = fail(c, config_setting_get_member(g, "path"),
+				   "%s: path \"%s\" is already pool \"%s\"'s (line %d; give each pool its own file)",
+				   what, p->path, cfg->pools[j].name,
+				   cfg->pools[j].line);
+	cfg->n_pools++;
+	return ret;
+}
+
+/* pool = { ... } (the pool "default", first) and pools = ( ... ). */
+static int load_pools(struct ctx *c, const config_setting_t *root,
+		      struct cfg *cfg)
+{
+	config_setting_t *g, *l;
+	int ret, n;
+
+	ret = lookup(c, root, "", "pool", CONFIG_TYPE_GROUP, &g);
+	ret |= lookup(c, root, "", "pools", CONFIG_TYPE_LIST, &l);
+	if (ret)
+		return ret;
+	if (!g && (!l || !config_setting_length(l)))
+		return fail(c, l, "pool is missing (add pool = { path = \"/dev/shm/flipswitch-pool\"; }; or pools = ( { name = \"red\"; path = \"/dev/shm/flipswitch-red\"; } );)");
+	if (g) {
+		strcpy(cfg->pools[0].name, "default");
+		ret |= load_pool_group(c, g, "pool", pool_keys, &cfg->pools[0]);
+		cfg->n_pools = 1;
+	}
+	n = l ? config_setting_length(l) : 0;
+	if (cfg->n_pools + n > CFG_MAX_POOLS)
+		return fail(c, l, "pools has %d entries, more than %d",
+			    n, CFG_MAX_POOLS - cfg->n_pools);
+	for (int i = 0; i < n; i++)
+		ret |= load_pools_entry(c, config_setting_get_elem(l, i), i, cfg);
+	return ret;
+}
+
+/* The interface's rx queues as the kernel has them (sysfs), 0 if unknown. */
+static uint32_t iface_queue_count(const char *name)
+{
+	char path[64];
+	uint32_t n = 0;
+
+	for (;;) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%u",
+			 name, n);
+		if (access(path, F_OK))
+			return n;
+		n++;
+	}
+}
+
+/* One entry of an interface's pools = ( { pool = "red"; queues = [0, 1]; } ).
+ * line_of[q]: the line that gave queue q its pool. */
+static int load_iface_pool(struct ctx *c, const config_setting_t *g,
+			   const char *what, uint32_t nq, int *line_of,
+			   struct cfg_iface *ifc)
+{
+	config_setting_t *qs;
+	const char *name;
+	char list[256];
+	int ret, pi;
+
+	ret = want(c, g, what, "pools entry", CONFIG_TYPE_GROUP);
+	if (ret)
+		return ret;
+	ret = check_keys(c, g, what, iface_pool_keys);
+	ret |= get_cstr(c, g, what, "pool", "the pool's name: pool = \"red\";",
+			&name);
+	ret |= lookup(c, g, what, "queues", CONFIG_TYPE_ARRAY, &qs);
+	if (!name)
+		return -EINVAL;
+	pi = cfg_pool_find(c->cfg, name);
+	if (pi < 0)
+		return fail(c, config_setting_get_member(g, "pool"),
+			    "%s: pool \"%s\" is not defined (the pools: %s)",
+			    what, name, cfg_pool_names(c->cfg, list, sizeof(list)));
+	if (!qs || !config_setting_length(qs))
+		return fail(c, qs ? qs : g, "%s: pool \"%s\" has no queues (add queues = [0];)",
+			    what, name);
+	for (int i = 0; i < config_setting_length(qs); i++) {
+		config_setting_t *e = config_setting_get_elem(qs, i);
+		long long q;
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT &&
+		    config_setting_type(e) != CONFIG_TYPE_INT64) {
+			ret = fail(c, e, "%s: pool \"%s\": queues must hold queue numbers, like [0, 1]",
+				   what, name);
+			continue;
+		}
+		q = config_setting_get_int64(e);
+		if (q < 0 || q >= CFG_MAX_QUEUES)
+			ret = fail(c, e, "%s: pool \"%s\": queue %lld is out of range (0 .. %d)",
+				   what, name, q, CFG_MAX_QUEUES - 1);
+		else if (nq && q >= nq)
+			ret = fail(c, e, "%s: pool \"%s\": queue %lld is past the interface's %u queue%s (0 .. %u; ethtool -l %s shows them)",
+				   what, name, q, nq, nq == 1 ? "" : "s", nq - 1,
+				   ifc->name);
+		else if (ifc->queue_pool[q] != CFG_QUEUE_HOST)
+			ret = fail(c, e, "%s: queue %lld is in two pools, \"%s\" (line %d) and \"%s\" (a queue belongs to one pool: AF_XDP binds one UMEM per queue)",
+				   what, q, c->cfg->pools[ifc->queue_pool[q]].name,
+				   line_of[q], name);
+		else {
+			ifc->queue_pool[q] = (int8_t)pi;
+			line_of[q] = config_setting_source_line(e);
+		}
+	}
+	return ret;
+}
+
+/* The interface's queue to pool map: its pools = ( ... ), or every queue
+ * the default pool's. */
+static int load_iface_pools(struct ctx *c, const config_setting_t *g,
+			    const char *what, struct cfg_iface *ifc)
+{
+	config_setting_t *l;
+	int line_of[CFG_MAX_QUEUES];
+	uint32_t nq;
+	int ret, def;
+
+	ret = lookup(c, g, what, "pools", CONFIG_TYPE_LIST, &l);
+	if (ret)
+		return ret;
+	if (!l) {
+		def = cfg_pool_default(c->cfg);
+		memset(ifc->queue_pool, def < 0 ? 0 : def,
+		       sizeof(ifc->queue_pool));
+		if (def < 0)
+			return fail(c, g, "%s: whose are its queues? With several pools and none named \"default\", say which queues each pool has: pools = ( { pool = \"%s\"; queues = [0]; } );",
+				    what, c->cfg->pools[0].name);
+		return 0;
+	}
+	if (config_setting_get_member(g, "queues"))
+		ret = fail(c, config_setting_get_member(g, "queues"),
+			   "%s: queues and pools both say which queues to serve (keep pools; remove queues)",
+			   what);
+	ifc->pools_given = true;
+	memset(ifc->queue_pool, CFG_QUEUE_HOST, sizeof(ifc->queue_pool));
+	nq = c->offline ? 0 : iface_queue_count(ifc->name);
+	for (int i = 0; i < config_setting_length(l); i++)
+		ret |= load_iface_pool(c, config_setting_get_elem(l, i), what, nq,
+				       line_of, ifc);
+	return ret;
 }
 
 /* Reads interface idx into cfg->ifaces[cfg->n_ifaces], counted once it has
@@ -572,6 +749,7 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ret |= get_publish_fdb(c, g, what, ifc);
+	ret |= load_iface_pools(c, g, what, ifc);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;
@@ -668,6 +846,7 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_opt_int(c, g, what, "ring_size", &sp.ring_size,
 			   &sp.has_ring_size);
 	ret |= get_cstr(c, g, what, "uplink", NULL, &uplink);
+	ret |= get_cstr(c, g, what, "pool", NULL, &sp.pool);
 	/* A value of the wrong type reads as absent: not judged twice. */
 	ret |= cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	v->line = config_setting_source_line(g);
@@ -837,7 +1016,7 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		goto out;
 	root = config_root_setting(&lc);
 	ret = check_keys(&c, root, "", top_keys);
-	ret |= load_pool(&c, root, &cfg->pool);
+	ret |= load_pools(&c, root, cfg);
 	ret |= load_ifaces(&c, root, cfg);
 	ret |= load_vms(&c, root);
 	ret |= get_u32(&c, root, "", "batch", 64, 1, 256, &cfg->batch);

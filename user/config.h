@@ -25,6 +25,13 @@
 
 #define CFG_MAX_IFACES 8
 #define CFG_MAX_VMS 256
+/* Pools (trust domains): each is a UMEM of its own, and AF_XDP binds one
+ * UMEM per (interface, queue), so there can be no more than queues. */
+#define CFG_MAX_POOLS 8
+/* Queues of one interface a config may name (FS_XDP_MAX_QUEUES). */
+#define CFG_MAX_QUEUES 64
+/* cfg_iface.queue_pool: the queue is the host's (no socket). */
+#define CFG_QUEUE_HOST (-1)
 #define CFG_ERR_MAX 8192
 
 enum cfg_scrub { CFG_SCRUB_OFF, CFG_SCRUB_USED, CFG_SCRUB_FULL };
@@ -32,10 +39,13 @@ enum cfg_xdp_mode { CFG_XDP_AUTO, CFG_XDP_NATIVE, CFG_XDP_GENERIC };
 enum cfg_zc { CFG_ZC_AUTO, CFG_ZC_ON, CFG_ZC_OFF };
 
 struct cfg_pool {
-	char path[PATH_MAX];  /* "path": file on tmpfs or hugetlbfs */
+	char name[32];        /* "name" in pools = ( ... ); "default" for the
+				 single pool = { ... } */
+	char path[PATH_MAX];  /* "path": file on tmpfs or hugetlbfs, unique */  /* "path": file on tmpfs or hugetlbfs */
 	uint32_t frames;      /* "frames": 64 .. 1048576, default 16384 */
 	uint32_t frame_size;  /* "frame_size": 2048 or 4096, default 2048 */
 	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default used */
+	int line;
 };
 
 struct cfg_iface {
@@ -57,6 +67,13 @@ struct cfg_iface {
 				       the name of another port of that bridge,
 				       on that one; default false */
 	char publish_fdb_on[IF_NAMESIZE]; /* that other port, or "" */
+	/* "pools": ( { pool = "red"; queues = [0, 1]; }, ... ): the pool
+	 * (index into cfg.pools) of each queue, CFG_QUEUE_HOST for a queue
+	 * given to none (the host's: no socket, the XDP program passes its
+	 * frames). Without it (pools_given false) every queue served is
+	 * the one pool's, or the pool "default"'s. */
+	bool pools_given;
+	int8_t queue_pool[CFG_MAX_QUEUES];
 	int line;                   /* line in the file, for later messages */
 };
 
@@ -100,12 +117,23 @@ struct cfg_vm {
 				    uid) whose process alone may connect to
 				    the VM's doorbell (its QEMU); -1: any
 				    that may open the socket (default) */
+	int pool;                /* "pool": a pool's name, as index into
+				    cfg.pools; default the only pool, or
+				    "default" */
 	int line;
 };
 
 struct cfg {
 	char file[PATH_MAX];
-	struct cfg_pool pool;
+	/* "pools" = ( { name = ...; ... }, ... ) and/or the single "pool" =
+	 * { ... } (named "default", first). pool is pools[0]: a cfg built
+	 * in code (tests, benchmarks) may fill only it and leave n_pools 0,
+	 * which means one pool. */
+	union {
+		struct cfg_pool pool;
+		struct cfg_pool pools[CFG_MAX_POOLS];
+	};
+	int n_pools;
 	struct cfg_iface ifaces[CFG_MAX_IFACES];
 	int n_ifaces;            /* at least 1 */
 	struct cfg_vm vms[CFG_MAX_VMS];
@@ -146,6 +174,7 @@ struct cfg_vm_spec {
 	const char *name, *mac, *rings;
 	const char *doorbell;    /* NULL: the default socket; "off": none */
 	const char *doorbell_peer; /* NULL: anyone who may connect */
+	const char *pool;        /* NULL: the default pool (cfg_pool_default) */
 	long long quota, vlan, ring_size, doorbell_usecs, flood_rate,
 		flood_burst;
 	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,
@@ -197,6 +226,21 @@ int cfg_load_offline(struct cfg *cfg, const char *path, char *err,
  * VMs (1 .. CFG_MAX_VMS) to f, one cfg_load() accepts where iface exists.
  * 0, -EINVAL for n_vms out of range, or -EIO. */
 int cfg_example(FILE *f, const char *iface, int n_vms);
+/* The pools of cfg: n_pools, or 1 for a cfg built in code. */
+static inline int cfg_n_pools(const struct cfg *cfg)
+{
+	return cfg->n_pools ? cfg->n_pools : 1;
+}
+
+/* The pool named name, or -1. */
+int cfg_pool_find(const struct cfg *cfg, const char *name);
+
+/* The pool of a VM or an interface that names none: the only pool, or
+ * the one named "default"; -1 if there are several and none is. */
+int cfg_pool_default(const struct cfg *cfg);
+
+/* The pools' names, quoted, for messages: "red", "blue". */
+const char *cfg_pool_names(const struct cfg *cfg, char *buf, size_t size);
 
 /* Parses a listening address, "127.0.0.1:9477" or "[::1]:9477" (numeric
  * addresses only: no name lookup at start). 0 or -EINVAL. */

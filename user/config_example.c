@@ -70,6 +70,14 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	more(f, "(bytes that held packets), \"full\"");
 	fprintf(f, "};\n"
 		"\n"
+		"# Several trust domains instead (or beside it: the pool above is the one\n"
+		"# named \"default\"): a guest maps its own pool only; frames cross between\n"
+		"# pools by one copy, counted. Fixed at start.\n"
+		"# pools = (\n"
+		"#   { name = \"red\"; path = \"/dev/shm/flipswitch-red\"; frames = 8192; frame_size = 2048; scrub = \"used\"; },\n"
+		"#   { name = \"blue\"; path = \"/dev/shm/flipswitch-blue\"; frames = 8192; frame_size = 2048; scrub = \"used\"; }\n"
+		"# );\n"
+		"\n"
 		"# NICs to attach to. Only frames for the VMs' MACs (and broadcast and\n"
 		"# multicast copies) are taken; everything else reaches the host as before.\n"
 		"interfaces = (\n"
@@ -82,6 +90,9 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 4, "rx queues to serve; 0 = all of them", "queues = 0;");
 	kv(f, 4, "AF_XDP ring entries, power of two 64 .. 16384",
 	   "ring_size = 2048;");
+	fprintf(f, "    # pools = ( { pool = \"red\"; queues = [0, 1]; }, { pool = \"blue\"; queues = [2]; } );\n"
+		"    #                                # which queues are whose, instead of queues;\n"
+		"    #                                # a queue in no pool is the host's\n");
 	fprintf(f, "  }\n"
 		");\n"
 		"\n"
@@ -107,6 +118,7 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 			more(f, "power of two, at least 256");
 			kv(f, 4, "default: the first interface", "uplink = \"%s\";",
 			   iface);
+			fprintf(f, "    # pool = \"red\";                   # its pool (default: the only one, or \"default\")\n");
 		}
 		fprintf(f, "  }%s\n", i < n_vms ? "," : "");
 	}

@@ -87,6 +87,56 @@ static void check_vm_mac(struct vm_say *s, const char *mac, struct cfg_vm *v)
 	memset(v->mac, 0, sizeof(v->mac));
 }
 
+int cfg_pool_find(const struct cfg *cfg, const char *name)
+{
+	for (int i = 0; i < cfg_n_pools(cfg); i++)
+		if (!strcmp(cfg->pools[i].name, name))
+			return i;
+	return -1;
+}
+
+int cfg_pool_default(const struct cfg *cfg)
+{
+	return cfg_n_pools(cfg) == 1 ? 0 : cfg_pool_find(cfg, "default");
+}
+
+const char *cfg_pool_names(const struct cfg *cfg, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < cfg_n_pools(cfg) && n < size; i++)
+		n += (size_t)snprintf(buf + n, size - n, "%s\"%s\"",
+				      i ? ", " : "", cfg->pools[i].name);
+	return buf;
+}
+
+static bool rings_is_pool(const struct cfg *cfg, const char *rings)
+{
+	for (int i = 0; i < cfg_n_pools(cfg); i++)
+		if (!strcmp(rings, cfg->pools[i].path))
+			return true;
+	return false;
+}
+
+/* The VM's pool: named, or the default one. */
+static void check_vm_pool(struct vm_say *s, const struct cfg_vm_spec *sp,
+			  const struct cfg *cfg, struct cfg_vm *v)
+{
+	char list[256];
+
+	v->pool = sp->pool ? cfg_pool_find(cfg, sp->pool) : cfg_pool_default(cfg);
+	if (v->pool >= 0)
+		return;
+	if (sp->pool)
+		say(s, "pool", "pool \"%s\" is not defined (the pools: %s)",
+		    sp->pool, cfg_pool_names(cfg, list, sizeof(list)));
+	else
+		say(s, "pool", "pool is missing (there are several pools and none is \"default\": add pool = \"%s\";)",
+		    cfg->pools[0].name);
+	v->pool = 0; /* for the quota's range */
+}
+
 static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
 			   const struct cfg *cfg, struct cfg_vm *v)
 {
@@ -98,7 +148,7 @@ static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
 	else if (strlen(sp->rings) >= sizeof(v->rings))
 		say(s, "rings", "rings is too long (at most %zu characters)",
 		    sizeof(v->rings) - 1);
-	else if (!strcmp(sp->rings, cfg->pool.path))
+	else if (rings_is_pool(cfg, sp->rings))
 		say(s, "rings", "rings \"%s\" is the pool's path (give the VM a file of its own)",
 		    sp->rings);
 	else
@@ -119,11 +169,12 @@ static void check_vm_ring(struct vm_say *s, const struct cfg_vm_spec *sp,
 {
 	long long quota = sp->has_quota ? sp->quota : VM_QUOTA_DEFAULT;
 	long long rs = sp->ring_size;
-	bool quota_ok = quota >= 1 && quota <= cfg->pool.frames;
+	uint32_t frames = cfg->pools[v->pool].frames;
+	bool quota_ok = quota >= 1 && quota <= frames;
 
 	if (!quota_ok)
 		say(s, "quota", "quota %lld is out of range (1 .. %u, the pool's frames)",
-		    quota, cfg->pool.frames);
+		    quota, frames);
 	else
 		v->quota = (uint32_t)quota;
 	if (sp->has_ring_size) {
@@ -164,6 +215,7 @@ int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 	else if (sp->has_vlan)
 		v->vlan = (uint16_t)sp->vlan;
 	check_vm_files(&s, sp, cfg, v);
+	check_vm_pool(&s, sp, cfg, v);
 	if (sp->has_doorbell_usecs &&
 	    (sp->doorbell_usecs < 0 || sp->doorbell_usecs > CFG_USECS_MAX))
 		say(&s, "doorbell_usecs", "doorbell_usecs %lld is out of range (0 .. %d)",

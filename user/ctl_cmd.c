@@ -138,10 +138,10 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 	char mac[18];
 
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
-			 "rings", v->cfg.rings, "attached", v->attached,
-			 "broken", v->broken,
+			 "rings", v->cfg.rings, "pool", s->pools[v->pool].name,
+			 "attached", v->attached, "broken", v->broken,
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)v->held, "uplink",
 			 v->cfg.uplink < s->n_nics ?
@@ -170,10 +170,38 @@ static json_t *settings_json(const struct sw_snap *s)
 			 (json_int_t)s->max_sleep_usecs);
 }
 
+/* Pool k as show lists it: its file and geometry, its VMs, the queues
+ * whose sockets are bound to it. ("queues" after "vms": the bash
+ * completion splits show's JSON at these keys, and the next pool's name
+ * must not land among VMs.) */
+static json_t *pool_json(const struct sw_snap *s, int k)
+{
+	const struct sw_snap_pool *p = &s->pools[k];
+	json_t *qs = json_array(), *vms = json_array();
+
+	for (int i = 0; i < s->n_vms; i++)
+		if (s->vm[i].active && s->vm[i].pool == k)
+			json_array_append_new(vms, json_string(s->vm[i].cfg.name));
+	for (int i = 0; i < s->n_nics; i++)
+		for (uint32_t q = 0; q < s->nic[i].n_queues; q++)
+			if (s->nic[i].qpool[q] == k)
+				json_array_append_new(
+					qs, json_pack("{s:s, s:i}", "interface",
+						      s->nic[i].cfg.name, "queue",
+						      (int)s->nic[i].qid[q]));
+	return json_pack("{s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:o, s:o}",
+			 "name", p->name, "path", p->path, "frames",
+			 (json_int_t)p->frames, "frame_size",
+			 (json_int_t)p->frame_size, "scrub",
+			 cfg_scrub_name(p->scrub), "hugetlb", p->hugetlb,
+			 "free", (json_int_t)p->n_free, "vms", vms, "queues",
+			 qs);
+}
+
 static const char *cmd_show(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
-	json_t *ifs = json_array(), *vms = json_array();
+	json_t *ifs = json_array(), *vms = json_array(), *pools = json_array();
 
 	for (int i = 0; i < s->n_nics; i++) {
 		const struct sw_snap_nic *n = &s->nic[i];
@@ -196,13 +224,16 @@ static const char *cmd_show(struct req *r, json_t **res)
 	for (int i = 0; i < s->n_vms; i++)
 		if (s->vm[i].active)
 			json_array_append_new(vms, vm_json(s, i));
-	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o, s:o}",
+	for (int k = 0; k < s->n_pools; k++)
+		json_array_append_new(pools, pool_json(s, k));
+	/* "pool": the first pool, as before there were several. */
+	*res = json_pack("{s:o, s:{s:s, s:I, s:I, s:s, s:b, s:I}, s:o, s:o, s:o}",
 			 "interfaces", ifs, "pool", "path", s->pool_path,
 			 "frames", (json_int_t)s->frames, "frame_size",
 			 (json_int_t)s->frame_size, "scrub",
 			 cfg_scrub_name(s->scrub), "hugetlb", s->hugetlb, "free",
-			 (json_int_t)s->n_free, "vms", vms, "switch",
-			 settings_json(s));
+			 (json_int_t)s->n_free, "pools", pools, "vms", vms,
+			 "switch", settings_json(s));
 	return NULL;
 }
 
@@ -316,7 +347,7 @@ static const char *cmd_stats(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
 	const char *code = NULL, *port = arg_str(r, "port", &code);
-	json_t *clear = json_object_get(r->args, "clear"), *ports;
+	json_t *clear = json_object_get(r->args, "clear"), *ports, *pools;
 	int nic = -1, vm = -1;
 
 	if (code)
@@ -343,8 +374,27 @@ static const char *cmd_stats(struct req *r, json_t **res)
 	for (int i = 0; i < s->n_vms; i++)
 		if (s->vm[i].active && (!port || i == vm))
 			json_array_append_new(ports, vm_stats(s, i));
-	*res = json_pack("{s:f, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
-			 "time", ctl_now(), "ports", ports, "switch", "copies",
+	/* Per pool: the copies into it from other pools, by reason, and its
+	 * scrubbing. */
+	pools = json_object();
+	for (int k = 0; k < s->n_pools; k++) {
+		const struct sw_snap_pool *p = &s->pools[k];
+		uint64_t all = 0;
+
+		for (int w = 0; w < SW_COPY_NR; w++)
+			all += p->copies[w];
+		json_object_set_new(
+			pools, p->name,
+			json_pack("{s:I, s:o, s:I, s:I}", "copies", (json_int_t)all,
+				  "copies_by_reason",
+				  drops_json(sw_copy_names, p->copies, SW_COPY_NR),
+				  "scrubbed_frames",
+				  (json_int_t)p->scrubbed_frames, "scrubbed_bytes",
+				  (json_int_t)p->scrubbed_bytes));
+	}
+	*res = json_pack("{s:f, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}}",
+			 "time", ctl_now(), "ports", ports, "pools", pools,
+			 "switch", "copies",
 			 (json_int_t)s->copies, "handoff_copies",
 			 (json_int_t)s->handoff_copies, "vm_to_vm",
 			 (json_int_t)s->vm2vm, "sleeps", (json_int_t)s->sleeps,
@@ -410,8 +460,8 @@ static const char *cmd_frames(struct req *r, json_t **res)
 	const struct sw_frames_snap *a;
 	const struct sw_snap *s;
 	double now = ctl_now();
-	json_t *vms;
-	uint64_t sum;
+	json_t *vms, *pools;
+	uint64_t sum = 0, total = 0, fill = 0, tx = 0, swn = 0, fl = 0;
 
 	if (!r->c->frames_at || now - r->c->frames_at >= CTL_FRAMES_EVERY) {
 		if (ctl_mail(r->c, SW_MAIL_FRAMES, 0, 0, NULL, NULL))
@@ -421,19 +471,45 @@ static const char *cmd_frames(struct req *r, json_t **res)
 	}
 	s = look(r);
 	a = &s->audit;
+	/* Each pool's audit, and at the top their sums (one pool: its own). */
+	pools = json_object();
 	vms = json_object();
-	sum = (uint64_t)a->fill + a->tx + a->sw;
-	for (int i = 0; i < s->n_vms; i++) {
-		sum += a->vm[i];
-		if (s->vm[i].active)
+	for (int k = 0; k < s->n_pools; k++) {
+		json_t *pv = json_object();
+		uint64_t psum = (uint64_t)a->pool[k].fill + a->pool[k].tx +
+				a->pool[k].sw;
+
+		for (int i = 0; i < s->n_vms; i++) {
+			if (!s->vm[i].active || s->vm[i].pool != k)
+				continue;
+			psum += a->vm[i];
+			set_u64(pv, s->vm[i].cfg.name, a->vm[i]);
 			set_u64(vms, s->vm[i].cfg.name, a->vm[i]);
+		}
+		json_object_set_new(
+			pools, s->pools[k].name,
+			json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b, s:s}",
+				  "total", (json_int_t)s->pools[k].frames,
+				  "fill", (json_int_t)a->pool[k].fill, "tx",
+				  (json_int_t)a->pool[k].tx, "switch",
+				  (json_int_t)a->pool[k].sw, "free_list",
+				  (json_int_t)a->pool[k].free_list, "vms", pv,
+				  "sum", (json_int_t)psum, "ok", a->pool[k].ok,
+				  "message", a->pool[k].msg));
+		total += s->pools[k].frames;
+		fill += a->pool[k].fill;
+		tx += a->pool[k].tx;
+		swn += a->pool[k].sw;
+		fl += a->pool[k].free_list;
+		sum += psum;
 	}
-	*res = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b, s:s}",
-			 "total", (json_int_t)s->frames, "fill",
-			 (json_int_t)a->fill, "tx", (json_int_t)a->tx, "switch",
-			 (json_int_t)a->sw, "free_list",
-			 (json_int_t)a->free_list, "vms", vms, "sum",
-			 (json_int_t)sum, "ok", a->ok, "message", a->msg);
+	*res = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:b, s:s, s:o}",
+			 "total", (json_int_t)total, "fill", (json_int_t)fill,
+			 "tx", (json_int_t)tx, "switch", (json_int_t)swn,
+			 "free_list", (json_int_t)fl, "vms", vms, "sum",
+			 (json_int_t)sum, "ok", a->ok,
+			 "message", a->ok ? a->pool[0].msg : a->msg,
+			 "pools", pools);
 	return NULL;
 }
 
@@ -470,7 +546,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	const struct sw_snap *s = look(r);
 	/* The config the switch started with: read-only from then on. */
 	const struct cfg *cfg = r->c->sw->cfg;
-	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell;
+	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell, *pool;
 	struct cfg_vm_spec sp = { 0 };
 	struct cfg_vm cv;
 	struct vmport *v;
@@ -486,6 +562,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	uplink = arg_str(r, "uplink", &code);
 	doorbell = arg_str(r, "doorbell", &code);
 	sp.doorbell_peer = arg_str(r, "doorbell_peer", &code);
+	pool = arg_str(r, "pool", &code);
 	if (code)
 		return code;
 	if (!name || !mac || !rings)
@@ -504,6 +581,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	sp.mac = mac;
 	sp.rings = rings;
 	sp.doorbell = doorbell;
+	sp.pool = pool; /* one of those made at start: they are fixed */
 	/* The same rule as the config file's. */
 	if (cfg_vm_check(&sp, cfg, &cv, vm_report, r) ||
 	    cfg_vm_finish(&cv, cfg, vm_report, r))
@@ -530,8 +608,9 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");
-	/* The pool's geometry, fixed at start, is all it reads of it. */
-	err2 = vmport_create(v, &cv, slot, &r->c->sw->pool);
+	/* The pool's geometry, fixed at start, is all it reads of it; the
+	 * worker links the VM to the pool. */
+	err2 = vmport_create(v, &cv, slot, &r->c->sw->pools[cv.pool]);
 	if (err2) {
 		free(v);
 		return err(r, FS_CTL_E_INTERNAL, "cannot create %s: %s", rings,

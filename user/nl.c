@@ -237,7 +237,7 @@ int nl_fdb_vm(struct sw *sw, int i, bool add)
 	const struct vmport *v = &sw->vms[i];
 	const struct port *pt;
 
-	if (v->uplink < 0 || v->uplink >= sw->n_ports)
+	if (v->uplink >= sw->n_ports)
 		return 0;
 	pt = &sw->ports[v->uplink];
 	if (!pt->fdb_ifindex)

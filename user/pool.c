@@ -37,6 +37,8 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	p->fd = -1;
 	p->guard = -1;
 	snprintf(p->path, sizeof(p->path), "%s", c->path);
+	snprintf(p->name, sizeof(p->name), "%s",
+		 c->name[0] ? c->name : "default");
 	p->frames = c->frames;
 	p->frame_size = c->frame_size;
 	p->shift = (uint32_t)__builtin_ctz(c->frame_size);
@@ -92,8 +94,8 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 		pool_free(p, pool_frame_addr(p, i));
 	p->count[POOL_OWN_SWITCH] = p->frames;
 	p->fill_reserve = p->frames / 4;
-	log_info("pool: %s, %u frames of %u bytes (%llu MiB%s), scrub %s",
-		 p->path, p->frames, p->frame_size,
+	log_info("pool %s: %s, %u frames of %u bytes (%llu MiB%s), scrub %s",
+		 p->name, p->path, p->frames, p->frame_size,
 		 (unsigned long long)(p->size >> 20),
 		 p->hugetlb ? ", hugetlbfs" : "", cfg_scrub_name(p->scrub.mode));
 	return 0;

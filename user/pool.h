@@ -48,6 +48,8 @@ enum {
 struct xsk_umem;
 
 struct pool {
+	char name[32];         /* cfg_pool.name: "default", or as configured */
+	int index;             /* in the switch's pools (cfg.pools) */
 	char path[PATH_MAX];
 	int fd;
 	unsigned char *base;

@@ -197,9 +197,9 @@ static int vlan_strip_set(const char *ifname, bool on, uint8_t *was)
 	return err;
 }
 
-static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
-			bool zc)
+static int queue_create(struct port *pt, struct nic_queue *q, bool zc)
 {
+	struct pool *p = q->pool;
 	struct xsk_socket_config xc = {
 		.rx_size = pt->cfg.ring_size,
 		.tx_size = pt->cfg.ring_size,
@@ -230,7 +230,7 @@ static int queue_create(struct port *pt, struct pool *p, struct nic_queue *q,
 	return err;
 }
 
-static int queues_create(struct port *pt, struct pool *p)
+static int queues_create(struct port *pt)
 {
 	int map_fd = bpf_map__fd(pt->skel->maps.xsks_map);
 	bool zc = pt->cfg.zerocopy != CFG_ZC_OFF;
@@ -240,17 +240,16 @@ static int queues_create(struct port *pt, struct pool *p)
 	for (i = 0; i < pt->n_queues; i++) {
 		struct nic_queue *q = &pt->q[i];
 
-		q->qid = i;
-		err = queue_create(pt, p, q, zc);
+		err = queue_create(pt, q, zc);
 		if (err && zc && i == 0 && pt->cfg.zerocopy == CFG_ZC_AUTO) {
 			log_info("%s: zero-copy AF_XDP not available (%s), using copy mode",
 				 pt->cfg.name, strerror(-err));
 			zc = false;
-			err = queue_create(pt, p, q, zc);
+			err = queue_create(pt, q, zc);
 		}
 		if (err) {
 			log_err("%s: cannot create an AF_XDP socket on queue %u: %s%s",
-				pt->cfg.name, i, strerror(-err),
+				pt->cfg.name, q->qid, strerror(-err),
 				zc && pt->cfg.zerocopy == CFG_ZC_ON ?
 					" (zerocopy = \"on\" needs a driver with AF_XDP zero-copy support)" :
 					"");
@@ -260,7 +259,7 @@ static int queues_create(struct port *pt, struct pool *p)
 		if (err) {
 			err = -errno;
 			log_err("%s: cannot add queue %u's socket to the XSKMAP: %s",
-				pt->cfg.name, i, strerror(errno));
+				pt->cfg.name, q->qid, strerror(errno));
 			return err;
 		}
 	}
@@ -348,8 +347,59 @@ static int xdp_attach(struct port *pt)
 	return err;
 }
 
+/* The queues the port serves, in q[] in queue order, each with its pool:
+ * those the config gives a pool (pools_given), else the first `queues`
+ * (all the interface has, by default), every one the default pool's. */
+static int queues_assign(struct port *pt, const struct cfg_iface *c,
+			 struct pool *pools)
+{
+	uint32_t n = FS_XDP_MAX_QUEUES;
+
+	if (!c->pools_given) {
+		n = c->queues ? c->queues : rx_queue_count(c->name);
+		if (n > FS_XDP_MAX_QUEUES)
+			n = FS_XDP_MAX_QUEUES;
+	}
+	for (uint32_t qid = 0; qid < n; qid++) {
+		if (c->queue_pool[qid] == CFG_QUEUE_HOST)
+			continue;
+		pt->q[pt->n_queues].qid = qid;
+		pt->q[pt->n_queues].pool = &pools[c->queue_pool[qid]];
+		pt->n_queues++;
+	}
+	if (!pt->n_queues) {
+		log_err("%s: no queue given to a pool (add pools = ( { pool = \"%s\"; queues = [0]; } ); to the interface)",
+			c->name, pools[0].name);
+		return -EINVAL;
+	}
+	pt->mc_pool = pt->q[0].pool;
+	for (uint32_t i = 0; i < CFG_MAX_VMS; i++)
+		pt->txq_of_vm[i] = (uint8_t)(i % pt->n_queues);
+	return 0;
+}
+
+void port_vm_txq(struct port *pt, uint32_t vm, const struct pool *pool)
+{
+	uint32_t n = 0, k;
+
+	if (!pt->n_queues)
+		return;
+	for (uint32_t i = 0; i < pt->n_queues; i++)
+		n += pt->q[i].pool == pool;
+	if (!n) {
+		pt->txq_of_vm[vm] = (uint8_t)(vm % pt->n_queues);
+		return;
+	}
+	k = vm % n;
+	for (uint32_t i = 0; i < pt->n_queues; i++)
+		if (pt->q[i].pool == pool && !k--) {
+			pt->txq_of_vm[vm] = (uint8_t)i;
+			return;
+		}
+}
+
 int port_create(struct port *pt, const struct cfg_iface *c, int index,
-		struct pool *p)
+		struct pool *pools)
 {
 	int err;
 
@@ -359,11 +409,9 @@ int port_create(struct port *pt, const struct cfg_iface *c, int index,
 	pt->mc_fd = -1;
 	for (uint32_t i = 0; i < FS_XDP_MAX_QUEUES; i++)
 		pt->q[i].fd = -1;
-	pt->n_queues = c->queues ? c->queues : rx_queue_count(c->name);
-	if (pt->n_queues > FS_XDP_MAX_QUEUES)
-		pt->n_queues = FS_XDP_MAX_QUEUES;
-	for (uint32_t i = 0; i < CFG_MAX_VMS; i++)
-		pt->txq_of_vm[i] = (uint8_t)(i % pt->n_queues);
+	err = queues_assign(pt, c, pools);
+	if (err)
+		return err;
 	pt->fill_target = c->ring_size;
 	/* The mode the sockets are told about; xdp_attach() settles it. */
 	pt->xdp_flags = c->xdp_mode == CFG_XDP_GENERIC ? XDP_FLAGS_SKB_MODE :
@@ -376,7 +424,7 @@ int port_create(struct port *pt, const struct cfg_iface *c, int index,
 			strerror(errno));
 		return err;
 	}
-	err = queues_create(pt, p);
+	err = queues_create(pt);
 	if (err)
 		goto out_destroy;
 	err = mc_socket(pt);
@@ -391,8 +439,36 @@ int port_create(struct port *pt, const struct cfg_iface *c, int index,
 	return 0;
 
 out_destroy:
-	port_destroy(pt, p);
+	port_destroy(pt);
 	return err;
+}
+
+void port_warn_host(const struct port *pt)
+{
+	char list[256];
+	int off;
+
+	if (!pt->zerocopy)
+		return;
+	for (uint32_t i = 0; i < pt->n_queues; i++) {
+		struct pool *p = pt->q[i].pool;
+		bool first = true;
+
+		/* Once per pool, at its first queue. */
+		for (uint32_t j = 0; j < i && first; j++)
+			first = pt->q[j].pool != p;
+		if (!first)
+			continue;
+		off = 0;
+		for (uint32_t j = i; j < pt->n_queues && off < (int)sizeof(list); j++)
+			if (pt->q[j].pool == p)
+				off += snprintf(list + off, sizeof(list) - off,
+						"%s%u", off ? "," : "",
+						pt->q[j].qid);
+		log_warn("%s: zero-copy: queue%s %s (pool %s) may receive the host's traffic, which the NIC then writes into pool %s, where its guests can read it; steer only the VMs' MACs to these queues (ethtool -N %s flow-type ether dst MAC action Q) and leave the host's traffic to queues of no pool",
+			 pt->cfg.name, strchr(list, ',') ? "s" : "", list,
+			 p->name, p->name, pt->cfg.name);
+	}
 }
 
 /* Attaching is a separate step so that every port and VM is in place
@@ -412,7 +488,7 @@ int port_attach(struct port *pt)
 	return xdp_attach(pt);
 }
 
-void port_destroy(struct port *pt, struct pool *p)
+void port_destroy(struct port *pt)
 {
 	uint32_t id = 0;
 
@@ -444,7 +520,6 @@ void port_destroy(struct port *pt, struct pool *p)
 	if (pt->skel)
 		flipswitch_bpf__destroy(pt->skel);
 	pt->skel = NULL;
-	(void)p;
 }
 
 int port_mac_add(struct port *pt, const uint8_t mac[6], uint16_t vlan,
@@ -596,10 +671,11 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	return k;
 }
 
-uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
+uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 		       const struct port_frame *f, uint32_t n)
 {
 	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
+	struct pool *p = q->pool;
 	uint32_t k = xsk_prod_nb_free(&q->tx, n), idx, i;
 	uint64_t bytes = 0;
 
@@ -620,6 +696,7 @@ uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
 	}
 	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, k);
 	q->tx_unkicked += k;
+	pt->tx_unkicked += k;
 	pt->st.tx_packets += k;
 	pt->st.tx_bytes += bytes;
 	return k;
@@ -638,11 +715,9 @@ static void tx_kick(struct port *pt, struct nic_queue *q)
 	pt->st.kicks++;
 }
 
-void port_tx_flush(struct port *pt, const struct pool *p)
+void __port_tx_flush(struct port *pt)
 {
-	/* Frames queued for transmit are the tx rings' (POOL_OWN_TX). */
-	if (!p->count[POOL_OWN_TX])
-		return;
+	pt->tx_unkicked = 0;
 	for (uint32_t i = 0; i < pt->n_queues; i++) {
 		struct nic_queue *q = &pt->q[i];
 
@@ -654,15 +729,17 @@ void port_tx_flush(struct port *pt, const struct pool *p)
 	}
 }
 
-uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch)
+uint32_t port_service(struct port *pt, uint32_t batch)
 {
 	uint32_t moved = 0;
-	/* Nothing on any tx ring, nothing to complete or kick: not a look at
-	 * the kernel's completion and tx consumer lines. */
-	bool tx = p->count[POOL_OWN_TX] != 0;
 
 	for (uint32_t qi = 0; qi < pt->n_queues; qi++) {
 		struct nic_queue *q = &pt->q[qi];
+		struct pool *p = q->pool;
+		/* Nothing on any of the pool's tx rings, nothing to complete
+		 * or kick: not a look at the kernel's completion and tx
+		 * consumer lines. */
+		bool tx = p->count[POOL_OWN_TX] != 0;
 		uint32_t idx, n, room;
 
 		n = tx ? xsk_ring_cons__peek(&q->cq, batch, &idx) : 0;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A NIC port: the XDP program on one interface, one AF_XDP socket per rx
- * queue on the pool's shared UMEM, and one AF_PACKET socket for broadcast
- * and multicast.
+ * queue it serves, each on its pool's UMEM (cfg_iface.queue_pool: AF_XDP
+ * binds one UMEM per queue, so a queue is one pool's; a queue of no pool
+ * has no socket and the XDP program passes its frames to the host), and
+ * one AF_PACKET socket for broadcast and multicast.
  *
  * Frames move between the pool and the kernel only here:
  *   fill ring   switch -> kernel  (POOL_OWN_SWITCH -> POOL_OWN_FILL)
@@ -35,6 +37,7 @@ struct flipswitch_bpf;
 
 struct nic_queue {
 	uint32_t qid;
+	struct pool *pool;     /* whose UMEM the socket is bound to */
 	int fd;
 	struct xsk_socket *xsk;
 	struct xsk_ring_prod fq;
@@ -74,11 +77,16 @@ struct port {
 	uint8_t vlan_strip_was; /* rx VLAN stripping (C-, S-tags: bits 0, 1)
 				   this switch turned off (port_attach) */
 	bool zerocopy;
-	uint32_t n_queues;
-	/* The tx queue of VM i's frames, i % n_queues: looked up, not
-	 * divided, once a batch. */
+	uint32_t n_queues;      /* sockets in q[], in queue order */
+	/* The tx queue (index into q[]) of VM i's frames: one of its pool's
+	 * queues if the port has any (port_vm_txq), looked up, not divided,
+	 * once a batch. */
 	uint8_t txq_of_vm[CFG_MAX_VMS];
 	struct nic_queue q[FS_XDP_MAX_QUEUES];
+	uint32_t tx_unkicked;   /* the queues' tx_unkicked, summed: a pass
+				   with nothing to kick looks at no queue */
+	struct pool *mc_pool;   /* group frames are received into its frames:
+				   the pool of the port's first queue */
 	int mc_fd;
 	bool mc_busy;           /* the last read of mc_fd found frames */
 	uint32_t fill_target;   /* frames to keep on each fill ring */
@@ -100,16 +108,33 @@ struct port {
 	struct port_stats st;
 };
 
-/* Loads the XDP program, creates the sockets (the first port's first socket
- * registers the UMEM), attaches the program. */
+/* Loads the XDP program, creates the sockets (a pool's first socket
+ * registers its UMEM): queue q's on pools[c->queue_pool[q]]. */
 int port_create(struct port *pt, const struct cfg_iface *c, int index,
-		struct pool *p);
+		struct pool *pools);
 /* Attaches the XDP program (native, else generic, per xdp_mode). Called
  * once every port and VM is in place. */
 int port_attach(struct port *pt);
-/* Detaches the program (if it is still ours) and closes the sockets. Frames
- * the kernel held are taken back into the pool. */
-void port_destroy(struct port *pt, struct pool *p);
+/* Detaches the program (if it is still ours) and closes the sockets; the
+ * frames the kernel held are then the caller's to take back (pool_reclaim
+ * of POOL_OWN_FILL and POOL_OWN_TX). */
+void port_destroy(struct port *pt);
+
+/* In zero-copy mode every frame a queue with a socket receives lands in
+ * its pool, the host's included: warns once per pool, naming its queues.
+ * (In copy mode only the frames the XDP program redirects enter a pool.) */
+void port_warn_host(const struct port *pt);
+
+/* Picks VM vm's tx queue: one of pool's queues on this port, spread by
+ * VM index, or any queue if the pool has none here (its frames are then
+ * copied into that queue's pool). */
+void port_vm_txq(struct port *pt, uint32_t vm, const struct pool *pool);
+
+/* The pool whose frames VM vm's tx queue sends. */
+static inline struct pool *port_txq_pool(const struct port *pt, uint32_t vm)
+{
+	return pt->q[pt->txq_of_vm[vm]].pool;
+}
 
 /* Adds or removes a VM's (MAC, VLAN) in the program's MAC map. */
 int port_mac_add(struct port *pt, const uint8_t mac[6], uint16_t vlan,
@@ -171,15 +196,22 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max);
 /* Queues frames f[0..n) the switch owns, from VM vm, for transmit on its
  * tx queue: one reservation, one owner count move, the counters once.
- * Returns how many, from the first; the rest (the ring is full) stay the
- * switch's and are counted as tx_ring_full. */
-uint32_t port_tx_burst(struct port *pt, struct pool *p, uint32_t vm,
+ * The frames are of that queue's pool (port_txq_pool). Returns how many,
+ * from the first; the rest (the ring is full) stay the switch's and are
+ * counted as tx_ring_full. */
+uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 		       const struct port_frame *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
-void port_tx_flush(struct port *pt, const struct pool *p);
-/* Takes back completed tx frames (scrubbed) and tops up the fill rings.
- * Returns the number of frames moved. */
-uint32_t port_service(struct port *pt, struct pool *p, uint32_t batch);
+void __port_tx_flush(struct port *pt);
+
+static inline void port_tx_flush(struct port *pt)
+{
+	if (pt->tx_unkicked)
+		__port_tx_flush(pt);
+}
+/* Takes back completed tx frames (scrubbed) and tops up the fill rings,
+ * each queue from its pool. Returns the number of frames moved. */
+uint32_t port_service(struct port *pt, uint32_t batch);
 
 /* Sums the AF_XDP sockets' XDP_STATISTICS over the port's queues. */
 void port_xsk_stats(const struct port *pt, struct xdp_statistics *out);

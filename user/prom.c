@@ -134,7 +134,7 @@ static void prom_port_map(FILE *f, json_t *ports, const char *obj,
 void prom_write(FILE *f, json_t *st, json_t *fr)
 {
 	json_t *ports = json_object_get(st, "ports"), *sw, *p, *v;
-	const char *k;
+	const char *k, *k2;
 	size_t i, j;
 
 	for (j = 0; j < sizeof(prom_port_counters) / sizeof(prom_port_counters[0]); j++) {
@@ -178,6 +178,13 @@ void prom_write(FILE *f, json_t *st, json_t *fr)
 	json_object_foreach(json_object_get(sw, "drops"), k, v)
 		prom_sample(f, "flipswitch_switch_drops_total", "reason", k, NULL,
 			    NULL, num(v));
+
+	prom_head(f, "flipswitch_pool_copies_total", "counter",
+		  "Frames copied into a pool from another pool, by pool and reason (nic, vm, wire, flood).");
+	json_object_foreach(json_object_get(st, "pools"), k, p)
+		json_object_foreach(json_object_get(p, "copies_by_reason"), k2, v)
+			prom_sample(f, "flipswitch_pool_copies_total", "pool", k,
+				    "reason", k2, num(v));
 
 	prom_head(f, "flipswitch_frames", "gauge",
 		  "Pool frames by owner: fill ring, tx ring, switch, or a VM.");

@@ -103,8 +103,9 @@ static int sleep_ms(struct sw *sw)
 {
 	/* Transmitted frames still to complete (zero-copy drivers complete
 	 * later, and their completions raise no poll event). */
-	if (sw->pool.count[POOL_OWN_TX])
-		return SW_POLL_SLEEP_MS;
+	for (int k = 0; k < sw->n_pools; k++)
+		if (sw->pools[k].count[POOL_OWN_TX])
+			return SW_POLL_SLEEP_MS;
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active && !vmport_can_sleep(&sw->vms[i]))
 			return SW_POLL_SLEEP_MS;

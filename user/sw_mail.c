@@ -12,6 +12,7 @@
  * did not take in time is withdrawn and never acted on.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,18 +20,31 @@
 #include "log.h"
 #include "sw_internal.h"
 
+/* Each pool's audit, every VM counted in its own pool. */
 static void frames_snapshot(struct sw *sw)
 {
 	struct sw_frames_snap *s = &sw->snap;
-	struct pool *p = &sw->pool;
 
-	s->fill = p->count[POOL_OWN_FILL];
-	s->tx = p->count[POOL_OWN_TX];
-	s->sw = p->count[POOL_OWN_SWITCH];
-	s->free_list = p->n_free;
+	s->ok = 1;
+	s->msg[0] = '\0';
+	for (int k = 0; k < sw->n_pools; k++) {
+		struct pool *p = &sw->pools[k];
+
+		s->pool[k].fill = p->count[POOL_OWN_FILL];
+		s->pool[k].tx = p->count[POOL_OWN_TX];
+		s->pool[k].sw = p->count[POOL_OWN_SWITCH];
+		s->pool[k].free_list = p->n_free;
+		s->pool[k].ok = !pool_check(p, true, s->pool[k].msg,
+					    sizeof(s->pool[k].msg));
+		if (!s->pool[k].ok && s->ok) {
+			s->ok = 0;
+			snprintf(s->msg, sizeof(s->msg), "pool %s: %s", p->name,
+				 s->pool[k].msg);
+		}
+	}
 	for (int i = 0; i < sw->n_vms; i++)
-		s->vm[i] = p->count[sw->vms[i].owner];
-	s->ok = !pool_check(p, true, s->msg, sizeof(s->msg));
+		s->vm[i] = sw->vms[i].active ?
+				   sw->vms[i].pool->count[sw->vms[i].owner] : 0;
 }
 
 static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
@@ -45,6 +59,8 @@ static int64_t vm_link(struct sw *sw, int idx, struct vmport *ready)
 	*v = *ready;
 	sw_bell_gap_set(sw, v);
 	sw_mtu_vm(sw, v);
+	if (v->uplink < sw->n_ports)
+		port_vm_txq(&sw->ports[v->uplink], (uint32_t)idx, v->pool);
 	if (idx == sw->n_vms)
 		sw->n_vms++;
 	/* Last, the NIC's XDP program: frames for it come once it is here. */
@@ -78,7 +94,7 @@ static int64_t vm_unlink(struct sw *sw, int idx, struct vmport *out)
 		sw_set_slow(sw);
 	}
 	/* Frames on its rx ring are counted to it, so this takes them too. */
-	n = pool_reclaim(&sw->pool, v->owner);
+	n = pool_reclaim(v->pool, v->owner);
 	v->st.reclaimed += n;
 	*out = *v;
 	/* The slot keeps nothing of it to unmap again (sw_fini). */
@@ -99,7 +115,7 @@ static int64_t vm_doorbell(struct sw *sw, int idx, int live)
 	/* The peer hung up: its QEMU is gone, and the guest in it. Its
 	 * frames come back now, not after guest_timeout of silence. */
 	if (v->db_live && !live)
-		vmport_peer_gone(v, &sw->pool);
+		vmport_peer_gone(v, v->pool);
 	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
 	/* Release: pairs with the guest's acquire of switch_doorbell. */
 	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,
@@ -131,10 +147,12 @@ void sw_mail_take(struct sw *sw)
 		break;
 	case SW_MAIL_CLEAR:
 		memset(sw->drops, 0, sizeof(sw->drops));
+		memset(sw->xcopies, 0, sizeof(sw->xcopies));
 		sw->copies = sw->vm2vm = sw->sleeps = sw->bells = sw->naps = 0;
 		sw->busy_ticks = sw->idle_ticks = sw->sleep_ticks = 0;
 		sw->busy_passes = 0;
-		scrub_clear_counters(&sw->pool.scrub);
+		for (int k = 0; k < sw->n_pools; k++)
+			scrub_clear_counters(&sw->pools[k].scrub);
 		for (int i = 0; i < sw->n_ports; i++) {
 			memset(&sw->ports[i].st, 0, sizeof(sw->ports[i].st));
 			for (uint32_t q = 0; q < sw->ports[i].n_queues; q++)

@@ -24,7 +24,7 @@ void sw_mtu_vm(struct sw *sw, struct vmport *v)
 {
 	uint32_t mtu = 0;
 
-	if (v->uplink >= 0 && v->uplink < sw->n_ports)
+	if (v->uplink < sw->n_ports)
 		mtu = __atomic_load_n(&sw->ports[v->uplink].mtu,
 				      __ATOMIC_RELAXED);
 	/* The guest reads it when it needs it: no ordering with anything

@@ -13,6 +13,12 @@
  * ring is published at most once a pass (flush_touched), a VM is visited
  * at most once a pass (visited), and listed at most once for the next
  * (listed). Only the worker runs this code.
+ *
+ * Pools: a frame is handed on within its pool, never copied; one for a VM
+ * of another pool (or for the wire on a queue of another pool) is copied
+ * once into a frame of that pool and the original recycled at once
+ * (to_vm_across, to_pool), counted in xcopies by the pool copied into and
+ * why.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +54,8 @@ static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
 		sw->touched[sw->n_touched++] = (uint16_t)v->index;
 }
 
-static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
+static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
+		    uint32_t len, uint32_t dir)
 {
 	struct sw_capture *c = &sw->cap;
 	struct sw_cap_rec *r;
@@ -64,12 +71,14 @@ static void cap_tap(struct sw *sw, uint64_t addr, uint32_t len, uint32_t dir)
 	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	r->len = len;
 	r->dir = dir;
-	memcpy(r->data, pool_data(&sw->pool, addr),
+	memcpy(r->data, pool_data(p, addr),
 	       len < SW_CAP_SNAP ? len : SW_CAP_SNAP);
 	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
 }
 
-static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len);
+static uint64_t copy_frame(struct sw *sw, struct pool *to,
+			   const struct pool *from, uint64_t addr,
+			   uint32_t len);
 
 /* The rare hand-off: captured, or the copy baseline. It repeats to_vm's
  * enqueue rather than sharing it, so that the fast path tests sw->slow
@@ -78,41 +87,62 @@ static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
 						 struct vmport *v,
 						 uint64_t addr, uint32_t len)
 {
+	struct pool *p = v->pool;
+
 	if (sw->handoff_copy) {
 		/* The baseline flipswitch replaces: the frame is copied into
 		 * one lent to the VM, and the original recycled. */
-		uint64_t c = copy_frame(sw, addr, len);
+		uint64_t c = copy_frame(sw, p, p, addr, len);
 
-		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+		pool_recycle(p, pool_frame(p, addr));
 		if (c == UINT64_MAX)
 			return;
-		sw->copies--; /* counted as hand-off copies instead */
 		sw->handoff_copies++;
 		addr = c;
 	}
-	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
-		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+	if (vmport_rx_enqueue(v, p, addr, len)) {
+		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
 	if (sw->cap.vm == v->index)
-		cap_tap(sw, addr, len, SW_CAP_RX);
+		cap_tap(sw, p, addr, len, SW_CAP_RX);
 	touch(sw, v, 1);
 }
 
-/* Hands a frame the switch owns to a VM, or takes it back if the VM cannot
- * take it (the reason is counted by the VM port). */
-static inline void to_vm(struct sw *sw, struct vmport *v, uint64_t addr,
-			 uint32_t len)
+/* Hands a frame the switch owns, of v's pool p (the caller's, as it
+ * knows it), to a VM, or takes it back if the VM cannot take it (the
+ * reason is counted by the VM port). */
+static inline void to_vm(struct sw *sw, struct vmport *v, struct pool *p,
+			 uint64_t addr, uint32_t len)
 {
 	if (__builtin_expect(sw->slow, 0)) {
 		to_vm_slow(sw, v, addr, len);
 		return;
 	}
-	if (vmport_rx_enqueue(v, &sw->pool, addr, len)) {
-		pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+	if (vmport_rx_enqueue(v, p, addr, len)) {
+		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
 	touch(sw, v, 1);
+}
+
+/* A frame of pool `from`, the switch's, for VM v of another pool: copied
+ * once into a frame of v's pool (its free list; v's room and quota looked
+ * at first, so a VM that cannot take it costs no copy), the original
+ * recycled at once. */
+static __attribute__((noinline)) void
+to_vm_across(struct sw *sw, struct pool *from, struct vmport *v,
+	     uint64_t addr, uint32_t len, enum sw_copy why)
+{
+	uint64_t c = UINT64_MAX;
+
+	if (v->rx_room || vmport_rx_open(v, v->pool))
+		c = copy_frame(sw, v->pool, from, addr, len);
+	pool_recycle(from, pool_frame(from, addr));
+	if (c == UINT64_MAX)
+		return;
+	sw->xcopies[v->pool->index][why]++;
+	to_vm(sw, v, v->pool, c, len);
 }
 
 /* A frame from VM v for the wire, as to_nic takes it: tagged with v's
@@ -122,7 +152,7 @@ static __attribute__((noinline)) bool
 nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
 	       uint32_t *len_p)
 {
-	struct pool *p = &sw->pool;
+	struct pool *p = v->pool;
 	uint64_t addr = *addr_p;
 	uint32_t len = *len_p;
 
@@ -147,7 +177,7 @@ nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
 		d[15] = v->cfg.vlan & 0xff;
 	}
 	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
-		cap_tap(sw, addr, len, SW_CAP_TX);
+		cap_tap(sw, p, addr, len, SW_CAP_TX);
 	*addr_p = addr;
 	*len_p = len;
 	return true;
@@ -159,51 +189,60 @@ static __attribute__((noinline)) void too_big(struct sw *sw,
 					      struct vmport *v, uint64_t addr)
 {
 	sw->ports[v->uplink].st.drops[PORT_DROP_TOO_BIG]++;
-	pool_recycle(&sw->pool, pool_frame(&sw->pool, addr));
+	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
-/* A frame from VM v for the wire, added to out[*k] (sw->nicbuf), which
- * from_vm puts on v's uplink in one burst. Inline for untagged frames;
- * the tag and the capture take a call. The MTU is the guest's frame's
- * limit: a tag the switch pushes is not counted against it. */
-static inline __attribute__((always_inline)) void
+/* A frame from VM v for the wire, added to out[k] (sw->nicbuf), which
+ * from_vm puts on v's uplink in one burst; returns the new count. Inline
+ * for untagged frames; the tag and the capture take a call. The MTU is
+ * the guest's frame's limit: a tag the switch pushes is not counted
+ * against it. (k by value: a count whose address is taken lives in
+ * memory, not in a register.) */
+static inline __attribute__((always_inline)) uint32_t
 to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
-       struct port_frame *out, uint32_t *k)
+       struct port_frame *out, uint32_t k)
 {
 	if (__builtin_expect(len > __atomic_load_n(&sw->ports[v->uplink].mtu,
 						   __ATOMIC_RELAXED) +
 					   FS_ETH_HLEN, 0)) {
 		too_big(sw, v, addr);
-		return;
+		return k;
 	}
 	if (__builtin_expect(v->cfg.vlan || sw->slow, 0) &&
 	    !nic_frame_slow(sw, v, &addr, &len))
-		return;
-	out[*k].addr = addr;
-	out[*k].len = len;
-	(*k)++;
+		return k;
+	out[k].addr = addr;
+	out[k].len = len;
+	return k + 1;
 }
 
-/* A copy of a frame into a fresh pool frame, at the usual headroom, or
- * less if the frame is longer than the room after it: a guest may send a
- * whole frame (offset 0, frame_size bytes), and the copy must end inside
- * its own frame. */
-static uint64_t copy_frame(struct sw *sw, uint64_t addr, uint32_t len)
+/* A copy of a frame of pool `from` into a fresh frame of pool `to` (the
+ * same pool, or another), at the usual headroom, or less if the frame is
+ * longer than the room after it: a guest may send a whole frame (offset
+ * 0, frame_size bytes), and the copy must end inside its own frame. A
+ * frame longer than `to`'s frames (a 4096-byte pool's into a 2048-byte
+ * one's) cannot be copied: dropped, too_long. */
+static uint64_t copy_frame(struct sw *sw, struct pool *to,
+			   const struct pool *from, uint64_t addr,
+			   uint32_t len)
 {
-	struct pool *p = &sw->pool;
-	uint64_t c = pool_alloc(p);
+	uint64_t c;
 	uint32_t head = FS_HEADROOM;
 
+	if (__builtin_expect(len > to->frame_size, 0)) {
+		sw->drops[SW_DROP_TOO_LONG]++;
+		return UINT64_MAX;
+	}
+	c = pool_alloc(to);
 	if (c == UINT64_MAX) {
 		sw->drops[SW_DROP_POOL_EMPTY]++;
 		return c;
 	}
-	if (__builtin_expect(len > p->frame_size - FS_HEADROOM, 0))
-		head = p->frame_size - len; /* len <= frame_size: tx_collect */
-	scrub_reuse(&p->scrub, pool_frame(p, c), head, head + len);
+	if (__builtin_expect(len > to->frame_size - FS_HEADROOM, 0))
+		head = to->frame_size - len;
+	scrub_reuse(&to->scrub, pool_frame(to, c), head, head + len);
 	c += head;
-	memcpy(pool_data(p, c), pool_data(p, addr), len);
-	sw->copies++;
+	memcpy(pool_data(to, c), pool_data(from, addr), len);
 	return c;
 }
 
@@ -215,29 +254,40 @@ static void flood_copy(struct sw *sw, struct vmport *v, uint64_t addr,
 {
 	uint64_t c;
 
-	if (!v->rx_room && !vmport_rx_open(v, &sw->pool))
+	if (!v->rx_room && !vmport_rx_open(v, v->pool))
 		return;
-	c = copy_frame(sw, addr, len);
-	if (c != UINT64_MAX)
-		to_vm(sw, v, c, len);
+	c = copy_frame(sw, v->pool, v->pool, addr, len);
+	if (c == UINT64_MAX)
+		return;
+	sw->copies++;
+	to_vm(sw, v, v->pool, c, len);
+}
+
+/* Whether VM v is one that a group frame on `vlan` from VM from_vm (or,
+ * when from_port >= 0, from that port) is flooded to. */
+static inline bool flood_to(const struct vmport *v, int i, uint16_t vlan,
+			    int from_vm, int from_port)
+{
+	return v->attached && i != from_vm && v->cfg.vlan == vlan &&
+	       (from_port < 0 || v->uplink == from_port);
 }
 
 /*
- * Floods a group-addressed frame the switch owns to every attached VM on
- * `vlan` except `from` (and, when from_nic, only those whose uplink is
- * that port): a copy for each but the last, which gets the frame itself.
- * Returns 1 if the frame itself was used, 0 if it is still the caller's.
+ * Floods a group-addressed frame of pool p, the switch's, to every VM of p
+ * it goes to (flood_to): a copy for each but the last, which gets the
+ * frame itself. Returns 1 if the frame itself was used, 0 if it is still
+ * the caller's.
  */
-static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
-		     uint16_t vlan, int from_vm, int from_port, int keep)
+static int flood_pool(struct sw *sw, struct pool *p, uint64_t addr,
+		      uint32_t len, uint16_t vlan, int from_vm, int from_port,
+		      int keep)
 {
 	struct vmport *last = NULL;
 
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *v = &sw->vms[i];
 
-		if (!v->attached || i == from_vm || v->cfg.vlan != vlan ||
-		    (from_port >= 0 && v->uplink != from_port))
+		if (!flood_to(v, i, vlan, from_vm, from_port) || v->pool != p)
 			continue;
 		if (last)
 			flood_copy(sw, last, addr, len);
@@ -249,8 +299,51 @@ static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
 		flood_copy(sw, last, addr, len);
 		return 0;
 	}
-	to_vm(sw, last, addr, len);
+	to_vm(sw, last, p, addr, len);
 	return 1;
+}
+
+/* The other pools' share of a flood: one copy into each pool with a
+ * receiver, then that pool's own flooding. */
+static __attribute__((noinline)) void
+flood_across(struct sw *sw, struct pool *p, uint64_t addr, uint32_t len,
+	     uint16_t vlan, int from_vm, int from_port)
+{
+	for (int k = 0; k < sw->n_pools; k++) {
+		struct pool *q = &sw->pools[k];
+		bool any = false;
+		uint64_t c;
+
+		if (q == p)
+			continue;
+		for (int i = 0; i < sw->n_vms && !any; i++)
+			any = sw->vms[i].pool == q &&
+			      flood_to(&sw->vms[i], i, vlan, from_vm,
+				       from_port);
+		if (!any)
+			continue;
+		c = copy_frame(sw, q, p, addr, len);
+		if (c == UINT64_MAX)
+			continue;
+		sw->xcopies[k][SW_COPY_FLOOD]++;
+		if (!flood_pool(sw, q, c, len, vlan, from_vm, from_port, 0))
+			pool_recycle(q, pool_frame(q, c));
+	}
+}
+
+/*
+ * Floods a group-addressed frame of pool p, the switch's, to every
+ * attached VM on `vlan` except `from` (and, when from_nic, only those
+ * whose uplink is that port), in every pool. Returns 1 if the frame itself
+ * was used, 0 if it is still the caller's.
+ */
+static int flood_vms(struct sw *sw, struct pool *p, uint64_t addr,
+		     uint32_t len, uint16_t vlan, int from_vm, int from_port,
+		     int keep)
+{
+	if (sw->n_pools > 1)
+		flood_across(sw, p, addr, len, vlan, from_vm, from_port);
+	return flood_pool(sw, p, addr, len, vlan, from_vm, from_port, keep);
 }
 
 /*
@@ -262,10 +355,9 @@ static int flood_vms(struct sw *sw, uint64_t addr, uint32_t len,
  * loop: no call per frame.
  */
 static inline __attribute__((always_inline)) void
-nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
-	  uint64_t *last_key, int32_t *last_vm)
+nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
+	  uint32_t len, uint64_t *last_key, int32_t *last_vm)
 {
-	struct pool *p = &sw->pool;
 	unsigned char *d = pool_data(p, addr);
 	uint16_t vlan = 0;
 	uint64_t key;
@@ -298,7 +390,7 @@ nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
 		    (d[12] == 0x88 && d[13] == 0xa8) ||
 		    (d[12] == 0x91 && d[13] == 0x00))
 			sw->drops[SW_DROP_NO_ROUTE]++;
-		else if (flood_vms(sw, addr, len, vlan, -1, pt->index, 0))
+		else if (flood_vms(sw, p, addr, len, vlan, -1, pt->index, 0))
 			return;
 		pool_recycle(p, pool_frame(p, addr));
 		return;
@@ -314,15 +406,19 @@ nic_frame(struct sw *sw, struct port *pt, uint64_t addr, uint32_t len,
 		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
-	to_vm(sw, &sw->vms[vm], addr, len);
+	if (__builtin_expect(sw->vms[vm].pool != p, 0))
+		to_vm_across(sw, p, &sw->vms[vm], addr, len, SW_COPY_NIC);
+	else
+		to_vm(sw, &sw->vms[vm], p, addr, len);
 }
 
-/* Frames from a NIC read into f[] (port_rx, port_mc_rx): the path of the
- * group socket, and of the NIC queues while hand-offs are slow. */
-static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
-		     uint32_t n)
+/* Frames from a NIC read into f[] (port_rx, port_mc_rx), frames of pool
+ * p: the path of the group socket, and of the NIC queues while hand-offs
+ * are slow. */
+static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
+		     struct port_frame *f, uint32_t n)
 {
-	unsigned char *base = sw->pool.base;
+	unsigned char *base = p->base;
 	uint64_t last_key = 0;
 	int32_t last_vm = -1;
 
@@ -331,21 +427,22 @@ static void from_nic(struct sw *sw, struct port *pt, struct port_frame *f,
 		 * whatever it holds cannot fault. */
 		__builtin_prefetch(base + f[i + 1].addr);
 		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
-			cap_tap(sw, f[i].addr, f[i].len, SW_CAP_RX);
-		nic_frame(sw, pt, f[i].addr, f[i].len, &last_key, &last_vm);
+			cap_tap(sw, p, f[i].addr, f[i].len, SW_CAP_RX);
+		nic_frame(sw, pt, p, f[i].addr, f[i].len, &last_key, &last_vm);
 	}
 }
 
 /* The fast path's frames that are not plain unicast. */
 static __attribute__((noinline)) void nic_frame_rare(struct sw *sw,
 						     struct port *pt,
+						     struct pool *p,
 						     uint64_t addr,
 						     uint32_t len)
 {
 	uint64_t key = 0;
 	int32_t vm = -1;
 
-	nic_frame(sw, pt, addr, len, &key, &vm);
+	nic_frame(sw, pt, p, addr, len, &key, &vm);
 }
 
 /* Ends the burst, if any, and adds its bytes to *bytes; its VM is
@@ -375,8 +472,8 @@ burst_grow(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
 	struct vmport *v = b->v;
 
 	burst_end(sw, b, bytes);
-	vmport_rx_open(v, &sw->pool);
-	vmport_burst_begin(b, v, &sw->pool);
+	vmport_rx_open(v, v->pool);
+	vmport_burst_begin(b, v, v->pool);
 	return !vmport_burst_full(b);
 }
 
@@ -388,11 +485,13 @@ burst_grow(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
  * descriptor from ring to ring, in one loop: no copy of the descriptors in
  * between, the owner table written once, the VM's ring state in registers.
  * Tagged, group and runt frames take nic_frame's path; so do all frames
- * while hand-offs are slow (capture, copy baseline).
+ * while hand-offs are slow (capture, copy baseline). A frame for a VM of
+ * another pool than the queue's is copied across (xvm: the destination
+ * looked up last is such a VM), outside the burst.
  */
 static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 {
-	struct pool *p = &sw->pool;
+	struct pool *p = pt->q[qi].pool;
 	unsigned char *base = p->base;
 	uint16_t *owner = p->owner;
 	uint32_t *dirty = p->scrub.dirty;
@@ -402,10 +501,12 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	uint64_t key, last_key = 0, bytes = 0;
 	const struct xdp_desc *ring, *xd, *next;
 	uint32_t idx, i, n, rmask;
+	uint16_t route = vmport_route((uint8_t)pt->index, (uint8_t)p->index);
+	int32_t xvm = -1;
 
 	if (__builtin_expect(sw->slow, 0)) {
 		n = port_rx(pt, p, qi, sw->rxbuf, sw->batch);
-		from_nic(sw, pt, sw->rxbuf, n);
+		from_nic(sw, pt, p, sw->rxbuf, n);
 		return n;
 	}
 	n = port_rx_peek(pt, p, qi, sw->batch, &idx);
@@ -433,7 +534,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			last_key = 0;
 			bytes += len;
 			owner[frame] = POOL_OWN_SWITCH;
-			nic_frame_rare(sw, pt, addr, len);
+			nic_frame_rare(sw, pt, p, addr, len);
 			continue;
 		}
 		key = fdb_key_frame(d, 0);
@@ -442,16 +543,26 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 
 			burst_end(sw, &b, &bytes);
 			last_key = key;
-			if (vm >= 0 && sw->vms[vm].uplink == pt->index)
+			xvm = -1;
+			/* Its uplink this port and its pool this queue's,
+			 * in one compare; else, rarely, another pool's VM. */
+			if (vm >= 0 && sw->vms[vm].route == route)
 				vmport_burst_begin(&b, &sw->vms[vm], p);
+			else if (vm >= 0 && sw->vms[vm].uplink == pt->index)
+				xvm = vm;
 		}
-		/* No burst (no route) is a full one. */
+		/* No burst (no route, or another pool's VM) is a full one. */
 		if (__builtin_expect(vmport_burst_full(&b), 0) &&
 		    (!b.v || !burst_grow(sw, &b, &bytes))) {
-			if (!b.v)
-				sw->drops[SW_DROP_NO_ROUTE]++;
 			bytes += len;
 			owner[frame] = POOL_OWN_SWITCH;
+			if (xvm >= 0) {
+				to_vm_across(sw, p, &sw->vms[xvm], addr, len,
+					     SW_COPY_NIC);
+				continue;
+			}
+			if (!b.v)
+				sw->drops[SW_DROP_NO_ROUTE]++;
 			pool_recycle(p, frame);
 			continue;
 		}
@@ -470,8 +581,10 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
  * would cost more than the hand-offs. */
 static inline bool reclaim_soon(const struct sw *sw, const struct vmport *v)
 {
-	return vmport_held(v, &sw->pool) >= v->quota / 2 ||
-	       sw->pool.n_free < sw->reclaim_low;
+	(void)sw;
+	/* Low: below the reserve the fill rings leave (a quarter). */
+	return vmport_held(v, v->pool) >= v->quota / 2 ||
+	       v->pool->n_free < v->pool->fill_reserve;
 }
 
 /* Lists VM i for a visit next pass (once). */
@@ -493,7 +606,7 @@ static void flush_touched(struct sw *sw)
 {
 	for (uint32_t i = 0; i < sw->n_touched; i++) {
 		struct vmport *v = &sw->vms[sw->touched[i]];
-		uint32_t n = vmport_rx_flush(v, &sw->pool);
+		uint32_t n = vmport_rx_flush(v, v->pool);
 
 		if (n)
 			sw_ring_guest(sw, v, n);
@@ -503,10 +616,68 @@ static void flush_touched(struct sw *sw)
 	sw->n_touched = 0;
 }
 
+/* A VM's frames for the wire, out[0..k) of pool `from`, copied into pool
+ * `to`, that of the queue they leave on; the originals recycled. Returns
+ * how many copies are in out[] (those the pool had frames for). */
+static __attribute__((noinline)) uint32_t
+to_pool(struct sw *sw, struct pool *from, struct pool *to,
+	struct port_frame *out, uint32_t k)
+{
+	uint32_t m = 0;
+
+	for (uint32_t i = 0; i < k; i++) {
+		uint64_t c = copy_frame(sw, to, from, out[i].addr, out[i].len);
+
+		pool_recycle(from, pool_frame(from, out[i].addr));
+		if (c == UINT64_MAX)
+			continue;
+		sw->xcopies[to->index][SW_COPY_WIRE]++;
+		out[m].addr = c;
+		out[m].len = out[i].len;
+		m++;
+	}
+	return m;
+}
+
+/* The destination of VM v's frames to key: a VM of v's pool, -1 for the
+ * wire, or v's own index for vm_frame_rare (v itself, or a VM of another
+ * pool): the frames that stay in the pool pay no test for the others.
+ * Out of line, as the frame that follows it: once a key, and from_vm's
+ * loop keeps its registers. */
+static __attribute__((noinline)) int32_t vm_lookup(struct sw *sw,
+						   struct vmport *v,
+						   uint64_t key)
+{
+	int32_t dst = fdb_lookup_key(&sw->fdb, key);
+
+	if (dst >= 0 && sw->vms[dst].pool != v->pool)
+		return v->index;
+	return dst;
+}
+
+/* A frame of VM v to key for which vm_lookup said v's own index: to a VM
+ * of another pool (one copy), or to v itself (dropped, hairpin). */
+static __attribute__((noinline)) void vm_frame_rare(struct sw *sw,
+						    struct vmport *v,
+						    uint64_t key, uint64_t addr,
+						    uint32_t len)
+{
+	int32_t dst = fdb_lookup_key(&sw->fdb, key);
+
+	if (dst >= 0 && dst != v->index) {
+		to_vm_across(sw, v->pool, &sw->vms[dst], addr, len,
+			     SW_COPY_VM);
+		return;
+	}
+	sw->drops[SW_DROP_HAIRPIN]++;
+	pool_recycle(v->pool, pool_frame(v->pool, addr));
+}
+
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
 {
-	struct pool *p = &sw->pool;
+	struct pool *p, *tp;
+	struct port *pt;
 	/* The last destination looked up, as from_nic keeps it. */
 	uint64_t key, last_key = 0;
 	int32_t last_dst = -1;
@@ -515,49 +686,55 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 	struct port_frame *out = sw->nicbuf;
 	uint32_t k = 0, sent;
 
+	/* v->pool, not a local: the loop has no register to spare. */
 	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *d = pool_data(p, t[i].addr);
+		const unsigned char *d = pool_data(v->pool, t[i].addr);
 		int32_t dst;
 
 		if (i + 1 < n)
-			__builtin_prefetch(pool_data(p, t[i + 1].addr));
+			__builtin_prefetch(pool_data(v->pool, t[i + 1].addr));
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
-			cap_tap(sw, t[i].addr, t[i].len, SW_CAP_TX);
+			cap_tap(sw, v->pool, t[i].addr, t[i].len, SW_CAP_TX);
 		if (d[0] & 1) {
 			/* Past its flood limit: neither the VMs nor the
 			 * wire see it. */
 			if (!vmport_flood_ok(v, sw->now)) {
-				pool_recycle(p, pool_frame(p, t[i].addr));
+				pool_recycle(v->pool, pool_frame(v->pool, t[i].addr));
 				continue;
 			}
 			/* Other VMs get copies; the uplink gets the frame. */
-			flood_vms(sw, t[i].addr, t[i].len, v->cfg.vlan,
+			flood_vms(sw, v->pool, t[i].addr, t[i].len, v->cfg.vlan,
 				  v->index, -1, 1);
-			to_nic(sw, v, t[i].addr, t[i].len, out, &k);
+			k = to_nic(sw, v, t[i].addr, t[i].len, out, k);
 			continue;
 		}
 		key = fdb_key_frame(d, v->cfg.vlan);
 		if (key != last_key) {
 			last_key = key;
-			last_dst = fdb_lookup_key(&sw->fdb, key);
+			last_dst = vm_lookup(sw, v, key);
 		}
 		dst = last_dst;
-		if (dst == v->index) {
-			sw->drops[SW_DROP_HAIRPIN]++;
-			pool_recycle(p, pool_frame(p, t[i].addr));
+		if (__builtin_expect(dst == v->index, 0)) {
+			vm_frame_rare(sw, v, key, t[i].addr, t[i].len);
 		} else if (dst >= 0) {
 			sw->vm2vm++;
-			to_vm(sw, &sw->vms[dst], t[i].addr, t[i].len);
+			to_vm(sw, &sw->vms[dst], v->pool, t[i].addr, t[i].len);
 		} else {
-			to_nic(sw, v, t[i].addr, t[i].len, out, &k);
+			k = to_nic(sw, v, t[i].addr, t[i].len, out, k);
 		}
 	}
 	if (!k)
 		return;
-	sent = port_tx_burst(&sw->ports[v->uplink], p, (uint32_t)v->index,
-			     out, k);
+	p = v->pool;
+	/* The uplink's queue for v is one of v's pool, unless the uplink
+	 * has none (port_vm_txq): then the frames are copied across. */
+	pt = &sw->ports[v->uplink];
+	tp = port_txq_pool(pt, (uint32_t)v->index);
+	if (__builtin_expect(tp != p, 0))
+		k = to_pool(sw, p, tp, out, k);
+	sent = port_tx_burst(pt, (uint32_t)v->index, out, k);
 	for (uint32_t i = sent; i < k; i++)
-		pool_recycle(p, pool_frame(p, out[i].addr));
+		pool_recycle(tp, pool_frame(tp, out[i].addr));
 }
 
 #ifdef FS_DEBUG
@@ -565,26 +742,32 @@ static void debug_check(struct sw *sw)
 {
 	static struct timespec last;
 	struct timespec now;
-	uint64_t sum = 0;
 	char msg[160];
 
-	for (uint32_t i = 0; i < sw->pool.n_owners; i++)
-		sum += sw->pool.count[i];
-	if (sum != sw->pool.frames ||
-	    sw->pool.count[POOL_OWN_SWITCH] != sw->pool.n_free) {
-		log_err("frame ownership broken: counts sum to %llu of %u, switch %u, free list %u",
-			(unsigned long long)sum, sw->pool.frames,
-			sw->pool.count[POOL_OWN_SWITCH], sw->pool.n_free);
-		abort();
+	for (int k = 0; k < sw->n_pools; k++) {
+		struct pool *p = &sw->pools[k];
+		uint64_t sum = 0;
+
+		for (uint32_t i = 0; i < p->n_owners; i++)
+			sum += p->count[i];
+		if (sum != p->frames || p->count[POOL_OWN_SWITCH] != p->n_free) {
+			log_err("frame ownership broken in pool %s: counts sum to %llu of %u, switch %u, free list %u",
+				p->name, (unsigned long long)sum, p->frames,
+				p->count[POOL_OWN_SWITCH], p->n_free);
+			abort();
+		}
 	}
 	/* The full recount walks every frame: once a second. */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec == last.tv_sec)
 		return;
 	last = now;
-	if (pool_check(&sw->pool, true, msg, sizeof(msg))) {
-		log_err("frame ownership broken: %s", msg);
-		abort();
+	for (int k = 0; k < sw->n_pools; k++) {
+		if (pool_check(&sw->pools[k], true, msg, sizeof(msg))) {
+			log_err("frame ownership broken in pool %s: %s",
+				sw->pools[k].name, msg);
+			abort();
+		}
 	}
 }
 #endif
@@ -630,7 +813,6 @@ static inline bool drain_due(const struct sw *sw, struct vmport *v,
 static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 {
 	struct vmport *v = &sw->vms[i];
-	struct pool *p = &sw->pool;
 	uint32_t n = 0, k, lent = 0;
 	bool acted = false, hot;
 
@@ -641,7 +823,8 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 		return 0;
 	/* A request sooner than ctrl_gap after the last one acted on waits
 	 * for a later turn (vm_quiet keeps the VM visited meanwhile). */
-	if (sweep && sw->now >= v->sw.ctrl_next && vmport_poll_ctrl(v, p)) {
+	if (sweep && sw->now >= v->sw.ctrl_next &&
+	    vmport_poll_ctrl(v, v->pool)) {
 		v->sw.ctrl_next = sw->now + sw->ctrl_gap;
 		acted = true;
 		busy_next(sw, i);
@@ -652,20 +835,23 @@ static uint32_t visit_vm(struct sw *sw, uint16_t i, bool sweep)
 	/* Most VMs visited in the sweep have nothing on any ring: a load of
 	 * each ring's producer says so before any batch is set up. */
 	if ((sweep || hot) && fs_cons_posted(&v->tx)) {
-		n = vmport_tx_collect(v, p, sw->txbuf, sw->batch);
+		n = vmport_tx_collect(v, v->pool, sw->txbuf, sw->batch);
 		if (n) {
 			v->sweep.tx_pass = sw->passes + 1;
 			hot = true;
 			from_vm(sw, v, sw->txbuf, n);
 		}
 	}
-	k = drain_due(sw, v, sweep) ? vmport_free_drain(v, p, sw->batch) : 0;
+	/* v->pool, not a local kept across from_vm's loop (inline), which
+	 * has no register to spare. */
+	k = drain_due(sw, v, sweep) ? vmport_free_drain(v, v->pool, sw->batch) :
+				      0;
 	if (n || (sweep && (k || acted)) ||
 	    fs_prod_pending(&v->alloc) < v->alloc_target)
-		if ((lent = vmport_alloc_refill(v, p)))
+		if ((lent = vmport_alloc_refill(v, v->pool)))
 			sw_ring_guest(sw, v, 0);
 	if (hot || lent || k == sw->batch ||
-	    (k && vmport_held(v, p) > fs_prod_pending(&v->alloc) &&
+	    (k && vmport_held(v, v->pool) > fs_prod_pending(&v->alloc) &&
 	     reclaim_soon(sw, v)))
 		busy_next(sw, i);
 	return n + k;
@@ -725,7 +911,6 @@ static uint32_t visit_vms(struct sw *sw)
 
 uint32_t sw_poll_once(struct sw *sw)
 {
-	struct pool *p = &sw->pool;
 	uint32_t work = 0, n;
 
 	if (__builtin_expect(shmguard_trips() != sw->guard_seen, 0)) {
@@ -752,7 +937,8 @@ uint32_t sw_poll_once(struct sw *sw)
 					continue;
 				vmport_hdr_repair(&sw->vms[i]);
 				if (sw->cfg->guest_timeout)
-					vmport_check_alive(&sw->vms[i], p, now,
+					vmport_check_alive(&sw->vms[i],
+							   sw->vms[i].pool, now,
 							   sw->cfg->guest_timeout);
 			}
 		}
@@ -768,9 +954,9 @@ uint32_t sw_poll_once(struct sw *sw)
 		 * for it. */
 		if (pt->mc_busy || sw->full_pass ||
 		    !(sw->passes & (SW_MC_POLL_PASSES - 1))) {
-			n = port_mc_rx(pt, p, sw->rxbuf, sw->batch);
+			n = port_mc_rx(pt, pt->mc_pool, sw->rxbuf, sw->batch);
 			pt->mc_busy = n > 0;
-			from_nic(sw, pt, sw->rxbuf, n);
+			from_nic(sw, pt, pt->mc_pool, sw->rxbuf, n);
 			work += n;
 		}
 	}
@@ -781,8 +967,8 @@ uint32_t sw_poll_once(struct sw *sw)
 		sw_ring_held(sw, false);
 
 	for (int i = 0; i < sw->n_ports; i++) {
-		port_tx_flush(&sw->ports[i], p);
-		work += port_service(&sw->ports[i], p, sw->batch);
+		port_tx_flush(&sw->ports[i]);
+		work += port_service(&sw->ports[i], sw->batch);
 	}
 	sw->passes++;
 #ifdef FS_DEBUG

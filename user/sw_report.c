@@ -17,6 +17,14 @@ const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_HAIRPIN] = "hairpin",
 	[SW_DROP_NO_HEADROOM] = "no_headroom",
 	[SW_DROP_POOL_EMPTY] = "pool_empty",
+	[SW_DROP_TOO_LONG] = "too_long",
+};
+
+const char *const sw_copy_names[SW_COPY_NR] = {
+	[SW_COPY_NIC] = "nic",
+	[SW_COPY_VM] = "vm",
+	[SW_COPY_WIRE] = "wire",
+	[SW_COPY_FLOOD] = "flood",
 };
 
 static int fmt_drops(char *buf, size_t len, const char *const *names,
@@ -44,11 +52,36 @@ uint64_t sw_packets_in(const struct sw *sw)
 	return n;
 }
 
+/* One pool's audit, for the frames line: its owners, each VM of it. */
+static int fmt_audit(struct sw *sw, struct pool *p, char *line, size_t size,
+		     bool *ok)
+{
+	char msg[160];
+	int off;
+
+	off = snprintf(line, size, "%s%s%sfill %u, tx %u, switch %u",
+		       sw->n_pools > 1 ? "pool " : "",
+		       sw->n_pools > 1 ? p->name : "",
+		       sw->n_pools > 1 ? ": " : "", p->count[POOL_OWN_FILL],
+		       p->count[POOL_OWN_TX], p->count[POOL_OWN_SWITCH]);
+	for (int i = 0; i < sw->n_vms && off < (int)size; i++)
+		if (sw->vms[i].active && sw->vms[i].pool == p)
+			off += snprintf(line + off, size - off, ", %s %u",
+					sw->vms[i].cfg.name,
+					p->count[sw->vms[i].owner]);
+	if (pool_check(p, true, msg, sizeof(msg)))
+		*ok = false;
+	if (off < (int)size)
+		off += snprintf(line + off, size - off, "; total %u: %s",
+				p->frames, msg);
+	return off;
+}
+
 void sw_report(struct sw *sw)
 {
-	struct pool *p = &sw->pool;
-	char drops[512], msg[160], line[1024];
-	uint64_t busy, all, in;
+	char drops[512], line[1024];
+	uint64_t busy, all, in, sf = 0, sb = 0;
+	bool ok = true;
 	int off;
 
 	for (int i = 0; i < sw->n_ports; i++) {
@@ -97,7 +130,7 @@ void sw_report(struct sw *sw)
 				      v->broken ? "broken" : "detached",
 			 __atomic_load_n(&v->db_live, __ATOMIC_RELAXED) ?
 				 " on its doorbell" : "",
-			 vmport_held(v, p), v->cfg.quota,
+			 vmport_held(v, v->pool), v->cfg.quota,
 			 (unsigned long long)v->st.rx_packets,
 			 (unsigned long long)v->st.rx_bytes,
 			 (unsigned long long)v->st.tx_packets,
@@ -109,12 +142,21 @@ void sw_report(struct sw *sw)
 			 (unsigned long long)v->st.irqs,
 			 (unsigned long long)v->st.region_truncated, drops);
 	}
+	for (int k = 0; k < sw->n_pools; k++) {
+		sf += sw->pools[k].scrub.frames;
+		sb += sw->pools[k].scrub.bytes;
+	}
 	fmt_drops(drops, sizeof(drops), sw_drop_names, sw->drops, SW_DROP_NR);
 	log_info("switch: copies %llu, vm-to-vm %llu, slept %llu times (%llu woken by a doorbell), scrubbed %llu frames %llu bytes; drops%s",
 		 (unsigned long long)sw->copies, (unsigned long long)sw->vm2vm,
 		 (unsigned long long)sw->sleeps, (unsigned long long)sw->bells,
-		 (unsigned long long)p->scrub.frames,
-		 (unsigned long long)p->scrub.bytes, drops);
+		 (unsigned long long)sf, (unsigned long long)sb, drops);
+	for (int k = 0; k < sw->n_pools && sw->n_pools > 1; k++) {
+		fmt_drops(drops, sizeof(drops), sw_copy_names, sw->xcopies[k],
+			  SW_COPY_NR);
+		log_info("pool %s: copied in from other pools:%s",
+			 sw->pools[k].name, drops);
+	}
 	busy = ticks_ns(&sw->ticks, sw->busy_ticks);
 	all = busy + ticks_ns(&sw->ticks, sw->idle_ticks) +
 	      ticks_ns(&sw->ticks, sw->sleep_ticks);
@@ -124,14 +166,15 @@ void sw_report(struct sw *sw)
 		 (double)all / 1e9, in ? (double)busy / (double)in : 0.0,
 		 sw->busy_passes ? (double)in / (double)sw->busy_passes : 0.0);
 
-	off = snprintf(line, sizeof(line), "fill %u, tx %u, switch %u",
-		       p->count[POOL_OWN_FILL], p->count[POOL_OWN_TX],
-		       p->count[POOL_OWN_SWITCH]);
-	for (int i = 0; i < sw->n_vms && off < (int)sizeof(line); i++)
-		if (sw->vms[i].active)
-			off += snprintf(line + off, sizeof(line) - off, ", %s %u",
-				sw->vms[i].cfg.name,
-				p->count[sw->vms[i].owner]);
-	pool_check(p, true, msg, sizeof(msg));
-	log_info("frames: %s; total %u: %s", line, p->frames, msg);
+	/* One line for all pools, that ends in ": ok" only if every pool's
+	 * audit is. */
+	off = 0;
+	for (int k = 0; k < sw->n_pools && off < (int)sizeof(line); k++) {
+		if (k)
+			off += snprintf(line + off, sizeof(line) - off, "; ");
+		if (off < (int)sizeof(line))
+			off += fmt_audit(sw, &sw->pools[k], line + off,
+					 sizeof(line) - off, &ok);
+	}
+	log_info("frames: %s%s", line, ok ? "" : "; audit failed");
 }

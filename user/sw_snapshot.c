@@ -46,6 +46,10 @@ static void snap_nic(const struct port *pt, struct sw_snap_nic *n)
 		n->publish_fdb[0] = '\0';
 	n->fdb_ifindex = pt->fdb_ifindex;
 	n->fdb_vlans = pt->bridge_vlans;
+	for (uint32_t q = 0; q < pt->n_queues; q++) {
+		n->qid[q] = pt->q[q].qid;
+		n->qpool[q] = (int8_t)pt->q[q].pool->index;
+	}
 	RD_STATS(n->st, pt->st);
 	/* The kernel's counters: its own to keep consistent. */
 	port_xsk_stats(pt, &n->xsk);
@@ -63,7 +67,8 @@ static void snap_vm(const struct sw *sw, const struct vmport *v,
 	s->db_live = RD(v->db_live) != 0;
 	s->rings_me = RD(v->rings_me);
 	s->broken = RD(v->broken);
-	s->held = RD(sw->pool.count[v->owner]);
+	s->held = RD(v->pool->count[v->owner]);
+	s->pool = v->pool->index;
 	s->region_fd = v->fd;
 	s->irq_fd = v->irq_fd;
 	RD_STATS(s->st, v->st);
@@ -105,8 +110,25 @@ void sw_snapshot(const struct sw *sw, struct sw_snap *s)
 	s->scrub = sw->pool.scrub.mode;
 	s->hugetlb = sw->pool.hugetlb;
 	s->n_free = RD(sw->pool.n_free);
-	s->scrubbed_frames = RD(sw->pool.scrub.frames);
-	s->scrubbed_bytes = RD(sw->pool.scrub.bytes);
+	s->scrubbed_frames = s->scrubbed_bytes = 0;
+	s->n_pools = sw->n_pools;
+	for (int k = 0; k < sw->n_pools; k++) {
+		const struct pool *p = &sw->pools[k];
+		struct sw_snap_pool *o = &s->pools[k];
+
+		strcpy(o->name, p->name);
+		strcpy(o->path, p->path);
+		o->frames = p->frames;
+		o->frame_size = p->frame_size;
+		o->scrub = p->scrub.mode;
+		o->hugetlb = p->hugetlb;
+		o->n_free = RD(p->n_free);
+		o->scrubbed_frames = RD(p->scrub.frames);
+		o->scrubbed_bytes = RD(p->scrub.bytes);
+		rd_u64s(o->copies, sw->xcopies[k], SW_COPY_NR);
+		s->scrubbed_frames += o->scrubbed_frames;
+		s->scrubbed_bytes += o->scrubbed_bytes;
+	}
 
 	RD_STATS(s->drops, sw->drops);
 	s->copies = RD(sw->copies);

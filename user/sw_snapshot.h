@@ -38,6 +38,8 @@ struct sw_snap_nic {
 				  published on, "" for none */
 	unsigned int fdb_ifindex; /* that port, 0 for none */
 	bool fdb_vlans;        /* its bridge filters by VLAN */
+	uint32_t qid[FS_XDP_MAX_QUEUES];  /* the queues served, in order */
+	int8_t qpool[FS_XDP_MAX_QUEUES];  /* ... and the pool of each */
 	struct port_stats st;
 	struct xdp_statistics xsk; /* the kernel's, summed over its sockets */
 	struct fs_xdp_counter xdp[FS_XDP_NR_VERDICTS]; /* the program's */
@@ -51,10 +53,21 @@ struct sw_snap_vm {
 	bool rings_me;         /* the guest rings the switch */
 	bool broken;           /* its region was cut short: out of service */
 	uint32_t held;         /* frames it holds */
+	int pool;              /* index into pools[] */
 	int region_fd;         /* its ring region file, for the doorbell */
 	int irq_fd;            /* its vector 0, for the doorbell */
 	struct vm_stats st;
 	struct cfg_vm cfg;
+};
+
+struct sw_snap_pool {
+	char name[32];
+	char path[PATH_MAX];
+	uint32_t frames, frame_size, n_free;
+	enum cfg_scrub scrub;
+	bool hugetlb;
+	uint64_t scrubbed_frames, scrubbed_bytes;
+	uint64_t copies[SW_COPY_NR]; /* into it from other pools, by reason */
 };
 
 struct sw_snap_fdb {
@@ -72,12 +85,16 @@ struct sw_snap {
 	uint32_t max_sleep_usecs; /* as set now */
 	int bell_fd;           /* the eventfd every guest rings */
 
-	/* The pool. */
+	/* The first pool (the only one, or "default" with the single pool
+	 * = { ... }), and the scrub counters summed over all. */
 	char pool_path[PATH_MAX];
 	uint32_t frames, frame_size, n_free;
 	enum cfg_scrub scrub;
 	bool hugetlb;
 	uint64_t scrubbed_frames, scrubbed_bytes;
+	/* Every pool; fixed at start but for the counters. */
+	int n_pools;
+	struct sw_snap_pool pools[CFG_MAX_POOLS];
 
 	/* The worker's counters; times in ns. */
 	uint64_t drops[SW_DROP_NR];

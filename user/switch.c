@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * Start and stop: sw_init creates the pool, the VM ports, the NIC ports and
+ * Start and stop: sw_init creates the pools, the VM ports, the NIC ports and
  * the MAC table, sw_start attaches the XDP programs, sw_fini undoes it all.
  * The design of the switch is in switch.h; the pass is sw_pass.c, the
  * mailbox sw_mail.c, idling sw_idle.c, the report sw_report.c.
  *
- * Invariants: sw_fini undoes only what sw_init made (pool.fd < 0, NULL
- * buffers and closed descriptors are skipped), so it serves every exit of
- * a failed sw_init; at its end every frame is back with the switch and
- * scrubbed, and the pool file is kept while a guest is still attached.
+ * Invariants: sw_fini undoes only what sw_init made (pools with fd < 0,
+ * NULL buffers and closed descriptors are skipped), so it serves every
+ * exit of a failed sw_init; at its end every frame is back with the switch
+ * and scrubbed, and a pool file is kept while a guest of it is still
+ * attached. Pools and which queues are whose are fixed here, at start:
+ * AF_XDP binds a queue's socket to one UMEM for good.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	int err;
 
 	memset(sw, 0, sizeof(*sw));
-	sw->pool.fd = -1; /* sw_fini() tears down only what was made */
+	for (int k = 0; k < CFG_MAX_POOLS; k++)
+		sw->pools[k].fd = -1; /* sw_fini() tears down only what was made */
 	sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sw->bell_fd < 0 || sw->mail_fd < 0)
@@ -39,7 +42,6 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->cap.nic = sw->cap.vm = -1;
 	sw->cfg = cfg;
 	sw->batch = cfg->batch;
-	sw->reclaim_low = cfg->pool.frames / 4;
 	sw->handoff_copy = cfg->handoff_copy;
 	sw->max_nap_us = cfg->max_sleep_usecs;
 	ticks_init(&sw->ticks);
@@ -63,11 +65,16 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	err = fdb_init(&sw->fdb, CFG_MAX_VMS * 4);
 	if (err)
 		return err;
-	err = pool_create(&sw->pool, &cfg->pool, CFG_MAX_VMS);
-	if (err)
-		return err;
+	for (int k = 0; k < cfg_n_pools(cfg); k++) {
+		err = pool_create(&sw->pools[k], &cfg->pools[k], CFG_MAX_VMS);
+		if (err)
+			return err;
+		sw->pools[k].index = k;
+		sw->n_pools++;
+	}
 	for (int i = 0; i < cfg->n_vms; i++) {
-		err = vmport_create(&sw->vms[i], &cfg->vms[i], i, &sw->pool);
+		err = vmport_create(&sw->vms[i], &cfg->vms[i], i,
+				    &sw->pools[cfg->vms[i].pool]);
 		if (err)
 			return err;
 		sw_bell_gap_set(sw, &sw->vms[i]);
@@ -78,13 +85,15 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 			return err;
 	}
 	for (int i = 0; i < cfg->n_ifaces; i++) {
-		err = port_create(&sw->ports[i], &cfg->ifaces[i], i, &sw->pool);
+		err = port_create(&sw->ports[i], &cfg->ifaces[i], i, sw->pools);
 		if (err)
 			return err;
 		sw->n_ports++;
+		port_warn_host(&sw->ports[i]);
 		for (int v = 0; v < cfg->n_vms; v++) {
 			if (cfg->vms[v].uplink != i)
 				continue;
+			port_vm_txq(&sw->ports[i], (uint32_t)v, sw->vms[v].pool);
 			err = port_mac_add(&sw->ports[i], cfg->vms[v].mac,
 					   cfg->vms[v].vlan, (uint32_t)v);
 			if (err) {
@@ -95,7 +104,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 			}
 		}
 		/* Fill rings full before the first frame arrives. */
-		while (port_service(&sw->ports[i], &sw->pool, sw->batch))
+		while (port_service(&sw->ports[i], sw->batch))
 			;
 	}
 	return 0;
@@ -115,32 +124,38 @@ int sw_start(struct sw *sw)
 void sw_fini(struct sw *sw)
 {
 	for (int i = 0; i < sw->n_ports; i++)
-		port_destroy(&sw->ports[i], &sw->pool);
-	if (sw->pool.fd >= 0) {
-		for (int i = 0; i < sw->n_vms; i++)
-			sw->vms[i].st.reclaimed +=
-				pool_reclaim(&sw->pool, sw->vms[i].owner);
+		port_destroy(&sw->ports[i]);
+	for (int i = 0; i < sw->n_vms; i++)
+		sw->vms[i].st.reclaimed +=
+			pool_reclaim(sw->vms[i].pool, sw->vms[i].owner);
+	for (int k = 0; k < sw->n_pools; k++) {
 		/* With the sockets closed the kernel holds no frame. */
-		pool_reclaim(&sw->pool, POOL_OWN_FILL);
-		pool_reclaim(&sw->pool, POOL_OWN_TX);
+		pool_reclaim(&sw->pools[k], POOL_OWN_FILL);
+		pool_reclaim(&sw->pools[k], POOL_OWN_TX);
 		/* Frames are scrubbed when used again: scrub what is left, so
 		 * a pool file kept for the next switch holds no packet. (A
-		 * pool cut short is private zeros now.) */
+		 * pool cut short is private zeros now, and any pool cut
+		 * short leaves every file as it is, for a look.) */
 		if (!sw->pool_lost)
-			scrub_all(&sw->pool.scrub);
+			scrub_all(&sw->pools[k].scrub);
+	}
+	if (sw->n_pools)
 		sw_report(sw);
-	}
 	for (int i = 0; i < sw->n_vms; i++) {
-		/* Guests still attached keep the pool file too (see
+		struct pool *p = sw->vms[i].pool;
+
+		/* Guests still attached keep their pool file too (see
 		 * vmport_unmap). */
-		if (sw->vms[i].attached && sw->pool.created) {
-			log_info("pool: a guest is attached: keeping %s for the next switch",
-				 sw->pool.path);
-			sw->pool.created = false;
+		if (sw->vms[i].attached && p->created) {
+			log_info("pool %s: a guest is attached: keeping %s for the next switch",
+				 p->name, p->path);
+			p->created = false;
 		}
-		vmport_destroy(&sw->vms[i], &sw->pool);
+		vmport_destroy(&sw->vms[i], p);
 	}
-	pool_destroy(&sw->pool); /* and its UMEM: the sockets are closed */
+	/* And their UMEMs: the sockets are closed. */
+	for (int k = 0; k < sw->n_pools; k++)
+		pool_destroy(&sw->pools[k]);
 	fdb_fini(&sw->fdb);
 	free(sw->vms);
 	free(sw->touched);

@@ -40,11 +40,29 @@ enum sw_drop {
 	SW_DROP_NO_ROUTE,    /* from a NIC: no VM has this (MAC, VLAN) there */
 	SW_DROP_HAIRPIN,     /* a VM sent a frame to its own MAC */
 	SW_DROP_NO_HEADROOM, /* no room before the frame to push a VLAN tag */
-	SW_DROP_POOL_EMPTY,  /* no free frame for a broadcast copy */
+	SW_DROP_POOL_EMPTY,  /* no free frame for a copy (broadcast, or
+				into another pool) */
+	SW_DROP_TOO_LONG,    /* a frame longer than the frames of the pool
+				it is to be copied into */
 	SW_DROP_NR,
 };
 
 extern const char *const sw_drop_names[SW_DROP_NR];
+
+/* Copies from one pool into another, counted for the pool copied into:
+ * the only copies of unicast frames (zero copy inside a pool, exactly one
+ * across). */
+enum sw_copy {
+	SW_COPY_NIC,         /* a NIC queue's frame for a VM of another pool */
+	SW_COPY_VM,          /* a VM's frame for a VM of another pool */
+	SW_COPY_WIRE,        /* a VM's frame for the wire, on a queue of
+				another pool (its uplink has none of its own) */
+	SW_COPY_FLOOD,       /* a group frame, once for each other pool with
+				receivers; that pool's flooding follows */
+	SW_COPY_NR,
+};
+
+extern const char *const sw_copy_names[SW_COPY_NR];
 
 /*
  * The control thread talks to the worker through one mailbox slot, one
@@ -86,10 +104,14 @@ struct sw_mail {
 };
 
 struct sw_frames_snap {
-	uint32_t fill, tx, sw, free_list;
-	uint32_t vm[CFG_MAX_VMS];
-	int ok;
-	char msg[160];
+	struct {
+		uint32_t fill, tx, sw, free_list;
+		int ok;
+		char msg[160];
+	} pool[CFG_MAX_POOLS];
+	uint32_t vm[CFG_MAX_VMS]; /* each counted in its own pool */
+	int ok;                   /* every pool's audit is */
+	char msg[160];            /* the first that is not */
 };
 
 /* Frames crossing the captured port, worker -> control thread (SPSC). */
@@ -114,7 +136,14 @@ struct sw_capture {
 
 struct sw {
 	struct cfg *cfg;
-	struct pool pool;
+	/* The pools, as cfg.pools; pool is the first (the only one, with a
+	 * single pool). Fixed at start: AF_XDP binds each queue's socket to
+	 * one UMEM for good. */
+	union {
+		struct pool pool;
+		struct pool pools[CFG_MAX_POOLS];
+	};
+	int n_pools;
 	struct port ports[CFG_MAX_IFACES];
 	int n_ports;
 	struct vmport *vms;  /* CFG_MAX_VMS slots */
@@ -123,7 +152,9 @@ struct sw {
 	uint32_t batch;
 
 	uint64_t drops[SW_DROP_NR];
-	uint64_t copies;     /* broadcast copies made */
+	uint64_t copies;     /* broadcast copies made (within a pool) */
+	/* Copies into each pool from another, by reason. */
+	uint64_t xcopies[CFG_MAX_POOLS][SW_COPY_NR];
 	uint64_t vm2vm;      /* VM-to-VM hand-offs, zero-copy */
 	int handoff_copy;    /* cfg handoff = "copy": the benchmark's baseline */
 	bool slow;           /* hand-offs copy or are captured (to_vm_slow) */
@@ -138,8 +169,6 @@ struct sw {
 	uint16_t *busy[2];   /* VMs to visit next pass / being visited */
 	uint32_t n_busy[2];
 	uint32_t sweep;      /* the next idle VM to visit in turn */
-	uint32_t reclaim_low; /* free frames below which every VM given
-				 frames is drained next pass (reclaim_soon) */
 	uint8_t full_pass;   /* this pass looks at every VM and the group
 				sockets: SW_PASS_FULL visits each VM (after a
 				sleep), SW_PASS_SWEEP only those not

@@ -156,7 +156,7 @@ bool vmport_hdr_repair(struct vmport *v)
 }
 
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
-		  const struct pool *p)
+		  struct pool *p)
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
@@ -169,8 +169,10 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->cfg = *c;
 	v->index = index;
 	v->owner = POOL_OWN_VM(index);
+	v->pool = p;
 	v->quota = c->quota;
-	v->uplink = (int16_t)c->uplink;
+	v->uplink = (uint8_t)c->uplink;
+	v->pool_index = (uint8_t)p->index;
 	v->alloc_target = c->quota / 4 ? c->quota / 4 : 1;
 	if (v->alloc_target > c->ring_size)
 		v->alloc_target = c->ring_size;

@@ -105,13 +105,24 @@ struct vmport {
 				    frames not yet counted to the VM */
 	uint32_t quota;          /* cfg.quota */
 	uint16_t owner;          /* POOL_OWN_VM(index) */
-	int16_t uplink;          /* cfg.uplink */
+	/* Its uplink (cfg.uplink) and its pool's index, read together as
+	 * route by the NIC fast path: one compare says "this port, this
+	 * queue's pool" (nic_rx). */
+	union {
+		struct {
+			uint8_t uplink;
+			uint8_t pool_index;
+		};
+		uint16_t route;
+	};
 	/* Doorbells (ring.h, I..L): db_live says a guest is connected to the
 	 * VM's doorbell socket (the control thread serves the socket and
 	 * tells the worker, SW_MAIL_DOORBELL, which stores it); then writing
 	 * irq_fd (below), the guest's vector 0, interrupts the guest. */
 	int db_live;
 	int index;
+	struct pool *pool;       /* its pool (cfg.pool): the frames it is
+				    given, lent and sends are this pool's */
 	struct vm_stats st;
 	struct vmport_sw sw;
 	uint32_t bell_batch;     /* rx frames published to its sleeping
@@ -153,6 +164,20 @@ _Static_assert(offsetof(struct vmport, alloc) + sizeof(struct fs_ring) <=
 _Static_assert(offsetof(struct vmport, sweep) % 8 == 0,
 	       "the sweep's marks are 8-aligned");
 
+/* The route of a VM whose uplink is port `uplink` and pool is pool
+ * index `pool`, as vmport.route reads. */
+static inline uint16_t vmport_route(uint8_t uplink, uint8_t pool)
+{
+	union {
+		struct {
+			uint8_t uplink, pool_index;
+		};
+		uint16_t route;
+	} r = { { uplink, pool } };
+
+	return r.route;
+}
+
 /* A line-aligned, zeroed array of n VM ports (free() it). */
 struct vmport *vmport_alloc(size_t n);
 
@@ -162,7 +187,7 @@ uint64_t vmport_region_size(uint32_t ring_size);
 
 /* Creates (or re-initialises in place) the region file for a VM. */
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
-		  const struct pool *p);
+		  struct pool *p);
 /* Takes back the VM's frames, tells the guest the switch is gone, unmaps,
  * and removes the file if this daemon created it and no guest is attached
  * (an attached guest keeps it, for the next switch to reuse). */

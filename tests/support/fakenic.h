@@ -52,8 +52,8 @@ static inline void fake_cons(struct xsk_ring_cons *r, struct fake_ring *f)
 				     .flags = &f->flags };
 }
 
-/* Makes the switch's port 0 a one-queue port of MTU 1500 on n's rings
- * and fills its fill ring. */
+/* Makes the switch's port 0 a one-queue port of MTU 1500 on n's rings,
+ * its queue of the first pool, and fills its fill ring. */
 static inline void fake_nic_attach(struct fake_nic *n, struct sw *sw)
 {
 	struct port *pt = &sw->ports[0];
@@ -64,13 +64,14 @@ static inline void fake_nic_attach(struct fake_nic *n, struct sw *sw)
 	pt->n_queues = 1;
 	pt->zerocopy = true;
 	pt->mc_fd = pt->q[0].fd = -1;
+	pt->q[0].pool = pt->mc_pool = &sw->pools[0];
 	fake_prod(&pt->q[0].fq, &n->fq);
 	fake_cons(&pt->q[0].rx, &n->rx);
 	fake_cons(&pt->q[0].cq, &n->cq);
 	fake_prod(&pt->q[0].tx, &n->tx);
 	sw->n_ports = 1;
 	sw_mtu_set(sw, 0, 1500);
-	while (port_service(pt, &sw->pool, sw->batch))
+	while (port_service(pt, sw->batch))
 		;
 }
 

@@ -30,6 +30,10 @@
 /* A config whose line 3 holds one VM with web1's name, MAC and rings. */
 #define ONE_VM(extra) POOL LO "vms = ( " VM("web1", "52:54:00:00:00:01", \
 					    "/dev/shm/r1", extra) " );\n"
+/* Two pools on line 1; lo's queue 0 red's on line 2. */
+#define POOLS "pools = ( { name = \"red\"; path = \"/dev/shm/fs-test-red\"; }, " \
+	"{ name = \"blue\"; path = \"/dev/shm/fs-test-blue\"; frames = 1024; } );\n"
+#define LO_RED "interfaces = ( { name = \"lo\"; pools = ( { pool = \"red\"; queues = [0]; } ); } );\n"
 #define ONE_MAC(mac) POOL LO "vms = ( " VM("web1", mac, "/dev/shm/r1", "") " );\n"
 
 struct err_case {
@@ -66,17 +70,17 @@ static const struct err_case err_cases[] = {
 	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
 	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group, metrics)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, pools, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group, metrics)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
-	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb)" },
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, pools)" },
 	{ "publish_fdb a number", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = 1; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb must be true, false or the name of another port of its bridge, not an integer" },
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb names \"nosuch0\", which does not exist (ip link show lists the interfaces)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer, pool)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -229,6 +233,41 @@ static const struct err_case err_cases[] = {
 	  "vm \"web1\": doorbell_usecs -1 is out of range (0 .. 100000)" },
 	{ "max_sleep_usecs 10001", POOL LO "max_sleep_usecs = 10001;\n", 3,
 	  "max_sleep_usecs 10001 is out of range (0 .. 10000)" },
+
+	/* Pools: line 1 defines red and blue (lo has one rx queue). */
+	{ "queue in two pools", POOLS "interfaces = ( { name = \"lo\"; pools = (\n"
+	  "  { pool = \"red\"; queues = [0]; },\n  { pool = \"blue\"; queues = [0]; } ); } );\n", 4,
+	  "interface \"lo\": queue 0 is in two pools, \"red\" (line 3) and \"blue\"" },
+	{ "queue past the count", POOLS "interfaces = ( { name = \"lo\"; pools = (\n"
+	  "  { pool = \"red\"; queues = [0,\n 1]; } ); } );\n", 4,
+	  "interface \"lo\": pool \"red\": queue 1 is past the interface's 1 queue (0 .. 0;" },
+	{ "interface names an unknown pool", POOLS "interfaces = ( { name = \"lo\"; pools = (\n"
+	  "  { pool = \"green\"; queues = [0]; } ); } );\n", 3,
+	  "interface \"lo\": pool \"green\" is not defined (the pools: \"red\", \"blue\")" },
+	{ "vm names an unknown pool", POOLS LO_RED "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/r1", " pool = \"green\";") " );\n", 4,
+	  "vm \"web1\": pool \"green\" is not defined (the pools: \"red\", \"blue\")" },
+	{ "vm names no pool of several", POOLS LO_RED "vms = (\n"
+	  VM("web1", "52:54:00:00:00:01", "/r1", "") " );\n", 4,
+	  "vm \"web1\": pool is missing (there are several pools and none is \"default\": add pool = \"red\";)" },
+	{ "interface without pools, several", POOLS LO, 2,
+	  "interface \"lo\": whose are its queues?" },
+	{ "queues and pools", POOLS "interfaces = ( { name = \"lo\"; queues = 1; pools = (\n"
+	  "  { pool = \"red\"; queues = [0]; } ); } );\n", 2,
+	  "interface \"lo\": queues and pools both say which queues to serve" },
+	{ "pool defined twice", "pools = ( { name = \"red\"; path = \"/x\"; },\n"
+	  " { name = \"red\"; path = \"/y\"; } );\n" LO_RED, 2,
+	  "pool \"red\" is defined twice (also on line 1;" },
+	{ "pools share a file", "pools = ( { name = \"red\"; path = \"/x\"; },\n"
+	  " { name = \"blue\"; path = \"/x\"; } );\n" LO_RED, 2,
+	  "pool \"blue\": path \"/x\" is already pool \"red\"'s (line 1;" },
+	{ "pool without a name", "pools = ( { path = \"/x\"; } );\n" LO, 1,
+	  "pool 1: name is missing" },
+	{ "pool frame_size", "pools = ( { name = \"red\"; path = \"/x\";\n frame_size = 1000; } );\n" LO, 2,
+	  "pool \"red\": frame_size 1000 is refused" },
+	{ "queue -1", POOLS "interfaces = ( { name = \"lo\"; pools = (\n"
+	  "  { pool = \"red\"; queues = [-1]; } ); } );\n", 3,
+	  "interface \"lo\": pool \"red\": queue -1 is out of range (0 .. 63)" },
 	{ "max_sleep_usecs a string", POOL LO "max_sleep_usecs = \"50\";\n", 3,
 	  "max_sleep_usecs must be an integer, not a string" },
 	{ "metrics without a port", POOL LO "metrics = \"127.0.0.1\";\n", 3,
@@ -525,6 +564,61 @@ static void test_valid_variants(void **state)
 	free(cfg);
 }
 
+/* Several pools: the default pool beside named ones, queues per pool, the
+ * host's queues, each VM's pool. */
+static void test_pools(void **state)
+{
+	struct cfg *cfg = malloc(sizeof(*cfg));
+	char path[64], err[CFG_ERR_MAX];
+
+	(void)state;
+	assert_non_null(cfg);
+	if (load_text("pool = { path = \"/dev/shm/d\"; };\n"
+		      "pools = ( { name = \"red\"; path = \"/dev/shm/r\"; frames = 512;\n"
+		      "  frame_size = 4096; scrub = \"full\"; } );\n"
+		      "interfaces = ( { name = \"lo\"; pools = ( { pool = \"red\"; queues = [0]; } ); } );\n"
+		      "vms = ( " VM("a", "02:00:00:00:00:01", "/ra", " pool = \"red\"; quota = 512;") ",\n"
+		      VM("b", "02:00:00:00:00:02", "/rb", "") " );\n",
+		      cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_pools, 2);
+	assert_string_equal(cfg->pools[0].name, "default");
+	assert_string_equal(cfg->pools[0].path, "/dev/shm/d");
+	assert_string_equal(cfg->pools[1].name, "red");
+	assert_int_equal(cfg->pools[1].frames, 512);
+	assert_int_equal(cfg->pools[1].frame_size, 4096);
+	assert_int_equal(cfg->pools[1].scrub, CFG_SCRUB_FULL);
+	assert_true(cfg->ifaces[0].pools_given);
+	assert_int_equal(cfg->ifaces[0].queue_pool[0], 1);
+	assert_int_equal(cfg->ifaces[0].queue_pool[1], CFG_QUEUE_HOST);
+	assert_int_equal(cfg->vms[0].pool, 1);
+	assert_int_equal(cfg->vms[0].quota, 512);
+	assert_int_equal(cfg->vms[1].pool, 0); /* "default" */
+	assert_int_equal(cfg_pool_find(cfg, "red"), 1);
+	assert_int_equal(cfg_pool_find(cfg, "blue"), -1);
+
+	/* The single pool form: "default", every queue its own. */
+	if (load_text(POOL LO, cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_pools, 1);
+	assert_string_equal(cfg->pools[0].name, "default");
+	assert_false(cfg->ifaces[0].pools_given);
+	assert_int_equal(cfg->ifaces[0].queue_pool[0], 0);
+	assert_int_equal(cfg->ifaces[0].queue_pool[63], 0);
+
+	/* Offline (another netns): queue numbers are not checked against an
+	 * interface that is not here. */
+	write_tmp(path, POOLS "interfaces = ( { name = \"fsnosuch0\"; pools = (\n"
+		  "  { pool = \"red\"; queues = [0, 1]; }, { pool = \"blue\"; queues = [2, 3]; } ); } );\n"
+		  "vms = ( " VM("b1", "02:00:00:00:00:03", "/rb1", " pool = \"blue\";") " );\n");
+	if (cfg_load_offline(cfg, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	unlink(path);
+	assert_int_equal(cfg->ifaces[0].queue_pool[3], 1);
+	assert_int_equal(cfg->vms[0].pool, 1);
+	free(cfg);
+}
+
 static void test_unreadable(void **state)
 {
 	struct cfg *cfg = calloc(1, sizeof(*cfg));
@@ -712,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_default_ring_size),
 		cmocka_unit_test(test_valid_variants),
+		cmocka_unit_test(test_pools),
 		cmocka_unit_test(test_unreadable),
 		cmocka_unit_test(test_short_err),
 		cmocka_unit_test(test_every_mistake),

@@ -112,6 +112,7 @@ static int setup_pool(void **state, uint32_t frames)
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	assert_int_equal(fdb_init(&sw->fdb, 64), 0);
 	assert_int_equal(pool_create(&sw->pool, &f->cfg.pool, CFG_MAX_VMS), 0);
+	sw->n_pools = 1;
 	add_vm(f, 0, "web1", 1);
 	add_vm(f, 1, "web2", 2);
 	snprintf(sock, sizeof(sock), "%s/ctl.sock", f->dir);
@@ -879,9 +880,13 @@ static void test_snapshot_reflects_worker_state(void **state)
 	assert_string_equal(s->pool_path, F->cfg.pool.path);
 	/* The audit taken before the guest's frames moved on: its sum. */
 	assert_true(s->audit.ok);
-	assert_int_equal((uint64_t)s->audit.fill + s->audit.tx + s->audit.sw +
+	assert_int_equal((uint64_t)s->audit.pool[0].fill +
+				 s->audit.pool[0].tx + s->audit.pool[0].sw +
 				 s->audit.vm[0] + s->audit.vm[1],
 			 256);
+	assert_int_equal(s->n_pools, 1);
+	assert_string_equal(s->pools[0].name, "default");
+	assert_int_equal(s->vm[1].pool, 0);
 	assert_int_equal(s->n_fdb, 2);
 	for (uint32_t i = 0; i < s->n_fdb; i++) {
 		uint8_t want[6] = { 0x52, 0x54, 0, 0, 0,

@@ -412,6 +412,12 @@ case_core() { # RUN: the switching core alone, ns/packet, both hand-offs
 	rec core-vm2vm 64 ns_per_packet ns "$(core_ns --size 64 --from vm)" "$run"
 	# VM to the wire: one guest's tx ring to the NIC queue's tx ring.
 	rec core-vm2nic 64 ns_per_packet ns "$(core_ns --size 64 --from vm --to nic)" "$run"
+	# The cost of isolation: the receivers in another pool than the
+	# NIC queue's (or the sending VM's), one copy across each frame.
+	for s in 64 1500; do
+		rec core-xpool "$s" ns_per_packet ns "$(core_ns --size "$s" --pools 2)" "$run"
+	done
+	rec core-xpool-vm2vm 64 ns_per_packet ns "$(core_ns --size 64 --from vm --pools 2)" "$run"
 }
 
 # Instructions per packet of the switch side, under callgrind: the same
@@ -454,6 +460,10 @@ case_callgrind() {
 	done
 	cg_rec core-vm2vm 64 --size 64 --from vm
 	cg_rec core-vm2nic 64 --size 64 --from vm --to nic
+	for s in 64 1500; do
+		cg_rec core-xpool "$s" --size "$s" --pools 2
+	done
+	cg_rec core-xpool-vm2vm 64 --size 64 --from vm --pools 2
 	# A pass that carries one frame, as at a veth's rates or a lightly
 	# loaded NIC: the pass's fixed costs per packet.
 	cg_rec core-burst-1 64 --size 64 --burst 1
@@ -567,6 +577,10 @@ ratio() { # NAME A B SIZE [METRIC]
 	ratio "core-vm2nic/core-zerocopy@64" core-vm2nic core-zerocopy 64 ns_per_packet
 	ratio "core-vm2nic/core-zerocopy@64:instructions" core-vm2nic core-zerocopy 64 instructions_per_packet
 	ratio "core-burst-1/core-zerocopy@64:instructions" core-burst-1 core-zerocopy 64 instructions_per_packet
+	for s in 64 1500; do
+		ratio "core-xpool/core-zerocopy@$s" core-xpool core-zerocopy "$s" ns_per_packet
+		ratio "core-xpool/core-zerocopy@$s:instructions" core-xpool core-zerocopy "$s" instructions_per_packet
+	done
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 	cpu_ratios

@@ -28,6 +28,10 @@
  * nic_side posts, as the kernel would once sent). --burst N offers N frames a
  * pass instead of 64: at the rates of a veth, or of a lightly loaded NIC,
  * passes carry a frame or two, and a pass's fixed costs are the cost.
+ * --pools 2 puts the receivers in a pool of their own, the NIC queue (and
+ * the sender, VM to VM) in the other: every frame is copied across once,
+ * the cost of isolation (VM 0 sending to the wire is then the receivers'
+ * pool's, and its frames are copied into the queue's).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -55,6 +59,7 @@ struct bench {
 	int from_vm;         /* --from vm */
 	int to_nic;          /* --to nic: VM 0 sends out of the NIC */
 	uint32_t burst;      /* frames offered a pass (--burst, <= BATCH) */
+	int n_pools;         /* --pools: 1, or 2 (one copy across) */
 };
 
 static volatile uint8_t sink;
@@ -106,7 +111,7 @@ static __attribute__((noinline)) void nic_side(struct bench *b)
 		uint32_t n = b->seq;
 
 		/* The FCS is not received. */
-		if (fake_nic_put(&b->nic, &b->sw.pool,
+		if (fake_nic_put(&b->nic, &b->sw.pools[0],
 				 b->cfg.vms[n % b->active].mac, src,
 				 b->sizes[n % b->n_sizes] - 4))
 			break;
@@ -141,7 +146,8 @@ static uint64_t through(const struct bench *b)
 {
 	if (b->to_nic)
 		return b->sw.ports[0].st.tx_packets;
-	return b->from_vm ? b->sw.vm2vm : b->sw.ports[0].st.rx_packets;
+	return b->from_vm ? b->sw.vm2vm + b->sw.xcopies[1][SW_COPY_VM] :
+			    b->sw.ports[0].st.rx_packets;
 }
 
 /* Every frame sent reached a VM. */
@@ -157,7 +163,7 @@ static int frames_arrived(const struct bench *b)
 	if (!b->from_vm)
 		return b->sw.ports[0].st.rx_packets == b->nic.rx.producer &&
 		       got == b->sw.ports[0].st.rx_packets;
-	return b->sw.vm2vm == b->seq && got == b->seq &&
+	return through(b) == b->seq && got == b->seq &&
 	       b->sw.vms[0].st.tx_packets == b->seq;
 }
 
@@ -167,7 +173,8 @@ static struct bench *files_of;
 
 static void remove_files(void)
 {
-	unlink(files_of->cfg.pool.path);
+	for (int k = 0; k < files_of->cfg.n_pools; k++)
+		unlink(files_of->cfg.pools[k].path);
 	for (uint32_t v = 0; v < files_of->n_vms; v++)
 		unlink(files_of->cfg.vms[v].rings);
 }
@@ -184,6 +191,7 @@ int main(int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "burst", required_argument, NULL, 'b' },
 		{ "to", required_argument, NULL, 't' },
+		{ "pools", required_argument, NULL, 'p' },
 		{ 0 },
 	};
 	static struct bench b;
@@ -198,6 +206,7 @@ int main(int argc, char **argv)
 
 	b.n_vms = 1;
 	b.burst = BATCH;
+	b.n_pools = 1;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': size = optarg; break;
@@ -209,8 +218,9 @@ int main(int argc, char **argv)
 		case 'f': b.from_vm = !strcmp(optarg, "vm"); break;
 		case 'b': b.burst = (uint32_t)atoi(optarg); break;
 		case 't': b.to_nic = !strcmp(optarg, "nic"); break;
+		case 'p': b.n_pools = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]] [--from nic|vm [--to vm|nic]] [--burst 1..64]\n");
+			fprintf(stderr, "usage: fs-core-bench [--size 64..1518|imix] [--packets N] [--handoff zerocopy|copy] [--scrub off|used|full] [--vms 1..256 [--active N]] [--from nic|vm [--to vm|nic]] [--burst 1..64] [--pools 1|2]\n");
 			return 2;
 		}
 	}
@@ -234,14 +244,21 @@ int main(int argc, char **argv)
 	if (!b.active && !b.to_nic)
 		b.active = b.from_vm ? b.n_vms - 1 : b.n_vms;
 	if (!b.burst || b.burst > BATCH || !b.n_vms || b.n_vms > MAX_VMS ||
-	    b.active > b.n_vms - (b.from_vm ? 1 : 0))
+	    b.active > b.n_vms - (b.from_vm ? 1 : 0) || b.n_pools < 1 ||
+	    b.n_pools > 2)
 		return 2;
-	snprintf(b.cfg.pool.path, sizeof(b.cfg.pool.path),
-		 "/dev/shm/fs-core-bench-%d-pool", (int)getpid());
-	b.cfg.pool.frames = 8192 + 256 * b.n_vms;
-	b.cfg.pool.frame_size = 2048;
-	b.cfg.pool.scrub = !strcmp(scrub, "off") ? CFG_SCRUB_OFF :
+	b.cfg.n_pools = b.n_pools;
+	for (int k = 0; k < b.n_pools; k++) {
+		struct cfg_pool *p = &b.cfg.pools[k];
+
+		snprintf(p->name, sizeof(p->name), "%s", k ? "guests" : "default");
+		snprintf(p->path, sizeof(p->path),
+			 "/dev/shm/fs-core-bench-%d-pool%d", (int)getpid(), k);
+		p->frames = 8192 + 256 * b.n_vms;
+		p->frame_size = 2048;
+		p->scrub = !strcmp(scrub, "off") ? CFG_SCRUB_OFF :
 			   !strcmp(scrub, "full") ? CFG_SCRUB_FULL : CFG_SCRUB_USED;
+	}
 	b.cfg.n_vms = (int)b.n_vms;
 	b.cfg.batch = BATCH;
 	b.cfg.handoff_copy = !strcmp(handoff, "copy");
@@ -254,6 +271,9 @@ int main(int argc, char **argv)
 			 "/dev/shm/fs-core-bench-%d-vm%u", (int)getpid(), v);
 		vm->quota = 256;
 		vm->ring_size = 256;
+		/* Two pools: the receivers in the second, the NIC queue (pool
+		 * 0) and a VM 0 that sends to other VMs in the first. */
+		vm->pool = b.n_pools > 1 && (v || !b.from_vm || b.to_nic);
 	}
 	files_of = &b;
 	atexit(remove_files);
@@ -262,8 +282,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (uint32_t v = 0; v < b.n_vms; v++)
-		if (fsg_open(&b.g[v], b.cfg.pool.path, b.cfg.vms[v].rings, err,
-			     sizeof(err))) {
+		if (fsg_open(&b.g[v], b.cfg.pools[b.cfg.vms[v].pool].path,
+			     b.cfg.vms[v].rings, err, sizeof(err))) {
 			fprintf(stderr, "fs-core-bench: %s\n", err);
 			return 1;
 		}
@@ -291,9 +311,10 @@ int main(int argc, char **argv)
 		ns += (t1 - t0) * 1e9;
 	}
 	done = through(&b) - warm;
-	printf("core size %s handoff %s scrub %s vms %u active %u from %s to %s burst %u: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
+	printf("core size %s handoff %s scrub %s vms %u active %u from %s to %s burst %u pools %d: %.2f ns/packet over %llu packets (%llu through switch_side)\n",
 	       size, handoff, scrub, b.n_vms, b.active,
 	       b.from_vm ? "vm" : "nic", b.to_nic ? "nic" : "vm", b.burst,
+	       b.n_pools,
 	       ns / (double)done, done,
 	       (unsigned long long)through(&b));
 	if (!frames_arrived(&b)) {

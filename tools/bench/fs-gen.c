@@ -142,17 +142,20 @@ static void usage(FILE *o)
 	fprintf(o,
 		"usage: fs-gen -i IFACE --dst MAC[,MAC...] [--dst-count N] [--src MAC]\n"
 		"              [--size B] [--seconds S] [--count N] [--rate PPS] [--stamp]\n"
-		"              [--pace US] [--zerocopy]\n"
+		"              [--pace US] [--zerocopy] [--queue Q]\n"
 		"       fs-gen --tap NAME --dst MAC ... (the same options but --zerocopy)\n"
 		"\n"
 		"Sends UDP frames of B bytes (default 64, counting the FCS; 64..1518) from\n"
-		"an AF_XDP socket on queue 0 of IFACE, to the MACs given, round robin\n"
+		"an AF_XDP socket on queue Q (default 0) of IFACE, to the MACs given,\n"
+		"round robin\n"
 		"(--dst-count N: N MACs counting up from the first one's last two bytes),\n"
 		"for S seconds (default 2) or N frames, at full speed or PPS frames/s.\n"
 		"With --rate, --pace US sends what is due in a burst every US microseconds\n"
 		"(1..100000) and sleeps in between instead of spinning.\n"
 		"Prints \"sent N frames in S s\" (with --pace, \", B bursts, K skipped\").\n"
-		"--tap writes them into tap NAME instead (one write() a frame, as QEMU does).\n");
+		"--tap writes them into tap NAME instead (one write() a frame, as QEMU does).\n"
+		"On a veth, a frame sent on tx queue Q arrives on the peer's rx queue Q\n"
+		"(an AF_XDP socket transmits on its own queue).\n");
 }
 
 int main(int argc, char **argv)
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
 		{ "pace", required_argument, NULL, 'p' },
 		{ "zerocopy", no_argument, NULL, 'z' },
 		{ "tap", required_argument, NULL, 'P' },
+		{ "queue", required_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -176,6 +180,7 @@ int main(int argc, char **argv)
 	uint8_t src[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 	const char *ifname = NULL, *tap = NULL;
 	unsigned int ndst = 0, dcount = 0, size = 64, len, zc = 0, stamp = 0;
+	unsigned int queue = 0;
 	double seconds = 2, rate = 0, pace = 0, t0, now = 0, burst = 0;
 	unsigned long long count = 0, sent = 0, done = 0, wakes = 0, skipped = 0;
 	struct xsk_ring_prod tx, fq;
@@ -211,6 +216,7 @@ int main(int argc, char **argv)
 		case 'p': pace = atof(optarg) / 1e6; break;
 		case 'z': zc = 1; break;
 		case 'P': tap = optarg; break;
+		case 'q': queue = (unsigned int)atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -254,10 +260,10 @@ int main(int argc, char **argv)
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY),
 	};
-	err = xsk_socket__create(&xsk, ifname, 0, umem, NULL, &tx, &xc);
+	err = xsk_socket__create(&xsk, ifname, queue, umem, NULL, &tx, &xc);
 	if (err) {
-		fprintf(stderr, "fs-gen: AF_XDP socket on %s: %s\n", ifname,
-			strerror(-err));
+		fprintf(stderr, "fs-gen: AF_XDP socket on %s queue %u: %s\n", ifname,
+			queue, strerror(-err));
 		return 1;
 	}
 	fd = xsk_socket__fd(xsk);

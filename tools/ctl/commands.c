@@ -93,6 +93,7 @@ static void print_vm(json_t *v, int nw, int rw)
 	out_str("name", f1, j_str(v, "name"));
 	out_jstr(v, "mac", "%-17s  ");
 	out_ju64(v, "vlan", "%4" PRIu64 "  ");
+	out_jstr(v, "pool", "%-8s  ");
 	out_str("rings", f2, j_str(v, "rings"));
 	/* STATE: broken (its region was cut short: out of service),
 	 * attached or detached. */
@@ -121,9 +122,9 @@ static void print_vm(json_t *v, int nw, int rw)
 
 static void print_vm_header(int nw, int rw)
 {
-	out_text("%-*s  %-17s  %4s  %-*s  %-8s  %5s  %5s  %-8s  %s\n", nw, "VM",
-		 "MAC", "VLAN", rw, "RINGS", "STATE", "QUOTA", "HELD", "UPLINK",
-		 "DOORBELL");
+	out_text("%-*s  %-17s  %4s  %-8s  %-*s  %-8s  %5s  %5s  %-8s  %s\n", nw,
+		 "VM", "MAC", "VLAN", "POOL", rw, "RINGS", "STATE", "QUOTA", "HELD",
+		 "UPLINK", "DOORBELL");
 }
 
 /* The switch-wide settings (show's "switch", set's answer). */
@@ -135,6 +136,43 @@ static void print_settings(json_t *sw)
 	out_ju64(sw, "guest_timeout", "guest_timeout    %" PRIu64 " ms\n");
 	out_ju64(sw, "doorbell_usecs", "doorbell_usecs   %" PRIu64 " us\n");
 	out_ju64(sw, "max_sleep_usecs", "max_sleep_usecs  %" PRIu64 " us\n");
+	out_close_object();
+}
+
+/* A pool of show: its file and geometry, the queues bound to it, its
+ * VMs. Pools and their queues are fixed at start. */
+static void print_pool(json_t *p)
+{
+	json_t *e;
+	size_t i;
+
+	out_open_object(NULL);
+	out_text("\n");
+	out_jstr(p, "name", "pool %s\n");
+	out_jstr(p, "path", "  path        %s\n");
+	out_ju64(p, "frames", "  frames      %" PRIu64);
+	out_ju64(p, "frame_size", " of %" PRIu64 " bytes");
+	out_ju64(p, "free", ", %" PRIu64 " free\n");
+	out_jstr(p, "scrub", "  scrub       %s\n");
+	out_bool("hugetlb", "  hugetlb     %s\n", j_bool(p, "hugetlb"), "yes",
+		 "no");
+	out_text("  queues     ");
+	out_open_array("queues");
+	json_array_foreach(json_object_get(p, "queues"), i, e) {
+		out_open_object(NULL);
+		out_jstr(e, "interface", " %s");
+		out_ju64(e, "queue", ":%" PRIu64);
+		out_close_object();
+	}
+	out_close_array();
+	out_text("%s\n", json_array_size(json_object_get(p, "queues")) ? "" :
+									" none");
+	out_text("  vms        ");
+	out_open_array("vms");
+	json_array_foreach(json_object_get(p, "vms"), i, e)
+		out_str(NULL, " %s", json_string_value(e));
+	out_close_array();
+	out_text("%s\n", json_array_size(json_object_get(p, "vms")) ? "" : " none");
 	out_close_object();
 }
 
@@ -182,16 +220,21 @@ static int cmd_show(struct ctx *x, const struct args *a)
 	}
 	out_close_array();
 
-	out_text("\n");
-	out_open_object("pool");
-	out_jstr(pool, "path", "pool        %s\n");
-	out_ju64(pool, "frames", "frames      %" PRIu64);
-	out_ju64(pool, "frame_size", " of %" PRIu64 " bytes");
-	out_ju64(pool, "free", ", %" PRIu64 " free\n");
-	out_jstr(pool, "scrub", "scrub       %s\n");
-	out_bool("hugetlb", "hugetlb     %s\n", j_bool(pool, "hugetlb"), "yes",
-		 "no");
-	out_close_object();
+	/* "pool" (the first) in JSON only: the text lists every pool. */
+	if (out_is_json()) {
+		out_open_object("pool");
+		out_jstr(pool, "path", NULL);
+		out_ju64(pool, "frames", NULL);
+		out_ju64(pool, "frame_size", NULL);
+		out_ju64(pool, "free", NULL);
+		out_jstr(pool, "scrub", NULL);
+		out_bool("hugetlb", NULL, j_bool(pool, "hugetlb"), "", "");
+		out_close_object();
+	}
+	out_open_array("pools");
+	json_array_foreach(json_object_get(res, "pools"), i, e)
+		print_pool(e);
+	out_close_array();
 
 	out_text("\n");
 	print_settings(json_object_get(res, "switch"));
@@ -316,6 +359,7 @@ static int cmd_stats(struct ctx *x, const struct args *a)
 {
 	bool clear = args_flag(a, "clear"), prom = args_flag(a, "prometheus");
 	json_t *args, *res, *fr, *e, *sw;
+	const char *k;
 	size_t i;
 	int err;
 
@@ -364,6 +408,19 @@ static int cmd_stats(struct ctx *x, const struct args *a)
 	out_ju64(sw, "scrubbed_bytes", " (%" PRIu64 " bytes)\n");
 	print_worker(sw);
 	print_counters("drops", "drops", json_object_get(sw, "drops"));
+	out_close_object();
+	/* Copies into each pool from another, by reason. */
+	out_open_object("pools");
+	json_object_foreach(json_object_get(res, "pools"), k, e) {
+		out_open_object(k);
+		out_text("pool %s\n", k);
+		out_ju64(e, "copies", "  copies %" PRIu64 " from other pools\n");
+		print_counters("copies_by_reason", "by",
+			       json_object_get(e, "copies_by_reason"));
+		out_ju64(e, "scrubbed_frames", NULL);
+		out_ju64(e, "scrubbed_bytes", NULL);
+		out_close_object();
+	}
 	out_close_object();
 	out_end();
 	json_decref(res);
@@ -430,17 +487,12 @@ static int cmd_fdb(struct ctx *x, const struct args *a)
 	return 0;
 }
 
-static int cmd_frames(struct ctx *x, const struct args *a)
+/* One pool's audit (frames' "pools"), in the same lines as the sums. */
+static void print_audit(json_t *res)
 {
-	json_t *res, *v;
+	json_t *v;
 	const char *k;
-	bool ok;
-	int err;
 
-	if ((err = cli_ask(x, "frames", NULL, &res)))
-		return err;
-	ok = j_bool(res, "ok");
-	out_begin();
 	out_ju64(res, "fill", "fill        %8" PRIu64 "\n");
 	out_ju64(res, "tx", "tx          %8" PRIu64 "\n");
 	out_ju64(res, "switch", "switch      %8" PRIu64);
@@ -453,8 +505,37 @@ static int cmd_frames(struct ctx *x, const struct args *a)
 	out_close_object();
 	out_ju64(res, "sum", "sum         %8" PRIu64);
 	out_ju64(res, "total", " of %" PRIu64 "\n");
-	out_bool("ok", NULL, ok, "", "");
+	out_bool("ok", NULL, j_bool(res, "ok"), "", "");
 	out_jstr(res, "message", "%s\n");
+}
+
+static int cmd_frames(struct ctx *x, const struct args *a)
+{
+	json_t *res, *pools, *v;
+	const char *k;
+	bool ok;
+	int err;
+
+	if ((err = cli_ask(x, "frames", NULL, &res)))
+		return err;
+	ok = j_bool(res, "ok");
+	pools = json_object_get(res, "pools");
+	out_begin();
+	/* Several pools: each one's audit, then the sums. */
+	out_open_object("pools");
+	json_object_foreach(pools, k, v) {
+		if (json_object_size(pools) < 2 && !out_is_json())
+			break;
+		out_open_object(k);
+		out_text("pool %s\n", k);
+		print_audit(v);
+		out_text("\n");
+		out_close_object();
+	}
+	out_close_object();
+	if (json_object_size(pools) > 1)
+		out_text("all pools\n");
+	print_audit(res);
 	out_end();
 	json_decref(res);
 	return ok ? 0 : -EPROTO;
@@ -552,6 +633,10 @@ static const struct opt vm_add_opts[] = {
 	  .help = "ring entries (default: the daemon's)" },
 	{ "uplink", 0, OPT_STR, "IFACE",
 	  .help = "interface for the VM's outgoing traffic" },
+	{ "pool", 0, OPT_STR, "NAME", .help =
+	  "the VM's pool, one of those the daemon started with\n"
+	  "(pools are fixed at start; default: the only pool,\n"
+	  "or the one named default)" },
 	{ "doorbell", 0, OPT_STR, "PATH|off", .help =
 	  "the VM's doorbell (ivshmem-server) socket, or off\n"
 	  "(default: NAME.doorbell next to the control socket)" },
