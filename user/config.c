@@ -493,7 +493,7 @@ static int load_pool(struct ctx *c, const config_setting_t *root,
 		p->frames = 1048576;
 		ret = -EINVAL;
 	}
-	ret |= get_enum(c, g, "pool", "scrub", scrub_names, CFG_SCRUB_USED,
+	ret |= get_enum(c, g, "pool", "scrub", scrub_names, CFG_SCRUB_OFF,
 			&scrub);
 	p->scrub = scrub;
 	if (get_int(c, g, "pool", "frame_size", 2048, &fsize, &s))

@@ -35,7 +35,7 @@ struct cfg_pool {
 	char path[PATH_MAX];  /* "path": file on tmpfs or hugetlbfs */
 	uint32_t frames;      /* "frames": 64 .. 1048576, default 16384 */
 	uint32_t frame_size;  /* "frame_size": 2048 or 4096, default 2048 */
-	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default used */
+	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default off */
 };
 
 struct cfg_iface {

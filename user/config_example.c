@@ -66,8 +66,8 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 2, "tmpfs or hugetlbfs (required)", "path = \"/dev/shm/flipswitch-pool\";");
 	kv(f, 2, "64 .. 1048576", "frames = %u;", frames);
 	kv(f, 2, "2048 or 4096 (AF_XDP aligned mode)", "frame_size = 2048;");
-	kv(f, 2, "zero returned frames: \"off\", \"used\"", "scrub = \"used\";");
-	more(f, "(bytes that held packets), \"full\"");
+	kv(f, 2, "zero frames on reuse: \"off\" (the pool's", "scrub = \"off\";");
+	more(f, "guests see it all anyway), \"used\", \"full\"");
 	fprintf(f, "};\n"
 		"\n"
 		"# NICs to attach to. Only frames for the VMs' MACs (and broadcast and\n"

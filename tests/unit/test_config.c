@@ -403,7 +403,7 @@ static void test_defaults(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(cfg->pool.frames, 16384);
 	assert_int_equal(cfg->pool.frame_size, 2048);
-	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_USED);
+	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_OFF);
 	assert_int_equal(cfg->n_ifaces, 1);
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
