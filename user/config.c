@@ -65,8 +65,8 @@ struct ctx {
 
 static const char *const top_keys[] = {
 	"pool", "interfaces", "vms", "batch", "guest_timeout", "doorbell_usecs",
-	"max_sleep_usecs", "handoff", "control", "control_group", "metrics",
-	NULL };
+	"max_sleep_usecs", "idle", "poll_usecs", "handoff", "control",
+	"control_group", "metrics", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
@@ -82,6 +82,7 @@ static const char *const scrub_names[] = { "off", "used", "full", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", NULL };
 static const char *const zc_names[] = { "auto", "on", "off", NULL };
 static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
+static const char *const idle_names[] = { "adaptive", "poll", NULL };
 
 static __attribute__((format(printf, 3, 4)))
 int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
@@ -213,7 +214,7 @@ static const char *type_name(int type)
 static int check_keys(struct ctx *c, const config_setting_t *g,
 		      const char *what, const char *const *allowed)
 {
-	char list[128];
+	char list[256];
 	int ret = 0;
 
 	for (int i = 0; i < config_setting_length(g); i++) {
@@ -817,7 +818,7 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	char dummy[1];
 	config_setting_t *root;
 	config_t lc;
-	int ret;
+	int ret, idle;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (!err || !errlen) {
@@ -847,6 +848,11 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		       &cfg->doorbell_usecs);
 	ret |= get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
 		       CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
+	ret |= get_enum(&c, root, "", "idle", idle_names, CFG_IDLE_ADAPTIVE,
+			&idle);
+	cfg->idle = idle;
+	ret |= get_u32(&c, root, "", "poll_usecs", CFG_POLL_USECS_DEF, 0,
+		       CFG_POLL_USECS_MAX, &cfg->poll_usecs);
 	if (get_str(&c, root, "", "control", cfg->control,
 		    sizeof(cfg->control), DEFAULT_CONTROL, NULL)) {
 		strcpy(cfg->control, DEFAULT_CONTROL);
@@ -941,4 +947,17 @@ int cfg_parse_mac(const char *s, uint8_t mac[6])
 const char *cfg_scrub_name(enum cfg_scrub s)
 {
 	return (unsigned int)s < 3 ? scrub_names[s] : "unknown";
+}
+
+const char *cfg_idle_name(enum cfg_idle m)
+{
+	return (unsigned int)m < 2 ? idle_names[m] : "unknown";
+}
+
+int cfg_idle_parse(const char *name)
+{
+	for (int i = 0; idle_names[i]; i++)
+		if (!strcmp(name, idle_names[i]))
+			return i;
+	return -EINVAL;
 }

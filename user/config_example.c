@@ -120,6 +120,11 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 0, "longest nap of the worker under light load",
 	   "max_sleep_usecs = 0;");
 	more(f, "(OVS pmd-sleep-max; 0: it polls, never naps)");
+	kv(f, 0, "with nothing to do: \"adaptive\" polls while", "idle = \"adaptive\";");
+	more(f, "frames come closer than poll_usecs, else");
+	more(f, "blocks; \"poll\": 256 empty passes first");
+	kv(f, 0, "adaptive: longest polling after a frame (0..1000)",
+	   "poll_usecs = 20;");
 	kv(f, 0, "control socket (flipswitchctl)",
 	   "control = \"/run/flipswitch/flipswitch.sock\";");
 	fprintf(f, "# control_group = \"flipswitch\";  # owns the socket (0660); its members may\n"

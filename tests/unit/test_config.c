@@ -66,7 +66,7 @@ static const struct err_case err_cases[] = {
 	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
 	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group, metrics)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, idle, poll_usecs, handoff, control, control_group, metrics)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
@@ -266,6 +266,7 @@ static const struct err_case err_cases[] = {
 	BIG(T_TOP, "guest_timeout", 3, "guest_timeout ", " is out of range (0 .. 600000)"),
 	BIG(T_TOP, "doorbell_usecs", 3, "doorbell_usecs ", " is out of range (0 .. 100000)"),
 	BIG(T_TOP, "max_sleep_usecs", 3, "max_sleep_usecs ", " is out of range (0 .. 10000)"),
+	BIG(T_TOP, "poll_usecs", 3, "poll_usecs ", " is out of range (0 .. 1000)"),
 	{ "doorbell_peer not a user", ONE_VM(" doorbell_peer = \"no-such-user-fs\";"), 3,
 	  "vm \"web1\": doorbell_peer \"no-such-user-fs\" is not a user of this machine" },
 	/* Below 2^32 it wraps to a value in range: caught all the same. */
@@ -280,6 +281,10 @@ static const struct err_case err_cases[] = {
 #undef T_IFACE
 #undef T_VM
 #undef T_TOP
+	{ "idle spin", POOL LO "idle = \"spin\";\n", 3,
+	  "idle \"spin\" is not one of \"adaptive\", \"poll\"" },
+	{ "poll_usecs 1001", POOL LO "poll_usecs = 1001;\n", 3,
+	  "poll_usecs 1001 is out of range (0 .. 1000)" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -340,6 +345,8 @@ static void test_full(void **state)
 		"batch = 32;\n"
 		"doorbell_usecs = 0;\n"
 		"max_sleep_usecs = 50;\n"
+		"idle = \"poll\";\n"
+		"poll_usecs = 0;\n"
 		"control = \"/tmp/fs.sock\";\n";
 	static const uint8_t mac1[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
 	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
@@ -387,6 +394,8 @@ static void test_full(void **state)
 	assert_int_equal(cfg->batch, 32);
 	assert_int_equal(cfg->doorbell_usecs, 0);
 	assert_int_equal(cfg->max_sleep_usecs, 50);
+	assert_int_equal(cfg->idle, CFG_IDLE_POLL);
+	assert_int_equal(cfg->poll_usecs, 0);
 	assert_string_equal(cfg->control, "/tmp/fs.sock");
 	free(cfg);
 }
@@ -413,6 +422,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->batch, 64);
 	assert_int_equal(cfg->doorbell_usecs, 20);
 	assert_int_equal(cfg->max_sleep_usecs, 0);
+	assert_int_equal(cfg->idle, CFG_IDLE_ADAPTIVE);
+	assert_int_equal(cfg->poll_usecs, 20);
 	assert_int_equal(cfg->handoff_copy, 0);
 	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
 
@@ -696,6 +707,16 @@ static void test_parse_mac(void **state)
 	}
 }
 
+static void test_idle_names(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg_idle_name(CFG_IDLE_ADAPTIVE), "adaptive");
+	assert_string_equal(cfg_idle_name(CFG_IDLE_POLL), "poll");
+	assert_int_equal(cfg_idle_parse("adaptive"), CFG_IDLE_ADAPTIVE);
+	assert_int_equal(cfg_idle_parse("poll"), CFG_IDLE_POLL);
+	assert_int_equal(cfg_idle_parse("Poll"), -EINVAL);
+}
+
 static void test_scrub_name(void **state)
 {
 	assert_string_equal(cfg_scrub_name(CFG_SCRUB_OFF), "off");
@@ -719,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_scrub_name),
+		cmocka_unit_test(test_idle_names),
 	};
 	enum { N_FIXED = sizeof(fixed) / sizeof(fixed[0]) };
 	struct CMUnitTest tests[N_FIXED + N_ERR];
