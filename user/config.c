@@ -71,6 +71,7 @@ static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
+	"busy_poll_usecs",
 	NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
@@ -573,6 +574,8 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ret |= get_publish_fdb(c, g, what, ifc);
+	ret |= get_u32(c, g, what, "busy_poll_usecs", 0, 0, 10000,
+		       &ifc->busy_poll_usecs);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;

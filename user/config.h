@@ -57,6 +57,10 @@ struct cfg_iface {
 				       the name of another port of that bridge,
 				       on that one; default false */
 	char publish_fdb_on[IF_NAMESIZE]; /* that other port, or "" */
+	uint32_t busy_poll_usecs;   /* "busy_poll_usecs": the kernel's
+				       preferred busy polling on this
+				       interface's sockets (SO_BUSY_POLL);
+				       0 .. 10000, default 0 = off */
 	int line;                   /* line in the file, for later messages */
 };
 

@@ -265,3 +265,33 @@ if start_daemon "$WORK/fs.conf"; then
 else
 	not_ok "daemon starts (doorbell_usecs = 100)"
 fi
+
+# --- preferred busy polling (busy_poll_usecs on the interface): the
+# daemon sets the sockets' busy-poll options and the interface's
+# napi_defer_hard_irqs and gro_flush_timeout while it runs, puts them back
+# at exit, and frames flow. A kernel that refuses stops the daemon with
+# the reason (then this is skipped, with it).
+write_config "$WORK/fs.conf" "web1 $VM1" "web2 $VM2"
+sed -i 's/xdp_mode = "[a-z]*";/& busy_poll_usecs = 50;/' "$WORK/fs.conf"
+knobs() { ip netns exec "$NS_SW" cat "/sys/class/net/$IF_SW/napi_defer_hard_irqs" "/sys/class/net/$IF_SW/gro_flush_timeout" | tr '\n' ' '; }
+k0=$(knobs)
+if start_daemon "$WORK/fs.conf"; then
+	check "busy polling: the daemon says so" grep -q "$IF_SW: preferred busy polling, 50 us" "$DAEMON_LOG"
+	check "busy polling: napi_defer_hard_irqs 2, gro_flush_timeout 200000 while it runs ($(knobs))" \
+		test "$(knobs)" = "2 200000 "
+	n=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
+	dguest_bg web1 "$WORK/bp.out" rx --count 50 --timeout 30 --pcap "$WORK/bp.rx.pcap"
+	g=$DG
+	wait_log "vm web1: guest attached" 10 $((n + 1)) >/dev/null
+	sleep 0.3
+	peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count 50 --size 200 -w "$WORK/bp.tx.pcap" >/dev/null
+	wait "$g"
+	check "busy polling: a burst reaches the guest byte for byte" \
+		"$B/fs-pkt" cmp "$WORK/bp.tx.pcap" "$WORK/bp.rx.pcap"
+	check "busy polling: SIGTERM stops the daemon with status 0" stop_daemon
+	check "busy polling: the interface's settings are back ($k0)" test "$(knobs)" = "$k0"
+elif grep -q "refuses busy polling\|for busy polling" "$DAEMON_LOG"; then
+	skip "busy polling: $(grep -o "refuses busy polling.*\|cannot set .*for busy polling.*" "$DAEMON_LOG" | head -1)"
+else
+	not_ok "busy polling: the daemon starts, or says why not"
+fi

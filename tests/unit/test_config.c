@@ -70,7 +70,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
-	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb)" },
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, busy_poll_usecs)" },
 	{ "publish_fdb a number", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = 1; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb must be true, false or the name of another port of its bridge, not an integer" },
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
@@ -180,6 +180,8 @@ static const struct err_case err_cases[] = {
 	  "interface \"lo\": queues 65 is out of range (0 .. 64)" },
 	{ "interface ring_size 1000", POOL "interfaces = ( { name = \"lo\"; ring_size = 1000; } );\n", 2,
 	  "interface \"lo\": ring_size 1000 is not a power of two from 64 to 16384" },
+	{ "busy_poll_usecs 10001", POOL "interfaces = ( { name = \"lo\"; busy_poll_usecs = 10001; } );\n", 2,
+	  "interface \"lo\": busy_poll_usecs 10001 is out of range (0 .. 10000)" },
 	{ "interface ring_size 32768", POOL "interfaces = ( { name = \"lo\"; ring_size = 32768; } );\n", 2,
 	  "ring_size 32768 is not a power of two from 64 to 16384" },
 	{ "interfaces absent", POOL, 0, "interfaces is missing (add interfaces = " },
@@ -336,7 +338,7 @@ static void test_full(void **state)
 	static const char text[] =
 		"pool = { path = \"/dev/shm/p\"; frames = 8192; frame_size = 4096; scrub = \"full\"; };\n"
 		"interfaces = ( { name = \"lo\"; xdp_mode = \"generic\"; zerocopy = \"off\";\n"
-		"                 queues = 2; ring_size = 512; } );\n"
+		"                 queues = 2; ring_size = 512; busy_poll_usecs = 50; } );\n"
 		"vms = (\n"
 		"  { name = \"web-1.a_b\"; mac = \"52:54:00:AB:cd:0F\"; vlan = 4094;\n"
 		"    rings = \"/dev/shm/r1\"; quota = 1000; ring_size = 4096; uplink = \"lo\"; },\n"
@@ -371,6 +373,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_OFF);
 	assert_int_equal(cfg->ifaces[0].queues, 2);
 	assert_int_equal(cfg->ifaces[0].ring_size, 512);
+	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 50);
 	assert_int_equal(cfg->ifaces[0].line, 2);
 
 	assert_int_equal(cfg->n_vms, 2);
@@ -417,6 +420,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
 	assert_int_equal(cfg->ifaces[0].queues, 0);
+	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 0);
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
 	assert_int_equal(cfg->n_vms, 0);
 	assert_int_equal(cfg->batch, 64);
