@@ -122,11 +122,24 @@ static int sleep_ms(struct sw *sw, bool *armed)
 	return SW_DOORBELL_SLEEP_MS;
 }
 
+/* A guest is asked to ring when it sends, and when it gives frames back
+ * only while the switch needs them soon: the pool has less than a quarter
+ * free, or the VM holds half its quota (its next deliveries would hit it).
+ * Otherwise frames given back wait for the pass after the next wake-up,
+ * which looks at every VM: a guest woken for each frame it receives would
+ * else wake the switch again for each frame it gives back. */
 static void want_wakeups(struct sw *sw, bool on)
 {
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].attached)
-			vmport_want_wakeup(&sw->vms[i], on);
+	bool low = sw->pool.n_free < sw->reclaim_low;
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+
+		if (v->attached)
+			vmport_want_wakeup(v, on,
+					   low || 2 * vmport_held(v, &sw->pool) >=
+							  v->quota);
+	}
 }
 
 static void drain_eventfd(int fd)
