@@ -258,6 +258,7 @@ static const struct err_case err_cases[] = {
 	BIG(T_POOL, "frame_size", 1, "pool: frame_size ", " is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)"),
 	BIG(T_IFACE, "queues", 2, "interface \"lo\": queues ", " is out of range (0 .. 64)"),
 	BIG(T_IFACE, "ring_size", 2, "interface \"lo\": ring_size ", " is not a power of two from 64 to 16384"),
+	BIG(T_IFACE, "busy_poll_usecs", 2, "interface \"lo\": busy_poll_usecs ", " is out of range (0 .. 10000)"),
 	BIG(T_VM, "vlan", 3, "vm \"web1\": vlan ", " is out of range (0 .. 4094)"),
 	BIG(T_VM, "quota", 3, "vm \"web1\": quota ", " is out of range (1 .. 16384, the pool's frames)"),
 	BIG(T_VM, "ring_size", 3, "vm \"web1\": ring_size ", " is not a power of two from 64 to 32768"),
