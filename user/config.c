@@ -66,7 +66,8 @@ struct ctx {
 
 static const char *const top_keys[] = {
 	"pool", "pools", "interfaces", "vms", "batch", "guest_timeout",
-	"doorbell_usecs", "max_sleep_usecs", "handoff", "control",
+	"doorbell_usecs", "max_sleep_usecs", "idle", "poll_usecs", "handoff",
+	"control",
 	"control_group", "metrics", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
@@ -74,7 +75,7 @@ static const char *const pools_keys[] = {
 	"name", "path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
-	"pools", NULL };
+	"busy_poll_usecs", "pools", NULL };
 static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
@@ -86,6 +87,7 @@ static const char *const scrub_names[] = { "off", "used", "full", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", NULL };
 static const char *const zc_names[] = { "auto", "on", "off", NULL };
 static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
+static const char *const idle_names[] = { "adaptive", "poll", NULL };
 
 static __attribute__((format(printf, 3, 4)))
 int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
@@ -217,7 +219,7 @@ static const char *type_name(int type)
 static int check_keys(struct ctx *c, const config_setting_t *g,
 		      const char *what, const char *const *allowed)
 {
-	char list[128];
+	char list[256];
 	int ret = 0;
 
 	for (int i = 0; i < config_setting_length(g); i++) {
@@ -496,7 +498,7 @@ static int load_pool_group(struct ctx *c, const config_setting_t *g,
 		p->frames = 1048576;
 		ret = -EINVAL;
 	}
-	ret |= get_enum(c, g, what, "scrub", scrub_names, CFG_SCRUB_USED,
+	ret |= get_enum(c, g, what, "scrub", scrub_names, CFG_SCRUB_OFF,
 			&scrub);
 	p->scrub = scrub;
 	if (get_int(c, g, what, "frame_size", 2048, &fsize, &s))
@@ -750,6 +752,8 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ret |= get_publish_fdb(c, g, what, ifc);
 	ret |= load_iface_pools(c, g, what, ifc);
+	ret |= get_u32(c, g, what, "busy_poll_usecs", 0, 0, 10000,
+		       &ifc->busy_poll_usecs);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;
@@ -996,7 +1000,7 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	char dummy[1];
 	config_setting_t *root;
 	config_t lc;
-	int ret;
+	int ret, idle;
 
 	memset(cfg, 0, sizeof(*cfg));
 	if (!err || !errlen) {
@@ -1026,6 +1030,11 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		       &cfg->doorbell_usecs);
 	ret |= get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
 		       CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
+	ret |= get_enum(&c, root, "", "idle", idle_names, CFG_IDLE_ADAPTIVE,
+			&idle);
+	cfg->idle = idle;
+	ret |= get_u32(&c, root, "", "poll_usecs", CFG_POLL_USECS_DEF, 0,
+		       CFG_POLL_USECS_MAX, &cfg->poll_usecs);
 	if (get_str(&c, root, "", "control", cfg->control,
 		    sizeof(cfg->control), DEFAULT_CONTROL, NULL)) {
 		strcpy(cfg->control, DEFAULT_CONTROL);
@@ -1120,4 +1129,17 @@ int cfg_parse_mac(const char *s, uint8_t mac[6])
 const char *cfg_scrub_name(enum cfg_scrub s)
 {
 	return (unsigned int)s < 3 ? scrub_names[s] : "unknown";
+}
+
+const char *cfg_idle_name(enum cfg_idle m)
+{
+	return (unsigned int)m < 2 ? idle_names[m] : "unknown";
+}
+
+int cfg_idle_parse(const char *name)
+{
+	for (int i = 0; idle_names[i]; i++)
+		if (!strcmp(name, idle_names[i]))
+			return i;
+	return -EINVAL;
 }

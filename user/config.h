@@ -44,7 +44,7 @@ struct cfg_pool {
 	char path[PATH_MAX];  /* "path": file on tmpfs or hugetlbfs, unique */  /* "path": file on tmpfs or hugetlbfs */
 	uint32_t frames;      /* "frames": 64 .. 1048576, default 16384 */
 	uint32_t frame_size;  /* "frame_size": 2048 or 4096, default 2048 */
-	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default used */
+	enum cfg_scrub scrub; /* "scrub": "off" | "used" | "full", default off */
 	int line;
 };
 
@@ -74,6 +74,10 @@ struct cfg_iface {
 	 * the one pool's, or the pool "default"'s. */
 	bool pools_given;
 	int8_t queue_pool[CFG_MAX_QUEUES];
+	uint32_t busy_poll_usecs;   /* "busy_poll_usecs": the kernel's
+				       preferred busy polling on this
+				       interface's sockets (SO_BUSY_POLL);
+				       0 .. 10000, default 0 = off */
 	int line;                   /* line in the file, for later messages */
 };
 
@@ -87,6 +91,16 @@ struct cfg_iface {
 #define CFG_FLOOD_BURST_MAX 1000000
 /* max_sleep_usecs: the most. */
 #define CFG_MAX_SLEEP_USECS 10000
+/* poll_usecs: the most, and the default. */
+#define CFG_POLL_USECS_MAX 1000
+#define CFG_POLL_USECS_DEF 20
+
+/* "idle": what the worker does once a pass finds nothing. */
+enum cfg_idle {
+	CFG_IDLE_ADAPTIVE, /* polls while frames come closer than poll_usecs
+			      apart, else blocks in poll() at once */
+	CFG_IDLE_POLL,     /* polls 256 empty passes, then blocks */
+};
 
 struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
@@ -156,6 +170,11 @@ struct cfg {
 				     the worker under light load (OVS's
 				     pmd-sleep-max); 0 .. 10000, default
 				     0 = it never naps while traffic flows */
+	enum cfg_idle idle;      /* "idle": "adaptive" (default) | "poll" */
+	uint32_t poll_usecs;     /* "poll_usecs": under "adaptive", the
+				    longest the worker polls after its last
+				    frame before it blocks; 0 .. 1000, 0 =
+				    block at once; default 20 */
 	char control[PATH_MAX];  /* "control": control socket path, default
 				    /run/flipswitch/flipswitch.sock */
 	char control_group[64];  /* "control_group": group that owns the
@@ -251,6 +270,9 @@ int cfg_parse_listen(const char *s, struct sockaddr_storage *ss,
 int cfg_parse_mac(const char *s, uint8_t mac[6]);
 
 const char *cfg_scrub_name(enum cfg_scrub s);
+const char *cfg_idle_name(enum cfg_idle m);
+/* m's value for name, or -EINVAL. */
+int cfg_idle_parse(const char *name);
 
 /* The default doorbell socket of VM name: name.doorbell in the control
  * socket's directory. 0, or -ENAMETOOLONG (a unix socket path is at most

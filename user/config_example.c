@@ -66,8 +66,8 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 2, "tmpfs or hugetlbfs (required)", "path = \"/dev/shm/flipswitch-pool\";");
 	kv(f, 2, "64 .. 1048576", "frames = %u;", frames);
 	kv(f, 2, "2048 or 4096 (AF_XDP aligned mode)", "frame_size = 2048;");
-	kv(f, 2, "zero returned frames: \"off\", \"used\"", "scrub = \"used\";");
-	more(f, "(bytes that held packets), \"full\"");
+	kv(f, 2, "zero frames on reuse: \"off\" (the pool's", "scrub = \"off\";");
+	more(f, "guests see it all anyway), \"used\", \"full\"");
 	fprintf(f, "};\n"
 		"\n"
 		"# Several trust domains instead (or beside it: the pool above is the one\n"
@@ -132,6 +132,11 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 0, "longest nap of the worker under light load",
 	   "max_sleep_usecs = 0;");
 	more(f, "(OVS pmd-sleep-max; 0: it polls, never naps)");
+	kv(f, 0, "with nothing to do: \"adaptive\" polls while", "idle = \"adaptive\";");
+	more(f, "frames come closer than poll_usecs, else");
+	more(f, "blocks; \"poll\": 256 empty passes first");
+	kv(f, 0, "adaptive: longest polling after a frame (0..1000)",
+	   "poll_usecs = 20;");
 	kv(f, 0, "control socket (flipswitchctl)",
 	   "control = \"/run/flipswitch/flipswitch.sock\";");
 	fprintf(f, "# control_group = \"flipswitch\";  # owns the socket (0660); its members may\n"

@@ -158,16 +158,18 @@ static const char *cmd_ping(struct req *r, json_t **res)
 	return NULL;
 }
 
-/* The switch-wide settings: as in the config file, max_sleep_usecs as
- * set now. */
+/* The switch-wide settings: as in the config file; max_sleep_usecs,
+ * idle and poll_usecs as set now. */
 static json_t *settings_json(const struct sw_snap *s)
 {
-	return json_pack("{s:I, s:s, s:I, s:I, s:I}", "batch",
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:I}", "batch",
 			 (json_int_t)s->batch, "handoff",
 			 s->handoff_copy ? "copy" : "zerocopy", "guest_timeout",
 			 (json_int_t)s->guest_timeout, "doorbell_usecs",
 			 (json_int_t)s->doorbell_usecs, "max_sleep_usecs",
-			 (json_int_t)s->max_sleep_usecs);
+			 (json_int_t)s->max_sleep_usecs, "idle",
+			 cfg_idle_name(s->idle), "poll_usecs",
+			 (json_int_t)s->poll_usecs);
 }
 
 /* Pool k as show lists it: its file and geometry, its VMs, the queues
@@ -341,6 +343,7 @@ static void worker_json(json_t *o, const struct sw_snap *s)
 	set_u64(o, "idle_ns", s->idle_ns);
 	set_u64(o, "sleep_ns", s->sleep_ns);
 	set_u64(o, "naps", s->naps);
+	set_u64(o, "poll_window_ns", s->poll_window_ns);
 }
 
 static const char *cmd_stats(struct req *r, json_t **res)
@@ -747,31 +750,56 @@ static const char *cmd_capture(struct req *r, json_t **res)
 }
 
 /* Changes switch-wide settings at run time: max_sleep_usecs (OVS's
- * ovs-vsctl set ... other_config:pmd-sleep-max). The worker loads it once
- * a pass. */
+ * ovs-vsctl set ... other_config:pmd-sleep-max), idle and poll_usecs. All
+ * are checked before any is changed; the worker takes each request
+ * between passes. */
 static const char *cmd_set(struct req *r, json_t **res)
 {
-	const char *code = NULL, *key;
-	long long usecs;
+	const char *code = NULL, *key, *idle;
+	long long usecs = 0, poll;
+	int mode;
 	json_t *v;
 
 	if (!r->privileged)
 		return err(r, FS_CTL_E_PERMISSION,
 			   "only root or the control group may change settings");
 	json_object_foreach(r->args, key, v)
-		if (strcmp(key, "max_sleep_usecs"))
+		if (strcmp(key, "max_sleep_usecs") && strcmp(key, "idle") &&
+		    strcmp(key, "poll_usecs"))
 			return err(r, FS_CTL_E_INVALID,
-				   "set: unknown setting \"%s\" (allowed: max_sleep_usecs)",
+				   "set: unknown setting \"%s\" (allowed: max_sleep_usecs, idle, poll_usecs)",
 				   key);
-	if (!json_object_get(r->args, "max_sleep_usecs"))
-		return err(r, FS_CTL_E_INVALID, "set needs max_sleep_usecs");
-	if (arg_int(r, "max_sleep_usecs", 0, 0, CFG_MAX_SLEEP_USECS, &usecs,
+	if (!json_object_size(r->args))
+		return err(r, FS_CTL_E_INVALID,
+			   "set needs max_sleep_usecs, idle or poll_usecs");
+	if (json_object_get(r->args, "max_sleep_usecs") &&
+	    arg_int(r, "max_sleep_usecs", 0, 0, CFG_MAX_SLEEP_USECS, &usecs,
 		    &code))
 		return code;
-	if (ctl_mail(r->c, SW_MAIL_SET_SLEEP, (int)usecs, 0, NULL, NULL))
-		return err(r, FS_CTL_E_INTERNAL,
-			   "the worker did not answer: max_sleep_usecs is as it was");
-	log_info("max_sleep_usecs set to %lld", usecs);
+	idle = arg_str(r, "idle", &code);
+	if (code)
+		return code;
+	mode = idle ? cfg_idle_parse(idle) : (int)look(r)->idle;
+	if (mode < 0)
+		return err(r, FS_CTL_E_INVALID,
+			   "idle \"%s\" is not one of \"adaptive\", \"poll\"", idle);
+	if (arg_int(r, "poll_usecs", look(r)->poll_usecs, 0,
+		    CFG_POLL_USECS_MAX, &poll, &code))
+		return code;
+	if (json_object_get(r->args, "max_sleep_usecs")) {
+		if (ctl_mail(r->c, SW_MAIL_SET_SLEEP, (int)usecs, 0, NULL, NULL))
+			return err(r, FS_CTL_E_INTERNAL,
+				   "the worker did not answer: max_sleep_usecs is as it was");
+		log_info("max_sleep_usecs set to %lld", usecs);
+	}
+	if (idle || json_object_get(r->args, "poll_usecs")) {
+		if (ctl_mail(r->c, SW_MAIL_SET_IDLE, mode, (int)poll, NULL,
+			     NULL))
+			return err(r, FS_CTL_E_INTERNAL,
+				   "the worker did not answer: idle and poll_usecs are as they were");
+		log_info("idle set to %s, poll_usecs to %lld",
+			 cfg_idle_name((enum cfg_idle)mode), poll);
+	}
 	*res = json_pack("{s:o}", "switch", settings_json(look(r)));
 	return NULL;
 }

@@ -230,6 +230,39 @@ static int queue_create(struct port *pt, struct nic_queue *q, bool zc)
 	return err;
 }
 
+/* The worker's default batch: one busy poll's budget (the kernel's
+ * default, 8, would leave most of a burst to the next). */
+#define PORT_BUSY_POLL_BUDGET 64
+
+/* Preferred busy polling on a queue's socket (busy_poll_usecs): the
+ * kernel runs the queue's NAPI when the worker reads an empty ring,
+ * rather than at its interrupts, which napi_defer_hard_irqs holds off
+ * while it does (port_attach). A kernel without it refuses the options. */
+static int queue_busy_poll(struct port *pt, struct nic_queue *q)
+{
+	static const struct {
+		int opt;
+		const char *name;
+	} opts[] = {
+		{ SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL" },
+		{ SO_BUSY_POLL, "SO_BUSY_POLL" },
+		{ SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET" },
+	};
+	int val[] = { 1, (int)pt->cfg.busy_poll_usecs, PORT_BUSY_POLL_BUDGET };
+
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (setsockopt(q->fd, SOL_SOCKET, opts[i].opt, &val[i],
+			       sizeof(val[i]))) {
+			int err = -errno;
+
+			log_err("%s: the kernel refuses busy polling on queue %u (%s: %s); set busy_poll_usecs = 0 on %s (line %d)",
+				pt->cfg.name, q->qid, opts[i].name,
+				strerror(errno), pt->cfg.name, pt->cfg.line);
+			return err;
+		}
+	return 0;
+}
+
 static int queues_create(struct port *pt)
 {
 	int map_fd = bpf_map__fd(pt->skel->maps.xsks_map);
@@ -254,6 +287,11 @@ static int queues_create(struct port *pt)
 					" (zerocopy = \"on\" needs a driver with AF_XDP zero-copy support)" :
 					"");
 			return err;
+		}
+		if (pt->cfg.busy_poll_usecs) {
+			err = queue_busy_poll(pt, q);
+			if (err)
+				return err;
 		}
 		err = bpf_map_update_elem(map_fd, &q->qid, &q->fd, BPF_ANY);
 		if (err) {
@@ -471,6 +509,67 @@ void port_warn_host(const struct port *pt)
 	}
 }
 
+/* The interface's NAPI settings for preferred busy polling (the kernel's
+ * Documentation/networking/napi.rst): the interrupts of a queue whose
+ * NAPI found work stay off for napi_defer_hard_irqs polls, and
+ * gro_flush_timeout (ns) is how long the kernel waits for the worker's
+ * next busy poll before it takes the queue back (the worker blocks after
+ * up to poll_usecs of nothing). */
+static const char *const napi_knobs[2] = { "napi_defer_hard_irqs",
+					   "gro_flush_timeout" };
+static const int napi_values[2] = { 2, 200000 };
+
+/* Reads (was: old value, or NULL) and writes a knob; 0 or -errno. */
+static int napi_knob(const char *ifname, int i, int val, int *was)
+{
+	char path[96];
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname,
+		 napi_knobs[i]);
+	if (was) {
+		f = fopen(path, "r");
+		if (!f)
+			return -errno;
+		if (fscanf(f, "%d", was) != 1)
+			err = -EIO;
+		fclose(f);
+		if (err)
+			return err;
+	}
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%d\n", val) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+static int napi_set(struct port *pt)
+{
+	for (int i = 0; i < 2; i++) {
+		int err = napi_knob(pt->cfg.name, i, napi_values[i],
+				    &pt->napi_was[i]);
+
+		if (err) {
+			log_err("%s: cannot set /sys/class/net/%s/%s to %d for busy polling: %s; set busy_poll_usecs = 0 on %s (line %d)",
+				pt->cfg.name, pt->cfg.name, napi_knobs[i],
+				napi_values[i], strerror(-err), pt->cfg.name,
+				pt->cfg.line);
+			return err;
+		}
+		pt->napi_saved |= 1u << i;
+	}
+	pt->busy_poll = true;
+	log_info("%s: preferred busy polling, %u us (napi_defer_hard_irqs %d, gro_flush_timeout %d ns while the switch runs)",
+		 pt->cfg.name, pt->cfg.busy_poll_usecs, napi_values[0],
+		 napi_values[1]);
+	return 0;
+}
+
 /* Attaching is a separate step so that every port and VM is in place
  * before any program sees a frame. */
 int port_attach(struct port *pt)
@@ -481,6 +580,11 @@ int port_attach(struct port *pt)
 		log_err("%s: cannot turn off its rx VLAN stripping (ethtool -K %s rx-vlan-offload off rx-vlan-stag-hw-parse off): %s; tagged frames could not be told from untagged ones",
 			pt->cfg.name, pt->cfg.name, strerror(-err));
 		return err;
+	}
+	if (pt->cfg.busy_poll_usecs) {
+		err = napi_set(pt);
+		if (err)
+			return err;
 	}
 	if (pt->vlan_strip_was)
 		log_info("%s: rx VLAN stripping off while the switch runs (the XDP program reads the tags)",
@@ -499,6 +603,13 @@ void port_destroy(struct port *pt)
 		log_info("%s: XDP program detached", pt->cfg.name);
 	}
 	pt->xdp_attached = false;
+	pt->busy_poll = false;
+	for (int i = 0; i < 2; i++)
+		if ((pt->napi_saved & (1u << i)) &&
+		    napi_knob(pt->cfg.name, i, pt->napi_was[i], NULL))
+			log_warn("%s: cannot set %s back to %d", pt->cfg.name,
+				 napi_knobs[i], pt->napi_was[i]);
+	pt->napi_saved = 0;
 	if (pt->vlan_strip_was) {
 		if (vlan_strip_set(pt->cfg.name, true, &pt->vlan_strip_was))
 			log_warn("%s: cannot turn its rx VLAN stripping back on",

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <linux/if_xdp.h>
 #include <xdp/xsk.h>
 
@@ -77,6 +78,12 @@ struct port {
 	uint8_t vlan_strip_was; /* rx VLAN stripping (C-, S-tags: bits 0, 1)
 				   this switch turned off (port_attach) */
 	bool zerocopy;
+	bool busy_poll;         /* cfg busy_poll_usecs: the worker drives the
+				   NAPI of a queue whose rx ring is empty
+				   (port_rx_peek) */
+	int napi_was[2];        /* napi_defer_hard_irqs, gro_flush_timeout
+				   before port_attach set them, */
+	uint8_t napi_saved;     /* bit i: napi_was[i] is to be put back */
 	uint32_t n_queues;      /* sockets in q[], in queue order */
 	/* The tx queue (index into q[]) of VM i's frames: one of its pool's
 	 * queues if the port has any (port_vm_txq), looked up, not divided,
@@ -164,6 +171,12 @@ static inline uint32_t port_rx_peek(struct port *pt, struct pool *p,
 {
 	uint32_t n = xsk_ring_cons__peek(&pt->q[q].rx, max, idx);
 
+	/* Preferred busy polling: nothing received, so run the queue's NAPI
+	 * from here (one poll of up to the socket's budget, MSG_DONTWAIT),
+	 * its interrupts held off meanwhile (napi_defer_hard_irqs); what it
+	 * receives is on the ring at the next pass. */
+	if (!n && __builtin_expect(pt->busy_poll, 0))
+		recvfrom(pt->q[q].fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	pool_count_move(p, POOL_OWN_FILL, POOL_OWN_SWITCH, n);
 	return n;
 }

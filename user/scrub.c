@@ -34,9 +34,14 @@ void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 	uint32_t d = s->dirty[frame], dlo = d & 0xffff, dhi = d >> 16, n = 0;
 
 	/* The ranges are kept under "off" too (one compare per reuse, like
-	 * the other modes); only the zeroing is skipped. glibc's memset
-	 * uses the widest stores the CPU has. */
-	if (d && s->mode != CFG_SCRUB_OFF) {
+	 * the other modes), as unions, since nothing is zeroed: scrub_all
+	 * zeroes them at exit. */
+	if (s->mode == CFG_SCRUB_OFF) {
+		scrub_note(s, frame, lo, hi);
+		return;
+	}
+	/* glibc's memset uses the widest stores the CPU has. */
+	if (d) {
 		if (dlo < lo) {
 			uint32_t end = dhi < lo ? dhi : lo;
 
@@ -59,6 +64,14 @@ void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 
 void scrub_all(struct scrub *s)
 {
-	for (uint32_t i = 0; i < s->n_frames; i++)
-		scrub_frame(s, i);
+	for (uint32_t i = 0; i < s->n_frames; i++) {
+		uint32_t d = s->dirty[i], lo = d & 0xffff, hi = d >> 16;
+
+		if (!d)
+			continue;
+		s->dirty[i] = 0;
+		memset(s->base + ((uint64_t)i << s->shift) + lo, 0, hi - lo);
+		s->frames++;
+		s->bytes += hi - lo;
+	}
 }

@@ -12,10 +12,16 @@
  * a long one zeroes the difference. A frame lent to a guest, who may send
  * any part of it, is zeroed whole (scrub_frame).
  *
+ * Every guest of a pool maps the whole pool, so within a pool zeroing
+ * hides nothing a guest could not read anyway: the default is "off". What
+ * must not cross is data between trust domains: across pools only a
+ * packet's bytes are copied, and at exit every dirty byte is zeroed
+ * whatever the policy (scrub_all), for whoever maps the file next.
+ *
  * Invariants: a frame's range covers every byte written since it was last
  * zeroed, whoever wrote it (scrub_note for the switch's writes,
  * scrub_from_guest for a guest's under "full"); ranges are kept under
- * "off" too, only the zeroing is skipped. Owned by the pool (struct
+ * "off" too, only the zeroing on reuse is skipped. Owned by the pool (struct
  * pool's scrub), written only through these calls; frames are at most
  * 4096 bytes, so a range fits lo | hi << 16.
  */
@@ -62,8 +68,8 @@ static inline void scrub_note(struct scrub *s, uint32_t frame, uint32_t lo,
 	s->dirty[frame] = SCRUB_RANGE(lo, hi);
 }
 
-/* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi (unless the
- * mode is "off"), and marks [lo, hi) as its only data. */
+/* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi, and marks
+ * [lo, hi) as its only data; under "off", adds [lo, hi) to its data. */
 void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 		      uint32_t hi);
 
@@ -87,11 +93,10 @@ static inline void scrub_frame(struct scrub *s, uint32_t frame)
 {
 	uint32_t d = s->dirty[frame], lo = d & 0xffff, hi = d >> 16;
 
-	if (!d)
+	/* Under "off" the range stays, for scrub_all. */
+	if (!d || s->mode == CFG_SCRUB_OFF)
 		return;
 	s->dirty[frame] = 0;
-	if (s->mode == CFG_SCRUB_OFF)
-		return;
 	memset(s->base + ((uint64_t)frame << s->shift) + lo, 0, hi - lo);
 	s->frames++;
 	s->bytes += hi - lo;
@@ -104,8 +109,10 @@ static inline void scrub_from_guest(struct scrub *s, uint32_t frame)
 		s->dirty[frame] = SCRUB_RANGE(0, s->frame_size);
 }
 
-/* Zeroes every frame's dirty bytes, so the pool file keeps no packet (at
- * exit). */
+/* Zeroes every frame's dirty bytes whatever the policy, so the pool file
+ * keeps no packet (at exit): whoever maps the file next is another trust
+ * domain, which "off" (within a pool, zeroing hides nothing) does not
+ * cover. */
 void scrub_all(struct scrub *s);
 
 /* Zeroes the counters (their one writer, the worker, calls it). */

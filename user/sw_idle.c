@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
  * Idling: the worker's loop (sw_run) and what it does when a pass finds
- * little or nothing to do: yield, nap (max_sleep_usecs), sleep in poll()
- * on the sockets, the guests' doorbell and the mailbox; and doorbell
+ * little or nothing to do: poll on (each empty pass a yield, or a nap with
+ * max_sleep_usecs), or block in poll() on the sockets, the guests'
+ * doorbell and the mailbox; when it blocks (idle: "adaptive", the window
+ * sw_poll_adapt keeps, or "poll", 256 empty passes); and doorbell
  * moderation, which decides when a sleeping guest is rung.
  *
  * Owns: the time accounting (busy, idle, asleep), the nap length, the
- * list of held doorbells (held, n_held). Invariants: the worker asks the
- * guests for a wake-up (I) before the pass that looks at every ring, so a
- * frame posted after that pass rings the doorbell (ring.h, I..L); no
- * doorbell held back by moderation waits through a nap or a sleep
- * (sw_ring_held(sw, true) first).
+ * polling window, the list of held doorbells (held, n_held). Invariants:
+ * the worker asks the guests for a wake-up (I) before the pass that looks
+ * at every ring, so a frame posted after that pass rings the doorbell
+ * (ring.h, I..L); no
+ * doorbell held back by moderation waits through a nap (sw_ring_held(sw,
+ * true) first) or past its time in a sleep (the sleep ends by then).
  */
 #include <errno.h>
 #include <sched.h>
@@ -23,10 +26,15 @@
 #include "log.h"
 #include "sw_internal.h"
 
-/* Empty passes before the worker sleeps, and how long it sleeps: briefly
- * while some guest must be polled, longer when every guest rings. */
+/* Empty passes before the worker sleeps under idle = "poll", and how long
+ * it sleeps: briefly while some guest must be polled (under "adaptive"
+ * twice as long after each sleep that ended with nothing to do, up to
+ * SW_POLL_SLEEP_MAX_MS: such a guest's first frame after a quiet spell
+ * waits up to that, and an idle worker wakes 60 times a second, not
+ * 1000), longer when every guest rings. */
 #define SW_SPIN_PASSES 256
 #define SW_POLL_SLEEP_MS 1
+#define SW_POLL_SLEEP_MAX_MS 16
 #define SW_DOORBELL_SLEEP_MS 100
 
 /*
@@ -98,9 +106,11 @@ void sw_ring_held(struct sw *sw, bool all)
 	sw->n_held = n;
 }
 
-/* How long the worker may sleep: long only if nothing needs polling. */
-static int sleep_ms(struct sw *sw)
+/* How long the worker may sleep: long only if nothing needs polling
+ * (*armed: then every guest is asked to ring). */
+static int sleep_ms(struct sw *sw, bool *armed)
 {
+	*armed = false;
 	/* Transmitted frames still to complete (zero-copy drivers complete
 	 * later, and their completions raise no poll event). */
 	for (int k = 0; k < sw->n_pools; k++)
@@ -108,15 +118,29 @@ static int sleep_ms(struct sw *sw)
 			return SW_POLL_SLEEP_MS;
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active && !vmport_can_sleep(&sw->vms[i]))
-			return SW_POLL_SLEEP_MS;
+			return (int)sw->poll_sleep_ms;
+	*armed = true;
 	return SW_DOORBELL_SLEEP_MS;
 }
 
+/* A guest is asked to ring when it sends, and when it gives frames back
+ * only while the switch needs them soon: the pool has less than a quarter
+ * free, or the VM holds half its quota (its next deliveries would hit it).
+ * Otherwise frames given back wait for the pass after the next wake-up,
+ * which looks at every VM: a guest woken for each frame it receives would
+ * else wake the switch again for each frame it gives back. */
 static void want_wakeups(struct sw *sw, bool on)
 {
-	for (int i = 0; i < sw->n_vms; i++)
-		if (sw->vms[i].attached)
-			vmport_want_wakeup(&sw->vms[i], on);
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+		/* Low: below the reserve the fill rings leave (a quarter). */
+		bool low = v->pool->n_free < v->pool->fill_reserve;
+
+		if (v->attached)
+			vmport_want_wakeup(v, on,
+					   low || 2 * vmport_held(v, v->pool) >=
+							  v->quota);
+	}
 }
 
 static void drain_eventfd(int fd)
@@ -127,11 +151,45 @@ static void drain_eventfd(int fd)
 		log_warn("worker: eventfd: %s", strerror(errno));
 }
 
+/* Ticks until the first held doorbell's time comes (0: now). */
+static uint64_t held_due(struct sw *sw)
+{
+	uint64_t due = UINT64_MAX;
+
+	for (uint32_t i = 0; i < sw->n_held; i++) {
+		const struct vmport *v = &sw->vms[sw->held[i]];
+		uint64_t since = sw->now - v->sw.bell_at;
+
+		if (!v->sw.bell_held || !v->active || !v->attached)
+			continue;
+		if (since >= v->sw.bell_gap)
+			return 0;
+		if (v->sw.bell_gap - since < due)
+			due = v->sw.bell_gap - since;
+	}
+	return due;
+}
+
+/* The worker's timer slack: 1 us, not the default 50, for naps and for
+ * sleeps that end when a held doorbell's time comes (a few microseconds
+ * away). */
+static void slack_set(struct sw *sw)
+{
+	if (sw->slack_set)
+		return;
+	if (prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0))
+		log_warn("worker: cannot set its timer slack: %s",
+			 strerror(errno));
+	sw->slack_set = true;
+}
+
 static void idle_wait(struct sw *sw)
 {
 	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1) + 2];
-	int ms = sleep_ms(sw), n = 0;
-	bool armed = ms > SW_POLL_SLEEP_MS;
+	bool armed;
+	int ms = sleep_ms(sw, &armed), n = 0, r;
+	uint64_t ns = (uint64_t)ms * 1000000, due;
+	struct timespec ts;
 
 	if (armed) {
 		want_wakeups(sw, true);                  /* I */
@@ -152,11 +210,31 @@ static void idle_wait(struct sw *sw)
 	}
 	pfd[n++] = (struct pollfd){ .fd = sw->bell_fd, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = sw->mail_fd, .events = POLLIN };
-	/* No held doorbell waits through the sleep. */
-	if (sw->n_held)
-		sw_ring_held(sw, true);
-	poll(pfd, (nfds_t)n, ms);
+	/* Held doorbells wait through the sleep until their time, as a
+	 * NIC's moderated interrupt waits for rx-usecs whether or not its
+	 * driver sleeps: a worker that blocks after every pass that moved
+	 * frames would otherwise ring at every pass, and a guest woken per
+	 * frame. The sleep ends by then; the pass after it rings them. */
+	if (sw->n_held) {
+		sw_ring_held(sw, false);
+		due = held_due(sw);
+		if (due != UINT64_MAX) {
+			slack_set(sw);
+			due = ticks_ns(&sw->ticks, due);
+			if (due < ns)
+				ns = due;
+		}
+	}
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	r = ppoll(pfd, (nfds_t)n, &ts, NULL);
 	sw->sleeps++;
+	/* Woken by the clock alone, to poll a guest: the next sleep is
+	 * longer (back to SW_POLL_SLEEP_MS at the next frame, sw_run). */
+	if (!r && ns == (uint64_t)ms * 1000000 && ms == (int)sw->poll_sleep_ms &&
+	    sw->idle_mode == CFG_IDLE_ADAPTIVE &&
+	    sw->poll_sleep_ms < SW_POLL_SLEEP_MAX_MS)
+		sw->poll_sleep_ms *= 2;
 	if (pfd[n - 2].revents) {
 		drain_eventfd(sw->bell_fd);
 		sw->bells++;
@@ -187,13 +265,7 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 		sw->nap_us = 0;
 		return;
 	}
-	/* Naps of a few microseconds, not the default 50 us of slack. */
-	if (!sw->slack_set) {
-		if (prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0))
-			log_warn("worker: cannot set its timer slack: %s",
-				 strerror(errno));
-		sw->slack_set = true;
-	}
+	slack_set(sw); /* naps of a few microseconds */
 	if (sw->nap_us < max)
 		sw->nap_us++;
 	else
@@ -218,6 +290,47 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 	sw->sleep_ticks += sw->now - t;
 }
 
+/*
+ * idle = "adaptive": after its last frame the worker polls for poll_win,
+ * then blocks. Polling pays while the next frame comes sooner than a block
+ * and its wake-up would cost; poll_usecs is that cost. After each idle
+ * spell (from the end of the last pass that moved frames to the start of
+ * the next), as the kernel's haltpoll governor adapts its polling time: a
+ * spell that polling up to poll_usecs would have covered, but the window
+ * did not (the worker blocked and was woken), doubles the window (from a
+ * quarter of poll_usecs); a longer one, in which polling would have burned
+ * the CPU for nothing, halves it, to 0 below a quarter. So frames closer
+ * together than poll_usecs keep the worker polling, and sparser ones have
+ * it block after each pass that moved some: a wake-up a burst, no CPU
+ * between them.
+ */
+void sw_poll_adapt(struct sw *sw, uint64_t spell)
+{
+	uint64_t w = sw->poll_win, max = sw->poll_max, start = max / 4;
+
+	if (spell <= max) {
+		if (spell > w) {
+			w = w * 2 < start ? start : w * 2;
+			sw->poll_win = w > max ? max : w;
+		}
+	} else {
+		w /= 2;
+		sw->poll_win = w < start ? 0 : w;
+	}
+}
+
+/* idle and poll_usecs, at start or from the mailbox (flipswitchctl set). */
+void sw_idle_set(struct sw *sw, enum cfg_idle mode, uint32_t usecs)
+{
+	/* Relaxed: sw_snapshot's loads are their one other reader. */
+	__atomic_store_n(&sw->idle_mode, (uint32_t)mode, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw->poll_usecs, usecs, __ATOMIC_RELAXED);
+	sw->poll_max = ticks_of_us(&sw->ticks, usecs);
+	if (sw->poll_win > sw->poll_max)
+		sw->poll_win = sw->poll_max;
+	sw->poll_sleep_ms = SW_POLL_SLEEP_MS;
+}
+
 /* One clock read a pass, into sw->now (and one after a nap): the pass's
  * time, from the end of the one before, goes to busy or idle by whether it
  * moved frames (an empty pass's yield, and whatever ran meanwhile, to
@@ -228,8 +341,10 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 	unsigned int idle = 0;
 	uint32_t n, naps;
 	uint64_t t;
+	bool spin;
 
 	sw->now = ticks_now(&sw->ticks);
+	sw->last_busy = sw->now;
 	while (!*stop && !sw->pool_lost) {
 		if (*report) {
 			*report = 0;
@@ -242,23 +357,32 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 			sw->now = ticks_now(&sw->ticks);
 			sw->busy_ticks += sw->now - t;
 			sw->busy_passes++;
+			if (idle && sw->idle_mode == CFG_IDLE_ADAPTIVE)
+				sw_poll_adapt(sw, t - sw->last_busy);
+			sw->last_busy = sw->now;
+			sw->poll_sleep_ms = SW_POLL_SLEEP_MS;
 			idle = 0;
 			if (naps)
 				sw_nap(sw, n, naps);
 			continue;
 		}
-		/* An empty pass lets whatever else wants this CPU run first:
-		 * a guest sharing it, which a spinning worker would keep
-		 * waiting for the rest of its time slice. Alone on its CPU,
-		 * the worker pays a system call an empty pass. */
-		if (!naps)
+		/* Poll on, or block: see sw_poll_adapt. */
+		idle++;
+		spin = sw->idle_mode == CFG_IDLE_POLL ? idle < SW_SPIN_PASSES :
+			t - sw->last_busy < sw->poll_win;
+		/* An empty pass while polling lets whatever else wants this
+		 * CPU run first: a guest sharing it, which a spinning worker
+		 * would keep waiting for the rest of its time slice. Alone on
+		 * its CPU, the worker pays a system call an empty pass. */
+		if (spin && !naps)
 			sched_yield();
 		sw->now = ticks_now(&sw->ticks);
 		sw->idle_ticks += sw->now - t;
-		if (naps)
-			sw_nap(sw, 0, naps);
-		if (++idle < SW_SPIN_PASSES)
+		if (spin) {
+			if (naps)
+				sw_nap(sw, 0, naps);
 			continue;
+		}
 		idle_wait(sw);
 		t = sw->now;
 		sw->now = ticks_now(&sw->ticks);

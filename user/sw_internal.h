@@ -58,6 +58,11 @@ static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
  * (max = max_sleep_usecs > 0): a nap, or none at half a batch. */
 void sw_nap(struct sw *sw, uint32_t moved, uint32_t max);
 
+/* sw_idle.c: the polling window ("adaptive") after an idle spell of
+ * `spell` ticks, and the idle settings (worker, or before it runs). */
+void sw_poll_adapt(struct sw *sw, uint64_t spell);
+void sw_idle_set(struct sw *sw, enum cfg_idle mode, uint32_t usecs);
+
 /* sw_mail.c: the worker's side of the mailbox. */
 void sw_mail_take(struct sw *sw);
 

@@ -173,6 +173,10 @@ void sw_mail_take(struct sw *sw)
 				 __ATOMIC_RELAXED);
 		m->result = 0;
 		break;
+	case SW_MAIL_SET_IDLE:
+		sw_idle_set(sw, (enum cfg_idle)m->arg, (uint32_t)m->arg2);
+		m->result = 0;
+		break;
 	case SW_MAIL_CAPTURE:
 		sw->cap.nic = m->arg;
 		sw->cap.vm = m->arg2;

@@ -102,6 +102,8 @@ void sw_snapshot(const struct sw *sw, struct sw_snap *s)
 	s->guest_timeout = sw->cfg->guest_timeout;
 	s->doorbell_usecs = sw->cfg->doorbell_usecs;
 	s->max_sleep_usecs = RD(sw->max_nap_us);
+	s->idle = (enum cfg_idle)RD(sw->idle_mode);
+	s->poll_usecs = RD(sw->poll_usecs);
 	s->bell_fd = sw->bell_fd;
 
 	strcpy(s->pool_path, sw->pool.path);
@@ -142,6 +144,7 @@ void sw_snapshot(const struct sw *sw, struct sw_snap *s)
 	s->busy_ns = ticks_ns(&sw->ticks, RD(sw->busy_ticks));
 	s->idle_ns = ticks_ns(&sw->ticks, RD(sw->idle_ticks));
 	s->sleep_ns = ticks_ns(&sw->ticks, RD(sw->sleep_ticks));
+	s->poll_window_ns = ticks_ns(&sw->ticks, RD(sw->poll_win));
 
 	s->n_nics = sw->n_ports;
 	for (int i = 0; i < sw->n_ports; i++)

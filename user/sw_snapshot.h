@@ -83,6 +83,8 @@ struct sw_snap {
 	bool handoff_copy;
 	uint32_t guest_timeout, doorbell_usecs;
 	uint32_t max_sleep_usecs; /* as set now */
+	enum cfg_idle idle;    /* as set now */
+	uint32_t poll_usecs;   /* as set now */
 	int bell_fd;           /* the eventfd every guest rings */
 
 	/* The first pool (the only one, or "default" with the single pool
@@ -100,6 +102,7 @@ struct sw_snap {
 	uint64_t drops[SW_DROP_NR];
 	uint64_t copies, handoff_copies, vm2vm, sleeps, bells, naps;
 	uint64_t packets_in, busy_passes, busy_ns, idle_ns, sleep_ns;
+	uint64_t poll_window_ns; /* "adaptive": the polling window now */
 
 	int n_nics;
 	struct sw_snap_nic nic[CFG_MAX_IFACES];

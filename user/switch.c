@@ -46,6 +46,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->max_nap_us = cfg->max_sleep_usecs;
 	ticks_init(&sw->ticks);
 	sw->ctrl_gap = ticks_of_us(&sw->ticks, SW_CTRL_GAP_US);
+	sw_idle_set(sw, cfg->idle, cfg->poll_usecs);
 	sw_set_slow(sw);
 	if (sw->handoff_copy)
 		log_info("handoff: copy (each frame copied to the VM: the benchmark's baseline, not zero-copy)");

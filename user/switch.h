@@ -15,11 +15,12 @@
  * were given some, and SW_SWEEP_VMS of the others in turn: an idle VM costs
  * a pass nothing most of the time, and is seen within n_vms / SW_SWEEP_VMS
  * passes. The pass before the worker sleeps visits every VM.
- * When a pass finds nothing to do for a while, the worker sleeps in poll()
+ * When a pass finds nothing to do (at once, or after polling a while:
+ * cfg idle, poll_usecs; sw_idle.c), the worker sleeps in poll()
  * on the sockets, the guests' doorbell and the mailbox. If every attached
  * guest rings when asked (ring.h, I..L) it sleeps up to 100 ms (heartbeats
  * and timers), after asking each for a wake-up; a guest that cannot ring is
- * polled every millisecond. So an idle switch uses no CPU to speak of, and
+ * polled every 1 to 16 ms. So an idle switch uses no CPU to speak of, and
  * a busy one makes no syscall per packet.
  */
 #ifndef FS_SWITCH_H
@@ -94,6 +95,7 @@ enum sw_mail_op {
 	SW_MAIL_DOORBELL,    /* slot arg's guest is (arg2 1) or is not (0)
 				on its doorbell: ring it or not */
 	SW_MAIL_SET_SLEEP,   /* max_sleep_usecs = arg */
+	SW_MAIL_SET_IDLE,    /* idle = arg (enum cfg_idle), poll_usecs = arg2 */
 };
 
 struct sw_mail {
@@ -193,6 +195,18 @@ struct sw {
 				run time through the mailbox (flipswitchctl
 				set, SW_MAIL_SET_SLEEP); loaded once a pass */
 	uint32_t nap_us;     /* the next nap under light load (sw_run) */
+	uint32_t idle_mode;  /* enum cfg_idle, and */
+	uint32_t poll_usecs; /* poll_usecs: from the config, changed at run
+				time through the mailbox (SW_MAIL_SET_IDLE);
+				relaxed stores, sw_snapshot reads them */
+	uint64_t poll_max;   /* poll_usecs in ticks */
+	uint64_t poll_win;   /* "adaptive": how long the worker polls after
+				its last frame before it blocks, in ticks,
+				0 .. poll_max (sw_poll_adapt) */
+	uint64_t last_busy;  /* ticks at the end of the last pass that moved
+				frames */
+	uint32_t poll_sleep_ms; /* the next sleep while a guest must be
+				   polled: doubles while idle ("adaptive") */
 	bool slack_set;      /* the worker's timer slack is 1 us (naps) */
 	uint64_t naps;       /* naps taken (max_sleep_usecs) */
 	uint64_t sleeps;     /* times the worker slept in poll() */

@@ -385,13 +385,14 @@ static inline bool vmport_can_sleep(const struct vmport *v)
 }
 
 /* The switch is about to sleep (I), or woke up: asks the guest to ring
- * when it posts tx or free entries, or stops asking. */
-static inline void vmport_want_wakeup(struct vmport *v, bool on)
+ * when it posts tx entries, and free entries too if free, or stops
+ * asking. */
+static inline void vmport_want_wakeup(struct vmport *v, bool on, bool free)
 {
 	uint32_t f = on ? FS_RING_NEED_WAKEUP : 0;
 
 	__atomic_store_n(v->tx.flags, f, __ATOMIC_RELAXED);
-	__atomic_store_n(v->free.flags, f, __ATOMIC_RELAXED);
+	__atomic_store_n(v->free.flags, free ? f : 0, __ATOMIC_RELAXED);
 }
 
 /* Reads up to max descriptors from the tx ring, validates them, and moves

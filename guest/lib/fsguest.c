@@ -242,15 +242,21 @@ static void ring_switch(struct fsg *g)
 		g->rings++;
 }
 
-/* After publishing tx or free entries (B): ring if the switch sleeps. */
-static void kick(struct fsg *g)
+/* After publishing tx and/or free entries (B): ring if the switch sleeps
+ * waiting on a ring that got some (it may wait on tx alone: frames given
+ * back can wait for its next wake-up). */
+static void kick(struct fsg *g, int tx, int free)
 {
+	uint32_t f = 0;
+
 	if (g->ring_fd < 0)
 		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* K, pairs with J */
-	if ((__atomic_load_n(g->tx.flags, __ATOMIC_RELAXED) |
-	     __atomic_load_n(g->free.flags, __ATOMIC_RELAXED)) &
-	    FS_RING_NEED_WAKEUP) /* L */
+	if (tx)
+		f |= __atomic_load_n(g->tx.flags, __ATOMIC_RELAXED);
+	if (free)
+		f |= __atomic_load_n(g->free.flags, __ATOMIC_RELAXED);
+	if (f & FS_RING_NEED_WAKEUP) /* L */
 		ring_switch(g);
 }
 
@@ -460,7 +466,7 @@ int fsg_tx(struct fsg *g, uint64_t addr, uint32_t len)
 
 void fsg_flush(struct fsg *g)
 {
-	int any = g->free_unsubmitted || g->tx_unsubmitted;
+	int free = g->free_unsubmitted != 0, tx = g->tx_unsubmitted != 0;
 
 	if (g->free_unsubmitted) {
 		fs_prod_submit(&g->free);
@@ -470,6 +476,6 @@ void fsg_flush(struct fsg *g)
 		fs_prod_submit(&g->tx);
 		g->tx_unsubmitted = 0;
 	}
-	if (any)
-		kick(g);
+	if (free || tx)
+		kick(g, tx, free);
 }

@@ -68,9 +68,10 @@
  *
  *   J and K together make sure either the consumer sees the new entries or
  *   the producer sees the flag. The guest waits on rx and alloc, the switch
- *   on tx and free. The switch sets switch_doorbell while it can ring the
- *   guest; a guest that can ring the switch says so with FS_GUEST_RINGS in
- *   guest_flags before it attaches (E). Only then does the switch sleep
+ *   on tx, and on free only while it needs frames back soon; a producer
+ *   rings for a ring whose own flag is set. The switch sets switch_doorbell
+ *   while it can ring the guest; a guest that can ring the switch says so
+ *   with FS_GUEST_RINGS in guest_flags before it attaches (E). Only then does the switch sleep
  *   for long on that guest's account; a guest that cannot ring is polled.
  *
  * Uplink MTU (ABI 1.2): the switch keeps uplink_mtu at the MTU of the

@@ -70,11 +70,11 @@ static const struct err_case err_cases[] = {
 	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
 	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, pools, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, handoff, control, control_group, metrics)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, pools, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, idle, poll_usecs, handoff, control, control_group, metrics)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
-	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, pools)" },
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, busy_poll_usecs, pools)" },
 	{ "publish_fdb a number", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = 1; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb must be true, false or the name of another port of its bridge, not an integer" },
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
@@ -184,6 +184,8 @@ static const struct err_case err_cases[] = {
 	  "interface \"lo\": queues 65 is out of range (0 .. 64)" },
 	{ "interface ring_size 1000", POOL "interfaces = ( { name = \"lo\"; ring_size = 1000; } );\n", 2,
 	  "interface \"lo\": ring_size 1000 is not a power of two from 64 to 16384" },
+	{ "busy_poll_usecs 10001", POOL "interfaces = ( { name = \"lo\"; busy_poll_usecs = 10001; } );\n", 2,
+	  "interface \"lo\": busy_poll_usecs 10001 is out of range (0 .. 10000)" },
 	{ "interface ring_size 32768", POOL "interfaces = ( { name = \"lo\"; ring_size = 32768; } );\n", 2,
 	  "ring_size 32768 is not a power of two from 64 to 16384" },
 	{ "interfaces absent", POOL, 0, "interfaces is missing (add interfaces = " },
@@ -295,6 +297,7 @@ static const struct err_case err_cases[] = {
 	BIG(T_POOL, "frame_size", 1, "pool: frame_size ", " is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)"),
 	BIG(T_IFACE, "queues", 2, "interface \"lo\": queues ", " is out of range (0 .. 64)"),
 	BIG(T_IFACE, "ring_size", 2, "interface \"lo\": ring_size ", " is not a power of two from 64 to 16384"),
+	BIG(T_IFACE, "busy_poll_usecs", 2, "interface \"lo\": busy_poll_usecs ", " is out of range (0 .. 10000)"),
 	BIG(T_VM, "vlan", 3, "vm \"web1\": vlan ", " is out of range (0 .. 4094)"),
 	BIG(T_VM, "quota", 3, "vm \"web1\": quota ", " is out of range (1 .. 16384, the pool's frames)"),
 	BIG(T_VM, "ring_size", 3, "vm \"web1\": ring_size ", " is not a power of two from 64 to 32768"),
@@ -305,6 +308,7 @@ static const struct err_case err_cases[] = {
 	BIG(T_TOP, "guest_timeout", 3, "guest_timeout ", " is out of range (0 .. 600000)"),
 	BIG(T_TOP, "doorbell_usecs", 3, "doorbell_usecs ", " is out of range (0 .. 100000)"),
 	BIG(T_TOP, "max_sleep_usecs", 3, "max_sleep_usecs ", " is out of range (0 .. 10000)"),
+	BIG(T_TOP, "poll_usecs", 3, "poll_usecs ", " is out of range (0 .. 1000)"),
 	{ "doorbell_peer not a user", ONE_VM(" doorbell_peer = \"no-such-user-fs\";"), 3,
 	  "vm \"web1\": doorbell_peer \"no-such-user-fs\" is not a user of this machine" },
 	/* Below 2^32 it wraps to a value in range: caught all the same. */
@@ -319,6 +323,10 @@ static const struct err_case err_cases[] = {
 #undef T_IFACE
 #undef T_VM
 #undef T_TOP
+	{ "idle spin", POOL LO "idle = \"spin\";\n", 3,
+	  "idle \"spin\" is not one of \"adaptive\", \"poll\"" },
+	{ "poll_usecs 1001", POOL LO "poll_usecs = 1001;\n", 3,
+	  "poll_usecs 1001 is out of range (0 .. 1000)" },
 };
 
 /* Writes text to a new temp file; its name goes to path. */
@@ -370,7 +378,7 @@ static void test_full(void **state)
 	static const char text[] =
 		"pool = { path = \"/dev/shm/p\"; frames = 8192; frame_size = 4096; scrub = \"full\"; };\n"
 		"interfaces = ( { name = \"lo\"; xdp_mode = \"generic\"; zerocopy = \"off\";\n"
-		"                 queues = 2; ring_size = 512; } );\n"
+		"                 queues = 2; ring_size = 512; busy_poll_usecs = 50; } );\n"
 		"vms = (\n"
 		"  { name = \"web-1.a_b\"; mac = \"52:54:00:AB:cd:0F\"; vlan = 4094;\n"
 		"    rings = \"/dev/shm/r1\"; quota = 1000; ring_size = 4096; uplink = \"lo\"; },\n"
@@ -379,6 +387,8 @@ static void test_full(void **state)
 		"batch = 32;\n"
 		"doorbell_usecs = 0;\n"
 		"max_sleep_usecs = 50;\n"
+		"idle = \"poll\";\n"
+		"poll_usecs = 0;\n"
 		"control = \"/tmp/fs.sock\";\n";
 	static const uint8_t mac1[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0x0f };
 	static const uint8_t mac2[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0x02 };
@@ -403,6 +413,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_OFF);
 	assert_int_equal(cfg->ifaces[0].queues, 2);
 	assert_int_equal(cfg->ifaces[0].ring_size, 512);
+	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 50);
 	assert_int_equal(cfg->ifaces[0].line, 2);
 
 	assert_int_equal(cfg->n_vms, 2);
@@ -426,6 +437,8 @@ static void test_full(void **state)
 	assert_int_equal(cfg->batch, 32);
 	assert_int_equal(cfg->doorbell_usecs, 0);
 	assert_int_equal(cfg->max_sleep_usecs, 50);
+	assert_int_equal(cfg->idle, CFG_IDLE_POLL);
+	assert_int_equal(cfg->poll_usecs, 0);
 	assert_string_equal(cfg->control, "/tmp/fs.sock");
 	free(cfg);
 }
@@ -442,16 +455,19 @@ static void test_defaults(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(cfg->pool.frames, 16384);
 	assert_int_equal(cfg->pool.frame_size, 2048);
-	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_USED);
+	assert_int_equal(cfg->pool.scrub, CFG_SCRUB_OFF);
 	assert_int_equal(cfg->n_ifaces, 1);
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
 	assert_int_equal(cfg->ifaces[0].queues, 0);
+	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 0);
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
 	assert_int_equal(cfg->n_vms, 0);
 	assert_int_equal(cfg->batch, 64);
 	assert_int_equal(cfg->doorbell_usecs, 20);
 	assert_int_equal(cfg->max_sleep_usecs, 0);
+	assert_int_equal(cfg->idle, CFG_IDLE_ADAPTIVE);
+	assert_int_equal(cfg->poll_usecs, 20);
 	assert_int_equal(cfg->handoff_copy, 0);
 	assert_string_equal(cfg->control, "/run/flipswitch/flipswitch.sock");
 
@@ -790,6 +806,16 @@ static void test_parse_mac(void **state)
 	}
 }
 
+static void test_idle_names(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg_idle_name(CFG_IDLE_ADAPTIVE), "adaptive");
+	assert_string_equal(cfg_idle_name(CFG_IDLE_POLL), "poll");
+	assert_int_equal(cfg_idle_parse("adaptive"), CFG_IDLE_ADAPTIVE);
+	assert_int_equal(cfg_idle_parse("poll"), CFG_IDLE_POLL);
+	assert_int_equal(cfg_idle_parse("Poll"), -EINVAL);
+}
+
 static void test_scrub_name(void **state)
 {
 	assert_string_equal(cfg_scrub_name(CFG_SCRUB_OFF), "off");
@@ -814,6 +840,7 @@ int main(void)
 		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_parse_mac),
 		cmocka_unit_test(test_scrub_name),
+		cmocka_unit_test(test_idle_names),
 	};
 	enum { N_FIXED = sizeof(fixed) / sizeof(fixed[0]) };
 	struct CMUnitTest tests[N_FIXED + N_ERR];

@@ -244,6 +244,28 @@ static void test_set(void **state)
 	result(r);
 	json_decref(r);
 	assert_int_equal(F->sw.max_nap_us, 0);
+
+	/* idle and poll_usecs, each alone: the other stays as it was. */
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"poll_usecs\":20}}");
+	result(r);
+	json_decref(r);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"idle\":\"poll\"}}");
+	res = json_object_get(result(r), "switch");
+	assert_string_equal(json_string_value(json_object_get(res, "idle")), "poll");
+	assert_int_equal(json_integer_value(json_object_get(res, "poll_usecs")), 20);
+	json_decref(r);
+	assert_int_equal(F->sw.idle_mode, CFG_IDLE_POLL);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"poll_usecs\":7}}");
+	res = json_object_get(result(r), "switch");
+	assert_string_equal(json_string_value(json_object_get(res, "idle")), "poll");
+	assert_int_equal(json_integer_value(json_object_get(res, "poll_usecs")), 7);
+	json_decref(r);
+	assert_int_equal(F->sw.poll_usecs, 7);
+	r = ask(0, "{\"cmd\":\"set\",\"args\":{\"idle\":\"adaptive\",\"poll_usecs\":20}}");
+	result(r);
+	json_decref(r);
+	assert_int_equal(F->sw.idle_mode, CFG_IDLE_ADAPTIVE);
+	assert_int_equal(F->sw.poll_usecs, 20);
 }
 
 static void test_stats(void **state)
@@ -379,6 +401,9 @@ static const struct bad_case bad[] = {
 	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": -1}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": \"50\"}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"set\", \"args\": {\"max_sleep_usecs\": 5, \"batch\": 32}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"idle\": \"spin\"}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"idle\": 1}}", FS_CTL_E_INVALID },
+	{ "{\"cmd\": \"set\", \"args\": {\"poll_usecs\": 1001}}", FS_CTL_E_INVALID },
 	{ "{\"cmd\": \"reboot\"}", FS_CTL_E_UNKNOWN },
 	/* Quoted in the message cut to 64 bytes, inside a character: the
 	 * reply had no error. */

@@ -154,8 +154,9 @@ static const char *const bads[] = {
 	"vm add web3 --mac 52:54:00:00:00:03 --rings /r --vlan 4095",
 	"vm add web3 --mac 52:54:00:00:00:03 --rings /r --quota -1",
 	"vm add web3 --mac 52:54:00:00:00:03 --rings /r --ring-size 65536",
-	"set",
+	"set",					/* no setting */
 	"set --max-sleep-usecs 10001",
+	"set --poll-usecs 1001",
 	"watch --interval 0.01",
 	"watch --count",
 	"capture web1",				/* no -w */

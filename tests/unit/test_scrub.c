@@ -4,8 +4,8 @@
  * the modes off/used/full byte by byte (ranges noted, merged, a guest's
  * frame under "full", reuse zeroing only what the new packet leaves, a
  * frame lent zeroed whole), the frames either side untouched, nothing
- * zeroed until a frame is used again, the counters, scrub_all and
- * scrub_clear_counters.
+ * zeroed until a frame is used again, the counters, scrub_all (under
+ * "off" too) and scrub_clear_counters.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -111,8 +111,14 @@ static void test_scrub_modes(void **state)
 			scrub_reuse(&x.s, f, sc->lo, sc->hi);
 		assert_int_equal(x.s.frames, sc->bytes ? 1 : 0);
 		assert_int_equal(x.s.bytes, sc->bytes);
-		assert_int_equal(x.s.dirty[f], sc->lo == sc->hi ? 0 :
-						 SCRUB_RANGE(sc->lo, sc->hi));
+		/* Under "off" nothing is zeroed and the range only grows (the
+		 * one "off" case notes a range that covers [lo, hi)). */
+		if (sc->policy == CFG_SCRUB_OFF)
+			assert_int_equal(x.s.dirty[f],
+					 SCRUB_RANGE(sc->noted[0][0], sc->noted[0][1]));
+		else
+			assert_int_equal(x.s.dirty[f], sc->lo == sc->hi ? 0 :
+							 SCRUB_RANGE(sc->lo, sc->hi));
 		for (uint32_t b = 0; b < FSIZE; b++) {
 			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
 
@@ -170,11 +176,35 @@ static void test_scrub_counters(void **state)
 	fx_fini(&x);
 }
 
+/* Under "off" a frame used again keeps its earlier bytes, but scrub_all
+ * (at exit: the pool file's next user is another trust domain) zeroes
+ * them anyway. */
+static void test_scrub_all_off(void **state)
+{
+	struct fx x;
+
+	(void)state;
+	fx_init(&x, CFG_SCRUB_OFF);
+	scrub_note(&x.s, 1, 256, 1256);
+	scrub_reuse(&x.s, 1, 256, 356);
+	assert_int_equal(x.buf[FSIZE + 1000], 0xc3);
+	assert_int_equal(x.s.bytes, 0);
+	scrub_all(&x.s);
+	for (uint32_t b = 256; b < 1256; b++)
+		assert_int_equal(x.buf[FSIZE + b], 0);
+	assert_int_equal(x.buf[FSIZE + 255], 0xc3);
+	assert_int_equal(x.buf[FSIZE + 1256], 0xc3);
+	assert_int_equal(x.s.frames, 1);
+	assert_int_equal(x.s.bytes, 1000);
+	fx_fini(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scrub_modes),
 		cmocka_unit_test(test_scrub_counters),
+		cmocka_unit_test(test_scrub_all_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1479,10 +1479,51 @@ static void test_flood_limited(void **state)
 	rig_down(r);
 }
 
+/* idle = "adaptive": the polling window grows (from a quarter of
+ * poll_usecs, doubling) after idle spells that polling up to poll_usecs
+ * would have covered and the window did not, holds after those it did,
+ * halves (to 0 below a quarter) after longer ones; setting poll_usecs
+ * lower clamps it. Ticks stand for time here. */
+static void test_poll_window_adapts(void **state)
+{
+	static struct sw sw;
+	static const struct { uint64_t spell, win; } steps[] = {
+		{ 8000, 2500 },  /* blocked, woken soon: poll a quarter */
+		{ 8000, 5000 },
+		{ 8000, 10000 },
+		{ 9000, 10000 }, /* polling caught it: as it is */
+		{ 400, 10000 },
+		{ 20000, 5000 }, /* polled 10000 for nothing: halve */
+		{ 30000, 2500 },
+		{ 30000, 0 },    /* below a quarter: block at once */
+		{ 30000, 0 },
+		{ 10000, 2500 }, /* frames close again */
+	};
+
+	(void)state;
+	ticks_init(&sw.ticks);
+	sw.poll_max = 10000;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		sw_poll_adapt(&sw, steps[i].spell);
+		assert_int_equal(sw.poll_win, steps[i].win);
+	}
+	sw.poll_win = sw.poll_max = 10000;
+	sw_idle_set(&sw, CFG_IDLE_ADAPTIVE, 0);
+	assert_int_equal(sw.poll_max, 0);
+	assert_int_equal(sw.poll_win, 0);
+	sw_poll_adapt(&sw, 1);
+	assert_int_equal(sw.poll_win, 0); /* poll_usecs 0: never polls */
+	sw_idle_set(&sw, CFG_IDLE_POLL, 20);
+	assert_int_equal(sw.idle_mode, CFG_IDLE_POLL);
+	assert_int_equal(sw.poll_usecs, 20);
+	assert_int_equal(sw.poll_max, ticks_of_us(&sw.ticks, 20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fanout_delivered_and_reclaimed),
+		cmocka_unit_test(test_poll_window_adapts),
 		cmocka_unit_test(test_returned_frame_waits_for_turn),
 		cmocka_unit_test(test_pool_low_reclaims_next_pass),
 		cmocka_unit_test(test_half_quota_reclaims_next_pass),

@@ -365,7 +365,7 @@ static void test_doorbell_need_wakeup(void **state)
 	struct fx *f = fx_new(CFG_SCRUB_USED);
 	int bell = eventfd(0, EFD_NONBLOCK), wait = eventfd(0, EFD_NONBLOCK);
 	struct fs_desc d[4];
-	uint64_t lent[1];
+	uint64_t lent[2];
 
 	(void)state;
 	/* A guest that can ring says so when it attaches. */
@@ -411,9 +411,14 @@ static void test_doorbell_need_wakeup(void **state)
 	assert_int_equal(fsg_free(&f->g, d[0].addr), 0);
 	fsg_flush(&f->g);
 	assert_int_equal(eventfd_count(bell), 0);
-	/* ... one when it asked for tx and free. */
-	vmport_want_wakeup(&f->v, true);
+	/* ... none for frames given back when it asked for tx only... */
+	vmport_want_wakeup(&f->v, true, false);
 	assert_int_equal(fsg_free(&f->g, d[1].addr), 0);
+	fsg_flush(&f->g);
+	assert_int_equal(eventfd_count(bell), 0);
+	/* ... one when it asked for tx and free. */
+	vmport_want_wakeup(&f->v, true, true);
+	assert_int_equal(fsg_free(&f->g, d[2].addr), 0);
 	fsg_flush(&f->g);
 	assert_int_equal(eventfd_count(bell), 1);
 	lent[0] = fsg_alloc(&f->g); /* lent above */
@@ -422,8 +427,10 @@ static void test_doorbell_need_wakeup(void **state)
 	fsg_flush(&f->g);
 	assert_int_equal(eventfd_count(bell), 1);
 	assert_int_equal(f->g.rings, 2);
-	vmport_want_wakeup(&f->v, false);
-	assert_int_equal(fsg_free(&f->g, d[2].addr), 0);
+	vmport_want_wakeup(&f->v, false, true);
+	lent[1] = fsg_alloc(&f->g);
+	assert_int_not_equal(lent[1], UINT64_MAX);
+	assert_int_equal(fsg_tx(&f->g, lent[1] + 256, 60), 0);
 	fsg_flush(&f->g);
 	assert_int_equal(eventfd_count(bell), 0);
 

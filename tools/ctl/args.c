@@ -356,11 +356,18 @@ int args_parse(const struct cmd *cmds, size_t ncmds, int argc, char **argv,
 	if (a->cmd->pos_want && !a->npos)
 		return args_usage_error("%s wants %s", cmd_words(a->cmd, w),
 					a->cmd->pos_want);
-	for (o = a->cmd->opts; o && (o->name || o->short_name); o++)
+	bool any = false;
+
+	for (o = a->cmd->opts; o && (o->name || o->short_name); o++) {
 		if (o->required && !a->val[o - a->cmd->opts].set)
 			return args_usage_error("%s wants %s %s",
 						cmd_words(a->cmd, w),
 						opt_label(o, b), o->arg);
+		any |= a->val[o - a->cmd->opts].set;
+	}
+	if (a->cmd->want_opt && !any)
+		return args_usage_error("%s wants at least one option",
+					cmd_words(a->cmd, w));
 	return 0;
 }
 

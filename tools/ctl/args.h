@@ -44,6 +44,7 @@ struct cmd {
 	const struct opt *opts;	/* ends with { 0 } */
 	const char *help;	/* one line */
 	const char *notes;	/* after the options, or NULL */
+	bool want_opt;		/* at least one of its options */
 };
 
 struct optval {

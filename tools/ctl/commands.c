@@ -136,6 +136,8 @@ static void print_settings(json_t *sw)
 	out_ju64(sw, "guest_timeout", "guest_timeout    %" PRIu64 " ms\n");
 	out_ju64(sw, "doorbell_usecs", "doorbell_usecs   %" PRIu64 " us\n");
 	out_ju64(sw, "max_sleep_usecs", "max_sleep_usecs  %" PRIu64 " us\n");
+	out_jstr(sw, "idle", "idle             %s\n");
+	out_ju64(sw, "poll_usecs", "poll_usecs       %" PRIu64 " us\n");
 	out_close_object();
 }
 
@@ -404,6 +406,7 @@ static int cmd_stats(struct ctx *x, const struct args *a)
 	out_ju64(sw, "sleeps", ", slept %" PRIu64);
 	out_ju64(sw, "doorbell_wakeups", " (%" PRIu64 " woken by a doorbell)");
 	out_ju64(sw, "naps", ", napped %" PRIu64);
+	out_ju64(sw, "poll_window_ns", ", polling window %" PRIu64 " ns");
 	out_ju64(sw, "scrubbed_frames", ", scrubbed %" PRIu64 " frames");
 	out_ju64(sw, "scrubbed_bytes", " (%" PRIu64 " bytes)\n");
 	print_worker(sw);
@@ -647,10 +650,18 @@ static const struct opt vm_add_opts[] = {
 };
 
 static const struct opt set_opts[] = {
-	{ "max-sleep-usecs", 0, OPT_U64, "US", 10000, .required = true,
+	{ "max-sleep-usecs", 0, OPT_U64, "US", 10000,
 	  .help = "the worker's longest nap under light load,\n"
 		  "0 to 10000 (0: it polls while traffic flows);\n"
 		  "see max_sleep_usecs in flipswitch.conf(5)" },
+	{ "idle", 0, OPT_STR, "adaptive|poll",
+	  .help = "what the worker does when a pass finds nothing:\n"
+		  "adaptive: polls while frames come closer than\n"
+		  "poll_usecs, else blocks; poll: polls 256 passes;\n"
+		  "see idle in flipswitch.conf(5)" },
+	{ "poll-usecs", 0, OPT_U64, "US", 1000,
+	  .help = "adaptive's longest polling after a frame,\n"
+		  "0 to 1000 (0: block at once)" },
 	{ 0 }
 };
 
@@ -667,28 +678,28 @@ const struct cmd cli_cmds[] = {
 	  .help = "Show the interfaces, the frame pool and the VMs." },
 	{ "stats", NULL, cmd_stats, "[PORT]", NULL, 1, stats_opts,
 	  "Show the counters of every port, or of PORT, and of the switch.",
-	  "Text lists only the drop reasons that are not zero; -j lists all.\n" },
+	  "Text lists only the drop reasons that are not zero; -j lists all.\n", false },
 	{ "watch", NULL, cmd_watch, NULL, NULL, 0, watch_opts,
 	  "Show packets/s, bits/s and drops/s of every port, live.",
 	  "On a terminal the view is redrawn in place and q quits; otherwise\n"
-	  "one line per port is printed every interval.\n" },
+	  "one line per port is printed every interval.\n", false },
 	{ "fdb", NULL, cmd_fdb,
 	  .help = "Show the MAC table: MAC, VLAN, port, static or learned, age." },
 	{ "frames", NULL, cmd_frames,
 	  .help = "Audit the pool: frames held by each owner and their sum.",
 	  .notes = "Exits 1 if the frames do not add up.\n" },
 	{ "vm", "add", cmd_vm_add, "NAME", "the VM's name", 1, vm_add_opts,
-	  "Add a VM port without a restart (root or control group).", NULL },
+	  "Add a VM port without a restart (root or control group).", NULL, false },
 	{ "vm", "del", cmd_vm_del, "NAME", "the VM's name", 1, NULL,
-	  "Remove a VM port and take back the frames it held.", NULL },
+	  "Remove a VM port and take back the frames it held.", NULL, false },
 	{ "set", NULL, cmd_set, NULL, NULL, 0, set_opts,
 	  "Change a switch-wide setting at run time (root or control group).",
 	  "The change lasts until the daemon stops; the config file sets the\n"
-	  "value it starts with.\n" },
+	  "value it starts with.\n", .want_opt = true },
 	{ "capture", NULL, cmd_capture, "PORT", "a port", 1, capture_opts,
 	  "Capture the frames crossing PORT into a pcap file.",
 	  "Needs root or the control group. Frames the capture could not keep\n"
-	  "up with are counted as dropped; the data path never waits.\n" },
+	  "up with are counted as dropped; the data path never waits.\n", false },
 	{ "ping", NULL, cmd_ping,
 	  .help = "Check that flipswitchd answers, and print its protocol version." },
 	{ "help", NULL, cmd_help, "[COMMAND]", NULL, 2,
