@@ -25,7 +25,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest deb fuzz fuzz-build
+.PHONY: all help deps deps-test test test-unit test-integration test-qemu guest-image demo clean install bench bench-quick bench-guest deb fuzz fuzz-build soak
 
 DAEMON_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
 DAEMON_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
@@ -56,6 +56,9 @@ help:
 	@echo 'make bench-quick  the same in ~3 minutes, fewer sizes, CPU per packet at 100 k frames/s'
 	@echo 'make bench-guest  a guest on flipswitch_net next to virtio-net + tap (~5 min, TCG)'
 	@echo 'make fuzz       the libFuzzer targets (tests/fuzz/), each for FUZZ_SECS (default 60)'
+	@echo 'make soak       full rate to 8 VMs for SOAK_SECS (default 3600) while guests, VMs and'
+	@echo '                captures come and go; fails if RSS, fds or time a packet grow (root),'
+	@echo '                $(BUILD)/soak/results.json (SOAK_SAMPLE: seconds between samples, 60)'
 	@echo 'make install    install binaries, man pages, bash completion, systemd unit'
 	@echo '                (PREFIX=$(PREFIX), DESTDIR for staging)'
 	@echo 'make deb        Debian packages flipswitch and flipswitch-guest in $(BUILD)/deb/'
@@ -220,6 +223,12 @@ fuzz-build: $(FUZZ_TARGETS)
 
 fuzz: fuzz-build
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECS)
+
+# The soak (docs/performance.md): tests/soak.sh; make test runs 20 s of it.
+SOAK_SECS   ?= 3600
+SOAK_SAMPLE ?= 60
+soak: all
+	$(Q)SOAK_SECS=$(SOAK_SECS) SOAK_SAMPLE=$(SOAK_SAMPLE) tests/soak.sh
 
 test: deps-test
 	$(Q)$(MAKE) --no-print-directory all guest-image fuzz-build
