@@ -116,7 +116,7 @@ rc=$?
 DAEMON_PID=
 wait "$s2"
 check "the daemon stops with status 1, not a SIGBUS ($rc)" test "$rc" = 1
-check "it says the pool was cut short" grep -q "pool: $SHM-pool was cut short under the switch: stopping" "$DAEMON_LOG"
+check "it says the pool was cut short" grep -q "pool default: $SHM-pool was cut short under the switch: stopping" "$DAEMON_LOG"
 check "the XDP program is detached" bash -c "! ip -n $NS_SW link show $IF_SW | grep -q xdp"
 check "the pool and ring files are left" test -e "$SHM-pool" -a -e "$SHM-web2"
 sanitizer_check
