@@ -20,9 +20,10 @@ pkgs=(
 # The plot of make bench (DPDK, a peer, is installed by its case).
 [ "${1:-}" = bench ] && pkgs+=(gnuplot-nox)
 # What the tests check with: curl and promtool (prometheus) on the metrics
-# endpoint, the Debian packages' build and lintian, virt-xml-validate
-# (libvirt-clients) on flipswitch-qemu-args --libvirt.
-[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper lintian fakeroot libvirt-clients)
+# endpoint, the Debian packages' build (dh-dkms for flipswitch-dkms) and
+# lintian, virt-xml-validate (libvirt-clients) on flipswitch-qemu-args
+# --libvirt.
+[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper dh-dkms lintian fakeroot libvirt-clients)
 
 missing=()
 for p in "${pkgs[@]}"; do

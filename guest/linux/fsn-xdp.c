@@ -5,9 +5,12 @@
  *
  *   fsn-xdp IFACE drop   drop every frame that is not IPv4 or ARP
  *   fsn-xdp IFACE tx     send every such frame back, MACs swapped (XDP_TX)
+ *   fsn-xdp IFACE redirect  XDP_REDIRECT every frame, IPv4 and ARP too,
+ *                        into a cpumap (CPU 0), which hands it to the stack
  *   fsn-xdp IFACE off    detach
  *
- * IPv4 and ARP pass, so the guest stays reachable while a program is on.
+ * IPv4 and ARP pass drop and tx, so the guest stays reachable while a
+ * program is on; through redirect they reach the stack too.
  */
 #include <errno.h>
 #include <linux/bpf.h>
@@ -32,6 +35,7 @@
 #define JGT_REG(d, s, o) INSN(BPF_JMP | BPF_JGT | BPF_X, d, s, o, 0)
 #define JEQ_IMM(d, i, o) INSN(BPF_JMP | BPF_JEQ | BPF_K, d, 0, o, i)
 #define EXIT INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
+#define CALL(f) INSN(BPF_JMP | BPF_CALL, 0, 0, 0, f)
 
 /* r2 = data, r3 = data_end; frames shorter than a header, IPv4 and ARP
  * jump to the last two instructions (XDP_PASS). The ethertype is loaded
@@ -70,6 +74,40 @@ static const struct bpf_insn prog_tx[] = {
 	EXIT,
 };
 
+static int bpf(int cmd, union bpf_attr *a)
+{
+	return (int)syscall(__NR_bpf, cmd, a, sizeof(*a));
+}
+
+/* A cpumap of one entry, CPU 0 (every guest has it), queue of 192. */
+static int cpumap_create(void)
+{
+	__u32 key = 0, qsize = 192;
+	union bpf_attr a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.map_type = BPF_MAP_TYPE_CPUMAP;
+	a.key_size = sizeof(key);
+	a.value_size = sizeof(qsize);
+	a.max_entries = 1;
+	fd = bpf(BPF_MAP_CREATE, &a);
+	if (fd < 0) {
+		fprintf(stderr, "fsn-xdp: no cpumap: %s\n", strerror(errno));
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.map_fd = (__u32)fd;
+	a.key = (unsigned long)&key;
+	a.value = (unsigned long)&qsize;
+	if (bpf(BPF_MAP_UPDATE_ELEM, &a)) {
+		fprintf(stderr, "fsn-xdp: cpumap entry 0: %s\n", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static int prog_load(const struct bpf_insn *insns, unsigned int n)
 {
 	static char log[65536];
@@ -84,7 +122,7 @@ static int prog_load(const struct bpf_insn *insns, unsigned int n)
 	a.log_buf = (unsigned long)log;
 	a.log_size = sizeof(log);
 	a.log_level = 1;
-	fd = (int)syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	fd = bpf(BPF_PROG_LOAD, &a);
 	if (fd < 0)
 		fprintf(stderr, "fsn-xdp: the kernel refused the program: %s\n%s",
 			strerror(errno), log);
@@ -150,7 +188,7 @@ int main(int argc, char **argv)
 	int ifindex, fd = -1, rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: fsn-xdp IFACE drop|tx|off\n");
+		fprintf(stderr, "usage: fsn-xdp IFACE drop|tx|redirect|off\n");
 		return 2;
 	}
 	ifindex = (int)if_nametoindex(argv[1]);
@@ -162,8 +200,25 @@ int main(int argc, char **argv)
 		fd = prog_load(prog_drop, sizeof(prog_drop) / sizeof(prog_drop[0]));
 	else if (!strcmp(argv[2], "tx"))
 		fd = prog_load(prog_tx, sizeof(prog_tx) / sizeof(prog_tx[0]));
-	else if (strcmp(argv[2], "off")) {
-		fprintf(stderr, "usage: fsn-xdp IFACE drop|tx|off\n");
+	else if (!strcmp(argv[2], "redirect")) {
+		/* return bpf_redirect_map(&cpumap, 0, XDP_PASS); the map's
+		 * fd goes in a two-instruction load the kernel resolves. */
+		struct bpf_insn prog[] = {
+			INSN(BPF_LD | BPF_DW | BPF_IMM, 1, BPF_PSEUDO_MAP_FD, 0, 0),
+			INSN(0, 0, 0, 0, 0),
+			MOV_IMM(2, 0),
+			MOV_IMM(3, XDP_PASS),
+			CALL(BPF_FUNC_redirect_map),
+			EXIT,
+		};
+		int map = cpumap_create();
+
+		if (map < 0)
+			return 1;
+		prog[0].imm = map;
+		fd = prog_load(prog, sizeof(prog) / sizeof(prog[0]));
+	} else if (strcmp(argv[2], "off")) {
+		fprintf(stderr, "usage: fsn-xdp IFACE drop|tx|redirect|off\n");
 		return 2;
 	}
 	if (fd < 0 && strcmp(argv[2], "off"))

@@ -91,6 +91,7 @@ struct fsn_priv {
 	u64 pool_size;
 	u32 frame_size;
 	u32 headroom;
+	u32 frame_mtu;		/* the largest MTU a frame holds */
 	struct fs_ring rx, free, alloc, tx;
 	u32 gen, req, beat;
 	u32 tx_pending;		/* tx entries written, not yet published */

@@ -16,7 +16,8 @@
  * attached it keeps the heartbeat (guest_beat) and watches switch_gen,
  * switch_state and guest_ack; a switch that restarted, stopped or gave up
  * on us means carrier off, the rings reset (the frames we held are the
- * switch's again) and a new attach.
+ * switch's again) and a new attach. It also follows the uplink's MTU the
+ * switch publishes (ABI 1.2) into the netdev's max_mtu.
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
@@ -141,6 +142,63 @@ static int fsn_load_header(struct fsn_priv *p)
 	return 0;
 }
 
+/* ---- MTU -------------------------------------------------------------- */
+
+/*
+ * The largest MTU: what a frame holds, and with a switch of ABI 1.2 or
+ * later no more than its uplink_mtu, since the switch drops a frame for
+ * the wire longer than that (too_big). 0 there means the switch does not
+ * know it yet. The value is the switch's to write, so it is clamped to
+ * what the netdev can take (min_mtu..frame_mtu) whatever it says.
+ */
+static u32 fsn_uplink_mtu(struct fsn_priv *p)
+{
+	/* Read on its own: no ordering with anything else in the header. */
+	return p->abi_minor < 2 ? 0 :
+	       __atomic_load_n(&p->hdr->uplink_mtu, __ATOMIC_RELAXED);
+}
+
+static u32 fsn_max_mtu(struct fsn_priv *p, u32 uplink)
+{
+	if (!uplink)
+		return p->frame_mtu;
+	return clamp_t(u32, uplink, ETH_MIN_MTU, p->frame_mtu);
+}
+
+/*
+ * Follows a change of the uplink's MTU: max_mtu becomes the new limit and
+ * an MTU above it is lowered to it (frames longer would be dropped by the
+ * switch); a raised limit leaves the MTU for the admin to raise. max_mtu
+ * and the MTU are changed under the RTNL, which the watchdog only tries:
+ * ndo_stop holds it while it waits for the watchdog to finish, and the
+ * next period tries again.
+ */
+static void fsn_follow_mtu(struct fsn_priv *p)
+{
+	struct net_device *ndev = p->ndev;
+	u32 uplink = fsn_uplink_mtu(p), max = fsn_max_mtu(p, uplink);
+	int rc;
+
+	if (max == READ_ONCE(ndev->max_mtu) || !rtnl_trylock())
+		return;
+	if (uplink)
+		netdev_info(ndev,
+			    "the switch's uplink MTU is %u: MTU up to %u\n",
+			    uplink, max);
+	else
+		netdev_info(ndev,
+			    "the switch publishes no uplink MTU: MTU up to %u\n",
+			    max);
+	ndev->max_mtu = max;
+	if (ndev->mtu > max) {
+		rc = dev_set_mtu(ndev, max);
+		if (rc)
+			netdev_warn(ndev, "cannot lower the MTU to %u (%d)\n",
+				    max, rc);
+	}
+	rtnl_unlock();
+}
+
 /* ---- attach and detach ------------------------------------------------ */
 
 static void fsn_ring_switch(struct fsn_priv *p)
@@ -252,6 +310,7 @@ static void fsn_watchdog(struct work_struct *w)
 		break;
 	case FSN_UP:
 		next = FSN_WATCH_UP;
+		fsn_follow_mtu(p);
 		if (fsn_switch_changed(p)) {
 			p->st.switch_lost++;
 			netdev_warn(p->ndev,
@@ -501,6 +560,7 @@ static int fsn_netdev_create(struct fsn_dev *rdev, struct fsn_dev *pdev)
 	p->pool_size = h.pool_size;
 	p->abi_major = h.abi_major;
 	p->abi_minor = h.abi_minor;
+	p->frame_mtu = h.frame_size - h.headroom - ETH_HLEN;
 	p->state = FSN_DOWN;
 	INIT_DELAYED_WORK(&p->watchdog, fsn_watchdog);
 	hrtimer_init(&p->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
@@ -512,7 +572,7 @@ static int fsn_netdev_create(struct fsn_dev *rdev, struct fsn_dev *pdev)
 	ndev->hw_features = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_RXCSUM;
 	ndev->features = ndev->hw_features | NETIF_F_VLAN_CHALLENGED;
 	ndev->min_mtu = ETH_MIN_MTU;
-	ndev->max_mtu = h.frame_size - h.headroom - ETH_HLEN;
+	ndev->max_mtu = fsn_max_mtu(p, fsn_uplink_mtu(p));
 	ndev->mtu = min_t(u32, ETH_DATA_LEN, ndev->max_mtu);
 	if (is_valid_ether_addr(h.mac)) {
 		eth_hw_addr_set(ndev, h.mac);

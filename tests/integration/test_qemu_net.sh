@@ -65,6 +65,7 @@ wait_says() { # wait_says FILE LINE SECONDS: until the guest prints LINE
 # The MTU case needs the wire to carry the largest frame: 2048-byte pool
 # frames hold 1778 bytes of IP after the 256 of headroom and 14 of header.
 MAXMTU=1778
+LOWMTU=1400
 ip -n "$NS_PEER" link set "$IF_PEER" mtu $MAXMTU
 ip -n "$NS_SW" link set "$IF_SW" mtu $MAXMTU
 start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
@@ -78,15 +79,25 @@ no_oops() { ! cat "$@" | tr -d '\r' | grep -v '^guest: running' | grep -E "$OOPS
 
 # --- 1. the wire pings a guest: ARP from the wire reaches it, its replies
 # leave through the NIC; 3. the largest MTU passes with don't-fragment,
-# one byte more is refused; 6. XDP in the guest: a program that drops
-# the test frames (ethertype 0x88b5; IPv4 and ARP pass), then one that
-# sends them back with XDP_TX, the same frame and no copy (fsn-xdp)
+# one byte more is refused, and the driver follows the uplink's MTU the
+# switch publishes (ABI 1.2): lowered under it, then raised again; 6. XDP
+# in the guest: a program that drops the test frames (ethertype 0x88b5;
+# IPv4 and ARP pass), then one that sends them back with XDP_TX, the same
+# frame and no copy, then one that sends every frame through XDP_REDIRECT
+# into a cpumap, which hands it to the guest's stack (fsn-xdp)
 N=20
 net_guest web1 "$G1" "$WORK/p1.out" sh -c "ethtool -i \$FS_IF; cat /sys/class/net/\$FS_IF/address
 	ip link set \$FS_IF mtu $((MAXMTU + 1)) && echo 'mtu $((MAXMTU + 1)) accepted'
 	ip link set \$FS_IF mtu $MAXMTU && echo 'mtu $MAXMTU set'
-	$WAIT_BYE; fsn-xdp \$FS_IF drop; $WAIT_BYE; fsn-xdp \$FS_IF tx; $WAIT_BYE
-	fsn-xdp \$FS_IF off; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
+	$WAIT_BYE
+	for i in \$(seq 50); do [ \$(cat /sys/class/net/\$FS_IF/mtu) -lt $MAXMTU ] && break; sleep 0.1; done
+	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu) under an uplink of $LOWMTU
+	ip link set \$FS_IF mtu $((LOWMTU + 1)) && echo 'mtu $((LOWMTU + 1)) accepted'
+	$WAIT_BYE
+	for i in \$(seq 50); do ip link set \$FS_IF mtu $MAXMTU 2>/dev/null && break; sleep 0.1; done
+	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu) with the uplink back at $MAXMTU
+	fsn-xdp \$FS_IF drop; $WAIT_BYE; fsn-xdp \$FS_IF tx; $WAIT_BYE
+	fsn-xdp \$FS_IF redirect; $WAIT_BYE; fsn-xdp \$FS_IF off; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
 g1=$LAST_GUEST
 peer ping -c 100 -i 0.02 -W 5 "$G1" >"$WORK/ping1.out" 2>&1
 check "the wire pings guest 1 through flipswitch_net: 100 sent, 100 received" \
@@ -94,6 +105,11 @@ check "the wire pings guest 1 through flipswitch_net: 100 sent, 100 received" \
 peer ping -M do -s $((MAXMTU - 28)) -c 3 -W 5 "$G1" >"$WORK/ping1m.out" 2>&1
 check "a $MAXMTU-byte ping with don't-fragment passes (MTU $MAXMTU both ways)" \
 	grep -q '3 packets transmitted, 3 received' "$WORK/ping1m.out"
+# The switch's side of the wire goes to a lower MTU and back, at run time.
+ip -n "$NS_SW" link set "$IF_SW" mtu $LOWMTU
+bye "$G1"
+wait_says "$WORK/p1.out" "mtu $LOWMTU under an uplink of $LOWMTU" 20
+ip -n "$NS_SW" link set "$IF_SW" mtu $MAXMTU
 bye "$G1"
 wait_says "$WORK/p1.out" "fsn-xdp: drop on eth0" 20
 peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count "$N" --size 200 >/dev/null
@@ -105,6 +121,11 @@ peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --src "$PEER_MAC" --count "$N" 
 wait "$r"
 check "XDP_TX in the guest: the $N frames come back to the wire byte for byte, MACs swapped" \
 	"$B/fs-pkt" cmp --swap-mac "$WORK/xdptx.pcap" "$WORK/xdptx.rx.pcap"
+bye "$G1"
+wait_says "$WORK/p1.out" "fsn-xdp: redirect on eth0" 20
+peer ping -c 10 -i 0.05 -W 5 "$G1" >"$WORK/pingr.out" 2>&1
+check "XDP_REDIRECT in the guest: the wire pings guest 1 through a cpumap, 10 sent, 10 received" \
+	grep -q '10 packets transmitted, 10 received' "$WORK/pingr.out"
 bye_wait "$G1" "$g1"
 rc=$?
 check "guest 1 exits 0, its interface came up with carrier" \
@@ -114,10 +135,16 @@ check "ethtool -i names the driver and the ring ABI" \
 	eval 'says_line "$WORK/p1.out" "driver: flipswitch_net" && says "$WORK/p1.out" "^firmware-version: ABI 1\."'
 check "MTU $MAXMTU is taken, $((MAXMTU + 1)) refused" \
 	eval 'says_line "$WORK/p1.out" "mtu $MAXMTU set" && ! says_line "$WORK/p1.out" "mtu $((MAXMTU + 1)) accepted"'
+check "the uplink's MTU lowered to $LOWMTU: the guest's MTU follows, $((LOWMTU + 1)) refused" \
+	eval 'says_line "$WORK/p1.out" "mtu $LOWMTU under an uplink of $LOWMTU" && ! says_line "$WORK/p1.out" "mtu $((LOWMTU + 1)) accepted"'
+check "the uplink's MTU back at $MAXMTU: the guest takes $MAXMTU again" \
+	says_line "$WORK/p1.out" "mtu $MAXMTU with the uplink back at $MAXMTU"
 check "ethtool -S counts what was received and sent" \
 	eval 'says "$WORK/p1.out" "rx_packets: [1-9][0-9]{2}" && says "$WORK/p1.out" "tx_packets: [1-9][0-9]{2}"'
 check "ethtool -S counts $N frames dropped by XDP and $N sent back by XDP_TX" \
 	eval 'says "$WORK/p1.out" "^ *xdp_drop: $N\$" && says "$WORK/p1.out" "^ *xdp_tx: $N\$"'
+check "ethtool -S counts the 10 pings (at least) redirected, none refused" \
+	eval 'says "$WORK/p1.out" "^ *xdp_redirect: ([1-9][0-9]+)\$" && says "$WORK/p1.out" "^ *xdp_redirect_err: 0\$"'
 check "no oops or warning in guest 1's kernel" no_oops "$WORK/p1.out"
 check "after ip link set down every frame is back (web1 holds none)" frames_back web1
 
