@@ -317,27 +317,6 @@ static void rx_close(struct vmport *v, struct pool *p)
 	v->rx_room = 0;
 }
 
-void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
-{
-	uint32_t n;
-
-	rx_close(v, p);
-	n = pool_reclaim(p, v->owner);
-	v->st.reclaimed += n;
-	rings_reset(v);
-	/* Before G: the guest that sees its ack reads the switch's header. */
-	vmport_hdr_repair(v);
-	v->hdr_logged = false;
-	v->attached = req & FS_REQ_ATTACH;
-	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
-		      FS_GUEST_RINGS;
-	v->last_req = req;
-	v->beat_ms = 0; /* timed from the next check on */
-	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
-	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
-		 v->attached ? "attached" : "detached", n);
-}
-
 /* The guest is gone, or the VM is: takes back every frame it holds and
  * empties its rings. Returns the frames taken. */
 static uint32_t let_go(struct vmport *v, struct pool *p)
@@ -356,6 +335,21 @@ static uint32_t let_go(struct vmport *v, struct pool *p)
 	v->rings_me = false;
 	v->beat_ms = 0;
 	return n;
+}
+
+void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
+{
+	/* let_go repairs the header before G: the guest that sees its ack
+	 * reads the switch's header. */
+	uint32_t n = let_go(v, p);
+
+	v->attached = req & FS_REQ_ATTACH;
+	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
+		      FS_GUEST_RINGS;
+	v->last_req = req;
+	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
+	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
+		 v->attached ? "attached" : "detached", n);
 }
 
 uint32_t vmport_region_lost(struct vmport *v, struct pool *p)

@@ -143,6 +143,27 @@ stop_daemon() {
 	return $rc
 }
 
+# A second host's daemon (two-host tests): start_b NS CONFIG LOG runs the
+# debug build in namespace NS and waits for "ready" (0) or gives up after
+# 10 s with the log's tail (1); stop_b stops it, its exit status.
+B_PID=
+start_b() {
+	ip netns exec "$1" "$B/flipswitchd-debug" -c "$2" 2>"$3" &
+	B_PID=$!
+	for _ in $(seq 200); do grep -q ready "$3" && return 0; sleep 0.05; done
+	tail -20 "$3" | sed 's/^/#   /'
+	return 1
+}
+
+stop_b() {
+	[ -n "$B_PID" ] || return 0
+	kill -TERM "$B_PID" 2>/dev/null
+	wait "$B_PID"
+	local rc=$?
+	B_PID=
+	return $rc
+}
+
 # wait_log PATTERN SECONDS [MIN_COUNT]: until the daemon log has PATTERN.
 wait_log() {
 	local i n=${3:-1}

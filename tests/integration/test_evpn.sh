@@ -30,7 +30,6 @@ N=32
 NS_A=$NS_SW
 NS_B=$NS_PEER
 LOG_B=$WORK/daemon-b.log
-B_PID=
 # FRR runs as its own user: its files under a directory it may write.
 FRR=$WORK/frr
 chmod 755 "$WORK"
@@ -82,14 +81,6 @@ frr_stop() {
 	done
 	sleep 0.2
 }
-stop_b() {
-	[ -n "$B_PID" ] || return 0
-	kill -TERM "$B_PID" 2>/dev/null
-	wait "$B_PID"
-	local rc=$?
-	B_PID=
-	return $rc
-}
 trap 'stop_b; frr_stop; cleanup' EXIT
 
 if ! host "$NS_A" 1 2 >"$WORK/frr-a.out" 2>&1 || ! host "$NS_B" 2 1 >"$WORK/frr-b.out" 2>&1; then
@@ -121,12 +112,8 @@ if ! start_daemon "$WORK/a.conf"; then
 	not_ok "host A: flipswitchd on vxlan0 with publish_fdb logs ready"
 	exit 1
 fi
-ip netns exec "$NS_B" "$B/flipswitchd-debug" -c "$WORK/b.conf" 2>"$LOG_B" &
-B_PID=$!
-for _ in $(seq 200); do grep -q ready "$LOG_B" && break; sleep 0.05; done
-if ! grep -q ready "$LOG_B"; then
+if ! start_b "$NS_B" "$WORK/b.conf" "$LOG_B"; then
 	not_ok "host B: flipswitchd on vxlan0 with publish_fdb logs ready"
-	tail -20 "$LOG_B" | sed 's/^/#   /'
 	exit 1
 fi
 ok "both hosts: flipswitchd on vxlan0 with publish_fdb logs ready"

@@ -23,7 +23,6 @@ N=32
 NS_A=$NS_SW
 NS_B=$NS_PEER
 LOG_B=$WORK/daemon-b.log
-B_PID=
 
 bed_up || { not_ok "test-bed"; exit 1; }
 if ! ip -n "$NS_A" link add vxlan0 type vxlan id 42 dstport 4789 2>/dev/null; then
@@ -57,26 +56,14 @@ host_config() {
 host_config "$WORK/a.conf" "$SHM-pool" "$WORK/a.sock" a1 "$A1" a2 "$A2"
 host_config "$WORK/b.conf" "$SHM-bpool" "$WORK/b.sock" b1 "$B1" b2 "$B2"
 
-stop_b() {
-	[ -n "$B_PID" ] || return 0
-	kill -TERM "$B_PID" 2>/dev/null
-	wait "$B_PID"
-	local rc=$?
-	B_PID=
-	return $rc
-}
 trap 'stop_b; cleanup' EXIT
 
 if ! start_daemon "$WORK/a.conf"; then
 	not_ok "host A: flipswitchd attaches to vxlan0 and logs ready"
 	exit 1
 fi
-ip netns exec "$NS_B" "$B/flipswitchd-debug" -c "$WORK/b.conf" 2>"$LOG_B" &
-B_PID=$!
-for _ in $(seq 200); do grep -q ready "$LOG_B" && break; sleep 0.05; done
-if ! grep -q ready "$LOG_B"; then
+if ! start_b "$NS_B" "$WORK/b.conf" "$LOG_B"; then
 	not_ok "host B: flipswitchd attaches to vxlan0 and logs ready"
-	tail -20 "$LOG_B" | sed 's/^/#   /'
 	exit 1
 fi
 ok "both hosts: flipswitchd attaches to vxlan0 and logs ready"
