@@ -12,7 +12,7 @@
  * checked once every doorbell path is known, and the message names the
  * other VM's line.
  *
- * Every failure goes through fail(), which formats "FILE:LINE: message" from
+ * Every failure goes through cfg_fail(), which formats "FILE:LINE: message" from
  * the setting at fault. A key that is missing has no line of its own; the
  * message then points at the group that should hold it, and at no line at
  * all for a top-level key. cfg_load() has one exit, so config_destroy()
@@ -40,29 +40,9 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "config_read.h"
 
 #define DEFAULT_CONTROL "/run/flipswitch/flipswitch.sock"
-
-/* One mistake, "FILE:LINE: sentence"; seq keeps the order of finding
- * among mistakes on one line. */
-struct mistake {
-	int line;
-	int seq;
-	char *text;
-};
-
-struct ctx {
-	const char *file;
-	const struct cfg *cfg;
-	bool offline;  /* the interfaces may live elsewhere (another netns) */
-	struct mistake *m;
-	int n, cap;
-	bool oom;
-	/* Each VM's group, for messages about it after it was read. */
-	const config_setting_t *vm_g[CFG_MAX_VMS];
-	/* The integer setting written too big for 64 bits (get_int). */
-	const config_setting_t *huge;
-};
 
 static const char *const top_keys[] = {
 	"pool", "pools", "interfaces", "vms", "batch", "guest_timeout",
@@ -89,399 +69,13 @@ static const char *const zc_names[] = { "auto", "on", "off", NULL };
 static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
 static const char *const idle_names[] = { "adaptive", "poll", NULL };
 
-static __attribute__((format(printf, 3, 4)))
-int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
-{
-	int line = s ? config_setting_source_line(s) : 0;
-	const char *file = c->file;
-	char buf[CFG_ERR_MAX];
-	struct mistake *m;
-	va_list ap;
-	int n;
-
-	/* A setting from an @include file carries that file's name. */
-	if (s && config_setting_source_file(s))
-		file = config_setting_source_file(s);
-	if (line)
-		n = snprintf(buf, sizeof(buf), "%s:%d: ", file, line);
-	else
-		n = snprintf(buf, sizeof(buf), "%s: ", file);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		n = 0;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
-	va_end(ap);
-	if (s && s == c->huge) {
-		size_t len = strlen(buf);
-
-		snprintf(buf + len, sizeof(buf) - len,
-			 "; the number written does not even fit in 64 bits");
-	}
-	if (c->n == c->cap) {
-		m = realloc(c->m, (c->cap * 2 + 8) * sizeof(*m));
-		if (!m) {
-			c->oom = true;
-			return -EINVAL;
-		}
-		c->m = m;
-		c->cap = c->cap * 2 + 8;
-	}
-	m = &c->m[c->n];
-	m->text = strdup(buf);
-	if (!m->text) {
-		c->oom = true;
-		return -EINVAL;
-	}
-	m->line = line;
-	m->seq = c->n++;
-	return -EINVAL;
-}
-
-static int by_line(const void *a, const void *b)
-{
-	const struct mistake *x = a, *y = b;
-
-	if (x->line != y->line)
-		return x->line < y->line ? -1 : 1;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Every mistake, in line order, one a line, into err; what does not fit
- * is counted on the last line. The first is written even if cut short. */
-static void report_mistakes(struct ctx *c, char *err, size_t errlen)
-{
-	size_t len = 0;
-	int i;
-
-	if (c->n)
-		qsort(c->m, c->n, sizeof(*c->m), by_line);
-	for (i = 0; i < c->n; i++) {
-		/* Room for the line, and for "(and N more)" if more follow. */
-		size_t need = len + 1 + strlen(c->m[i].text) +
-			      (i + 1 < c->n ? 24 : 0);
-
-		if (i && need >= errlen)
-			break;
-		len += snprintf(err + len, errlen - len, "%s%s", i ? "\n" : "",
-				c->m[i].text);
-		if (len >= errlen)
-			return;
-	}
-	if (i < c->n)
-		snprintf(err + len, errlen - len, "\n(and %d more)", c->n - i);
-	else if (c->oom)
-		snprintf(err + len, errlen - len,
-			 "\n(out of memory: there may be more)");
-}
-
-/* Joins a NULL-terminated list into buf, each word wrapped in q. */
-static const char *join(char *buf, size_t size, const char *const *words,
-			const char *q)
-{
-	size_t n = 0;
-
-	buf[0] = '\0';
-	for (int i = 0; words[i] && n < size; i++)
-		n += snprintf(buf + n, size - n, "%s%s%s%s", i ? ", " : "", q,
-			      words[i], q);
-	return buf;
-}
-
-/* "pool" becomes "pool: ", the top level (what == "") stays bare. */
-static const char *sep(const char *what)
-{
-	return what[0] ? ": " : "";
-}
-
-static const char *type_name(int type)
-{
-	switch (type) {
-	case CONFIG_TYPE_GROUP:
-		return "a group { ... }";
-	case CONFIG_TYPE_INT:
-	case CONFIG_TYPE_INT64:
-		return "an integer";
-	case CONFIG_TYPE_FLOAT:
-		return "a floating point number";
-	case CONFIG_TYPE_STRING:
-		return "a string";
-	case CONFIG_TYPE_BOOL:
-		return "a boolean";
-	case CONFIG_TYPE_ARRAY:
-		return "an array [ ... ]";
-	case CONFIG_TYPE_LIST:
-		return "a list ( ... )";
-	}
-	return "nothing";
-}
-
-/* what is "" for the top level, else the group ("pool", "vm \"web1\""). */
-static int check_keys(struct ctx *c, const config_setting_t *g,
-		      const char *what, const char *const *allowed)
-{
-	char list[256];
-	int ret = 0;
-
-	for (int i = 0; i < config_setting_length(g); i++) {
-		const config_setting_t *s = config_setting_get_elem(g, i);
-		const char *name = config_setting_name(s);
-		int k;
-
-		for (k = 0; allowed[k] && strcmp(allowed[k], name); k++)
-			;
-		if (!allowed[k])
-			ret = fail(c, s, "unknown key \"%s\" %s%s (allowed: %s)",
-				   name, what[0] ? "in " : "at the top level",
-				   what, join(list, sizeof(list), allowed, ""));
-	}
-	return ret;
-}
-
-/* Checks the type of s; an integer may be stored as int or int64 and a list
- * of groups may be written as an (empty) array. */
-static int want(struct ctx *c, const config_setting_t *s, const char *what,
-		const char *key, int type)
-{
-	int t = config_setting_type(s);
-
-	if (t == type || (type == CONFIG_TYPE_INT && t == CONFIG_TYPE_INT64) ||
-	    (type == CONFIG_TYPE_LIST && t == CONFIG_TYPE_ARRAY))
-		return 0;
-	return fail(c, s, "%s%s%s must be %s, not %s", what, sep(what), key,
-		    type_name(type), type_name(t));
-}
-
-/* Finds key in g and checks its type; *out is NULL if the key is absent. */
-static int lookup(struct ctx *c, const config_setting_t *g, const char *what,
-		  const char *key, int type, config_setting_t **out)
-{
-	*out = config_setting_get_member(g, key);
-	return *out ? want(c, *out, what, key, type) : 0;
-}
-
-/* One "key = NUMBER" (or "key: NUMBER") at p, key at a word's start: the
- * number as libconfig's scanner reads it (decimal, or 0x hex, an L
- * suffix allowed), as 64 bits. 1 with *v; -ERANGE if it does not fit 64
- * bits, *v then the nearest that does; 0 if p holds no such thing. */
-static int written_at(const char *line, const char *p, const char *key,
-		      long long *v)
-{
-	const char *q = p + strlen(key);
-	unsigned long long u;
-	bool neg = false;
-	char *end;
-
-	if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' ||
-			 p[-1] == '-' || p[-1] == '*'))
-		return 0;
-	q += strspn(q, " \t");
-	if (*q != '=' && *q != ':')
-		return 0;
-	q++;
-	q += strspn(q, " \t");
-	if (*q == '-' || *q == '+')
-		neg = *q++ == '-';
-	if (!isdigit((unsigned char)*q))
-		return 0;
-	errno = 0;
-	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))
-		u = strtoull(q + 2, &end, 16);
-	else
-		u = strtoull(q, &end, 10);
-	if (errno == ERANGE || u > (unsigned long long)LLONG_MAX + neg) {
-		*v = neg ? LLONG_MIN : LLONG_MAX;
-		return -ERANGE;
-	}
-	*v = neg ? (long long)(0 - u) : (long long)u;
-	return 1;
-}
-
-/*
- * The integer setting s as written in its file, read as 64 bits: 0 with
- * *v; -ERANGE if it does not fit 64 bits, *v then the nearest value that
- * does (LLONG_MAX or LLONG_MIN: out of every range here). lib is
- * libconfig's reading of it. On its line (several settings may share one)
- * a "NAME = NUMBER" whose number wraps to lib in 32 bits, or does not fit
- * 64, is taken; else *v = lib.
- */
-static int int_as_written(struct ctx *c, const config_setting_t *s,
-			  long long lib, long long *v)
-{
-	const char *file = config_setting_source_file(s), *key, *p;
-	int line = config_setting_source_line(s), ret = 0;
-	bool wrapped = false;
-	char *text = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	*v = lib;
-	key = config_setting_name(s);
-	if (!key || line <= 0)
-		return 0;
-	f = fopen(file ? file : c->file, "r");
-	if (!f)
-		return 0;
-	for (int i = 0; i < line; i++)
-		if (getline(&text, &cap, f) < 0) {
-			free(text);
-			fclose(f);
-			return 0;
-		}
-	fclose(f);
-	for (p = strstr(text, key); p; p = strstr(p + 1, key)) {
-		long long w;
-		int r = written_at(text, p, key, &w);
-
-		if (r == -ERANGE && !wrapped) {
-			ret = -ERANGE;
-			*v = w;
-			wrapped = true;
-		}
-		if (r != 1)
-			continue;
-		/* One that libconfig wrapped wins over one read exactly: on
-		 * a line with several, a wrap is never let through, at the
-		 * worst reported for a neighbour too. */
-		if (w != lib && (int32_t)w == (int32_t)lib) {
-			*v = w;
-			ret = 0;
-			wrapped = true;
-		}
-	}
-	free(text);
-	return ret;
-}
-
-/* Reads an integer key, def if absent; *sp is the setting or NULL. The
- * value is the one written, as 64 bits (see int_as_written). */
-static int get_int(struct ctx *c, const config_setting_t *g, const char *what,
-		   const char *key, long long def, long long *v,
-		   config_setting_t **sp)
-{
-	int ret;
-
-	ret = lookup(c, g, what, key, CONFIG_TYPE_INT, sp);
-	*v = def;
-	if (ret || !*sp)
-		return ret;
-	/* Too big for 64 bits: read as the nearest that fits, which every
-	 * range check refuses; fail() says what was written. */
-	if (int_as_written(c, *sp, config_setting_get_int64(*sp), v))
-		c->huge = *sp;
-	return 0;
-}
-
-static int get_u32(struct ctx *c, const config_setting_t *g, const char *what,
-		   const char *key, long long def, long long min, long long max,
-		   uint32_t *out)
-{
-	config_setting_t *s;
-	long long v;
-	int ret;
-
-	ret = get_int(c, g, what, key, def, &v, &s);
-	if (ret)
-		return ret;
-	if (v < min || v > max)
-		return fail(c, s, "%s%s%s %lld is out of range (%lld .. %lld)",
-			    what, sep(what), key, v, min, max);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* A power of two in [min, max], for ring sizes; 0 if absent. */
-static int get_pow2(struct ctx *c, const config_setting_t *g, const char *what,
-		    long long min, long long max, uint32_t *out)
-{
-	config_setting_t *s;
-	long long v;
-	int ret;
-
-	ret = get_int(c, g, what, "ring_size", 0, &v, &s);
-	if (ret || !s)
-		return ret;
-	if (v < min || v > max || (v & (v - 1)))
-		return fail(c, s, "%s: ring_size %lld is not a power of two from %lld to %lld",
-			    what, v, min, max);
-	*out = (uint32_t)v;
-	return 0;
-}
-
-/* A string key as written, NULL if absent; hint != NULL makes it required
- * and says what to add. */
-static int get_cstr(struct ctx *c, const config_setting_t *g, const char *what,
-		    const char *key, const char *hint, const char **out)
-{
-	config_setting_t *s;
-	int ret;
-
-	*out = NULL;
-	ret = lookup(c, g, what, key, CONFIG_TYPE_STRING, &s);
-	if (ret)
-		return ret;
-	if (s)
-		*out = config_setting_get_string(s);
-	else if (hint)
-		return fail(c, g, "%s%s%s is missing (add %s)", what, sep(what),
-			    key, hint);
-	return 0;
-}
-
-/* def == NULL makes the key required; hint then says what to add. */
-static int get_str(struct ctx *c, const config_setting_t *g, const char *what,
-		   const char *key, char *buf, size_t size, const char *def,
-		   const char *hint)
-{
-	config_setting_t *s = config_setting_get_member(g, key);
-	const char *v;
-	int ret;
-
-	ret = get_cstr(c, g, what, key, def ? NULL : hint, &v);
-	if (ret)
-		return ret;
-	if (!v)
-		v = def;
-	if (!v[0])
-		return fail(c, s, "%s%s%s must not be empty", what, sep(what), key);
-	if (strlen(v) >= size)
-		return fail(c, s, "%s%s%s is too long (at most %zu characters)",
-			    what, sep(what), key, size - 1);
-	strcpy(buf, v);
-	return 0;
-}
-
-static int get_enum(struct ctx *c, const config_setting_t *g, const char *what,
-		    const char *key, const char *const *names, int def, int *out)
-{
-	config_setting_t *s;
-	const char *v;
-	char list[64];
-	int ret;
-
-	ret = lookup(c, g, what, key, CONFIG_TYPE_STRING, &s);
-	if (ret)
-		return ret;
-	*out = def;
-	if (!s)
-		return 0;
-	v = config_setting_get_string(s);
-	for (int i = 0; names[i]; i++) {
-		if (!strcmp(v, names[i])) {
-			*out = i;
-			return 0;
-		}
-	}
-	return fail(c, s, "%s%s%s \"%s\" is not one of %s", what, sep(what), key,
-		    v, join(list, sizeof(list), names, "\""));
-}
-
 /* Every getter returns 0 or -EINVAL, so "ret |=" keeps -EINVAL once any
  * failed while the reading goes on to the next mistake. */
 
 #define POOL_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 /* One pool's group; what names it ("pool", "pool \"red\""). */
-static int load_pool_group(struct ctx *c, const config_setting_t *g,
+static int load_pool_group(struct cfg_ctx *c, const config_setting_t *g,
 			   const char *what, const char *const *keys,
 			   struct cfg_pool *p)
 {
@@ -490,22 +84,22 @@ static int load_pool_group(struct ctx *c, const config_setting_t *g,
 	int ret, scrub;
 
 	p->line = config_setting_source_line(g);
-	ret = check_keys(c, g, what, keys);
-	ret |= get_str(c, g, what, "path", p->path, sizeof(p->path), NULL,
+	ret = cfg_check_keys(c, g, what, keys);
+	ret |= cfg_get_str(c, g, what, "path", p->path, sizeof(p->path), NULL,
 		       "a file on tmpfs or hugetlbfs: path = \"/dev/shm/flipswitch-pool\";");
-	if (get_u32(c, g, what, "frames", 16384, 64, 1048576, &p->frames)) {
+	if (cfg_get_u32(c, g, what, "frames", 16384, 64, 1048576, &p->frames)) {
 		/* Unknown, frames cannot make a VM's quota out of range. */
 		p->frames = 1048576;
 		ret = -EINVAL;
 	}
-	ret |= get_enum(c, g, what, "scrub", scrub_names, CFG_SCRUB_OFF,
+	ret |= cfg_get_enum(c, g, what, "scrub", scrub_names, CFG_SCRUB_OFF,
 			&scrub);
 	p->scrub = scrub;
-	if (get_int(c, g, what, "frame_size", 2048, &fsize, &s))
+	if (cfg_get_int(c, g, what, "frame_size", 2048, &fsize, &s))
 		return -EINVAL;
 	/* The kernel takes a power of two from 2048 up to the page size. */
 	if (fsize != 2048 && fsize != 4096)
-		return fail(c, s, "%s: frame_size %lld is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)",
+		return cfg_fail(c, s, "%s: frame_size %lld is refused by the kernel's AF_XDP (aligned mode needs 2048 or 4096)",
 			    what, fsize);
 	p->frame_size = fsize;
 	return ret;
@@ -513,7 +107,7 @@ static int load_pool_group(struct ctx *c, const config_setting_t *g,
 
 /* publish_fdb: true or false, or the name of the bridge port to publish
  * on (FRR reads local MACs only from ports that are not the VXLAN device). */
-static int get_publish_fdb(struct ctx *c, const config_setting_t *g,
+static int get_publish_fdb(struct cfg_ctx *c, const config_setting_t *g,
 			   const char *what, struct cfg_iface *ifc)
 {
 	const config_setting_t *s = config_setting_get_member(g, "publish_fdb");
@@ -526,14 +120,14 @@ static int get_publish_fdb(struct ctx *c, const config_setting_t *g,
 		return 0;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
-		return fail(c, s, "%s: publish_fdb must be true, false or the name of another port of its bridge, not %s",
-			    what, type_name(config_setting_type(s)));
+		return cfg_fail(c, s, "%s: publish_fdb must be true, false or the name of another port of its bridge, not %s",
+			    what, cfg_type_name(config_setting_type(s)));
 	v = config_setting_get_string(s);
 	if (!v[0] || strlen(v) >= sizeof(ifc->publish_fdb_on))
-		return fail(c, s, "%s: publish_fdb \"%s\" is not an interface name (1 to %zu characters)",
+		return cfg_fail(c, s, "%s: publish_fdb \"%s\" is not an interface name (1 to %zu characters)",
 			    what, v, sizeof(ifc->publish_fdb_on) - 1);
 	if (!if_nametoindex(v) && !c->offline)
-		return fail(c, s, "%s: publish_fdb names \"%s\", which does not exist (ip link show lists the interfaces)",
+		return cfg_fail(c, s, "%s: publish_fdb names \"%s\", which does not exist (ip link show lists the interfaces)",
 			    what, v);
 	ifc->publish_fdb = true;
 	strcpy(ifc->publish_fdb_on, v);
@@ -542,7 +136,7 @@ static int get_publish_fdb(struct ctx *c, const config_setting_t *g,
 
 /* Entry idx of pools = ( ... ), into cfg->pools[cfg->n_pools], counted
  * once it has a name (for the VMs and interfaces that name it). */
-static int load_pools_entry(struct ctx *c, const config_setting_t *g, int idx,
+static int load_pools_entry(struct cfg_ctx *c, const config_setting_t *g, int idx,
 			    struct cfg *cfg)
 {
 	struct cfg_pool *p = &cfg->pools[cfg->n_pools];
@@ -552,26 +146,26 @@ static int load_pools_entry(struct ctx *c, const config_setting_t *g, int idx,
 	int ret;
 
 	snprintf(what, sizeof(what), "pool %d", idx + 1);
-	ret = want(c, g, "pools", what, CONFIG_TYPE_GROUP);
+	ret = cfg_want(c, g, "pools", what, CONFIG_TYPE_GROUP);
 	if (!ret)
-		ret = get_str(c, g, what, "name", p->name, sizeof(p->name), NULL,
+		ret = cfg_get_str(c, g, what, "name", p->name, sizeof(p->name), NULL,
 			      "name = \"red\";");
 	if (ret)
 		return ret;
 	ns = config_setting_get_member(g, "name");
 	bad = p->name + strspn(p->name, POOL_NAME_CHARS);
 	if (*bad)
-		ret = fail(c, ns, "pools: pool \"%s\": name has a '%c' (use only A-Z a-z 0-9 _ . -)",
+		ret = cfg_fail(c, ns, "pools: pool \"%s\": name has a '%c' (use only A-Z a-z 0-9 _ . -)",
 			   p->name, *bad);
 	snprintf(what, sizeof(what), "pool \"%s\"", p->name);
 	for (int j = 0; j < cfg->n_pools; j++)
 		if (!strcmp(cfg->pools[j].name, p->name))
-			ret = fail(c, ns, "%s is defined twice (also on line %d; give each pool its own name)",
+			ret = cfg_fail(c, ns, "%s is defined twice (also on line %d; give each pool its own name)",
 				   what, cfg->pools[j].line);
 	ret |= load_pool_group(c, g, what, pools_keys, p);
 	for (int j = 0; j < cfg->n_pools; j++)
 		if (p->path[0] && !strcmp(cfg->pools[j].path, p->path))
-			ret = fail(c, config_setting_get_member(g, "path"),
+			ret = cfg_fail(c, config_setting_get_member(g, "path"),
 				   "%s: path \"%s\" is already pool \"%s\"'s (line %d; give each pool its own file)",
 				   what, p->path, cfg->pools[j].name,
 				   cfg->pools[j].line);
@@ -580,18 +174,18 @@ static int load_pools_entry(struct ctx *c, const config_setting_t *g, int idx,
 }
 
 /* pool = { ... } (the pool "default", first) and pools = ( ... ). */
-static int load_pools(struct ctx *c, const config_setting_t *root,
+static int load_pools(struct cfg_ctx *c, const config_setting_t *root,
 		      struct cfg *cfg)
 {
 	config_setting_t *g, *l;
 	int ret, n;
 
-	ret = lookup(c, root, "", "pool", CONFIG_TYPE_GROUP, &g);
-	ret |= lookup(c, root, "", "pools", CONFIG_TYPE_LIST, &l);
+	ret = cfg_lookup(c, root, "", "pool", CONFIG_TYPE_GROUP, &g);
+	ret |= cfg_lookup(c, root, "", "pools", CONFIG_TYPE_LIST, &l);
 	if (ret)
 		return ret;
 	if (!g && (!l || !config_setting_length(l)))
-		return fail(c, l, "pool is missing (add pool = { path = \"/dev/shm/flipswitch-pool\"; }; or pools = ( { name = \"red\"; path = \"/dev/shm/flipswitch-red\"; } );)");
+		return cfg_fail(c, l, "pool is missing (add pool = { path = \"/dev/shm/flipswitch-pool\"; }; or pools = ( { name = \"red\"; path = \"/dev/shm/flipswitch-red\"; } );)");
 	if (g) {
 		strcpy(cfg->pools[0].name, "default");
 		ret |= load_pool_group(c, g, "pool", pool_keys, &cfg->pools[0]);
@@ -599,7 +193,7 @@ static int load_pools(struct ctx *c, const config_setting_t *root,
 	}
 	n = l ? config_setting_length(l) : 0;
 	if (cfg->n_pools + n > CFG_MAX_POOLS)
-		return fail(c, l, "pools has %d entries, more than %d",
+		return cfg_fail(c, l, "pools has %d entries, more than %d",
 			    n, CFG_MAX_POOLS - cfg->n_pools);
 	for (int i = 0; i < n; i++)
 		ret |= load_pools_entry(c, config_setting_get_elem(l, i), i, cfg);
@@ -623,7 +217,7 @@ static uint32_t iface_queue_count(const char *name)
 
 /* One entry of an interface's pools = ( { pool = "red"; queues = [0, 1]; } ).
  * line_of[q]: the line that gave queue q its pool. */
-static int load_iface_pool(struct ctx *c, const config_setting_t *g,
+static int load_iface_pool(struct cfg_ctx *c, const config_setting_t *g,
 			   const char *what, uint32_t nq, int *line_of,
 			   struct cfg_iface *ifc)
 {
@@ -632,22 +226,22 @@ static int load_iface_pool(struct ctx *c, const config_setting_t *g,
 	char list[256];
 	int ret, pi;
 
-	ret = want(c, g, what, "pools entry", CONFIG_TYPE_GROUP);
+	ret = cfg_want(c, g, what, "pools entry", CONFIG_TYPE_GROUP);
 	if (ret)
 		return ret;
-	ret = check_keys(c, g, what, iface_pool_keys);
-	ret |= get_cstr(c, g, what, "pool", "the pool's name: pool = \"red\";",
+	ret = cfg_check_keys(c, g, what, iface_pool_keys);
+	ret |= cfg_get_cstr(c, g, what, "pool", "the pool's name: pool = \"red\";",
 			&name);
-	ret |= lookup(c, g, what, "queues", CONFIG_TYPE_ARRAY, &qs);
+	ret |= cfg_lookup(c, g, what, "queues", CONFIG_TYPE_ARRAY, &qs);
 	if (!name)
 		return -EINVAL;
 	pi = cfg_pool_find(c->cfg, name);
 	if (pi < 0)
-		return fail(c, config_setting_get_member(g, "pool"),
+		return cfg_fail(c, config_setting_get_member(g, "pool"),
 			    "%s: pool \"%s\" is not defined (the pools: %s)",
 			    what, name, cfg_pool_names(c->cfg, list, sizeof(list)));
 	if (!qs || !config_setting_length(qs))
-		return fail(c, qs ? qs : g, "%s: pool \"%s\" has no queues (add queues = [0];)",
+		return cfg_fail(c, qs ? qs : g, "%s: pool \"%s\" has no queues (add queues = [0];)",
 			    what, name);
 	for (int i = 0; i < config_setting_length(qs); i++) {
 		config_setting_t *e = config_setting_get_elem(qs, i);
@@ -655,20 +249,20 @@ static int load_iface_pool(struct ctx *c, const config_setting_t *g,
 
 		if (config_setting_type(e) != CONFIG_TYPE_INT &&
 		    config_setting_type(e) != CONFIG_TYPE_INT64) {
-			ret = fail(c, e, "%s: pool \"%s\": queues must hold queue numbers, like [0, 1]",
+			ret = cfg_fail(c, e, "%s: pool \"%s\": queues must hold queue numbers, like [0, 1]",
 				   what, name);
 			continue;
 		}
 		q = config_setting_get_int64(e);
 		if (q < 0 || q >= CFG_MAX_QUEUES)
-			ret = fail(c, e, "%s: pool \"%s\": queue %lld is out of range (0 .. %d)",
+			ret = cfg_fail(c, e, "%s: pool \"%s\": queue %lld is out of range (0 .. %d)",
 				   what, name, q, CFG_MAX_QUEUES - 1);
 		else if (nq && q >= nq)
-			ret = fail(c, e, "%s: pool \"%s\": queue %lld is past the interface's %u queue%s (0 .. %u; ethtool -l %s shows them)",
+			ret = cfg_fail(c, e, "%s: pool \"%s\": queue %lld is past the interface's %u queue%s (0 .. %u; ethtool -l %s shows them)",
 				   what, name, q, nq, nq == 1 ? "" : "s", nq - 1,
 				   ifc->name);
 		else if (ifc->queue_pool[q] != CFG_QUEUE_HOST)
-			ret = fail(c, e, "%s: queue %lld is in two pools, \"%s\" (line %d) and \"%s\" (a queue belongs to one pool: AF_XDP binds one UMEM per queue)",
+			ret = cfg_fail(c, e, "%s: queue %lld is in two pools, \"%s\" (line %d) and \"%s\" (a queue belongs to one pool: AF_XDP binds one UMEM per queue)",
 				   what, q, c->cfg->pools[ifc->queue_pool[q]].name,
 				   line_of[q], name);
 		else {
@@ -681,7 +275,7 @@ static int load_iface_pool(struct ctx *c, const config_setting_t *g,
 
 /* The interface's queue to pool map: its pools = ( ... ), or every queue
  * the default pool's. */
-static int load_iface_pools(struct ctx *c, const config_setting_t *g,
+static int load_iface_pools(struct cfg_ctx *c, const config_setting_t *g,
 			    const char *what, struct cfg_iface *ifc)
 {
 	config_setting_t *l;
@@ -689,7 +283,7 @@ static int load_iface_pools(struct ctx *c, const config_setting_t *g,
 	uint32_t nq;
 	int ret, def;
 
-	ret = lookup(c, g, what, "pools", CONFIG_TYPE_LIST, &l);
+	ret = cfg_lookup(c, g, what, "pools", CONFIG_TYPE_LIST, &l);
 	if (ret)
 		return ret;
 	if (!l) {
@@ -697,12 +291,12 @@ static int load_iface_pools(struct ctx *c, const config_setting_t *g,
 		memset(ifc->queue_pool, def < 0 ? 0 : def,
 		       sizeof(ifc->queue_pool));
 		if (def < 0)
-			return fail(c, g, "%s: whose are its queues? With several pools and none named \"default\", say which queues each pool has: pools = ( { pool = \"%s\"; queues = [0]; } );",
+			return cfg_fail(c, g, "%s: whose are its queues? With several pools and none named \"default\", say which queues each pool has: pools = ( { pool = \"%s\"; queues = [0]; } );",
 				    what, c->cfg->pools[0].name);
 		return 0;
 	}
 	if (config_setting_get_member(g, "queues"))
-		ret = fail(c, config_setting_get_member(g, "queues"),
+		ret = cfg_fail(c, config_setting_get_member(g, "queues"),
 			   "%s: queues and pools both say which queues to serve (keep pools; remove queues)",
 			   what);
 	ifc->pools_given = true;
@@ -716,7 +310,7 @@ static int load_iface_pools(struct ctx *c, const config_setting_t *g,
 
 /* Reads interface idx into cfg->ifaces[cfg->n_ifaces], counted once it has
  * a name (for the VMs' uplinks), whatever else is wrong with it. */
-static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
+static int load_iface(struct cfg_ctx *c, const config_setting_t *g, int idx)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	struct cfg_iface *ifc = &cfg->ifaces[cfg->n_ifaces];
@@ -724,9 +318,9 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	int ret, mode = 0, zc = 0;
 
 	snprintf(what, sizeof(what), "interface %d", idx + 1);
-	ret = want(c, g, "interfaces", what, CONFIG_TYPE_GROUP);
+	ret = cfg_want(c, g, "interfaces", what, CONFIG_TYPE_GROUP);
 	if (!ret)
-		ret = get_str(c, g, what, "name", ifc->name, sizeof(ifc->name),
+		ret = cfg_get_str(c, g, what, "name", ifc->name, sizeof(ifc->name),
 			      NULL, "name = \"eth0\";");
 	if (ret) {
 		memset(ifc, 0, sizeof(*ifc));
@@ -736,45 +330,45 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ifc->line = config_setting_source_line(g);
 	for (int j = 0; j < cfg->n_ifaces; j++)
 		if (!strcmp(cfg->ifaces[j].name, ifc->name))
-			ret = fail(c, g, "%s is listed twice (also on line %d; remove one)",
+			ret = cfg_fail(c, g, "%s is listed twice (also on line %d; remove one)",
 				   what, cfg->ifaces[j].line);
 	cfg->n_ifaces++;
 	ifc->ifindex = if_nametoindex(ifc->name);
 	if (!ifc->ifindex && !c->offline)
-		ret = fail(c, config_setting_get_member(g, "name"),
+		ret = cfg_fail(c, config_setting_get_member(g, "name"),
 			   "%s does not exist (ip link show lists the interfaces)",
 			   what);
 	ifc->ring_size = 2048;
-	ret |= check_keys(c, g, what, iface_keys);
-	ret |= get_enum(c, g, what, "xdp_mode", xdp_names, CFG_XDP_AUTO, &mode);
-	ret |= get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
-	ret |= get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
-	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
+	ret |= cfg_check_keys(c, g, what, iface_keys);
+	ret |= cfg_get_enum(c, g, what, "xdp_mode", xdp_names, CFG_XDP_AUTO, &mode);
+	ret |= cfg_get_enum(c, g, what, "zerocopy", zc_names, CFG_ZC_AUTO, &zc);
+	ret |= cfg_get_u32(c, g, what, "queues", 0, 0, 64, &ifc->queues);
+	ret |= cfg_get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ret |= get_publish_fdb(c, g, what, ifc);
 	ret |= load_iface_pools(c, g, what, ifc);
-	ret |= get_u32(c, g, what, "busy_poll_usecs", 0, 0, 10000,
+	ret |= cfg_get_u32(c, g, what, "busy_poll_usecs", 0, 0, 10000,
 		       &ifc->busy_poll_usecs);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
 	return ret;
 }
 
-static int load_ifaces(struct ctx *c, const config_setting_t *root,
+static int load_ifaces(struct cfg_ctx *c, const config_setting_t *root,
 		       struct cfg *cfg)
 {
 	config_setting_t *l;
 	int ret, n;
 
-	ret = lookup(c, root, "", "interfaces", CONFIG_TYPE_LIST, &l);
+	ret = cfg_lookup(c, root, "", "interfaces", CONFIG_TYPE_LIST, &l);
 	if (ret)
 		return ret;
 	if (!l)
-		return fail(c, NULL, "interfaces is missing (add interfaces = ( { name = \"eth0\"; } );)");
+		return cfg_fail(c, NULL, "interfaces is missing (add interfaces = ( { name = \"eth0\"; } );)");
 	n = config_setting_length(l);
 	if (n == 0)
-		return fail(c, l, "interfaces is empty (list at least one, like ( { name = \"eth0\"; } ))");
+		return cfg_fail(c, l, "interfaces is empty (list at least one, like ( { name = \"eth0\"; } ))");
 	if (n > CFG_MAX_IFACES)
-		return fail(c, l, "interfaces has %d entries, more than %d (run another flipswitchd for the rest)",
+		return cfg_fail(c, l, "interfaces has %d entries, more than %d (run another flipswitchd for the rest)",
 			    n, CFG_MAX_IFACES);
 	for (int i = 0; i < n; i++)
 		ret |= load_iface(c, config_setting_get_elem(l, i), i);
@@ -786,7 +380,7 @@ static int load_ifaces(struct ctx *c, const config_setting_t *root,
 /* A VM's mistakes, each at the line of the key at fault, else of its
  * group. */
 struct vm_where {
-	struct ctx *c;
+	struct cfg_ctx *c;
 	const config_setting_t *g;
 };
 
@@ -795,16 +389,16 @@ static void vm_report(void *arg, const char *key, const char *msg)
 	struct vm_where *w = arg;
 	const config_setting_t *s = key ? config_setting_get_member(w->g, key) : NULL;
 
-	fail(w->c, s ? s : w->g, "%s", msg);
+	cfg_fail(w->c, s ? s : w->g, "%s", msg);
 }
 
 /* An optional integer key as written. */
-static int get_opt_int(struct ctx *c, const config_setting_t *g,
+static int get_opt_int(struct cfg_ctx *c, const config_setting_t *g,
 		       const char *what, const char *key, long long *v,
 		       bool *has)
 {
 	config_setting_t *s;
-	int ret = get_int(c, g, what, key, 0, v, &s);
+	int ret = cfg_get_int(c, g, what, key, 0, v, &s);
 
 	*has = !ret && s;
 	return ret;
@@ -813,7 +407,7 @@ static int get_opt_int(struct ctx *c, const config_setting_t *g,
 /* Reads VM idx into cfg->vms[cfg->n_vms], counted once it has a name:
  * what passed its checks then takes part in the search for VMs that share
  * something, whatever else is wrong with it. */
-static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
+static int load_vm(struct cfg_ctx *c, const config_setting_t *g, int idx)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	struct cfg_vm *v = &cfg->vms[cfg->n_vms];
@@ -825,20 +419,20 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 	int ret;
 
 	snprintf(what, sizeof(what), "vm %d", idx + 1);
-	ret = want(c, g, "vms", what, CONFIG_TYPE_GROUP);
+	ret = cfg_want(c, g, "vms", what, CONFIG_TYPE_GROUP);
 	if (!ret)
-		ret = get_cstr(c, g, what, "name", "name = \"web1\";", &sp.name);
+		ret = cfg_get_cstr(c, g, what, "name", "name = \"web1\";", &sp.name);
 	if (ret)
 		return ret;
 	snprintf(what, sizeof(what), "vm \"%.32s\"", sp.name);
-	ret = check_keys(c, g, what, vm_keys);
-	ret |= get_cstr(c, g, what, "mac",
+	ret = cfg_check_keys(c, g, what, vm_keys);
+	ret |= cfg_get_cstr(c, g, what, "mac",
 			"the guest's MAC: mac = \"52:54:00:12:34:56\";", &sp.mac);
-	ret |= get_cstr(c, g, what, "rings",
+	ret |= cfg_get_cstr(c, g, what, "rings",
 			"the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
 			&sp.rings);
-	ret |= get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
-	ret |= get_cstr(c, g, what, "doorbell_peer", NULL, &sp.doorbell_peer);
+	ret |= cfg_get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
+	ret |= cfg_get_cstr(c, g, what, "doorbell_peer", NULL, &sp.doorbell_peer);
 	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);
 	ret |= get_opt_int(c, g, what, "doorbell_usecs", &sp.doorbell_usecs,
 			   &sp.has_doorbell_usecs);
@@ -849,8 +443,8 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_opt_int(c, g, what, "quota", &sp.quota, &sp.has_quota);
 	ret |= get_opt_int(c, g, what, "ring_size", &sp.ring_size,
 			   &sp.has_ring_size);
-	ret |= get_cstr(c, g, what, "uplink", NULL, &uplink);
-	ret |= get_cstr(c, g, what, "pool", NULL, &sp.pool);
+	ret |= cfg_get_cstr(c, g, what, "uplink", NULL, &uplink);
+	ret |= cfg_get_cstr(c, g, what, "pool", NULL, &sp.pool);
 	/* A value of the wrong type reads as absent: not judged twice. */
 	ret |= cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	v->line = config_setting_source_line(g);
@@ -865,21 +459,21 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 		n += snprintf(list + n, sizeof(list) - n, "%s%s", i ? ", " : "",
 			      cfg->ifaces[i].name);
 	s = config_setting_get_member(g, "uplink");
-	return fail(c, s, "%s: uplink \"%s\" is not one of the configured interfaces (%s)",
+	return cfg_fail(c, s, "%s: uplink \"%s\" is not one of the configured interfaces (%s)",
 		    what, uplink, list);
 }
 
-static int load_vms(struct ctx *c, const config_setting_t *root)
+static int load_vms(struct cfg_ctx *c, const config_setting_t *root)
 {
 	config_setting_t *l;
 	int ret, n;
 
-	ret = lookup(c, root, "", "vms", CONFIG_TYPE_LIST, &l);
+	ret = cfg_lookup(c, root, "", "vms", CONFIG_TYPE_LIST, &l);
 	if (ret || !l)
 		return ret;
 	n = config_setting_length(l);
 	if (n > CFG_MAX_VMS)
-		return fail(c, l, "vms has %d entries, more than %d (run another flipswitchd for the rest)",
+		return cfg_fail(c, l, "vms has %d entries, more than %d (run another flipswitchd for the rest)",
 			    n, CFG_MAX_VMS);
 	for (int i = 0; i < n; i++)
 		ret |= load_vm(c, config_setting_get_elem(l, i), i);
@@ -902,7 +496,7 @@ int cfg_doorbell_default(const char *control, const char *name, char *out,
 
 /* Once the control socket's path and doorbell_usecs are known: each VM's
  * doorbell, then that no two VMs share anything of their own. */
-static int finish_vms(struct ctx *c)
+static int finish_vms(struct cfg_ctx *c)
 {
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	int ret = 0;
@@ -921,7 +515,7 @@ static int finish_vms(struct ctx *c)
 	return ret;
 }
 
-static int load_group(struct ctx *c, const config_setting_t *root,
+static int load_group(struct cfg_ctx *c, const config_setting_t *root,
 		      struct cfg *cfg)
 {
 	config_setting_t *g = config_setting_get_member(root, "control_group");
@@ -930,19 +524,19 @@ static int load_group(struct ctx *c, const config_setting_t *root,
 
 	if (!g)
 		return 0;
-	ret = get_str(c, root, "", "control_group", cfg->control_group,
+	ret = cfg_get_str(c, root, "", "control_group", cfg->control_group,
 		      sizeof(cfg->control_group), NULL, NULL);
 	if (ret)
 		return ret;
 	gr = getgrnam(cfg->control_group);
 	if (!gr)
-		return fail(c, g, "control_group \"%s\" is not a group on this system (getent group lists them)",
+		return cfg_fail(c, g, "control_group \"%s\" is not a group on this system (getent group lists them)",
 			    cfg->control_group);
 	cfg->control_gid = gr->gr_gid;
 	return 0;
 }
 
-static int load_metrics(struct ctx *c, const config_setting_t *root,
+static int load_metrics(struct cfg_ctx *c, const config_setting_t *root,
 			struct cfg *cfg)
 {
 	struct sockaddr_storage ss;
@@ -952,12 +546,12 @@ static int load_metrics(struct ctx *c, const config_setting_t *root,
 	/* Absent: off. */
 	if (!config_setting_get_member(root, "metrics"))
 		return 0;
-	ret = get_str(c, root, "", "metrics", cfg->metrics, sizeof(cfg->metrics),
+	ret = cfg_get_str(c, root, "", "metrics", cfg->metrics, sizeof(cfg->metrics),
 		      NULL, NULL);
 	if (ret)
 		return ret;
 	if (cfg_parse_listen(cfg->metrics, &ss, &len))
-		return fail(c, config_setting_get_member(root, "metrics"),
+		return cfg_fail(c, config_setting_get_member(root, "metrics"),
 			    "metrics \"%s\" is not an address and port to listen on (like \"127.0.0.1:9477\" or \"[::1]:9477\")",
 			    cfg->metrics);
 	return 0;
@@ -996,7 +590,7 @@ static int read_file(config_t *lc, const char *path, char *err, size_t errlen)
 static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		bool offline)
 {
-	struct ctx c = { .file = path, .cfg = cfg, .offline = offline };
+	struct cfg_ctx c = { .file = path, .cfg = cfg, .offline = offline };
 	char dummy[1];
 	config_setting_t *root;
 	config_t lc;
@@ -1019,35 +613,35 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 	if (ret)
 		goto out;
 	root = config_root_setting(&lc);
-	ret = check_keys(&c, root, "", top_keys);
+	ret = cfg_check_keys(&c, root, "", top_keys);
 	ret |= load_pools(&c, root, cfg);
 	ret |= load_ifaces(&c, root, cfg);
 	ret |= load_vms(&c, root);
-	ret |= get_u32(&c, root, "", "batch", 64, 1, 256, &cfg->batch);
-	ret |= get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
+	ret |= cfg_get_u32(&c, root, "", "batch", 64, 1, 256, &cfg->batch);
+	ret |= cfg_get_u32(&c, root, "", "guest_timeout", 5000, 0, 600000,
 		       &cfg->guest_timeout);
-	ret |= get_u32(&c, root, "", "doorbell_usecs", 20, 0, CFG_USECS_MAX,
+	ret |= cfg_get_u32(&c, root, "", "doorbell_usecs", 20, 0, CFG_USECS_MAX,
 		       &cfg->doorbell_usecs);
-	ret |= get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
+	ret |= cfg_get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
 		       CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
-	ret |= get_enum(&c, root, "", "idle", idle_names, CFG_IDLE_ADAPTIVE,
+	ret |= cfg_get_enum(&c, root, "", "idle", idle_names, CFG_IDLE_ADAPTIVE,
 			&idle);
 	cfg->idle = idle;
-	ret |= get_u32(&c, root, "", "poll_usecs", CFG_POLL_USECS_DEF, 0,
+	ret |= cfg_get_u32(&c, root, "", "poll_usecs", CFG_POLL_USECS_DEF, 0,
 		       CFG_POLL_USECS_MAX, &cfg->poll_usecs);
-	if (get_str(&c, root, "", "control", cfg->control,
+	if (cfg_get_str(&c, root, "", "control", cfg->control,
 		    sizeof(cfg->control), DEFAULT_CONTROL, NULL)) {
 		strcpy(cfg->control, DEFAULT_CONTROL);
 		ret = -EINVAL;
 	}
-	ret |= get_enum(&c, root, "", "handoff", handoff_names, 0,
+	ret |= cfg_get_enum(&c, root, "", "handoff", handoff_names, 0,
 			&cfg->handoff_copy);
 	ret |= finish_vms(&c);
 	ret |= load_group(&c, root, cfg);
 	ret |= load_metrics(&c, root, cfg);
 	if (c.n || c.oom)
 		ret = -EINVAL;
-	report_mistakes(&c, err, errlen);
+	cfg_report_mistakes(&c, err, errlen);
 out:
 	for (int i = 0; i < c.n; i++)
 		free(c.m[i].text);
