@@ -47,8 +47,7 @@
 static const char *const top_keys[] = {
 	"pool", "pools", "interfaces", "vms", "batch", "guest_timeout",
 	"doorbell_usecs", "max_sleep_usecs", "idle", "poll_usecs", "handoff",
-	"control",
-	"control_group", "metrics", NULL };
+	"control", "control_group", "metrics", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const pools_keys[] = {

@@ -124,8 +124,9 @@ static int sleep_ms(struct sw *sw, bool *armed)
 }
 
 /* A guest is asked to ring when it sends, and when it gives frames back
- * only while the switch needs them soon: the pool has less than a quarter
- * free, or the VM holds half its quota (its next deliveries would hit it).
+ * only while the switch needs them soon (as sw_pass.c's reclaim_soon): its
+ * pool is below the fill rings' reserve (a quarter free), or the VM holds
+ * half its quota (its next deliveries would hit it).
  * Otherwise frames given back wait for the pass after the next wake-up,
  * which looks at every VM: a guest woken for each frame it receives would
  * else wake the switch again for each frame it gives back. */

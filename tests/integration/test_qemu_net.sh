@@ -91,8 +91,8 @@ net_guest web1 "$G1" "$WORK/p1.out" sh -c "ethtool -i \$FS_IF; cat /sys/class/ne
 	ip link set \$FS_IF mtu $MAXMTU && echo 'mtu $MAXMTU set'
 	$WAIT_BYE
 	for i in \$(seq 50); do [ \$(cat /sys/class/net/\$FS_IF/mtu) -lt $MAXMTU ] && break; sleep 0.1; done
-	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu) under an uplink of $LOWMTU
 	ip link set \$FS_IF mtu $((LOWMTU + 1)) && echo 'mtu $((LOWMTU + 1)) accepted'
+	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu) under an uplink of $LOWMTU
 	$WAIT_BYE
 	for i in \$(seq 50); do ip link set \$FS_IF mtu $MAXMTU 2>/dev/null && break; sleep 0.1; done
 	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu) with the uplink back at $MAXMTU
