@@ -79,7 +79,7 @@ static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
-	"doorbell_peer", "pool", NULL };
+	"doorbell_peer", "pool", "allowed_macs", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -217,7 +217,7 @@ static const char *type_name(int type)
 static int check_keys(struct ctx *c, const config_setting_t *g,
 		      const char *what, const char *const *allowed)
 {
-	char list[128];
+	char list[256];
 	int ret = 0;
 
 	for (int i = 0; i < config_setting_length(g); i++) {
@@ -806,6 +806,34 @@ static int get_opt_int(struct ctx *c, const config_setting_t *g,
 	return ret;
 }
 
+/* allowed_macs = [ "52:54:00:..", ... ]: the strings into out[] (at most
+ * max + 1 of them, so that one too many is seen), *n how many there are
+ * in all; each checked by cfg_vm_check(). */
+static int get_macs(struct ctx *c, const config_setting_t *g, const char *what,
+		    const char *out[], int max, int *n)
+{
+	config_setting_t *l;
+	int ret = lookup(c, g, what, "allowed_macs", CONFIG_TYPE_LIST, &l);
+
+	*n = 0;
+	if (ret || !l)
+		return ret;
+	*n = config_setting_length(l);
+	for (int i = 0; i < *n; i++) {
+		const config_setting_t *e = config_setting_get_elem(l, i);
+		const char *str = config_setting_get_string(e);
+
+		if (!str) {
+			*n = i; /* those before are checked */
+			return fail(c, e, "%s: allowed_macs entry %d must be a string, like \"52:54:00:12:34:56\"",
+				    what, i + 1);
+		}
+		if (i <= max)
+			out[i] = str;
+	}
+	return 0;
+}
+
 /* Reads VM idx into cfg->vms[cfg->n_vms], counted once it has a name:
  * what passed its checks then takes part in the search for VMs that share
  * something, whatever else is wrong with it. */
@@ -815,6 +843,7 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 	struct cfg_vm *v = &cfg->vms[cfg->n_vms];
 	struct vm_where w = { .c = c, .g = g };
 	struct cfg_vm_spec sp = { 0 };
+	const char *macs[CFG_MAX_ALLOWED_MACS + 1];
 	config_setting_t *s;
 	char what[48], list[256];
 	const char *uplink;
@@ -847,6 +876,9 @@ static int load_vm(struct ctx *c, const config_setting_t *g, int idx)
 			   &sp.has_ring_size);
 	ret |= get_cstr(c, g, what, "uplink", NULL, &uplink);
 	ret |= get_cstr(c, g, what, "pool", NULL, &sp.pool);
+	ret |= get_macs(c, g, what, macs, CFG_MAX_ALLOWED_MACS,
+			&sp.n_allowed_macs);
+	sp.allowed_macs = macs;
 	/* A value of the wrong type reads as absent: not judged twice. */
 	ret |= cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	v->line = config_setting_source_line(g);

@@ -87,6 +87,10 @@ struct cfg_iface {
 #define CFG_FLOOD_BURST_MAX 1000000
 /* max_sleep_usecs: the most. */
 #define CFG_MAX_SLEEP_USECS 10000
+/* allowed_macs: the most a VM may list. The switch compares a frame's
+ * source with each, for every frame of a VM that sends with one of them:
+ * a handful, not a table. */
+#define CFG_MAX_ALLOWED_MACS 8
 
 struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
@@ -120,6 +124,11 @@ struct cfg_vm {
 	int pool;                /* "pool": a pool's name, as index into
 				    cfg.pools; default the only pool, or
 				    "default" */
+	/* "allowed_macs": source MACs the guest may send with besides mac
+	 * (unicast, at most CFG_MAX_ALLOWED_MACS); frames with any other
+	 * are dropped as spoofed. Default none. */
+	uint8_t allowed_macs[CFG_MAX_ALLOWED_MACS][6];
+	uint32_t n_allowed_macs;
 	int line;
 };
 
@@ -175,6 +184,8 @@ struct cfg_vm_spec {
 	const char *doorbell;    /* NULL: the default socket; "off": none */
 	const char *doorbell_peer; /* NULL: anyone who may connect */
 	const char *pool;        /* NULL: the default pool (cfg_pool_default) */
+	const char *const *allowed_macs; /* n_allowed_macs strings */
+	int n_allowed_macs;      /* as given: may exceed the most */
 	long long quota, vlan, ring_size, doorbell_usecs, flood_rate,
 		flood_burst;
 	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,

@@ -135,10 +135,15 @@ static int arg_int(struct req *r, const char *key, long long def, long long lo,
 static json_t *vm_json(const struct sw_snap *s, int i)
 {
 	const struct sw_snap_vm *v = &s->vm[i];
+	json_t *allowed = json_array();
 	char mac[18];
 
+	for (uint32_t k = 0; k < v->cfg.n_allowed_macs; k++) {
+		mac_str(mac, v->cfg.allowed_macs[k]);
+		json_array_append_new(allowed, json_string(mac));
+	}
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I, s:o}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "pool", s->pools[v->pool].name,
 			 "attached", v->attached, "broken", v->broken,
@@ -149,7 +154,8 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 			 "doorbell", v->cfg.doorbell[0] ? v->cfg.doorbell : NULL,
 			 "doorbell_connected", v->db_live, "guest_rings",
 			 v->rings_me, "doorbell_usecs",
-			 (json_int_t)v->cfg.doorbell_usecs);
+			 (json_int_t)v->cfg.doorbell_usecs, "allowed_macs",
+			 allowed);
 }
 
 static const char *cmd_ping(struct req *r, json_t **res)
@@ -541,6 +547,44 @@ static void publish(struct req *r, const struct cfg_vm *vm, bool add)
 			       add);
 }
 
+/* allowed_macs: a JSON array of strings, or one string of MACs separated
+ * by commas (flipswitchctl's --allowed-macs as typed), into buf and
+ * out[] (at most max + 1, so that one too many is seen; *n counts them
+ * all); cfg_vm_check() judges them. */
+static const char *arg_macs(struct req *r, char *buf, size_t size,
+			    const char *out[], int max, int *n)
+{
+	json_t *a = json_object_get(r->args, "allowed_macs"), *e;
+	size_t i;
+	char *save = NULL, *tok;
+
+	*n = 0;
+	if (!a)
+		return NULL;
+	if (json_is_array(a)) {
+		json_array_foreach(a, i, e) {
+			if (!json_is_string(e))
+				return err(r, FS_CTL_E_INVALID,
+					   "allowed_macs must hold strings, like \"52:54:00:12:34:56\"");
+			if (*n <= max)
+				out[*n] = json_string_value(e);
+			++*n;
+		}
+		return NULL;
+	}
+	if (!json_is_string(a) ||
+	    snprintf(buf, size, "%s", json_string_value(a)) >= (int)size)
+		return err(r, FS_CTL_E_INVALID,
+			   "allowed_macs must be a list of MACs, like 52:54:00:12:34:56,52:54:00:12:34:57");
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*n <= max)
+			out[*n] = tok;
+		++*n;
+	}
+	return NULL;
+}
+
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -548,6 +592,8 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	const struct cfg *cfg = r->c->sw->cfg;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell, *pool;
 	struct cfg_vm_spec sp = { 0 };
+	const char *macs[CFG_MAX_ALLOWED_MACS + 1];
+	char macbuf[(CFG_MAX_ALLOWED_MACS + 1) * 18 + 1];
 	struct cfg_vm cv;
 	struct vmport *v;
 	int slot = -1, err2;
@@ -577,6 +623,10 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	    arg_num(r, "flood_burst", &sp.flood_burst, &sp.has_flood_burst,
 		    &code))
 		return code;
+	if ((code = arg_macs(r, macbuf, sizeof(macbuf), macs,
+			     CFG_MAX_ALLOWED_MACS, &sp.n_allowed_macs)))
+		return code;
+	sp.allowed_macs = macs;
 	sp.name = name;
 	sp.mac = mac;
 	sp.rings = rings;

@@ -33,6 +33,15 @@
 #include "config.h"
 #include "pool.h"
 
+/* AF_XDP multi-buffer (Linux 6.6): Debian 12's kernel headers are older
+ * than the kernels flipswitch runs on. The values are the kernel's ABI. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 struct flipswitch_bpf;
 
 struct nic_queue {

@@ -673,6 +673,41 @@ static __attribute__((noinline)) void vm_frame_rare(struct sw *sw,
 	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
+/* Whether src (6 bytes) is one of VM v's allowed_macs: the rare case of
+ * a guest that sends with more than its own MAC. */
+static __attribute__((noinline)) bool src_allowed(const struct vmport *v,
+						  const uint8_t *src)
+{
+	for (uint32_t i = 0; i < v->cfg.n_allowed_macs; i++)
+		if (!memcmp(src, v->cfg.allowed_macs[i], 6))
+			return true;
+	return false;
+}
+
+/*
+ * Port security, on the switch's copy h of a frame's header from VM v:
+ * its source must be the VM's MAC or one of its allowed_macs (libvirt's
+ * no-mac-spoofing, OVS port security), and it must carry no VLAN tag of
+ * its own (an access port's tag is the switch's to push; an untagged
+ * port's guest would otherwise reach any VLAN of the wire). Returns
+ * false, the reason counted, for a frame to drop.
+ */
+static inline bool from_vm_allowed(struct vmport *v, const uint8_t *h)
+{
+	if (__builtin_expect(memcmp(h + 6, v->cfg.mac, 6) != 0, 0) &&
+	    !src_allowed(v, h + 6)) {
+		v->st.drops[VM_DROP_SPOOFED]++;
+		return false;
+	}
+	if (__builtin_expect((h[12] == 0x81 && h[13] == 0x00) ||
+			     (h[12] == 0x88 && h[13] == 0xa8) ||
+			     (h[12] == 0x91 && h[13] == 0x00), 0)) {
+		v->st.drops[VM_DROP_TAGGED]++;
+		return false;
+	}
+	return true;
+}
+
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
 {
@@ -688,13 +723,23 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 
 	/* v->pool, not a local: the loop has no register to spare. */
 	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *d = pool_data(v->pool, t[i].addr);
+		/* The header as the switch reads it, once: the guest may
+		 * write its frame at any time, and what the switch decides
+		 * comes from this copy alone (the barrier keeps the compiler
+		 * from reading the frame again instead). */
+		uint8_t d[16];
 		int32_t dst;
 
+		memcpy(d, pool_data(v->pool, t[i].addr), FS_ETH_HLEN);
+		__asm__ volatile("" ::: "memory");
 		if (i + 1 < n)
 			__builtin_prefetch(pool_data(v->pool, t[i + 1].addr));
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
 			cap_tap(sw, v->pool, t[i].addr, t[i].len, SW_CAP_TX);
+		if (__builtin_expect(!from_vm_allowed(v, d), 0)) {
+			pool_recycle(v->pool, pool_frame(v->pool, t[i].addr));
+			continue;
+		}
 		if (d[0] & 1) {
 			/* Past its flood limit: neither the VMs nor the
 			 * wire see it. */

@@ -37,6 +37,8 @@ const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_BAD_LEN] = "bad_len",
 	[VM_BAD_OPTIONS] = "bad_options",
 	[VM_DROP_FLOOD_LIMITED] = "flood_limited",
+	[VM_DROP_SPOOFED] = "spoofed",
+	[VM_DROP_TAGGED] = "tagged",
 };
 
 static uint64_t ring_bytes(uint32_t size, uint32_t desc_size)

@@ -355,6 +355,47 @@ static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
 			     seq);
 }
 
+/* VM v's guest sends one frame of len bytes: dst, src, then type (a
+ * 16-bit ethertype, big-endian on the wire) and a byte tag after it. */
+static void guest_send_frame(struct rig *r, uint32_t v, const uint8_t dst[6],
+			     const uint8_t src[6], uint16_t type, uint8_t tag,
+			     uint32_t len)
+{
+	struct fsg *g = &r->g[v];
+	uint64_t addr = fsg_alloc(g);
+	uint8_t *h;
+
+	assert_true(addr != UINT64_MAX);
+	addr += g->headroom;
+	h = fsg_data(g, addr);
+	memcpy(h, dst, 6);
+	memcpy(h + 6, src, 6);
+	h[12] = (uint8_t)(type >> 8);
+	h[13] = (uint8_t)type;
+	memset(h + 14, tag, len - 14);
+	assert_int_equal(fsg_tx(g, addr, len), 0);
+	fsg_flush(g);
+}
+
+/* The next frame on the NIC's tx ring, from entry *i on (advanced past
+ * it), its descriptors' bytes joined in out[]: a frame of several
+ * descriptors has XDP_PKT_CONTD on all but its last. Returns its length. */
+static uint32_t wire_frame(struct rig *r, uint32_t *i, uint8_t *out)
+{
+	struct fake_nic *n = &r->nic;
+	uint32_t len = 0;
+	const struct xdp_desc *d;
+
+	do {
+		assert_true(*i != n->tx.producer);
+		d = &n->tx.desc[(*i)++ & (FAKE_NIC_RING - 1)];
+		assert_true(len + d->len <= 4096);
+		memcpy(out + len, pool_data(&r->sw.pool, d->addr), d->len);
+		len += d->len;
+	} while (d->options & XDP_PKT_CONTD);
+	return len;
+}
+
 /* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
 static void guest_send(struct rig *r, uint32_t v)
 {
@@ -537,6 +578,74 @@ static void test_too_big_never_sent(void **state)
 		assert_int_equal(pt->st.drops[PORT_DROP_TOO_BIG], drops);
 	}
 	settle(r);
+	rig_down(r);
+}
+
+/*
+ * Port security: a guest's frames go anywhere only with its own source
+ * MAC or one of its allowed_macs, and with no VLAN tag of their own. The
+ * others, to the wire, to another VM or to all, are dropped, counted
+ * (spoofed, tagged) and back in the pool; none reaches the wire or a VM.
+ */
+static void test_spoofed_frames_dropped(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	static const uint8_t wire[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t extra[6] = { 0x52, 0x54, 0, 0, 0xaa, 0x01 };
+	struct vmport *v0 = &r->sw.vms[0];
+	const uint8_t *own = r->cfg.vms[0].mac, *other = r->cfg.vms[1].mac;
+	uint8_t f[4096];
+	uint32_t i, len, k, from_own = 0, from_extra = 0;
+
+	(void)state;
+	memcpy(v0->cfg.allowed_macs[0], extra, 6);
+	v0->cfg.n_allowed_macs = 1;
+	settle(r);
+	/* Another VM's source: to the wire, to a VM, to all. */
+	for (i = 0; i < 4; i++)
+		guest_send_frame(r, 0, wire, other, 0x0800, 1, PKT_LEN);
+	guest_send_frame(r, 0, r->cfg.vms[2].mac, other, 0x0800, 2, PKT_LEN);
+	guest_send_frame(r, 0, bcast, other, 0x0806, 3, PKT_LEN);
+	/* A source no VM has. */
+	guest_send_frame(r, 0, wire, (uint8_t[]){ 0x02, 1, 2, 3, 4, 5 },
+			 0x0800, 4, PKT_LEN);
+	/* Its own and its allowed one: these leave. */
+	guest_send_frame(r, 0, wire, own, 0x0800, 5, PKT_LEN);
+	guest_send_frame(r, 0, wire, extra, 0x0800, 6, 1000);
+	guest_send_frame(r, 0, wire, own, 0x0800, 7, 1500);
+	/* Its own source, but a tag of its own (or an S-tag). */
+	guest_send_frame(r, 0, wire, own, 0x8100, 8, PKT_LEN);
+	guest_send_frame(r, 0, bcast, own, 0x88a8, 9, PKT_LEN);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(v0->st.drops[VM_DROP_SPOOFED], 7);
+	assert_int_equal(v0->st.drops[VM_DROP_TAGGED], 2);
+	assert_int_equal(r->sw.vms[2].st.rx_packets, 0);
+	for (i = 1; i < N_VMS; i++)
+		assert_int_equal(r->sw.vms[i].st.rx_packets, 0);
+	assert_int_equal(r->sw.vm2vm, 0);
+	k = r->nic.tx.consumer;
+	for (i = 0; i < 3; i++) {
+		len = wire_frame(r, &k, f);
+		assert_memory_equal(f, wire, 6);
+		if (!memcmp(f + 6, own, 6))
+			from_own++;
+		else if (!memcmp(f + 6, extra, 6) && len == 1000 && f[14] == 6)
+			from_extra++;
+		else
+			fail_msg("a frame left with a source not its own");
+		assert_int_equal(f[12], 0x08);
+		assert_int_equal(f[13], 0x00);
+	}
+	assert_int_equal(k, r->nic.tx.producer);
+	assert_int_equal(from_own, 2);
+	assert_int_equal(from_extra, 1);
+	assert_int_equal(r->sw.ports[0].st.tx_packets, 3);
+	fake_nic_transmit(&r->nic);
+	settle(r);
+	/* Every frame is back: none was lost with the drops. */
+	v0->st.drops[VM_DROP_SPOOFED] = v0->st.drops[VM_DROP_TAGGED] = 0;
 	rig_down(r);
 }
 
@@ -1491,6 +1600,7 @@ int main(void)
 		cmocka_unit_test(test_requests_acted_on_at_most_every_gap),
 		cmocka_unit_test(test_guest_frames_to_wire),
 		cmocka_unit_test(test_too_big_never_sent),
+		cmocka_unit_test(test_spoofed_frames_dropped),
 		cmocka_unit_test(test_sender_seen_after_nap),
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),
