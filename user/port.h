@@ -54,6 +54,8 @@ struct nic_queue {
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
 	uint32_t tx_unkicked;  /* descriptors submitted since the last kick */
+	bool rx_contd;         /* the last rx descriptor was a frame's piece
+				  with more to come (XDP_PKT_CONTD) */
 	uint64_t rx_packets;
 };
 
@@ -62,6 +64,8 @@ enum port_drop {
 	PORT_DROP_MC_TRUNC,    /* group frame larger than a pool frame */
 	PORT_DROP_MC_NOFRAME,  /* no free frame to receive a group frame in */
 	PORT_DROP_TOO_BIG,     /* a VM's frame longer than the MTU + 14 */
+	PORT_DROP_RX_TOO_LONG, /* received in pieces (multi-buffer): longer
+				  than a pool frame */
 	PORT_DROP_NR,
 };
 
@@ -200,16 +204,30 @@ static inline void port_rx_release(struct port *pt, uint32_t q, uint32_t n,
 	pt->st.rx_packets += n;
 	pt->q[q].rx_packets += n;
 }
+/* A piece of a frame received in several (XDP_PKT_CONTD in options, or
+ * the piece after one that had it): longer than a pool frame, it reaches
+ * no VM. Recycles it, counts the frame at its last piece. */
+void port_rx_piece(struct port *pt, struct pool *p, uint32_t q,
+		   uint32_t options, uint32_t frame);
 /* Receives up to max group-addressed frames into fresh pool frames. */
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max);
-/* Queues frames f[0..n) the switch owns, from VM vm, for transmit on its
- * tx queue: one reservation, one owner count move, the counters once.
- * The frames are of that queue's pool (port_txq_pool). Returns how many,
- * from the first; the rest (the ring is full) stay the switch's and are
+/* A frame for the wire: hlen bytes of a header slot of the private tail
+ * of its queue's pool (hdr, txhdr.h), then, if len, len bytes of a frame
+ * of that pool the switch owns (addr): two descriptors, the first with
+ * XDP_PKT_CONTD. */
+struct port_txf {
+	uint64_t hdr, addr;
+	uint32_t hlen, len;
+};
+
+/* Queues frames f[0..n), from VM vm, for transmit on its tx queue: one
+ * reservation, one owner count move, the counters once. The frames are of
+ * that queue's pool (port_txq_pool). Returns how many, from the first;
+ * the rest (the ring is full) stay the switch's, their slots too, and are
  * counted as tx_ring_full. */
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
-		       const struct port_frame *f, uint32_t n);
+		       const struct port_txf *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
 void __port_tx_flush(struct port *pt);
 

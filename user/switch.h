@@ -39,11 +39,13 @@
 enum sw_drop {
 	SW_DROP_NO_ROUTE,    /* from a NIC: no VM has this (MAC, VLAN) there */
 	SW_DROP_HAIRPIN,     /* a VM sent a frame to its own MAC */
-	SW_DROP_NO_HEADROOM, /* no room before the frame to push a VLAN tag */
+	SW_DROP_NO_HEADROOM, /* too long for a pool frame with a VLAN tag */
 	SW_DROP_POOL_EMPTY,  /* no free frame for a copy (broadcast, or
 				into another pool) */
 	SW_DROP_TOO_LONG,    /* a frame longer than the frames of the pool
 				it is to be copied into */
+	SW_DROP_NO_TX_SLOT,  /* no free header slot for a frame to the wire
+				(txhdr.h; without multi-buffer only) */
 	SW_DROP_NR,
 };
 
@@ -175,8 +177,8 @@ struct sw {
 				vm_quiet (after a nap); 0: the usual pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
-	struct port_frame *nicbuf; /* a VM's frames for the wire, a batch
-				      (from_vm) */
+	struct port_txf *nicbuf; /* a VM's frames for the wire, a batch
+				    (from_vm) */
 	uint64_t passes;
 	uint64_t alive_ms;   /* last heartbeat check */
 	bool check_alive;    /* check heartbeats on the next pass */

@@ -213,7 +213,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	if (pread(v->fd, &old_gen, sizeof(old_gen),
 		  offsetof(struct fs_region_hdr, switch_gen)) != sizeof(old_gen))
 		old_gen = 0;
-	v->region = shm_file_map(who, c->rings, v->fd, v->region_size,
+	v->region = shm_file_map(who, c->rings, v->fd, NULL, v->region_size,
 				 v->region_size);
 	if (!v->region) {
 		err = -errno;

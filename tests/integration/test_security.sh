@@ -56,6 +56,35 @@ for src in "$VM1" "$EXTRA"; do
 done
 check "still $N spoofed: none of those counted" test "$(drops web1 spoofed)" -eq "$N"
 
+# --- what the switch decided cannot be changed after: a guest on VLAN 10
+# whose second thread keeps rewriting the source MAC and the tag of its
+# frames while they are queued (where they are, and where a tag pushed in
+# place would move them). A capture on the wire never shows a frame of
+# it with another source or on another VLAN; those it rewrote before the
+# switch read them are dropped, counted spoofed or tagged.
+check "headers to the wire are chained from the private tail (multi-buffer)" \
+	grep -q "headers to the wire chained" "$DAEMON_LOG"
+RACE_N=${RACE_N:-20000}
+peer timeout 15 tcpdump -i "$IF_PEER" -nn -w "$WORK/race.pcap" ether src "$VM3" or ether src "$VM1" \
+	>/dev/null 2>"$WORK/race.tcpdump" &
+tpid=$!
+BG_PIDS+=($tpid)
+for _ in $(seq 100); do grep -q listening "$WORK/race.tcpdump" && break; sleep 0.05; done
+guest vl10 tx --dst "$PEER_MAC" --count "$RACE_N" --size 200 --tamper "$VM1" --timeout 20 \
+	>"$WORK/race.out" 2>&1
+sleep 0.5
+kill -INT "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+# One line a frame (tcpdump adds a hex dump for an unknown ethertype).
+tcpdump -r "$WORK/race.pcap" -e -nn 2>/dev/null | grep "^[0-9][0-9]:" >"$WORK/race.txt"
+good=$(grep -c "^[0-9:.]* $VM3 > $PEER_MAC, ethertype 802.1Q (0x8100), length [0-9]*: vlan 10, p 0, ethertype Unknown (0x88b5)" "$WORK/race.txt")
+all=$(wc -l <"$WORK/race.txt")
+echo "# race: $all frames of vl10 on the wire, $good as the switch decided; spoofed $(drops vl10 spoofed), tagged $(drops vl10 tagged)"
+check "racing guest: its frames reach the wire ($good)" test "$good" -gt 0
+check "racing guest: every frame on the wire has its MAC and VLAN 10" test "$all" -eq "$good"
+check "racing guest: sent + dropped as spoofed or tagged = sent to the wire" \
+	test "$(( good + $(drops vl10 spoofed) + $(drops vl10 tagged) ))" -eq "$RACE_N"
+
 # --- every frame accounted for
 sleep 0.2
 check "frame ownership audit: counts sum to the pool size" frames_ok
