@@ -74,7 +74,7 @@ static const char *const pools_keys[] = {
 	"name", "path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
-	"pools", NULL };
+	"pools", "steer", NULL };
 static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
@@ -85,6 +85,7 @@ static const char *const vm_keys[] = {
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", NULL };
 static const char *const zc_names[] = { "auto", "on", "off", NULL };
+static const char *const steer_names[] = { "off", "ntuple", NULL };
 static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
 
 static __attribute__((format(printf, 3, 4)))
@@ -719,7 +720,7 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	struct cfg_iface *ifc = &cfg->ifaces[cfg->n_ifaces];
 	char what[32];
-	int ret, mode = 0, zc = 0;
+	int ret, mode = 0, zc = 0, steer = 0;
 
 	snprintf(what, sizeof(what), "interface %d", idx + 1);
 	ret = want(c, g, "interfaces", what, CONFIG_TYPE_GROUP);
@@ -750,8 +751,10 @@ static int load_iface(struct ctx *c, const config_setting_t *g, int idx)
 	ret |= get_pow2(c, g, what, 64, 16384, &ifc->ring_size);
 	ret |= get_publish_fdb(c, g, what, ifc);
 	ret |= load_iface_pools(c, g, what, ifc);
+	ret |= get_enum(c, g, what, "steer", steer_names, CFG_STEER_OFF, &steer);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
+	ifc->steer = steer;
 	return ret;
 }
 

@@ -37,6 +37,7 @@
 enum cfg_scrub { CFG_SCRUB_OFF, CFG_SCRUB_USED, CFG_SCRUB_FULL };
 enum cfg_xdp_mode { CFG_XDP_AUTO, CFG_XDP_NATIVE, CFG_XDP_GENERIC };
 enum cfg_zc { CFG_ZC_AUTO, CFG_ZC_ON, CFG_ZC_OFF };
+enum cfg_steer { CFG_STEER_OFF, CFG_STEER_NTUPLE };
 
 struct cfg_pool {
 	char name[32];        /* "name" in pools = ( ... ); "default" for the
@@ -74,6 +75,8 @@ struct cfg_iface {
 	 * the one pool's, or the pool "default"'s. */
 	bool pools_given;
 	int8_t queue_pool[CFG_MAX_QUEUES];
+	enum cfg_steer steer;       /* "steer": "off" (default) | "ntuple": an
+				       ethtool ntuple rule per VM (steer.h) */
 	int line;                   /* line in the file, for later messages */
 };
 

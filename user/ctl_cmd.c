@@ -585,6 +585,19 @@ static const char *arg_macs(struct req *r, char *buf, size_t size,
 	return NULL;
 }
 
+/* VM slot's flow steering rule on its uplink, if that steers. 0 or
+ * -errno (the reason logged). */
+static int steer_add(struct req *r, int slot, const struct cfg_vm *cv)
+{
+	struct sw *sw = r->c->sw;
+
+	if (sw->cfg->ifaces[cv->uplink].steer != CFG_STEER_NTUPLE)
+		return 0;
+	return steer_vm_add(&sw->steer[cv->uplink], slot, cv->mac, cv->vlan,
+			    port_steer_queue(&sw->ports[cv->uplink],
+					     (uint32_t)slot));
+}
+
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -655,14 +668,23 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	if (slot >= CFG_MAX_VMS)
 		return err(r, FS_CTL_E_INVALID, "the switch has %d VMs, its most",
 			   CFG_MAX_VMS);
+	/* Its flow steering rule first: a NIC that refuses it refuses the
+	 * VM. The steering rules are this thread's (switch.h); the queue a
+	 * port picks is fixed since start. */
+	if (steer_add(r, slot, &cv))
+		return err(r, FS_CTL_E_INTERNAL, "the NIC %s refuses a flow steering rule for the VM (the daemon's log says why)",
+			   s->nic[cv.uplink].cfg.name);
 	v = vmport_alloc(1);
-	if (!v)
+	if (!v) {
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");
+	}
 	/* The pool's geometry, fixed at start, is all it reads of it; the
 	 * worker links the VM to the pool. */
 	err2 = vmport_create(v, &cv, slot, &r->c->sw->pools[cv.pool]);
 	if (err2) {
 		free(v);
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "cannot create %s: %s", rings,
 			   strerror(-err2));
 	}
@@ -682,6 +704,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		ctl_db_close(r->c, slot);
 		vmport_unmap(v);
 		free(v);
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
@@ -727,6 +750,9 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	ctl_db_close(r->c, i);
 	vmport_unmap(v);
 	free(v);
+	/* Its steering rule, on whichever port has one for its slot. */
+	for (int p = 0; p < look(r)->n_nics; p++)
+		steer_vm_del(&r->c->sw->steer[p], i);
 	r->c->frames_at = 0;
 	log_info("vm %s: deleted at run time, %lld frames taken back", name,
 		 (long long)n);

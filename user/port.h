@@ -121,6 +121,15 @@ struct port {
 	struct port_stats st;
 };
 
+/* The queue VM vm's frames from the wire should arrive on, where the NIC
+ * can steer them (steer.h): the queue its frames leave on, one of its
+ * pool's where the port has one (port_vm_txq). The one place that picks
+ * it. Fixed once the port is made. */
+static inline uint32_t port_steer_queue(const struct port *pt, uint32_t vm)
+{
+	return pt->txq_of_vm[vm];
+}
+
 /* Loads the XDP program, creates the sockets (a pool's first socket
  * registers its UMEM): queue q's on pools[c->queue_pool[q]]. */
 int port_create(struct port *pt, const struct cfg_iface *c, int index,

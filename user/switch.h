@@ -33,6 +33,7 @@
 #include "fdb.h"
 #include "pool.h"
 #include "port.h"
+#include "steer.h"
 #include "ticks.h"
 #include "vmport.h"
 
@@ -148,6 +149,9 @@ struct sw {
 	int n_pools;
 	struct port ports[CFG_MAX_IFACES];
 	int n_ports;
+	/* Each port's flow steering rules (steer = "ntuple"): sw_init's and
+	 * sw_fini's, the control thread's between (vm add, vm del). */
+	struct steer steer[CFG_MAX_IFACES];
 	struct vmport *vms;  /* CFG_MAX_VMS slots */
 	int n_vms;
 	struct fdb fdb;
@@ -223,6 +227,10 @@ struct sw {
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
  * programs are not attached yet. */
 int sw_init(struct sw *sw, struct cfg *cfg);
+/* Port i's flow steering rules for the VMs of the config, if it has
+ * steer = "ntuple" (sw_init's step). 0, or -errno: a rule the NIC
+ * refused (logged); the rules made stay for sw_fini to remove. */
+int sw_steer_port(struct sw *sw, int i);
 /* Attaches the XDP programs: from here on frames flow. */
 int sw_start(struct sw *sw);
 /* One pass of the loop; returns the number of frames it moved. */

@@ -89,4 +89,16 @@ check "racing guest: sent + dropped as spoofed or tagged = sent to the wire" \
 sleep 0.2
 check "frame ownership audit: counts sum to the pool size" frames_ok
 check "SIGTERM stops the daemon with status 0" stop_daemon
+
+# --- steer = "ntuple" where the NIC cannot steer (veth has no ntuple
+# filters): the daemon refuses to start, says why, leaves nothing attached
+sed 's/xdp_mode = \("[a-z]*"\);/xdp_mode = \1; steer = "ntuple";/' "$WORK/fs.conf" >"$WORK/steer.conf"
+ip netns exec "$NS_SW" timeout 20 "$B/flipswitchd" -c "$WORK/steer.conf" 2>"$WORK/steer.log"
+check "steer = ntuple on a veth: the daemon refuses to start" test $? -ne 0
+check "and says why (the NIC refuses the rule; veth has none)" \
+	grep -q "refuses a flow steering rule for $VM1 vlan 0 to queue 0: Operation not supported (steer = \"ntuple\" needs a NIC with ntuple filters" "$WORK/steer.log"
+check "and leaves no XDP program attached" \
+	bash -c "! ip -n $NS_SW link show $IF_SW | grep -q xdp"
+check "and no pool or ring file behind" \
+	bash -c "! ls $SHM-* 2>/dev/null | grep -q ."
 exit $((FAILS > 0))

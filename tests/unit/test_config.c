@@ -74,7 +74,7 @@ static const struct err_case err_cases[] = {
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
-	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, pools)" },
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, pools, steer)" },
 	{ "publish_fdb a number", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = 1; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb must be true, false or the name of another port of its bridge, not an integer" },
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
@@ -180,6 +180,8 @@ static const struct err_case err_cases[] = {
 	  "interface \"lo\": xdp_mode \"fast\" is not one of \"auto\", \"native\", \"generic\"" },
 	{ "bad zerocopy", POOL "interfaces = ( { name = \"lo\"; zerocopy = \"yes\"; } );\n", 2,
 	  "interface \"lo\": zerocopy \"yes\" is not one of \"auto\", \"on\", \"off\"" },
+	{ "bad steer", POOL "interfaces = ( { name = \"lo\";\n steer = \"flow\"; } );\n", 3,
+	  "interface \"lo\": steer \"flow\" is not one of \"off\", \"ntuple\"" },
 	{ "queues 65", POOL "interfaces = ( { name = \"lo\"; queues = 65; } );\n", 2,
 	  "interface \"lo\": queues 65 is out of range (0 .. 64)" },
 	{ "interface ring_size 1000", POOL "interfaces = ( { name = \"lo\"; ring_size = 1000; } );\n", 2,
@@ -384,7 +386,7 @@ static void test_full(void **state)
 	static const char text[] =
 		"pool = { path = \"/dev/shm/p\"; frames = 8192; frame_size = 4096; scrub = \"full\"; };\n"
 		"interfaces = ( { name = \"lo\"; xdp_mode = \"generic\"; zerocopy = \"off\";\n"
-		"                 queues = 2; ring_size = 512; } );\n"
+		"                 queues = 2; ring_size = 512; steer = \"ntuple\"; } );\n"
 		"vms = (\n"
 		"  { name = \"web-1.a_b\"; mac = \"52:54:00:AB:cd:0F\"; vlan = 4094;\n"
 		"    rings = \"/dev/shm/r1\"; quota = 1000; ring_size = 4096; uplink = \"lo\"; },\n"
@@ -416,6 +418,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->ifaces[0].ifindex, if_nametoindex("lo"));
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_GENERIC);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_OFF);
+	assert_int_equal(cfg->ifaces[0].steer, CFG_STEER_NTUPLE);
 	assert_int_equal(cfg->ifaces[0].queues, 2);
 	assert_int_equal(cfg->ifaces[0].ring_size, 512);
 	assert_int_equal(cfg->ifaces[0].line, 2);
@@ -465,6 +468,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->n_ifaces, 1);
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
+	assert_int_equal(cfg->ifaces[0].steer, CFG_STEER_OFF);
 	assert_int_equal(cfg->ifaces[0].queues, 0);
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);
 	assert_int_equal(cfg->n_vms, 0);
