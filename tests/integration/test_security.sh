@@ -65,7 +65,7 @@ check "still $N spoofed: none of those counted" test "$(drops web1 spoofed)" -eq
 check "headers to the wire are chained from the private tail (multi-buffer)" \
 	grep -q "headers to the wire chained" "$DAEMON_LOG"
 RACE_N=${RACE_N:-20000}
-peer timeout 15 tcpdump -i "$IF_PEER" -nn -w "$WORK/race.pcap" ether src "$VM3" or ether src "$VM1" \
+peer timeout 15 tcpdump -B 32768 -i "$IF_PEER" -nn -w "$WORK/race.pcap" ether src "$VM3" or ether src "$VM1" \
 	>/dev/null 2>"$WORK/race.tcpdump" &
 tpid=$!
 BG_PIDS+=($tpid)
@@ -77,13 +77,23 @@ kill -INT "$tpid" 2>/dev/null
 wait "$tpid" 2>/dev/null
 # One line a frame (tcpdump adds a hex dump for an unknown ethertype).
 tcpdump -r "$WORK/race.pcap" -e -nn 2>/dev/null | grep "^[0-9][0-9]:" >"$WORK/race.txt"
-good=$(grep -c "^[0-9:.]* $VM3 > $PEER_MAC, ethertype 802.1Q (0x8100), length [0-9]*: vlan 10, p 0, ethertype Unknown (0x88b5)" "$WORK/race.txt")
+# Its destination is the guest's to choose (a rewrite the switch read
+# whole or in part is just another destination): the source and the
+# VLAN are the switch's.
+good=$(grep -c "^[0-9:.]* $VM3 > [0-9a-f:]*, ethertype 802.1Q (0x8100), length [0-9]*: vlan 10, p 0, ethertype Unknown (0x88b5)" "$WORK/race.txt")
 all=$(wc -l <"$WORK/race.txt")
 echo "# race: $all frames of vl10 on the wire, $good as the switch decided; spoofed $(drops vl10 spoofed), tagged $(drops vl10 tagged)"
 check "racing guest: its frames reach the wire ($good)" test "$good" -gt 0
 check "racing guest: every frame on the wire has its MAC and VLAN 10" test "$all" -eq "$good"
-check "racing guest: sent + dropped as spoofed or tagged = sent to the wire" \
-	test "$(( good + $(drops vl10 spoofed) + $(drops vl10 tagged) ))" -eq "$RACE_N"
+# Every frame it sent, on the wire or counted: exact where the capture
+# kept up (a loaded machine can make tcpdump drop, which it says).
+if grep -q "^0 packets dropped by kernel" "$WORK/race.tcpdump" &&
+	grep -qx "sent $RACE_N" "$WORK/race.out"; then
+	check "racing guest: on the wire + dropped as spoofed or tagged = sent" \
+		test "$(( good + $(drops vl10 spoofed) + $(drops vl10 tagged) ))" -eq "$RACE_N"
+else
+	skip "racing guest: on the wire + dropped = sent (the capture dropped frames: $(grep dropped "$WORK/race.tcpdump" | tr '\n' ' '))"
+fi
 
 # --- every frame accounted for
 sleep 0.2
