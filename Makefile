@@ -115,13 +115,13 @@ $(BUILD)/obj/fs%.o: guest/lib/fs%.c guest/lib/fs%.h include/flipswitch/ring.h in
 
 $(BUILD)/flipswitch-guest: guest/flipswitch-guest.c tools/pcapout.h tools/toolutil.h $(wildcard guest/lib/*.h) $(GUEST_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.c %.o,$^) -lpcap
+	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $(filter %.c %.o,$^) -lpcap
 
 # The guest side as it runs inside a QEMU guest: static, no libpcap.
 $(BUILD)/guest/flipswitch-guest: guest/flipswitch-guest.c tools/toolutil.h $(wildcard guest/lib/*) include/flipswitch/ring.h include/flipswitch/doorbell.h
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(BUILD)/guest
-	$(Q)$(CC) $(CFLAGS) -DFSG_NO_PCAP -static -o $@ guest/flipswitch-guest.c $(GUEST_LIB)
+	$(Q)$(CC) $(CFLAGS) -pthread -DFSG_NO_PCAP -static -o $@ guest/flipswitch-guest.c $(GUEST_LIB)
 
 # The test guest's XDP loader for the driver's tests (static, no libbpf).
 $(BUILD)/guest/fsn-xdp: guest/linux/fsn-xdp.c

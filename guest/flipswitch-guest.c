@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sys/io.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -66,6 +67,8 @@ struct opts {
 	double timeout;      /* seconds */
 	uint8_t dst[6], src[6];
 	int have_dst, have_src;
+	uint8_t tamper[6];   /* tx: a second thread rewrites sent frames */
+	int have_tamper;
 	unsigned int size;
 	int quiet;
 	int hold;            /* rx: keep every frame instead of giving it back */
@@ -115,6 +118,11 @@ static void usage(FILE *f)
 		"       + 14, printed when the guest attaches),\n"
 		"       ethertype 0x88b5, carrying \"FSPK\" and a sequence number;\n"
 		"       --src defaults to the VM's MAC. --pcap writes what was sent.\n"
+		"       --tamper MAC: a hostile guest's test: a second thread keeps\n"
+		"       rewriting the frames already sent (while the switch and the\n"
+		"       kernel hold them) with source MAC and a tag for VLAN 20,\n"
+		"       where they were written and where a pushed tag would move\n"
+		"       them; frames leaving with them would be the switch's bug.\n"
 		"  echo [--count N] [--timeout S]\n"
 		"       send every frame received back, source and destination MAC\n"
 		"       swapped, in the frame it arrived in.\n"
@@ -267,6 +275,45 @@ static unsigned int fill_frame(uint8_t *f, const struct opts *o,
 	return o->size;
 }
 
+/* --tamper: the addresses of the last TAMPER_SLOTS frames sent, and the
+ * thread that rewrites them. A hostile guest's test tool: the frames
+ * are no longer its own. */
+#define TAMPER_SLOTS 256
+struct tamper {
+	struct fsg *g;
+	const uint8_t *mac;
+	uint64_t addr[TAMPER_SLOTS];
+	uint32_t n;          /* addresses written (release) */
+	int stop;
+};
+
+static void *tamper_run(void *arg)
+{
+	struct tamper *t = arg;
+
+	for (uint32_t round = 0; !__atomic_load_n(&t->stop, __ATOMIC_RELAXED);
+	     round++) {
+		uint32_t n = __atomic_load_n(&t->n, __ATOMIC_ACQUIRE);
+
+		for (uint32_t i = n > TAMPER_SLOTS ? n - TAMPER_SLOTS : 0; i < n; i++) {
+			volatile uint8_t *f = fsg_data(t->g, __atomic_load_n(
+				&t->addr[i % TAMPER_SLOTS], __ATOMIC_RELAXED));
+			/* As written (source, then a tag for VLAN 20), or
+			 * as a tag pushed in place would have moved them (the
+			 * MACs 4 bytes back, the tag after them). */
+			uint32_t at = round & 1 ? 6 : 2;
+
+			for (int k = 0; k < 6; k++)
+				f[at + k] = t->mac[k];
+			f[at + 6] = 0x81;
+			f[at + 7] = 0x00;
+			f[at + 8] = 0x00;
+			f[at + 9] = 20;
+		}
+	}
+	return NULL;
+}
+
 static int cmd_tx(struct fsg *g, const struct opts *o)
 {
 	const uint8_t *src = o->have_src ? o->src : g->hdr->mac;
@@ -276,9 +323,17 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 	pcap_t *p = NULL;
 	struct fs_desc d[BATCH];
 	unsigned int idle = 0;
+	static struct tamper tm;
+	pthread_t th;
 
 	if (o->pcap && !(pd = pcapout_open("flipswitch-guest", o->pcap, &p)))
 		return 1;
+	tm.g = g;
+	tm.mac = o->tamper;
+	if (o->have_tamper && pthread_create(&th, NULL, tamper_run, &tm)) {
+		fprintf(stderr, "flipswitch-guest: cannot start the tamper thread\n");
+		return 1;
+	}
 	while (!stop && sent < count && tool_now() < deadline) {
 		uint64_t base = fsg_alloc(g);
 		uint32_t n, i;
@@ -304,10 +359,19 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 			printf("sum %u %08x\n", len, tool_crc32(f, len));
 		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
 			fsg_flush(g);
+		__atomic_store_n(&tm.addr[tm.n % TAMPER_SLOTS],
+				 base + g->headroom, __ATOMIC_RELAXED);
+		__atomic_store_n(&tm.n, tm.n + 1, __ATOMIC_RELEASE);
 		if (++sent % BATCH == 0)
 			fsg_flush(g);
 	}
 	fsg_flush(g);
+	if (o->have_tamper) {
+		/* Frames in flight a little longer, still rewritten. */
+		usleep(200000);
+		__atomic_store_n(&tm.stop, 1, __ATOMIC_RELAXED);
+		pthread_join(th, NULL);
+	}
 	pcapout_close(pd, p);
 	printf("sent %lld\n", sent);
 	return sent < count ? 1 : 0;
@@ -502,6 +566,7 @@ static const struct option lopts[] = {
 	{ "pcap", required_argument, NULL, 'w' },
 	{ "dst", required_argument, NULL, 'd' },
 	{ "src", required_argument, NULL, 's' },
+	{ "tamper", required_argument, NULL, 'T' },
 	{ "size", required_argument, NULL, 'S' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "hold", no_argument, NULL, 'H' },
@@ -545,6 +610,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			*(c == 'd' ? &o->have_dst : &o->have_src) = 1;
+			break;
+		case 'T':
+			if (tool_parse_mac(optarg, o->tamper)) {
+				fprintf(stderr, "flipswitch-guest: %s is not a MAC address (like 52:54:00:12:34:56)\n",
+					optarg);
+				return 2;
+			}
+			o->have_tamper = 1;
 			break;
 		case 'S':
 			o->size = (unsigned int)atoi(optarg);

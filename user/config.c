@@ -54,17 +54,18 @@ static const char *const pools_keys[] = {
 	"name", "path", "frames", "frame_size", "scrub", NULL };
 static const char *const iface_keys[] = {
 	"name", "xdp_mode", "zerocopy", "queues", "ring_size", "publish_fdb",
-	"busy_poll_usecs", "pools", NULL };
+	"busy_poll_usecs", "pools", "steer", NULL };
 static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
-	"doorbell_peer", "pool", NULL };
+	"doorbell_peer", "pool", "allowed_macs", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
 static const char *const xdp_names[] = { "auto", "native", "generic", NULL };
 static const char *const zc_names[] = { "auto", "on", "off", NULL };
+static const char *const steer_names[] = { "off", "ntuple", NULL };
 static const char *const handoff_names[] = { "zerocopy", "copy", NULL };
 static const char *const idle_names[] = { "adaptive", "poll", NULL };
 
@@ -314,7 +315,7 @@ static int load_iface(struct cfg_ctx *c, const config_setting_t *g, int idx)
 	struct cfg *cfg = (struct cfg *)c->cfg;
 	struct cfg_iface *ifc = &cfg->ifaces[cfg->n_ifaces];
 	char what[32];
-	int ret, mode = 0, zc = 0;
+	int ret, mode = 0, zc = 0, steer = 0;
 
 	snprintf(what, sizeof(what), "interface %d", idx + 1);
 	ret = cfg_want(c, g, "interfaces", what, CONFIG_TYPE_GROUP);
@@ -347,8 +348,10 @@ static int load_iface(struct cfg_ctx *c, const config_setting_t *g, int idx)
 	ret |= load_iface_pools(c, g, what, ifc);
 	ret |= cfg_get_u32(c, g, what, "busy_poll_usecs", 0, 0, 10000,
 		       &ifc->busy_poll_usecs);
+	ret |= cfg_get_enum(c, g, what, "steer", steer_names, CFG_STEER_OFF, &steer);
 	ifc->xdp_mode = mode;
 	ifc->zerocopy = zc;
+	ifc->steer = steer;
 	return ret;
 }
 
@@ -403,6 +406,34 @@ static int get_opt_int(struct cfg_ctx *c, const config_setting_t *g,
 	return ret;
 }
 
+/* allowed_macs = [ "52:54:00:..", ... ]: the strings into out[] (at most
+ * max + 1 of them, so that one too many is seen), *n how many there are
+ * in all; each checked by cfg_vm_check(). */
+static int get_macs(struct cfg_ctx *c, const config_setting_t *g, const char *what,
+		    const char *out[], int max, int *n)
+{
+	config_setting_t *l;
+	int ret = cfg_lookup(c, g, what, "allowed_macs", CONFIG_TYPE_LIST, &l);
+
+	*n = 0;
+	if (ret || !l)
+		return ret;
+	*n = config_setting_length(l);
+	for (int i = 0; i < *n; i++) {
+		const config_setting_t *e = config_setting_get_elem(l, i);
+		const char *str = config_setting_get_string(e);
+
+		if (!str) {
+			*n = i; /* those before are checked */
+			return cfg_fail(c, e, "%s: allowed_macs entry %d must be a string, like \"52:54:00:12:34:56\"",
+				    what, i + 1);
+		}
+		if (i <= max)
+			out[i] = str;
+	}
+	return 0;
+}
+
 /* Reads VM idx into cfg->vms[cfg->n_vms], counted once it has a name:
  * what passed its checks then takes part in the search for VMs that share
  * something, whatever else is wrong with it. */
@@ -412,6 +443,7 @@ static int load_vm(struct cfg_ctx *c, const config_setting_t *g, int idx)
 	struct cfg_vm *v = &cfg->vms[cfg->n_vms];
 	struct vm_where w = { .c = c, .g = g };
 	struct cfg_vm_spec sp = { 0 };
+	const char *macs[CFG_MAX_ALLOWED_MACS + 1];
 	config_setting_t *s;
 	char what[48], list[256];
 	const char *uplink;
@@ -444,6 +476,9 @@ static int load_vm(struct cfg_ctx *c, const config_setting_t *g, int idx)
 			   &sp.has_ring_size);
 	ret |= cfg_get_cstr(c, g, what, "uplink", NULL, &uplink);
 	ret |= cfg_get_cstr(c, g, what, "pool", NULL, &sp.pool);
+	ret |= get_macs(c, g, what, macs, CFG_MAX_ALLOWED_MACS,
+			&sp.n_allowed_macs);
+	sp.allowed_macs = macs;
 	/* A value of the wrong type reads as absent: not judged twice. */
 	ret |= cfg_vm_check(&sp, cfg, v, vm_report, &w);
 	v->line = config_setting_source_line(g);

@@ -37,6 +37,7 @@
 enum cfg_scrub { CFG_SCRUB_OFF, CFG_SCRUB_USED, CFG_SCRUB_FULL };
 enum cfg_xdp_mode { CFG_XDP_AUTO, CFG_XDP_NATIVE, CFG_XDP_GENERIC };
 enum cfg_zc { CFG_ZC_AUTO, CFG_ZC_ON, CFG_ZC_OFF };
+enum cfg_steer { CFG_STEER_OFF, CFG_STEER_NTUPLE };
 
 struct cfg_pool {
 	char name[32];        /* "name" in pools = ( ... ); "default" for the
@@ -78,6 +79,8 @@ struct cfg_iface {
 				       preferred busy polling on this
 				       interface's sockets (SO_BUSY_POLL);
 				       0 .. 10000, default 0 = off */
+	enum cfg_steer steer;       /* "steer": "off" (default) | "ntuple": an
+				       ethtool ntuple rule per VM (steer.h) */
 	int line;                   /* line in the file, for later messages */
 };
 
@@ -101,6 +104,10 @@ enum cfg_idle {
 			      apart, else blocks in poll() at once */
 	CFG_IDLE_POLL,     /* polls 256 empty passes, then blocks */
 };
+/* allowed_macs: the most a VM may list. The switch compares a frame's
+ * source with each, for every frame of a VM that sends with one of them:
+ * a handful, not a table. */
+#define CFG_MAX_ALLOWED_MACS 8
 
 struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
@@ -134,6 +141,11 @@ struct cfg_vm {
 	int pool;                /* "pool": a pool's name, as index into
 				    cfg.pools; default the only pool, or
 				    "default" */
+	/* "allowed_macs": source MACs the guest may send with besides mac
+	 * (unicast, at most CFG_MAX_ALLOWED_MACS); frames with any other
+	 * are dropped as spoofed. Default none. */
+	uint8_t allowed_macs[CFG_MAX_ALLOWED_MACS][6];
+	uint32_t n_allowed_macs;
 	int line;
 };
 
@@ -194,6 +206,8 @@ struct cfg_vm_spec {
 	const char *doorbell;    /* NULL: the default socket; "off": none */
 	const char *doorbell_peer; /* NULL: anyone who may connect */
 	const char *pool;        /* NULL: the default pool (cfg_pool_default) */
+	const char *const *allowed_macs; /* n_allowed_macs strings */
+	int n_allowed_macs;      /* as given: may exceed the most */
 	long long quota, vlan, ring_size, doorbell_usecs, flood_rate,
 		flood_burst;
 	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,

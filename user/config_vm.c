@@ -137,6 +137,45 @@ static void check_vm_pool(struct vm_say *s, const struct cfg_vm_spec *sp,
 	v->pool = 0; /* for the quota's range */
 }
 
+/* allowed_macs: each a unicast MAC, none twice, none the VM's own (it
+ * needs no listing), at most CFG_MAX_ALLOWED_MACS. */
+static void check_vm_allowed(struct vm_say *s, const struct cfg_vm_spec *sp,
+			     struct cfg_vm *v)
+{
+	uint8_t m[6];
+
+	if (sp->n_allowed_macs > CFG_MAX_ALLOWED_MACS) {
+		say(s, "allowed_macs", "allowed_macs has %d MACs, more than %d (list only the source MACs the guest sends with)",
+		    sp->n_allowed_macs, CFG_MAX_ALLOWED_MACS);
+		return;
+	}
+	for (int i = 0; i < sp->n_allowed_macs; i++) {
+		const char *a = sp->allowed_macs[i];
+		bool dup = false;
+
+		if (!a || cfg_parse_mac(a, m)) {
+			say(s, "allowed_macs", "allowed_macs entry %d \"%s\" is not a MAC address (six hex byte pairs separated by ':', like 52:54:00:12:34:56)",
+			    i + 1, a ? a : "");
+			continue;
+		}
+		if ((m[0] & 1) || !(m[0] | m[1] | m[2] | m[3] | m[4] | m[5])) {
+			say(s, "allowed_macs", "allowed_macs entry %d %s is not a unicast address (a frame's source is unicast: clear bit 0 of the first byte, and not all zeros)",
+			    i + 1, a);
+			continue;
+		}
+		for (uint32_t k = 0; k < v->n_allowed_macs; k++)
+			dup |= !memcmp(v->allowed_macs[k], m, 6);
+		if (dup)
+			say(s, "allowed_macs", "allowed_macs lists %s twice (list each MAC once)",
+			    a);
+		else if (!memcmp(m, v->mac, 6))
+			say(s, "allowed_macs", "allowed_macs lists %s, the VM's own mac (it may always send with it: leave it out)",
+			    a);
+		else
+			memcpy(v->allowed_macs[v->n_allowed_macs++], m, 6);
+	}
+}
+
 static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
 			   const struct cfg *cfg, struct cfg_vm *v)
 {
@@ -214,6 +253,7 @@ int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		say(&s, "vlan", "vlan %lld is out of range (0 .. 4094)", sp->vlan);
 	else if (sp->has_vlan)
 		v->vlan = (uint16_t)sp->vlan;
+	check_vm_allowed(&s, sp, v);
 	check_vm_files(&s, sp, cfg, v);
 	check_vm_pool(&s, sp, cfg, v);
 	if (sp->has_doorbell_usecs &&

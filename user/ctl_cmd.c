@@ -135,10 +135,15 @@ static int arg_int(struct req *r, const char *key, long long def, long long lo,
 static json_t *vm_json(const struct sw_snap *s, int i)
 {
 	const struct sw_snap_vm *v = &s->vm[i];
+	json_t *allowed = json_array();
 	char mac[18];
 
+	for (uint32_t k = 0; k < v->cfg.n_allowed_macs; k++) {
+		mac_str(mac, v->cfg.allowed_macs[k]);
+		json_array_append_new(allowed, json_string(mac));
+	}
 	mac_str(mac, v->cfg.mac);
-	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I, s:o}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
 			 "rings", v->cfg.rings, "pool", s->pools[v->pool].name,
 			 "attached", v->attached, "broken", v->broken,
@@ -149,7 +154,8 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 			 "doorbell", v->cfg.doorbell[0] ? v->cfg.doorbell : NULL,
 			 "doorbell_connected", v->db_live, "guest_rings",
 			 v->rings_me, "doorbell_usecs",
-			 (json_int_t)v->cfg.doorbell_usecs);
+			 (json_int_t)v->cfg.doorbell_usecs, "allowed_macs",
+			 allowed);
 }
 
 static const char *cmd_ping(struct req *r, json_t **res)
@@ -544,6 +550,57 @@ static void publish(struct req *r, const struct cfg_vm *vm, bool add)
 			       add);
 }
 
+/* allowed_macs: a JSON array of strings, or one string of MACs separated
+ * by commas (flipswitchctl's --allowed-macs as typed), into buf and
+ * out[] (at most max + 1, so that one too many is seen; *n counts them
+ * all); cfg_vm_check() judges them. */
+static const char *arg_macs(struct req *r, char *buf, size_t size,
+			    const char *out[], int max, int *n)
+{
+	json_t *a = json_object_get(r->args, "allowed_macs"), *e;
+	size_t i;
+	char *save = NULL, *tok;
+
+	*n = 0;
+	if (!a)
+		return NULL;
+	if (json_is_array(a)) {
+		json_array_foreach(a, i, e) {
+			if (!json_is_string(e))
+				return err(r, FS_CTL_E_INVALID,
+					   "allowed_macs must hold strings, like \"52:54:00:12:34:56\"");
+			if (*n <= max)
+				out[*n] = json_string_value(e);
+			++*n;
+		}
+		return NULL;
+	}
+	if (!json_is_string(a) ||
+	    snprintf(buf, size, "%s", json_string_value(a)) >= (int)size)
+		return err(r, FS_CTL_E_INVALID,
+			   "allowed_macs must be a list of MACs, like 52:54:00:12:34:56,52:54:00:12:34:57");
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (*n <= max)
+			out[*n] = tok;
+		++*n;
+	}
+	return NULL;
+}
+
+/* VM slot's flow steering rule on its uplink, if that steers. 0 or
+ * -errno (the reason logged). */
+static int steer_add(struct req *r, int slot, const struct cfg_vm *cv)
+{
+	struct sw *sw = r->c->sw;
+
+	if (sw->cfg->ifaces[cv->uplink].steer != CFG_STEER_NTUPLE)
+		return 0;
+	return steer_vm_add(&sw->steer[cv->uplink], slot, cv->mac, cv->vlan,
+			    port_steer_queue(&sw->ports[cv->uplink],
+					     (uint32_t)slot));
+}
+
 static const char *cmd_vm_add(struct req *r, json_t **res)
 {
 	const struct sw_snap *s = look(r);
@@ -551,6 +608,8 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	const struct cfg *cfg = r->c->sw->cfg;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell, *pool;
 	struct cfg_vm_spec sp = { 0 };
+	const char *macs[CFG_MAX_ALLOWED_MACS + 1];
+	char macbuf[(CFG_MAX_ALLOWED_MACS + 1) * 18 + 1];
 	struct cfg_vm cv;
 	struct vmport *v;
 	int slot = -1, err2;
@@ -580,6 +639,10 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	    arg_num(r, "flood_burst", &sp.flood_burst, &sp.has_flood_burst,
 		    &code))
 		return code;
+	if ((code = arg_macs(r, macbuf, sizeof(macbuf), macs,
+			     CFG_MAX_ALLOWED_MACS, &sp.n_allowed_macs)))
+		return code;
+	sp.allowed_macs = macs;
 	sp.name = name;
 	sp.mac = mac;
 	sp.rings = rings;
@@ -608,14 +671,23 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	if (slot >= CFG_MAX_VMS)
 		return err(r, FS_CTL_E_INVALID, "the switch has %d VMs, its most",
 			   CFG_MAX_VMS);
+	/* Its flow steering rule first: a NIC that refuses it refuses the
+	 * VM. The steering rules are this thread's (switch.h); the queue a
+	 * port picks is fixed since start. */
+	if (steer_add(r, slot, &cv))
+		return err(r, FS_CTL_E_INTERNAL, "the NIC %s refuses a flow steering rule for the VM (the daemon's log says why)",
+			   s->nic[cv.uplink].cfg.name);
 	v = vmport_alloc(1);
-	if (!v)
+	if (!v) {
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");
+	}
 	/* The pool's geometry, fixed at start, is all it reads of it; the
 	 * worker links the VM to the pool. */
 	err2 = vmport_create(v, &cv, slot, &r->c->sw->pools[cv.pool]);
 	if (err2) {
 		free(v);
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "cannot create %s: %s", rings,
 			   strerror(-err2));
 	}
@@ -635,6 +707,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 		ctl_db_close(r->c, slot);
 		vmport_unmap(v);
 		free(v);
+		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
 	}
 	free(v); /* the worker copied it into its slot */
@@ -680,6 +753,9 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	ctl_db_close(r->c, i);
 	vmport_unmap(v);
 	free(v);
+	/* Its steering rule, on whichever port has one for its slot. */
+	for (int p = 0; p < look(r)->n_nics; p++)
+		steer_vm_del(&r->c->sw->steer[p], i);
 	r->c->frames_at = 0;
 	log_info("vm %s: deleted at run time, %lld frames taken back", name,
 		 (long long)n);

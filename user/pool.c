@@ -7,7 +7,10 @@
  * while the daemon runs, so a second daemon cannot take the same pool, and
  * zeroed when mapped, so no byte of an earlier run survives into this one.
  * Pages are populated up front: the kernel pins them when the UMEM is
- * registered anyway. The daemon removes the file at exit only if it created
+ * registered anyway. Right after the frames, in the same reservation of
+ * the address space, an anonymous mapping of the daemon's own carries
+ * the header slots of frames to the wire (txhdr.h): the UMEM is both,
+ * one range, and no guest maps the second. The daemon removes the file at exit only if it created
  * it.
  */
 #include <errno.h>
@@ -30,6 +33,8 @@
 int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 {
 	struct statfs sfs;
+	uint64_t tail, tail_off, align;
+	unsigned char *at;
 	uint32_t i;
 	int err;
 
@@ -63,12 +68,31 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	}
 	/* A PCI BAR (ivshmem) is a power of two: the file is, the UMEM need
 	 * not be. An existing file keeps its inode, so a QEMU that mapped it
-	 * first keeps seeing the pool; its old bytes are zeroed below. */
+	 * first keeps seeing the pool; its old bytes are zeroed below. The
+	 * frames and the private tail after them are one range: reserved
+	 * first (aligned for hugetlbfs), then mapped over. */
 	p->file_size = pool_file_size(p->frames, p->frame_size);
-	p->base = shm_file_map("pool", p->path, p->fd, p->file_size, p->size);
+	tail = txhdr_bytes(p->frames);
+	align = p->hugetlb ? (uint64_t)sfs.f_bsize : 4096;
+	/* The tail starts on a page: the frames' last page may be partly
+	 * file (beyond the frames, which no descriptor names). */
+	tail_off = (p->size + 4095) & ~(uint64_t)4095;
+	p->resv_len = tail_off + tail + align;
+	p->resv = mmap(NULL, p->resv_len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p->resv == MAP_FAILED) {
+		err = -errno;
+		p->resv = NULL;
+		log_err("pool: cannot reserve %llu bytes of address space: %s",
+			(unsigned long long)p->resv_len, strerror(errno));
+		goto out_unlink;
+	}
+	at = (unsigned char *)(((uintptr_t)p->resv + align - 1) & ~(uintptr_t)(align - 1));
+	p->base = shm_file_map("pool", p->path, p->fd, at, p->file_size,
+			       p->size);
 	if (!p->base) {
 		err = -errno;
-		goto out_unlink;
+		goto out_unmap;
 	}
 	/* Guarded before its first touch: a file cut short from here on
 	 * stops the switch, it does not crash it. */
@@ -77,11 +101,22 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 		log_warn("pool: %s is not guarded against truncation (%s)",
 			 p->path, strerror(-p->guard));
 	memset(p->base, 0, p->size);
+	if (mmap(p->base + tail_off, tail, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1,
+		 0) == MAP_FAILED) {
+		err = -errno;
+		log_err("pool: cannot map its private tail (%llu bytes): %s",
+			(unsigned long long)tail, strerror(errno));
+		goto out_unmap;
+	}
+	err = txhdr_init(&p->txh, p->base + tail_off, tail_off, tail);
+	if (err)
+		goto out_unmap;
 
 	err = scrub_init(&p->scrub, p->base, p->frames, p->frame_size,
 			 c->scrub);
 	if (err)
-		goto out_unmap;
+		goto out_txhdr;
 	p->owner = calloc(p->frames, sizeof(*p->owner));
 	p->count = calloc(p->n_owners, sizeof(*p->count));
 	p->free_stack = calloc(p->frames, sizeof(*p->free_stack));
@@ -105,10 +140,12 @@ out_free:
 	free(p->count);
 	free(p->free_stack);
 	scrub_fini(&p->scrub);
+out_txhdr:
+	txhdr_fini(&p->txh);
 out_unmap:
 	shmguard_del(p->guard);
 	p->guard = -1;
-	munmap(p->base, p->size);
+	munmap(p->resv, p->resv_len);
 out_unlink:
 	if (p->created)
 		unlink(p->path);
@@ -128,7 +165,8 @@ int pool_umem_create(struct pool *p, uint32_t ring_size,
 		.frame_headroom = 0,
 	};
 
-	return xsk_umem__create(&p->umem, p->base, p->size, fq, cq, &uc);
+	return xsk_umem__create(&p->umem, p->base, p->txh.base + p->txh.size,
+				fq, cq, &uc);
 }
 
 void pool_umem_destroy(struct pool *p)
@@ -149,8 +187,9 @@ void pool_destroy(struct pool *p)
 	scrub_fini(&p->scrub);
 	shmguard_del(p->guard);
 	p->guard = -1;
-	if (p->base)
-		munmap(p->base, p->size);
+	txhdr_fini(&p->txh);
+	if (p->resv)
+		munmap(p->resv, p->resv_len);
 	if (p->created)
 		unlink(p->path);
 	close(p->fd);

@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "scrub.h"
+#include "txhdr.h"
 
 enum {
 	POOL_OWN_SWITCH = 0,
@@ -75,6 +76,12 @@ struct pool {
 
 	struct xsk_umem *umem; /* pool_umem_create, with the first socket */
 	int guard;             /* its shmguard slot (shmguard.h), -1: none */
+	/* The UMEM's switch-private tail, right after the frames: header
+	 * slots for frames to the wire (txhdr.h). The pool file's mapping
+	 * and the tail's are one reservation of the address space. */
+	struct txhdr txh;
+	void *resv;
+	uint64_t resv_len;
 };
 
 /* Bytes of the pool file: frames * frame_size rounded up to a power of two
@@ -100,7 +107,8 @@ void pool_destroy(struct pool *p);
 struct xsk_ring_prod;
 struct xsk_ring_cons;
 
-/* Registers the pool as the UMEM of every AF_XDP socket, with the first
+/* Registers the pool and its private tail as the UMEM of every AF_XDP
+ * socket, with the first
  * socket: the UMEM's fill and completion rings (ring_size entries) become
  * fq and cq, that socket's. 0 or -errno. pool_umem_destroy undoes it (a
  * no-op without a UMEM): after a failed first bind, whose rings cannot be
@@ -254,7 +262,8 @@ pool_recycle_end(struct pool *p, uint16_t from, const uint64_t *top)
 }
 
 /* n frames owner `from` is known to hold (the kernel's completion ring),
- * their addresses at ring[(idx + i) & mask], back on the free list. */
+ * their addresses at ring[(idx + i) & mask], back on the free list; an
+ * address in the private tail is a header slot's, back to its own. */
 static inline __attribute__((always_inline)) void
 pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
 		   uint32_t mask, uint32_t idx, uint32_t n)
@@ -264,12 +273,25 @@ pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
 	uint32_t shift = p->shift;
 
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t frame = (uint32_t)(ring[(idx + i) & mask] >> shift);
+		uint64_t addr = ring[(idx + i) & mask];
+		uint32_t frame = (uint32_t)(addr >> shift);
+
+		if (txhdr_owns(&p->txh, addr)) {
+			txhdr_free(&p->txh, addr);
+			continue;
+		}
 
 		owner[frame] = POOL_OWN_SWITCH;
 		*top++ = (uint64_t)frame << shift;
 	}
 	pool_recycle_end(p, from, top);
+}
+
+/* Whether anything is on the kernel's tx side: every frame for the wire
+ * takes a header slot (txhdr.h), a whole copy no pool frame. */
+static inline bool pool_tx_busy(const struct pool *p)
+{
+	return p->txh.n_free != p->txh.n || p->count[POOL_OWN_TX];
 }
 
 /* Takes back every frame owner `who` holds: moves each to the switch and

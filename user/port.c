@@ -45,6 +45,7 @@ const char *const port_drop_names[PORT_DROP_NR] = {
 	[PORT_DROP_MC_TRUNC] = "mcast_truncated",
 	[PORT_DROP_MC_NOFRAME] = "mcast_no_frame",
 	[PORT_DROP_TOO_BIG] = "too_big",
+	[PORT_DROP_RX_TOO_LONG] = "rx_too_long",
 };
 
 /* An ethtool request on ifname through fd: the ioctl's result (>= 0),
@@ -207,26 +208,46 @@ static int queue_create(struct port *pt, struct nic_queue *q, bool zc)
 		.xdp_flags = pt->xdp_flags,
 		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY),
 	};
-	bool first = false;
+	bool first = !p->umem;
 	int err;
 
-	if (!p->umem) {
-		/* The UMEM's own fill and completion rings become this, the
-		 * first, socket's; later sockets get rings of their own. */
-		err = pool_umem_create(p, pt->cfg.ring_size, &q->fq, &q->cq);
-		if (err)
-			return err;
-		first = true;
+	/* Multi-buffer (XDP_USE_SG) is the UMEM's, set by its first bind
+	 * (later sockets share it, and may not give flags of their own):
+	 * tried first, for the header slots of frames to the wire to be
+	 * chained in front of the guest's frame; without it they are
+	 * copied whole (txhdr.h). */
+	for (int sg = first; sg >= 0; sg--) {
+		if (first) {
+			/* The UMEM's own fill and completion rings become
+			 * this, the first, socket's; later sockets get rings
+			 * of their own. */
+			err = pool_umem_create(p, pt->cfg.ring_size, &q->fq,
+					       &q->cq);
+			if (err)
+				return err;
+		}
+		xc.bind_flags = XDP_USE_NEED_WAKEUP |
+				(zc ? XDP_ZEROCOPY : XDP_COPY) |
+				(sg ? XDP_USE_SG : 0);
+		err = xsk_socket__create_shared(&q->xsk, pt->cfg.name, q->qid,
+						p->umem, &q->rx, &q->tx, &q->fq,
+						&q->cq, &xc);
+		if (!err) {
+			if (first) {
+				txhdr_carve(&p->txh, sg, p->frame_size);
+				log_info("%s: pool %s: headers to the wire %s",
+					 pt->cfg.name, p->name, sg ?
+					 "chained (multi-buffer)" :
+					 "copied with their frames (no multi-buffer)");
+			}
+			q->fd = xsk_socket__fd(q->xsk);
+			return 0;
+		}
+		/* A failed bind leaves the UMEM's first rings unusable for
+		 * a retry: start over with a fresh registration. */
+		if (first)
+			pool_umem_destroy(p);
 	}
-	err = xsk_socket__create_shared(&q->xsk, pt->cfg.name, q->qid, p->umem,
-					&q->rx, &q->tx, &q->fq, &q->cq, &xc);
-	if (err && first) {
-		/* A failed bind leaves the UMEM's first rings unusable for a
-		 * retry: start over with a fresh registration. */
-		pool_umem_destroy(p);
-	}
-	if (!err)
-		q->fd = xsk_socket__fd(q->xsk);
 	return err;
 }
 
@@ -656,18 +677,29 @@ int port_mac_del(struct port *pt, const uint8_t mac[6], uint16_t vlan)
 	return 0;
 }
 
+void port_rx_piece(struct port *pt, struct pool *p, uint32_t qi,
+		   uint32_t options, uint32_t frame)
+{
+	struct nic_queue *q = &pt->q[qi];
+
+	q->rx_contd = options & XDP_PKT_CONTD;
+	if (!q->rx_contd)
+		pt->st.drops[PORT_DROP_RX_TOO_LONG]++; /* its last piece */
+	pool_recycle(p, frame);
+}
+
 uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		 struct port_frame *out, uint32_t max)
 {
 	uint16_t *owner = p->owner;
 	uint32_t shift = p->shift, mask = p->frame_size - 1;
 	uint64_t bytes = 0;
-	uint32_t idx, i, n;
+	uint32_t idx, i, n, k;
 
 	n = port_rx_peek(pt, p, qi, max, &idx);
 	if (!n)
 		return 0;
-	for (i = 0; i < n; i++) {
+	for (i = k = 0; i < n; i++) {
 		const struct xdp_desc *d = port_rx_desc(pt, qi, idx + i);
 		uint64_t addr = d->addr;
 		uint32_t len = d->len, off = (uint32_t)addr & mask;
@@ -675,12 +707,18 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 
 		owner[frame] = POOL_OWN_SWITCH;
 		scrub_reuse(&p->scrub, frame, off, off + len);
-		out[i].addr = addr;
-		out[i].len = len;
 		bytes += len;
+		if (__builtin_expect((d->options & XDP_PKT_CONTD) ||
+				     pt->q[qi].rx_contd, 0)) {
+			port_rx_piece(pt, p, qi, d->options, frame);
+			continue;
+		}
+		out[k].addr = addr;
+		out[k].len = len;
+		k++;
 	}
 	port_rx_release(pt, qi, n, bytes);
-	return n;
+	return k;
 }
 
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
@@ -783,31 +821,40 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 }
 
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
-		       const struct port_frame *f, uint32_t n)
+		       const struct port_txf *f, uint32_t n)
 {
 	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
 	struct pool *p = q->pool;
-	uint32_t k = xsk_prod_nb_free(&q->tx, n), idx, i;
+	uint32_t room = xsk_prod_nb_free(&q->tx, 2 * n), descs = 0, moved = 0;
+	uint32_t idx, i, j, k;
 	uint64_t bytes = 0;
 
-	if (k > n)
-		k = n;
+	/* A frame takes one descriptor, or two when chained. */
+	for (k = 0; k < n && descs + 1 + !!f[k].len <= room; k++)
+		descs += 1 + !!f[k].len;
 	if (k < n)
 		pt->st.drops[PORT_DROP_TX_FULL] += n - k;
-	if (!k || xsk_ring_prod__reserve(&q->tx, k, &idx) != k)
+	if (!k || xsk_ring_prod__reserve(&q->tx, descs, &idx) != descs)
 		return 0;
-	for (i = 0; i < k; i++) {
-		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + i);
+	for (i = j = 0; i < k; i++) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
 
+		d->addr = f[i].hdr;
+		d->len = f[i].hlen;
+		d->options = f[i].len ? XDP_PKT_CONTD : 0;
+		bytes += f[i].hlen + f[i].len;
+		if (!f[i].len)
+			continue;
+		d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
 		pool_set_owner(p, pool_frame(p, f[i].addr), POOL_OWN_TX);
 		d->addr = f[i].addr;
 		d->len = f[i].len;
 		d->options = 0;
-		bytes += f[i].len;
+		moved++;
 	}
-	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, k);
-	q->tx_unkicked += k;
-	pt->tx_unkicked += k;
+	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, moved);
+	q->tx_unkicked += descs;
+	pt->tx_unkicked += descs;
 	pt->st.tx_packets += k;
 	pt->st.tx_bytes += bytes;
 	return k;
@@ -850,7 +897,7 @@ uint32_t port_service(struct port *pt, uint32_t batch)
 		/* Nothing on any of the pool's tx rings, nothing to complete
 		 * or kick: not a look at the kernel's completion and tx
 		 * consumer lines. */
-		bool tx = p->count[POOL_OWN_TX] != 0;
+		bool tx = pool_tx_busy(p);
 		uint32_t idx, n, room;
 
 		n = tx ? xsk_ring_cons__peek(&q->cq, batch, &idx) : 0;

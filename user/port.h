@@ -34,6 +34,15 @@
 #include "config.h"
 #include "pool.h"
 
+/* AF_XDP multi-buffer (Linux 6.6): Debian 12's kernel headers are older
+ * than the kernels flipswitch runs on. The values are the kernel's ABI. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 struct flipswitch_bpf;
 
 struct nic_queue {
@@ -46,6 +55,8 @@ struct nic_queue {
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod tx;
 	uint32_t tx_unkicked;  /* descriptors submitted since the last kick */
+	bool rx_contd;         /* the last rx descriptor was a frame's piece
+				  with more to come (XDP_PKT_CONTD) */
 	uint64_t rx_packets;
 };
 
@@ -54,6 +65,8 @@ enum port_drop {
 	PORT_DROP_MC_TRUNC,    /* group frame larger than a pool frame */
 	PORT_DROP_MC_NOFRAME,  /* no free frame to receive a group frame in */
 	PORT_DROP_TOO_BIG,     /* a VM's frame longer than the MTU + 14 */
+	PORT_DROP_RX_TOO_LONG, /* received in pieces (multi-buffer): longer
+				  than a pool frame */
 	PORT_DROP_NR,
 };
 
@@ -114,6 +127,15 @@ struct port {
 				   name the VM's VLAN (publish_fdb) */
 	struct port_stats st;
 };
+
+/* The queue VM vm's frames from the wire should arrive on, where the NIC
+ * can steer them (steer.h): the queue its frames leave on, one of its
+ * pool's where the port has one (port_vm_txq). The one place that picks
+ * it. Fixed once the port is made. */
+static inline uint32_t port_steer_queue(const struct port *pt, uint32_t vm)
+{
+	return pt->txq_of_vm[vm];
+}
 
 /* Loads the XDP program, creates the sockets (a pool's first socket
  * registers its UMEM): queue q's on pools[c->queue_pool[q]]. */
@@ -204,16 +226,30 @@ static inline void port_rx_release(struct port *pt, uint32_t q, uint32_t n,
 	pt->st.rx_packets += n;
 	pt->q[q].rx_packets += n;
 }
+/* A piece of a frame received in several (XDP_PKT_CONTD in options, or
+ * the piece after one that had it): longer than a pool frame, it reaches
+ * no VM. Recycles it, counts the frame at its last piece. */
+void port_rx_piece(struct port *pt, struct pool *p, uint32_t q,
+		   uint32_t options, uint32_t frame);
 /* Receives up to max group-addressed frames into fresh pool frames. */
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max);
-/* Queues frames f[0..n) the switch owns, from VM vm, for transmit on its
- * tx queue: one reservation, one owner count move, the counters once.
- * The frames are of that queue's pool (port_txq_pool). Returns how many,
- * from the first; the rest (the ring is full) stay the switch's and are
+/* A frame for the wire: hlen bytes of a header slot of the private tail
+ * of its queue's pool (hdr, txhdr.h), then, if len, len bytes of a frame
+ * of that pool the switch owns (addr): two descriptors, the first with
+ * XDP_PKT_CONTD. */
+struct port_txf {
+	uint64_t hdr, addr;
+	uint32_t hlen, len;
+};
+
+/* Queues frames f[0..n), from VM vm, for transmit on its tx queue: one
+ * reservation, one owner count move, the counters once. The frames are of
+ * that queue's pool (port_txq_pool). Returns how many, from the first;
+ * the rest (the ring is full) stay the switch's, their slots too, and are
  * counted as tx_ring_full. */
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
-		       const struct port_frame *f, uint32_t n);
+		       const struct port_txf *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
 void __port_tx_flush(struct port *pt);
 

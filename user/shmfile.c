@@ -35,7 +35,7 @@ int shm_file_open(const char *who, const char *path, int flags,
 	return fd;
 }
 
-void *shm_file_map(const char *who, const char *path, int fd,
+void *shm_file_map(const char *who, const char *path, int fd, void *at,
 		   uint64_t file_size, uint64_t map_size)
 {
 	void *base;
@@ -48,8 +48,8 @@ void *shm_file_map(const char *who, const char *path, int fd,
 		errno = err;
 		return NULL;
 	}
-	base = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-		    MAP_SHARED | MAP_POPULATE, fd, 0);
+	base = mmap(at, map_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_POPULATE | (at ? MAP_FIXED : 0), fd, 0);
 	if (base == MAP_FAILED) {
 		err = errno;
 		log_err("%s: cannot map %s: %s", who, path, strerror(err));

@@ -19,9 +19,10 @@
 int shm_file_open(const char *who, const char *path, int flags,
 		  bool *created);
 
-/* Sizes fd's file to file_size bytes and maps its first map_size bytes.
+/* Sizes fd's file to file_size bytes and maps its first map_size bytes,
+ * at `at` if not NULL (over what is there: the caller's reservation).
  * Returns the mapping, or NULL with errno set and the reason logged. */
-void *shm_file_map(const char *who, const char *path, int fd,
+void *shm_file_map(const char *who, const char *path, int fd, void *at,
 		   uint64_t file_size, uint64_t map_size);
 
 #endif /* FS_SHMFILE_H */

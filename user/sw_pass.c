@@ -54,12 +54,15 @@ static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
 		sw->touched[sw->n_touched++] = (uint16_t)v->index;
 }
 
-static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
-		    uint32_t len, uint32_t dir)
+/* A frame for the capture, in two pieces of pool p (the second may be
+ * empty): a frame for the wire is its header slot and the rest. */
+static void cap_tap2(struct sw *sw, const struct pool *p, uint64_t addr,
+		     uint32_t len, uint64_t addr2, uint32_t len2, uint32_t dir)
 {
 	struct sw_capture *c = &sw->cap;
 	struct sw_cap_rec *r;
 	struct timespec ts;
+	uint32_t n = len < SW_CAP_SNAP ? len : SW_CAP_SNAP;
 
 	if (c->prod - __atomic_load_n(&c->cons, __ATOMIC_ACQUIRE) >=
 	    SW_CAP_SLOTS) {
@@ -69,11 +72,20 @@ static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
 	r = &c->ring[c->prod & (SW_CAP_SLOTS - 1)];
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-	r->len = len;
+	r->len = len + len2;
 	r->dir = dir;
-	memcpy(r->data, pool_data(p, addr),
-	       len < SW_CAP_SNAP ? len : SW_CAP_SNAP);
+	/* pool_data: the private tail follows the frames. */
+	memcpy(r->data, pool_data(p, addr), n);
+	if (len2 && n < SW_CAP_SNAP)
+		memcpy(r->data + n, pool_data(p, addr2),
+		       len2 < SW_CAP_SNAP - n ? len2 : SW_CAP_SNAP - n);
 	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
+}
+
+static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
+		    uint32_t len, uint32_t dir)
+{
+	cap_tap2(sw, p, addr, len, 0, 0, dir);
 }
 
 static uint64_t copy_frame(struct sw *sw, struct pool *to,
@@ -145,44 +157,6 @@ to_vm_across(struct sw *sw, struct pool *from, struct vmport *v,
 	to_vm(sw, v, v->pool, c, len);
 }
 
-/* A frame from VM v for the wire, as to_nic takes it: tagged with v's
- * VLAN (*addr and *len move 4 bytes back), shown to a capture. Returns
- * false if it was dropped (no headroom for the tag). */
-static __attribute__((noinline)) bool
-nic_frame_slow(struct sw *sw, struct vmport *v, uint64_t *addr_p,
-	       uint32_t *len_p)
-{
-	struct pool *p = v->pool;
-	uint64_t addr = *addr_p;
-	uint32_t len = *len_p;
-
-	if (v->cfg.vlan) {
-		unsigned char *d;
-
-		if (pool_offset_in_frame(p, addr) < 4) {
-			sw->drops[SW_DROP_NO_HEADROOM]++;
-			pool_recycle(p, pool_frame(p, addr));
-			return false;
-		}
-		addr -= 4;
-		len += 4;
-		scrub_note(&p->scrub, pool_frame(p, addr),
-				pool_offset_in_frame(p, addr),
-				pool_offset_in_frame(p, addr) + len);
-		d = pool_data(p, addr);
-		memmove(d, d + 4, 12);
-		d[12] = 0x81;
-		d[13] = 0x00;
-		d[14] = v->cfg.vlan >> 8;
-		d[15] = v->cfg.vlan & 0xff;
-	}
-	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
-		cap_tap(sw, p, addr, len, SW_CAP_TX);
-	*addr_p = addr;
-	*len_p = len;
-	return true;
-}
-
 /* A frame from VM v longer than its uplink's MTU (+ FS_ETH_HLEN): never
  * sent. A tunnel would fragment it on the underlay, a NIC drop it. */
 static __attribute__((noinline)) void too_big(struct sw *sw,
@@ -192,27 +166,91 @@ static __attribute__((noinline)) void too_big(struct sw *sw,
 	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
-/* A frame from VM v for the wire, added to out[k] (sw->nicbuf), which
- * from_vm puts on v's uplink in one burst; returns the new count. Inline
- * for untagged frames; the tag and the capture take a call. The MTU is
- * the guest's frame's limit: a tag the switch pushes is not counted
- * against it. (k by value: a count whose address is taken lives in
- * memory, not in a register.) */
+/*
+ * A frame from VM v for the wire (addr, len, of v's pool; h: the switch's
+ * copy of its header, checked by from_vm_allowed), added to out[k]
+ * (sw->nicbuf), which from_vm puts on v's uplink in one burst; returns
+ * the new count. tp is the pool of the queue it leaves on. The Ethernet
+ * header goes to the wire from a header slot of tp's private tail
+ * (txhdr.h), written from h, with v's VLAN tag: nothing the guest writes
+ * after the switch looked can change the MACs or the tag the frame
+ * leaves with. A frame that fits a slot is copied whole and its frame is
+ * free at once; a longer one is chained, the rest of the guest's frame
+ * after the slot (copied into a frame of tp first where the uplink has no
+ * queue of v's pool). The MTU is the guest's frame's limit: the tag is
+ * not counted against it. (k by value: a count whose address is taken
+ * lives in memory, not in a register.)
+ */
 static inline __attribute__((always_inline)) uint32_t
 to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
-       struct port_frame *out, uint32_t k)
+       const uint8_t *h, struct pool *tp, struct port_txf *out, uint32_t k)
 {
+	struct pool *vp = v->pool;
+	struct txhdr *t = &tp->txh;
+	uint32_t tag = v->cfg.vlan ? 4 : 0, hl = FS_ETH_HLEN + tag;
+	struct port_txf *f = &out[k];
+	unsigned char *o;
+	uint64_t s;
+
 	if (__builtin_expect(len > __atomic_load_n(&sw->ports[v->uplink].mtu,
 						   __ATOMIC_RELAXED) +
 					   FS_ETH_HLEN, 0)) {
 		too_big(sw, v, addr);
 		return k;
 	}
-	if (__builtin_expect(v->cfg.vlan || sw->slow, 0) &&
-	    !nic_frame_slow(sw, v, &addr, &len))
+	s = txhdr_alloc(t);
+	if (__builtin_expect(s == UINT64_MAX, 0)) {
+		sw->drops[SW_DROP_NO_TX_SLOT]++;
+		pool_recycle(vp, pool_frame(vp, addr));
 		return k;
-	out[k].addr = addr;
-	out[k].len = len;
+	}
+	o = txhdr_data(t, s);
+	memcpy(o, h, 12);
+	if (tag) {
+		o[12] = 0x81;
+		o[13] = 0x00;
+		o[14] = (uint8_t)(v->cfg.vlan >> 8);
+		o[15] = (uint8_t)v->cfg.vlan;
+	}
+	o[hl - 2] = h[12];
+	o[hl - 1] = h[13];
+	f->hdr = s;
+	if (len + tag <= t->slot && (!t->sg || t->n_free > t->reserve)) {
+		/* Whole: the bytes after the header are the guest's, read
+		 * now; its frame goes back to its pool. */
+		memcpy(o + hl, pool_data(vp, addr + FS_ETH_HLEN),
+		       len - FS_ETH_HLEN);
+		pool_recycle(vp, pool_frame(vp, addr));
+		f->hlen = len + tag;
+		f->addr = 0;
+		f->len = 0;
+	} else if (__builtin_expect(!t->sg, 0)) {
+		/* Too long for a frame with its tag. */
+		txhdr_free(t, s);
+		sw->drops[SW_DROP_NO_HEADROOM]++;
+		pool_recycle(vp, pool_frame(vp, addr));
+		return k;
+	} else if (__builtin_expect(tp != vp, 0)) {
+		/* The rest copied into the queue's pool, once. */
+		uint64_t c = copy_frame(sw, tp, vp, addr + FS_ETH_HLEN,
+					len - FS_ETH_HLEN);
+
+		pool_recycle(vp, pool_frame(vp, addr));
+		if (c == UINT64_MAX) {
+			txhdr_free(t, s);
+			return k;
+		}
+		sw->xcopies[tp->index][SW_COPY_WIRE]++;
+		f->hlen = hl;
+		f->addr = c;
+		f->len = len - FS_ETH_HLEN;
+	} else {
+		f->hlen = hl;
+		f->addr = addr + FS_ETH_HLEN;
+		f->len = len - FS_ETH_HLEN;
+	}
+	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
+		cap_tap2(sw, tp, f->hdr, f->hlen, f->addr, f->len, SW_CAP_TX);
 	return k + 1;
 }
 
@@ -501,6 +539,8 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	uint64_t key, last_key = 0, bytes = 0;
 	const struct xdp_desc *ring, *xd, *next;
 	uint32_t idx, i, n, rmask;
+	/* Inside a frame received in pieces (port_rx_piece). */
+	bool contd = pt->q[qi].rx_contd;
 	uint16_t route = vmport_route((uint8_t)pt->index, (uint8_t)p->index);
 	int32_t xvm = -1;
 
@@ -528,12 +568,18 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		if (dirty[frame] != SCRUB_RANGE(off, off + len))
 			scrub_zero_stale(&p->scrub, frame, off, off + len);
 		if (__builtin_expect(len < FS_ETH_HLEN || (d[0] & 1) ||
-				     (d[12] == 0x81 && d[13] == 0x00), 0)) {
+				     (d[12] == 0x81 && d[13] == 0x00) ||
+				     xd->options || contd, 0)) {
 			/* Flooding may give the burst's VM frames. */
 			burst_end(sw, &b, &bytes);
 			last_key = 0;
 			bytes += len;
 			owner[frame] = POOL_OWN_SWITCH;
+			if (xd->options || contd) {
+				port_rx_piece(pt, p, qi, xd->options, frame);
+				contd = pt->q[qi].rx_contd;
+				continue;
+			}
 			nic_frame_rare(sw, pt, p, addr, len);
 			continue;
 		}
@@ -616,29 +662,6 @@ static void flush_touched(struct sw *sw)
 	sw->n_touched = 0;
 }
 
-/* A VM's frames for the wire, out[0..k) of pool `from`, copied into pool
- * `to`, that of the queue they leave on; the originals recycled. Returns
- * how many copies are in out[] (those the pool had frames for). */
-static __attribute__((noinline)) uint32_t
-to_pool(struct sw *sw, struct pool *from, struct pool *to,
-	struct port_frame *out, uint32_t k)
-{
-	uint32_t m = 0;
-
-	for (uint32_t i = 0; i < k; i++) {
-		uint64_t c = copy_frame(sw, to, from, out[i].addr, out[i].len);
-
-		pool_recycle(from, pool_frame(from, out[i].addr));
-		if (c == UINT64_MAX)
-			continue;
-		sw->xcopies[to->index][SW_COPY_WIRE]++;
-		out[m].addr = c;
-		out[m].len = out[i].len;
-		m++;
-	}
-	return m;
-}
-
 /* The destination of VM v's frames to key: a VM of v's pool, -1 for the
  * wire, or v's own index for vm_frame_rare (v itself, or a VM of another
  * pool): the frames that stay in the pool pay no test for the others.
@@ -673,28 +696,75 @@ static __attribute__((noinline)) void vm_frame_rare(struct sw *sw,
 	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
+/* Whether src (6 bytes) is one of VM v's allowed_macs: the rare case of
+ * a guest that sends with more than its own MAC. */
+static __attribute__((noinline)) bool src_allowed(const struct vmport *v,
+						  const uint8_t *src)
+{
+	for (uint32_t i = 0; i < v->cfg.n_allowed_macs; i++)
+		if (!memcmp(src, v->cfg.allowed_macs[i], 6))
+			return true;
+	return false;
+}
+
+/*
+ * Port security, on the switch's copy h of a frame's header from VM v:
+ * its source must be the VM's MAC or one of its allowed_macs (libvirt's
+ * no-mac-spoofing, OVS port security), and it must carry no VLAN tag of
+ * its own (an access port's tag is the switch's to push; an untagged
+ * port's guest would otherwise reach any VLAN of the wire). Returns
+ * false, the reason counted, for a frame to drop.
+ */
+static inline bool from_vm_allowed(struct vmport *v, const uint8_t *h)
+{
+	if (__builtin_expect(memcmp(h + 6, v->cfg.mac, 6) != 0, 0) &&
+	    !src_allowed(v, h + 6)) {
+		v->st.drops[VM_DROP_SPOOFED]++;
+		return false;
+	}
+	if (__builtin_expect((h[12] == 0x81 && h[13] == 0x00) ||
+			     (h[12] == 0x88 && h[13] == 0xa8) ||
+			     (h[12] == 0x91 && h[13] == 0x00), 0)) {
+		v->st.drops[VM_DROP_TAGGED]++;
+		return false;
+	}
+	return true;
+}
+
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
 {
-	struct pool *p, *tp;
-	struct port *pt;
+	/* The pool of the uplink's queue for v (its frames' headers come
+	 * from its tail), v's own unless the uplink has no queue of it. */
+	struct port *pt = &sw->ports[v->uplink];
+	struct pool *tp = port_txq_pool(pt, (uint32_t)v->index);
 	/* The last destination looked up, as from_nic keeps it. */
 	uint64_t key, last_key = 0;
 	int32_t last_dst = -1;
 	/* Frames for the wire, in order: one burst on the uplink's tx ring,
 	 * one reservation and the counts once, not per frame. */
-	struct port_frame *out = sw->nicbuf;
+	struct port_txf *out = sw->nicbuf;
 	uint32_t k = 0, sent;
 
 	/* v->pool, not a local: the loop has no register to spare. */
 	for (uint32_t i = 0; i < n; i++) {
-		const unsigned char *d = pool_data(v->pool, t[i].addr);
+		/* The header as the switch reads it, once: the guest may
+		 * write its frame at any time, and what the switch decides
+		 * comes from this copy alone (the barrier keeps the compiler
+		 * from reading the frame again instead). */
+		uint8_t d[16];
 		int32_t dst;
 
+		memcpy(d, pool_data(v->pool, t[i].addr), FS_ETH_HLEN);
+		__asm__ volatile("" ::: "memory");
 		if (i + 1 < n)
 			__builtin_prefetch(pool_data(v->pool, t[i + 1].addr));
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
 			cap_tap(sw, v->pool, t[i].addr, t[i].len, SW_CAP_TX);
+		if (__builtin_expect(!from_vm_allowed(v, d), 0)) {
+			pool_recycle(v->pool, pool_frame(v->pool, t[i].addr));
+			continue;
+		}
 		if (d[0] & 1) {
 			/* Past its flood limit: neither the VMs nor the
 			 * wire see it. */
@@ -705,7 +775,7 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			/* Other VMs get copies; the uplink gets the frame. */
 			flood_vms(sw, v->pool, t[i].addr, t[i].len, v->cfg.vlan,
 				  v->index, -1, 1);
-			k = to_nic(sw, v, t[i].addr, t[i].len, out, k);
+			k = to_nic(sw, v, t[i].addr, t[i].len, d, tp, out, k);
 			continue;
 		}
 		key = fdb_key_frame(d, v->cfg.vlan);
@@ -720,21 +790,17 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			sw->vm2vm++;
 			to_vm(sw, &sw->vms[dst], v->pool, t[i].addr, t[i].len);
 		} else {
-			k = to_nic(sw, v, t[i].addr, t[i].len, out, k);
+			k = to_nic(sw, v, t[i].addr, t[i].len, d, tp, out, k);
 		}
 	}
 	if (!k)
 		return;
-	p = v->pool;
-	/* The uplink's queue for v is one of v's pool, unless the uplink
-	 * has none (port_vm_txq): then the frames are copied across. */
-	pt = &sw->ports[v->uplink];
-	tp = port_txq_pool(pt, (uint32_t)v->index);
-	if (__builtin_expect(tp != p, 0))
-		k = to_pool(sw, p, tp, out, k);
 	sent = port_tx_burst(pt, (uint32_t)v->index, out, k);
-	for (uint32_t i = sent; i < k; i++)
-		pool_recycle(tp, pool_frame(tp, out[i].addr));
+	for (uint32_t i = sent; i < k; i++) {
+		txhdr_free(&tp->txh, out[i].hdr);
+		if (out[i].len)
+			pool_recycle(tp, pool_frame(tp, out[i].addr));
+	}
 }
 
 #ifdef FS_DEBUG

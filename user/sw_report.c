@@ -18,6 +18,7 @@ const char *const sw_drop_names[SW_DROP_NR] = {
 	[SW_DROP_NO_HEADROOM] = "no_headroom",
 	[SW_DROP_POOL_EMPTY] = "pool_empty",
 	[SW_DROP_TOO_LONG] = "too_long",
+	[SW_DROP_NO_TX_SLOT] = "no_tx_slot",
 };
 
 const char *const sw_copy_names[SW_COPY_NR] = {

@@ -107,6 +107,31 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 		/* Fill rings full before the first frame arrives. */
 		while (port_service(&sw->ports[i], sw->batch))
 			;
+		err = sw_steer_port(sw, i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int sw_steer_port(struct sw *sw, int i)
+{
+	const struct cfg *cfg = sw->cfg;
+	int err;
+
+	if (cfg->ifaces[i].steer != CFG_STEER_NTUPLE)
+		return 0;
+	steer_init(&sw->steer[i], cfg->ifaces[i].name, steer_default_ops, NULL);
+	for (int v = 0; v < cfg->n_vms; v++) {
+		if (cfg->vms[v].uplink != i)
+			continue;
+		/* A refusal stops the start: sw_fini removes the rules made
+		 * so far, and nothing was attached. */
+		err = steer_vm_add(&sw->steer[i], v, cfg->vms[v].mac,
+				   cfg->vms[v].vlan,
+				   port_steer_queue(&sw->ports[i], (uint32_t)v));
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -124,6 +149,8 @@ int sw_start(struct sw *sw)
 
 void sw_fini(struct sw *sw)
 {
+	for (int i = 0; i < sw->n_ports; i++)
+		steer_fini(&sw->steer[i]);
 	for (int i = 0; i < sw->n_ports; i++)
 		port_destroy(&sw->ports[i]);
 	for (int i = 0; i < sw->n_vms; i++)

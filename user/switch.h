@@ -34,17 +34,20 @@
 #include "fdb.h"
 #include "pool.h"
 #include "port.h"
+#include "steer.h"
 #include "ticks.h"
 #include "vmport.h"
 
 enum sw_drop {
 	SW_DROP_NO_ROUTE,    /* from a NIC: no VM has this (MAC, VLAN) there */
 	SW_DROP_HAIRPIN,     /* a VM sent a frame to its own MAC */
-	SW_DROP_NO_HEADROOM, /* no room before the frame to push a VLAN tag */
+	SW_DROP_NO_HEADROOM, /* too long for a pool frame with a VLAN tag */
 	SW_DROP_POOL_EMPTY,  /* no free frame for a copy (broadcast, or
 				into another pool) */
 	SW_DROP_TOO_LONG,    /* a frame longer than the frames of the pool
 				it is to be copied into */
+	SW_DROP_NO_TX_SLOT,  /* no free header slot for a frame to the wire
+				(txhdr.h; without multi-buffer only) */
 	SW_DROP_NR,
 };
 
@@ -148,6 +151,9 @@ struct sw {
 	int n_pools;
 	struct port ports[CFG_MAX_IFACES];
 	int n_ports;
+	/* Each port's flow steering rules (steer = "ntuple"): sw_init's and
+	 * sw_fini's, the control thread's between (vm add, vm del). */
+	struct steer steer[CFG_MAX_IFACES];
 	struct vmport *vms;  /* CFG_MAX_VMS slots */
 	int n_vms;
 	struct fdb fdb;
@@ -177,8 +183,8 @@ struct sw {
 				vm_quiet (after a nap); 0: the usual pass */
 	struct port_frame *rxbuf;
 	struct fs_desc *txbuf;
-	struct port_frame *nicbuf; /* a VM's frames for the wire, a batch
-				      (from_vm) */
+	struct port_txf *nicbuf; /* a VM's frames for the wire, a batch
+				    (from_vm) */
 	uint64_t passes;
 	uint64_t alive_ms;   /* last heartbeat check */
 	bool check_alive;    /* check heartbeats on the next pass */
@@ -235,6 +241,10 @@ struct sw {
 /* Creates the pool, the VM ports, the NIC ports and the MAC table; the XDP
  * programs are not attached yet. */
 int sw_init(struct sw *sw, struct cfg *cfg);
+/* Port i's flow steering rules for the VMs of the config, if it has
+ * steer = "ntuple" (sw_init's step). 0, or -errno: a rule the NIC
+ * refused (logged); the rules made stay for sw_fini to remove. */
+int sw_steer_port(struct sw *sw, int i);
 /* Attaches the XDP programs: from here on frames flow. */
 int sw_start(struct sw *sw);
 /* One pass of the loop; returns the number of frames it moved. */

@@ -37,6 +37,8 @@ const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_BAD_LEN] = "bad_len",
 	[VM_BAD_OPTIONS] = "bad_options",
 	[VM_DROP_FLOOD_LIMITED] = "flood_limited",
+	[VM_DROP_SPOOFED] = "spoofed",
+	[VM_DROP_TAGGED] = "tagged",
 };
 
 static uint64_t ring_bytes(uint32_t size, uint32_t desc_size)
@@ -211,7 +213,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	if (pread(v->fd, &old_gen, sizeof(old_gen),
 		  offsetof(struct fs_region_hdr, switch_gen)) != sizeof(old_gen))
 		old_gen = 0;
-	v->region = shm_file_map(who, c->rings, v->fd, v->region_size,
+	v->region = shm_file_map(who, c->rings, v->fd, NULL, v->region_size,
 				 v->region_size);
 	if (!v->region) {
 		err = -errno;

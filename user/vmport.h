@@ -37,6 +37,10 @@ enum vm_drop {
 				end of its frame */
 	VM_BAD_OPTIONS,      /* options field not 0 */
 	VM_DROP_FLOOD_LIMITED, /* a group frame past its flood_rate */
+	VM_DROP_SPOOFED,     /* sent with a source MAC not its own nor one
+				of its allowed_macs */
+	VM_DROP_TAGGED,      /* sent with a VLAN tag (a port's VLAN is the
+				switch's to set) */
 	VM_DROP_NR,
 };
 

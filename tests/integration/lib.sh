@@ -79,7 +79,8 @@ bed_up() {
 }
 
 # write_config FILE [extra vm groups...]: pool + one interface + VMs given
-# as "name mac quota vlan" words.
+# as "name mac quota vlan allowed_macs" words (allowed_macs: MACs joined by
+# commas, or absent).
 write_config() {
 	local file=$1
 	shift
@@ -91,7 +92,9 @@ write_config() {
 		local sep=""
 		for vm in "$@"; do
 			set -- $vm
-			echo "  $sep{ name = \"$1\"; mac = \"$2\"; rings = \"$SHM-$1\"; quota = ${3:-512}; vlan = ${4:-0}; }"
+			local allowed=""
+			[ -n "${5:-}" ] && allowed=" allowed_macs = [ \"${5//,/\", \"}\" ];"
+			echo "  $sep{ name = \"$1\"; mac = \"$2\"; rings = \"$SHM-$1\"; quota = ${3:-512}; vlan = ${4:-0};$allowed }"
 			sep=","
 		done
 		echo ");"

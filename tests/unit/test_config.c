@@ -74,13 +74,13 @@ static const struct err_case err_cases[] = {
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,
-	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, busy_poll_usecs, pools)" },
+	  "unknown key \"mtu\" in interface \"lo\" (allowed: name, xdp_mode, zerocopy, queues, ring_size, publish_fdb, busy_poll_usecs, pools, steer)" },
 	{ "publish_fdb a number", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = 1; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb must be true, false or the name of another port of its bridge, not an integer" },
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb names \"nosuch0\", which does not exist (ip link show lists the interfaces)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer, pool)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer, pool, allowed_macs)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -180,6 +180,8 @@ static const struct err_case err_cases[] = {
 	  "interface \"lo\": xdp_mode \"fast\" is not one of \"auto\", \"native\", \"generic\"" },
 	{ "bad zerocopy", POOL "interfaces = ( { name = \"lo\"; zerocopy = \"yes\"; } );\n", 2,
 	  "interface \"lo\": zerocopy \"yes\" is not one of \"auto\", \"on\", \"off\"" },
+	{ "bad steer", POOL "interfaces = ( { name = \"lo\";\n steer = \"flow\"; } );\n", 3,
+	  "interface \"lo\": steer \"flow\" is not one of \"off\", \"ntuple\"" },
 	{ "queues 65", POOL "interfaces = ( { name = \"lo\"; queues = 65; } );\n", 2,
 	  "interface \"lo\": queues 65 is out of range (0 .. 64)" },
 	{ "interface ring_size 1000", POOL "interfaces = ( { name = \"lo\"; ring_size = 1000; } );\n", 2,
@@ -226,6 +228,20 @@ static const struct err_case err_cases[] = {
 	{ "uplink not configured", ONE_VM(" uplink = \"fsnosuch0\";"), 3,
 	  "vm \"web1\": uplink \"fsnosuch0\" is not one of the configured interfaces (lo)" },
 	{ "uplink is an integer", ONE_VM(" uplink = 0;"), 3, "vm \"web1\": uplink must be a string" },
+	{ "allowed_macs not a MAC", POOL LO "vms = ( " VM("web1", "52:54:00:00:00:01", "/dev/shm/r1", "\n allowed_macs = [ \"52:54:00:00:00:02\", \"52:54:zz\" ];") " );\n", 4,
+	  "vm \"web1\": allowed_macs entry 2 \"52:54:zz\" is not a MAC address (six hex byte pairs" },
+	{ "allowed_macs multicast", ONE_VM(" allowed_macs = [ \"01:00:5e:00:00:01\" ];"), 3,
+	  "vm \"web1\": allowed_macs entry 1 01:00:5e:00:00:01 is not a unicast address" },
+	{ "allowed_macs twice", ONE_VM(" allowed_macs = [ \"52:54:00:00:00:02\", \"52:54:00:00:00:02\" ];"), 3,
+	  "vm \"web1\": allowed_macs lists 52:54:00:00:00:02 twice (list each MAC once)" },
+	{ "allowed_macs own", ONE_VM(" allowed_macs = [ \"52:54:00:00:00:01\" ];"), 3,
+	  "vm \"web1\": allowed_macs lists 52:54:00:00:00:01, the VM's own mac" },
+	{ "allowed_macs too many", ONE_VM(" allowed_macs = [ \"52:54:00:00:01:01\", \"52:54:00:00:01:02\", \"52:54:00:00:01:03\", \"52:54:00:00:01:04\", \"52:54:00:00:01:05\", \"52:54:00:00:01:06\", \"52:54:00:00:01:07\", \"52:54:00:00:01:08\", \"52:54:00:00:01:09\" ];"), 3,
+	  "vm \"web1\": allowed_macs has 9 MACs, more than 8 (list only the source MACs the guest sends with)" },
+	{ "allowed_macs a number", ONE_VM(" allowed_macs = [ 5 ];"), 3,
+	  "vm \"web1\": allowed_macs entry 1 must be a string, like \"52:54:00:12:34:56\"" },
+	{ "allowed_macs a string", ONE_VM(" allowed_macs = \"52:54:00:00:00:02\";"), 3,
+	  "vm \"web1\": allowed_macs must be a list ( ... ), not a string" },
 
 	{ "batch 0", POOL LO "batch = 0;\n", 3, "batch 0 is out of range (1 .. 256)" },
 	{ "batch 257", POOL LO "batch = 257;\n", 3, "batch 257 is out of range (1 .. 256)" },
@@ -378,11 +394,12 @@ static void test_full(void **state)
 	static const char text[] =
 		"pool = { path = \"/dev/shm/p\"; frames = 8192; frame_size = 4096; scrub = \"full\"; };\n"
 		"interfaces = ( { name = \"lo\"; xdp_mode = \"generic\"; zerocopy = \"off\";\n"
-		"                 queues = 2; ring_size = 512; busy_poll_usecs = 50; } );\n"
+		"                 queues = 2; ring_size = 512; busy_poll_usecs = 50; steer = \"ntuple\"; } );\n"
 		"vms = (\n"
 		"  { name = \"web-1.a_b\"; mac = \"52:54:00:AB:cd:0F\"; vlan = 4094;\n"
 		"    rings = \"/dev/shm/r1\"; quota = 1000; ring_size = 4096; uplink = \"lo\"; },\n"
-		"  { name = \"db\"; mac = \"52:54:00:00:00:02\"; rings = \"/dev/shm/r2\"; quota = 300; }\n"
+		"  { name = \"db\"; mac = \"52:54:00:00:00:02\"; rings = \"/dev/shm/r2\"; quota = 300;\n"
+		"    allowed_macs = [ \"52:54:00:00:01:01\", \"52:54:00:00:01:02\" ]; }\n"
 		");\n"
 		"batch = 32;\n"
 		"doorbell_usecs = 0;\n"
@@ -411,6 +428,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg->ifaces[0].ifindex, if_nametoindex("lo"));
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_GENERIC);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_OFF);
+	assert_int_equal(cfg->ifaces[0].steer, CFG_STEER_NTUPLE);
 	assert_int_equal(cfg->ifaces[0].queues, 2);
 	assert_int_equal(cfg->ifaces[0].ring_size, 512);
 	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 50);
@@ -431,6 +449,10 @@ static void test_full(void **state)
 	assert_int_equal(cfg->vms[1].vlan, 0);
 	assert_string_equal(cfg->vms[1].rings, "/dev/shm/r2");
 	assert_int_equal(cfg->vms[1].quota, 300);
+	assert_int_equal(cfg->vms[1].n_allowed_macs, 2);
+	assert_memory_equal(cfg->vms[1].allowed_macs[1],
+			    ((uint8_t[]){ 0x52, 0x54, 0, 0, 1, 2 }), 6);
+	assert_int_equal(cfg->vms[0].n_allowed_macs, 0);
 	assert_int_equal(cfg->vms[1].ring_size, 512);	/* 300 rounded up */
 	assert_int_equal(cfg->vms[1].line, 7);
 
@@ -459,6 +481,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->n_ifaces, 1);
 	assert_int_equal(cfg->ifaces[0].xdp_mode, CFG_XDP_AUTO);
 	assert_int_equal(cfg->ifaces[0].zerocopy, CFG_ZC_AUTO);
+	assert_int_equal(cfg->ifaces[0].steer, CFG_STEER_OFF);
 	assert_int_equal(cfg->ifaces[0].queues, 0);
 	assert_int_equal(cfg->ifaces[0].busy_poll_usecs, 0);
 	assert_int_equal(cfg->ifaces[0].ring_size, 2048);

@@ -321,7 +321,7 @@ static void test_fdb_and_frames(void **state)
 
 static void test_vm_add_del(void **state)
 {
-	char req[512], bell[128];
+	char req[512], req5[512], bell[128];
 	struct stat st;
 	json_t *r;
 
@@ -354,7 +354,6 @@ static void test_vm_add_del(void **state)
 	r = ask(0, "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"x\",\"mac\":\"52:54:00:00:00:09\"}}");
 	assert_string_equal(err_code(r), FS_CTL_E_INVALID);
 	json_decref(r);
-
 	r = ask(1000, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
 	assert_string_equal(err_code(r), FS_CTL_E_PERMISSION);
 	json_decref(r);
@@ -366,6 +365,29 @@ static void test_vm_add_del(void **state)
 	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web3\"}}");
 	assert_string_equal(err_code(r), FS_CTL_E_NOT_FOUND);
 	json_decref(r);
+	/* allowed_macs as flipswitchctl sends --allowed-macs: one string,
+	 * commas between; listed back in order; a bad one refused. */
+	r = ask(0, "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"x\",\"mac\":\"52:54:00:00:00:09\",\"rings\":\"/tmp/x\",\"allowed_macs\":\"52:54:00:00:0a:01,52:54:00:00:zz:02\"}}");
+	assert_string_equal(err_code(r), FS_CTL_E_INVALID);
+	json_decref(r);
+	snprintf(req5, sizeof(req5),
+		 "{\"cmd\":\"vm_add\",\"args\":{\"name\":\"web5\",\"mac\":\"52:54:00:00:00:05\",\"rings\":\"%s/web5\",\"quota\":32,\"doorbell\":\"off\",\"allowed_macs\":\"52:54:00:00:0a:01,52:54:00:00:0a:02\"}}",
+		 F->dir);
+	r = ask(0, req5);
+	{
+		json_t *m = json_object_get(json_object_get(result(r), "vm"),
+					    "allowed_macs");
+
+		assert_int_equal(json_array_size(m), 2);
+		assert_string_equal(json_string_value(json_array_get(m, 1)),
+				    "52:54:00:00:0a:02");
+	}
+	json_decref(r);
+	assert_int_equal(F->sw.vms[2].cfg.n_allowed_macs, 2);
+	r = ask(0, "{\"cmd\":\"vm_del\",\"args\":{\"name\":\"web5\"}}");
+	result(r);
+	json_decref(r);
+
 	/* The freed slot is used again. */
 	r = ask(0, req);
 	result(r);
@@ -472,6 +494,12 @@ static const char *const vm_rule[] = {
 	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": -1",
 	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": 100001",
 	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"doorbell_usecs\": 100000",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"52:54:00:00:0a:01\", \"52:54:00:00:0a:02\"]",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"52:54:00:00:0a:01\", \"52:54:00:zz:0a:02\"]",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"52:54:00:00:00:03\"]",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"33:33:00:00:00:01\"]",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"52:54:00:00:0a:01\", \"52:54:00:00:0a:01\"]",
+	"\"name\": \"web3\", \"mac\": \"52:54:00:00:00:03\", \"rings\": \"@/web3\", \"allowed_macs\": [\"52:54:00:00:0a:01\", \"52:54:00:00:0a:02\", \"52:54:00:00:0a:03\", \"52:54:00:00:0a:04\", \"52:54:00:00:0a:05\", \"52:54:00:00:0a:06\", \"52:54:00:00:0a:07\", \"52:54:00:00:0a:08\", \"52:54:00:00:0a:09\"]",
 };
 
 /* text with '@' replaced by dir and %d by our pid. */
@@ -511,9 +539,18 @@ static int rule_config(const json_t *args, char *msg, size_t size)
 			F->cfg.vms[i].quota, F->cfg.vms[i].ring_size);
 	fprintf(fp, "{");
 	json_object_foreach((json_t *)args, key, val) {
+		size_t k;
+		json_t *e;
+
 		if (json_is_string(val))
 			fprintf(fp, " %s = \"%s\";", key, json_string_value(val));
-		else
+		else if (json_is_array(val)) {
+			fprintf(fp, " %s = [", key);
+			json_array_foreach(val, k, e)
+				fprintf(fp, "%s \"%s\"", k ? "," : "",
+					json_string_value(e));
+			fprintf(fp, " ];");
+		} else
 			fprintf(fp, " %s = %lld;", key,
 				(long long)json_integer_value(val));
 	}

@@ -355,6 +355,49 @@ static uint32_t guest_send_seq(struct rig *r, uint32_t v, uint32_t n,
 			     seq);
 }
 
+/* VM v's guest sends one frame of len bytes: dst, src, then type (a
+ * 16-bit ethertype, big-endian on the wire) and a byte tag after it.
+ * Returns its address. */
+static uint64_t guest_send_frame(struct rig *r, uint32_t v,
+				 const uint8_t dst[6], const uint8_t src[6],
+				 uint16_t type, uint8_t tag, uint32_t len)
+{
+	struct fsg *g = &r->g[v];
+	uint64_t addr = fsg_alloc(g);
+	uint8_t *h;
+
+	assert_true(addr != UINT64_MAX);
+	addr += g->headroom;
+	h = fsg_data(g, addr);
+	memcpy(h, dst, 6);
+	memcpy(h + 6, src, 6);
+	h[12] = (uint8_t)(type >> 8);
+	h[13] = (uint8_t)type;
+	memset(h + 14, tag, len - 14);
+	assert_int_equal(fsg_tx(g, addr, len), 0);
+	fsg_flush(g);
+	return addr;
+}
+
+/* The next frame on the NIC's tx ring, from entry *i on (advanced past
+ * it), its descriptors' bytes joined in out[]: a frame of several
+ * descriptors has XDP_PKT_CONTD on all but its last. Returns its length. */
+static uint32_t wire_frame(struct rig *r, uint32_t *i, uint8_t *out)
+{
+	struct fake_nic *n = &r->nic;
+	uint32_t len = 0;
+	const struct xdp_desc *d;
+
+	do {
+		assert_true(*i != n->tx.producer);
+		d = &n->tx.desc[(*i)++ & (FAKE_NIC_RING - 1)];
+		assert_true(len + d->len <= 4096);
+		memcpy(out + len, pool_data(&r->sw.pool, d->addr), d->len);
+		len += d->len;
+	} while (d->options & XDP_PKT_CONTD);
+	return len;
+}
+
 /* VM v's guest sends a frame to a MAC no VM has: out the NIC. */
 static void guest_send(struct rig *r, uint32_t v)
 {
@@ -488,11 +531,12 @@ static void guest_send_len(struct rig *r, uint32_t v, uint32_t len)
 static uint32_t wire_len(struct rig *r)
 {
 	struct fake_nic *n = &r->nic;
-	uint32_t k = n->tx.producer - n->tx.consumer, len = 0;
+	uint32_t k = n->tx.consumer, len = 0;
+	uint8_t f[4096];
 
-	assert_true(k <= 1);
-	if (k)
-		len = n->tx.desc[n->tx.consumer & (FAKE_NIC_RING - 1)].len;
+	if (k != n->tx.producer)
+		len = wire_frame(r, &k, f);
+	assert_int_equal(k, n->tx.producer);
 	fake_nic_transmit(n);
 	return len;
 }
@@ -538,6 +582,186 @@ static void test_too_big_never_sent(void **state)
 	}
 	settle(r);
 	rig_down(r);
+}
+
+/*
+ * Port security: a guest's frames go anywhere only with its own source
+ * MAC or one of its allowed_macs, and with no VLAN tag of their own. The
+ * others, to the wire, to another VM or to all, are dropped, counted
+ * (spoofed, tagged) and back in the pool; none reaches the wire or a VM.
+ */
+static void test_spoofed_frames_dropped(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	static const uint8_t wire[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t extra[6] = { 0x52, 0x54, 0, 0, 0xaa, 0x01 };
+	struct vmport *v0 = &r->sw.vms[0];
+	const uint8_t *own = r->cfg.vms[0].mac, *other = r->cfg.vms[1].mac;
+	uint8_t f[4096];
+	uint32_t i, len, k, from_own = 0, from_extra = 0;
+
+	(void)state;
+	memcpy(v0->cfg.allowed_macs[0], extra, 6);
+	v0->cfg.n_allowed_macs = 1;
+	settle(r);
+	/* Another VM's source: to the wire, to a VM, to all. */
+	for (i = 0; i < 4; i++)
+		guest_send_frame(r, 0, wire, other, 0x0800, 1, PKT_LEN);
+	guest_send_frame(r, 0, r->cfg.vms[2].mac, other, 0x0800, 2, PKT_LEN);
+	guest_send_frame(r, 0, bcast, other, 0x0806, 3, PKT_LEN);
+	/* A source no VM has. */
+	guest_send_frame(r, 0, wire, (uint8_t[]){ 0x02, 1, 2, 3, 4, 5 },
+			 0x0800, 4, PKT_LEN);
+	/* Its own and its allowed one: these leave. */
+	guest_send_frame(r, 0, wire, own, 0x0800, 5, PKT_LEN);
+	guest_send_frame(r, 0, wire, extra, 0x0800, 6, 1000);
+	guest_send_frame(r, 0, wire, own, 0x0800, 7, 1500);
+	/* Its own source, but a tag of its own (or an S-tag). */
+	guest_send_frame(r, 0, wire, own, 0x8100, 8, PKT_LEN);
+	guest_send_frame(r, 0, bcast, own, 0x88a8, 9, PKT_LEN);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	assert_int_equal(v0->st.drops[VM_DROP_SPOOFED], 7);
+	assert_int_equal(v0->st.drops[VM_DROP_TAGGED], 2);
+	assert_int_equal(r->sw.vms[2].st.rx_packets, 0);
+	for (i = 1; i < N_VMS; i++)
+		assert_int_equal(r->sw.vms[i].st.rx_packets, 0);
+	assert_int_equal(r->sw.vm2vm, 0);
+	k = r->nic.tx.consumer;
+	for (i = 0; i < 3; i++) {
+		len = wire_frame(r, &k, f);
+		assert_memory_equal(f, wire, 6);
+		if (!memcmp(f + 6, own, 6))
+			from_own++;
+		else if (!memcmp(f + 6, extra, 6) && len == 1000 && f[14] == 6)
+			from_extra++;
+		else
+			fail_msg("a frame left with a source not its own");
+		assert_int_equal(f[12], 0x08);
+		assert_int_equal(f[13], 0x00);
+	}
+	assert_int_equal(k, r->nic.tx.producer);
+	assert_int_equal(from_own, 2);
+	assert_int_equal(from_extra, 1);
+	assert_int_equal(r->sw.ports[0].st.tx_packets, 3);
+	fake_nic_transmit(&r->nic);
+	settle(r);
+	/* Every frame is back: none was lost with the drops. */
+	v0->st.drops[VM_DROP_SPOOFED] = v0->st.drops[VM_DROP_TAGGED] = 0;
+	rig_down(r);
+}
+
+/* The frames for the wire a guest wrote (untagged VM 0 and VM N_VMS - 1
+ * on VLAN 10; 60 and 1000 bytes) are on the NIC's tx ring; then each
+ * guest writes another destination, source, tag and type over every one
+ * of them, where they were and where a tag pushed in place would have
+ * put them. The wire still carries each as the switch decided it: the
+ * header comes from the UMEM's private tail, the rest from the guest's
+ * frame (a long one chained, XDP_PKT_CONTD; a short one copied whole and
+ * its frame back in the pool at once). Without multi-buffer (sg false)
+ * every frame is copied whole into a slot of a frame's size, and one too
+ * long for its tag is dropped. Every slot comes back with the
+ * completions. */
+static void wire_header_private(bool sg)
+{
+	struct rig *r = rig_up_cfg(8192 + QUOTA * N_VMS, 10, 0);
+	static const uint8_t wire[6] = { 0x02, 0, 0, 0, 0, 0x99 };
+	static const uint32_t lens[2] = { 60, 1000 };
+	const uint32_t vm[2] = { 0, N_VMS - 1 };
+	struct txhdr *t = &r->sw.pool.txh;
+	uint64_t addr[2][2];
+	uint8_t f[4096];
+	uint32_t k, len;
+
+	if (!sg)
+		txhdr_carve(t, false, r->sw.pool.frame_size);
+	settle(r);
+	for (int w = 0; w < 2; w++)
+		for (int l = 0; l < 2; l++)
+			addr[w][l] = guest_send_frame(r, vm[w], wire,
+						      r->cfg.vms[vm[w]].mac,
+						      0x0800, (uint8_t)(w * 2 + l),
+						      lens[l]);
+	for (int pass = 0; pass < (int)N_VMS; pass++)
+		sw_poll_once(&r->sw);
+	/* Chained frames hold their pool frame until sent; whole ones not. */
+	assert_int_equal(r->sw.pool.count[POOL_OWN_TX], sg ? 2 : 0);
+	assert_int_equal(t->n - t->n_free, 4);
+	for (int w = 0; w < 2; w++)
+		for (int l = 0; l < 2; l++)
+			memset(pool_data(&r->sw.pool, addr[w][l] - 4), 0xee, 22);
+	k = r->nic.tx.consumer;
+	for (int seen = 0; seen < 4; seen++) {
+		const struct xdp_desc *d = &r->nic.tx.desc[k & (FAKE_NIC_RING - 1)];
+		/* Whose (the tag says: the source is checked below) and which
+		 * length. */
+		const int w = ((uint8_t *)pool_data(&r->sw.pool, d->addr))[12] == 0x81;
+		const uint32_t tag = w ? 4 : 0;
+		const int l = d->len > 64 + tag || (d->options & XDP_PKT_CONTD);
+
+		{
+			/* The header from the tail, the rest chained or not. */
+			assert_true(d->addr >= r->sw.pool.size);
+			if (sg && l) {
+				assert_int_equal(d->len, 14 + tag);
+				assert_int_equal(d->options, XDP_PKT_CONTD);
+				assert_int_equal(d[1].addr, addr[w][l] + 14);
+			} else {
+				assert_int_equal(d->len, lens[l] + tag);
+				assert_int_equal(d->options, 0);
+			}
+			len = wire_frame(r, &k, f);
+			assert_int_equal(len, lens[l] + tag);
+			assert_memory_equal(f, wire, 6);
+			assert_memory_equal(f + 6, r->cfg.vms[vm[w]].mac, 6);
+			if (w)
+				assert_memory_equal(f + 12,
+						    ((uint8_t[]){ 0x81, 0, 0, 10 }), 4);
+			assert_int_equal(f[12 + tag], 0x08);
+			assert_int_equal(f[13 + tag], 0x00);
+			/* The rest: what the guest wrote, but where it wrote
+			 * over a chained frame's first bytes after it. */
+			for (uint32_t i = 14 + tag + (sg && l ? 4 : 0); i < len; i++)
+				assert_int_equal(f[i], w * 2 + l);
+		}
+	}
+	assert_int_equal(k, r->nic.tx.producer);
+	if (!sg) {
+		/* A whole frame of the VLAN VM has no room for its tag. */
+		struct fsg *g = &r->g[vm[1]];
+		uint64_t a = fsg_alloc(g);
+		uint8_t *h = fsg_data(g, a);
+
+		sw_mtu_set(&r->sw, 0, 9000); /* not too big: too long */
+		memcpy(h, wire, 6);
+		memcpy(h + 6, r->cfg.vms[vm[1]].mac, 6);
+		h[12] = 0x08;
+		h[13] = 0x00;
+		assert_int_equal(fsg_tx(g, a, r->sw.pool.frame_size), 0);
+		fsg_flush(g);
+		for (int pass = 0; pass < (int)N_VMS; pass++)
+			sw_poll_once(&r->sw);
+		assert_int_equal(r->sw.drops[SW_DROP_NO_HEADROOM], 1);
+		r->sw.drops[SW_DROP_NO_HEADROOM] = 0;
+	}
+	fake_nic_transmit(&r->nic);
+	settle(r);
+	assert_int_equal(t->n_free, t->n);
+	assert_int_equal(r->sw.pool.count[POOL_OWN_TX], 0);
+	rig_down(r);
+}
+
+static void test_wire_header_private(void **state)
+{
+	(void)state;
+	wire_header_private(true);
+}
+
+static void test_wire_header_private_no_sg(void **state)
+{
+	(void)state;
+	wire_header_private(false);
 }
 
 /* A request word from guest g (detach: attach false), as
@@ -1532,6 +1756,9 @@ int main(void)
 		cmocka_unit_test(test_requests_acted_on_at_most_every_gap),
 		cmocka_unit_test(test_guest_frames_to_wire),
 		cmocka_unit_test(test_too_big_never_sent),
+		cmocka_unit_test(test_spoofed_frames_dropped),
+		cmocka_unit_test(test_wire_header_private),
+		cmocka_unit_test(test_wire_header_private_no_sg),
 		cmocka_unit_test(test_sender_seen_after_nap),
 		cmocka_unit_test(test_group_socket_read_in_turn),
 		cmocka_unit_test(test_nic_batch_sorted_to_vms),

@@ -84,6 +84,22 @@ static int cmd_ping(struct ctx *x, const struct args *a)
 	return 0;
 }
 
+/* A VM's allowed_macs: a JSON array, or in text after two spaces, joined
+ * by commas ("-" for none). */
+static void print_macs(json_t *macs)
+{
+	json_t *m;
+	size_t i;
+
+	out_open_array("allowed_macs");
+	out_text("  ");
+	json_array_foreach(macs, i, m)
+		out_str(NULL, i ? ",%s" : "%s", json_string_value(m));
+	if (!json_array_size(macs))
+		out_text("-");
+	out_close();
+}
+
 static void print_vm(json_t *v, int nw, int rw)
 {
 	char f1[16], f2[16];
@@ -115,16 +131,19 @@ static void print_vm(json_t *v, int nw, int rw)
 	out_bool("doorbell_connected", "", j_bool(v, "doorbell_connected"), "", "");
 	out_bool("guest_rings", "", j_bool(v, "guest_rings"), "", "");
 	out_ju64(v, "doorbell_usecs", NULL);
-	out_text("%s\n", !json_is_string(json_object_get(v, "doorbell")) ? "off" :
-			 !j_bool(v, "doorbell_connected") ? "idle" :
-			 j_bool(v, "guest_rings") ? "rings" : "connected");
+	out_text("%-9s", !json_is_string(json_object_get(v, "doorbell")) ? "off" :
+		       !j_bool(v, "doorbell_connected") ? "idle" :
+		       j_bool(v, "guest_rings") ? "rings" : "connected");
+	/* ALLOWED: the source MACs it may send with besides its own. */
+	print_macs(json_object_get(v, "allowed_macs"));
+	out_text("\n");
 }
 
 static void print_vm_header(int nw, int rw)
 {
-	out_text("%-*s  %-17s  %4s  %-8s  %-*s  %-8s  %5s  %5s  %-8s  %s\n", nw,
-		 "VM", "MAC", "VLAN", "POOL", rw, "RINGS", "STATE", "QUOTA", "HELD",
-		 "UPLINK", "DOORBELL");
+	out_text("%-*s  %-17s  %4s  %-8s  %-*s  %-8s  %5s  %5s  %-8s  %-9s  %s\n",
+		 nw, "VM", "MAC", "VLAN", "POOL", rw, "RINGS", "STATE", "QUOTA",
+		 "HELD", "UPLINK", "DOORBELL", "ALLOWED");
 }
 
 /* The switch-wide settings (show's "switch", set's answer). */
@@ -646,6 +665,10 @@ static const struct opt vm_add_opts[] = {
 	{ "doorbell-usecs", 0, OPT_U64, "US", 100000, .help =
 	  "least time between two doorbells to the sleeping\n"
 	  "guest, 0 to 100000 (default: the daemon's)" },
+	{ "allowed-macs", 0, OPT_STR, "MAC,...", .help =
+	  "source MACs the guest may send with besides its\n"
+	  "own, at most 8 (default none: frames from any\n"
+	  "other source are dropped as spoofed)" },
 	{ 0 }
 };
 
