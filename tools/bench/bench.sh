@@ -201,6 +201,35 @@ case_flipswitch() { # SIZE RUN CASE [config lines...]
 	bed_down
 }
 
+# The cost of isolation end to end: web1 in pool blue, the interface's
+# queue in pool red, so every frame is copied once into blue (issue 20's
+# fan-in across pools); beside the flipswitch case, where both are one pool.
+case_xpool() { # SIZE RUN
+	local size=$1 run=$2 w0 w1
+	bed_up
+	cat >"$WORK/fs.conf" <<EOF
+pools = (
+  { name = "red"; path = "$SHM-red"; frames = 16384; frame_size = 2048; },
+  { name = "blue"; path = "$SHM-blue"; frames = 16384; frame_size = 2048; }
+);
+interfaces = ( { name = "$IF_SW"; xdp_mode = "native";
+  pools = ( { pool = "red"; queues = [0]; } ); } );
+control = "$WORK/ctl.sock";
+vms = ( { name = "web1"; mac = "$VM1"; rings = "$SHM-web1"; pool = "blue"; quota = 2048; } );
+EOF
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-blue" \
+		--doorbell "$WORK/web1.doorbell" || { stop_daemon; bed_down; return; }
+	w0=$(worker)
+	set -- $(gen --dst "$VM1" --size "$size" --seconds "$SECS")
+	w1=$(worker)
+	consumer_stop "$WORK/vm.out"
+	rec flipswitch-xpool "$size" rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	worker_rec flipswitch-xpool "$size" "$run" "$w0" "$w1"
+	stop_daemon
+	bed_down
+}
+
 # bridge_up: the test-bed with a Linux bridge joining the veth end and a
 # tap, and a reader of the tap (one read() a frame, as QEMU's tap backend).
 bridge_up() {
@@ -494,6 +523,7 @@ for run in $(seq "$RUNS"); do
 		want afxdp-rxdrop && case_afxdp "$size" "$run"
 		want flipswitch && case_flipswitch "$size" "$run" flipswitch
 		want flipswitch-copy && case_flipswitch "$size" "$run" flipswitch-copy 'handoff = "copy";'
+		[ "$size" != 512 ] && want flipswitch-xpool && case_xpool "$size" "$run"
 		# The worker napping under light load (max_sleep_usecs).
 		want flipswitch-nap && case_flipswitch "$size" "$run" flipswitch-nap "$NAP"
 		[ "$size" = 1500 ] && want flipswitch-copy-nap &&
@@ -544,6 +574,7 @@ ratio() { # NAME A B SIZE [METRIC]
 	for s in $SIZES; do
 		ratio "flipswitch/afxdp-rxdrop@$s" flipswitch afxdp-rxdrop "$s"
 		ratio "flipswitch/flipswitch-copy@$s" flipswitch flipswitch-copy "$s"
+		ratio "flipswitch-xpool/flipswitch@$s" flipswitch-xpool flipswitch "$s"
 		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
 		ratio "flipswitch/dpdk@$s" flipswitch dpdk "$s"
 		ratio "vxlan-flipswitch/vxlan-bridge-tap@$s" vxlan-flipswitch vxlan-bridge-tap "$s"
