@@ -45,8 +45,9 @@ check "flipswitchctl show, without -s, reaches the demo's daemon" \
 check "steady traffic: web1 received 500 or more frames in 2 s" \
 	jq -en --slurpfile a "$WORK/s0.json" --slurpfile b "$WORK/s1.json" \
 		'$b[0].ports[0].rx_packets - $a[0].ports[0].rx_packets >= 500'
+echo "# live demo: status $(cat $WORK/live.rc), $took s"
 check "the live demo ends by itself after DURATION, status 0" \
-	bash -c "[ \"\$(cat $WORK/live.rc)\" = 0 ] && [ $took -ge 8 ] && [ $took -lt 40 ]"
+	bash -c "[ \"\$(cat $WORK/live.rc)\" = 0 ] && [ $took -ge 7 ] && [ $took -lt 40 ]"
 check "... with a summary" grep -q "web1: received [1-9]" "$WORK/live.out"
 check "... and no terminal escapes in a file" bash -c "! grep -q $'\033' $WORK/live.out"
 # The namespaces each demo named in its output are gone.
