@@ -277,7 +277,11 @@ static unsigned int fill_frame(uint8_t *f, const struct opts *o,
 
 /* --tamper: the addresses of the last TAMPER_SLOTS frames sent, and the
  * thread that rewrites them. A hostile guest's test tool: the frames
- * are no longer its own. */
+ * are no longer its own. Frames are handed to it once published (after
+ * the flush that shows them to the switch), and it rests a little after
+ * each round: the switch reads some frames before they are rewritten
+ * (those leave, and are rewritten while queued for the wire) and some
+ * after (those it drops), on a quiet machine as on a busy one. */
 #define TAMPER_SLOTS 256
 struct tamper {
 	struct fsg *g;
@@ -310,6 +314,8 @@ static void *tamper_run(void *arg)
 			f[at + 8] = 0x00;
 			f[at + 9] = 20;
 		}
+		if (round & 1)
+			usleep(50);
 	}
 	return NULL;
 }
@@ -359,13 +365,15 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 			printf("sum %u %08x\n", len, tool_crc32(f, len));
 		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
 			fsg_flush(g);
-		__atomic_store_n(&tm.addr[tm.n % TAMPER_SLOTS],
+		__atomic_store_n(&tm.addr[sent % TAMPER_SLOTS],
 				 base + g->headroom, __ATOMIC_RELAXED);
-		__atomic_store_n(&tm.n, tm.n + 1, __ATOMIC_RELEASE);
-		if (++sent % BATCH == 0)
+		if (++sent % BATCH == 0) {
 			fsg_flush(g);
+			__atomic_store_n(&tm.n, (uint32_t)sent, __ATOMIC_RELEASE);
+		}
 	}
 	fsg_flush(g);
+	__atomic_store_n(&tm.n, (uint32_t)sent, __ATOMIC_RELEASE);
 	if (o->have_tamper) {
 		/* Frames in flight a little longer, still rewritten. */
 		usleep(200000);
