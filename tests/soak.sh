@@ -123,6 +123,11 @@ for sec in $(seq "$SECS"); do
 	fi
 	audits=$((audits + 1))
 	kill -0 "$DAEMON_PID" 2>/dev/null || { not_ok "the daemon runs for ${SECS}s (died at ${sec}s)"; break; }
+	# The wire ends with the run: stopped a round early, it failed.
+	if [ "$sec" -lt $((SECS - 1)) ] && ! kill -0 "$GEN" 2>/dev/null; then
+		not_ok "the wire runs for ${SECS}s (fs-gen stopped at ${sec}s: $(head -1 "$WORK/gen.out"))"
+		break
+	fi
 	# Busy time and packets over the seconds without a clear.
 	cur=$(ctl -j stats | jq -c '[.switch.busy_ns, .switch.packets]')
 	if [ -n "$prev" ] && [ -z "$CLEARED" ] && [ -n "$cur" ]; then
@@ -189,6 +194,7 @@ check "the audit was exact every second ($audits audits, $bad_audits not)" \
 	test "$bad_audits" = 0 -a "$audits" -ge "$SECS"
 check "$(jq -r '"\(.samples | length) samples, every \(.sample_seconds) s"' "$OUT")" \
 	test "$(jq '.samples | length' "$OUT")" -ge 4
+check "traffic in every sample" jq -e '.samples | all(.packets > 0)' "$OUT"
 for k in rss_kb rss_anon_kb fds ns_per_packet; do
 	check "$k does not grow ($(jq -r ".growth.$k | \"first third \(.first), last \(.last), margin \(.margin)\"" "$OUT"))" \
 		jq -e ".growth.$k | .first != null and (.grew | not)" "$OUT"

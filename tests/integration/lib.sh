@@ -36,7 +36,9 @@ check() { # check NAME COMMAND...: ok if the command succeeds
 
 cleanup() {
 	local p
-	for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	# A function run in the background is a subshell whose child is the
+	# program: both go.
+	for p in "${BG_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
 	if [ -n "$DAEMON_PID" ]; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done

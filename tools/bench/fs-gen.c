@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!!ifname == !!tap || !ndst || size < 64 || size > 1518 || dcount > MAX_DST ||
-	    seconds <= 0 || seconds > 600 || pace < 0 || pace > 0.1 ||
+	    seconds <= 0 || seconds > 86400 || pace < 0 || pace > 0.1 ||
 	    (pace > 0 && rate <= 0)) {
 		usage(stderr);
 		return 2;
