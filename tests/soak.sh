@@ -124,7 +124,7 @@ for sec in $(seq "$SECS"); do
 	audits=$((audits + 1))
 	kill -0 "$DAEMON_PID" 2>/dev/null || { not_ok "the daemon runs for ${SECS}s (died at ${sec}s)"; break; }
 	# The wire ends with the run: stopped a round early, it failed.
-	if [ "$sec" -lt $((SECS - 1)) ] && ! kill -0 "$GEN" 2>/dev/null; then
+	if [ "$(date +%s)" -lt $((t0 + SECS - 1)) ] && ! kill -0 "$GEN" 2>/dev/null; then
 		not_ok "the wire runs for ${SECS}s (fs-gen stopped at ${sec}s: $(head -1 "$WORK/gen.out"))"
 		break
 	fi
