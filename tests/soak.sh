@@ -112,7 +112,7 @@ samples=()
 audits=0 bad_audits=0
 busy=0 pkts=0 prev=
 t0=$(date +%s)
-next_sample=$((t0 + SAMPLE))
+next_sample=$((t0 + SAMPLE)) last_t=$t0
 for sec in $(seq "$SECS"); do
 	CLEARED=
 	event "$sec"
@@ -130,15 +130,20 @@ for sec in $(seq "$SECS"); do
 	fi
 	# Busy time and packets over the seconds without a clear.
 	cur=$(ctl -j stats | jq -c '[.switch.busy_ns, .switch.packets]')
-	if [ -n "$prev" ] && [ -z "$CLEARED" ] && [ -n "$cur" ]; then
+	# (Only while the wire runs: its last fraction of a second, and the
+	# rounds after it, measure a switch going idle.)
+	if [ -n "$prev" ] && [ -z "$CLEARED" ] && [ -n "$cur" ] && kill -0 "$GEN" 2>/dev/null; then
 		read -r db dp < <(jq -rn --argjson a "$prev" --argjson b "$cur" \
 			'if $b[1] >= $a[1] then "\($b[0] - $a[0]) \($b[1] - $a[1])" else "0 0" end')
 		busy=$((busy + db)) pkts=$((pkts + dp))
 	fi
 	prev=$cur
 	now=$(date +%s)
-	# The last round takes the last sample, however late the rounds ran.
-	if [ "$now" -ge "$next_sample" ] || [ "$sec" = "$SECS" ]; then
+	# The last round takes the last sample, however late the rounds ran,
+	# unless the clock took one moments ago (rounds that fell behind).
+	if [ "$now" -ge "$next_sample" ] ||
+	   { [ "$sec" = "$SECS" ] && [ $((2 * (now - last_t))) -ge "$SAMPLE" ]; }; then
+		last_t=$now
 		# A capture holds a buffer while it runs: the samples are taken
 		# with none, so that they compare like with like.
 		[ -n "$CAP" ] && capture_toggle
