@@ -53,7 +53,11 @@ ctl() { "$B/flipswitchctl" -s "$SOCK" "$@"; }
 # One guest per VM, receiving until killed (bounded by the run's length).
 declare -A GUEST
 guest_start() { # guest_start N
-	guest "soak$1" rx --timeout $((SECS + 60)) --quiet >/dev/null 2>&1 &
+	# The program itself, not lib.sh's guest function: $! must be the
+	# guest's pid for the SIGKILL below to kill it (a function in the
+	# background is a subshell, and killing that leaves its child).
+	"$B/flipswitch-guest" --pool "$SHM-pool" --rings "$SHM-soak$1" \
+		rx --timeout $((SECS + 60)) --quiet >/dev/null 2>&1 &
 	GUEST[$1]=$!
 	BG_PIDS+=($!)
 }
