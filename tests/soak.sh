@@ -143,10 +143,12 @@ for sec in $(seq "$SECS"); do
 	fi
 	prev=$cur
 	now=$(date +%s)
-	# The last round takes the last sample, however late the rounds ran,
-	# unless the clock took one moments ago (rounds that fell behind).
-	if [ "$now" -ge "$next_sample" ] ||
-	   { [ "$sec" = "$SECS" ] && [ $((2 * (now - last_t))) -ge "$SAMPLE" ]; }; then
+	# Samples by the clock while the wire runs; once it has stopped (the
+	# rounds may run late), one more over what it sent since the last
+	# (only while it ran counts), half an interval on.
+	if kill -0 "$GEN" 2>/dev/null; then wire=1; else wire=; fi
+	if { [ -n "$wire" ] && [ "$now" -ge "$next_sample" ]; } ||
+	   { [ -z "$wire" ] && [ "$pkts" -gt 0 ] && [ $((2 * (now - last_t))) -ge "$SAMPLE" ]; }; then
 		last_t=$now
 		# A capture holds a buffer while it runs: the samples are taken
 		# with none, so that they compare like with like.
