@@ -34,11 +34,18 @@ check() { # check NAME COMMAND...: ok if the command succeeds
 	fi
 }
 
+# kill_tree PID: PID and everything under it, children first. A function
+# run in the background is a subshell whose child (or grandchild, through
+# ip netns exec) is the program: killing the subshell alone leaves it.
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null
+}
+
 cleanup() {
 	local p
-	# A function run in the background is a subshell whose child is the
-	# program: both go.
-	for p in "${BG_PIDS[@]}"; do pkill -TERM -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
+	for p in "${BG_PIDS[@]}"; do kill_tree "$p"; done
 	if [ -n "$DAEMON_PID" ]; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
