@@ -10,7 +10,7 @@ set -euo pipefail
 # whose compiler and programs need them (make guest-image).
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
-	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev
+	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev libsystemd-dev
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils frr
 	gcc-12 binutils libelf1 libssl3
