@@ -22,8 +22,8 @@ pkgs=(
 # What the tests check with: curl and promtool (prometheus) on the metrics
 # endpoint, the Debian packages' build (dh-dkms for flipswitch-dkms) and
 # lintian, virt-xml-validate (libvirt-clients) on flipswitch-qemu-args
-# --libvirt.
-[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper dh-dkms lintian fakeroot libvirt-clients)
+# --libvirt, python3 for the stand-in service manager (tests/support/).
+[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper dh-dkms lintian fakeroot libvirt-clients python3)
 
 missing=()
 for p in "${pkgs[@]}"; do
