@@ -97,12 +97,6 @@ int doorbell_open(struct doorbell *d, const char *vm, const char *path,
 		d->kept = true;
 		log_info("vm %s: doorbell %s (taken back from the fd store)",
 			 vm, path);
-		/* QEMU never connects again: its connection is the guest. */
-		fdstore_name(name, FDSTORE_PEER, vm);
-		d->conn_fd = fdstore_claim(name, FDSTORE_CONN, NULL);
-		if (d->conn_fd >= 0)
-			log_info("vm %s: its guest's QEMU is still on the doorbell",
-				 vm);
 	} else {
 		fd = unix_listen(path, have_group, gid, 4);
 		if (fd < 0) {
@@ -113,6 +107,12 @@ int doorbell_open(struct doorbell *d, const char *vm, const char *path,
 		d->kept = fdstore_push(name, fd) > 0;
 		log_info("vm %s: doorbell %s", vm, path);
 	}
+	/* QEMU never connects again: its connection, if the store kept it,
+	 * is the guest, whichever socket it came through. */
+	fdstore_name(name, FDSTORE_PEER, vm);
+	d->conn_fd = fdstore_claim(name, FDSTORE_CONN, path);
+	if (d->conn_fd >= 0)
+		log_info("vm %s: its guest's QEMU is still on the doorbell", vm);
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->listen_fd = fd;
 	d->fds = *fds;

@@ -127,16 +127,18 @@ static bool kind_ok(int fd, enum fdstore_kind kind, const char *path,
 	    type != SOCK_STREAM ||
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen))
 		return false;
-	if (kind == FDSTORE_CONN) {
+	if (kind == FDSTORE_CONN && listening) {
 		*why = "a listening socket, not a connection";
-		return !listening;
-	}
-	*why = "not listening";
-	if (!listening)
 		return false;
+	}
+	if (kind == FDSTORE_LISTEN && !listening) {
+		*why = "not listening";
+		return false;
+	}
+	/* An accepted connection has its listener's address. */
 	*why = "bound to another path";
-	return len > offsetof(struct sockaddr_un, sun_path) &&
-	       !strncmp(sun.sun_path, path, sizeof(sun.sun_path));
+	return !path || (len > offsetof(struct sockaddr_un, sun_path) &&
+			 !strncmp(sun.sun_path, path, sizeof(sun.sun_path)));
 }
 
 int fdstore_claim(const char *name, enum fdstore_kind kind, const char *path)

@@ -46,7 +46,7 @@
 enum fdstore_kind {
 	FDSTORE_EVENTFD, /* an eventfd */
 	FDSTORE_LISTEN,  /* a listening unix stream socket bound to path */
-	FDSTORE_CONN,    /* a connected unix stream socket */
+	FDSTORE_CONN,    /* a unix stream socket accepted on path */
 };
 
 /* The fd's name: "bell" for vm NULL, else ROLE@VM. */
@@ -59,8 +59,8 @@ int fdstore_take(void);
 /* The same from n fds numbered first.. with names[] (NULL: none); what
  * fdstore_take calls; the unit tests call it directly. */
 int fdstore_take_fds(int n, int first, char **names);
-/* The fd stored as name if it is of kind (path: the socket's for
- * FDSTORE_LISTEN), now the caller's; -1 if none was passed. One of the
+/* The fd stored as name if it is of kind (path, if not NULL: the
+ * socket's address, the listener's for a connection), now the caller's; -1 if none was passed. One of the
  * wrong kind is left to fdstore_release (logged). */
 int fdstore_claim(const char *name, enum fdstore_kind kind, const char *path);
 /* Closes every fd passed and not claimed, and removes it from the store,

@@ -161,7 +161,11 @@ int main(int argc, char **argv)
 	if (!rc)
 		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
 				cfg.control_gid);
-	fdstore_release();
+	/* Only a switch that is set up knows which fds are nobody's: one
+	 * that failed (an interface missing, say) leaves the store as it
+	 * is for the next try, its copies closing as it exits. */
+	if (!rc)
+		fdstore_release();
 	if (!rc && cfg.metrics[0]) {
 		rc = metrics_create(&metrics, cfg.metrics, &ctl);
 		ctl.metrics = rc ? NULL : &metrics;

@@ -165,6 +165,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	uint32_t old_gen = 0;
 	char who[sizeof(c->name) + 4], irq_name[FDSTORE_NAME_MAX];
 	struct stat st;
+	bool stored = false;
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -196,8 +197,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (v->irq_fd < 0)
 			return -errno;
-		if (c->doorbell[0])
-			fdstore_push(irq_name, v->irq_fd);
+		stored = c->doorbell[0] && fdstore_push(irq_name, v->irq_fd) > 0;
 	}
 	snprintf(who, sizeof(who), "vm %s", c->name);
 	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
@@ -277,7 +277,9 @@ out_unlink:
 out_close:
 	close(v->fd);
 out_irq:
-	if (c->doorbell[0])
+	/* Only one stored just now: one taken back stays for the next try
+	 * (a start that fails here fails whole). */
+	if (stored)
 		fdstore_forget(irq_name);
 	close(v->irq_fd);
 	v->fd = v->irq_fd = -1;

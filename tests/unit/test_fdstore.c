@@ -178,7 +178,12 @@ static void test_match_to_vms(void **state)
 	/* ...the one at its path is. */
 	assert_int_equal(fdstore_claim("doorbell@web1", FDSTORE_LISTEN,
 				       listen_path), FIRST + 2);
-	assert_int_equal(fdstore_claim("peer@web1", FDSTORE_CONN, NULL),
+	quiet();
+	/* A connection accepted on another socket is not web1's peer. */
+	assert_int_equal(fdstore_claim("peer@web1", FDSTORE_CONN,
+				       "/tmp/fs-fdstore-elsewhere"), -1);
+	unquiet();
+	assert_int_equal(fdstore_claim("peer@web1", FDSTORE_CONN, listen_path),
 			 FIRST + 3);
 	quiet();
 	/* A listening socket is not a connection, nor an eventfd. */
