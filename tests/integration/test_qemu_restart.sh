@@ -63,12 +63,13 @@ check "the guest's QEMU on the doorbell is stored as web1's peer" \
 
 head -c 3000000 /dev/urandom >"$WORK/data"
 SUM=$(sha256sum <"$WORK/data" | cut -d' ' -f1)
-# round R: streams the data to the guest, waits for its sum and counters.
+# round R: streams the data to the guest (5 tries of at most 30 s: the
+# guest may still be attaching), waits for its sum and counters.
 round() {
 	local r=$1 i
-	for i in $(seq 50); do
-		peer timeout 60 busybox nc -w 5 "$G1" 7001 <"$WORK/data" >/dev/null 2>&1 && break
-		sleep 0.2
+	for i in $(seq 5); do
+		peer timeout 30 busybox nc -w 5 "$G1" 7001 <"$WORK/data" >/dev/null 2>&1 && break
+		sleep 1
 	done
 	for i in $(seq 300); do says "$WORK/g.out" "^round$r switch_lost " && return 0; sleep 0.1; done
 	return 1
