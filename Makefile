@@ -13,7 +13,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter \
 DEBUG_CFLAGS := -O1 -g -DFS_DEBUG -fsanitize=address,undefined -fno-omit-frame-pointer
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude -I/usr/include/$(MULTIARCH)
 
-LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lmicrohttpd -lelf -lz -lpthread
+LIBS_DAEMON := -lxdp -lbpf -lconfig -ljansson -lmicrohttpd -lsystemd -lelf -lz -lpthread
 LIBS_TEST   := $(LIBS_DAEMON) -lcmocka -lpcap
 
 ifeq ($(V),1)

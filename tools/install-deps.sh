@@ -10,7 +10,7 @@ set -euo pipefail
 # whose compiler and programs need them (make guest-image).
 pkgs=(
 	gcc make pkg-config clang llvm bpftool libbpf-dev libxdp-dev libelf-dev
-	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev
+	zlib1g-dev libcmocka-dev libconfig-dev libjansson-dev libpcap-dev libmicrohttpd-dev libsystemd-dev
 	iproute2 iputils-ping ethtool linux-libc-dev jq tcpdump util-linux socat groff-base qemu-system-x86 busybox-static xz-utils file
 	valgrind bsdextrautils frr
 	gcc-12 binutils libelf1 libssl3
@@ -22,8 +22,8 @@ pkgs=(
 # What the tests check with: curl and promtool (prometheus) on the metrics
 # endpoint, the Debian packages' build (dh-dkms for flipswitch-dkms) and
 # lintian, virt-xml-validate (libvirt-clients) on flipswitch-qemu-args
-# --libvirt.
-[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper dh-dkms lintian fakeroot libvirt-clients)
+# --libvirt, python3 for the stand-in service manager (tests/support/).
+[ "${1:-}" = test ] && pkgs+=(curl prometheus debhelper dh-dkms lintian fakeroot libvirt-clients python3)
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -539,9 +539,10 @@ void ctl_destroy(struct ctl *c)
 			client_close(c, i);
 		}
 	/* The worker has stopped, or is about to: it is not told of the
-	 * guests' going (vmport_destroy tells each guest the switch went). */
+	 * guests' going (vmport_destroy tells each guest the switch went).
+	 * Doorbells in the fd store stay there, for the next daemon. */
 	for (int i = 0; i < CFG_MAX_VMS; i++)
-		ctl_db_close(c, i);
+		doorbell_leave(&c->db[i]);
 	if (c->listen_fd >= 0) {
 		close(c->listen_fd);
 		unlink(c->path);

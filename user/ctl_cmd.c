@@ -18,6 +18,7 @@
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 
+#include "fdstore.h"
 #include "ctl_priv.h"
 #include "sw_snapshot.h"
 #include "log.h"
@@ -706,6 +707,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	if (ctl_mail(r->c, SW_MAIL_VM_ADD, slot, 0, v, &rc) || rc) {
 		ctl_db_close(r->c, slot);
 		vmport_unmap(v);
+		fdstore_forget_vm(name);
 		free(v);
 		steer_vm_del(&r->c->sw->steer[cv.uplink], slot);
 		return err(r, FS_CTL_E_INTERNAL, "the worker could not add the VM");
@@ -752,6 +754,8 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 	}
 	ctl_db_close(r->c, i);
 	vmport_unmap(v);
+	/* Its fds leave the store with it (fdstore.h). */
+	fdstore_forget_vm(name);
 	free(v);
 	/* Its steering rule, on whichever port has one for its slot. */
 	for (int p = 0; p < look(r)->n_nics; p++)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "doorbell.h"
+#include "fdstore.h"
 #include "flipswitch/doorbell.h"
 #include "flipswitch/ring.h"
 #include "log.h"
@@ -75,20 +76,46 @@ void doorbell_init(struct doorbell *d)
 int doorbell_open(struct doorbell *d, const char *vm, const char *path,
 		  bool have_group, gid_t gid, const struct doorbell_fds *fds)
 {
+	char name[FDSTORE_NAME_MAX];
+	struct stat st;
 	int fd;
 
 	doorbell_init(d);
 	snprintf(d->vm, sizeof(d->vm), "%s", vm);
-	fd = unix_listen(path, have_group, gid, 4);
-	if (fd < 0) {
-		log_err("vm %s: cannot serve its doorbell %s: %s", vm, path,
-			strerror(-fd));
-		return fd;
+	fdstore_name(name, FDSTORE_DOORBELL, vm);
+	fd = fdstore_claim(name, FDSTORE_LISTEN, path);
+	/* Its file gone (someone removed it, or the runtime directory went
+	 * with the service), new QEMUs could not reach it: a new one. */
+	if (fd >= 0 && (lstat(path, &st) || !S_ISSOCK(st.st_mode))) {
+		log_warn("vm %s: the doorbell socket passed back has lost its file %s: serving a new one",
+			 vm, path);
+		close(fd);
+		fdstore_forget(name);
+		fd = -1;
 	}
+	if (fd >= 0) {
+		d->kept = true;
+		log_info("vm %s: doorbell %s (taken back from the fd store)",
+			 vm, path);
+	} else {
+		fd = unix_listen(path, have_group, gid, 4);
+		if (fd < 0) {
+			log_err("vm %s: cannot serve its doorbell %s: %s", vm,
+				path, strerror(-fd));
+			return fd;
+		}
+		d->kept = fdstore_push(name, fd) > 0;
+		log_info("vm %s: doorbell %s", vm, path);
+	}
+	/* QEMU never connects again: its connection, if the store kept it,
+	 * is the guest, whichever socket it came through. */
+	fdstore_name(name, FDSTORE_PEER, vm);
+	d->conn_fd = fdstore_claim(name, FDSTORE_CONN, path);
+	if (d->conn_fd >= 0)
+		log_info("vm %s: its guest's QEMU is still on the doorbell", vm);
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	d->listen_fd = fd;
 	d->fds = *fds;
-	log_info("vm %s: doorbell %s", vm, path);
 	return 0;
 }
 
@@ -140,6 +167,7 @@ static int greet(struct doorbell *d, int fd)
 static bool accept_guest(struct doorbell *d)
 {
 	int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	char name[FDSTORE_NAME_MAX];
 	int err;
 
 	if (fd < 0)
@@ -180,17 +208,24 @@ static bool accept_guest(struct doorbell *d)
 	d->conn_fd = fd;
 	d->connects++;
 	log_info("vm %s: a guest connected to the doorbell", d->vm);
+	/* Stored before anything else happens: a switch killed now leaves
+	 * the guest paired with the next. */
+	fdstore_name(name, FDSTORE_PEER, d->vm);
+	fdstore_push(name, fd);
 	return true;
 }
 
 /* The guest's connection is readable: whether it hung up (closed here). */
 static bool guest_left(struct doorbell *d)
 {
-	char buf[64];
+	char buf[64], name[FDSTORE_NAME_MAX];
 	ssize_t n = recv(d->conn_fd, buf, sizeof(buf), MSG_DONTWAIT);
 
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return false;
+	/* The store's copy would keep the connection open for nobody. */
+	fdstore_name(name, FDSTORE_PEER, d->vm);
+	fdstore_forget(name);
 	close(d->conn_fd);
 	d->conn_fd = -1;
 	log_info("vm %s: the guest left the doorbell", d->vm);
@@ -210,11 +245,26 @@ enum doorbell_ev doorbell_event(struct doorbell *d, int fd)
 
 void doorbell_close(struct doorbell *d)
 {
+	char name[FDSTORE_NAME_MAX];
+
+	if (d->listen_fd >= 0) {
+		fdstore_name(name, FDSTORE_PEER, d->vm);
+		fdstore_forget(name);
+		fdstore_name(name, FDSTORE_DOORBELL, d->vm);
+		fdstore_forget(name);
+	}
+	d->kept = false;
+	doorbell_leave(d);
+}
+
+void doorbell_leave(struct doorbell *d)
+{
 	if (d->conn_fd >= 0)
 		close(d->conn_fd);
 	if (d->listen_fd >= 0) {
 		close(d->listen_fd);
-		unlink(d->path);
+		if (!d->kept)
+			unlink(d->path);
 	}
 	d->conn_fd = d->listen_fd = -1;
 }

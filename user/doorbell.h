@@ -48,6 +48,8 @@ struct doorbell {
 			      not the VM's peer) */
 	long long peer_uid; /* the only uid that may be the guest's peer
 			       (SO_PEERCRED), -1: any that may connect */
+	bool kept;         /* the socket is in the fd store (fdstore.h):
+			      the next daemon serves it, path and all */
 };
 
 /* What doorbell_event saw. */
@@ -68,7 +70,10 @@ int unix_listen(const char *path, bool have_group, gid_t gid, int backlog);
 void doorbell_init(struct doorbell *d);
 /* Serves VM vm's doorbell at path (mode 0660, group gid if have_group),
  * replacing a stale socket file but not a live one (-EADDRINUSE); logs
- * either way. fds are what a guest that connects is sent. */
+ * either way. fds are what a guest that connects is sent. The socket and
+ * the QEMU connected to it that an earlier daemon left in the fd store
+ * are taken back (the guest is connected from the start); a new socket
+ * and each guest that connects are stored. */
 int doorbell_open(struct doorbell *d, const char *vm, const char *path,
 		  bool have_group, gid_t gid, const struct doorbell_fds *fds);
 /* The doorbell's descriptors to poll for POLLIN (its socket and the
@@ -83,7 +88,12 @@ static inline bool doorbell_connected(const struct doorbell *d)
 {
 	return d->conn_fd >= 0;
 }
-/* Closes the connection and the socket, and removes the socket file. */
+/* Closes the connection and the socket, removes the socket file and
+ * both from the fd store (the VM is gone). */
 void doorbell_close(struct doorbell *d);
+/* The daemon stops: as doorbell_close, but a socket in the fd store
+ * keeps its file and stays there, with its guest's connection, for the
+ * next daemon. */
+void doorbell_leave(struct doorbell *d);
 
 #endif /* FS_DOORBELL_H */

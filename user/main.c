@@ -3,7 +3,8 @@
  * flipswitchd: reads the config, sets up the pool, the VM ports and the NIC
  * ports, attaches the XDP programs, logs "ready", and switches until SIGINT
  * or SIGTERM. SIGUSR1 logs the counters and the frame ownership audit.
- * Everything it created is removed on the way out.
+ * Everything it created is removed on the way out, but what systemd's fd
+ * store keeps for the next daemon (fdstore.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,16 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stddef.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "ctl.h"
+#include "fdstore.h"
 #include "log.h"
 #include "metrics.h"
 #include "nl.h"
@@ -42,27 +42,6 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt,
 	if (lvl == LIBBPF_DEBUG && log_level < LOG_LVL_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-/* Tells systemd (Type=notify) that the daemon is ready, if it asked. */
-static void notify_ready(void)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (!path || (path[0] != '/' && path[0] != '@') ||
-	    strlen(path) >= sizeof(sun.sun_path))
-		return;
-	memcpy(sun.sun_path, path, strlen(path));
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract namespace */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun,
-	       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path)));
-	close(fd);
 }
 
 static void usage(FILE *f)
@@ -174,10 +153,19 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* What an earlier daemon left in systemd's fd store (fdstore.h):
+	 * sw_init and ctl_create claim the doorbells' fds by name, and what
+	 * no VM of this config claims is closed. */
+	fdstore_take();
 	rc = sw_init(&sw, &cfg);
 	if (!rc)
 		rc = ctl_create(&ctl, &sw, cfg.control, cfg.control_group,
 				cfg.control_gid);
+	/* Only a switch that is set up knows which fds are nobody's: one
+	 * that failed (an interface missing, say) leaves the store as it
+	 * is for the next try, its copies closing as it exits. */
+	if (!rc)
+		fdstore_release();
 	if (!rc && cfg.metrics[0]) {
 		rc = metrics_create(&metrics, cfg.metrics, &ctl);
 		ctl.metrics = rc ? NULL : &metrics;
@@ -200,7 +188,8 @@ int main(int argc, char **argv)
 	log_info("ready: %d interface%s, %d vm%s, pool %s",
 		 sw.n_ports, sw.n_ports == 1 ? "" : "s", sw.n_vms,
 		 sw.n_vms == 1 ? "" : "s", cfg.pool.path);
-	notify_ready();
+	/* Type=notify: systemd waits for this (no-op without NOTIFY_SOCKET). */
+	sd_notify(0, "READY=1");
 	sw_run(&sw, &stop, &report);
 	log_info("stopping");
 	ctl_destroy(&ctl);

@@ -228,10 +228,17 @@ static int xdp_attach(struct port *pt)
 		modes = drv, n = 1;
 	else if (pt->cfg.xdp_mode == CFG_XDP_GENERIC)
 		modes = skb, n = 1;
+	/* A link, not a netlink attachment: the kernel detaches the program
+	 * when the last fd of the link closes, so a daemon that is killed
+	 * (SIGKILL, a crash) leaves nothing on the NIC to block the switch
+	 * started after it. A program already there (netlink or link) makes
+	 * the kernel refuse with EBUSY, as XDP_FLAGS_UPDATE_IF_NOEXIST did. */
 	for (i = 0; i < n; i++) {
-		err = bpf_xdp_attach((int)pt->cfg.ifindex, prog_fd,
-				     modes[i] | XDP_FLAGS_UPDATE_IF_NOEXIST,
-				     NULL);
+		LIBBPF_OPTS(bpf_link_create_opts, lopts, .flags = modes[i]);
+
+		pt->xdp_link = bpf_link_create(prog_fd, (int)pt->cfg.ifindex,
+					       BPF_XDP, &lopts);
+		err = pt->xdp_link < 0 ? -errno : 0;
 		if (!err) {
 			pt->xdp_flags = modes[i];
 			pt->xdp_attached = true;
@@ -406,12 +413,8 @@ int port_attach(struct port *pt)
 
 void port_destroy(struct port *pt)
 {
-	uint32_t id = 0;
-
-	if (pt->xdp_attached &&
-	    !bpf_xdp_query_id((int)pt->cfg.ifindex, (int)pt->xdp_flags, &id) &&
-	    id == pt->prog_id) {
-		bpf_xdp_detach((int)pt->cfg.ifindex, (int)pt->xdp_flags, NULL);
+	if (pt->xdp_attached) {
+		close(pt->xdp_link);
 		log_info("%s: XDP program detached", pt->cfg.name);
 	}
 	pt->xdp_attached = false;

@@ -87,6 +87,8 @@ struct port {
 	struct flipswitch_bpf *skel;
 	uint32_t xdp_flags;     /* XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE */
 	uint32_t prog_id;
+	int xdp_link;           /* the attachment (a bpf_link), valid while
+				   xdp_attached: it ends with the process */
 	bool xdp_attached;
 	uint8_t vlan_strip_was; /* rx VLAN stripping (C-, S-tags: bits 0, 1)
 				   this switch turned off (port_attach) */

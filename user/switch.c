@@ -13,11 +13,13 @@
  * AF_XDP binds a queue's socket to one UMEM for good.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "fdstore.h"
 #include "log.h"
 #include "shmguard.h"
 #include "sw_internal.h"
@@ -29,7 +31,18 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	memset(sw, 0, sizeof(*sw));
 	for (int k = 0; k < CFG_MAX_POOLS; k++)
 		sw->pools[k].fd = -1; /* sw_fini() tears down only what was made */
-	sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* The switch's doorbell: every guest's QEMU holds the one it was
+	 * given, so a restart takes it back from the fd store (fdstore.h). */
+	sw->bell_fd = fdstore_claim(FDSTORE_BELL, FDSTORE_EVENTFD, NULL);
+	if (sw->bell_fd >= 0) {
+		/* The worker drains it with read(): it must not block,
+		 * whoever made it. */
+		fcntl(sw->bell_fd, F_SETFL, O_NONBLOCK);
+	} else {
+		sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (sw->bell_fd >= 0)
+			fdstore_push(FDSTORE_BELL, sw->bell_fd);
+	}
 	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (sw->bell_fd < 0 || sw->mail_fd < 0)
 		return -errno;
@@ -174,7 +187,8 @@ void sw_fini(struct sw *sw)
 
 		/* Guests still attached keep their pool file too (see
 		 * vmport_unmap). */
-		if (sw->vms[i].attached && p->created) {
+		if ((sw->vms[i].attached || sw->vms[i].db_live) &&
+		    p->created) {
 			log_info("pool %s: a guest is attached: keeping %s for the next switch",
 				 p->name, p->path);
 			p->created = false;

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdstore.h"
 #include "log.h"
 #include "shmfile.h"
 #include "shmguard.h"
@@ -162,8 +163,9 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
-	char who[sizeof(c->name) + 4];
+	char who[sizeof(c->name) + 4], irq_name[FDSTORE_NAME_MAX];
 	struct stat st;
+	bool stored = false;
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -185,16 +187,23 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	layout(&v->layout, c->ring_size);
 	v->region_size = v->layout.region_size;
 
-	v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (v->irq_fd < 0)
-		return -errno;
+	/* Vector 0 of a doorbell guest: its QEMU holds this very eventfd
+	 * across a restart of the switch, so the next switch takes it back
+	 * from the fd store (fdstore.h). */
+	fdstore_name(irq_name, FDSTORE_IRQ, c->name);
+	v->irq_fd = c->doorbell[0] ?
+		fdstore_claim(irq_name, FDSTORE_EVENTFD, NULL) : -1;
+	if (v->irq_fd < 0) {
+		v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->irq_fd < 0)
+			return -errno;
+		stored = c->doorbell[0] && fdstore_push(irq_name, v->irq_fd) > 0;
+	}
 	snprintf(who, sizeof(who), "vm %s", c->name);
 	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
 	if (v->fd < 0) {
 		err = v->fd;
-		close(v->irq_fd);
-		v->fd = v->irq_fd = -1;
-		return err;
+		goto out_irq;
 	}
 	/* A new file, one a QEMU started first made (zeros, of the size
 	 * it was told), or a region an earlier switch left; anything else
@@ -267,6 +276,11 @@ out_unlink:
 		unlink(c->rings);
 out_close:
 	close(v->fd);
+out_irq:
+	/* Only one stored just now: one taken back stays for the next try
+	 * (a start that fails here fails whole). */
+	if (stored)
+		fdstore_forget(irq_name);
 	close(v->irq_fd);
 	v->fd = v->irq_fd = -1;
 	return err;
@@ -282,7 +296,8 @@ void vmport_destroy(struct vmport *v, struct pool *p)
 
 void vmport_unmap(struct vmport *v)
 {
-	bool keep = v->attached;
+	/* A QEMU on its doorbell maps the file too, attached or not. */
+	bool attached = v->attached, keep = attached || v->db_live;
 
 	if (!v->region)
 		return;
@@ -301,8 +316,9 @@ void vmport_unmap(struct vmport *v)
 	 * again reuses it and the guest, seeing the generation move on,
 	 * attaches again instead of being left on a file nobody serves. */
 	if (keep)
-		log_info("vm %s: a guest is attached: keeping %s for the next switch",
-			 v->cfg.name, v->cfg.rings);
+		log_info("vm %s: %s: keeping %s for the next switch",
+			 v->cfg.name, attached ? "a guest is attached" :
+			 "a QEMU is on its doorbell", v->cfg.rings);
 	else if (v->created)
 		unlink(v->cfg.rings);
 	close(v->fd);
