@@ -72,8 +72,9 @@ int trail_set(struct trail *t, uint32_t slot, const char *rec)
 		return -EINVAL;
 	memset(buf + n, ' ', TRAIL_REC - 1 - (size_t)n);
 	buf[TRAIL_REC - 1] = '\n';
+	errno = 0;
 	if (pwrite(t->fd, buf, TRAIL_REC, (off_t)slot * TRAIL_REC) != TRAIL_REC) {
-		int err = errno ? -errno : -EIO;
+		int err = errno ? -errno : -EIO; /* 0: written in part */
 
 		log_warn("%s: cannot record slot %u: %s (a crash would leave its entry in the kernel)",
 			 t->path, slot, strerror(-err));
