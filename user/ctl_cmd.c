@@ -540,15 +540,16 @@ static int arg_num(struct req *r, const char *key, long long *out, bool *has,
 	return arg_int(r, key, 0, LLONG_MIN, LLONG_MAX, out, code);
 }
 
-/* publish_fdb: VM vm's MAC into (add) or out of the bridge fdb its
- * uplink names, if it names one. */
-static void publish(struct req *r, const struct cfg_vm *vm, bool add)
+/* publish_fdb: VM vm's (in slot slot) MAC into (add) or out of the
+ * bridge fdb its uplink names, if it names one. */
+static void publish(struct req *r, const struct cfg_vm *vm, int slot,
+		    bool add)
 {
 	const struct sw_snap_nic *n = &look(r)->nic[vm->uplink];
 
 	if (n->fdb_ifindex)
 		nl_fdb_publish(n->fdb_ifindex, n->publish_fdb, n->fdb_vlans, vm,
-			       add);
+			       slot, add);
 }
 
 /* allowed_macs: a JSON array of strings, or one string of MACs separated
@@ -714,7 +715,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	}
 	free(v); /* the worker copied it into its slot */
 	r->c->frames_at = 0; /* the next audit has it */
-	publish(r, &cv, true);
+	publish(r, &cv, slot, true);
 	log_info("vm %s: added at run time", name);
 	*res = json_pack("{s:o}", "vm", vm_json(look(r), slot));
 	return NULL;
@@ -740,7 +741,7 @@ static const char *cmd_vm_del(struct req *r, json_t **res)
 		return err(r, FS_CTL_E_NOT_FOUND,
 			   "no vm \"%s\" (flipswitchctl show lists them)", name);
 	vc = look(r)->vm[i].cfg; /* publish() takes the snapshot again */
-	publish(r, &vc, false);
+	publish(r, &vc, i, false);
 	v = vmport_alloc(1);
 	if (!v)
 		return err(r, FS_CTL_E_INTERNAL, "out of memory");

@@ -2,6 +2,7 @@
 /* rtnetlink: the interfaces' MTU, kind and bridge, MTU changes as they
  * come, and the VMs' MACs in a bridge's FDB; see nl.h. */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +18,12 @@
 #include "log.h"
 #include "nl.h"
 #include "switch.h"
+#include "trail.h"
+
+/* The FDB entries published, by VM slot (trail.h): CONTROL.fdb. Written
+ * by nl_start, then the control thread (vm add, vm del), then nl_stop:
+ * never two at once. */
+static struct trail fdb_trail = { .fd = -1 };
 
 /* A link message carries its statistics and every attribute: a few KB.
  * Event datagrams hold one message each; a reply larger than this is
@@ -182,44 +189,126 @@ bool nl_kind_is_tunnel(const char *kind)
 	return false;
 }
 
+/* A request about the entry for mac (on vlan) in the table of the bridge
+ * of port ifindex. NTF_MASTER: the bridge's own table, not the port
+ * device's (a vxlan device has one of its own, of remote VTEPs). */
+static void fdb_req(struct nl_req *r, int type, unsigned int ifindex,
+		    const uint8_t mac[6], uint16_t vlan)
+{
+	memset(r, 0, sizeof(*r));
+	r->h.nlmsg_len = NLMSG_LENGTH(sizeof(r->nd));
+	r->h.nlmsg_type = (unsigned short)type;
+	r->h.nlmsg_flags = NLM_F_REQUEST;
+	r->nd.ndm_family = AF_BRIDGE;
+	r->nd.ndm_ifindex = (int)ifindex;
+	r->nd.ndm_flags = NTF_MASTER;
+	nl_attr(r, NDA_LLADDR, mac, 6);
+	if (vlan)
+		nl_attr(r, NDA_VLAN, &vlan, sizeof(vlan));
+}
+
 int nl_fdb(bool add, unsigned int ifindex, const uint8_t mac[6],
 	   uint16_t vlan)
 {
-	struct nl_req r = { 0 };
+	struct nl_req r;
 	char buf[NL_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
 	struct nlmsghdr *h;
 	int err;
 
-	r.h.nlmsg_len = NLMSG_LENGTH(sizeof(r.nd));
-	r.h.nlmsg_type = add ? RTM_NEWNEIGH : RTM_DELNEIGH;
-	r.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	fdb_req(&r, add ? RTM_NEWNEIGH : RTM_DELNEIGH, ifindex, mac, vlan);
+	r.h.nlmsg_flags |= NLM_F_ACK;
 	if (add)
 		r.h.nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
-	r.nd.ndm_family = AF_BRIDGE;
-	r.nd.ndm_ifindex = (int)ifindex;
-	/* NTF_MASTER: the bridge's own table, not the port device's (a
-	 * vxlan device has one of its own, of remote VTEPs). NUD_NOARP:
-	 * static, never aged out, not the bridge's own address. */
-	r.nd.ndm_flags = NTF_MASTER;
+	/* NUD_NOARP: static, never aged out, not the bridge's own address. */
 	r.nd.ndm_state = NUD_NOARP;
-	nl_attr(&r, NDA_LLADDR, mac, 6);
-	if (vlan)
-		nl_attr(&r, NDA_VLAN, &vlan, sizeof(vlan));
 	err = nl_talk(&r, buf, &h);
 	if (!add && err == -ENOENT)
 		err = 0;
 	return err;
 }
 
-int nl_fdb_publish(unsigned int ifindex, const char *port, bool vlans,
-		   const struct cfg_vm *vm, bool add)
+/* Whether the bridge of port ifindex has mac (on vlan) as the switch
+ * publishes it: static, on that port, not put there by a control plane
+ * (extern_learn). */
+static bool fdb_is_published(unsigned int ifindex, const uint8_t mac[6],
+			     uint16_t vlan)
 {
-	const uint8_t *m = vm->mac;
+	struct nl_req r;
+	char buf[NL_BUF] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *h;
+	const struct ndmsg *nd;
+
+	fdb_req(&r, RTM_GETNEIGH, ifindex, mac, vlan);
+	if (nl_talk(&r, buf, &h) || !h || h->nlmsg_type != RTM_NEWNEIGH ||
+	    h->nlmsg_len < NLMSG_LENGTH(sizeof(*nd)))
+		return false;
+	nd = NLMSG_DATA(h);
+	return nd->ndm_ifindex == (int)ifindex &&
+	       (nd->ndm_state & NUD_NOARP) &&
+	       !(nd->ndm_flags & NTF_EXT_LEARNED);
+}
+
+/* One record of a dead daemon's FDB trail, "PORT MAC VLAN": the entry
+ * goes if it is still as the switch published it, unless this switch
+ * publishes the very same entry (its VMs in sw, port facts read), which
+ * then stays, with no gap an EVPN speaker would withdraw a route for. */
+static void fdb_reclaim(void *arg, const char *tail, const char *rec)
+{
+	const struct sw *sw = arg;
+	char port[IF_NAMESIZE];
+	unsigned int ifindex, vlan;
+	uint8_t m[6];
 	int err;
 
+	(void)tail;
+	if (sscanf(rec, "%15s %hhx:%hhx:%hhx:%hhx:%hhx:%hhx %u", port, &m[0],
+		   &m[1], &m[2], &m[3], &m[4], &m[5], &vlan) != 8 ||
+	    vlan > 4095) {
+		log_warn("bridge fdb: a record that is no entry, ignored: %s",
+			 rec);
+		return;
+	}
+	ifindex = if_nametoindex(port);
+	if (!ifindex || !fdb_is_published(ifindex, m, (uint16_t)vlan)) {
+		log_info("bridge fdb: %s on %s is gone or no longer the switch's: left as it is",
+			 rec, port);
+		return;
+	}
+	for (int i = 0; i < sw->n_vms; i++) {
+		const struct vmport *v = &sw->vms[i];
+		const struct port *pt = v->uplink < sw->n_ports ?
+					&sw->ports[v->uplink] : NULL;
+
+		if (v->active && pt && pt->fdb_ifindex == ifindex &&
+		    !memcmp(v->cfg.mac, m, 6) &&
+		    (pt->bridge_vlans ? v->cfg.vlan : 0) == vlan)
+			return; /* published again at once */
+	}
+	err = nl_fdb(false, ifindex, m, (uint16_t)vlan);
+	if (err)
+		log_warn("bridge fdb: cannot remove %s: %s (bridge fdb del %02x:%02x:%02x:%02x:%02x:%02x dev %s master)",
+			 rec, strerror(-err), m[0], m[1], m[2], m[3], m[4],
+			 m[5], port);
+	else
+		log_info("bridge fdb: %s removed", rec);
+}
+
+int nl_fdb_publish(unsigned int ifindex, const char *port, bool vlans,
+		   const struct cfg_vm *vm, int slot, bool add)
+{
+	const uint8_t *m = vm->mac;
 	/* A bridge without VLAN filtering has one table for every VLAN,
 	 * and refuses entries that name one. */
-	err = nl_fdb(add, ifindex, m, vlans ? vm->vlan : 0);
+	uint16_t vlan = vlans ? vm->vlan : 0;
+	char rec[TRAIL_REC];
+	int err;
+
+	err = nl_fdb(add, ifindex, m, vlan);
+	if (!err) {
+		snprintf(rec, sizeof(rec), "%s %02x:%02x:%02x:%02x:%02x:%02x %u",
+			 port, m[0], m[1], m[2], m[3], m[4], m[5], vlan);
+		trail_set(&fdb_trail, (uint32_t)slot, add ? rec : NULL);
+	}
 	if (err)
 		log_warn("vm %s: cannot %s %02x:%02x:%02x:%02x:%02x:%02x %s the bridge fdb on %s: %s",
 			 vm->name, add ? "add" : "remove", m[0], m[1], m[2],
@@ -243,7 +332,7 @@ int nl_fdb_vm(struct sw *sw, int i, bool add)
 	if (!pt->fdb_ifindex)
 		return 0;
 	return nl_fdb_publish(pt->fdb_ifindex, pt->fdb_name, pt->bridge_vlans,
-			      &v->cfg, add);
+			      &v->cfg, i, add);
 }
 
 /* Port i's MTU is mtu: handed on if it changed. */
@@ -379,6 +468,7 @@ static int port_facts(struct nl *n, int i)
 
 int nl_start(struct nl *n, struct sw *sw)
 {
+	char trail[PATH_MAX];
 	int err;
 
 	n->sw = sw;
@@ -404,6 +494,17 @@ int nl_start(struct nl *n, struct sw *sw)
 		if (err)
 			goto out_stop;
 	}
+	/* What a killed switch published goes first (what this one
+	 * publishes again stays), then the trail starts anew. */
+	if (snprintf(trail, sizeof(trail), "%s%s", sw->cfg->control,
+		     sw->cfg->control[0] ? ".fdb" : "") >= (int)sizeof(trail)) {
+		err = -ENAMETOOLONG;
+		goto out_stop;
+	}
+	trail_reclaim(trail, fdb_reclaim, sw);
+	err = trail_open(&fdb_trail, trail);
+	if (err)
+		goto out_stop;
 	for (int i = 0; i < sw->n_vms; i++)
 		if (sw->vms[i].active && nl_fdb_vm(sw, i, true))
 			log_warn("vm %s: an EVPN speaker will not learn its MAC from the bridge",
@@ -411,11 +512,16 @@ int nl_start(struct nl *n, struct sw *sw)
 	err = -pthread_create(&n->thread, NULL, nl_thread, n);
 	if (err) {
 		log_err("netlink: cannot start its thread: %s", strerror(-err));
-		goto out_stop;
+		goto out_trail;
 	}
 	n->running = true;
 	return 0;
 
+out_trail:
+	for (int i = 0; i < sw->n_vms; i++)
+		if (sw->vms[i].active)
+			nl_fdb_vm(sw, i, false);
+	trail_close(&fdb_trail);
 out_stop:
 	close(n->stop_fd);
 	n->stop_fd = -1;
@@ -447,5 +553,6 @@ void nl_stop(struct nl *n)
 	for (int i = 0; i < n->sw->n_vms; i++)
 		if (n->sw->vms[i].active)
 			nl_fdb_vm(n->sw, i, false);
+	trail_close(&fdb_trail);
 	n->sw = NULL;
 }

@@ -98,6 +98,9 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 		if (err)
 			return err;
 	}
+	/* Rules a killed switch left on any NIC go before this one's come:
+	 * they could send its VMs' frames to queues no socket serves now. */
+	steer_reclaim(cfg->control, steer_default_ops, NULL);
 	for (int i = 0; i < cfg->n_ifaces; i++) {
 		err = port_create(&sw->ports[i], &cfg->ifaces[i], i, sw->pools);
 		if (err)
@@ -134,7 +137,10 @@ int sw_steer_port(struct sw *sw, int i)
 
 	if (cfg->ifaces[i].steer != CFG_STEER_NTUPLE)
 		return 0;
-	steer_init(&sw->steer[i], cfg->ifaces[i].name, steer_default_ops, NULL);
+	err = steer_init(&sw->steer[i], cfg->ifaces[i].name, steer_default_ops,
+			 NULL, cfg->control);
+	if (err)
+		return err;
 	for (int v = 0; v < cfg->n_vms; v++) {
 		if (cfg->vms[v].uplink != i)
 			continue;

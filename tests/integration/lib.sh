@@ -224,15 +224,30 @@ guest() { # guest NAME ARGS...: flipswitch-guest on VM NAME's files
 	"$B/flipswitch-guest" --pool "${POOL_FILE:-$SHM-pool}" --rings "$SHM-$name" "$@"
 }
 
-# guest_bg NAME OUTFILE ARGS...: starts a guest and waits until attached.
-guest_bg() {
-	local name=$1 out=$2 n
-	shift 2
-	n=$(grep -c "vm $name: guest attached" "$DAEMON_LOG")
-	guest "$name" "$@" >"$out" 2>&1 &
+# attached_bg LOG NAME OUTFILE COMMAND...: runs COMMAND in the background
+# (pid in LAST_BG, output in OUTFILE; cleanup kills it) and waits up to 10
+# seconds (ATTACH_SECS) until the daemon logging to LOG says once more
+# that VM NAME's guest attached: 0, or 1 with why.
+attached_bg() {
+	local log=$1 name=$2 out=$3 n i
+	shift 3
+	n=$(grep -c "vm $name: guest attached" "$log")
+	"$@" >"$out" 2>&1 &
 	BG_PIDS+=($!)
 	LAST_BG=$!
-	wait_log "vm $name: guest attached" 10 $((n + 1))
+	for i in $(seq $((${ATTACH_SECS:-10} * 20))); do
+		[ "$(grep -c "vm $name: guest attached" "$log")" -gt "$n" ] && return 0
+		sleep 0.05
+	done
+	echo "vm $name: no guest attached; its output, then the daemon's log:"
+	tail -5 "$out"
+	tail -10 "$log"
+	return 1
+}
+
+# guest_bg NAME OUTFILE ARGS...: starts a guest and waits until attached.
+guest_bg() {
+	attached_bg "$DAEMON_LOG" "$1" "$2" guest "$1" "${@:3}"
 }
 
 peer() { ip netns exec "$NS_PEER" "$@"; }

@@ -2,7 +2,8 @@
 # The daemon's life cycle: a config mistake stops it before it attaches
 # anything; a good config comes up, logs "ready", and SIGINT takes everything
 # down again; generic XDP mode works as well as native; the interface's rx
-# VLAN stripping is off while it runs.
+# VLAN stripping is off while it runs; the bridge FDB entries of a daemon
+# killed with SIGKILL are removed by the next one, an admin's are not.
 . "$(dirname "$0")/lib.sh"
 require_root daemon
 
@@ -93,6 +94,60 @@ if start_daemon "$WORK/one.conf"; then
 	check "the first daemon is undisturbed" kill -0 "$DAEMON_PID"
 	stop_daemon
 fi
+
+# publish_fdb and SIGKILL: the VMs' entries a killed daemon left in the
+# bridge are removed by the next daemon with the same control socket (its
+# trail, ctl.sock.fdb), except the one it publishes again; an admin's
+# static entry on the same port stays throughout.
+has_fdb() { # has_fdb MAC...: each static on $IF_SW in fsbr0 (!MAC: not there)
+	local f m
+	f=$(ip netns exec "$NS_SW" bridge fdb show br fsbr0)
+	for m in "$@"; do
+		if [ "${m#!}" != "$m" ]; then
+			echo "$f" | grep -q "^${m#!} " && { echo "$m is there"; return 1; }
+		else
+			echo "$f" | grep -q "^$m dev $IF_SW master fsbr0 static" || { echo "$m is not"; return 1; }
+		fi
+	done
+	return 0
+}
+ip -n "$NS_SW" link add fsbr0 type bridge
+ip -n "$NS_SW" link set "$IF_SW" master fsbr0
+ip -n "$NS_SW" link set fsbr0 up
+ip netns exec "$NS_SW" bridge fdb add 52:54:00:00:0a:aa dev "$IF_SW" master static
+write_config "$WORK/fdb2.conf" "web1 52:54:00:00:00:01" "web2 52:54:00:00:00:02"
+write_config "$WORK/fdb1.conf" "web1 52:54:00:00:00:01"
+sed -i 's/; } );/; publish_fdb = true; } );/' "$WORK/fdb1.conf" "$WORK/fdb2.conf"
+if start_daemon "$WORK/fdb2.conf"; then
+	check "publish_fdb: web1 and web2 static in the bridge" \
+		has_fdb 52:54:00:00:00:01 52:54:00:00:00:02
+	kill -KILL "$DAEMON_PID"
+	wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=
+	check "SIGKILL: the trail stays" test -s "$WORK/ctl.sock.fdb"
+	check "SIGKILL: the entries stay" \
+		has_fdb 52:54:00:00:00:01 52:54:00:00:00:02 52:54:00:00:0a:aa
+	# What the daemon's message says to do with its XDP program.
+	ip -n "$NS_SW" link set "$IF_SW" xdp off
+	if start_daemon "$WORK/fdb1.conf"; then
+		check "the next daemon (web1 only) removes web2's entry" \
+			has_fdb !52:54:00:00:00:02
+		check "... keeps web1's, which it publishes, and the admin's" \
+			has_fdb 52:54:00:00:00:01 52:54:00:00:0a:aa
+		check "... and logs what it removed" \
+			grep -q "bridge fdb: $IF_SW 52:54:00:00:00:02 0 removed" "$DAEMON_LOG"
+		stop_daemon
+		check "its SIGTERM: web1's entry goes, the admin's stays" \
+			has_fdb !52:54:00:00:00:01 52:54:00:00:0a:aa
+		check "... and the trail" test ! -e "$WORK/ctl.sock.fdb"
+	else
+		not_ok "publish_fdb: a daemon starts after one was killed"
+	fi
+else
+	not_ok "publish_fdb: daemon starts on a bridge port"
+fi
+ip -n "$NS_SW" link set "$IF_SW" nomaster
+ip -n "$NS_SW" link del fsbr0
 
 # A pool on hugetlbfs: a private mount, 2 MiB pages reserved for the test
 # and given back after. Skipped where the kernel cannot find the pages.

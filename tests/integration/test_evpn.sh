@@ -147,17 +147,7 @@ check "no flood entry on either vxlan0 (flooding disabled)" \
 
 # guest_on LOG POOL NAME OUT ARGS...: a guest in the background, attached.
 guest_on() {
-	local log=$1 pool=$2 name=$3 out=$4 n
-	shift 4
-	n=$(grep -c "vm $name: guest attached" "$log")
-	POOL_FILE=$pool guest "$name" "$@" >"$out" 2>&1 &
-	BG_PIDS+=($!)
-	LAST_BG=$!
-	for _ in $(seq 200); do
-		[ "$(grep -c "vm $name: guest attached" "$log")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	POOL_FILE=$2 attached_bg "$1" "$3" "$4" guest "$3" "${@:5}"
 }
 guest_on "$DAEMON_LOG" "$SHM-pool" a1 "$WORK/a1.out" rx --count "$N" --timeout 10 --pcap "$WORK/ba.rx.pcap"
 p=$LAST_BG

@@ -24,13 +24,9 @@ start_daemon "$WORK/fs.conf" || { not_ok "daemon starts"; exit 1; }
 run_guest() {
 	local irq=
 	[ "$1" = --irq ] && { irq=--irq; shift; }
-	local name=$1 out=$2 n
-	shift 2
-	n=$(grep -c "vm $name: guest attached" "$DAEMON_LOG")
-	"$TOP/tools/flipswitch-run-guest" "$name" -c "$WORK/fs.conf" $irq --timeout 120 -- "$@" >"$out" 2>&1 &
-	BG_PIDS+=($!)
-	LAST_GUEST=$!
-	wait_log "vm $name: guest attached" 90 $((n + 1)) >/dev/null
+	ATTACH_SECS=90 attached_bg "$DAEMON_LOG" "$1" "$2" \
+		"$TOP/tools/flipswitch-run-guest" "$1" -c "$WORK/fs.conf" $irq --timeout 120 -- "${@:3}"
+	LAST_GUEST=$LAST_BG
 }
 
 sums() { tr -d '\r' <"$1" | grep '^sum '; }

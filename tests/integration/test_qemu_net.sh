@@ -30,14 +30,10 @@ echo "guest_timeout = 1000;" >>"$WORK/fs.conf"
 net_guest() {
 	local irq=
 	[ "$1" = --irq ] && { irq=--irq; shift; }
-	local name=$1 addr=$2 out=$3 n
-	shift 3
-	n=$(grep -c "vm $name: guest attached" "$DAEMON_LOG")
-	"$TOP/tools/flipswitch-run-guest" "$name" -c "$WORK/fs.conf" $irq --net "$addr/24" \
-		--timeout 120 -- "$@" >"$out" 2>&1 &
-	BG_PIDS+=($!)
-	LAST_GUEST=$!
-	wait_log "vm $name: guest attached" 90 $((n + 1)) >/dev/null
+	ATTACH_SECS=90 attached_bg "$DAEMON_LOG" "$1" "$3" \
+		"$TOP/tools/flipswitch-run-guest" "$1" -c "$WORK/fs.conf" $irq --net "$2/24" \
+		--timeout 120 -- "${@:4}"
+	LAST_GUEST=$LAST_BG
 }
 
 # The guest's command waits for a line on TCP port 7000, so the test says

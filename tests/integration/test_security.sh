@@ -108,4 +108,6 @@ check "and leaves no XDP program attached" \
 	bash -c "! ip -n $NS_SW link show $IF_SW | grep -q xdp"
 check "and no pool or ring file behind" \
 	bash -c "! ls $SHM-* 2>/dev/null | grep -q ."
+check "and no record of rules (trail) behind" \
+	bash -c "! ls $WORK/ctl.sock.steer-* 2>/dev/null | grep -q ."
 exit $((FAILS > 0))

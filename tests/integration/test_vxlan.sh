@@ -89,20 +89,9 @@ check "the hosts' own traffic over vxlan0 (ping B -> A)" \
 # guest_on LOG NAME OUTFILE ARGS...: a guest of VM NAME in the background
 # (pid in LAST_BG), once its switch (logging to LOG) says it attached.
 guest_on() {
-	local log=$1 name=$2 out=$3 pool n
-	shift 3
-	pool=$SHM-pool
-	[ "$log" = "$LOG_B" ] && pool=$SHM-bpool
-	n=$(grep -c "vm $name: guest attached" "$log")
-	POOL_FILE=$pool guest "$name" "$@" >"$out" 2>&1 &
-	BG_PIDS+=($!)
-	LAST_BG=$!
-	for _ in $(seq 200); do
-		[ "$(grep -c "vm $name: guest attached" "$log")" -gt "$n" ] && return 0
-		sleep 0.05
-	done
-	echo "vm $name: no guest attached"
-	return 1
+	local pool=$SHM-pool
+	[ "$1" = "$LOG_B" ] && pool=$SHM-bpool
+	POOL_FILE=$pool attached_bg "$1" "$2" "$3" guest "$2" "${@:4}"
 }
 send_a() { POOL_FILE=$SHM-pool guest "$@" >/dev/null 2>&1; }
 send_b() { POOL_FILE=$SHM-bpool guest "$@" >/dev/null 2>&1; }

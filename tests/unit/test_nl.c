@@ -11,6 +11,12 @@
  *   - publish_fdb: each VM's MAC as a static entry on the port's bridge
  *     (`bridge fdb show` says "master BR static"), a VLAN VM's without
  *     its VLAN on a bridge that does not filter by VLAN; removed by nl_fdb_vm (vm del) and by nl_stop (exit);
+ *   - a switch killed (SIGKILL) with its entries published: the next
+ *     one's nl_start removes the entries its trail names that are still
+ *     as it made them (a VM no longer configured), keeps the one it
+ *     publishes again, and leaves an admin's entries, on the recorded
+ *     port or for a recorded MAC moved to another port; its exit takes
+ *     its own out, and the trail;
  *   - publish_fdb = "PORT": on that other port of the bridge, refused
  *     while it is not one;
  *   - publish_fdb on an interface that is no bridge port is refused with
@@ -25,11 +31,13 @@
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "log.h"
 #include "nl.h"
@@ -225,6 +233,65 @@ static void test_publish_fdb(void **state)
 	rig_down(r);
 }
 
+static void test_killed_switch_fdb_reclaimed(void **state)
+{
+	struct rig *r = rig_up(3, true);
+	char dir[] = "/tmp/fs-nl-XXXXXX", trail[PATH_MAX + 8];
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(r->cfg.control, sizeof(r->cfg.control), "%s/ctl.sock", dir);
+	snprintf(trail, sizeof(trail), "%s.fdb", r->cfg.control);
+	sh("ip link add " BR " type bridge && ip link set " DUM " master " BR
+	   " && ip link set fsnlveth1 master " BR);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* A switch that publishes vm0..vm2, then is killed. */
+		log_level = LOG_LVL_ERR;
+		if (nl_start(&r->nl, &r->sw))
+			_exit(1);
+		kill(getpid(), SIGKILL);
+		_exit(2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* What it published stays in the kernel, and its trail on disk. */
+	assert_true(fdb_has("52:54:00:00:0b:00"));
+	assert_true(fdb_has("52:54:00:00:0b:01"));
+	assert_true(fdb_has("52:54:00:00:0b:02"));
+	assert_true(file_exists(trail));
+	/* Since then an admin moved vm2's MAC to the other port, and has a
+	 * static entry of their own on the switch's port. */
+	sh("bridge fdb replace 52:54:00:00:0b:02 dev fsnlveth1 master static");
+	sh("bridge fdb add 52:54:00:00:0a:aa dev " DUM " master static");
+	/* The next switch has vm0 only: vm1 and vm2 are gone from it. */
+	r->sw.vms[1].active = false;
+	r->sw.vms[2].active = false;
+	quiet();
+	assert_int_equal(nl_start(&r->nl, &r->sw), 0);
+	unquiet();
+	assert_true(fdb_has("52:54:00:00:0b:00"));
+	assert_false(fdb_has("52:54:00:00:0b:01"));
+	assert_true(fdb_has_on("52:54:00:00:0b:02", "fsnlveth1"));
+	assert_true(fdb_has("52:54:00:00:0a:aa"));
+	assert_true(file_exists(trail));
+	/* Its clean exit: its own entry and the trail go, the admin's stay. */
+	quiet();
+	nl_stop(&r->nl);
+	unquiet();
+	assert_false(fdb_has("52:54:00:00:0b:00"));
+	assert_true(fdb_has_on("52:54:00:00:0b:02", "fsnlveth1"));
+	assert_true(fdb_has("52:54:00:00:0a:aa"));
+	assert_false(file_exists(trail));
+	assert_int_equal(rmdir(dir), 0);
+	sh("ip link set fsnlveth1 nomaster && ip link set " DUM " nomaster && ip link del " BR);
+	rig_down(r);
+}
+
 /* publish_fdb = "PORT": the entries go on another port of the bridge (an
  * EVPN speaker reads local MACs only from ports other than the VXLAN
  * device); a port not in the bridge is refused. */
@@ -283,6 +350,7 @@ int main(void)
 		cmocka_unit_test(test_link_facts),
 		cmocka_unit_test(test_mtu_followed),
 		cmocka_unit_test(test_publish_fdb),
+		cmocka_unit_test(test_killed_switch_fdb_reclaimed),
 		cmocka_unit_test(test_publish_fdb_on_another_port),
 		cmocka_unit_test(test_publish_fdb_needs_a_bridge),
 	};

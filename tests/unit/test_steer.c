@@ -11,6 +11,11 @@
  *     rule, fini every one left;
  *   - a refused rule leaves nothing: the VM has no rule, and the others
  *     are removed by fini;
+ *   - a switch killed with its rules in place: the next one's
+ *     steer_reclaim removes each rule its trail names that is still the
+ *     switch's, and only those: a rule an admin put at a recorded
+ *     location since, an admin's rule elsewhere and a running switch's
+ *     rules stay; the trail goes, a running switch's stays;
  *   - sw_steer_port, the start's step: a rule per VM of the port's
  *     config, each to port_steer_queue's queue; the VMs of another uplink
  *     get none; a refusal fails the start, and fini leaves the NIC's
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <linux/ethtool.h>
 
 #include "sw_internal.h"
@@ -61,6 +67,12 @@ static int fake_ethtool(void *arg, const char *ifname, void *cmd)
 		f->used[loc] = true;
 		f->n++;
 		f->adds++;
+		return 0;
+	case ETHTOOL_GRXCLSRULE:
+		loc = nfc->fs.location;
+		if (loc >= NIC_RULES || !f->used[loc])
+			return -ENOENT;
+		nfc->fs = f->rule[loc];
 		return 0;
 	case ETHTOOL_SRXCLSRLDEL:
 		loc = nfc->fs.location;
@@ -107,7 +119,7 @@ static void test_rule_per_vm(void **state)
 
 	(void)state;
 	quiet();
-	steer_init(&s, "nic0", &fake_ops, &f);
+	assert_int_equal(steer_init(&s, "nic0", &fake_ops, &f, ""), 0);
 	assert_int_equal(steer_vm_add(&s, 0, mac_a, 0, 0), 0);
 	assert_int_equal(steer_vm_add(&s, 5, mac_b, 10, 3), 0);
 	assert_int_equal(steer_vm_add(&s, 7, mac_c, 4094, 1), 0);
@@ -144,7 +156,7 @@ static void test_refused_rule_leaves_nothing(void **state)
 
 	(void)state;
 	quiet();
-	steer_init(&s, "nic0", &fake_ops, &f);
+	assert_int_equal(steer_init(&s, "nic0", &fake_ops, &f, ""), 0);
 	assert_int_equal(steer_vm_add(&s, 0, mac_a, 0, 0), 0);
 	assert_int_equal(steer_vm_add(&s, 1, mac_b, 0, 1), 0);
 	assert_int_equal(steer_vm_add(&s, 2, mac_c, 0, 2), -ENOSPC);
@@ -156,11 +168,77 @@ static void test_refused_rule_leaves_nothing(void **state)
 	steer_fini(&s);
 	assert_int_equal(f.n, 0);
 	/* A NIC with no ntuple filters at all (veth). */
-	steer_init(&t, "veth0", &fake_ops, &none);
+	assert_int_equal(steer_init(&t, "veth0", &fake_ops, &none, ""), 0);
 	assert_int_equal(steer_vm_add(&t, 0, mac_a, 0, 0), -EOPNOTSUPP);
 	steer_fini(&t);
 	unquiet();
 	assert_int_equal(none.adds + none.dels, 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return file_exists(path);
+}
+
+static void test_killed_switch_rules_reclaimed(void **state)
+{
+	static const uint8_t mac_d[6] = { 0x52, 0x54, 0, 0, 0, 0x0d };
+	struct fake_ntuple f = { .room = NIC_RULES };
+	struct ethtool_rxnfc ins = { .cmd = ETHTOOL_SRXCLSRLINS };
+	struct steer s, live;
+	char dir[] = "/tmp/fs-steer-XXXXXX", control[64];
+	uint32_t a, b, c;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(control, sizeof(control), "%s/ctl.sock", dir);
+	quiet();
+	assert_int_equal(steer_init(&s, "nic0", &fake_ops, &f, control), 0);
+	assert_true(exists(dir, "ctl.sock.steer-nic0"));
+	assert_int_equal(steer_vm_add(&s, 0, mac_a, 0, 0), 0);
+	assert_int_equal(steer_vm_add(&s, 5, mac_b, 10, 3), 0);
+	assert_int_equal(steer_vm_add(&s, 6, mac_d, 0, 1), 0);
+	assert_int_equal(steer_vm_add(&s, 7, mac_c, 0, 1), 0);
+	assert_int_equal(steer_vm_del(&s, 7), 0); /* vm del: out of the trail */
+	/* A running switch with the same control socket, on nic1. */
+	assert_int_equal(steer_init(&live, "nic1", &fake_ops, &f, control), 0);
+	assert_int_equal(steer_vm_add(&live, 2, mac_c, 0, 2), 0);
+	/* Killed: nothing removed; the kernel drops its lock. */
+	a = s.loc[0];
+	b = s.loc[5];
+	c = s.loc[6];
+	close(s.trail.fd);
+	/* Since then an admin replaced the rule at c by one of their own
+	 * (to another queue), and put another where vm 7's was. */
+	f.rule[c].ring_cookie = 9;
+	ins.fs.flow_type = ETHER_FLOW;
+	ins.fs.location = RX_CLS_LOC_ANY;
+	assert_int_equal(fake_ethtool(&f, "nic0", &ins), 0);
+	assert_int_equal(f.n, 5);
+	/* The next switch. */
+	assert_int_equal(steer_reclaim(control, &fake_ops, &f), 2);
+	unquiet();
+	assert_false(f.used[a]);
+	assert_false(f.used[b]);
+	assert_true(f.used[c]);
+	assert_int_equal(f.rule[c].ring_cookie, 9);
+	assert_true(f.used[ins.fs.location]);
+	assert_rule(&f, live.loc[2], mac_c, 0, 2);
+	assert_int_equal(f.n, 3);
+	assert_false(exists(dir, "ctl.sock.steer-nic0"));
+	assert_true(exists(dir, "ctl.sock.steer-nic1"));
+	/* A second look finds nothing more to take. */
+	quiet();
+	assert_int_equal(steer_reclaim(control, &fake_ops, &f), 0);
+	/* The running switch's clean stop: its rule and its trail go. */
+	steer_fini(&live);
+	unquiet();
+	assert_int_equal(f.n, 2);
+	assert_false(exists(dir, "ctl.sock.steer-nic1"));
+	assert_int_equal(rmdir(dir), 0);
 }
 
 /* The switch steers through steer_default_ops with arg NULL: the fake's
@@ -235,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rule_per_vm),
 		cmocka_unit_test(test_refused_rule_leaves_nothing),
+		cmocka_unit_test(test_killed_switch_rules_reclaimed),
 		cmocka_unit_test(test_start_steers_each_vm),
 		cmocka_unit_test(test_start_refused),
 	};
