@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -29,9 +30,9 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	memset(sw, 0, sizeof(*sw));
 	for (int k = 0; k < CFG_MAX_POOLS; k++)
 		sw->pools[k].fd = -1; /* sw_fini() tears down only what was made */
-	sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	sw->bell_ep = epoll_create1(EPOLL_CLOEXEC);
 	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sw->bell_fd < 0 || sw->mail_fd < 0)
+	if (sw->bell_ep < 0 || sw->mail_fd < 0)
 		return -errno;
 	/* Before the pool and the regions are mapped; the handler wakes a
 	 * sleeping worker through the mailbox's eventfd. */
@@ -196,9 +197,9 @@ void sw_fini(struct sw *sw)
 	free(sw->cap.ring);
 	sw->vms = NULL;
 	shmguard_set_wake(-1);
-	if (sw->bell_fd >= 0)
-		close(sw->bell_fd);
+	if (sw->bell_ep >= 0)
+		close(sw->bell_ep);
 	if (sw->mail_fd >= 0)
 		close(sw->mail_fd);
-	sw->bell_fd = sw->mail_fd = -1;
+	sw->bell_ep = sw->mail_fd = -1;
 }

@@ -188,13 +188,16 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (v->irq_fd < 0)
 		return -errno;
+	v->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (v->bell_fd < 0) {
+		err = -errno;
+		goto out_irq;
+	}
 	snprintf(who, sizeof(who), "vm %s", c->name);
 	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
 	if (v->fd < 0) {
 		err = v->fd;
-		close(v->irq_fd);
-		v->fd = v->irq_fd = -1;
-		return err;
+		goto out_bell;
 	}
 	/* A new file, one a QEMU started first made (zeros, of the size
 	 * it was told), or a region an earlier switch left; anything else
@@ -267,8 +270,11 @@ out_unlink:
 		unlink(c->rings);
 out_close:
 	close(v->fd);
+out_bell:
+	close(v->bell_fd);
+out_irq:
 	close(v->irq_fd);
-	v->fd = v->irq_fd = -1;
+	v->fd = v->irq_fd = v->bell_fd = -1;
 	return err;
 }
 
@@ -307,7 +313,8 @@ void vmport_unmap(struct vmport *v)
 		unlink(v->cfg.rings);
 	close(v->fd);
 	close(v->irq_fd);
-	v->fd = v->irq_fd = -1;
+	close(v->bell_fd);
+	v->fd = v->irq_fd = v->bell_fd = -1;
 }
 
 /* Frames of an open rx burst (given, not yet flushed) are the VM's: they
