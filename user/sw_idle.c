@@ -153,7 +153,7 @@ void sw_bell_watch(struct sw *sw, struct vmport *v, enum sw_bell_op op)
 		bell_ctl(sw, v, EPOLL_CTL_DEL, 0);
 		return;
 	}
-	/* Still listed from its guest before: bells_unmute lets it go at
+	/* Still listed from its guest before: sw_bells_unmute lets it go at
 	 * the next sleep (the set watches it from now). */
 	v->sw.mute_until = 0;
 	bell_ctl(sw, v, EPOLL_CTL_ADD, EPOLLIN);
@@ -190,7 +190,7 @@ static void bell_rang(struct sw *sw, struct vmport *v, uint64_t n,
 		return;
 	v->sw.mute_until = now + mute;
 	/* A slot reused while its old VM was listed may be listed twice;
-	 * both entries go when the quiet time ends (bells_unmute). */
+	 * both entries go when the quiet time ends (sw_bells_unmute). */
 	if (!v->sw.muted && sw->n_muted < SW_MUTED_MAX) {
 		bell_ctl(sw, v, EPOLL_CTL_MOD, 0);
 		v->sw.muted = true;
@@ -218,9 +218,7 @@ void sw_bells_read(struct sw *sw, uint64_t now)
 	}
 }
 
-/* Puts the bells whose quiet time is over back into the worker's sleeps;
- * returns the ticks until the next one's is (UINT64_MAX: none muted). */
-static uint64_t bells_unmute(struct sw *sw)
+uint64_t sw_bells_unmute(struct sw *sw)
 {
 	uint64_t due = UINT64_MAX;
 	uint32_t i, n = 0;
@@ -365,7 +363,7 @@ static void idle_wait(struct sw *sw)
 	/* A muted bell rings unheard until its quiet time ends: the sleep
 	 * ends then. */
 	if (sw->n_muted)
-		ns = sleep_until(sw, ns, bells_unmute(sw));
+		ns = sleep_until(sw, ns, sw_bells_unmute(sw));
 	/* Held doorbells wait through the sleep until their time, as a
 	 * NIC's moderated interrupt waits for rx-usecs whether or not its
 	 * driver sleeps: a worker that blocks after every pass that moved

@@ -48,6 +48,10 @@ void sw_bell_watch(struct sw *sw, struct vmport *v, enum sw_bell_op op);
 /* After a sleep woken by bells: reads each VM's that rang and gives it
  * its quiet time (bell_rang). */
 void sw_bells_read(struct sw *sw, uint64_t now);
+/* Before a sleep: puts the bells whose quiet time is over (by sw->now)
+ * back into the worker's sleeps; returns the ticks until the next one's
+ * is (UINT64_MAX: none muted). */
+uint64_t sw_bells_unmute(struct sw *sw);
 
 /* Rings v's guest if it sleeps on its rings, after the switch published
  * n rx entries (or alloc entries, n = 0). One load for a guest with no
