@@ -207,11 +207,13 @@ void sw_bells_read(struct sw *sw, uint64_t now)
 	 * next sleep ends at once. */
 	for (int i = 0; i < n; i++) {
 		uint32_t idx = ev[i].data.u32;
-		struct vmport *v = &sw->vms[idx];
+		struct vmport *v;
 		uint64_t rings;
 
-		if (idx >= (uint32_t)sw->n_vms || !v->active ||
-		    !__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+		if (idx >= (uint32_t)sw->n_vms)
+			continue;
+		v = &sw->vms[idx];
+		if (!v->active || !__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
 			continue;
 		if (read(v->bell_fd, &rings, sizeof(rings)) == sizeof(rings))
 			bell_rang(sw, v, rings, now);
