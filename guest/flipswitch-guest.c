@@ -6,6 +6,7 @@
  *   tx    send numbered frames to a MAC
  *   echo  send every received frame back with the MACs swapped, in the
  *         same frame (no copy)
+ *   storm ring the switch's doorbell as fast as it can (a hostile guest)
  *
  * It attaches on start and detaches on exit (also on SIGINT/SIGTERM), so the
  * switch takes back every frame it held. When idle it backs off: with a
@@ -138,6 +139,14 @@ static void usage(FILE *f)
 		"       indices far ahead; every frame it gets held (its quota\n"
 		"       exhausted); an attach request every few milliseconds.\n"
 		"       Prints \"hostile N rounds\".\n"
+		"  storm [--count N] [--timeout S]\n"
+		"       ring the switch's doorbell as fast as it can, N times or for\n"
+		"       S seconds, whichever ends first, unasked (a well-behaved guest\n"
+		"       rings only when the switch asks): on the host (--doorbell)\n"
+		"       writes to the switch's eventfd, in a QEMU guest (--pci --irq)\n"
+		"       to the Doorbell register, which QEMU turns into the same\n"
+		"       writes. Keeps attached, frames it gets given back. Prints\n"
+		"       \"rang N\".\n"
 		"\n"
 		"  debug-exit STATUS\n"
 		"       inside a QEMU guest: exit QEMU with STATUS through its\n"
@@ -475,6 +484,41 @@ static int cmd_hostile(struct fsg *g, const struct opts *o)
 	return 0;
 }
 
+/* A guest ringing the switch's doorbell in a tight loop, as a hostile or
+ * broken guest can: the switch must not be woken for each ring (sw_idle.c,
+ * the guests' bells). Bounded by --count and --timeout; every
+ * STORM_CHECK rings it looks at the clock and its rx ring (its heartbeat:
+ * the switch keeps it attached). */
+#define STORM_CHECK 1024
+static int cmd_storm(struct fsg *g, const struct opts *o)
+{
+	double deadline = tool_now() + o->timeout;
+	long long rang = 0;
+	struct fs_desc d[BATCH];
+	int err = 0;
+
+	while (!stop && (o->count < 0 || rang < o->count)) {
+		if (!(rang % STORM_CHECK)) {
+			uint32_t n = fsg_rx(g, d, BATCH);
+
+			for (uint32_t i = 0; i < n; i++)
+				give_back(g, d[i].addr);
+			fsg_flush(g);
+			if (tool_now() >= deadline)
+				break;
+		}
+		err = fsg_ring_switch(g);
+		if (err)
+			break;
+		rang++;
+	}
+	printf("rang %lld\n", rang);
+	if (err)
+		fprintf(stderr, "flipswitch-guest: storm: cannot ring the switch: %s\n",
+			strerror(-err));
+	return err ? 1 : 0;
+}
+
 /* Finds the two ivshmem devices, enables them, and tells the ring region
  * (it starts with the flipswitch magic) from the pool. */
 static int pci_find(char *pool, char *rings, char *ring_bdf, size_t len,
@@ -715,8 +759,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(cmd, "rx") && strcmp(cmd, "tx") && strcmp(cmd, "echo") &&
-	    strcmp(cmd, "hostile")) {
-		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx, echo, scan or hostile)\n", cmd);
+	    strcmp(cmd, "hostile") && strcmp(cmd, "storm")) {
+		fprintf(stderr, "flipswitch-guest: unknown command \"%s\" (rx, tx, echo, scan, hostile or storm)\n", cmd);
+		return 2;
+	}
+	if (!strcmp(cmd, "storm") && !o.doorbell && !o.irq) {
+		fprintf(stderr, "flipswitch-guest: storm rings a doorbell: it needs --doorbell SOCKET, or --pci --irq\n");
 		return 2;
 	}
 	/* Longer than 1514 if the frame has room: the uplink's MTU says
@@ -774,6 +822,8 @@ int main(int argc, char **argv)
 		rc = cmd_tx(&g, &o);
 	else if (!strcmp(cmd, "hostile"))
 		rc = cmd_hostile(&g, &o);
+	else if (!strcmp(cmd, "storm"))
+		rc = cmd_storm(&g, &o);
 	else
 		rc = cmd_rx(&g, &o, !strcmp(cmd, "echo"));
 	fflush(stdout);

@@ -492,7 +492,7 @@ int ctl_create(struct ctl *c, struct sw *sw, const char *path,
 			continue;
 		err = ctl_db_open(c, i, v->cfg.name, v->cfg.doorbell,
 				  &(struct doorbell_fds){ v->region_fd,
-							  c->snap->bell_fd,
+							  v->bell_fd,
 							  v->irq_fd },
 				  v->cfg.doorbell_peer);
 		if (err) {

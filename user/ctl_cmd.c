@@ -321,6 +321,9 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "region_truncated", st->region_truncated);
 	set_u64(o, "doorbell_hangups", st->hangups);
 	set_u64(o, "header_repaired", st->hdr_repaired);
+	set_u64(o, "rings", st->rings);
+	set_u64(o, "rings_coalesced", st->rings_coalesced);
+	set_u64(o, "bell_storm", st->bell_storm);
 	json_object_set_new(o, "drops",
 			    drops_json(vm_drop_names, st->drops, VM_DROP_NR));
 	return o;
@@ -698,7 +701,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	 * it before this handler returns (one thread). */
 	if (v->cfg.doorbell[0] &&
 	    ctl_db_open(r->c, slot, name, v->cfg.doorbell,
-			&(struct doorbell_fds){ v->fd, s->bell_fd, v->irq_fd },
+			&(struct doorbell_fds){ v->fd, v->bell_fd, v->irq_fd },
 			v->cfg.doorbell_peer)) {
 		log_warn("vm %s: runs without a doorbell", name);
 		v->cfg.doorbell[0] = '\0'; /* show says so */

@@ -10,7 +10,9 @@
  *   -chardev socket,path=SOCKET,id=X -device ivshmem-doorbell,chardev=X,vectors=1
  * connects and gets, in order: the protocol version (0), its ID, the VM's
  * ring region file (as the shared memory), the switch's eventfd (writing
- * the guest's Doorbell register with the switch's ID rings it), and its own
+ * the guest's Doorbell register with the switch's ID rings it; each VM's
+ * socket is a server of its own, so each VM has its own, and the switch
+ * knows which guest rang), and its own
  * vector 0 eventfd (the switch writes it; QEMU turns it into MSI-X vector
  * 0). flipswitch-guest --doorbell speaks the same on the host.
  *
@@ -33,7 +35,8 @@
  * outlives its doorbell). */
 struct doorbell_fds {
 	int region;        /* the VM's ring region file */
-	int bell;          /* the switch's eventfd, rung by every guest */
+	int bell;          /* the switch's eventfd for this VM, rung by its
+			      guest */
 	int irq;           /* the VM's vector 0, rung by the switch */
 };
 

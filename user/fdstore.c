@@ -218,8 +218,8 @@ void fdstore_forget(const char *name)
 
 void fdstore_forget_vm(const char *vm)
 {
-	static const char *const roles[] = { FDSTORE_IRQ, FDSTORE_DOORBELL,
-					     FDSTORE_PEER };
+	static const char *const roles[] = { FDSTORE_IRQ, FDSTORE_BELL,
+					     FDSTORE_DOORBELL, FDSTORE_PEER };
 	char name[FDSTORE_NAME_MAX];
 
 	for (unsigned int i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {

@@ -4,7 +4,7 @@
  * QEMU guests on doorbells stay paired across a restart (an upgrade, a
  * crash). QEMU never reconnects to an ivshmem server and keeps the
  * eventfds it was given, so the next daemon must serve the very same
- * ones: the switch's eventfd ("bell", which every guest's Doorbell
+ * ones: each VM's bell ("bell@VM", the eventfd its guest's Doorbell
  * register writes), each VM's vector 0 ("irq@VM"), each VM's listening
  * doorbell socket ("doorbell@VM", so QEMUs started meanwhile queue on it)
  * and each VM's connected QEMU ("peer@VM", whose hang-up still says the
@@ -31,7 +31,7 @@
 
 #include <stdbool.h>
 
-/* The most fds the store is meant to hold: the bell and three a VM
+/* The most fds the store is meant to hold: four a VM
  * (FileDescriptorStoreMax= in the unit is at least this). */
 #define FDSTORE_MAX 1024
 /* ROLE@VM: the longest role, '@', a VM name (31). */
@@ -49,7 +49,7 @@ enum fdstore_kind {
 	FDSTORE_CONN,    /* a unix stream socket accepted on path */
 };
 
-/* The fd's name: "bell" for vm NULL, else ROLE@VM. */
+/* The fd's name: ROLE@VM, or ROLE for vm NULL. */
 void fdstore_name(char *buf, const char *role, const char *vm);
 
 /* Takes what systemd passed (sd_listen_fds_with_names, which unsets
@@ -75,7 +75,7 @@ bool fdstore_on(void);
 int fdstore_push(const char *name, int fd);
 /* Removes whatever the store holds under name. */
 void fdstore_forget(const char *name);
-/* Removes VM vm's fds: irq, doorbell and peer (vm del). */
+/* Removes VM vm's fds: irq, bell, doorbell and peer (vm del). */
 void fdstore_forget_vm(const char *vm);
 
 #endif /* FS_FDSTORE_H */

@@ -5,10 +5,13 @@
  * max_sleep_usecs), or block in poll() on the sockets, the guests'
  * doorbell and the mailbox; when it blocks (idle: "adaptive", the window
  * sw_poll_adapt keeps, or "poll", 256 empty passes); and doorbell
- * moderation, which decides when a sleeping guest is rung.
+ * moderation, which decides when a sleeping guest is rung; and the
+ * guests' bells, which a guest ringing as fast as it can must not turn
+ * into as many wake-ups of the worker.
  *
  * Owns: the time accounting (busy, idle, asleep), the nap length, the
- * polling window, the list of held doorbells (held, n_held). Invariants:
+ * polling window, the list of held doorbells (held, n_held), the bells'
+ * epoll set and the list of muted bells (muted, n_muted). Invariants:
  * the worker asks the guests for a wake-up (I) before the pass that looks
  * at every ring, so a frame posted after that pass rings the doorbell
  * (ring.h, I..L); no
@@ -20,6 +23,7 @@
 #include <poll.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -36,6 +40,33 @@
 #define SW_POLL_SLEEP_MS 1
 #define SW_POLL_SLEEP_MAX_MS 16
 #define SW_DOORBELL_SLEEP_MS 100
+
+/*
+ * The guests' bells. Each VM's guest rings an eventfd of its own
+ * (v->bell_fd: the switch's vector in its ivshmem protocol); those of the
+ * guests on their doorbell are in one epoll set (sw->bell_ep), which the
+ * worker's sleep waits on. A guest is to ring only while the switch asks
+ * (ring.h, L), about once a sleep of the worker; nothing keeps one from
+ * ringing as fast as it can, and each ring that finds the worker asleep
+ * would wake it for a pass over every VM. So once a guest's bell woke the
+ * worker, that bell is left out of the worker's sleeps for a quiet time,
+ * as the switch moderates its own rings to a guest (sw_ring_sleeper):
+ * doorbell_usecs after a ring that brought work (the guest's tx or free
+ * ring or its attach request moved since its bell last woke the worker);
+ * after one that brought none and came within its last quiet time and
+ * SW_BELL_MUTE_MAX_US of that wake-up, twice its last quiet time, from
+ * SW_BELL_MUTE_MIN_US up to SW_BELL_MUTE_MAX_US (counted, bell_storm).
+ * Rings meanwhile are counted by the eventfd, not lost: a sleep ends when
+ * the first quiet time does, and the bell, back in the set, wakes the
+ * worker at once if it rang. So a guest's first ring after a quiet spell
+ * is served at once, its rings wake the worker at most once per
+ * doorbell_usecs while they bring work and about once per
+ * SW_BELL_MUTE_MAX_US when they do not: its frames then wait up to that,
+ * as a guest without a doorbell waits for the worker's poll (1 ms).
+ */
+#define SW_BELL_MUTE_MIN_US 16
+#define SW_BELL_MUTE_MAX_US 1000
+#define SW_BELLS_READ 64
 
 /*
  * Rings a guest that sleeps on its rings, after the switch published n rx
@@ -104,6 +135,116 @@ void sw_ring_held(struct sw *sw, bool all)
 		v->sw.bell_frames = 0;
 	}
 	sw->n_held = n;
+}
+
+static void bell_ctl(struct sw *sw, struct vmport *v, int op, uint32_t ev)
+{
+	struct epoll_event e = { .events = ev, .data.u32 = (uint32_t)v->index };
+
+	if (epoll_ctl(sw->bell_ep, op, v->bell_fd, &e))
+		log_warn("vm %s: cannot %s its doorbell's bell: %s", v->cfg.name,
+			 op == EPOLL_CTL_DEL ? "stop watching" : "watch",
+			 strerror(errno));
+}
+
+void sw_bell_watch(struct sw *sw, struct vmport *v, enum sw_bell_op op)
+{
+	if (op == SW_BELL_DEL) {
+		bell_ctl(sw, v, EPOLL_CTL_DEL, 0);
+		return;
+	}
+	/* Still listed from its guest before: sw_bells_unmute lets it go at
+	 * the next sleep (the set watches it from now). */
+	v->sw.mute_until = 0;
+	bell_ctl(sw, v, EPOLL_CTL_ADD, EPOLLIN);
+}
+
+/* VM v's bell woke the worker at now, rung n times since it was last
+ * read: its quiet time (see SW_BELL_MUTE_MIN_US). */
+static void bell_rang(struct sw *sw, struct vmport *v, uint64_t n,
+		      uint64_t now)
+{
+	/* What its rings could have asked the switch to take: entries on
+	 * its tx and free rings (bad ones too) and attach requests. */
+	uint32_t work = v->tx.cached_cons + v->free.cached_cons + v->last_req;
+	uint64_t gap = v->sw.bell_gap, mute = gap, max = sw->bell_mute_max;
+
+	v->st.rings += n;
+	v->st.rings_coalesced += n - 1;
+	if (max < gap)
+		max = gap;
+	if (work == v->sw.rang_work && now - v->sw.rang_at < v->sw.mute + max) {
+		mute = 2 * v->sw.mute;
+		if (mute < sw->bell_mute_min)
+			mute = sw->bell_mute_min;
+		if (mute > max)
+			mute = max;
+		if (mute < gap)
+			mute = gap;
+		v->st.bell_storm++;
+	}
+	v->sw.rang_at = now;
+	v->sw.rang_work = work;
+	v->sw.mute = mute;
+	if (!mute)
+		return;
+	v->sw.mute_until = now + mute;
+	/* A slot reused while its old VM was listed may be listed twice;
+	 * both entries go when the quiet time ends (sw_bells_unmute). */
+	if (!v->sw.muted && sw->n_muted < SW_MUTED_MAX) {
+		bell_ctl(sw, v, EPOLL_CTL_MOD, 0);
+		v->sw.muted = true;
+		sw->muted[sw->n_muted++] = (uint16_t)v->index;
+	}
+}
+
+void sw_bells_read(struct sw *sw, uint64_t now)
+{
+	struct epoll_event ev[SW_BELLS_READ];
+	int n = epoll_wait(sw->bell_ep, ev, SW_BELLS_READ, 0);
+
+	/* More than SW_BELLS_READ at once: the rest stay readable, and the
+	 * next sleep ends at once. */
+	for (int i = 0; i < n; i++) {
+		uint32_t idx = ev[i].data.u32;
+		struct vmport *v;
+		uint64_t rings;
+
+		if (idx >= (uint32_t)sw->n_vms)
+			continue;
+		v = &sw->vms[idx];
+		if (!v->active || !__atomic_load_n(&v->db_live, __ATOMIC_RELAXED))
+			continue;
+		if (read(v->bell_fd, &rings, sizeof(rings)) == sizeof(rings))
+			bell_rang(sw, v, rings, now);
+	}
+}
+
+uint64_t sw_bells_unmute(struct sw *sw)
+{
+	uint64_t due = UINT64_MAX;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < sw->n_muted; i++) {
+		struct vmport *v = &sw->vms[sw->muted[i]];
+
+		if (!v->sw.muted)
+			continue; /* a second entry, or gone */
+		if (!v->active || !__atomic_load_n(&v->db_live, __ATOMIC_RELAXED)) {
+			v->sw.muted = false; /* out of the set already */
+			continue;
+		}
+		if ((int64_t)(v->sw.mute_until - sw->now) <= 0) {
+			bell_ctl(sw, v, EPOLL_CTL_MOD, EPOLLIN);
+			v->sw.muted = false;
+			continue;
+		}
+		if (v->sw.mute_until - sw->now < due)
+			due = v->sw.mute_until - sw->now;
+		sw->muted[n++] = sw->muted[i];
+	}
+	sw->n_muted = n;
+	return due;
 }
 
 /* How long the worker may sleep: long only if nothing needs polling
@@ -184,12 +325,22 @@ static void slack_set(struct sw *sw)
 	sw->slack_set = true;
 }
 
+/* A sleep of ns, shortened to end in due ticks (UINT64_MAX: not). */
+static uint64_t sleep_until(struct sw *sw, uint64_t ns, uint64_t due)
+{
+	if (due == UINT64_MAX)
+		return ns;
+	slack_set(sw);
+	due = ticks_ns(&sw->ticks, due);
+	return due < ns ? due : ns;
+}
+
 static void idle_wait(struct sw *sw)
 {
 	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1) + 2];
 	bool armed;
 	int ms = sleep_ms(sw, &armed), n = 0, r;
-	uint64_t ns = (uint64_t)ms * 1000000, due;
+	uint64_t ns = (uint64_t)ms * 1000000;
 	struct timespec ts;
 
 	if (armed) {
@@ -209,8 +360,12 @@ static void idle_wait(struct sw *sw)
 						    .events = POLLIN };
 		pfd[n++] = (struct pollfd){ .fd = pt->mc_fd, .events = POLLIN };
 	}
-	pfd[n++] = (struct pollfd){ .fd = sw->bell_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = sw->bell_ep, .events = POLLIN };
 	pfd[n++] = (struct pollfd){ .fd = sw->mail_fd, .events = POLLIN };
+	/* A muted bell rings unheard until its quiet time ends: the sleep
+	 * ends then. */
+	if (sw->n_muted)
+		ns = sleep_until(sw, ns, sw_bells_unmute(sw));
 	/* Held doorbells wait through the sleep until their time, as a
 	 * NIC's moderated interrupt waits for rx-usecs whether or not its
 	 * driver sleeps: a worker that blocks after every pass that moved
@@ -218,13 +373,7 @@ static void idle_wait(struct sw *sw)
 	 * frame. The sleep ends by then; the pass after it rings them. */
 	if (sw->n_held) {
 		sw_ring_held(sw, false);
-		due = held_due(sw);
-		if (due != UINT64_MAX) {
-			slack_set(sw);
-			due = ticks_ns(&sw->ticks, due);
-			if (due < ns)
-				ns = due;
-		}
+		ns = sleep_until(sw, ns, held_due(sw));
 	}
 	ts.tv_sec = (time_t)(ns / 1000000000);
 	ts.tv_nsec = (long)(ns % 1000000000);
@@ -237,7 +386,7 @@ static void idle_wait(struct sw *sw)
 	    sw->poll_sleep_ms < SW_POLL_SLEEP_MAX_MS)
 		sw->poll_sleep_ms *= 2;
 	if (pfd[n - 2].revents) {
-		drain_eventfd(sw->bell_fd);
+		sw_bells_read(sw, ticks_now(&sw->ticks));
 		sw->bells++;
 	}
 	if (pfd[n - 1].revents)
@@ -330,6 +479,8 @@ void sw_idle_set(struct sw *sw, enum cfg_idle mode, uint32_t usecs)
 	if (sw->poll_win > sw->poll_max)
 		sw->poll_win = sw->poll_max;
 	sw->poll_sleep_ms = SW_POLL_SLEEP_MS;
+	sw->bell_mute_min = ticks_of_us(&sw->ticks, SW_BELL_MUTE_MIN_US);
+	sw->bell_mute_max = ticks_of_us(&sw->ticks, SW_BELL_MUTE_MAX_US);
 }
 
 /* One clock read a pass, into sw->now (and one after a nap): the pass's

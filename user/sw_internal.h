@@ -32,9 +32,26 @@
  * VM added in it before sw_ring_held drops the old entry. */
 #define SW_HELD_MAX (2 * CFG_MAX_VMS)
 
+/* Room for the VMs whose bell is muted: once a VM (vmport_sw.muted), and
+ * once more each for a slot reused while its old VM was listed. */
+#define SW_MUTED_MAX (2 * CFG_MAX_VMS)
+
 /* sw_idle.c: doorbell moderation. */
 void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n);
 void sw_ring_held(struct sw *sw, bool all);
+
+/* sw_idle.c: the guests' bells. SW_BELL_ADD puts VM v's bell into the
+ * worker's sleeps (its guest connected to the doorbell), SW_BELL_DEL
+ * takes it out (the guest left, or the VM). */
+enum sw_bell_op { SW_BELL_ADD, SW_BELL_DEL };
+void sw_bell_watch(struct sw *sw, struct vmport *v, enum sw_bell_op op);
+/* After a sleep woken by bells: reads each VM's that rang and gives it
+ * its quiet time (bell_rang). */
+void sw_bells_read(struct sw *sw, uint64_t now);
+/* Before a sleep: puts the bells whose quiet time is over (by sw->now)
+ * back into the worker's sleeps; returns the ticks until the next one's
+ * is (UINT64_MAX: none muted). */
+uint64_t sw_bells_unmute(struct sw *sw);
 
 /* Rings v's guest if it sleeps on its rings, after the switch published
  * n rx entries (or alloc entries, n = 0). One load for a guest with no

@@ -88,6 +88,10 @@ static int64_t vm_unlink(struct sw *sw, int idx, struct vmport *out)
 	fdb_del(&sw->fdb, v->cfg.mac, v->cfg.vlan);
 	v->attached = false;
 	v->active = false;
+	/* Out of the worker's sleeps before the control thread closes it
+	 * (QEMU's copy would keep it in the epoll set). */
+	if (v->db_live)
+		sw_bell_watch(sw, v, SW_BELL_DEL);
 	__atomic_store_n(&v->db_live, 0, __ATOMIC_RELAXED);
 	if (sw->cap.vm == idx) {
 		sw->cap.vm = -1;
@@ -100,7 +104,7 @@ static int64_t vm_unlink(struct sw *sw, int idx, struct vmport *out)
 	/* The slot keeps nothing of it to unmap again (sw_fini). */
 	v->region = NULL;
 	v->hdr = NULL;
-	v->fd = v->irq_fd = -1;
+	v->fd = v->irq_fd = v->bell_fd = -1;
 	return n;
 }
 
@@ -116,6 +120,8 @@ static int64_t vm_doorbell(struct sw *sw, int idx, int live)
 	 * frames come back now, not after guest_timeout of silence. */
 	if (v->db_live && !live)
 		vmport_peer_gone(v, v->pool);
+	if (!v->db_live != !live)
+		sw_bell_watch(sw, v, live ? SW_BELL_ADD : SW_BELL_DEL);
 	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
 	/* Release: pairs with the guest's acquire of switch_doorbell. */
 	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,

@@ -71,6 +71,7 @@ static void snap_vm(const struct sw *sw, const struct vmport *v,
 	s->pool = v->pool->index;
 	s->region_fd = v->fd;
 	s->irq_fd = v->irq_fd;
+	s->bell_fd = v->bell_fd;
 	RD_STATS(s->st, v->st);
 	s->cfg = v->cfg;
 }
@@ -104,7 +105,6 @@ void sw_snapshot(const struct sw *sw, struct sw_snap *s)
 	s->max_sleep_usecs = RD(sw->max_nap_us);
 	s->idle = (enum cfg_idle)RD(sw->idle_mode);
 	s->poll_usecs = RD(sw->poll_usecs);
-	s->bell_fd = sw->bell_fd;
 
 	strcpy(s->pool_path, sw->pool.path);
 	s->frames = sw->pool.frames;

@@ -56,6 +56,7 @@ struct sw_snap_vm {
 	int pool;              /* index into pools[] */
 	int region_fd;         /* its ring region file, for the doorbell */
 	int irq_fd;            /* its vector 0, for the doorbell */
+	int bell_fd;           /* the eventfd its guest rings */
 	struct vm_stats st;
 	struct cfg_vm cfg;
 };
@@ -85,7 +86,6 @@ struct sw_snap {
 	uint32_t max_sleep_usecs; /* as set now */
 	enum cfg_idle idle;    /* as set now */
 	uint32_t poll_usecs;   /* as set now */
-	int bell_fd;           /* the eventfd every guest rings */
 
 	/* The first pool (the only one, or "default" with the single pool
 	 * = { ... }), and the scrub counters summed over all. */

@@ -13,9 +13,9 @@
  * AF_XDP binds a queue's socket to one UMEM for good.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -31,20 +31,9 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	memset(sw, 0, sizeof(*sw));
 	for (int k = 0; k < CFG_MAX_POOLS; k++)
 		sw->pools[k].fd = -1; /* sw_fini() tears down only what was made */
-	/* The switch's doorbell: every guest's QEMU holds the one it was
-	 * given, so a restart takes it back from the fd store (fdstore.h). */
-	sw->bell_fd = fdstore_claim(FDSTORE_BELL, FDSTORE_EVENTFD, NULL);
-	if (sw->bell_fd >= 0) {
-		/* The worker drains it with read(): it must not block,
-		 * whoever made it. */
-		fcntl(sw->bell_fd, F_SETFL, O_NONBLOCK);
-	} else {
-		sw->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (sw->bell_fd >= 0)
-			fdstore_push(FDSTORE_BELL, sw->bell_fd);
-	}
+	sw->bell_ep = epoll_create1(EPOLL_CLOEXEC);
 	sw->mail_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sw->bell_fd < 0 || sw->mail_fd < 0)
+	if (sw->bell_ep < 0 || sw->mail_fd < 0)
 		return -errno;
 	/* Before the pool and the regions are mapped; the handler wakes a
 	 * sleeping worker through the mailbox's eventfd. */
@@ -216,9 +205,9 @@ void sw_fini(struct sw *sw)
 	free(sw->cap.ring);
 	sw->vms = NULL;
 	shmguard_set_wake(-1);
-	if (sw->bell_fd >= 0)
-		close(sw->bell_fd);
+	if (sw->bell_ep >= 0)
+		close(sw->bell_ep);
 	if (sw->mail_fd >= 0)
 		close(sw->mail_fd);
-	sw->bell_fd = sw->mail_fd = -1;
+	sw->bell_ep = sw->mail_fd = -1;
 }

@@ -188,7 +188,9 @@ struct sw {
 	uint64_t passes;
 	uint64_t alive_ms;   /* last heartbeat check */
 	bool check_alive;    /* check heartbeats on the next pass */
-	int bell_fd;         /* eventfd every guest rings (doorbell.h) */
+	int bell_ep;         /* epoll set of the bells of the VMs whose guest
+				is on its doorbell, those muted left out
+				(sw_idle.c); its data: the VM's index */
 	int mail_fd;         /* eventfd: the mailbox has a request */
 	uint64_t ctrl_gap;   /* SW_CTRL_GAP_US in ticks */
 	uint64_t now;        /* ticks at the end of the last pass (sw_run's
@@ -197,6 +199,10 @@ struct sw {
 				sw_run (tests, benchmarks) set it */
 	uint16_t *held;      /* VMs whose doorbell waits for its bell_gap */
 	uint32_t n_held;
+	uint16_t muted[2 * CFG_MAX_VMS]; /* VMs whose bell is out of bell_ep
+					for now (vmport_sw.muted) */
+	uint32_t n_muted;
+	uint64_t bell_mute_min, bell_mute_max; /* SW_BELL_MUTE_* in ticks */
 	uint32_t max_nap_us; /* max_sleep_usecs: from the config, changed at
 				run time through the mailbox (flipswitchctl
 				set, SW_MAIL_SET_SLEEP); loaded once a pass */

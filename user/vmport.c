@@ -158,14 +158,44 @@ bool vmport_hdr_repair(struct vmport *v)
 	return true;
 }
 
+/* VM c's eventfd of role (FDSTORE_IRQ, FDSTORE_BELL): for a doorbell VM
+ * the one the fd store kept, if any, else a new one, stored (*stored, name
+ * filled for fdstore_forget). Non-blocking whoever made it: the worker
+ * drains the bell with read() and writes vector 0 between passes. The fd,
+ * or -errno. */
+static int stored_eventfd(const char *role, const struct cfg_vm *c,
+			  char *name, bool *stored)
+{
+	bool bell = c->doorbell[0] != 0;
+	int fd;
+
+	fdstore_name(name, role, c->name);
+	fd = bell ? fdstore_claim(name, FDSTORE_EVENTFD, NULL) : -1;
+	if (fd >= 0) {
+		if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+			int err = -errno;
+
+			close(fd);
+			return err;
+		}
+		return fd;
+	}
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	*stored = bell && fdstore_push(name, fd) > 0;
+	return fd;
+}
+
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  struct pool *p)
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
-	char who[sizeof(c->name) + 4], irq_name[FDSTORE_NAME_MAX];
+	char who[sizeof(c->name) + 4], irq_name[FDSTORE_NAME_MAX],
+		bell_name[FDSTORE_NAME_MAX];
 	struct stat st;
-	bool stored = false;
+	bool irq_stored = false, bell_stored = false;
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -187,23 +217,22 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	layout(&v->layout, c->ring_size);
 	v->region_size = v->layout.region_size;
 
-	/* Vector 0 of a doorbell guest: its QEMU holds this very eventfd
-	 * across a restart of the switch, so the next switch takes it back
-	 * from the fd store (fdstore.h). */
-	fdstore_name(irq_name, FDSTORE_IRQ, c->name);
-	v->irq_fd = c->doorbell[0] ?
-		fdstore_claim(irq_name, FDSTORE_EVENTFD, NULL) : -1;
-	if (v->irq_fd < 0) {
-		v->irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (v->irq_fd < 0)
-			return -errno;
-		stored = c->doorbell[0] && fdstore_push(irq_name, v->irq_fd) > 0;
+	/* Vector 0 and the guest's bell: a doorbell guest's QEMU holds these
+	 * very eventfds across a restart of the switch, so the next switch
+	 * takes them back from the fd store (fdstore.h). */
+	v->irq_fd = stored_eventfd(FDSTORE_IRQ, c, irq_name, &irq_stored);
+	if (v->irq_fd < 0)
+		return v->irq_fd;
+	v->bell_fd = stored_eventfd(FDSTORE_BELL, c, bell_name, &bell_stored);
+	if (v->bell_fd < 0) {
+		err = v->bell_fd;
+		goto out_irq;
 	}
 	snprintf(who, sizeof(who), "vm %s", c->name);
 	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
 	if (v->fd < 0) {
 		err = v->fd;
-		goto out_irq;
+		goto out_bell;
 	}
 	/* A new file, one a QEMU started first made (zeros, of the size
 	 * it was told), or a region an earlier switch left; anything else
@@ -276,13 +305,17 @@ out_unlink:
 		unlink(c->rings);
 out_close:
 	close(v->fd);
-out_irq:
-	/* Only one stored just now: one taken back stays for the next try
+	/* Only those stored just now: one taken back stays for the next try
 	 * (a start that fails here fails whole). */
-	if (stored)
+out_bell:
+	if (bell_stored)
+		fdstore_forget(bell_name);
+	close(v->bell_fd);
+out_irq:
+	if (irq_stored)
 		fdstore_forget(irq_name);
 	close(v->irq_fd);
-	v->fd = v->irq_fd = -1;
+	v->fd = v->irq_fd = v->bell_fd = -1;
 	return err;
 }
 
@@ -323,7 +356,8 @@ void vmport_unmap(struct vmport *v)
 		unlink(v->cfg.rings);
 	close(v->fd);
 	close(v->irq_fd);
-	v->fd = v->irq_fd = -1;
+	close(v->bell_fd);
+	v->fd = v->irq_fd = v->bell_fd = -1;
 }
 
 /* Frames of an open rx burst (given, not yet flushed) are the VM's: they

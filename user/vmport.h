@@ -60,6 +60,14 @@ struct vm_stats {
 					    up */
 	uint64_t hdr_repaired;           /* its region header found
 					    overwritten and written back */
+	uint64_t rings;                  /* times its guest rang the switch
+					    (writes to its bell eventfd) */
+	uint64_t rings_coalesced;        /* of those, rings that woke the
+					    worker no more than one before */
+	uint64_t bell_storm;             /* times its rings came faster than
+					    they brought work: its bell
+					    was left unwatched for longer
+					    than doorbell_usecs (sw_idle.c) */
 	uint64_t drops[VM_DROP_NR];
 };
 
@@ -77,6 +85,14 @@ struct vmport_sw {
 				    dropped by sw_ring_held) */
 	uint64_t ctrl_next;      /* ticks from which its next attach request
 				    may be acted on (sw_pass.c visit_vm) */
+	/* Its guest's rings (sw_idle.c bell_rang): after its bell woke the
+	 * worker, the bell is out of the worker's sleeps until mute_until. */
+	uint64_t rang_at;        /* when its bell last woke the worker */
+	uint64_t mute;           /* the last quiet time given, ticks */
+	uint64_t mute_until;
+	uint32_t rang_work;      /* its rings' consumer indices at rang_at */
+	bool muted;              /* its bell is out of the wait set, and it
+				    is on the switch's muted list */
 };
 
 /* The switch's per-visit marks (sw_pass.c), on the lines its sweep reads.
@@ -133,6 +149,9 @@ struct vmport {
 				    guest that ring it at once: half of what
 				    its rx ring and quota let it be given */
 	int irq_fd;
+	/* The eventfd its guest rings (the switch's vector in the ivshmem
+	 * protocol, its own for each VM: the worker knows who rang). */
+	int bell_fd;
 	/* Per visit (sw_pass.c). */
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
 	bool attached;

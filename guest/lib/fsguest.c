@@ -228,7 +228,7 @@ void fsg_set_doorbell(struct fsg *g, int wait_fd, int ring_fd,
 	g->ring_off = ring_off;
 }
 
-static void ring_switch(struct fsg *g)
+int fsg_ring_switch(struct fsg *g)
 {
 	uint64_t one = 1;
 	uint32_t bell = FS_DOORBELL_SWITCH_ID << 16 | 0; /* peer, vector 0 */
@@ -238,8 +238,10 @@ static void ring_switch(struct fsg *g)
 		n = write(g->ring_fd, &one, sizeof(one));
 	else
 		n = pwrite(g->ring_fd, &bell, sizeof(bell), g->ring_off);
-	if (n > 0)
-		g->rings++;
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	g->rings++;
+	return 0;
 }
 
 /* After publishing tx and/or free entries (B): ring if the switch sleeps
@@ -257,7 +259,7 @@ static void kick(struct fsg *g, int tx, int free)
 	if (free)
 		f |= __atomic_load_n(g->free.flags, __ATOMIC_RELAXED);
 	if (f & FS_RING_NEED_WAKEUP) /* L */
-		ring_switch(g);
+		fsg_ring_switch(g);
 }
 
 static int ring_has_new(const struct fs_ring *r)
@@ -336,7 +338,7 @@ int fsg_attach(struct fsg *g, int timeout_ms)
 			 g->ring_fd >= 0 ? FS_GUEST_RINGS : 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->hdr->guest_req, g->req, __ATOMIC_RELEASE); /* E */
 	if (g->ring_fd >= 0)
-		ring_switch(g); /* it may be asleep */
+		fsg_ring_switch(g); /* it may be asleep */
 	for (waited = 0;; waited++) {
 		ack = __atomic_load_n(&g->hdr->guest_ack,
 				      __ATOMIC_ACQUIRE); /* H, matches G */
@@ -374,7 +376,7 @@ int fsg_detach(struct fsg *g, int timeout_ms)
 	g->req = ((g->req >> 1) + 1) << 1;
 	__atomic_store_n(&g->hdr->guest_req, g->req, __ATOMIC_RELEASE); /* E */
 	if (g->ring_fd >= 0)
-		ring_switch(g);
+		fsg_ring_switch(g);
 	for (waited = 0; waited < timeout_ms * 10; waited++) {
 		if (__atomic_load_n(&g->hdr->guest_ack, __ATOMIC_ACQUIRE) ==
 		    g->req) /* H */

@@ -68,6 +68,11 @@ void fsg_close(struct fsg *g);
 /* Doorbells of a guest opened otherwise (fsg takes the fds). */
 void fsg_set_doorbell(struct fsg *g, int wait_fd, int ring_fd,
 		      int64_t ring_off);
+/* Rings the switch, asked or not (a well-behaved guest rings only from
+ * fsg_flush and fsg_attach, when the switch asked: ring.h, L): an eventfd
+ * write on the host, a write of the Doorbell register through VFIO, which
+ * QEMU turns into the same write. 0, or -errno (-EBADF: no doorbell). */
+int fsg_ring_switch(struct fsg *g);
 /* What fsg_wait() waits for. */
 #define FSG_WAIT_RX 1u    /* received frames */
 #define FSG_WAIT_ALLOC 2u /* lent frames to transmit */

@@ -152,7 +152,7 @@ static void test_match_to_vms(void **state)
 	int other = listener("/tmp/fs-fdstore-other.doorbell");
 	int fds[] = { eventfd(0, 0), eventfd(0, 0), lfd, conn, eventfd(0, 0),
 		      eventfd(0, 0), eventfd(0, 0), other };
-	char *names[] = { "bell", "irq@web1", "doorbell@web1", "peer@web1",
+	char *names[] = { "bell@web1", "irq@web1", "doorbell@web1", "peer@web1",
 			  "irq@gone", "stored", "irq@web1", "peer@web2", NULL };
 	char buf[256];
 	int got;
@@ -165,7 +165,7 @@ static void test_match_to_vms(void **state)
 	/* The second irq@web1 is closed as it is taken. */
 	assert_false(is_open(FIRST + 6));
 
-	assert_int_equal(fdstore_claim("bell", FDSTORE_EVENTFD, NULL), FIRST);
+	assert_int_equal(fdstore_claim("bell@web1", FDSTORE_EVENTFD, NULL), FIRST);
 	assert_int_equal(fdstore_claim("irq@web1", FDSTORE_EVENTFD, NULL),
 			 FIRST + 1);
 	/* Claimed once only. */
@@ -214,7 +214,7 @@ static void test_match_to_vms(void **state)
 	assert_int_equal(next_msg(buf, sizeof(buf)), -2);
 
 	/* The table is empty: nothing more to claim or close. */
-	assert_int_equal(fdstore_claim("bell", FDSTORE_EVENTFD, NULL), -1);
+	assert_int_equal(fdstore_claim("bell@web1", FDSTORE_EVENTFD, NULL), -1);
 	assert_int_equal(fdstore_release(), 0);
 	for (int i = 0; i < 4; i++)
 		close(FIRST + i);
@@ -246,6 +246,7 @@ static void test_push_and_forget(void **state)
 
 	fdstore_forget_vm("web1");
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=irq@web1");
+	expect_msg("FDSTOREREMOVE=1\nFDNAME=bell@web1");
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=doorbell@web1");
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=peer@web1");
 	assert_int_equal(next_msg(buf, sizeof(buf)), -2);

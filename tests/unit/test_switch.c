@@ -22,7 +22,9 @@
  *
  * And doorbell moderation (doorbell_usecs): a sleeping guest is rung at
  * once, then at most once an interval, or when the frames waiting for it
- * reach half of what it can be given; never when awake.
+ * reach half of what it can be given; never when awake. A guest's rings
+ * to the switch are coalesced: its bell unheard for doorbell_usecs after
+ * a wake-up, longer (up to 1 ms) while its rings bring no work.
  *
  * And the uplink's MTU: a guest's frame for the wire longer than it (+ 14)
  * is dropped and counted too_big, one at it leaves (tagged, 4 more); a
@@ -55,6 +57,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1611,6 +1615,118 @@ static void test_pool_cut_short_stops_switch(void **state)
  * live 0) lets the VM's guest go in the pass that takes it, whatever the
  * VM's turn: its frames back, the guest told (FS_ACK_GONE), counted
  * once. */
+/* A guest's bell (sw_idle.c, the guests' bells), without a pass: rings
+ * are counted and coalesced, the bell left out of the worker's sleeps for
+ * doorbell_usecs after a ring that brought work and for twice as long,
+ * up to 1 ms, after rings that brought none soon after; a ring after a
+ * quiet spell wakes the worker at once. */
+static int bell_ready(const struct sw *sw)
+{
+	struct epoll_event ev;
+
+	return epoll_wait(sw->bell_ep, &ev, 1, 0);
+}
+
+static void ring(const struct vmport *v, uint64_t n)
+{
+	assert_int_equal(write(v->bell_fd, &n, sizeof(n)), sizeof(n));
+}
+
+static void test_bell_quiet_time(void **state)
+{
+	struct sw *sw = calloc(1, sizeof(*sw));
+	struct vmport *v;
+	uint64_t gap, max, t;
+
+	(void)state;
+	assert_non_null(sw);
+	ticks_init(&sw->ticks);
+	sw_idle_set(sw, CFG_IDLE_ADAPTIVE, 50);
+	sw->vms = vmport_alloc(1);
+	sw->n_vms = 1;
+	sw->bell_ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(sw->bell_ep >= 0);
+	v = &sw->vms[0];
+	v->active = true;
+	v->db_live = 1;
+	v->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(v->bell_fd >= 0);
+	gap = v->sw.bell_gap = ticks_of_us(&sw->ticks, 100);
+	max = ticks_of_us(&sw->ticks, 1000);
+	sw_bell_watch(sw, v, SW_BELL_ADD);
+
+	/* The first rings: heard at once, five as one wake-up. */
+	t = 1000 * max;
+	ring(v, 5);
+	assert_int_equal(bell_ready(sw), 1);
+	sw_bells_read(sw, t);
+	assert_int_equal(v->st.rings, 5);
+	assert_int_equal(v->st.rings_coalesced, 4);
+	assert_int_equal(v->st.bell_storm, 0);
+	assert_true(v->sw.muted);
+	assert_int_equal(v->sw.mute_until, t + gap);
+	/* Unheard for doorbell_usecs, counted meanwhile. */
+	ring(v, 3);
+	assert_int_equal(bell_ready(sw), 0);
+	sw->now = t + gap - 1;
+	assert_int_equal(sw_bells_unmute(sw), 1);
+	assert_int_equal(bell_ready(sw), 0);
+	sw->now = t + gap;
+	assert_int_equal(sw_bells_unmute(sw), UINT64_MAX);
+	assert_false(v->sw.muted);
+	assert_int_equal(bell_ready(sw), 1);
+
+	/* Those rings brought no work, and came soon: twice as long, and
+	 * so on up to 1 ms. */
+	t += gap;
+	sw_bells_read(sw, t);
+	assert_int_equal(v->st.rings, 8);
+	assert_int_equal(v->st.rings_coalesced, 6);
+	assert_int_equal(v->st.bell_storm, 1);
+	assert_int_equal(v->sw.mute, 2 * gap);
+	for (int i = 0; i < 8; i++) {
+		t = v->sw.mute_until;
+		sw->now = t;
+		sw_bells_unmute(sw);
+		ring(v, 1);
+		sw_bells_read(sw, t);
+	}
+	assert_int_equal(v->st.bell_storm, 9);
+	assert_int_equal(v->sw.mute, max);
+
+	/* A ring that brought work (its tx ring moved): doorbell_usecs. */
+	sw->now = t = v->sw.mute_until;
+	sw_bells_unmute(sw);
+	v->tx.cached_cons++;
+	ring(v, 1);
+	sw_bells_read(sw, t);
+	assert_int_equal(v->st.bell_storm, 9);
+	assert_int_equal(v->sw.mute, gap);
+
+	/* After a quiet spell a ring is heard at once, and, whether or not
+	 * it brought work, gets doorbell_usecs. */
+	sw->now = t = t + 10 * max;
+	assert_int_equal(sw_bells_unmute(sw), UINT64_MAX);
+	ring(v, 1);
+	assert_int_equal(bell_ready(sw), 1);
+	sw_bells_read(sw, t);
+	assert_int_equal(v->st.bell_storm, 9);
+	assert_int_equal(v->sw.mute, gap);
+	assert_int_equal(v->st.rings, 18);
+
+	/* The guest left its doorbell: out of the set, off the list. */
+	sw_bell_watch(sw, v, SW_BELL_DEL);
+	v->db_live = 0;
+	assert_int_equal(sw_bells_unmute(sw), UINT64_MAX);
+	assert_false(v->sw.muted);
+	assert_int_equal(sw->n_muted, 0);
+
+	close(v->bell_fd);
+	close(sw->bell_ep);
+	free(sw->vms);
+	free(sw);
+}
+
 static void test_hangup_lets_guest_go_next_pass(void **state)
 {
 	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
@@ -1775,6 +1891,7 @@ int main(void)
 		cmocka_unit_test(test_region_cut_short_takes_vm_out),
 		cmocka_unit_test(test_pool_cut_short_stops_switch),
 		cmocka_unit_test(test_hangup_lets_guest_go_next_pass),
+		cmocka_unit_test(test_bell_quiet_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,7 +56,7 @@ case $MODE in
 full) SIZES="64 512 1500" RUNS=5 SECS=1 FANOUT="1 8 64 256" CORE_N=2000000 ;;
 quick) SIZES="64 1500" RUNS=3 SECS=1 FANOUT="1 256" CORE_N=500000 CG_N=20000
 	# The headline cases only, unless asked for others.
-	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|core)$}"
+	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|doorbell-(quiet|storm)|core)$}"
 	CPU_RATES=100000 CPU_RUNS=1 CPU_SECS=2
 	: "${BENCH_CPU_CASES:=^(gen-xdp-drop|afxdp-rxdrop|flipswitch(-copy)?-(busy-poll|doorbell|nap)|bridge-tap)$}" ;;
 smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000
@@ -306,6 +306,71 @@ case_fanout() { # VMS RUN: one NIC queue to VMS VMs by destination MAC
 	bed_down
 }
 
+# A guest ringing the switch's doorbell as fast as it can (issue 18): the
+# wire sends STORM_RATE frames/s to web1 (a guest asleep on its doorbell,
+# fs-sink) while web2's guest storms its bell (flipswitch-guest storm, on
+# the generator's CPU), against the same with web2's guest quiet. Records
+# the switch's time per web1's packet, as CPU (switch_cpu_ns_per_packet:
+# every daemon thread's run time, /proc/PID/task/*/schedstat, over the
+# packets it took in) and as the worker's time awake (switch_awake_ns_per_
+# packet: its busy and idle time, flipswitchctl stats: a pass a storm
+# wakes it for moves nothing, so it is idle time), the rate web1 got its
+# frames at, and the storm's rings a second. doorbell-storm/doorbell-quiet
+# is their ratio, run by run.
+STORM_RATE=20000
+web1_rx() { # frames the switch gave web1
+	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats | jq '.ports[] | select(.name == "web1") | .rx_packets'
+}
+daemon_cpu_ns() { # every thread's run time so far, ns
+	cat /proc/"$DAEMON_PID"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {print n + 0}'
+}
+
+case_bellstorm() { # RUN CASE STORM(0|1)
+	local run=$1 name=$2 storm=$3 g s=() w0 w1 c0 c1 t0 t1 r
+	bed_up
+	flipswitch_conf "$WORK/fs.conf"
+	switch_up "$WORK/fs.conf" || { bed_down; return; }
+	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" --doorbell "$WORK/web1.doorbell" ||
+		{ stop_daemon; bed_down; return; }
+	if [ "$storm" = 1 ]; then
+		taskset -c $GEN_CPU "$B/flipswitch-guest" --pool "$SHM-pool" --doorbell "$WORK/web2.doorbell" \
+			--quiet storm --timeout "$(awk -v s="$SECS" 'BEGIN {print s + 2}')" >"$WORK/storm.out" 2>&1 &
+		s=($!)
+		BG_PIDS+=("${s[@]}")
+	fi
+	peer taskset -c $GEN_CPU "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --size 64 --rate $STORM_RATE \
+		--pace "$CPU_PACE" --seconds "$(awk -v s="$SECS" 'BEGIN {print s + 1.5}')" \
+		>"$WORK/gen.out" 2>>"$WORK/gen.err" &
+	g=$!
+	BG_PIDS+=("$g")
+	sleep 0.5
+	w0=$(worker) c0=$(daemon_cpu_ns) t0=$(date +%s.%N) r=$(web1_rx)
+	sleep "$SECS"
+	w1=$(worker) c1=$(daemon_cpu_ns) t1=$(date +%s.%N)
+	r=$(($(web1_rx) - r))
+	wait "$g"
+	[ ${#s[@]} -gt 0 ] && wait "${s[0]}"
+	consumer_stop "$WORK/vm.out"
+	set -- $(awk -v a="$w0" -v b="$w1" -v c0="$c0" -v c1="$c1" -v t0="$t0" -v t1="$t1" -v r="$r" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); n = y[4] - x[4]
+		if (n > 0)
+			printf "%.1f %.1f %.0f", (c1 - c0) / n, (y[1] - x[1] + y[2] - x[2]) / n, r / (t1 - t0)
+	}')
+	if [ $# -eq 3 ]; then
+		rec "$name" 64 switch_cpu_ns_per_packet ns "$1" "$run" $STORM_RATE
+		rec "$name" 64 switch_awake_ns_per_packet ns "$2" "$run" $STORM_RATE
+		rec "$name" 64 delivered_rate frames/s "$3" "$run" $STORM_RATE
+	fi
+	# The rate the generator kept (below STORM_RATE where it was woken
+	# late and skipped frames).
+	r=$(awk '/^sent/ && $5 > 0 {printf "%.0f", $2 / $5}' "$WORK/gen.out")
+	[ -n "$r" ] && rec "$name" 64 sent_rate frames/s "$r" "$run" $STORM_RATE
+	[ "$storm" = 1 ] && rec "$name" 64 storm_rings_per_s rings/s "$(awk -v s="$SECS" \
+		'/^rang/ {printf "%.0f", $2 / (s + 2)}' "$WORK/storm.out")" "$run" $STORM_RATE
+	stop_daemon
+	bed_down
+}
+
 # Two hosts joined by the kernel's VXLAN (docs/datapath.md, "A VXLAN
 # uplink"): the veth pair is the underlay between the peer namespace
 # (host A, the sending VM's, on GEN_CPU) and the switch namespace (host
@@ -540,6 +605,8 @@ for run in $(seq "$RUNS"); do
 		want "flipswitch-scrub-$s" && SCRUB=$s case_flipswitch 1500 "$run" "flipswitch-scrub-$s"
 	done
 	for n in $FANOUT; do want "vm-fanout-$n" && case_fanout "$n" "$run"; done
+	want doorbell-quiet && case_bellstorm "$run" doorbell-quiet 0
+	want doorbell-storm && case_bellstorm "$run" doorbell-storm 1
 	want latency-busy-poll && case_latency busy-poll "$run"
 	want latency-doorbell && case_latency doorbell "$run"
 	want latency-doorbell-nap && case_latency doorbell-nap "$run" "$NAP"
@@ -612,6 +679,9 @@ ratio() { # NAME A B SIZE [METRIC]
 		ratio "core-xpool/core-zerocopy@$s" core-xpool core-zerocopy "$s" ns_per_packet
 		ratio "core-xpool/core-zerocopy@$s:instructions" core-xpool core-zerocopy "$s" instructions_per_packet
 	done
+	ratio "doorbell-storm/doorbell-quiet@64:switch_cpu" doorbell-storm doorbell-quiet 64 switch_cpu_ns_per_packet
+	ratio "doorbell-storm/doorbell-quiet@64:switch_awake" doorbell-storm doorbell-quiet 64 switch_awake_ns_per_packet
+	ratio "doorbell-storm/doorbell-quiet@64:delivered" doorbell-storm doorbell-quiet 64 delivered_rate
 	ratio "core-scrub-full/core-scrub-used@$IMIX" core-scrub-full core-scrub-used $IMIX ns_per_packet
 	ratio "core-scrub-used/core-scrub-off@$IMIX" core-scrub-used core-scrub-off $IMIX ns_per_packet
 	cpu_ratios

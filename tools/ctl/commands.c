@@ -349,6 +349,11 @@ static void print_port_stats(json_t *p)
 		out_ju64(p, "doorbells", ", %" PRIu64 " doorbells rung");
 		out_ju64(p, "doorbell_hangups", ", %" PRIu64 " doorbell hang-ups");
 		out_ju64(p, "header_repaired", ", header repaired %" PRIu64);
+		/* Its guest's rings, those that woke the worker no more,
+		 * and the times they came too fast (sw_idle.c). */
+		out_ju64(p, "rings", ", rang %" PRIu64);
+		out_ju64(p, "rings_coalesced", " (%" PRIu64 " coalesced");
+		out_ju64(p, "bell_storm", ", bell storm %" PRIu64 ")");
 		/* Times its region was found cut short (taken out). */
 		out_ju64(p, "region_truncated", ", region truncated %" PRIu64 "\n");
 	}
