@@ -88,7 +88,7 @@ check "before any restart: the guest took interrupts" test "$(gstat 0 irqs)" -gt
 restart_by() {
 	local sig=$1 r=$2 prev=$(($2 - 1)) pid starts ready attached
 	pid=$(cat "$PIDFILE")
-	local with="fs-supervise: started pid .* with 4 fds: bell irq@web1 doorbell@web1 peer@web1\$"
+	local with="fs-supervise: started pid .* with 4 fds: irq@web1 bell@web1 doorbell@web1 peer@web1\$"
 	starts=$(grep -c "$with" "$DAEMON_LOG")
 	ready=$(grep -c "fs-supervise: READY" "$DAEMON_LOG")
 	attached=$(grep -c "vm web1: guest attached" "$DAEMON_LOG")
