@@ -510,7 +510,7 @@ tx_chain(struct vmport *v, struct pool *p, uint32_t idx, uint32_t *i,
 			*n = fs_cons_peek(&v->tx, j < max ? j + 1 : j + limit,
 					  &unused, &bad);
 			if (j >= *n) {
-				if (reason != VM_DROP_CHAIN_TOO_LONG)
+				if (reason < 0)
 					reason = VM_DROP_CHAIN_UNENDED;
 				break;
 			}
