@@ -573,6 +573,7 @@ tx_chain(struct vmport *v, struct pool *p, uint32_t idx, uint32_t *i,
 		out[*k].options = j + 1 < m ? FS_DESC_MORE : 0;
 		++*k;
 	}
+	v->tx_chained = true;
 	/* The caller counts k frames moved and k packets sent: this packet
 	 * is one of them. */
 	v->st.tx_packets -= m - 1;

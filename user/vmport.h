@@ -172,6 +172,8 @@ struct vmport {
 	 * flood_cap; flood_gap 0: no limit. */
 	uint64_t flood_gap, flood_cap, flood_credit, flood_at;
 	bool hdr_logged;         /* a repair was logged for this guest */
+	bool tx_chained;         /* the last vmport_tx_collect gave a packet
+				    of several frames (sw_pass.c) */
 	unsigned char *region;
 	uint64_t region_size;
 	struct fs_region_hdr layout; /* private copy of the header up to
