@@ -662,8 +662,8 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	return k;
 }
 
-uint32_t port_tx_burst(struct port *pt, uint32_t vm,
-		       const struct port_txf *f, uint32_t n)
+uint32_t port_tx_chains(struct port *pt, uint32_t vm,
+			const struct port_txf *f, uint32_t n)
 {
 	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
 	struct pool *p = q->pool;
@@ -711,6 +711,46 @@ uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 	q->tx_unkicked += descs;
 	pt->tx_unkicked += descs;
 	pt->st.tx_packets += sent;
+	pt->st.tx_bytes += bytes;
+	return k;
+}
+
+uint32_t port_tx_burst(struct port *pt, uint32_t vm,
+		       const struct port_txf *f, uint32_t n)
+{
+	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
+	struct pool *p = q->pool;
+	uint32_t room = xsk_prod_nb_free(&q->tx, 2 * n), descs = 0, moved = 0;
+	uint32_t idx, i, j, k;
+	uint64_t bytes = 0;
+
+	/* A frame takes one descriptor, or two when chained. */
+	for (k = 0; k < n && descs + 1 + !!f[k].len <= room; k++)
+		descs += 1 + !!f[k].len;
+	if (k < n)
+		pt->st.drops[PORT_DROP_TX_FULL] += n - k;
+	if (!k || xsk_ring_prod__reserve(&q->tx, descs, &idx) != descs)
+		return 0;
+	for (i = j = 0; i < k; i++) {
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
+
+		d->addr = f[i].hdr;
+		d->len = f[i].hlen;
+		d->options = f[i].len ? XDP_PKT_CONTD : 0;
+		bytes += f[i].hlen + f[i].len;
+		if (!f[i].len)
+			continue;
+		d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
+		pool_set_owner(p, pool_frame(p, f[i].addr), POOL_OWN_TX);
+		d->addr = f[i].addr;
+		d->len = f[i].len;
+		d->options = 0;
+		moved++;
+	}
+	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, moved);
+	q->tx_unkicked += descs;
+	pt->tx_unkicked += descs;
+	pt->st.tx_packets += k;
 	pt->st.tx_bytes += bytes;
 	return k;
 }

@@ -252,11 +252,15 @@ struct port_txf {
 
 /* Queues frames f[0..n), from VM vm, for transmit on its tx queue: one
  * reservation, one owner count move, the counters once. The frames are of
- * that queue's pool (port_txq_pool). Returns how many entries, from the
- * first, whole packets only; the rest (the ring is full) stay the
- * switch's, their slots too, and are counted as tx_ring_full. */
+ * that queue's pool (port_txq_pool); no entry has more set. Returns how
+ * many, from the first; the rest (the ring is full) stay the switch's,
+ * their slots too, and are counted as tx_ring_full. */
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 		       const struct port_txf *f, uint32_t n);
+/* The same for entries that may hold packets of several frames (more
+ * set): whole packets only, the count of entries returned. */
+uint32_t port_tx_chains(struct port *pt, uint32_t vm,
+			const struct port_txf *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */
 void __port_tx_flush(struct port *pt);
 

@@ -1084,7 +1084,7 @@ from_vm_chain(struct sw *sw, struct vmport *v, const struct fs_desc *c,
 
 static inline void to_nic_burst(struct vmport *v, struct port *pt,
 				struct pool *tp, struct port_txf *out,
-				uint32_t k);
+				uint32_t k, bool chains);
 
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
@@ -1148,20 +1148,21 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			k = to_nic(sw, v, t[i].addr, t[i].len, d, tp, out, k);
 		}
 	}
-	to_nic_burst(v, pt, tp, out, k);
+	to_nic_burst(v, pt, tp, out, k, false);
 }
 
 /* from_vm's frames for the wire, out[0..k), on v's uplink pt in one
  * burst; what the ring has no room for back to tp (tx_ring_full). */
 static inline void to_nic_burst(struct vmport *v, struct port *pt,
 				struct pool *tp, struct port_txf *out,
-				uint32_t k)
+				uint32_t k, bool chains)
 {
 	uint32_t sent;
 
 	if (!k)
 		return;
-	sent = port_tx_burst(pt, (uint32_t)v->index, out, k);
+	sent = chains ? port_tx_chains(pt, (uint32_t)v->index, out, k) :
+			port_tx_burst(pt, (uint32_t)v->index, out, k);
 	for (uint32_t i = sent; i < k; i++) {
 		if (out[i].hlen)
 			txhdr_free(&tp->txh, out[i].hdr);
@@ -1195,7 +1196,8 @@ static __attribute__((noinline)) void from_vm_mixed(struct sw *sw,
 		for (m = 1; t[i + m - 1].options & FS_DESC_MORE; m++)
 			;
 		to_nic_burst(v, pt, tp, sw->nicbuf,
-			     from_vm_chain(sw, v, &t[i], m, tp, sw->nicbuf, 0));
+			     from_vm_chain(sw, v, &t[i], m, tp, sw->nicbuf, 0),
+			     true);
 		i += m;
 	}
 }
