@@ -26,6 +26,16 @@
 #include "config.h"
 #include "pool.h"
 
+/* The longest packet the switch takes from and gives to a VM (ABI 1.3,
+ * max_packet): a 9000-byte MTU, its Ethernet header and two tags with
+ * room to spare, the usual jumbo maximum. */
+#define VM_MAX_PACKET 9216u
+/* Frames of one packet at most (max_frames is the fewer of this and what
+ * VM_MAX_PACKET needs with the headroom in every frame): a packet to the
+ * wire leaves as these and a header slot, within the kernel's AF_XDP
+ * limit of MAX_SKB_FRAGS + 1 (18) descriptors. */
+#define VM_MAX_FRAMES 16u
+
 enum vm_drop {
 	VM_DROP_DETACHED,    /* frame for a VM with no guest attached */
 	VM_DROP_QUOTA,       /* the VM holds its quota of frames */
@@ -41,6 +51,12 @@ enum vm_drop {
 				of its allowed_macs */
 	VM_DROP_TAGGED,      /* sent with a VLAN tag (a port's VLAN is the
 				switch's to set) */
+	VM_DROP_CHAIN_UNSUPPORTED, /* a packet of several frames for a guest
+				      that takes one-frame packets only */
+	VM_DROP_CHAIN_TOO_LONG, /* sent a packet of more than max_frames
+				   frames or max_packet bytes */
+	VM_DROP_CHAIN_UNENDED, /* sent a packet whose last descriptor never
+				  came (FS_DESC_MORE up to the producer) */
 	VM_DROP_NR,
 };
 
@@ -156,6 +172,7 @@ struct vmport {
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
 	bool attached;
 	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
+	bool chains;             /* the attached guest set FS_GUEST_CHAINS */
 	uint32_t last_req;       /* guest_req last acted on */
 	struct fs_region_hdr *hdr;
 	struct vmport_sweep sweep;
@@ -174,6 +191,8 @@ struct vmport {
 	 * flood_cap; flood_gap 0: no limit. */
 	uint64_t flood_gap, flood_cap, flood_credit, flood_at;
 	bool hdr_logged;         /* a repair was logged for this guest */
+	bool tx_chained;         /* the last vmport_tx_collect gave a packet
+				    of several frames (sw_pass.c) */
 	unsigned char *region;
 	uint64_t region_size;
 	struct fs_region_hdr layout; /* private copy of the header up to
@@ -200,6 +219,11 @@ static inline uint16_t vmport_route(uint8_t uplink, uint8_t pool)
 
 	return r.route;
 }
+
+/* Frames of one packet at most with pool frames of frame_size bytes
+ * (ABI 1.3 max_frames): what VM_MAX_PACKET needs with the headroom in
+ * every frame, at most VM_MAX_FRAMES. */
+uint32_t vmport_max_frames(uint32_t frame_size);
 
 /* A line-aligned, zeroed array of n VM ports (free() it). */
 struct vmport *vmport_alloc(size_t n);
@@ -362,6 +386,14 @@ static inline uint32_t vmport_burst_end(struct vmport_burst *b)
 	return n;
 }
 
+/* Hands a packet of m frames the switch owns (c[0..m), addr and len;
+ * m > 1) to the guest's rx ring, FS_DESC_MORE on all but the last: all
+ * or none. 0, or -1 if it dropped it (the reason counted: a guest that
+ * takes no chains, no room for m frames on its ring or in its quota);
+ * the frames then stay the switch's. Call vmport_rx_flush() after. */
+int vmport_rx_chain(struct vmport *v, struct pool *p, const struct fs_desc *c,
+		    uint32_t m);
+
 /* Whether the guest sleeps waiting on its rx or alloc ring (K, L), after
  * the switch published entries there: whether to ring its doorbell. */
 static inline bool vmport_wants_ring(const struct vmport *v)
@@ -419,7 +451,11 @@ static inline void vmport_want_wakeup(struct vmport *v, bool on, bool free)
 }
 
 /* Reads up to max descriptors from the tx ring, validates them, and moves
- * the good ones' frames to the switch. Returns how many are in out[]. */
+ * the good ones' frames to the switch. Returns how many are in out[].
+ * A packet of several frames (ring.h, M..N) is taken whole or not at
+ * all, its descriptors in out[] with FS_DESC_MORE on all but the last;
+ * one that begins within max may end past it, so out[] has room for max
+ * + VM_MAX_FRAMES - 1. */
 uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			   struct fs_desc *out, uint32_t max);
 

@@ -184,6 +184,188 @@ static void test_tx_bad_inputs(void **state)
 	}
 }
 
+/* ---- tx ring: packets of several frames (ABI 1.3) ------------------------ */
+
+#define M FS_DESC_MORE
+
+struct chain_case {
+	const char *name;
+	uint32_t n, max;        /* descriptors; the batch (0: 16) */
+	struct tx_spec d[8];
+	uint32_t packets, frames; /* accepted */
+	uint64_t drops[VM_DROP_NR];
+	uint32_t held_after;    /* of the 4 */
+};
+
+static const struct chain_case chain_cases[] = {
+	{ "chain of 2", 2, 0, { { OWN0, 256, 1000, M }, { OWN1, 0, FSIZE, 0 } },
+	  1, 2, { 0 }, 2 },
+	{ "chain of 4 whole frames", 4, 0,
+	  { { OWN0, 256, FSIZE - 256, M }, { OWN1, 0, FSIZE, M },
+	    { OWN2, 0, FSIZE, M }, { OWN3, 0, 100, 0 } },
+	  1, 4, { 0 }, 0 },
+	{ "chain past the batch (max 1)", 3, 1,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 100, M }, { OWN2, 0, 100, 0 } },
+	  1, 3, { 0 }, 1 },
+	{ "chain, then a frame", 3, 0,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 100, 0 }, { OWN2, 256, 60, 0 } },
+	  2, 3, { 0 }, 1 },
+	{ "chain that never ends", 2, 0, { { OWN0, 256, 100, M }, { OWN1, 0, 100, M } },
+	  0, 0, { [VM_DROP_CHAIN_UNENDED] = 1 }, 4 },
+	{ "chain of 7 frames (max_frames 6), then a frame", 8, 0,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 100, M }, { OWN2, 0, 100, M },
+	    { OWN0, 300, 100, M }, { OWN1, 300, 100, M }, { OWN2, 300, 100, M },
+	    { OWN0, 600, 100, 0 }, { OWN3, 256, 60, 0 } },
+	  1, 1, { [VM_DROP_CHAIN_TOO_LONG] = 1 }, 3 },
+	{ "chain of 10240 bytes (max_packet 9216)", 5, 0,
+	  { { OWN0, 0, FSIZE, M }, { OWN1, 0, FSIZE, M }, { OWN2, 0, FSIZE, M },
+	    { OWN3, 0, FSIZE, M }, { OWN0, 0, FSIZE, 0 } },
+	  0, 0, { [VM_DROP_CHAIN_TOO_LONG] = 1 }, 4 },
+	{ "chain naming another VM's frame", 2, 0,
+	  { { OWN0, 256, 100, M }, { OTHER_VM, 0, 100, 0 } },
+	  0, 0, { [VM_BAD_OWNER] = 1 }, 4 },
+	{ "chain naming a free frame in the middle", 3, 0,
+	  { { OWN0, 256, 100, M }, { FREE_FRAME, 0, 100, M }, { OWN1, 0, 100, 0 } },
+	  0, 0, { [VM_BAD_OWNER] = 1 }, 4 },
+	{ "chain naming a frame twice", 3, 0,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 100, M }, { OWN0, 1000, 100, 0 } },
+	  0, 0, { [VM_BAD_OWNER] = 1 }, 4 },
+	{ "chain with a frame in the fill ring", 2, 0,
+	  { { OWN0, 256, 100, M }, { KERNEL, 0, 100, 0 } },
+	  0, 0, { [VM_BAD_OWNER] = 1 }, 4 },
+	{ "chain with an empty frame", 2, 0,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 0, 0 } },
+	  0, 0, { [VM_BAD_LEN] = 1 }, 4 },
+	{ "chain with a first frame shorter than a header", 2, 0,
+	  { { OWN0, 256, 13, M }, { OWN1, 0, 100, 0 } },
+	  0, 0, { [VM_BAD_LEN] = 1 }, 4 },
+	{ "chain with another options bit", 2, 0,
+	  { { OWN0, 256, 100, M }, { OWN1, 0, 100, M | 2 } },
+	  0, 0, { [VM_BAD_OPTIONS] = 1 }, 4 },
+};
+
+static void test_tx_chains(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(chain_cases) / sizeof(chain_cases[0]); c++) {
+		const struct chain_case *tc = &chain_cases[c];
+		struct fx *f = fx_attached();
+		struct fs_desc out[16 + VM_MAX_FRAMES];
+		struct tx_world w;
+		uint32_t k, i, on_alloc;
+
+		print_message("  case: %s\n", tc->name);
+		f->v.chains = true; /* as if the guest set FS_GUEST_CHAINS */
+		assert_int_equal(f->v.layout.max_frames, 6);
+		tx_world_init(f, &w);
+		vmport_alloc_refill(&f->v, &f->p);
+		on_alloc = *f->g.alloc.producer - *f->g.alloc.consumer;
+		for (i = 0; i < tc->n; i++)
+			guest_tx_raw(f, resolve(&w, &tc->d[i]), tc->d[i].len,
+				     tc->d[i].options);
+		k = vmport_tx_collect(&f->v, &f->p, out, tc->max ? tc->max : 16);
+		if (tc->max) /* the rest of the batch, next time */
+			k += vmport_tx_collect(&f->v, &f->p, out + k, 16);
+		assert_int_equal(k, tc->frames);
+		assert_drops(&f->v, tc->drops);
+		assert_int_equal(*f->g.tx.consumer, tc->n);
+		assert_int_equal(f->v.st.tx_packets, tc->packets);
+		/* The switch's own flags: more on all but a packet's last. */
+		for (i = 0; i < k; i++) {
+			assert_int_equal(f->p.owner[pool_frame(&f->p, out[i].addr)],
+					 POOL_OWN_SWITCH);
+			assert_true(out[i].options == 0 || out[i].options == M);
+		}
+		if (k)
+			assert_int_equal(out[k - 1].options, 0);
+		assert_int_equal(f->p.owner[pool_frame(&f->p, w.other)], POOL_OWN_VM(1));
+		assert_int_equal(f->p.owner[pool_frame(&f->p, w.kernel)], POOL_OWN_FILL);
+		assert_int_equal(f->p.owner[FRAMES - 1], POOL_OWN_SWITCH);
+		switch_sent(f, out, k);
+		/* The audit exact: a bad chain's frames all still the VM's. */
+		assert_frames(f, tc->held_after + on_alloc);
+		give_back(f, POOL_OWN_VM(1));
+		give_back(f, POOL_OWN_FILL);
+		assert_frames(f, tc->held_after + on_alloc);
+		fx_free(f);
+	}
+}
+
+/* A guest without FS_GUEST_CHAINS that sends one: its options word is
+ * bad, as before ABI 1.3. */
+static void test_tx_chain_unasked(void **state)
+{
+	struct fx *f = fx_attached();
+	struct fs_desc out[16 + VM_MAX_FRAMES];
+	struct tx_world w;
+	uint64_t want[VM_DROP_NR] = { [VM_BAD_OPTIONS] = 1 };
+
+	(void)state;
+	tx_world_init(f, &w);
+	vmport_alloc_refill(&f->v, &f->p);
+	uint32_t on_alloc = *f->g.alloc.producer - *f->g.alloc.consumer;
+
+	guest_tx_raw(f, w.own[0] + 256, 100, M);
+	guest_tx_raw(f, w.own[1], 100, 0);
+	/* The second, a frame of its own, is taken. */
+	assert_int_equal(vmport_tx_collect(&f->v, &f->p, out, 16), 1);
+	assert_drops(&f->v, want);
+	switch_sent(f, out, 1);
+	give_back(f, POOL_OWN_VM(1));
+	give_back(f, POOL_OWN_FILL);
+	assert_frames(f, 3 + on_alloc);
+	fx_free(f);
+}
+
+/* ---- rx ring: packets of several frames ---------------------------------- */
+
+/* A chain goes to a guest that asked for chains whole, n entries and n
+ * frames of its quota; to one that did not, not at all (counted), and the
+ * frames stay the switch's. */
+static void test_rx_chain(void **state)
+{
+	struct fx *f = fx_attached();
+	struct fs_desc c[3], in[8];
+	uint64_t want[VM_DROP_NR] = { [VM_DROP_CHAIN_UNSUPPORTED] = 1 };
+
+	(void)state;
+	for (int j = 0; j < 3; j++) {
+		c[j].addr = switch_frame(f, (uint8_t)j);
+		c[j].len = 1000;
+	}
+	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), -1);
+	assert_drops(&f->v, want);
+	for (int j = 0; j < 3; j++)
+		assert_int_equal(f->p.owner[pool_frame(&f->p, c[j].addr)],
+				 POOL_OWN_SWITCH);
+	f->v.chains = true;
+	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), 0);
+	vmport_rx_flush(&f->v, &f->p);
+	assert_int_equal(f->v.st.rx_packets, 1);
+	assert_int_equal(fsg_rx(&f->g, in, 8), 3);
+	assert_int_equal(in[0].options, M);
+	assert_int_equal(in[1].options, M);
+	assert_int_equal(in[2].options, 0);
+	/* Its quota counts frames: with QUOTA - 3 - lent left, a chain
+	 * longer than that is dropped whole. */
+	f->v.quota = vmport_held(&f->v, &f->p) + 2;
+	f->v.rx_room = 0;
+	for (int j = 0; j < 3; j++)
+		c[j].addr = switch_frame(f, 9);
+	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), -1);
+	assert_int_equal(f->v.st.drops[VM_DROP_QUOTA], 1);
+	for (int j = 0; j < 3; j++) {
+		assert_int_equal(f->p.owner[pool_frame(&f->p, c[j].addr)],
+				 POOL_OWN_SWITCH);
+		pool_recycle(&f->p, pool_frame(&f->p, c[j].addr));
+	}
+	for (int j = 0; j < 3; j++)
+		guest_free_raw(f, in[j].addr);
+	vmport_free_drain(&f->v, &f->p, 16);
+	assert_frames(f, vmport_held(&f->v, &f->p));
+	fx_free(f);
+}
+
 static void test_tx_bad_ring_index(void **state)
 {
 	struct fx *f = fx_attached();
@@ -480,6 +662,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tx_bad_inputs),
+		cmocka_unit_test(test_tx_chains),
+		cmocka_unit_test(test_tx_chain_unasked),
+		cmocka_unit_test(test_rx_chain),
 		cmocka_unit_test(test_tx_bad_ring_index),
 		cmocka_unit_test(test_free_bad_inputs),
 		cmocka_unit_test(test_free_bad_ring_index),
