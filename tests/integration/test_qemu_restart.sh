@@ -40,8 +40,8 @@ ip netns exec "$NS_SW" "$TOP/tests/support/fs-supervise" --notify "$WORK/notify.
 	2>>"$DAEMON_LOG" &
 DAEMON_PID=$!
 wait_log "fs-supervise: READY" 20 || { not_ok "the daemon starts under the supervisor"; exit 1; }
-check "the daemon stores the switch's eventfd, web1's vector and its doorbell socket" \
-	eval 'grep -q "FDSTORE bell: stored" "$DAEMON_LOG" && grep -q "FDSTORE irq@web1: stored" "$DAEMON_LOG" && grep -q "FDSTORE doorbell@web1: stored" "$DAEMON_LOG"'
+check "the daemon stores web1's bell, its vector and its doorbell socket" \
+	eval 'grep -q "FDSTORE bell@web1: stored" "$DAEMON_LOG" && grep -q "FDSTORE irq@web1: stored" "$DAEMON_LOG" && grep -q "FDSTORE doorbell@web1: stored" "$DAEMON_LOG"'
 
 # The guest: a TCP stream on port 7001 three times (before, after the
 # SIGTERM restart, after the SIGKILL one), each summed, with the driver's
