@@ -122,6 +122,6 @@ enum hrtimer_restart fsn_poll_timer(struct hrtimer *t);
 irqreturn_t fsn_irq(int irq, void *data);
 netdev_tx_t fsn_start_xmit(struct sk_buff *skb, struct net_device *ndev);
 int fsn_bpf(struct net_device *ndev, struct netdev_bpf *bpf);
-void fsn_kick(struct fsn_priv *p, u64 *counter);
+void fsn_kick(struct fsn_priv *p, const struct fs_ring *r, u64 *counter);
 
 #endif /* FSN_H */

@@ -25,17 +25,17 @@
 
 #include "fsn.h"
 
-/* After publishing on the tx or free ring (B): ring the switch if it asked
- * to be woken (L). */
-void fsn_kick(struct fsn_priv *p, u64 *counter)
+/* After publishing on ring r, the tx or the free ring (B): ring the switch
+ * if it asked to be woken for that ring (L). The switch waits on tx
+ * whenever it sleeps but on free only while it needs frames back soon, so
+ * the free ring's own flag is the one that counts: a guest giving frames
+ * back to a switch asleep on tx alone would wake it for nothing. */
+void fsn_kick(struct fsn_priv *p, const struct fs_ring *r, u64 *counter)
 {
-	u32 flags;
-
 	if (!p->doorbell)
 		return;
 	smp_mb(); /* K, pairs with J */
-	flags = READ_ONCE(*p->tx.flags) | READ_ONCE(*p->free.flags); /* L */
-	if (flags & FS_RING_NEED_WAKEUP) {
+	if (READ_ONCE(*r->flags) & FS_RING_NEED_WAKEUP) { /* L */
 		writel(FS_DOORBELL_SWITCH_ID << 16 | 0,
 		       p->regs + FSN_IVSHMEM_DOORBELL);
 		(*counter)++;
@@ -101,7 +101,7 @@ static void fsn_tx_flush(struct fsn_priv *p)
 	if (p->tx_pending) {
 		fs_prod_submit(&p->tx); /* B */
 		p->tx_pending = 0;
-		fsn_kick(p, &p->st.doorbells_tx);
+		fsn_kick(p, &p->tx, &p->st.doorbells_tx);
 	}
 }
 
@@ -413,7 +413,7 @@ int fsn_poll(struct napi_struct *napi, int budget)
 	if (p->free_pending) {
 		p->free_pending = 0;
 		fs_prod_submit(&p->free); /* B, once a poll */
-		fsn_kick(p, &p->st.doorbells_free);
+		fsn_kick(p, &p->free, &p->st.doorbells_free);
 	}
 
 	if (netif_queue_stopped(p->ndev)) {
