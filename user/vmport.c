@@ -91,6 +91,14 @@ static bool region_file_ok(int fd, uint64_t size, uint64_t region_size)
 	return true;
 }
 
+uint32_t vmport_max_frames(uint32_t frame_size)
+{
+	uint32_t room = frame_size - FS_HEADROOM;
+	uint32_t n = (VM_MAX_PACKET + room - 1) / room;
+
+	return n < VM_MAX_FRAMES ? n : VM_MAX_FRAMES;
+}
+
 struct vmport *vmport_alloc(size_t n)
 {
 	size_t bytes = n * sizeof(struct vmport);
@@ -243,6 +251,8 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->layout.frame_size = p->frame_size;
 	v->layout.headroom = FS_HEADROOM;
 	v->layout.quota = c->quota;
+	v->layout.max_packet = VM_MAX_PACKET;
+	v->layout.max_frames = vmport_max_frames(p->frame_size);
 	memcpy(v->layout.mac, c->mac, 6);
 	v->layout.vlan = c->vlan;
 	snprintf(v->layout.name, sizeof(v->layout.name), "%s", c->name);

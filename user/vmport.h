@@ -26,6 +26,16 @@
 #include "config.h"
 #include "pool.h"
 
+/* The longest packet the switch takes from and gives to a VM (ABI 1.3,
+ * max_packet): a 9000-byte MTU, its Ethernet header and two tags with
+ * room to spare, the usual jumbo maximum. */
+#define VM_MAX_PACKET 9216u
+/* Frames of one packet at most (max_frames is the fewer of this and what
+ * VM_MAX_PACKET needs with the headroom in every frame): a packet to the
+ * wire leaves as these and a header slot, within the kernel's AF_XDP
+ * limit of MAX_SKB_FRAGS + 1 (18) descriptors. */
+#define VM_MAX_FRAMES 16u
+
 enum vm_drop {
 	VM_DROP_DETACHED,    /* frame for a VM with no guest attached */
 	VM_DROP_QUOTA,       /* the VM holds its quota of frames */
@@ -181,6 +191,11 @@ static inline uint16_t vmport_route(uint8_t uplink, uint8_t pool)
 
 	return r.route;
 }
+
+/* Frames of one packet at most with pool frames of frame_size bytes
+ * (ABI 1.3 max_frames): what VM_MAX_PACKET needs with the headroom in
+ * every frame, at most VM_MAX_FRAMES. */
+uint32_t vmport_max_frames(uint32_t frame_size);
 
 /* A line-aligned, zeroed array of n VM ports (free() it). */
 struct vmport *vmport_alloc(size_t n);

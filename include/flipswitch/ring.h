@@ -83,6 +83,33 @@
  * from VM to VM are not limited by it. A guest reads it only where
  * abi_minor is 2 or more: older switches never wrote it.
  *
+ * Packets of several frames (ABI 1.3; labels M..N). A packet longer than
+ * one frame holds (jumbo frames) spans consecutive descriptors of one
+ * ring, rx or tx: every descriptor but the packet's last has FS_DESC_MORE
+ * in its options (as AF_XDP's XDP_PKT_CONTD). Each descriptor is one frame
+ * with its own addr and len; only the first frame follows the headroom
+ * convention and holds at least the Ethernet header; the packet's length
+ * is the sum of its descriptors' lengths. The switch writes the limits
+ * into the header: max_packet (bytes of a packet, the guest's frame
+ * before any VLAN tag the switch pushes) and max_frames (descriptors of
+ * one packet). Both sides obey the same rules:
+ *
+ *   (M) a producer publishes a packet whole: its last descriptor is
+ *       written before the producer index store (B) that covers it;
+ *   (N) a packet of more than max_frames descriptors, longer than
+ *       max_packet, or whose descriptors run to the producer index
+ *       without one lacking FS_DESC_MORE, is dropped whole and counted;
+ *       the frames it named stay with the side that held them.
+ *
+ * A guest that takes such packets sets FS_GUEST_CHAINS in guest_flags
+ * before it attaches (E); a guest that does not (written for ABI 1.2 or
+ * older) is given only packets of one frame, the longer ones dropped and
+ * counted for its VM (chain_unsupported). Quotas count frames: a packet
+ * of n frames needs n entries of its ring and n frames of the quota. A
+ * guest reads max_packet and max_frames only where abi_minor is 3 or
+ * more (older switches leave them 0) and never sends FS_DESC_MORE to a
+ * switch that did not publish them.
+ *
  * The other side is untrusted in both directions. The switch keeps its own
  * indices privately and only ever stores them to the shared ring; it checks
  * that prod - cons never exceeds the ring size and validates every
@@ -109,7 +136,7 @@
 
 #define FS_REGION_MAGIC 0x4843575350494c46ULL /* "FLIPSWCH" in memory */
 #define FS_ABI_MAJOR 1
-#define FS_ABI_MINOR 2
+#define FS_ABI_MINOR 3
 
 #define FS_CACHELINE 64
 /* Bytes a guest leaves free before the packet in a lent frame: the same as
@@ -128,13 +155,17 @@
 #define FS_RING_NEED_WAKEUP 1u
 /* guest_flags: this guest rings the switch's doorbell when asked. */
 #define FS_GUEST_RINGS 1u
+/* guest_flags: this guest takes packets of several frames (ABI 1.3). */
+#define FS_GUEST_CHAINS 2u
+/* fs_desc.options: more frames of this packet follow (ABI 1.3). */
+#define FS_DESC_MORE 1u
 /* The switch's ivshmem peer ID; the guest's is in its IVPosition register. */
 #define FS_DOORBELL_SWITCH_ID 0
 
 struct fs_desc {
 	uint64_t addr; /* byte offset of the packet's first byte in the pool */
 	uint32_t len;  /* bytes of packet */
-	uint32_t options; /* must be 0 in ABI 1.0 */
+	uint32_t options; /* FS_DESC_MORE (ABI 1.3); other bits must be 0 */
 };
 
 struct fs_ring_info {
@@ -167,6 +198,12 @@ struct fs_region_hdr {
 	uint16_t vlan;   /* 0: untagged */
 	char name[FS_NAME_MAX];
 	struct fs_ring_info rx, free, alloc, tx;
+	/* Packets of several frames (ABI 1.3, labels M..N; 0 before): the
+	 * longest packet in bytes, and in descriptors, the switch takes from
+	 * and gives to this VM. In the line before switch_gen, which they
+	 * leave where it was. */
+	uint32_t max_packet;
+	uint32_t max_frames;
 
 	/* Written by the switch. */
 	_Alignas(FS_CACHELINE) uint32_t switch_gen;
@@ -176,7 +213,8 @@ struct fs_region_hdr {
 	uint32_t uplink_mtu;      /* the uplink's MTU, 0 while unknown (ABI 1.2) */
 	/* Written by the guest. */
 	_Alignas(FS_CACHELINE) uint32_t guest_req;
-	uint32_t guest_flags;     /* FS_GUEST_RINGS (ABI 1.1) */
+	uint32_t guest_flags;     /* FS_GUEST_RINGS (ABI 1.1),
+				     FS_GUEST_CHAINS (ABI 1.3) */
 	/* Its own line: the guest stores it on every poll, while the switch
 	 * reads guest_req on every pass and guest_beat a few times a second. */
 	_Alignas(FS_CACHELINE) uint32_t guest_beat;
@@ -187,6 +225,10 @@ _Static_assert(sizeof(struct fs_desc) == 16, "fs_desc is 16 bytes");
 _Static_assert(offsetof(struct fs_ring_shared, desc) == 3 * FS_CACHELINE,
 	       "ring indices and descriptors on separate lines");
 _Static_assert(sizeof(struct fs_region_hdr) <= 4096, "header fits a page");
+_Static_assert(offsetof(struct fs_region_hdr, switch_gen) == 192 &&
+		       offsetof(struct fs_region_hdr, guest_req) == 256 &&
+		       offsetof(struct fs_region_hdr, guest_beat) == 320,
+	       "ABI 1.3 keeps 1.2's offsets");
 
 /* One side's private view of a shared ring. Never shared: the peer cannot
  * change cached indices or the mask. */
