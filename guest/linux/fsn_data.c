@@ -27,6 +27,7 @@
 #include <linux/bpf_trace.h>
 #include <linux/etherdevice.h>
 #include <linux/filter.h>
+#include <linux/if_vlan.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
 #include <linux/skbuff.h>
@@ -109,14 +110,16 @@ static bool fsn_alloc_ready(struct fsn_priv *p, u32 n)
 	return fs_cons_peek(&p->alloc, n, &idx, NULL) == n;
 }
 
-/* Frames needed by a packet of the current MTU. */
+/* Frames needed by the longest packet the stack may hand over at the
+ * current MTU: a packet socket may add a VLAN tag's 4 bytes to a full
+ * frame. Stopping the queue for anything shorter could leave a packet
+ * that never fits with the queue awake: NETDEV_TX_BUSY again and again. */
 static u32 fsn_mtu_frames(struct fsn_priv *p)
 {
-	return fsn_frames(p, READ_ONCE(p->ndev->mtu) + ETH_HLEN);
+	return fsn_frames(p, READ_ONCE(p->ndev->mtu) + VLAN_ETH_HLEN);
 }
 
-/* Tx slots and frames for one packet of the current MTU (a longer one,
- * from a packet socket, may still find too few: it is sent back busy). */
+/* Tx slots and frames for one packet of the current MTU. */
 static bool fsn_tx_ready(struct fsn_priv *p, int *bad)
 {
 	u32 n = fsn_mtu_frames(p);
