@@ -100,7 +100,11 @@ static __always_inline int count(__u32 verdict, __u64 len, int action)
 	return action;
 }
 
-SEC("xdp")
+/* xdp.frags: the program takes frames in several buffers (a jumbo frame
+ * on veth or a NIC with an MTU past a page), which the kernel otherwise
+ * refuses to attach it for. It reads only the Ethernet header and tag,
+ * in the first buffer; the counters count that buffer's bytes. */
+SEC("xdp.frags")
 int flipswitch_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

@@ -55,6 +55,10 @@ static inline void pcapout_close(pcap_dumper_t *d, pcap_t *pd) {}
 #define DEBUG_EXIT_PORT 0xf4
 
 #define BATCH 64
+/* A packet of several frames (ABI 1.3): the longest the tool sends or
+ * puts together, and its frames at most. */
+#define PKT_MAX 16384
+#define FS_TOOL_MAX_FRAMES 16
 #define ETHERTYPE_TEST 0x88b5
 /* Longest doorbell sleep: the heartbeat goes on at least this often. */
 #define IDLE_WAIT_MS 100
@@ -72,6 +76,7 @@ struct opts {
 	unsigned int size;
 	int quiet;
 	int hold;            /* rx: keep every frame instead of giving it back */
+	int no_chains;       /* do not ask for packets of several frames */
 	int sums;            /* rx: print length and CRC-32 of every frame */
 	int clean;           /* rx: count frames with bytes beyond the packet */
 	int pci;             /* find the pool and rings on ivshmem BARs */
@@ -104,7 +109,7 @@ static void usage(FILE *f)
 		"switch rings, and rings the switch when it asks.\n"
 		"\n"
 		"Commands:\n"
-		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums] [--clean]\n"
+		"  rx   [--count N] [--timeout S] [--pcap FILE] [--hold] [--sums] [--clean] [--no-chains]\n"
 		"       receive frames and give each back; print \"received N\".\n"
 		"       --hold keeps them instead (to test quotas and reclaim);\n"
 		"       --sums prints \"sum LEN CRC32\" for every frame; --clean\n"
@@ -112,9 +117,12 @@ static void usage(FILE *f)
 		"       zero, prints \"unclean N\" and fails if some are not.\n"
 		"       Exits 0 when N frames arrived (or, without --count, at the\n"
 		"       timeout), 1 if the timeout came first.\n"
+		"       A packet of several frames (a jumbo frame) counts and sums\n"
+		"       as one; --no-chains attaches as a guest that takes none.\n"
 		"  tx   --dst MAC [--src MAC] [--count N] [--size BYTES] [--pcap FILE] [--sums]\n"
-		"       send N frames (default 1) of BYTES (default 128, at least 60, at most\n"
-		"       what a frame holds after its headroom; the uplink takes its MTU\n"
+		"       send N frames (default 1) of BYTES (default 128, at least 60; longer\n"
+		"       than a frame holds after its headroom: a packet of several frames,\n"
+		"       up to the switch's max_packet, 9014 for an MTU of 9000; the uplink takes its MTU\n"
 		"       + 14, printed when the guest attaches),\n"
 		"       ethertype 0x88b5, carrying \"FSPK\" and a sequence number;\n"
 		"       --src defaults to the VM's MAC. --pcap writes what was sent.\n"
@@ -200,9 +208,24 @@ static int frame_clean(const struct fsg *g, uint64_t addr, uint32_t len)
 	return 1;
 }
 
+/* The bytes of packet d[0..m) (frames in a row), into buf (PKT_MAX):
+ * its length. */
+static uint32_t packet_bytes(const struct fsg *g, const struct fs_desc *d,
+			     uint32_t m, uint8_t *buf)
+{
+	uint32_t len = 0;
+
+	for (uint32_t j = 0; j < m && len + d[j].len <= PKT_MAX; j++) {
+		memcpy(buf + len, fsg_data(g, d[j].addr), d[j].len);
+		len += d[j].len;
+	}
+	return len;
+}
+
 static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 {
 	struct fs_desc d[BATCH];
+	static uint8_t pkt[PKT_MAX];
 	long long got = 0;
 	double deadline = tool_now() + o->timeout;
 	pcap_dumper_t *pd = NULL;
@@ -214,7 +237,7 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 	if (o->pcap && !(pd = pcapout_open("flipswitch-guest", o->pcap, &p)))
 		return 1;
 	while (!stop && (o->count < 0 || got < o->count) && tool_now() < deadline) {
-		uint32_t n = fsg_rx(g, d, BATCH), i;
+		uint32_t n = fsg_rx(g, d, BATCH), i, m, j;
 
 		if (!n) {
 			if (keep_attached(g))
@@ -223,30 +246,42 @@ static int cmd_rx(struct fsg *g, const struct opts *o, int echo)
 			continue;
 		}
 		idle = 0;
-		for (i = 0; i < n; i++) {
+		/* A packet at a time: m frames from d[i] on. */
+		for (i = 0; i < n; i += m) {
 			uint8_t *f = fsg_data(g, d[i].addr), tmp[6];
+			uint32_t len = d[i].len;
+			const uint8_t *all = f;
 
+			for (m = 1; i + m < n &&
+				    (d[i + m - 1].options & FS_DESC_MORE);
+			     m++)
+				;
+			if (m > 1) {
+				len = packet_bytes(g, &d[i], m, pkt);
+				all = pkt;
+			}
 			sink ^= f[0]; /* a real receiver reads the header */
-			if (o->clean)
-				unclean += !frame_clean(g, d[i].addr, d[i].len);
+			for (j = 0; o->clean && j < m; j++)
+				unclean += !frame_clean(g, d[i + j].addr,
+							d[i + j].len);
 			if (o->sums)
-				printf("sum %u %08x\n", d[i].len,
-				       tool_crc32(f, d[i].len));
+				printf("sum %u %08x\n", len, tool_crc32(all, len));
 			if (pd)
-				pcapout_write(pd, f, d[i].len);
+				pcapout_write(pd, all, len);
 			if (echo && d[i].len >= FS_ETH_HLEN) {
 				memcpy(tmp, f, 6);
 				memcpy(f, f + 6, 6);
 				memcpy(f + 6, tmp, 6);
-				while (fsg_tx(g, d[i].addr, d[i].len) == -EAGAIN &&
+				while (fsg_tx_packet(g, &d[i], m) == -EAGAIN &&
 				       !stop && !fsg_switch_changed(g))
 					fsg_flush(g);
 			} else if (!o->hold) {
-				give_back(g, d[i].addr);
+				for (j = 0; j < m; j++)
+					give_back(g, d[i + j].addr);
 			}
+			got++;
 		}
 		fsg_flush(g);
-		got += n;
 	}
 	pcapout_close(pd, p);
 	printf("%s %lld\n", echo ? "echoed" : "received", got);
@@ -340,15 +375,27 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 		fprintf(stderr, "flipswitch-guest: cannot start the tamper thread\n");
 		return 1;
 	}
-	while (!stop && sent < count && tool_now() < deadline) {
-		uint64_t base = fsg_alloc(g);
-		uint32_t n, i;
+	/* Frames a packet of o->size bytes takes: the first after the
+	 * headroom, the others whole (main checked it against max_frames). */
+	uint32_t first = g->frame_size - g->headroom, nf = 1, have = 0;
+	uint64_t base[FS_TOOL_MAX_FRAMES];
+	static uint8_t pkt[PKT_MAX];
 
+	if (o->size > first)
+		nf += (o->size - first + g->frame_size - 1) / g->frame_size;
+	while (!stop && sent < count && tool_now() < deadline) {
+		uint32_t n, i;
+		uint64_t b = have < nf ? fsg_alloc(g) : UINT64_MAX;
+
+		if (b != UINT64_MAX)
+			base[have++] = b;
 		/* Frames that arrive meanwhile go straight back. */
 		n = fsg_rx(g, d, BATCH);
 		for (i = 0; i < n; i++)
 			give_back(g, d[i].addr);
-		if (base == UINT64_MAX) {
+		if (have < nf) {
+			if (b != UINT64_MAX)
+				continue;
 			fsg_flush(g);
 			if (keep_attached(g))
 				break;
@@ -356,17 +403,46 @@ static int cmd_tx(struct fsg *g, const struct opts *o)
 			continue;
 		}
 		idle = 0;
-		uint8_t *f = fsg_data(g, base + g->headroom);
-		unsigned int len = fill_frame(f, o, src, (uint32_t)sent);
+		have = 0;
+		uint8_t *f = fsg_data(g, base[0] + g->headroom);
+		unsigned int len = fill_frame(nf > 1 ? pkt : f, o, src,
+					      (uint32_t)sent);
 
-		if (pd)
-			pcapout_write(pd, f, len);
-		if (o->sums)
-			printf("sum %u %08x\n", len, tool_crc32(f, len));
-		while (fsg_tx(g, base + g->headroom, len) == -EAGAIN && !stop)
-			fsg_flush(g);
+		if (nf > 1) {
+			/* A packet of several frames: its bytes scattered
+			 * over them, the first after the headroom, sent as
+			 * one. */
+			struct fs_desc c[FS_TOOL_MAX_FRAMES];
+			uint32_t at = 0;
+
+			for (i = 0; i < nf; i++) {
+				uint32_t off = i ? 0 : g->headroom;
+				uint32_t room = g->frame_size - off;
+
+				c[i].addr = base[i] + off;
+				c[i].len = len - at < room ? len - at : room;
+				memcpy(fsg_data(g, c[i].addr), pkt + at,
+				       c[i].len);
+				at += c[i].len;
+			}
+			f = pkt;
+			if (pd)
+				pcapout_write(pd, f, len);
+			if (o->sums)
+				printf("sum %u %08x\n", len, tool_crc32(f, len));
+			while (fsg_tx_packet(g, c, nf) == -EAGAIN && !stop)
+				fsg_flush(g);
+		} else {
+			if (pd)
+				pcapout_write(pd, f, len);
+			if (o->sums)
+				printf("sum %u %08x\n", len, tool_crc32(f, len));
+			while (fsg_tx(g, base[0] + g->headroom, len) == -EAGAIN &&
+			       !stop)
+				fsg_flush(g);
+		}
 		__atomic_store_n(&tm.addr[sent % TAMPER_SLOTS],
-				 base + g->headroom, __ATOMIC_RELAXED);
+				 base[0] + g->headroom, __ATOMIC_RELAXED);
 		if (++sent % BATCH == 0) {
 			fsg_flush(g);
 			__atomic_store_n(&tm.n, (uint32_t)sent, __ATOMIC_RELEASE);
@@ -578,6 +654,7 @@ static const struct option lopts[] = {
 	{ "size", required_argument, NULL, 'S' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "hold", no_argument, NULL, 'H' },
+	{ "no-chains", no_argument, NULL, 'N' },
 	{ "sums", no_argument, NULL, 'U' },
 	{ "clean", no_argument, NULL, 'C' },
 	{ "pci", no_argument, NULL, 'I' },
@@ -635,6 +712,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'H':
 			o->hold = 1;
+			break;
+		case 'N':
+			o->no_chains = 1;
 			break;
 		case 'C':
 			o->clean = 1;
@@ -749,11 +829,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "flipswitch-guest: %s\n", err);
 		return 1;
 	}
-	if (o.size > g.frame_size - g.headroom) {
-		fprintf(stderr, "flipswitch-guest: --size %u does not fit a %u-byte frame after %u bytes of headroom\n",
-			o.size, g.frame_size, g.headroom);
+	if (o.size > g.frame_size - g.headroom &&
+	    (o.size > fsg_max_packet(&g) || o.size > PKT_MAX ||
+	     1 + (o.size - (g.frame_size - g.headroom) + g.frame_size - 1) /
+			     g.frame_size > fsg_max_frames(&g))) {
+		fprintf(stderr, "flipswitch-guest: --size %u does not fit a %u-byte frame after %u bytes of headroom, and the switch takes packets of several frames up to %u bytes (ABI %u.%u)\n",
+			o.size, g.frame_size, g.headroom, fsg_max_packet(&g),
+			g.hdr->abi_major, g.hdr->abi_minor);
 		return 2;
 	}
+	/* Packets of several frames: asked for unless --no-chains (an
+	 * older guest's part, for tests). */
+	g.chains = !o.no_chains;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

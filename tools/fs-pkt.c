@@ -40,7 +40,7 @@
 #include "pcapout.h"
 
 #define ETHERTYPE_TEST	0x88b5
-#define MAX_FRAME	1518		/* 1514 + an 802.1Q tag */
+#define MAX_FRAME	9018		/* 9014 (MTU 9000) + an 802.1Q tag */
 #define MAX_COUNT	10000000LL
 #define RCVBUF		(4 << 20)
 
@@ -80,7 +80,7 @@ static void usage(FILE *f)
 "\n"
 "DESCRIPTION\n"
 "    send   Sends N frames (default 1, at most 10000000) of BYTES without FCS\n"
-"           (default 128, 60..1514; --vlan adds an 802.1Q tag, 4 bytes more)\n"
+"           (default 128, 60..9014; --vlan adds an 802.1Q tag, 4 bytes more)\n"
 "           from --src (default: IFACE's MAC), ethertype default 0x88b5. The\n"
 "           payload is \"FSPK\", the sequence number 0..N-1 and the seed (u32,\n"
 "           big-endian), then filler derived from both. Waits up to 1 s for a\n"
@@ -631,7 +631,7 @@ int main(int argc, char **argv)
 			*(c == 'd' ? &o.have_dst : &o.have_src) = 1;
 			break;
 		case 'n': bad = num("--count", optarg, 10, 1, MAX_COUNT, &o.count); break;
-		case 'S': bad = num("--size", optarg, 10, 60, 1514, &o.size); break;
+		case 'S': bad = num("--size", optarg, 10, 60, MAX_FRAME - 4, &o.size); break;
 		case 'V': bad = num("--vlan", optarg, 10, 1, 4094, &o.vlan); break;
 		case 'E': bad = num("--ethertype", optarg, 16, 0x600, 0xffff, &o.ethertype); break;
 		case 'e': bad = num("--seed", optarg, 0, 0, UINT32_MAX, &o.seed); break;

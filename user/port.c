@@ -30,6 +30,7 @@
 #include "flipswitch.skel.h"
 #include "flipswitch/ring.h"
 #include "log.h"
+#include "vmport.h"
 #include "port.h"
 #include "port_link.h"
 
@@ -506,23 +507,37 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		}
 		out[k].addr = addr;
 		out[k].len = len;
+		out[k].options = 0;
 		k++;
 	}
 	port_rx_release(pt, qi, n, bytes);
 	return k;
 }
 
+/* Pool frames a group frame of the port's MTU takes in port_mc_rx: the
+ * first after the headroom, the others whole (the rest of a packet of
+ * several frames has no headroom, ring.h M..N). */
+static uint32_t mc_frames(const struct port *pt, const struct pool *p)
+{
+	uint32_t want = __atomic_load_n(&pt->mtu, __ATOMIC_RELAXED) +
+			FS_ETH_HLEN + 4, first = p->frame_size - FS_HEADROOM;
+	uint32_t n = want <= first ? 1 :
+		     1 + (want - first + p->frame_size - 1) / p->frame_size;
+
+	return n < VM_MAX_FRAMES ? n : VM_MAX_FRAMES;
+}
+
 uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		    uint32_t max)
 {
 	struct mmsghdr msg[MC_BATCH];
-	struct iovec iov[MC_BATCH];
+	struct iovec iov[MC_BATCH * VM_MAX_FRAMES];
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
 	} ctl[MC_BATCH];
-	uint64_t base[MC_BATCH];
-	uint32_t n, i, k = 0;
+	uint64_t base[MC_BATCH * VM_MAX_FRAMES];
+	uint32_t n, i, j, k = 0, nf = mc_frames(pt, p), first, used;
 	char peek;
 	int got;
 
@@ -533,17 +548,30 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 	 * setup that costs more than the peek's system call. */
 	if (recv(pt->mc_fd, &peek, 1, MSG_DONTWAIT | MSG_PEEK) < 0)
 		return 0;
+	/* Each message is received into nf frames (out[] entries). */
+	max = max / nf ? max / nf : 1;
 	if (max > MC_BATCH)
 		max = MC_BATCH;
 	for (n = 0; n < max; n++) {
-		base[n] = pool_alloc(p);
-		if (base[n] == UINT64_MAX)
+		for (j = 0; j < nf; j++) {
+			uint64_t b = pool_alloc(p);
+
+			if (b == UINT64_MAX)
+				break;
+			base[n * nf + j] = b;
+			iov[n * nf + j].iov_base =
+				pool_data(p, b + (j ? 0 : FS_HEADROOM));
+			iov[n * nf + j].iov_len =
+				p->frame_size - (j ? 0 : FS_HEADROOM);
+		}
+		if (j < nf) {
+			while (j--)
+				pool_free(p, base[n * nf + j]);
 			break;
-		iov[n].iov_base = pool_data(p, base[n] + FS_HEADROOM);
-		iov[n].iov_len = p->frame_size - FS_HEADROOM;
+		}
 		memset(&msg[n], 0, sizeof(msg[n]));
-		msg[n].msg_hdr.msg_iov = &iov[n];
-		msg[n].msg_hdr.msg_iovlen = 1;
+		msg[n].msg_hdr.msg_iov = &iov[n * nf];
+		msg[n].msg_hdr.msg_iovlen = nf;
 		msg[n].msg_hdr.msg_control = ctl[n].buf;
 		msg[n].msg_hdr.msg_controllen = sizeof(ctl[n].buf);
 	}
@@ -557,18 +585,34 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 		return 0;
 	}
 	got = recvmmsg(pt->mc_fd, msg, n, MSG_DONTWAIT, NULL);
+	first = p->frame_size - FS_HEADROOM;
 	for (i = 0; got > 0 && i < (uint32_t)got; i++) {
-		uint64_t addr = base[i] + FS_HEADROOM;
-		uint32_t len = msg[i].msg_len;
+		uint64_t addr = base[i * nf] + FS_HEADROOM;
+		uint32_t len = msg[i].msg_len, rest;
 		struct cmsghdr *cm;
 
 		if (msg[i].msg_hdr.msg_flags & MSG_TRUNC || len < FS_ETH_HLEN) {
 			pt->st.drops[PORT_DROP_MC_TRUNC]++;
-			scrub_note(&p->scrub, pool_frame(p, base[i]), FS_HEADROOM,
-					p->frame_size);
-			pool_free(p, base[i]);
+			for (j = 0; j < nf; j++) {
+				scrub_note(&p->scrub,
+					   pool_frame(p, base[i * nf + j]),
+					   j ? 0 : FS_HEADROOM, p->frame_size);
+				pool_free(p, base[i * nf + j]);
+			}
 			continue;
 		}
+		/* The frames the message filled, in order; the others were
+		 * never written. */
+		used = len <= first ? 1 :
+		       1 + (len - first + p->frame_size - 1) / p->frame_size;
+		for (j = used; j < nf; j++)
+			pool_free(p, base[i * nf + j]);
+		pt->st.mc_packets++;
+		pt->st.mc_bytes += len;
+		pt->st.rx_packets++;
+		pt->st.rx_bytes += len;
+		rest = len - (len < first ? len : first);
+		len -= rest;
 		/* The stack took the 802.1Q tag off into metadata; put it back
 		 * in the headroom so the frame is as it was on the wire. */
 		for (cm = CMSG_FIRSTHDR(&msg[i].msg_hdr); cm;
@@ -594,20 +638,27 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 			d[15] = aux.tp_vlan_tci & 0xff;
 			len += 4;
 		}
-		scrub_reuse(&p->scrub, pool_frame(p, addr),
-			    pool_offset_in_frame(p, addr),
-			    pool_offset_in_frame(p, addr) + len);
-		out[k].addr = addr;
-		out[k].len = len;
-		k++;
-		pt->st.mc_packets++;
-		pt->st.mc_bytes += len;
-		pt->st.rx_packets++;
-		pt->st.rx_bytes += len;
+		for (j = 0; j < used; j++) {
+			uint32_t off = pool_offset_in_frame(p, addr);
+
+			scrub_reuse(&p->scrub, pool_frame(p, addr), off,
+				    off + len);
+			out[k].addr = addr;
+			out[k].len = len;
+			out[k].options = j + 1 < used ? FS_DESC_MORE : 0;
+			k++;
+			if (j + 1 < used) {
+				addr = base[i * nf + j + 1];
+				len = rest < p->frame_size ? rest :
+							     p->frame_size;
+				rest -= len;
+			}
+		}
 	}
 	/* Frames nothing was received into were never written: no scrub. */
 	for (i = got > 0 ? (uint32_t)got : 0; i < n; i++)
-		pool_free(p, base[i]);
+		for (j = 0; j < nf; j++)
+			pool_free(p, base[i * nf + j]);
 	return k;
 }
 
@@ -617,36 +668,49 @@ uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 	struct nic_queue *q = &pt->q[pt->txq_of_vm[vm]];
 	struct pool *p = q->pool;
 	uint32_t room = xsk_prod_nb_free(&q->tx, 2 * n), descs = 0, moved = 0;
-	uint32_t idx, i, j, k;
+	uint32_t idx, i, j, k = 0, e, sent = 0, pkts = 0;
 	uint64_t bytes = 0;
 
-	/* A frame takes one descriptor, or two when chained. */
-	for (k = 0; k < n && descs + 1 + !!f[k].len <= room; k++)
-		descs += 1 + !!f[k].len;
-	if (k < n)
-		pt->st.drops[PORT_DROP_TX_FULL] += n - k;
+	/* An entry takes one descriptor, or two when chained; a packet goes
+	 * whole or not at all. */
+	for (e = 0, j = 0; e < n; e++) {
+		j += !!f[e].hlen + !!f[e].len;
+		if (j > room)
+			break;
+		if (!f[e].more) {
+			k = e + 1;
+			descs = j;
+			sent++;
+		}
+	}
+	for (e = k; e < n; e++)
+		pkts += !f[e].more;
+	pt->st.drops[PORT_DROP_TX_FULL] += pkts;
 	if (!k || xsk_ring_prod__reserve(&q->tx, descs, &idx) != descs)
 		return 0;
 	for (i = j = 0; i < k; i++) {
-		struct xdp_desc *d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
+		struct xdp_desc *d;
 
-		d->addr = f[i].hdr;
-		d->len = f[i].hlen;
-		d->options = f[i].len ? XDP_PKT_CONTD : 0;
 		bytes += f[i].hlen + f[i].len;
+		if (f[i].hlen) {
+			d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
+			d->addr = f[i].hdr;
+			d->len = f[i].hlen;
+			d->options = f[i].len || f[i].more ? XDP_PKT_CONTD : 0;
+		}
 		if (!f[i].len)
 			continue;
 		d = xsk_ring_prod__tx_desc(&q->tx, idx + j++);
 		pool_set_owner(p, pool_frame(p, f[i].addr), POOL_OWN_TX);
 		d->addr = f[i].addr;
 		d->len = f[i].len;
-		d->options = 0;
+		d->options = f[i].more ? XDP_PKT_CONTD : 0;
 		moved++;
 	}
 	pool_count_move(p, POOL_OWN_SWITCH, POOL_OWN_TX, moved);
 	q->tx_unkicked += descs;
 	pt->tx_unkicked += descs;
-	pt->st.tx_packets += k;
+	pt->st.tx_packets += sent;
 	pt->st.tx_bytes += bytes;
 	return k;
 }

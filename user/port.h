@@ -173,6 +173,9 @@ int port_mac_del(struct port *pt, const uint8_t mac[6], uint16_t vlan);
 struct port_frame {
 	uint64_t addr;
 	uint32_t len;
+	uint32_t options;  /* FS_DESC_MORE: the next entry is more of this
+			      frame (a group frame of several pool frames,
+			      port_mc_rx) */
 };
 
 /* Takes up to max received frames from queue q (now the switch's). */
@@ -237,17 +240,21 @@ uint32_t port_mc_rx(struct port *pt, struct pool *p, struct port_frame *out,
 /* A frame for the wire: hlen bytes of a header slot of the private tail
  * of its queue's pool (hdr, txhdr.h), then, if len, len bytes of a frame
  * of that pool the switch owns (addr): two descriptors, the first with
- * XDP_PKT_CONTD. */
+ * XDP_PKT_CONTD. A packet of several pool frames (ABI 1.3) is one such
+ * entry, then one entry a further frame with hlen 0 (no slot); every
+ * entry of it but the last has more set. */
 struct port_txf {
 	uint64_t hdr, addr;
-	uint32_t hlen, len;
+	uint32_t len;
+	uint16_t hlen;
+	uint16_t more;
 };
 
 /* Queues frames f[0..n), from VM vm, for transmit on its tx queue: one
  * reservation, one owner count move, the counters once. The frames are of
- * that queue's pool (port_txq_pool). Returns how many, from the first;
- * the rest (the ring is full) stay the switch's, their slots too, and are
- * counted as tx_ring_full. */
+ * that queue's pool (port_txq_pool). Returns how many entries, from the
+ * first, whole packets only; the rest (the ring is full) stay the
+ * switch's, their slots too, and are counted as tx_ring_full. */
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 		       const struct port_txf *f, uint32_t n);
 /* Publishes queued tx descriptors and wakes the kernel if it needs it. */

@@ -166,6 +166,24 @@ static __attribute__((noinline)) void too_big(struct sw *sw,
 	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
+/* Writes the Ethernet header of a frame for the wire into o (a header
+ * slot): h's MACs, vlan's tag (0: none), h's type. */
+static inline void hdr_write(unsigned char *o, const uint8_t *h,
+			     uint16_t vlan)
+{
+	uint32_t hl = FS_ETH_HLEN + (vlan ? 4 : 0);
+
+	memcpy(o, h, 12);
+	if (vlan) {
+		o[12] = 0x81;
+		o[13] = 0x00;
+		o[14] = (uint8_t)(vlan >> 8);
+		o[15] = (uint8_t)vlan;
+	}
+	o[hl - 2] = h[12];
+	o[hl - 1] = h[13];
+}
+
 /*
  * A frame from VM v for the wire (addr, len, of v's pool; h: the switch's
  * copy of its header, checked by from_vm_allowed), added to out[k]
@@ -205,16 +223,9 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 		return k;
 	}
 	o = txhdr_data(t, s);
-	memcpy(o, h, 12);
-	if (tag) {
-		o[12] = 0x81;
-		o[13] = 0x00;
-		o[14] = (uint8_t)(v->cfg.vlan >> 8);
-		o[15] = (uint8_t)v->cfg.vlan;
-	}
-	o[hl - 2] = h[12];
-	o[hl - 1] = h[13];
+	hdr_write(o, h, v->cfg.vlan);
 	f->hdr = s;
+	f->more = 0;
 	if (len + tag <= t->slot && (!t->sg || t->n_free > t->reserve)) {
 		/* Whole: the bytes after the header are the guest's, read
 		 * now; its frame goes back to its pool. */
@@ -385,6 +396,236 @@ static int flood_vms(struct sw *sw, struct pool *p, uint64_t addr,
 }
 
 /*
+ * Packets of several frames (ring.h M..N, ABI 1.3): jumbo frames. Rare
+ * next to frames of one, so out of line, and simple: no burst, no cached
+ * lookup, a copy for every VM a group frame goes to. A packet is c[0..m)
+ * (addr, len; FS_DESC_MORE on all but the last), m > 1, every frame the
+ * switch's until handed on.
+ */
+
+/* Every frame of packet c[0..m) of pool p back to p. */
+static void chain_recycle(struct pool *p, const struct fs_desc *c, uint32_t m)
+{
+	for (uint32_t j = 0; j < m; j++)
+		pool_recycle(p, pool_frame(p, c[j].addr));
+}
+
+/* A copy of packet c[0..m) of pool `from` into d[0..m), frames of pool
+ * `to`, frame by frame (copy_frame). 0, or -1 with nothing kept (the
+ * reason counted by copy_frame). */
+static int copy_chain(struct sw *sw, struct pool *to, const struct pool *from,
+		      const struct fs_desc *c, uint32_t m, struct fs_desc *d)
+{
+	for (uint32_t j = 0; j < m; j++) {
+		d[j].addr = copy_frame(sw, to, from, c[j].addr, c[j].len);
+		if (d[j].addr == UINT64_MAX) {
+			chain_recycle(to, d, j);
+			return -1;
+		}
+		d[j].len = c[j].len;
+		d[j].options = c[j].options;
+	}
+	return 0;
+}
+
+/* Whether VM v could take a packet of m frames now: a guest that takes
+ * them, room for all (counted if not, by vmport_rx_chain's reasons).
+ * Looked at before a copy, so that a VM that cannot take it costs none. */
+static bool chain_room(struct vmport *v, uint32_t m)
+{
+	if (!v->chains) {
+		v->st.drops[v->attached ? VM_DROP_CHAIN_UNSUPPORTED :
+					  VM_DROP_DETACHED]++;
+		return false;
+	}
+	if (v->rx_room < m && !vmport_rx_open(v, v->pool))
+		return false;
+	if (v->rx_room < m) {
+		v->st.drops[VM_DROP_RX_FULL]++;
+		return false;
+	}
+	return true;
+}
+
+/* Packet c[0..m) of pool p to VM v: handed over if v is of p, else copied
+ * into v's pool (why) and the original recycled; recycled if v cannot
+ * take it. */
+static void chain_to_vm(struct sw *sw, struct vmport *v, struct pool *p,
+			const struct fs_desc *c, uint32_t m, enum sw_copy why)
+{
+	struct fs_desc d[VM_MAX_FRAMES];
+
+	if (v->pool != p) {
+		int err = !chain_room(v, m) ||
+			  copy_chain(sw, v->pool, p, c, m, d);
+
+		chain_recycle(p, c, m);
+		if (err)
+			return;
+		sw->xcopies[v->pool->index][why]++;
+		c = d;
+		p = v->pool;
+	}
+	if (vmport_rx_chain(v, p, c, m)) {
+		chain_recycle(p, c, m);
+		return;
+	}
+	touch(sw, v, m);
+}
+
+/* A group packet c[0..m) of pool p to every VM it goes to (flood_to), in
+ * every pool: a copy each. The original stays the caller's. */
+static void flood_chain(struct sw *sw, struct pool *p, const struct fs_desc *c,
+			uint32_t m, uint16_t vlan, int from_vm, int from_port)
+{
+	struct fs_desc d[VM_MAX_FRAMES];
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		struct vmport *v = &sw->vms[i];
+
+		if (!flood_to(v, i, vlan, from_vm, from_port) ||
+		    !chain_room(v, m) || copy_chain(sw, v->pool, p, c, m, d))
+			continue;
+		if (v->pool != p)
+			sw->xcopies[v->pool->index][SW_COPY_FLOOD]++;
+		else
+			sw->copies++;
+		if (vmport_rx_chain(v, v->pool, d, m)) {
+			chain_recycle(v->pool, d, m);
+			continue;
+		}
+		touch(sw, v, m);
+	}
+}
+
+/* A packet c[0..m) from VM v for the wire, as to_nic does a frame: the
+ * whole packet's length held to the MTU, its header from the switch's
+ * copy h into a slot (v's tag pushed there), the guest's frames after it
+ * (copied into tp's frames where tp is not v's pool). Needs multi-buffer:
+ * without it a packet longer than a frame cannot leave (no_headroom). */
+static uint32_t to_nic_chain(struct sw *sw, struct vmport *v,
+			     const struct fs_desc *c, uint32_t m,
+			     const uint8_t *h, struct pool *tp,
+			     struct port_txf *out, uint32_t k)
+{
+	struct pool *vp = v->pool;
+	struct txhdr *t = &tp->txh;
+	struct fs_desc d[VM_MAX_FRAMES];
+	uint32_t total = 0;
+	uint64_t s;
+
+	for (uint32_t j = 0; j < m; j++)
+		total += c[j].len;
+	if (total > __atomic_load_n(&sw->ports[v->uplink].mtu,
+				    __ATOMIC_RELAXED) + FS_ETH_HLEN) {
+		sw->ports[v->uplink].st.drops[PORT_DROP_TOO_BIG]++;
+		chain_recycle(vp, c, m);
+		return k;
+	}
+	if (!t->sg) {
+		sw->drops[SW_DROP_NO_HEADROOM]++;
+		chain_recycle(vp, c, m);
+		return k;
+	}
+	if (tp != vp) {
+		int err = copy_chain(sw, tp, vp, c, m, d);
+
+		chain_recycle(vp, c, m);
+		if (err)
+			return k;
+		sw->xcopies[tp->index][SW_COPY_WIRE]++;
+		c = d;
+	}
+	s = txhdr_alloc(t);
+	if (s == UINT64_MAX) {
+		sw->drops[SW_DROP_NO_TX_SLOT]++;
+		chain_recycle(tp, c, m);
+		return k;
+	}
+	hdr_write(txhdr_data(t, s), h, v->cfg.vlan);
+	for (uint32_t j = 0; j < m; j++) {
+		struct port_txf *f = &out[k + j];
+
+		f->hdr = j ? 0 : s;
+		f->hlen = j ? 0 : (uint16_t)(FS_ETH_HLEN + (v->cfg.vlan ? 4 : 0));
+		f->addr = c[j].addr + (j ? 0 : FS_ETH_HLEN);
+		f->len = c[j].len - (j ? 0 : FS_ETH_HLEN);
+		f->more = j + 1 < m;
+	}
+	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
+		cap_tap2(sw, tp, s, out[k].hlen, out[k].addr, out[k].len,
+			 SW_CAP_TX);
+	return k + m;
+}
+
+/* A VLAN tag on a frame from a NIC (d: its first bytes, *addr, *len):
+ * removed in place, as access ports see frames, and its VLAN returned;
+ * 0 for an untagged frame. */
+static inline uint16_t nic_untag(unsigned char **d, uint64_t *addr,
+				 uint32_t *len)
+{
+	unsigned char macs[12], *b = *d;
+	uint16_t vlan;
+
+	if (!(b[12] == 0x81 && b[13] == 0x00 && *len >= FS_ETH_HLEN + 4))
+		return 0;
+	vlan = ((b[14] << 8) | b[15]) & 0x0fff;
+	/* Drop the tag in place by moving the MACs 4 bytes on (and zero the
+	 * 4 bytes left before them). */
+	memcpy(macs, b, 12);
+	memset(b, 0, 4);
+	memcpy(b + 4, macs, 12);
+	*addr += 4;
+	*len -= 4;
+	*d = b + 4;
+	return vlan;
+}
+
+/* Whether a group frame (d) carries a tag left after nic_untag: an S-tag
+ * or one inside the 802.1Q tag is another network's, for no access port.
+ * (Unicast with one the XDP program passes to the host.) */
+static inline bool other_tag(const unsigned char *d)
+{
+	return (d[12] == 0x81 && d[13] == 0x00) ||
+	       (d[12] == 0x88 && d[13] == 0xa8) ||
+	       (d[12] == 0x91 && d[13] == 0x00);
+}
+
+/* A packet of several frames from a NIC port pt, c[0..m) of pool p, the
+ * switch's: untagged, then flooded or given to its VM as nic_frame does
+ * a frame. */
+static __attribute__((noinline)) void nic_chain(struct sw *sw, struct port *pt,
+						struct pool *p,
+						struct fs_desc *c, uint32_t m)
+{
+	unsigned char *d = pool_data(p, c[0].addr);
+	uint16_t vlan;
+	int32_t vm;
+
+	if (c[0].len < FS_ETH_HLEN) {
+		sw->drops[SW_DROP_NO_ROUTE]++;
+		chain_recycle(p, c, m);
+		return;
+	}
+	vlan = nic_untag(&d, &c[0].addr, &c[0].len);
+	if (d[0] & 1) {
+		if (other_tag(d))
+			sw->drops[SW_DROP_NO_ROUTE]++;
+		else
+			flood_chain(sw, p, c, m, vlan, -1, pt->index);
+		chain_recycle(p, c, m);
+		return;
+	}
+	vm = fdb_lookup_key(&sw->fdb, fdb_key_frame(d, vlan));
+	if (vm < 0 || sw->vms[vm].uplink != pt->index) {
+		sw->drops[SW_DROP_NO_ROUTE]++;
+		chain_recycle(p, c, m);
+		return;
+	}
+	chain_to_vm(sw, &sw->vms[vm], p, c, m, SW_COPY_NIC);
+}
+
+/*
  * One frame from a NIC, the switch's: a tagged frame loses its tag (VM
  * ports are access ports), a group frame is flooded, a unicast frame goes
  * to its VM or is dropped. *last_key and *last_vm are the last destination
@@ -397,7 +638,7 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 	  uint32_t len, uint64_t *last_key, int32_t *last_vm)
 {
 	unsigned char *d = pool_data(p, addr);
-	uint16_t vlan = 0;
+	uint16_t vlan;
 	uint64_t key;
 	int32_t vm;
 
@@ -406,27 +647,9 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
-	if (d[12] == 0x81 && d[13] == 0x00 && len >= FS_ETH_HLEN + 4) {
-		unsigned char macs[12];
-
-		vlan = ((d[14] << 8) | d[15]) & 0x0fff;
-		/* Access ports see untagged frames: drop the tag in place by
-		 * moving the MACs 4 bytes on (and zero the 4 bytes left
-		 * before them). */
-		memcpy(macs, d, 12);
-		memset(d, 0, 4);
-		memcpy(d + 4, macs, 12);
-		addr += 4;
-		len -= 4;
-		d += 4;
-	}
+	vlan = nic_untag(&d, &addr, &len);
 	if (d[0] & 1) {
-		/* A tag left, an S-tag or one inside the 802.1Q tag, is
-		 * another network's: no access port may see it. (Unicast
-		 * with one the XDP program passes to the host.) */
-		if ((d[12] == 0x81 && d[13] == 0x00) ||
-		    (d[12] == 0x88 && d[13] == 0xa8) ||
-		    (d[12] == 0x91 && d[13] == 0x00))
+		if (other_tag(d))
 			sw->drops[SW_DROP_NO_ROUTE]++;
 		else if (flood_vms(sw, p, addr, len, vlan, -1, pt->index, 0))
 			return;
@@ -464,10 +687,93 @@ static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 		/* f[n] exists (rxbuf has a spare entry); a prefetch of
 		 * whatever it holds cannot fault. */
 		__builtin_prefetch(base + f[i + 1].addr);
+		if (__builtin_expect(f[i].options != 0, 0)) {
+			/* A group frame in several pool frames (port_mc_rx). */
+			struct fs_desc c[VM_MAX_FRAMES];
+			uint32_t m = 0;
+
+			for (;; i++) {
+				c[m].addr = f[i].addr;
+				c[m].len = f[i].len;
+				c[m].options = f[i].options;
+				if (!f[i].options || ++m == VM_MAX_FRAMES)
+					break;
+			}
+			nic_chain(sw, pt, p, c, m + !f[i].options);
+			continue;
+		}
 		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
 			cap_tap(sw, p, f[i].addr, f[i].len, SW_CAP_RX);
 		nic_frame(sw, pt, p, f[i].addr, f[i].len, &last_key, &last_vm);
 	}
+}
+
+/*
+ * A frame received in pieces (XDP_PKT_CONTD, multi-buffer), its first at
+ * entry idx + i of queue qi's rx ring of the n peeked (that frame the
+ * switch's already, scrubbed, its bytes counted by the caller): the rest
+ * gathered, peeked past n where needed (the kernel publishes a frame's
+ * pieces together), and handed on whole (nic_chain). One of more than
+ * VM_MAX_FRAMES pieces reaches no VM (rx_too_long). Returns how many of
+ * the n entries it took.
+ */
+static __attribute__((noinline)) uint32_t nic_gather(struct sw *sw,
+						     struct port *pt,
+						     struct pool *p, uint32_t qi,
+						     uint32_t idx, uint32_t i,
+						     uint32_t n)
+{
+	struct fs_desc c[VM_MAX_FRAMES];
+	uint32_t j, m = 0, extra = 0, x, fmask = p->frame_size - 1;
+	uint64_t bytes = 0;
+	bool more = true, over = false;
+
+	for (j = i; more; j++) {
+		const struct xdp_desc *xd;
+		uint32_t frame, off;
+
+		if (j == n + extra) {
+			if (!port_rx_peek(pt, p, qi, 1, &x))
+				break;
+			extra++;
+		}
+		xd = port_rx_desc(pt, qi, idx + j);
+		frame = (uint32_t)(xd->addr >> p->shift);
+		off = (uint32_t)xd->addr & fmask;
+		more = xd->options & XDP_PKT_CONTD;
+		p->owner[frame] = POOL_OWN_SWITCH;
+		scrub_reuse(&p->scrub, frame, off, off + xd->len);
+		if (j > i)
+			bytes += xd->len;
+		if (m == VM_MAX_FRAMES) {
+			over = true;
+			pool_recycle(p, frame);
+			continue;
+		}
+		c[m].addr = xd->addr;
+		c[m].len = xd->len;
+		c[m].options = more ? FS_DESC_MORE : 0;
+		m++;
+	}
+	if (extra)
+		port_rx_release(pt, qi, extra, 0);
+	/* Counted as one packet of its pieces' bytes. */
+	pt->st.rx_bytes += bytes;
+	pt->st.rx_packets -= j - i - 1;
+	pt->q[qi].rx_packets -= j - i - 1;
+	if (more) {
+		/* Its last piece is not published yet: this frame reaches no
+		 * VM, and the pieces still to come are dropped as they come
+		 * (port_rx_piece, counted at the last). */
+		pt->q[qi].rx_contd = true;
+		chain_recycle(p, c, m);
+	} else if (over) {
+		pt->st.drops[PORT_DROP_RX_TOO_LONG]++;
+		chain_recycle(p, c, m);
+	} else {
+		nic_chain(sw, pt, p, c, m);
+	}
+	return j - i - extra;
 }
 
 /* The fast path's frames that are not plain unicast. */
@@ -575,6 +881,13 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			last_key = 0;
 			bytes += len;
 			owner[frame] = POOL_OWN_SWITCH;
+			if (!contd && xd->options == XDP_PKT_CONTD) {
+				/* The first piece of a frame in several. */
+				i += nic_gather(sw, pt, p, qi, idx, i, n) - 1;
+				next = &ring[(idx + i + 1) & rmask];
+				contd = pt->q[qi].rx_contd;
+				continue;
+			}
 			if (xd->options || contd) {
 				port_rx_piece(pt, p, qi, xd->options, frame);
 				contd = pt->q[qi].rx_contd;
@@ -731,6 +1044,44 @@ static inline bool from_vm_allowed(struct vmport *v, const uint8_t *h)
 	return true;
 }
 
+/* A packet of several frames from VM v, c[0..m) (vmport_tx_collect
+ * checked it whole), as from_vm does a frame: port security on the
+ * switch's copy of its header, then a VM, a flood, or the wire. Returns
+ * the new count of out[] (from_vm's burst to the wire). */
+static __attribute__((noinline)) uint32_t
+from_vm_chain(struct sw *sw, struct vmport *v, const struct fs_desc *c,
+	      uint32_t m, struct pool *tp, struct port_txf *out, uint32_t k)
+{
+	uint8_t h[FS_ETH_HLEN];
+	int32_t dst;
+
+	memcpy(h, pool_data(v->pool, c[0].addr), FS_ETH_HLEN);
+	__asm__ volatile("" ::: "memory");
+	if (!from_vm_allowed(v, h)) {
+		chain_recycle(v->pool, c, m);
+		return k;
+	}
+	if (h[0] & 1) {
+		if (!vmport_flood_ok(v, sw->now)) {
+			chain_recycle(v->pool, c, m);
+			return k;
+		}
+		flood_chain(sw, v->pool, c, m, v->cfg.vlan, v->index, -1);
+		return to_nic_chain(sw, v, c, m, h, tp, out, k);
+	}
+	dst = fdb_lookup_key(&sw->fdb, fdb_key_frame(h, v->cfg.vlan));
+	if (dst == v->index) {
+		sw->drops[SW_DROP_HAIRPIN]++;
+		chain_recycle(v->pool, c, m);
+	} else if (dst >= 0) {
+		sw->vm2vm++;
+		chain_to_vm(sw, &sw->vms[dst], v->pool, c, m, SW_COPY_VM);
+	} else {
+		k = to_nic_chain(sw, v, c, m, h, tp, out, k);
+	}
+	return k;
+}
+
 static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		    uint32_t n)
 {
@@ -755,6 +1106,17 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		uint8_t d[16];
 		int32_t dst;
 
+		if (__builtin_expect(t[i].options != 0, 0)) {
+			/* A packet of several frames (vmport_tx_collect
+			 * took it whole: its last entry has no flag). */
+			uint32_t m = 1;
+
+			while (t[i + m - 1].options & FS_DESC_MORE)
+				m++;
+			k = from_vm_chain(sw, v, &t[i], m, tp, out, k);
+			i += m - 1;
+			continue;
+		}
 		memcpy(d, pool_data(v->pool, t[i].addr), FS_ETH_HLEN);
 		__asm__ volatile("" ::: "memory");
 		if (i + 1 < n)
@@ -797,7 +1159,8 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 		return;
 	sent = port_tx_burst(pt, (uint32_t)v->index, out, k);
 	for (uint32_t i = sent; i < k; i++) {
-		txhdr_free(&tp->txh, out[i].hdr);
+		if (out[i].hlen)
+			txhdr_free(&tp->txh, out[i].hdr);
 		if (out[i].len)
 			pool_recycle(tp, pool_frame(tp, out[i].addr));
 	}

@@ -56,9 +56,12 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
 	sw->held = calloc(SW_HELD_MAX, sizeof(*sw->held));
 	sw->full_pass = SW_PASS_FULL;
-	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf)); /* from_nic */
-	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
-	sw->nicbuf = calloc(sw->batch, sizeof(*sw->nicbuf));
+	/* A packet of several frames may run VM_MAX_FRAMES - 1 entries past
+	 * a batch (vmport_tx_collect, port_mc_rx); from_nic reads one entry
+	 * past the last. */
+	sw->rxbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->rxbuf));
+	sw->txbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->txbuf));
+	sw->nicbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->nicbuf));
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	if (!sw->vms || !sw->touched || !sw->rxbuf || !sw->txbuf || !sw->nicbuf ||
 	    !sw->cap.ring || !sw->busy[0] || !sw->busy[1] || !sw->held)

@@ -39,6 +39,9 @@ const char *const vm_drop_names[VM_DROP_NR] = {
 	[VM_DROP_FLOOD_LIMITED] = "flood_limited",
 	[VM_DROP_SPOOFED] = "spoofed",
 	[VM_DROP_TAGGED] = "tagged",
+	[VM_DROP_CHAIN_UNSUPPORTED] = "chain_unsupported",
+	[VM_DROP_CHAIN_TOO_LONG] = "chain_too_long",
+	[VM_DROP_CHAIN_UNENDED] = "chain_unended",
 };
 
 static uint64_t ring_bytes(uint32_t size, uint32_t desc_size)
@@ -345,6 +348,7 @@ static uint32_t let_go(struct vmport *v, struct pool *p)
 	v->hdr_logged = false;
 	v->attached = false;
 	v->rings_me = false;
+	v->chains = false;
 	v->beat_ms = 0;
 	return n;
 }
@@ -353,11 +357,12 @@ void vmport_ctrl_act(struct vmport *v, struct pool *p, uint32_t req)
 {
 	/* let_go repairs the header before G: the guest that sees its ack
 	 * reads the switch's header. */
-	uint32_t n = let_go(v, p);
+	uint32_t n = let_go(v, p), flags;
 
 	v->attached = req & FS_REQ_ATTACH;
-	v->rings_me = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED) &
-		      FS_GUEST_RINGS;
+	flags = __atomic_load_n(&v->hdr->guest_flags, __ATOMIC_RELAXED);
+	v->rings_me = flags & FS_GUEST_RINGS;
+	v->chains = flags & FS_GUEST_CHAINS;
 	v->last_req = req;
 	__atomic_store_n(&v->hdr->guest_ack, req, __ATOMIC_RELEASE); /* G */
 	log_info("vm %s: guest %s, %u frames taken back", v->cfg.name,
@@ -471,30 +476,152 @@ static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
 	return frame;
 }
 
-uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
-			   struct fs_desc *out, uint32_t max)
+/*
+ * A packet of several frames on the tx ring, its first descriptor at
+ * idx + *i (FS_DESC_MORE seen): read once into private memory, checked
+ * whole (ring.h, N), its frames moved to the switch only if every one is
+ * the VM's. Appended to out[*k] with the switch's own FS_DESC_MORE flags.
+ * *n grows when the packet runs past the batch peeked (it may end up to
+ * VM_MAX_FRAMES - 1 entries past max); *i ends on its last descriptor.
+ * A bad packet is dropped whole, counted once, and every frame it named
+ * stays the guest's: the owner table is put back as it was.
+ */
+static __attribute__((noinline)) void
+tx_chain(struct vmport *v, struct pool *p, uint32_t idx, uint32_t *i,
+	 uint32_t *n, uint32_t max, struct fs_desc *out, uint32_t *k,
+	 uint64_t *bytes)
+{
+	const struct fs_desc *ring = (const struct fs_desc *)v->tx.desc;
+	uint32_t fsize = p->frame_size, mask = v->tx.mask;
+	uint32_t limit = v->layout.max_frames, m = 0, total = 0, j, unused;
+	struct fs_desc c[VM_MAX_FRAMES];
+	uint32_t frames[VM_MAX_FRAMES];
+	int reason = -1, bad = 0;
+	bool more = true;
+
+	for (j = *i; more; j++) {
+		const struct fs_desc *s;
+		uint32_t opt, off;
+
+		if (j == *n) {
+			/* Past what was peeked: the rest of a packet begun
+			 * inside the batch may follow, published with it (M);
+			 * a packet up to the producer index never ends. */
+			*n = fs_cons_peek(&v->tx, j < max ? j + 1 : j + limit,
+					  &unused, &bad);
+			if (j >= *n) {
+				if (reason != VM_DROP_CHAIN_TOO_LONG)
+					reason = VM_DROP_CHAIN_UNENDED;
+				break;
+			}
+		}
+		s = &ring[(idx + j) & mask];
+		opt = __atomic_load_n(&s->options, __ATOMIC_RELAXED);
+		more = opt & FS_DESC_MORE;
+		if (m == limit) {
+			/* Too many frames: skipped up to its end (or the
+			 * producer index), so the rest is not taken for a
+			 * packet of its own. */
+			reason = VM_DROP_CHAIN_TOO_LONG;
+			continue;
+		}
+		c[m].addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
+		c[m].len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		off = (uint32_t)c[m].addr & (fsize - 1);
+		if (opt & ~FS_DESC_MORE)
+			reason = reason < 0 ? VM_BAD_OPTIONS : reason;
+		else if (c[m].len < (m ? 1u : FS_ETH_HLEN) ||
+			 (uint64_t)off + c[m].len > fsize)
+			reason = reason < 0 ? VM_BAD_LEN : reason;
+		total += c[m].len;
+		m++;
+	}
+	*i = j - 1;
+	/* Peeked past the batch: consumed up to the packet's end, no
+	 * further (out[] has room for one packet past max). */
+	if (*n > max)
+		*n = j;
+	if (bad)
+		v->st.drops[VM_BAD_RING_INDEX]++;
+	if (reason < 0 && total > VM_MAX_PACKET)
+		reason = VM_DROP_CHAIN_TOO_LONG;
+	if (reason >= 0) {
+		v->st.drops[reason]++;
+		return;
+	}
+	/* Ownership, frame by frame: a frame named twice is found the
+	 * switch's at its second mention. */
+	for (j = 0; j < m; j++) {
+		int64_t f = check_frame(v, p->owner, v->owner, p->size,
+					p->shift, c[j].addr);
+
+		if (f < 0) {
+			while (j--)
+				p->owner[frames[j]] = v->owner;
+			return;
+		}
+		frames[j] = (uint32_t)f;
+		p->owner[f] = POOL_OWN_SWITCH;
+	}
+	for (j = 0; j < m; j++) {
+		uint32_t off = (uint32_t)c[j].addr & (fsize - 1);
+
+		scrub_from_guest(&p->scrub, frames[j]);
+		scrub_note(&p->scrub, frames[j], off, off + c[j].len);
+		out[*k].addr = c[j].addr;
+		out[*k].len = c[j].len;
+		out[*k].options = j + 1 < m ? FS_DESC_MORE : 0;
+		++*k;
+	}
+	/* The caller counts k frames moved and k packets sent: this packet
+	 * is one of them. */
+	v->st.tx_packets -= m - 1;
+	*bytes += total;
+}
+
+static uint32_t tx_collect_chains(struct vmport *v, struct pool *p,
+				  struct fs_desc *out, uint32_t max,
+				  uint32_t idx, uint32_t i, uint32_t n,
+				  uint32_t k, uint64_t bytes);
+
+/*
+ * vmport_tx_collect's loop over the n entries peeked from idx on, from
+ * entry i, with k frames already in out[] and their bytes, to the end:
+ * the ring released, the frames counted. Two copies: the plain one
+ * (chains false) hands over, at the first options word not 0, to the one
+ * that takes packets of several frames (tx_collect_chains), so that the
+ * count and index of the plain loop stay in registers.
+ */
+static inline __attribute__((always_inline)) uint32_t
+tx_loop(struct vmport *v, struct pool *p, struct fs_desc *out, uint32_t max,
+	uint32_t idx, uint32_t i, uint32_t n, uint32_t k, uint64_t bytes,
+	bool chains)
 {
 	/* The pool's and the port's fields in locals (see check_frame). */
 	uint16_t *owner = p->owner, vo = v->owner;
-	uint64_t size = p->size, bytes = 0;
+	uint64_t size = p->size;
 	uint32_t shift = p->shift, fsize = p->frame_size, mask = v->tx.mask;
 	const struct fs_desc *ring = (const struct fs_desc *)v->tx.desc;
-	uint32_t idx, i, n, k = 0;
-	int bad = 0;
 
-	n = fs_cons_peek(&v->tx, max, &idx, &bad);
-	if (bad)
-		v->st.drops[VM_BAD_RING_INDEX]++;
-	for (i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		const struct fs_desc *s = &ring[(idx + i) & mask];
 		/* Read once: the guest may rewrite the slot while we look. */
 		uint64_t addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
 		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+		uint32_t opt = __atomic_load_n(&s->options, __ATOMIC_RELAXED);
 		uint32_t off = (uint32_t)addr & (fsize - 1);
 		int64_t frame;
 
-		if (__atomic_load_n(&s->options, __ATOMIC_RELAXED)) {
-			v->st.drops[VM_BAD_OPTIONS]++;
+		if (__builtin_expect(opt != 0, 0)) {
+			if (opt != FS_DESC_MORE || !v->chains) {
+				v->st.drops[VM_BAD_OPTIONS]++;
+				continue;
+			}
+			if (!chains)
+				return tx_collect_chains(v, p, out, max, idx, i,
+							 n, k, bytes);
+			/* Taken whole: i and n move past it. */
+			tx_chain(v, p, idx, &i, &n, max, out, &k, &bytes);
 			continue;
 		}
 		if (len < FS_ETH_HLEN || (uint64_t)off + len > fsize) {
@@ -519,6 +646,61 @@ uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 	v->st.tx_packets += k;
 	v->st.tx_bytes += bytes;
 	return k;
+}
+
+static __attribute__((noinline)) uint32_t
+tx_collect_chains(struct vmport *v, struct pool *p, struct fs_desc *out,
+		  uint32_t max, uint32_t idx, uint32_t i, uint32_t n,
+		  uint32_t k, uint64_t bytes)
+{
+	return tx_loop(v, p, out, max, idx, i, n, k, bytes, true);
+}
+
+uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
+			   struct fs_desc *out, uint32_t max)
+{
+	uint32_t idx, n;
+	int bad = 0;
+
+	n = fs_cons_peek(&v->tx, max, &idx, &bad);
+	if (bad)
+		v->st.drops[VM_BAD_RING_INDEX]++;
+	return tx_loop(v, p, out, max, idx, 0, n, 0, 0, false);
+}
+
+int vmport_rx_chain(struct vmport *v, struct pool *p, const struct fs_desc *c,
+		    uint32_t m)
+{
+	uint32_t held;
+
+	if (!v->chains) {
+		v->st.drops[v->attached ? VM_DROP_CHAIN_UNSUPPORTED :
+					  VM_DROP_DETACHED]++;
+		return -1;
+	}
+	if (v->rx_room < m && !vmport_rx_open(v, p))
+		return -1;
+	if (v->rx_room < m) {
+		/* Some room, not enough for the whole packet. */
+		held = p->count[v->owner] + v->rx_unflushed;
+		v->st.drops[held + m > v->quota ? VM_DROP_QUOTA :
+						  VM_DROP_RX_FULL]++;
+		return -1;
+	}
+	for (uint32_t j = 0; j < m; j++) {
+		struct fs_desc *d = fs_ring_desc(&v->rx, v->rx.cached_prod++);
+
+		pool_set_owner(p, pool_frame(p, c[j].addr), v->owner);
+		d->addr = c[j].addr;
+		d->len = c[j].len;
+		d->options = j + 1 < m ? FS_DESC_MORE : 0;
+		v->st.rx_bytes += c[j].len;
+	}
+	v->rx_room -= m;
+	v->rx_unflushed += m;
+	/* The flush counts frames as packets: this packet is one. */
+	v->st.rx_packets -= m - 1;
+	return 0;
 }
 
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)

@@ -51,6 +51,12 @@ enum vm_drop {
 				of its allowed_macs */
 	VM_DROP_TAGGED,      /* sent with a VLAN tag (a port's VLAN is the
 				switch's to set) */
+	VM_DROP_CHAIN_UNSUPPORTED, /* a packet of several frames for a guest
+				      that takes one-frame packets only */
+	VM_DROP_CHAIN_TOO_LONG, /* sent a packet of more than max_frames
+				   frames or max_packet bytes */
+	VM_DROP_CHAIN_UNENDED, /* sent a packet whose last descriptor never
+				  came (FS_DESC_MORE up to the producer) */
 	VM_DROP_NR,
 };
 
@@ -147,6 +153,7 @@ struct vmport {
 	_Alignas(64) bool active; /* the slot holds a VM (see sw_mail VM_DEL) */
 	bool attached;
 	bool rings_me;           /* the attached guest set FS_GUEST_RINGS */
+	bool chains;             /* the attached guest set FS_GUEST_CHAINS */
 	uint32_t last_req;       /* guest_req last acted on */
 	struct fs_region_hdr *hdr;
 	struct vmport_sweep sweep;
@@ -358,6 +365,14 @@ static inline uint32_t vmport_burst_end(struct vmport_burst *b)
 	return n;
 }
 
+/* Hands a packet of m frames the switch owns (c[0..m), addr and len;
+ * m > 1) to the guest's rx ring, FS_DESC_MORE on all but the last: all
+ * or none. 0, or -1 if it dropped it (the reason counted: a guest that
+ * takes no chains, no room for m frames on its ring or in its quota);
+ * the frames then stay the switch's. Call vmport_rx_flush() after. */
+int vmport_rx_chain(struct vmport *v, struct pool *p, const struct fs_desc *c,
+		    uint32_t m);
+
 /* Whether the guest sleeps waiting on its rx or alloc ring (K, L), after
  * the switch published entries there: whether to ring its doorbell. */
 static inline bool vmport_wants_ring(const struct vmport *v)
@@ -415,7 +430,11 @@ static inline void vmport_want_wakeup(struct vmport *v, bool on, bool free)
 }
 
 /* Reads up to max descriptors from the tx ring, validates them, and moves
- * the good ones' frames to the switch. Returns how many are in out[]. */
+ * the good ones' frames to the switch. Returns how many are in out[].
+ * A packet of several frames (ring.h, M..N) is taken whole or not at
+ * all, its descriptors in out[] with FS_DESC_MORE on all but the last;
+ * one that begins within max may end past it, so out[] has room for max
+ * + VM_MAX_FRAMES - 1. */
 uint32_t vmport_tx_collect(struct vmport *v, struct pool *p,
 			   struct fs_desc *out, uint32_t max);
 

@@ -333,7 +333,9 @@ int fsg_attach(struct fsg *g, int timeout_ms)
 	g->req = ((__atomic_load_n(&g->hdr->guest_req, __ATOMIC_RELAXED) >> 1) +
 		  1) << 1 | FS_REQ_ATTACH;
 	__atomic_store_n(&g->hdr->guest_flags,
-			 g->ring_fd >= 0 ? FS_GUEST_RINGS : 0, __ATOMIC_RELAXED);
+			 (g->ring_fd >= 0 ? FS_GUEST_RINGS : 0) |
+				 (g->chains ? FS_GUEST_CHAINS : 0),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&g->hdr->guest_req, g->req, __ATOMIC_RELEASE); /* E */
 	if (g->ring_fd >= 0)
 		ring_switch(g); /* it may be asleep */
@@ -407,6 +409,14 @@ uint32_t fsg_rx(struct fsg *g, struct fs_desc *out, uint32_t max)
 	__atomic_store_n(&g->hdr->guest_beat, ++g->beat, __ATOMIC_RELAXED);
 
 	n = fs_cons_peek(&g->rx, max, &idx, NULL);
+	/* Whole packets: up to the last descriptor without FS_DESC_MORE
+	 * (the switch publishes packets whole), unless one packet fills
+	 * max. */
+	for (i = n; i && (fs_ring_desc(&g->rx, idx + i - 1)->options &
+			  FS_DESC_MORE); i--)
+		;
+	if (i || n < max)
+		n = i;
 	for (i = 0; i < n; i++) {
 		struct fs_desc d = *fs_ring_desc(&g->rx, idx + i);
 
@@ -461,6 +471,24 @@ int fsg_tx(struct fsg *g, uint64_t addr, uint32_t len)
 	d->len = len;
 	d->options = 0;
 	g->tx_unsubmitted++;
+	return 0;
+}
+
+int fsg_tx_packet(struct fsg *g, const struct fs_desc *d, uint32_t n)
+{
+	uint32_t idx;
+
+	if (fs_prod_room(&g->tx, n, NULL) < n)
+		return -EAGAIN;
+	fs_prod_reserve(&g->tx, n, &idx, NULL);
+	for (uint32_t i = 0; i < n; i++) {
+		struct fs_desc *s = fs_ring_desc(&g->tx, idx + i);
+
+		s->addr = d[i].addr;
+		s->len = d[i].len;
+		s->options = i + 1 < n ? FS_DESC_MORE : 0;
+	}
+	g->tx_unsubmitted += n;
 	return 0;
 }
 

@@ -38,6 +38,10 @@ struct fsg {
 	uint32_t free_unsubmitted, tx_unsubmitted;
 	uint32_t beat;     /* our heartbeat count (guest_beat) */
 	uint64_t bad_rx;   /* rx descriptors outside the pool (ignored) */
+	/* Packets of several frames (ring.h M..N, ABI 1.3): chains, set
+	 * before fsg_attach, asks the switch for them (FS_GUEST_CHAINS);
+	 * fsg_rx returns whole packets either way. */
+	int chains;
 	/* Doorbells: wait_fd is an eventfd the switch's ring makes readable;
 	 * ring_fd rings the switch: an eventfd (ring_off < 0) or a VFIO device
 	 * whose ivshmem Doorbell register is at ring_off. -1: none. */
@@ -106,13 +110,29 @@ static inline uint32_t fsg_uplink_mtu(const struct fsg *g)
 	return __atomic_load_n(&g->hdr->uplink_mtu, __ATOMIC_RELAXED);
 }
 
+/* The longest packet the switch takes and gives, in bytes and in frames
+ * (ring.h, ABI 1.3); 0 from an older switch, which takes packets of one
+ * frame only. */
+static inline uint32_t fsg_max_packet(const struct fsg *g)
+{
+	return g->hdr->abi_minor < 3 ? 0 : g->hdr->max_packet;
+}
+
+static inline uint32_t fsg_max_frames(const struct fsg *g)
+{
+	return g->hdr->abi_minor < 3 ? 0 : g->hdr->max_frames;
+}
+
 static inline void *fsg_data(const struct fsg *g, uint64_t addr)
 {
 	return g->pool + addr;
 }
 
-/* Takes up to max received frames. Each call is also the guest's
- * heartbeat: call it at least every few hundred milliseconds. */
+/* Takes up to max received frames, whole packets only: a packet of
+ * several frames is its descriptors in a row, FS_DESC_MORE on all but the
+ * last (max at least fsg_max_frames(), or a longer packet comes in
+ * parts). Each call is also the guest's heartbeat: call it at least every
+ * few hundred milliseconds. */
 uint32_t fsg_rx(struct fsg *g, struct fs_desc *out, uint32_t max);
 /* Gives a frame back (any offset inside it). -EAGAIN if the ring is full. */
 int fsg_free(struct fsg *g, uint64_t addr);
@@ -121,6 +141,10 @@ int fsg_free(struct fsg *g, uint64_t addr);
 uint64_t fsg_alloc(struct fsg *g);
 /* Queues a frame the guest owns for transmit. -EAGAIN if the ring is full. */
 int fsg_tx(struct fsg *g, uint64_t addr, uint32_t len);
+/* Queues a packet of n frames the guest owns (d[i].addr, d[i].len; the
+ * options are set here), all or none: -EAGAIN if the ring has no room
+ * for all n. */
+int fsg_tx_packet(struct fsg *g, const struct fs_desc *d, uint32_t n);
 /* Publishes queued free and tx entries. */
 void fsg_flush(struct fsg *g);
 

@@ -106,9 +106,9 @@ static int setup_pool(void **state, uint32_t frames)
 	sw->busy[0] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[0]));
 	sw->busy[1] = calloc(CFG_MAX_VMS, sizeof(*sw->busy[1]));
 	sw->held = calloc(2 * CFG_MAX_VMS, sizeof(*sw->held));
-	sw->rxbuf = calloc(sw->batch + 1, sizeof(*sw->rxbuf));
-	sw->txbuf = calloc(sw->batch, sizeof(*sw->txbuf));
-	sw->nicbuf = calloc(sw->batch, sizeof(*sw->nicbuf));
+	sw->rxbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->rxbuf));
+	sw->txbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->txbuf));
+	sw->nicbuf = calloc(sw->batch + VM_MAX_FRAMES, sizeof(*sw->nicbuf));
 	sw->cap.ring = calloc(SW_CAP_SLOTS, sizeof(*sw->cap.ring));
 	assert_int_equal(fdb_init(&sw->fdb, 64), 0);
 	assert_int_equal(pool_create(&sw->pool, &f->cfg.pool, CFG_MAX_VMS), 0);
