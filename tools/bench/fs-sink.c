@@ -236,6 +236,7 @@ static int run_vms(const char *pool, char **rings, int n, int latency,
 		int rc = doorbell ? fsg_open_doorbell(&g[i], pool, rings[i], err, sizeof(err))
 				  : fsg_open(&g[i], pool, rings[i], err, sizeof(err));
 
+		g[i].chains = 1; /* jumbo frames arrive as chains */
 		if (rc || fsg_attach(&g[i], 5000)) {
 			fprintf(stderr, "fs-sink: %s: %s\n", rings[i],
 				rc ? err : "the switch did not answer");
