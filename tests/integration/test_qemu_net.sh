@@ -239,7 +239,7 @@ check "after rmmod no frame is left with the VM" frames_back web1
 
 # --- 8. jumbo frames (ABI 1.3: a packet of several frames is a chain of
 # descriptors): the wire at MTU 9000, both guests at MTU 9000; 9000-byte
-# pings with don't-fragment from the wire to each guest and between them,
+# pings (don't-fragment from the wire) to each guest and between them,
 # and 4 MB over TCP from the wire to guest 1 and from guest 1 to guest 2
 # (doorbell mode), byte for byte. A driver or switch without chains keeps
 # the MTU at one frame's 1778: the MTU, the pings and the TCP at 9000 fail.
@@ -253,14 +253,14 @@ SET_JMTU="for i in \$(seq 50); do ip link set \$FS_IF mtu $JMTU 2>/dev/null && b
 	echo mtu \$(cat /sys/class/net/\$FS_IF/mtu)"
 net_guest --irq web2 "$G2" "$WORK/j2.out" sh -c "$SET_JMTU
 	nc -l -p 7001 | sha256sum | sed 's/^/recv /'
-	ping -M do -s $((JMTU - 28)) -c 3 -W 5 $G1 | grep transmitted
+	ping -s $((JMTU - 28)) -c 3 -W 5 $G1 | grep transmitted
 	$WAIT_BYE; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
 j2=$LAST_GUEST
 net_guest web1 "$G1" "$WORK/j1.out" sh -c "$SET_JMTU
 	nc -l -p 7002 | sha256sum | sed 's/^/wire /'
 	head -c 4000000 /dev/urandom >/tmp/d
 	sha256sum </tmp/d | sed 's/^/sent /'
-	ping -M do -s $((JMTU - 28)) -c 3 -W 5 $G2 | grep transmitted
+	ping -s $((JMTU - 28)) -c 3 -W 5 $G2 | grep transmitted
 	for i in \$(seq 50); do nc $G2 7001 </tmp/d && break; sleep 0.2; done
 	$WAIT_BYE; ethtool -S \$FS_IF; dmesg | grep -E '$OOPS'; true"
 j1=$LAST_GUEST
@@ -291,9 +291,10 @@ check "both guests take MTU $JMTU" \
 	eval 'says_line "$WORK/j1.out" "mtu $JMTU" && says_line "$WORK/j2.out" "mtu $JMTU"'
 check "4 MB from the wire to guest 1 over TCP at MTU $JMTU: same sha256 ($wsum)" \
 	test "$wire" = "$wsum"
-check "guest 1 pings guest 2 with $JMTU bytes, don't-fragment: 3 sent, 3 received" \
+# busybox's ping has no -M do: at MTU 9000 the packet goes whole, as a chain
+check "guest 1 pings guest 2 with $JMTU-byte packets: 3 sent, 3 received" \
 	says "$WORK/j1.out" '3 packets transmitted, 3 packets received'
-check "guest 2 pings guest 1 with $JMTU bytes, don't-fragment: 3 sent, 3 received" \
+check "guest 2 pings guest 1 with $JMTU-byte packets: 3 sent, 3 received" \
 	says "$WORK/j2.out" '3 packets transmitted, 3 packets received'
 check "4 MB from guest 1 to guest 2 over TCP at MTU $JMTU: same sha256 ($sent)" \
 	test -n "$sent" -a "$sent" = "$recv"
