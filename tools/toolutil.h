@@ -9,6 +9,16 @@
 #include <stdio.h>
 #include <time.h>
 
+/* AF_XDP multi-buffer (Linux 6.6) for the bench tools, whose uapi headers
+ * (Debian 12's) are older than the kernels they run on; the kernel's ABI
+ * values. Include after <linux/if_xdp.h>. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
 /* "52:54:00:12:34:56", nothing after it. 0 or -1. */
 static inline int tool_parse_mac(const char *s, uint8_t m[6])
 {

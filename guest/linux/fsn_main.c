@@ -17,7 +17,8 @@
  * switch_state and guest_ack; a switch that restarted, stopped or gave up
  * on us means carrier off, the rings reset (the frames we held are the
  * switch's again) and a new attach. It also follows the uplink's MTU the
- * switch publishes (ABI 1.2) into the netdev's max_mtu.
+ * switch publishes (ABI 1.2) into the netdev's max_mtu, and the longest
+ * packet it takes (ABI 1.3, read at each attach).
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
@@ -112,6 +113,25 @@ static int fsn_check_header(const struct fs_region_hdr *h, u64 bar,
 	return 0;
 }
 
+/*
+ * The longest packet, Ethernet header included: what one frame holds,
+ * or with a switch of ABI 1.3 that takes chains what it publishes
+ * (max_packet bytes in max_frames frames), within what the driver
+ * handles (FSN_CHAIN_MAX frames, FSN_PKT_MAX bytes). A switch older than
+ * 1.3 never wrote those fields: one frame.
+ */
+static u32 fsn_pkt_max(const struct fs_region_hdr *h)
+{
+	u32 one = h->frame_size - h->headroom, frames;
+	u64 len;
+
+	if (h->abi_minor < 3 || h->max_frames < 2 || h->max_packet <= one)
+		return one;
+	frames = min_t(u32, h->max_frames, FSN_CHAIN_MAX);
+	len = one + (u64)(frames - 1) * h->frame_size;
+	return min_t(u64, min_t(u64, len, h->max_packet), FSN_PKT_MAX);
+}
+
 /* Copies the header out of shared memory once, checks the copy and takes
  * the geometry and ring layout from it. */
 static int fsn_load_header(struct fsn_priv *p)
@@ -135,6 +155,7 @@ static int fsn_load_header(struct fsn_priv *p)
 	p->pool_size = h.pool_size;
 	p->abi_major = h.abi_major;
 	p->abi_minor = h.abi_minor;
+	p->pkt_max = fsn_pkt_max(&h);
 	fs_ring_init(&p->rx, p->hdr, &h.rx);
 	fs_ring_init(&p->free, p->hdr, &h.free);
 	fs_ring_init(&p->alloc, p->hdr, &h.alloc);
@@ -145,11 +166,13 @@ static int fsn_load_header(struct fsn_priv *p)
 /* ---- MTU -------------------------------------------------------------- */
 
 /*
- * The largest MTU: what a frame holds, and with a switch of ABI 1.2 or
+ * The largest MTU: what a packet holds (fsn_pkt_max: one frame, or a
+ * chain with a switch of ABI 1.3), and with a switch of ABI 1.2 or
  * later no more than its uplink_mtu, since the switch drops a frame for
  * the wire longer than that (too_big). 0 there means the switch does not
  * know it yet. The value is the switch's to write, so it is clamped to
- * what the netdev can take (min_mtu..frame_mtu) whatever it says.
+ * what the netdev can take (min_mtu..pkt_max - ETH_HLEN) whatever it
+ * says.
  */
 static u32 fsn_uplink_mtu(struct fsn_priv *p)
 {
@@ -160,9 +183,11 @@ static u32 fsn_uplink_mtu(struct fsn_priv *p)
 
 static u32 fsn_max_mtu(struct fsn_priv *p, u32 uplink)
 {
+	u32 max = p->pkt_max - ETH_HLEN;
+
 	if (!uplink)
-		return p->frame_mtu;
-	return clamp_t(u32, uplink, ETH_MIN_MTU, p->frame_mtu);
+		return max;
+	return clamp_t(u32, uplink, ETH_MIN_MTU, max);
 }
 
 /*
@@ -224,8 +249,10 @@ static void fsn_ask(struct fsn_priv *p)
 	p->gen = __atomic_load_n(&p->hdr->switch_gen, __ATOMIC_ACQUIRE);
 	req = __atomic_load_n(&p->hdr->guest_req, __ATOMIC_RELAXED);
 	p->req = ((req >> 1) + 1) << 1 | FS_REQ_ATTACH;
+	/* Every guest of this driver takes chains (fsn_rx_chain). */
 	__atomic_store_n(&p->hdr->guest_flags,
-			 p->doorbell ? FS_GUEST_RINGS : 0, __ATOMIC_RELAXED);
+			 FS_GUEST_CHAINS | (p->doorbell ? FS_GUEST_RINGS : 0),
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&p->hdr->guest_req, p->req, __ATOMIC_RELEASE); /* E */
 	fsn_ring_switch(p); /* it may be asleep */
 	p->asked_at = jiffies;
@@ -249,6 +276,7 @@ static void fsn_attached(struct fsn_priv *p)
 		return;
 	}
 	p->tx_pending = p->alloc_taken = p->free_pending = 0;
+	p->tx_spare_n = 0; /* the switch took those back */
 	p->xdp_tx_n = 0;
 	p->state = FSN_UP;
 	p->st.attaches++;
@@ -408,13 +436,34 @@ static void fsn_get_stats64(struct net_device *ndev,
 	s->rx_errors = READ_ONCE(st->rx_drop_bad_addr) +
 		       READ_ONCE(st->rx_drop_bad_len) +
 		       READ_ONCE(st->rx_drop_runt);
-	s->tx_dropped = READ_ONCE(st->tx_drop_bad_len);
+	s->rx_errors += READ_ONCE(st->rx_drop_chain_open) +
+			READ_ONCE(st->rx_drop_chain_long);
+	s->rx_dropped += READ_ONCE(st->rx_drop_chain_xdp);
+	s->tx_dropped = READ_ONCE(st->tx_drop_bad_len) +
+			READ_ONCE(st->tx_drop_nomem);
+}
+
+/* See fsn_bpf: while an XDP program is attached, the MTU stays within
+ * one frame. */
+static int fsn_change_mtu(struct net_device *ndev, int mtu)
+{
+	struct fsn_priv *p = netdev_priv(ndev);
+
+	if (rtnl_dereference(p->xdp_prog) && mtu > p->frame_mtu) {
+		netdev_warn(ndev,
+			    "an XDP program is attached: MTU up to %u (one frame)\n",
+			    p->frame_mtu);
+		return -EINVAL;
+	}
+	WRITE_ONCE(ndev->mtu, mtu);
+	return 0;
 }
 
 static const struct net_device_ops fsn_netdev_ops = {
 	.ndo_open = fsn_open,
 	.ndo_stop = fsn_stop,
 	.ndo_start_xmit = fsn_start_xmit,
+	.ndo_change_mtu = fsn_change_mtu,
 	.ndo_get_stats64 = fsn_get_stats64,
 	.ndo_set_mac_address = eth_mac_addr,
 	.ndo_validate_addr = eth_validate_addr,
@@ -435,8 +484,11 @@ static const struct fsn_stat_desc fsn_stats_desc[] = {
 	FSN_STAT(rx_drop_bad_addr), FSN_STAT(rx_drop_bad_len),
 	FSN_STAT(rx_drop_runt), FSN_STAT(rx_drop_nomem),
 	FSN_STAT(rx_ring_bad), FSN_STAT(free_ring_full),
+	FSN_STAT(rx_chains), FSN_STAT(rx_drop_chain_open),
+	FSN_STAT(rx_drop_chain_long), FSN_STAT(rx_drop_chain_xdp),
 	FSN_STAT(tx_packets), FSN_STAT(tx_bytes),
-	FSN_STAT(tx_drop_bad_len), FSN_STAT(tx_bad_alloc),
+	FSN_STAT(tx_drop_bad_len), FSN_STAT(tx_drop_nomem),
+	FSN_STAT(tx_chains), FSN_STAT(tx_bad_alloc),
 	FSN_STAT(tx_stop_no_frame), FSN_STAT(tx_stop_ring_full),
 	FSN_STAT(tx_ring_bad),
 	FSN_STAT(xdp_pass), FSN_STAT(xdp_drop), FSN_STAT(xdp_tx),
@@ -561,6 +613,7 @@ static int fsn_netdev_create(struct fsn_dev *rdev, struct fsn_dev *pdev)
 	p->abi_major = h.abi_major;
 	p->abi_minor = h.abi_minor;
 	p->frame_mtu = h.frame_size - h.headroom - ETH_HLEN;
+	p->pkt_max = fsn_pkt_max(&h);
 	p->state = FSN_DOWN;
 	INIT_DELAYED_WORK(&p->watchdog, fsn_watchdog);
 	hrtimer_init(&p->poll_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL);

@@ -7,17 +7,22 @@
 #   ratios:  {name, median, min, max, runs [, rate]}, each computed run by run
 #
 #   tools/bench/bench.sh [--quick | --smoke]
-#     (full)   64/512/1500 B, 5 runs of 1 s each; then CPU per packet at
+#     (full)   64/512/1500 B, 5 runs of 1 s each, and 9000 B (jumbo
+#              frames, the veth pair at MTU 9000) for flipswitch,
+#              afxdp-rxdrop and bridge-tap; then CPU per packet at
 #              20 k, 100 k and 300 k frames/s, 64/1500 B, 3 runs of a
 #              3 s window                                   < 35 minutes
-#     --quick  64/1500 B, 3 runs of 1 s, the headline cases; CPU per
-#              packet at 100 k frames/s, one run, dpdk and OVS left out
-#                                                           < 3 minutes
+#     --quick  64/1500 B, 3 runs of 1 s, the headline cases, and
+#              flipswitch at 9000 B; CPU per packet at 100 k frames/s,
+#              one run, dpdk and OVS left out              < 3 minutes
 #     --smoke  one short run of each case, dpdk and OVS skipped: checks
 #              that the harness runs and writes well-formed results, never
 #              a speed
 #   BENCH_CASES=REGEX runs only the cases whose names match (for example
 #   'afxdp|^flipswitch$'); BENCH_RUNS and BENCH_SECS override the mode's;
+#   BENCH_SIZES overrides the sizes (BENCH_SIZES= for none), BENCH_JUMBO the jumbo
+#   ones (9000; none in --smoke; BENCH_JUMBO= for none), at which only the
+#   cases matching BENCH_JUMBO_CASES run;
 #   the CPU-per-packet cases (tools/bench/cpu.sh) have BENCH_CPU_CASES,
 #   BENCH_CPU_RUNS, BENCH_CPU_SECS (the window), BENCH_CPU_RATES,
 #   BENCH_CPU_SIZES and BENCH_PACE (us between the generator's bursts);
@@ -37,7 +42,14 @@
 # Placement: the generator (and veth's NAPI, which runs on the sender's
 # CPU) on CPU 0; the receiving side (switch, guest, sink, tap reader) on
 # CPU 1, except the latency cases' guest (CPU 0, see there). Throughput is
-# frames the consumer got / the generator's seconds.
+# frames the consumer got / the generator's seconds, in Mpps, and for
+# frames of 1500 bytes and more in Gbit/s as well (rx_gbps: frames x
+# size x 8, the FCS counted, as the size is).
+#
+# Jumbo frames (9000 B): the veth pair, and the bridge and tap of
+# bridge-tap, at MTU 9000; fs-gen sends each frame as one AF_XDP packet of
+# several descriptors, every receiver takes it whole (flipswitch's guest
+# as a chain of frames, ABI 1.3).
 . "$(dirname "$0")/../../tests/integration/lib.sh"
 set -u
 MODE=full
@@ -45,26 +57,31 @@ case "${1:-}" in
 --quick) MODE=quick ;;
 --smoke) MODE=smoke ;;
 "") ;;
-*) sed -n '2,18s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
+*) sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2 ;;
 esac
 OUT=${BENCH_OUT:-$B/bench}
 mkdir -p "$OUT"
 RAW=$WORK/raw
 : >"$RAW"
 CPU_RATES="20000 100000 300000" CPU_SIZES="64 1500" CPU_RUNS=3 CPU_SECS=3
+# Jumbo frames: the sizes, and the cases run at them.
+JUMBO=9000 JUMBO_CASES='^(afxdp-rxdrop|flipswitch|bridge-tap)$'
 case $MODE in
 full) SIZES="64 512 1500" RUNS=5 SECS=1 FANOUT="1 8 64 256" CORE_N=2000000 ;;
 quick) SIZES="64 1500" RUNS=3 SECS=1 FANOUT="1 256" CORE_N=500000 CG_N=20000
+	JUMBO_CASES='^flipswitch$'
 	# The headline cases only, unless asked for others.
 	: "${BENCH_CASES:=^(afxdp-rxdrop|flipswitch|flipswitch-copy|bridge-tap|vm-to-vm|doorbell-(quiet|storm)|core)$}"
 	CPU_RATES=100000 CPU_RUNS=1 CPU_SECS=2
 	: "${BENCH_CPU_CASES:=^(gen-xdp-drop|afxdp-rxdrop|flipswitch(-copy)?-(busy-poll|doorbell|nap)|bridge-tap)$}" ;;
-smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000
+smoke) SIZES="64" RUNS=1 SECS=0.3 FANOUT="1 8" CORE_N=100000 CG_N=20000 JUMBO=
 	# One point, the cases of the goals' ratios in one mode each.
 	CPU_RATES=100000 CPU_SIZES=1500 CPU_RUNS=1 CPU_SECS=0.5
 	: "${BENCH_CPU_CASES:=^(gen-xdp-drop|flipswitch(-copy)?-doorbell|bridge-tap)$}" ;;
 esac
-RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS}
+RUNS=${BENCH_RUNS:-$RUNS} SECS=${BENCH_SECS:-$SECS} JUMBO=${BENCH_JUMBO-$JUMBO}
+SIZES=${BENCH_SIZES-$SIZES}
+JUMBO_CASES=${BENCH_JUMBO_CASES:-$JUMBO_CASES}
 CPU_RUNS=${BENCH_CPU_RUNS:-$CPU_RUNS} CPU_SECS=${BENCH_CPU_SECS:-$CPU_SECS}
 CPU_RATES=${BENCH_CPU_RATES:-$CPU_RATES} CPU_SIZES=${BENCH_CPU_SIZES:-$CPU_SIZES}
 GEN_CPU=0 RX_CPU=1
@@ -127,6 +144,22 @@ consumer_stop() { # consumer_stop OUT: sets GOT to what it received
 # mpps FRAMES SECONDS
 mpps() { awk -v n="${1:-0}" -v s="${2:-1}" 'BEGIN {printf "%.4f", (s > 0 ? n / s / 1e6 : 0)}'; }
 
+# rec_rate CASE SIZE FRAMES SECONDS RUN: the throughput, in Mpps, and in
+# Gbit/s too from 1500 B up, where the bytes are what is compared.
+rec_rate() {
+	rec "$1" "$2" rx_rate Mpps "$(mpps "$3" "$4")" "$5"
+	[ "$2" -ge 1500 ] && rec "$1" "$2" rx_gbps Gbit/s \
+		"$(awk -v n="${3:-0}" -v b="$2" -v s="${4:-1}" 'BEGIN {printf "%.4f", (s > 0 ? n * b * 8 / s / 1e9 : 0)}')" "$5"
+	return 0
+}
+
+# bed_mtu SIZE: the test-bed's veth pair at MTU 9000 for jumbo frames
+# (longer than a 1518-byte frame); nothing for the others.
+bed_mtu() {
+	[ "$1" -gt 1518 ] || return 0
+	ip -n "$NS_SW" link set "$IF_SW" mtu 9000 && ip -n "$NS_PEER" link set "$IF_PEER" mtu 9000
+}
+
 # worker: the daemon's worker counters, "busy_ns idle+sleep_ns packets"
 # (flipswitchctl stats), for the switch's own share of a run.
 worker() {
@@ -162,10 +195,11 @@ switch_up() { # switch_up CONFIG: the release daemon, pinned to RX_CPU
 
 case_afxdp() { # SIZE RUN
 	bed_up
+	bed_mtu "$1"
 	consumer_start "$WORK/sink.out" "$B/fs-sink" xdp -i "$IF_SW" --mac "$VM1" || { bed_down; return; }
 	set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
 	consumer_stop "$WORK/sink.out"
-	rec afxdp-rxdrop "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
+	rec_rate afxdp-rxdrop "$1" "$GOT" "$3" "$2"
 	bed_down
 }
 
@@ -188,6 +222,7 @@ case_flipswitch() { # SIZE RUN CASE [config lines...]
 	doorbell) guest=(--doorbell "$WORK/web1.doorbell") ;;
 	esac
 	bed_up
+	bed_mtu "$size"
 	flipswitch_conf "$WORK/fs.conf" "$@"
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
 	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" "${guest[@]}" || { stop_daemon; bed_down; return; }
@@ -195,7 +230,7 @@ case_flipswitch() { # SIZE RUN CASE [config lines...]
 	set -- $(gen --dst "$VM1" --size "$size" --seconds "$SECS")
 	w1=$(worker)
 	consumer_stop "$WORK/vm.out"
-	rec "$name" "$size" rx_rate Mpps "$(mpps "$GOT" "$1")" "$run"
+	rec_rate "$name" "$size" "$GOT" "$1" "$run"
 	worker_rec "$name" "$size" "$run" "$w0" "$w1"
 	stop_daemon
 	bed_down
@@ -230,12 +265,15 @@ EOF
 	bed_down
 }
 
-# bridge_up: the test-bed with a Linux bridge joining the veth end and a
-# tap, and a reader of the tap (one read() a frame, as QEMU's tap backend).
+# bridge_up [SIZE]: the test-bed with a Linux bridge joining the veth end
+# and a tap, and a reader of the tap (one read() a frame, as QEMU's tap
+# backend); all at MTU 9000 for jumbo frames.
 bridge_up() {
 	bed_up
+	bed_mtu "${1:-0}"
 	ip -n "$NS_SW" link add fsbr0 type bridge
 	ip -n "$NS_SW" tuntap add fstap0 mode tap
+	[ "${1:-0}" -gt 1518 ] && ip -n "$NS_SW" link set fstap0 mtu 9000
 	ip -n "$NS_SW" link set "$IF_SW" master fsbr0
 	ip -n "$NS_SW" link set fstap0 master fsbr0
 	ip -n "$NS_SW" link set fstap0 up
@@ -244,10 +282,10 @@ bridge_up() {
 }
 
 case_bridge() { # SIZE RUN
-	bridge_up || return
+	bridge_up "$1" || return
 	set -- "$1" "$2" $(gen --dst "$VM1" --size "$1" --seconds "$SECS")
 	consumer_stop "$WORK/tap.out"
-	rec bridge-tap "$1" rx_rate Mpps "$(mpps "$GOT" "$3")" "$2"
+	rec_rate bridge-tap "$1" "$GOT" "$3" "$2"
 	bed_down
 }
 
@@ -574,7 +612,7 @@ case_callgrind() {
 # The CPU-per-packet cases.
 . "$TOP/tools/bench/cpu.sh"
 
-echo "bench: $MODE: sizes $SIZES, $RUNS runs of $SECS s; placement: generator and veth NAPI on CPU $GEN_CPU, switch/guest/receivers on CPU $RX_CPU ($(nproc) CPUs)"
+echo "bench: $MODE: sizes $SIZES${JUMBO:+ and $JUMBO (jumbo)}, $RUNS runs of $SECS s; placement: generator and veth NAPI on CPU $GEN_CPU, switch/guest/receivers on CPU $RX_CPU ($(nproc) CPUs)"
 dpdk_ok=
 if [ "$MODE" != smoke ]; then
 	if out=$("$DPDK" available 2>&1); then dpdk_ok=1; else echo "# dpdk: $out"; fi
@@ -600,6 +638,12 @@ for run in $(seq "$RUNS"); do
 			want vxlan-flipswitch && case_vxlan "$size" "$run"
 			want vxlan-bridge-tap && case_vxlan_bridge "$size" "$run"
 		fi
+	done
+	# Jumbo frames: the cases of JUMBO_CASES only.
+	for size in $JUMBO; do
+		want afxdp-rxdrop && [[ afxdp-rxdrop =~ $JUMBO_CASES ]] && case_afxdp "$size" "$run"
+		want flipswitch && [[ flipswitch =~ $JUMBO_CASES ]] && case_flipswitch "$size" "$run" flipswitch
+		want bridge-tap && [[ bridge-tap =~ $JUMBO_CASES ]] && case_bridge "$size" "$run"
 	done
 	for s in off used full; do
 		want "flipswitch-scrub-$s" && SCRUB=$s case_flipswitch 1500 "$run" "flipswitch-scrub-$s"
@@ -638,6 +682,10 @@ ratio() { # NAME A B SIZE [METRIC]
 		END {for (r in A) if ((r in B) && B[r] > 0) printf "RATIO %s %.4f\n", name, A[r] / B[r]}' "$RAW"
 }
 {
+	for s in $JUMBO; do
+		ratio "flipswitch/afxdp-rxdrop@$s" flipswitch afxdp-rxdrop "$s"
+		ratio "flipswitch/bridge-tap@$s" flipswitch bridge-tap "$s"
+	done
 	for s in $SIZES; do
 		ratio "flipswitch/afxdp-rxdrop@$s" flipswitch afxdp-rxdrop "$s"
 		ratio "flipswitch/flipswitch-copy@$s" flipswitch flipswitch-copy "$s"

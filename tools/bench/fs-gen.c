@@ -28,6 +28,12 @@
  * --tap NAME writes the same frames into a tap device instead, one
  * write() a frame, as QEMU's tap backend does for a guest's transmit:
  * the sending VM of the Linux-bridge baseline.
+ *
+ * Frames longer than a UMEM chunk (--size up to 9018: an MTU of 9000)
+ * span k consecutive chunks, a slot, and go out as one packet of k
+ * descriptors (AF_XDP multi-buffer: XDP_USE_SG, XDP_PKT_CONTD on all but
+ * the last); the kernel completes each descriptor, and a slot is free
+ * again once all k are back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +59,7 @@
 #define RING 2048
 #define BATCH 64
 #define MAX_DST 1024
+#define MAX_SIZE 9018
 /* With --pace, at most this many seconds of frames are owed (and at least
  * 64 frames): after a longer stall the rest is skipped and counted. */
 #define PACE_OWED 0.001
@@ -98,9 +105,11 @@ static void build(uint8_t *f, unsigned int len, const uint8_t *dst,
 	memcpy(f + 50, &seq, 4); /* after a stamp's 8 bytes */
 }
 
-/* --tap: frames i of buf, round robin, written into tap name. */
+/* --tap: the frames of buf's nslots slots of slot bytes, round robin,
+ * written into tap name. */
 static int tap_send(const char *name, const uint8_t *buf, unsigned int len,
-		    double seconds, unsigned long long count, double rate)
+		    size_t slot, unsigned int nslots, double seconds,
+		    unsigned long long count, double rate)
 {
 	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
 	unsigned long long sent = 0;
@@ -122,7 +131,7 @@ static int tap_send(const char *name, const uint8_t *buf, unsigned int len,
 		}
 		/* A full tap queue drops (as a guest's transmit would be
 		 * dropped): counted as sent, like the AF_XDP path's. */
-		if (write(fd, buf + (size_t)(sent % NFRAMES) * FSIZE, len) < 0 &&
+		if (write(fd, buf + (size_t)(sent % nslots) * slot, len) < 0 &&
 		    errno != EAGAIN && errno != ENOBUFS) {
 			fprintf(stderr, "fs-gen: tap %s: %s\n", name, strerror(errno));
 			break;
@@ -145,7 +154,7 @@ static void usage(FILE *o)
 		"              [--pace US] [--zerocopy] [--queue Q]\n"
 		"       fs-gen --tap NAME --dst MAC ... (the same options but --zerocopy)\n"
 		"\n"
-		"Sends UDP frames of B bytes (default 64, counting the FCS; 64..1518) from\n"
+		"Sends UDP frames of B bytes (default 64, counting the FCS; 64..9018) from\n"
 		"an AF_XDP socket on queue Q (default 0) of IFACE, to the MACs given,\n"
 		"round robin\n"
 		"(--dst-count N: N MACs counting up from the first one's last two bytes),\n"
@@ -155,7 +164,9 @@ static void usage(FILE *o)
 		"Prints \"sent N frames in S s\" (with --pace, \", B bursts, K skipped\").\n"
 		"--tap writes them into tap NAME instead (one write() a frame, as QEMU does).\n"
 		"On a veth, a frame sent on tx queue Q arrives on the peer's rx queue Q\n"
-		"(an AF_XDP socket transmits on its own queue).\n");
+		"(an AF_XDP socket transmits on its own queue). A frame longer than 2048\n"
+		"bytes goes out as one packet of several descriptors (XDP_USE_SG): the\n"
+		"interface's MTU must take it.\n");
 }
 
 int main(int argc, char **argv)
@@ -188,7 +199,9 @@ int main(int argc, char **argv)
 	struct xsk_umem *umem;
 	struct xsk_socket *xsk;
 	uint64_t freel[NFRAMES];
-	unsigned int nfree = 0;
+	uint8_t back[NFRAMES]; /* descriptors of a slot completed so far */
+	unsigned int nfree = 0, k, nslots;
+	size_t slot;
 	void *buf;
 	int c, err, fd;
 
@@ -221,7 +234,7 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!!ifname == !!tap || !ndst || size < 64 || size > 1518 || dcount > MAX_DST ||
+	if (!!ifname == !!tap || !ndst || size < 64 || size > MAX_SIZE || dcount > MAX_DST ||
 	    seconds <= 0 || seconds > 86400 || pace < 0 || pace > 0.1 ||
 	    (pace > 0 && rate <= 0)) {
 		usage(stderr);
@@ -237,17 +250,21 @@ int main(int argc, char **argv)
 	if (dcount > ndst)
 		ndst = dcount;
 	len = size - 4;
+	k = (len + FSIZE - 1) / FSIZE;
+	slot = (size_t)k * FSIZE;
+	nslots = NFRAMES / k;
 
 	buf = mmap(NULL, (size_t)NFRAMES * FSIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 	if (buf == MAP_FAILED)
 		return 1;
-	for (unsigned int i = 0; i < NFRAMES; i++) {
-		build((uint8_t *)buf + (size_t)i * FSIZE, len, dst[i % ndst], src, i);
-		freel[nfree++] = (uint64_t)i * FSIZE;
+	for (unsigned int i = 0; i < nslots; i++) {
+		build((uint8_t *)buf + i * slot, len, dst[i % ndst], src, i);
+		freel[nfree++] = i * slot;
+		back[i] = 0;
 	}
 	if (tap)
-		return tap_send(tap, buf, len, seconds, count, rate);
+		return tap_send(tap, buf, len, slot, nslots, seconds, count, rate);
 	struct xsk_umem_config uc = { .fill_size = RING, .comp_size = RING,
 				      .frame_size = FSIZE };
 	err = xsk_umem__create(&umem, buf, (uint64_t)NFRAMES * FSIZE, &fq, &cq, &uc);
@@ -258,7 +275,8 @@ int main(int argc, char **argv)
 	struct xsk_socket_config xc = {
 		.rx_size = RING, .tx_size = RING,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY),
+		.bind_flags = XDP_USE_NEED_WAKEUP | (zc ? XDP_ZEROCOPY : XDP_COPY) |
+			      (k > 1 ? XDP_USE_SG : 0),
 	};
 	err = xsk_socket__create(&xsk, ifname, queue, umem, NULL, &tx, &xc);
 	if (err) {
@@ -274,12 +292,19 @@ int main(int argc, char **argv)
 	while (!stop) {
 		uint32_t idx = 0, n, want = BATCH;
 
-		/* Completions give frames back. */
+		/* Completions give slots back, once all k descriptors are. */
 		n = xsk_ring_cons__peek(&cq, RING, &idx);
-		for (uint32_t i = 0; i < n; i++)
-			freel[nfree++] = *xsk_ring_cons__comp_addr(&cq, idx + i);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t a = *xsk_ring_cons__comp_addr(&cq, idx + i);
+			unsigned int sl = (unsigned int)(a / slot);
+
+			if (sl < nslots && ++back[sl] == k) {
+				back[sl] = 0;
+				freel[nfree++] = sl * slot;
+				done++;
+			}
+		}
 		xsk_ring_cons__release(&cq, n);
-		done += n;
 
 		now = tool_now();
 		if (now - t0 >= seconds || (count && sent >= count))
@@ -331,13 +356,19 @@ int main(int argc, char **argv)
 			want = (uint32_t)(count - sent);
 		if (want > nfree)
 			want = nfree;
-		n = want ? xsk_ring_prod__reserve(&tx, want, &idx) : 0;
+		/* All or nothing: packets go whole. */
+		n = want ? xsk_ring_prod__reserve(&tx, want * k, &idx) / k : 0;
 		for (uint32_t i = 0; i < n; i++) {
-			struct xdp_desc *d = xsk_ring_prod__tx_desc(&tx, idx + i);
+			uint64_t a = freel[--nfree];
+			struct xdp_desc *d;
 
-			d->addr = freel[--nfree];
-			d->len = len;
-			d->options = 0;
+			for (uint32_t j = 0; j < k; j++) {
+				d = xsk_ring_prod__tx_desc(&tx, idx + i * k + j);
+				d->addr = a + (uint64_t)j * FSIZE;
+				d->len = j + 1 < k ? FSIZE : len - (k - 1) * FSIZE;
+				d->options = j + 1 < k ? XDP_PKT_CONTD : 0;
+			}
+			d = xsk_ring_prod__tx_desc(&tx, idx + i * k);
 			if (stamp) {
 				struct timespec ts;
 				uint64_t ns;
@@ -347,7 +378,7 @@ int main(int argc, char **argv)
 				memcpy((uint8_t *)buf + d->addr + 42, &ns, 8);
 			}
 		}
-		xsk_ring_prod__submit(&tx, n);
+		xsk_ring_prod__submit(&tx, n * k);
 		sent += n;
 		if (xsk_ring_prod__needs_wakeup(&tx) || !n)
 			sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);

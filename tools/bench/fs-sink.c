@@ -2,7 +2,9 @@
 /*
  * fs-sink: the benchmark's receivers. Each counts frames until SIGINT or
  * SIGTERM (or --seconds), reading the first cache line of every frame as a
- * real receiver would, and prints "received N".
+ * real receiver would, and prints "received N". N counts packets: a jumbo
+ * frame that arrives as several buffers (an AF_XDP multi-buffer packet,
+ * XDP_PKT_CONTD; a chain on a VM's rings, FS_DESC_MORE) counts once.
  *
  *   xdp -i IFACE --mac MAC     a bare AF_XDP receiver: flipswitch's own XDP
  *                              program redirects MAC into a socket on queue
@@ -31,6 +33,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +53,7 @@
 #include "flipswitch/xdp_shared.h"
 #include "fsguest.h"
 #include "toolutil.h"
+
 
 #define NFRAMES 4096
 #define FSIZE 2048
@@ -90,7 +94,8 @@ static int run_xdp(const char *ifname, const uint8_t *mac)
 		.rx_size = RING, .tx_size = RING,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.xdp_flags = XDP_FLAGS_DRV_MODE,
-		.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY,
+		/* Jumbo frames arrive as packets of several buffers. */
+		.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY | XDP_USE_SG,
 	};
 	if (!err)
 		err = xsk_socket__create(&xsk, ifname, 0, umem, &rx, NULL, &xc);
@@ -137,10 +142,10 @@ static int run_xdp(const char *ifname, const uint8_t *mac)
 			sink ^= *((uint8_t *)buf + d->addr);
 			*xsk_ring_prod__fill_addr(&fq, fidx + i) =
 				xsk_umem__extract_addr(d->addr);
+			got += !(d->options & XDP_PKT_CONTD);
 		}
 		xsk_ring_prod__submit(&fq, n);
 		xsk_ring_cons__release(&rx, n);
-		got += n;
 	}
 	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	printf("received %llu\n", got);
@@ -231,6 +236,7 @@ static int run_vms(const char *pool, char **rings, int n, int latency,
 		int rc = doorbell ? fsg_open_doorbell(&g[i], pool, rings[i], err, sizeof(err))
 				  : fsg_open(&g[i], pool, rings[i], err, sizeof(err));
 
+		g[i].chains = 1; /* jumbo frames arrive as chains */
 		if (rc || fsg_attach(&g[i], 5000)) {
 			fprintf(stderr, "fs-sink: %s: %s\n", rings[i],
 				rc ? err : "the switch did not answer");
@@ -244,12 +250,15 @@ static int run_vms(const char *pool, char **rings, int n, int latency,
 
 		for (int i = 0; i < n; i++) {
 			uint32_t m = fsg_rx(&g[i], d, BATCH);
+			bool first = true; /* d[j] starts a packet */
 
 			for (uint32_t j = 0; j < m; j++) {
 				uint8_t *f = fsg_data(&g[i], d[j].addr);
+				bool more = d[j].options & FS_DESC_MORE;
 
 				sink ^= f[0];
-				if (latency && nlat < MAX_LAT && d[j].len >= 50) {
+				k += !more;
+				if (latency && first && nlat < MAX_LAT && d[j].len >= 50) {
 					struct timespec ts;
 					uint64_t sent, now;
 
@@ -260,10 +269,10 @@ static int run_vms(const char *pool, char **rings, int n, int latency,
 				}
 				while (fsg_free(&g[i], d[j].addr) == -EAGAIN)
 					fsg_flush(&g[i]);
+				first = !more;
 			}
 			if (m)
 				fsg_flush(&g[i]);
-			k += m;
 		}
 		got += k;
 		if (k) {
