@@ -33,9 +33,10 @@
 #include <fcntl.h>
 #include <stdbool.h>
 
-/* The most fds the store is meant to hold: five a VM
- * (FileDescriptorStoreMax= in the unit is at least this). */
-#define FDSTORE_MAX 1024
+/* The most fds the store is meant to hold: five a VM (a sealed one's
+ * region too) for CFG_MAX_VMS VMs (FileDescriptorStoreMax= in the unit
+ * is at least this). */
+#define FDSTORE_MAX 1280
 /* ROLE@VM: the longest role, '@', a VM name (31). */
 #define FDSTORE_NAME_MAX 48
 
