@@ -32,7 +32,8 @@ static void usage(FILE *f)
 		"and its ring region (memory-backend-file, share=on). --doorbell\n"
 		"makes the ring region an ivshmem-doorbell device on the VM's\n"
 		"doorbell socket, with one MSI-X vector (the\n"
-		"switch must be running when QEMU starts). --slot N (1..31) puts\n"
+		"switch must be running when QEMU starts); a VM with\n"
+		"sealed = true gets only that form. --slot N (1..31) puts\n"
 		"the pool at PCI address N.0 and the ring region at N.1, the pair\n"
 		"the guest's flipswitch_net driver prefers. --lines prints one\n"
 		"argument per line, for scripts. --libvirt prints the devices as\n"
@@ -160,6 +161,9 @@ int main(int argc, char **argv)
 			name, file);
 		return 1;
 	}
+	/* A sealed region has no path: only the doorbell hands it out. */
+	if (cfg.vms[i].sealed)
+		bell = 1;
 	if (xml)
 		return libvirt(&cfg, &cfg.vms[i], bell);
 	/* The VM's own pool, and no other: a pool is a trust domain. */

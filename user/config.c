@@ -59,7 +59,7 @@ static const char *const iface_pool_keys[] = { "pool", "queues", NULL };
 static const char *const vm_keys[] = {
 	"name", "mac", "vlan", "rings", "quota", "ring_size", "uplink",
 	"doorbell", "doorbell_usecs", "flood_rate", "flood_burst",
-	"doorbell_peer", "pool", "allowed_macs", NULL };
+	"doorbell_peer", "pool", "allowed_macs", "sealed", NULL };
 
 /* Indexed by the enums in config.h. */
 static const char *const scrub_names[] = { "off", "used", "full", NULL };
@@ -394,6 +394,22 @@ static void vm_report(void *arg, const char *key, const char *msg)
 	cfg_fail(w->c, s ? s : w->g, "%s", msg);
 }
 
+/* sealed: true or false (default). */
+static int get_sealed(struct cfg_ctx *c, const config_setting_t *g,
+		      const char *what, bool *sealed)
+{
+	const config_setting_t *s = config_setting_get_member(g, "sealed");
+
+	*sealed = false;
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return cfg_fail(c, s, "%s: sealed must be true or false, not %s",
+				what, cfg_type_name(config_setting_type(s)));
+	*sealed = config_setting_get_bool(s);
+	return 0;
+}
+
 /* An optional integer key as written. */
 static int get_opt_int(struct cfg_ctx *c, const config_setting_t *g,
 		       const char *what, const char *key, long long *v,
@@ -459,9 +475,9 @@ static int load_vm(struct cfg_ctx *c, const config_setting_t *g, int idx)
 	ret = cfg_check_keys(c, g, what, vm_keys);
 	ret |= cfg_get_cstr(c, g, what, "mac",
 			"the guest's MAC: mac = \"52:54:00:12:34:56\";", &sp.mac);
-	ret |= cfg_get_cstr(c, g, what, "rings",
-			"the VM's ring file: rings = \"/dev/shm/flipswitch-NAME\";",
-			&sp.rings);
+	/* Required unless sealed: cfg_vm_check says which. */
+	ret |= cfg_get_cstr(c, g, what, "rings", NULL, &sp.rings);
+	ret |= get_sealed(c, g, what, &sp.sealed);
 	ret |= cfg_get_cstr(c, g, what, "doorbell", NULL, &sp.doorbell);
 	ret |= cfg_get_cstr(c, g, what, "doorbell_peer", NULL, &sp.doorbell_peer);
 	ret |= get_opt_int(c, g, what, "vlan", &sp.vlan, &sp.has_vlan);

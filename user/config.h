@@ -113,7 +113,12 @@ struct cfg_vm {
 	char name[32];           /* "name": [A-Za-z0-9_.-], 1..31 chars, unique */
 	uint8_t mac[6];          /* "mac": unicast, unique per vlan */
 	uint16_t vlan;           /* "vlan": 0 (untagged, default) or 1..4094 */
-	char rings[PATH_MAX];    /* "rings": the VM ring region file, unique */
+	char rings[PATH_MAX];    /* "rings": the VM ring region file, unique;
+				    "" for a sealed VM */
+	bool sealed;             /* "sealed": the region is a sealed memfd
+				    (no shrinking, no growing), not a file on
+				    a path, handed to QEMU only through the
+				    doorbell; needs one; default false */
 	uint32_t quota;          /* "quota": frames, 1 .. frames, default 1024 */
 	uint32_t ring_size;      /* "ring_size": power of two 64 .. 32768,
 				    default: quota rounded up to a power of
@@ -212,6 +217,7 @@ struct cfg_vm_spec {
 		flood_burst;
 	bool has_quota, has_vlan, has_ring_size, has_doorbell_usecs,
 		has_flood_rate, has_flood_burst;
+	bool sealed;             /* "sealed": then rings must be NULL */
 };
 
 /* Called once for each mistake: key is the setting at fault ("quota"),
@@ -220,8 +226,9 @@ typedef void cfg_vm_report_fn(void *arg, const char *key, const char *msg);
 
 /* Checks sp against cfg's pool and fills v with what passed (but for
  * uplink, which the caller resolves, and the doorbell defaults,
- * cfg_vm_finish()). name, mac and rings are required: one that is NULL is
- * left to the caller to report missing. 0, or -EINVAL after one report
+ * cfg_vm_finish()). name and mac are required: one that is NULL is
+ * left to the caller to report missing. rings is reported here: required
+ * unless sealed, refused if sealed. 0, or -EINVAL after one report
  * per mistake. */
 int cfg_vm_check(const struct cfg_vm_spec *sp, const struct cfg *cfg,
 		 struct cfg_vm *v, cfg_vm_report_fn *report, void *arg);

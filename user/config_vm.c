@@ -179,7 +179,13 @@ static void check_vm_allowed(struct vm_say *s, const struct cfg_vm_spec *sp,
 static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
 			   const struct cfg *cfg, struct cfg_vm *v)
 {
-	if (!sp->rings)
+	if (sp->sealed && sp->rings)
+		say(s, "rings", "rings \"%s\" is not used by a sealed VM (its region is a sealed memfd, handed to QEMU only on its doorbell): leave rings out, or drop sealed = true",
+		    sp->rings);
+	else if (!sp->rings && !sp->sealed)
+		say(s, NULL, "rings is missing (the VM's ring file: rings = \"/dev/shm/flipswitch-%.32s\";, or sealed = true; for a sealed memfd served on the doorbell)",
+		    sp->name ? sp->name : "NAME");
+	else if (!sp->rings)
 		;
 	else if (!sp->rings[0])
 		say(s, "rings", "rings must not be empty (a file path, like /dev/shm/flipswitch-%.32s)",
@@ -199,6 +205,10 @@ static void check_vm_files(struct vm_say *s, const struct cfg_vm_spec *sp,
 		    sp->doorbell, sizeof(v->doorbell) - 1);
 	else if (sp->doorbell)
 		strcpy(v->doorbell, sp->doorbell);
+	/* A sealed region has no path: the doorbell is how QEMU gets it. */
+	if (sp->sealed && sp->doorbell && !strcmp(sp->doorbell, "off"))
+		say(s, "sealed", "sealed = true needs a doorbell, the only way its region reaches QEMU (leave doorbell out for the default socket, give it a socket path, or drop sealed)");
+	v->sealed = sp->sealed;
 }
 
 /* A ring must be able to hold every frame the VM may hold, or a full ring

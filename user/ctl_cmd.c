@@ -146,7 +146,9 @@ static json_t *vm_json(const struct sw_snap *s, int i)
 	mac_str(mac, v->cfg.mac);
 	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:b, s:b, s:I, s:I, s:s, s:s?, s:b, s:b, s:I, s:o}",
 			 "name", v->cfg.name, "mac", mac, "vlan", v->cfg.vlan,
-			 "rings", v->cfg.rings, "pool", s->pools[v->pool].name,
+			 /* A sealed region has no path to show. */
+			 "rings", v->cfg.sealed ? "(sealed memfd)" : v->cfg.rings,
+			 "pool", s->pools[v->pool].name,
 			 "attached", v->attached, "broken", v->broken,
 			 "quota", (json_int_t)v->cfg.quota, "held",
 			 (json_int_t)v->held, "uplink",
@@ -613,6 +615,7 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	const struct cfg *cfg = r->c->sw->cfg;
 	const char *code = NULL, *name, *mac, *rings, *uplink, *doorbell, *pool;
 	struct cfg_vm_spec sp = { 0 };
+	json_t *sealed;
 	const char *macs[CFG_MAX_ALLOWED_MACS + 1];
 	char macbuf[(CFG_MAX_ALLOWED_MACS + 1) * 18 + 1];
 	struct cfg_vm cv;
@@ -632,8 +635,12 @@ static const char *cmd_vm_add(struct req *r, json_t **res)
 	pool = arg_str(r, "pool", &code);
 	if (code)
 		return code;
-	if (!name || !mac || !rings)
-		return err(r, FS_CTL_E_INVALID, "vm_add needs name, mac and rings");
+	if (!name || !mac)
+		return err(r, FS_CTL_E_INVALID, "vm_add needs name and mac");
+	sealed = json_object_get(r->args, "sealed");
+	if (sealed && !json_is_boolean(sealed))
+		return err(r, FS_CTL_E_INVALID, "sealed must be true or false");
+	sp.sealed = json_is_true(sealed);
 	if (arg_num(r, "quota", &sp.quota, &sp.has_quota, &code) ||
 	    arg_num(r, "vlan", &sp.vlan, &sp.has_vlan, &code) ||
 	    arg_num(r, "ring_size", &sp.ring_size, &sp.has_ring_size, &code) ||

@@ -120,6 +120,15 @@ static bool kind_ok(int fd, enum fdstore_kind kind, const char *path,
 		*why = "not an eventfd";
 		return !strcmp(target, "anon_inode:[eventfd]");
 	}
+	if (kind == FDSTORE_MEMFD) {
+		int seals = fcntl(fd, F_GET_SEALS);
+
+		*why = "not a memfd";
+		if (strncmp(target, "/memfd:", 7) || seals < 0)
+			return false;
+		*why = "a memfd without the seals F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL";
+		return (seals & FDSTORE_SEALS) == FDSTORE_SEALS;
+	}
 	*why = "not a unix stream socket";
 	if (getsockname(fd, (struct sockaddr *)&sun, &len) ||
 	    sun.sun_family != AF_UNIX ||
@@ -219,7 +228,8 @@ void fdstore_forget(const char *name)
 void fdstore_forget_vm(const char *vm)
 {
 	static const char *const roles[] = { FDSTORE_IRQ, FDSTORE_BELL,
-					     FDSTORE_DOORBELL, FDSTORE_PEER };
+					     FDSTORE_DOORBELL, FDSTORE_PEER,
+					     FDSTORE_REGION };
 	char name[FDSTORE_NAME_MAX];
 
 	for (unsigned int i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {

@@ -8,8 +8,9 @@
  * register writes), each VM's vector 0 ("irq@VM"), each VM's listening
  * doorbell socket ("doorbell@VM", so QEMUs started meanwhile queue on it)
  * and each VM's connected QEMU ("peer@VM", whose hang-up still says the
- * guest is gone). The pool and the ring regions are files on paths, taken
- * again in place.
+ * guest is gone), and a sealed VM's ring region ("region@VM", the memfd
+ * its QEMU maps: it has no path to be found again by). The pool and the
+ * other ring regions are files on paths, taken again in place.
  *
  * Each fd is pushed (sd_notify FDSTORE=1, FDNAME=ROLE@VM) as it is made,
  * so that a SIGKILL loses nothing, and removed (FDSTOREREMOVE=1) when its
@@ -29,11 +30,13 @@
 #ifndef FS_FDSTORE_H
 #define FS_FDSTORE_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 
-/* The most fds the store is meant to hold: four a VM
- * (FileDescriptorStoreMax= in the unit is at least this). */
-#define FDSTORE_MAX 1024
+/* The most fds the store is meant to hold: five a VM (a sealed one's
+ * region too) for CFG_MAX_VMS VMs (FileDescriptorStoreMax= in the unit
+ * is at least this). */
+#define FDSTORE_MAX 1280
 /* ROLE@VM: the longest role, '@', a VM name (31). */
 #define FDSTORE_NAME_MAX 48
 
@@ -41,13 +44,21 @@
 #define FDSTORE_IRQ "irq"
 #define FDSTORE_DOORBELL "doorbell"
 #define FDSTORE_PEER "peer"
+#define FDSTORE_REGION "region"
 
 /* What a stored fd must be to be claimed. */
 enum fdstore_kind {
 	FDSTORE_EVENTFD, /* an eventfd */
 	FDSTORE_LISTEN,  /* a listening unix stream socket bound to path */
 	FDSTORE_CONN,    /* a unix stream socket accepted on path */
+	FDSTORE_MEMFD,   /* a memfd sealed against shrinking, growing and
+			    further seals (FDSTORE_SEALS) */
 };
+
+/* The seals a sealed region carries: nobody can cut it short (a SIGBUS
+ * in every process that maps it) or grow it, nor seal it further (a write
+ * seal would make it read-only under the guest). */
+#define FDSTORE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 /* The fd's name: ROLE@VM, or ROLE for vm NULL. */
 void fdstore_name(char *buf, const char *role, const char *vm);
@@ -75,7 +86,7 @@ bool fdstore_on(void);
 int fdstore_push(const char *name, int fd);
 /* Removes whatever the store holds under name. */
 void fdstore_forget(const char *name);
-/* Removes VM vm's fds: irq, bell, doorbell and peer (vm del). */
+/* Removes VM vm's fds: irq, bell, doorbell, peer and region (vm del). */
 void fdstore_forget_vm(const char *vm);
 
 #endif /* FS_FDSTORE_H */

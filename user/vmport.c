@@ -198,15 +198,57 @@ static int stored_eventfd(const char *role, const struct cfg_vm *c,
 	return fd;
 }
 
+/* A sealed VM's region (cfg "sealed"): the memfd the fd store kept, if it
+ * is of this size (a running QEMU maps it: the guest stays paired), else
+ * a new one, sized and sealed before anyone else sees it, and stored
+ * (*stored, name filled for fdstore_forget). No flock: nobody can open it
+ * by a path, and the seals hold for every holder. The fd, or -errno. */
+static int sealed_region(const struct cfg_vm *c, uint64_t size, char *name,
+			 bool *stored)
+{
+	struct stat st;
+	int fd, err;
+
+	fdstore_name(name, FDSTORE_REGION, c->name);
+	fd = fdstore_claim(name, FDSTORE_MEMFD, NULL);
+	if (fd >= 0 && !fstat(fd, &st) && (uint64_t)st.st_size == size) {
+		log_info("vm %s: sealed region taken back from the fd store",
+			 c->name);
+		return fd;
+	}
+	if (fd >= 0) {
+		/* ring_size changed: its guest must start again anyway. */
+		log_warn("vm %s: the stored region is not %llu bytes: a new one (restart the VM's guest)",
+			 c->name, (unsigned long long)size);
+		fdstore_forget(name);
+		close(fd);
+	}
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) ||
+	    fcntl(fd, F_ADD_SEALS, FDSTORE_SEALS)) {
+		err = -errno;
+		log_err("vm %s: cannot size and seal its region: %s", c->name,
+			strerror(-err));
+		close(fd);
+		return err;
+	}
+	*stored = fdstore_push(name, fd) > 0;
+	return fd;
+}
+
 int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		  struct pool *p)
 {
 	struct fs_region_hdr *h;
 	uint32_t old_gen = 0;
 	char who[sizeof(c->name) + 4], irq_name[FDSTORE_NAME_MAX],
-		bell_name[FDSTORE_NAME_MAX];
+		bell_name[FDSTORE_NAME_MAX], region_name[FDSTORE_NAME_MAX];
+	/* What the log calls the region: its file, or what has none. */
+	const char *where = c->sealed ? "(sealed memfd)" : c->rings;
 	struct stat st;
-	bool irq_stored = false, bell_stored = false;
+	bool irq_stored = false, bell_stored = false, region_stored = false;
 	int err;
 
 	memset(v, 0, sizeof(*v));
@@ -240,7 +282,9 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 		goto out_irq;
 	}
 	snprintf(who, sizeof(who), "vm %s", c->name);
-	v->fd = shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
+	v->fd = c->sealed ? sealed_region(c, v->region_size, region_name,
+					  &region_stored) :
+			    shm_file_open(who, c->rings, O_NOFOLLOW, &v->created);
 	if (v->fd < 0) {
 		err = v->fd;
 		goto out_bell;
@@ -248,9 +292,11 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	/* A new file, one a QEMU started first made (zeros, of the size
 	 * it was told), or a region an earlier switch left; anything else
 	 * there (a link is not followed) is someone's file: the daemon runs
-	 * as root, and vm add takes the path from the control socket. */
-	if (fstat(v->fd, &st) || !S_ISREG(st.st_mode) ||
-	    !region_file_ok(v->fd, (uint64_t)st.st_size, v->region_size)) {
+	 * as root, and vm add takes the path from the control socket. A
+	 * sealed region was made here, or by an earlier switch. */
+	if (!c->sealed &&
+	    (fstat(v->fd, &st) || !S_ISREG(st.st_mode) ||
+	     !region_file_ok(v->fd, (uint64_t)st.st_size, v->region_size))) {
 		err = -EEXIST;
 		log_err("vm %s: %s is not a ring region file: not overwriting it",
 			c->name, c->rings);
@@ -262,7 +308,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	if (pread(v->fd, &old_gen, sizeof(old_gen),
 		  offsetof(struct fs_region_hdr, switch_gen)) != sizeof(old_gen))
 		old_gen = 0;
-	v->region = shm_file_map(who, c->rings, v->fd, NULL, v->region_size,
+	v->region = shm_file_map(who, where, v->fd, NULL, v->region_size,
 				 v->region_size);
 	if (!v->region) {
 		err = -errno;
@@ -273,7 +319,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->guard = shmguard_add(v->region, v->region_size);
 	if (v->guard < 0)
 		log_warn("vm %s: %s is not guarded against truncation (%s)",
-			 c->name, c->rings, strerror(-v->guard));
+			 c->name, where, strerror(-v->guard));
 	h = v->hdr = (struct fs_region_hdr *)v->region;
 	__atomic_store_n(&h->switch_state, 0, __ATOMIC_RELEASE);
 	/* No guest is on this daemon's doorbell yet. */
@@ -309,7 +355,7 @@ int vmport_create(struct vmport *v, const struct cfg_vm *c, int index,
 	v->active = true;
 	log_info("vm %s: %02x:%02x:%02x:%02x:%02x:%02x vlan %u, rings %s (%u entries), quota %u, generation %u",
 		 c->name, c->mac[0], c->mac[1], c->mac[2], c->mac[3],
-		 c->mac[4], c->mac[5], c->vlan, c->rings, c->ring_size,
+		 c->mac[4], c->mac[5], c->vlan, where, c->ring_size,
 		 c->quota, old_gen + 1);
 	return 0;
 
@@ -317,6 +363,8 @@ out_unlink:
 	if (v->created)
 		unlink(c->rings);
 out_close:
+	if (region_stored)
+		fdstore_forget(region_name);
 	close(v->fd);
 	/* Only those stored just now: one taken back stays for the next try
 	 * (a start that fails here fails whole). */
@@ -364,7 +412,9 @@ void vmport_unmap(struct vmport *v)
 	if (keep)
 		log_info("vm %s: %s: keeping %s for the next switch",
 			 v->cfg.name, attached ? "a guest is attached" :
-			 "a QEMU is on its doorbell", v->cfg.rings);
+			 "a QEMU is on its doorbell",
+			 v->cfg.sealed ? "its sealed region (fd store)" :
+					 v->cfg.rings);
 	else if (v->created)
 		unlink(v->cfg.rings);
 	close(v->fd);

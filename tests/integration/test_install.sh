@@ -68,7 +68,7 @@ unit=$ROOT/etc/systemd/system/flipswitchd.service
 check "unit: Type=notify, ExecStart at the installed daemon" \
 	bash -c "grep -qx 'Type=notify' $unit && grep -q '^ExecStart=/usr/sbin/flipswitchd ' $unit"
 check "unit: a file-descriptor store for the doorbells, kept with the runtime directory through a restart" \
-	bash -c "grep -qx 'FileDescriptorStoreMax=1024' $unit && grep -qx 'RuntimeDirectoryPreserve=yes' $unit"
+	bash -c "grep -qx 'FileDescriptorStoreMax=1280' $unit && grep -qx 'RuntimeDirectoryPreserve=yes' $unit"
 check "unit: least capabilities" \
 	bash -c "grep -E '^CapabilityBoundingSet=' $unit | tr ' =' '\n\n' | grep CAP_ | sort | tr '\n' ' ' | grep -qx 'CAP_BPF CAP_IPC_LOCK CAP_NET_ADMIN CAP_NET_RAW '"
 

@@ -80,7 +80,7 @@ static const struct err_case err_cases[] = {
 	{ "publish_fdb a missing port", POOL "interfaces = (\n { name = \"lo\";\n  publish_fdb = \"nosuch0\"; }\n);\n", 4,
 	  "interface \"lo\": publish_fdb names \"nosuch0\", which does not exist (ip link show lists the interfaces)" },
 	{ "unknown vm key", POOL LO "vms = (\n { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n  rings = \"/dev/shm/r1\"; foo = 1; }\n);\n", 5,
-	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer, pool, allowed_macs)" },
+	  "unknown key \"foo\" in vm \"web1\" (allowed: name, mac, vlan, rings, quota, ring_size, uplink, doorbell, doorbell_usecs, flood_rate, flood_burst, doorbell_peer, pool, allowed_macs, sealed)" },
 	{ "frames is a string", "pool = { path = \"/x\";\n frames = \"abc\"; };\n" LO, 2,
 	  "pool: frames must be an integer, not a string" },
 	{ "frames is a float", "pool = { path = \"/x\"; frames = 1.5; };\n" LO, 1,
@@ -137,6 +137,12 @@ static const struct err_case err_cases[] = {
 	  "vm \"web1\": rings \"/dev/shm/fs-test-pool\" is the pool's path (give the VM a file of its own)" },
 	{ "rings missing", POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\"; } );\n", 3,
 	  "vm \"web1\": rings is missing" },
+	{ "sealed with rings", ONE_VM(" sealed = true;"), 3,
+	  "vm \"web1\": rings \"/dev/shm/r1\" is not used by a sealed VM (its region is a sealed memfd, handed to QEMU only on its doorbell): leave rings out, or drop sealed = true" },
+	{ "sealed without a doorbell", POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\";\n doorbell = \"off\";\n sealed = true; } );\n", 5,
+	  "vm \"web1\": sealed = true needs a doorbell, the only way its region reaches QEMU (leave doorbell out for the default socket, give it a socket path, or drop sealed)" },
+	{ "sealed not a bool", POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\"; rings = \"/dev/shm/r1\";\n sealed = 1; } );\n", 4,
+	  "vm \"web1\": sealed must be true or false, not an integer" },
 	{ "vm name missing", POOL LO "vms = (\n { mac = \"52:54:00:00:00:01\"; } );\n", 4,
 	  "vm 1: name is missing" },
 	{ "vm name with a space", POOL LO "vms = ( " VM("web 1", "52:54:00:00:00:01", "/r", "") " );\n", 3,
@@ -504,6 +510,17 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg->vms[0].uplink, 0);
 	assert_string_equal(cfg->vms[0].doorbell, "/run/flipswitch/web1.doorbell");
 	assert_int_equal(cfg->vms[0].doorbell_usecs, 20);
+
+	assert_false(cfg->vms[0].sealed);
+
+	/* sealed: no rings, the default doorbell. */
+	ret = load_text(POOL LO "vms = ( { name = \"web1\"; mac = \"52:54:00:00:00:01\"; sealed = true; } );\n",
+			cfg, path, err, sizeof(err));
+	if (ret)
+		fail_msg("%s", err);
+	assert_true(cfg->vms[0].sealed);
+	assert_string_equal(cfg->vms[0].rings, "");
+	assert_string_equal(cfg->vms[0].doorbell, "/run/flipswitch/web1.doorbell");
 
 	/* A VM's doorbell_usecs: its own, or the top-level one. */
 	ret = load_text(ONE_VM(" doorbell_usecs = 0;"), cfg, path, err, sizeof(err));

@@ -148,7 +148,7 @@ static const char *const bads[] = {
 	"stats --clear=yes",
 	"stats -s",				/* -s wants SOCKET */
 	"vm add web3 --rings /r",		/* no --mac */
-	"vm add web3 --mac 52:54:00:00:00:03",	/* no --rings */
+	"vm add web3 --mac 52:54:00:00:00:03 --sealed x", /* --sealed takes no value */
 	"vm add --mac 52:54:00:00:00:03 --rings /r", /* no name */
 	"vm add web3 --mac 52:54:00:zz --rings /r",
 	"vm add web3 --mac 52:54:00:00:00:03 --rings /r --vlan 4095",

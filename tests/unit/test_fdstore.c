@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -222,6 +223,57 @@ static void test_match_to_vms(void **state)
 	unlink("/tmp/fs-fdstore-other.doorbell");
 }
 
+/* A memfd of the given seals (-1: none allowed). */
+static int memfd(int seals)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC |
+				   (seals >= 0 ? MFD_ALLOW_SEALING : 0));
+
+	assert_true(fd >= 0);
+	if (seals > 0)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
+/* A sealed region is claimed only as a memfd sealed against shrinking,
+ * growing and further seals: one that could still be cut short (or
+ * sealed for writing under its guest), or not a memfd, is not taken. */
+static void test_memfd_kind(void **state)
+{
+	int fds[] = { memfd(FDSTORE_SEALS), memfd(-1),
+		      memfd(F_SEAL_SHRINK | F_SEAL_GROW), eventfd(0, 0),
+		      memfd(FDSTORE_SEALS | F_SEAL_WRITE) };
+	char *names[] = { "region@web1", "region@web2", "region@web3",
+			  "region@web4", "region@web5", NULL };
+	char buf[256];
+
+	(void)state;
+	pass(fds, 5);
+	assert_int_equal(fdstore_take_fds(5, FIRST, names), 5);
+	assert_int_equal(fdstore_claim("region@web1", FDSTORE_MEMFD, NULL),
+			 FIRST);
+	quiet();
+	assert_int_equal(fdstore_claim("region@web2", FDSTORE_MEMFD, NULL), -1);
+	assert_int_equal(fdstore_claim("region@web3", FDSTORE_MEMFD, NULL), -1);
+	assert_int_equal(fdstore_claim("region@web4", FDSTORE_MEMFD, NULL), -1);
+	unquiet();
+	/* More seals than those (a write seal too) still cannot be cut. */
+	assert_int_equal(fdstore_claim("region@web5", FDSTORE_MEMFD, NULL),
+			 FIRST + 4);
+	quiet();
+	assert_int_equal(fdstore_release(), 3);
+	unquiet();
+	assert_true(is_open(FIRST));
+	for (int i = 1; i < 4; i++)
+		assert_false(is_open(FIRST + i));
+	expect_msg("FDSTOREREMOVE=1\nFDNAME=region@web2");
+	expect_msg("FDSTOREREMOVE=1\nFDNAME=region@web3");
+	expect_msg("FDSTOREREMOVE=1\nFDNAME=region@web4");
+	assert_int_equal(next_msg(buf, sizeof(buf)), -2);
+	close(FIRST);
+	close(FIRST + 4);
+}
+
 /* Pushing sends the fd itself (the store's copy is the same eventfd: a
  * write through one is read through the other) under ROLE@VM; forgetting
  * a VM removes its three names. */
@@ -249,6 +301,7 @@ static void test_push_and_forget(void **state)
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=bell@web1");
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=doorbell@web1");
 	expect_msg("FDSTOREREMOVE=1\nFDNAME=peer@web1");
+	expect_msg("FDSTOREREMOVE=1\nFDNAME=region@web1");
 	assert_int_equal(next_msg(buf, sizeof(buf)), -2);
 
 	/* Without systemd nothing is sent and nothing fails. */
@@ -265,6 +318,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_match_to_vms, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_memfd_kind, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_push_and_forget, setup,
 						teardown),

@@ -650,8 +650,12 @@ static const struct opt watch_opts[] = {
 static const struct opt vm_add_opts[] = {
 	{ "mac", 0, OPT_MAC, "MAC", .required = true,
 	  .help = "the VM's MAC address" },
-	{ "rings", 0, OPT_STR, "PATH", .required = true,
-	  .help = "the VM's ring region file" },
+	{ "rings", 0, OPT_STR, "PATH",
+	  .help = "the VM's ring region file (required unless --sealed)" },
+	{ "sealed", 0, OPT_FLAG, .help =
+	  "the region is a sealed memfd (it cannot be cut short\n"
+	  "or grown), handed to QEMU only on the VM's doorbell;\n"
+	  "no --rings, no --doorbell off" },
 	{ "quota", 0, OPT_U64, "N", INT64_MAX,
 	  .help = "frames the VM may hold (default 1024)" },
 	{ "vlan", 0, OPT_U64, "N", 4094,
