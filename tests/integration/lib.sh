@@ -136,6 +136,20 @@ sanitizer_check() {
 	} >&3
 }
 
+# start_supervised CONFIG STARTS: the debug daemon under
+# tests/support/fs-supervise, systemd's fd store played by it, started at
+# most STARTS times. The supervisor is DAEMON_PID (it passes SIGUSR1 on,
+# and SIGTERM stops it and the daemon); the daemon's own pid is in
+# PIDFILE. Waits for READY; returns 1 if it never came.
+start_supervised() {
+	PIDFILE=$WORK/daemon.pid
+	ip netns exec "$NS_SW" "$TOP/tests/support/fs-supervise" --notify "$WORK/notify.sock" \
+		--pidfile "$PIDFILE" --max-starts "$2" -- "$B/flipswitchd-debug" -c "$1" \
+		2>>"$DAEMON_LOG" &
+	DAEMON_PID=$!
+	wait_log "fs-supervise: READY" 20
+}
+
 start_daemon() {
 	sanitizer_check
 	: >"$DAEMON_LOG"

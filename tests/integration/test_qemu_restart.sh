@@ -31,15 +31,7 @@ ip -n "$NS_PEER" addr add "$PEER_IP/24" dev "$IF_PEER"
 peer ethtool -K "$IF_PEER" tx off >/dev/null
 write_config "$WORK/fs.conf" "web1 $VM1"
 CTL() { "$B/flipswitchctl" -s "$WORK/ctl.sock" "$@"; }
-PIDFILE=$WORK/daemon.pid
-
-# The supervisor is DAEMON_PID for lib.sh (it passes SIGUSR1 on, and
-# SIGTERM stops it and the daemon); the daemon's own pid is in PIDFILE.
-ip netns exec "$NS_SW" "$TOP/tests/support/fs-supervise" --notify "$WORK/notify.sock" \
-	--pidfile "$PIDFILE" --max-starts 4 -- "$B/flipswitchd-debug" -c "$WORK/fs.conf" \
-	2>>"$DAEMON_LOG" &
-DAEMON_PID=$!
-wait_log "fs-supervise: READY" 20 || { not_ok "the daemon starts under the supervisor"; exit 1; }
+start_supervised "$WORK/fs.conf" 4 || { not_ok "the daemon starts under the supervisor"; exit 1; }
 check "the daemon stores web1's bell, its vector and its doorbell socket" \
 	eval 'grep -q "FDSTORE bell@web1: stored" "$DAEMON_LOG" && grep -q "FDSTORE irq@web1: stored" "$DAEMON_LOG" && grep -q "FDSTORE doorbell@web1: stored" "$DAEMON_LOG"'
 

@@ -24,14 +24,7 @@ bed_up || { not_ok "test-bed"; exit 1; }
 	echo "control = \"$WORK/ctl.sock\";"
 	echo "vms = ( { name = \"web1\"; mac = \"$VM1\"; quota = 512; sealed = true; } );"
 } >"$WORK/fs.conf"
-PIDFILE=$WORK/daemon.pid
-# The supervisor is DAEMON_PID for lib.sh; the daemon's own pid is in
-# PIDFILE.
-ip netns exec "$NS_SW" "$TOP/tests/support/fs-supervise" --notify "$WORK/notify.sock" \
-	--pidfile "$PIDFILE" --max-starts 3 -- "$B/flipswitchd-debug" -c "$WORK/fs.conf" \
-	2>>"$DAEMON_LOG" &
-DAEMON_PID=$!
-wait_log "fs-supervise: READY" 20 || { not_ok "the daemon starts under the supervisor"; exit 1; }
+start_supervised "$WORK/fs.conf" 3 || { not_ok "the daemon starts under the supervisor"; exit 1; }
 check "the daemon stores web1's sealed region as region@web1" \
 	grep -q "FDSTORE region@web1: stored" "$DAEMON_LOG"
 
