@@ -101,7 +101,7 @@ struct cfg_iface {
 /* "idle": what the worker does once a pass finds nothing. */
 enum cfg_idle {
 	CFG_IDLE_ADAPTIVE, /* polls while frames come closer than poll_usecs
-			      apart, else blocks in poll() at once */
+			      apart, else blocks at once */
 	CFG_IDLE_POLL,     /* polls 256 empty passes, then blocks */
 };
 /* allowed_macs: the most a VM may list. The switch compares a frame's

@@ -2,7 +2,7 @@
 /*
  * Idling: the worker's loop (sw_run) and what it does when a pass finds
  * little or nothing to do: poll on (each empty pass a yield, or a nap with
- * max_sleep_usecs), or block in poll() on the sockets, the guests'
+ * max_sleep_usecs), or block in epoll on the sockets, the guests'
  * doorbell and the mailbox; when it blocks (idle: "adaptive", the window
  * sw_poll_adapt keeps, or "poll", 256 empty passes); and doorbell
  * moderation, which decides when a sleeping guest is rung; and the
@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <sched.h>
-#include <poll.h>
 #include <string.h>
 #include <time.h>
 #include <sys/epoll.h>
@@ -335,33 +334,71 @@ static uint64_t sleep_until(struct sw *sw, uint64_t ns, uint64_t due)
 	return due < ns ? due : ns;
 }
 
+/* What an event of the worker's epoll set is: its kind in the high half
+ * of data.u64, the port in the low. */
+enum { SW_EV_QUEUE, SW_EV_GROUP, SW_EV_BELLS, SW_EV_MAIL };
+
+static void idle_ep_add(struct sw *sw, int fd, uint32_t kind, uint32_t port)
+{
+	struct epoll_event e = { .events = EPOLLIN,
+				 .data.u64 = (uint64_t)kind << 32 | port };
+
+	if (fd < 0 || !epoll_ctl(sw->idle_ep, EPOLL_CTL_ADD, fd, &e))
+		return;
+	sw->idle_ep_short = true;
+	log_warn("worker: cannot watch fd %d while it sleeps: %s; it polls every %d ms instead",
+		 fd, strerror(errno), SW_POLL_SLEEP_MS);
+}
+
+/*
+ * The worker sleeps in one epoll set that holds every fd that can wake it,
+ * made at its first sleep (the ports and the group sockets are all open
+ * by then, and stay so). Level-triggered, as poll() was: a socket with
+ * frames left wakes it at once. Unlike poll(), a sleep does not register a
+ * wait on each fd and remove it again, and does not call each socket's
+ * poll: an AF_XDP socket's poll in copy mode tries a transmit each time
+ * (see datapath.md), and the sleep itself is much of what a light load
+ * costs.
+ */
+static void idle_ep_fill(struct sw *sw)
+{
+	sw->idle_ep_full = true;
+	for (int i = 0; i < sw->n_ports; i++) {
+		struct port *pt = &sw->ports[i];
+
+		for (uint32_t q = 0; q < pt->n_queues; q++)
+			idle_ep_add(sw, pt->q[q].fd, SW_EV_QUEUE, (uint32_t)i);
+		idle_ep_add(sw, pt->mc_fd, SW_EV_GROUP, (uint32_t)i);
+	}
+	idle_ep_add(sw, sw->bell_ep, SW_EV_BELLS, 0);
+	idle_ep_add(sw, sw->mail_fd, SW_EV_MAIL, 0);
+}
+
 static void idle_wait(struct sw *sw)
 {
-	struct pollfd pfd[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1) + 2];
-	bool armed;
-	int ms = sleep_ms(sw, &armed), n = 0, r;
-	uint64_t ns = (uint64_t)ms * 1000000;
+	struct epoll_event ev[CFG_MAX_IFACES * (FS_XDP_MAX_QUEUES + 1) + 2];
+	bool armed, bells = false;
+	int ms, r;
+	uint64_t ns;
 	struct timespec ts;
 
+	if (!sw->idle_ep_full)
+		idle_ep_fill(sw);
+	ms = sleep_ms(sw, &armed);
+	if (sw->idle_ep_short && ms > SW_POLL_SLEEP_MS)
+		ms = SW_POLL_SLEEP_MS;
+	ns = (uint64_t)ms * 1000000;
 	if (armed) {
 		want_wakeups(sw, true);                  /* I */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST); /* J, pairs with K */
 		sw->full_pass = SW_PASS_FULL; /* every ring looked at after I */
+		/* The sleep below reports a readable group socket. */
+		sw->mc_known = true;
 		if (sw_poll_once(sw)) {
 			want_wakeups(sw, false);
 			return;
 		}
 	}
-	for (int i = 0; i < sw->n_ports; i++) {
-		struct port *pt = &sw->ports[i];
-
-		for (uint32_t q = 0; q < pt->n_queues; q++)
-			pfd[n++] = (struct pollfd){ .fd = pt->q[q].fd,
-						    .events = POLLIN };
-		pfd[n++] = (struct pollfd){ .fd = pt->mc_fd, .events = POLLIN };
-	}
-	pfd[n++] = (struct pollfd){ .fd = sw->bell_ep, .events = POLLIN };
-	pfd[n++] = (struct pollfd){ .fd = sw->mail_fd, .events = POLLIN };
 	/* A muted bell rings unheard until its quiet time ends: the sleep
 	 * ends then. */
 	if (sw->n_muted)
@@ -377,7 +414,8 @@ static void idle_wait(struct sw *sw)
 	}
 	ts.tv_sec = (time_t)(ns / 1000000000);
 	ts.tv_nsec = (long)(ns % 1000000000);
-	r = ppoll(pfd, (nfds_t)n, &ts, NULL);
+	r = epoll_pwait2(sw->idle_ep, ev, (int)(sizeof(ev) / sizeof(ev[0])),
+			 &ts, NULL);
 	sw->sleeps++;
 	/* Woken by the clock alone, to poll a guest: the next sleep is
 	 * longer (back to SW_POLL_SLEEP_MS at the next frame, sw_run). */
@@ -385,16 +423,28 @@ static void idle_wait(struct sw *sw)
 	    sw->idle_mode == CFG_IDLE_ADAPTIVE &&
 	    sw->poll_sleep_ms < SW_POLL_SLEEP_MAX_MS)
 		sw->poll_sleep_ms *= 2;
-	if (pfd[n - 2].revents) {
+	for (int i = 0; i < r; i++) {
+		uint32_t kind = (uint32_t)(ev[i].data.u64 >> 32),
+			 port = (uint32_t)ev[i].data.u64;
+
+		if (kind == SW_EV_GROUP && port < (uint32_t)sw->n_ports)
+			sw->ports[port].mc_busy = true;
+		else if (kind == SW_EV_BELLS)
+			bells = true;
+		else if (kind == SW_EV_MAIL)
+			drain_eventfd(sw->mail_fd);
+	}
+	if (bells) {
 		sw_bells_read(sw, ticks_now(&sw->ticks));
 		sw->bells++;
 	}
-	if (pfd[n - 1].revents)
-		drain_eventfd(sw->mail_fd);
 	if (armed)
 		want_wakeups(sw, false);
 	sw->check_alive = true;
 	sw->full_pass = SW_PASS_FULL;
+	/* An interrupted or failed wait says nothing of the group sockets:
+	 * the pass reads them all. */
+	sw->mc_known = r >= 0;
 }
 
 /*

@@ -1421,8 +1421,8 @@ uint32_t sw_poll_once(struct sw *sw)
 			work += nic_rx(sw, pt, q);
 		}
 		/* full_pass: the worker just woke up (or napped), perhaps
-		 * for it. */
-		if (pt->mc_busy || sw->full_pass ||
+		 * for it; from a sleep it knows (mc_known). */
+		if (pt->mc_busy || (sw->full_pass && !sw->mc_known) ||
 		    !(sw->passes & (SW_MC_POLL_PASSES - 1))) {
 			n = port_mc_rx(pt, pt->mc_pool, sw->rxbuf, sw->batch);
 			pt->mc_busy = n > 0;
@@ -1441,6 +1441,7 @@ uint32_t sw_poll_once(struct sw *sw)
 		work += port_service(&sw->ports[i], sw->batch);
 	}
 	sw->passes++;
+	sw->mc_known = false;
 #ifdef FS_DEBUG
 	debug_check(sw);
 #endif

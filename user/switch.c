@@ -29,6 +29,7 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 	int err;
 
 	memset(sw, 0, sizeof(*sw));
+	sw->idle_ep = -1;
 	for (int k = 0; k < CFG_MAX_POOLS; k++)
 		sw->pools[k].fd = -1; /* sw_fini() tears down only what was made */
 	sw->bell_ep = epoll_create1(EPOLL_CLOEXEC);
@@ -119,6 +120,9 @@ int sw_init(struct sw *sw, struct cfg *cfg)
 		if (err)
 			return err;
 	}
+	sw->idle_ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sw->idle_ep < 0)
+		return -errno;
 	return 0;
 }
 
@@ -212,5 +216,7 @@ void sw_fini(struct sw *sw)
 		close(sw->bell_ep);
 	if (sw->mail_fd >= 0)
 		close(sw->mail_fd);
-	sw->bell_ep = sw->mail_fd = -1;
+	if (sw->idle_ep >= 0)
+		close(sw->idle_ep);
+	sw->bell_ep = sw->mail_fd = sw->idle_ep = -1;
 }

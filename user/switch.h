@@ -16,7 +16,7 @@
  * a pass nothing most of the time, and is seen within n_vms / SW_SWEEP_VMS
  * passes. The pass before the worker sleeps visits every VM.
  * When a pass finds nothing to do (at once, or after polling a while:
- * cfg idle, poll_usecs; sw_idle.c), the worker sleeps in poll()
+ * cfg idle, poll_usecs; sw_idle.c), the worker sleeps in epoll
  * on the sockets, the guests' doorbell and the mailbox. If every attached
  * guest rings when asked (ring.h, I..L) it sleeps up to 100 ms (heartbeats
  * and timers), after asking each for a wake-up; a guest that cannot ring is
@@ -192,6 +192,15 @@ struct sw {
 				is on its doorbell, those muted left out
 				(sw_idle.c); its data: the VM's index */
 	int mail_fd;         /* eventfd: the mailbox has a request */
+	int idle_ep;         /* epoll set the worker sleeps on: every queue's
+				socket, the group sockets, bell_ep, mail_fd
+				(sw_idle.c); -1 until sw_init made it */
+	bool idle_ep_full;   /* those fds are in it (its first sleep) */
+	bool idle_ep_short;  /* one could not be added: sleeps last
+				SW_POLL_SLEEP_MS at most */
+	bool mc_known;       /* the sleep before this pass said which group
+				sockets are readable (their mc_busy): the
+				pass reads only those */
 	uint64_t ctrl_gap;   /* SW_CTRL_GAP_US in ticks */
 	uint64_t now;        /* ticks at the end of the last pass (sw_run's
 				read, once a pass): doorbell moderation's
@@ -221,12 +230,12 @@ struct sw {
 				   polled: doubles while idle ("adaptive") */
 	bool slack_set;      /* the worker's timer slack is 1 us (naps) */
 	uint64_t naps;       /* naps taken (max_sleep_usecs) */
-	uint64_t sleeps;     /* times the worker slept in poll() */
+	uint64_t sleeps;     /* times the worker slept (idle_wait) */
 	uint64_t bells;      /* of those, woken by a guest's doorbell */
 
 	/* The worker's time in ticks (ticks.h), by what it did: passes that
 	 * moved frames, passes that found nothing, and sleep (idle_wait's
-	 * last look and its sleep in poll(), and naps under light load).
+	 * last look and its sleep in epoll, and naps under light load).
 	 * Wall-clock time: on a CPU the
 	 * worker shares, a pass it was preempted in counts the time it was
 	 * away. */
