@@ -46,8 +46,8 @@
 
 static const char *const top_keys[] = {
 	"pool", "pools", "interfaces", "vms", "batch", "guest_timeout",
-	"doorbell_usecs", "max_sleep_usecs", "idle", "poll_usecs", "handoff",
-	"control", "control_group", "metrics", NULL };
+	"doorbell_usecs", "doorbell_max_usecs", "max_sleep_usecs", "idle",
+	"poll_usecs", "handoff", "control", "control_group", "metrics", NULL };
 static const char *const pool_keys[] = {
 	"path", "frames", "frame_size", "scrub", NULL };
 static const char *const pools_keys[] = {
@@ -672,6 +672,9 @@ static int load(struct cfg *cfg, const char *path, char *err, size_t errlen,
 		       &cfg->guest_timeout);
 	ret |= cfg_get_u32(&c, root, "", "doorbell_usecs", 20, 0, CFG_USECS_MAX,
 		       &cfg->doorbell_usecs);
+	ret |= cfg_get_u32(&c, root, "", "doorbell_max_usecs",
+		       CFG_DOORBELL_MAX_DEF, 0, CFG_USECS_MAX,
+		       &cfg->doorbell_max_usecs);
 	ret |= cfg_get_u32(&c, root, "", "max_sleep_usecs", 0, 0,
 		       CFG_MAX_SLEEP_USECS, &cfg->max_sleep_usecs);
 	ret |= cfg_get_enum(&c, root, "", "idle", idle_names, CFG_IDLE_ADAPTIVE,

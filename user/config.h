@@ -97,6 +97,8 @@ struct cfg_iface {
 /* poll_usecs: the most, and the default. */
 #define CFG_POLL_USECS_MAX 1000
 #define CFG_POLL_USECS_DEF 20
+/* doorbell_max_usecs: 8 x the default doorbell_usecs. */
+#define CFG_DOORBELL_MAX_DEF 160
 
 /* "idle": what the worker does once a pass finds nothing. */
 enum cfg_idle {
@@ -183,6 +185,12 @@ struct cfg {
 				    keep coming (interrupt moderation);
 				    0 .. 100000, 0 = ring every time;
 				    default 20 */
+	uint32_t doorbell_max_usecs; /* "doorbell_max_usecs": the longest
+				    a heavy stream may lengthen that
+				    interval to (adaptive moderation,
+				    sw_idle.c); not below a VM's
+				    doorbell_usecs, so 0 keeps it fixed;
+				    0 .. 100000, default 160 */
 	uint32_t max_sleep_usecs; /* "max_sleep_usecs": the longest nap of
 				     the worker under light load (OVS's
 				     pmd-sleep-max); 0 .. 10000, default

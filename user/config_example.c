@@ -129,6 +129,9 @@ int cfg_example(FILE *f, const char *iface, int n_vms)
 	kv(f, 0, "least us between two doorbells to one sleeping",
 	   "doorbell_usecs = 20;");
 	more(f, "guest (interrupt moderation; 0: none)");
+	kv(f, 0, "longest a heavy stream may stretch that to",
+	   "doorbell_max_usecs = 160;");
+	more(f, "(adaptive moderation; 0: fixed)");
 	kv(f, 0, "longest nap of the worker under light load",
 	   "max_sleep_usecs = 0;");
 	more(f, "(OVS pmd-sleep-max; 0: it polls, never naps)");

@@ -171,11 +171,12 @@ static const char *cmd_ping(struct req *r, json_t **res)
  * idle and poll_usecs as set now. */
 static json_t *settings_json(const struct sw_snap *s)
 {
-	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:s, s:I}", "batch",
+	return json_pack("{s:I, s:s, s:I, s:I, s:I, s:I, s:s, s:I}", "batch",
 			 (json_int_t)s->batch, "handoff",
 			 s->handoff_copy ? "copy" : "zerocopy", "guest_timeout",
 			 (json_int_t)s->guest_timeout, "doorbell_usecs",
-			 (json_int_t)s->doorbell_usecs, "max_sleep_usecs",
+			 (json_int_t)s->doorbell_usecs, "doorbell_max_usecs",
+			 (json_int_t)s->doorbell_max_usecs, "max_sleep_usecs",
 			 (json_int_t)s->max_sleep_usecs, "idle",
 			 cfg_idle_name(s->idle), "poll_usecs",
 			 (json_int_t)s->poll_usecs);
@@ -320,6 +321,7 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "reclaimed", st->reclaimed);
 	set_u64(o, "guest_timeouts", st->timeouts);
 	set_u64(o, "doorbells", st->irqs);
+	set_u64(o, "doorbell_gap_us", st->doorbell_gap_us);
 	set_u64(o, "region_truncated", st->region_truncated);
 	set_u64(o, "doorbell_hangups", st->hangups);
 	set_u64(o, "header_repaired", st->hdr_repaired);

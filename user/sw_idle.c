@@ -68,25 +68,70 @@
 #define SW_BELLS_READ 64
 
 /*
+ * The interval between rings adapts to the load, as a NIC's adaptive
+ * interrupt moderation (and the kernel's DIM) moves rx-usecs: from the
+ * VM's doorbell_usecs up to doorbell_max_usecs. A wake-up of the guest
+ * costs both sides several microseconds of CPU whatever it brings, so
+ * under a heavy stream a longer interval buys a larger batch a wake-up, at
+ * the price of its wait; under a light one every frame is rung at once.
+ * The measure is the rate a held ring saw: at least two frames per
+ * doorbell_usecs doubles the interval, less than one halves it, and a ring
+ * after a quiet spell of four intervals halves it too (the stream
+ * stopped). So below one frame per doorbell_usecs (50 k frames/s at
+ * 20 us) nothing waits longer than it did, and the interval grows only
+ * while each ring carries twice the frames a ring at the shortest
+ * interval would.
+ */
+static void bell_gap_to(struct sw *sw, struct vmport *v, uint64_t gap)
+{
+	v->sw.bell_gap = gap;
+	v->st.doorbell_gap_us = ticks_ns(&sw->ticks, gap) / 1000;
+}
+
+/* v's held ring went out `since` ticks after the one before, with
+ * bell_frames frames. */
+static void bell_adapt(struct sw *sw, struct vmport *v, uint64_t since)
+{
+	uint64_t base = v->sw.bell_base, gap = v->sw.bell_gap;
+	uint64_t per = (uint64_t)v->sw.bell_frames * base; /* frames x base */
+
+	if (per / 2 >= since && gap < v->sw.bell_max)
+		bell_gap_to(sw, v, 2 * gap > v->sw.bell_max ? v->sw.bell_max :
+							     2 * gap);
+	else if (per < since && gap > base)
+		bell_gap_to(sw, v, gap / 2 < base ? base : gap / 2);
+}
+
+/*
  * Rings a guest that sleeps on its rings, after the switch published n rx
- * entries (or alloc entries, n = 0): at once if it last rang it the VM's
- * doorbell_usecs ago or more, or if the frames given to it asleep reach
- * bell_batch (half of what it can be given: its ring must not run full
- * while it sleeps); else once doorbell_usecs have passed (sw_ring_held).
- * Interrupt moderation, as a NIC's rx-usecs and rx-frames: while frames
- * keep coming a woken guest finds a batch, not one frame per wake-up; the
- * first frame after a quiet spell is rung at once. With the guest on the
- * switch's CPU each ring is a switch to the guest and back.
+ * entries (or alloc entries, n = 0): at once if it last rang it bell_gap
+ * ago or more (the VM's doorbell_usecs, longer under a heavy stream:
+ * bell_adapt), or if the frames given to it asleep reach bell_batch (half
+ * of what it can be given: its ring must not run full while it sleeps);
+ * else once bell_gap has passed (sw_ring_held). Interrupt moderation, as
+ * a NIC's rx-usecs and rx-frames: while frames keep coming a woken guest
+ * finds a batch, not one frame per wake-up; the first frame after a quiet
+ * spell is rung at once. With the guest on the switch's CPU each ring is a
+ * switch to the guest and back.
  */
 void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 {
+	uint64_t since;
+
 	if (!vmport_wants_ring(v)) {
 		v->sw.bell_frames = 0; /* awake: it finds them itself */
 		return;
 	}
 	v->sw.bell_frames += n;
-	if (sw->now - v->sw.bell_at >= v->sw.bell_gap ||
-	    v->sw.bell_frames >= v->bell_batch || sw->n_held == SW_HELD_MAX) {
+	since = sw->now - v->sw.bell_at;
+	if (since >= v->sw.bell_gap || v->sw.bell_frames >= v->bell_batch ||
+	    sw->n_held == SW_HELD_MAX) {
+		/* The stream stopped for four intervals: back towards
+		 * doorbell_usecs (no overflow for any gap). */
+		if (since / 4 >= v->sw.bell_gap && v->sw.bell_gap > v->sw.bell_base)
+			bell_gap_to(sw, v, v->sw.bell_gap / 2 < v->sw.bell_base ?
+						   v->sw.bell_base :
+						   v->sw.bell_gap / 2);
 		vmport_ring(v);
 		v->sw.bell_at = sw->now;
 		v->sw.bell_frames = 0;
@@ -128,6 +173,9 @@ void sw_ring_held(struct sw *sw, bool all)
 		/* The guest may have woken on its own (its timeout) and be
 		 * polling: L again. */
 		if (vmport_wants_ring(v)) {
+			/* On its time, not cut short by a nap. */
+			if (!all)
+				bell_adapt(sw, v, sw->now - v->sw.bell_at);
 			vmport_ring(v);
 			v->sw.bell_at = sw->now;
 		}
@@ -166,7 +214,7 @@ static void bell_rang(struct sw *sw, struct vmport *v, uint64_t n,
 	/* What its rings could have asked the switch to take: entries on
 	 * its tx and free rings (bad ones too) and attach requests. */
 	uint32_t work = v->tx.cached_cons + v->free.cached_cons + v->last_req;
-	uint64_t gap = v->sw.bell_gap, mute = gap, max = sw->bell_mute_max;
+	uint64_t gap = v->sw.bell_base, mute = gap, max = sw->bell_mute_max;
 
 	v->st.rings += n;
 	v->st.rings_coalesced += n - 1;
@@ -292,21 +340,30 @@ static void drain_eventfd(int fd)
 		log_warn("worker: eventfd: %s", strerror(errno));
 }
 
-/* Ticks until the first held doorbell's time comes (0: now). */
+/*
+ * Ticks until the sleep must end for the held doorbells (0: now): when
+ * the first one's time comes. With its interval lengthened by a stream
+ * (bell_adapt), one interval later: a wake-up of the worker by the clock
+ * costs as much as the ring it saves, and the stream's next frames wake
+ * it before then anyway, the pass after them ringing what is due; only a
+ * stream's last frames wait for the clock, two intervals at most.
+ */
 static uint64_t held_due(struct sw *sw)
 {
 	uint64_t due = UINT64_MAX;
 
 	for (uint32_t i = 0; i < sw->n_held; i++) {
 		const struct vmport *v = &sw->vms[sw->held[i]];
-		uint64_t since = sw->now - v->sw.bell_at;
+		uint64_t since = sw->now - v->sw.bell_at, wait = v->sw.bell_gap;
 
 		if (!v->sw.bell_held || !v->active || !v->attached)
 			continue;
-		if (since >= v->sw.bell_gap)
+		if (wait > v->sw.bell_base)
+			wait += v->sw.bell_gap;
+		if (since >= wait)
 			return 0;
-		if (v->sw.bell_gap - since < due)
-			due = v->sw.bell_gap - since;
+		if (wait - since < due)
+			due = wait - since;
 	}
 	return due;
 }

@@ -62,10 +62,17 @@ static inline void sw_ring_guest(struct sw *sw, struct vmport *v, uint32_t n)
 		sw_ring_sleeper(sw, v, n);
 }
 
-/* VM v's doorbell_usecs in ticks. */
+/* VM v's doorbell_usecs and doorbell_max_usecs in ticks. */
 static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
 {
-	v->sw.bell_gap = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+	uint32_t max = sw->cfg->doorbell_max_usecs;
+
+	if (max < v->cfg.doorbell_usecs)
+		max = v->cfg.doorbell_usecs;
+	v->sw.bell_base = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
+	v->sw.bell_max = ticks_of_us(&sw->ticks, max);
+	v->sw.bell_gap = v->sw.bell_base;
+	v->st.doorbell_gap_us = v->cfg.doorbell_usecs;
 	/* And its flood limit, by the same clock. */
 	vmport_flood_set(v, v->cfg.flood_rate, v->cfg.flood_burst,
 			 ticks_of_us(&sw->ticks, 1000000));

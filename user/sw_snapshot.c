@@ -101,6 +101,7 @@ void sw_snapshot(const struct sw *sw, struct sw_snap *s)
 	s->batch = sw->batch;
 	s->handoff_copy = sw->handoff_copy;
 	s->guest_timeout = sw->cfg->guest_timeout;
+	s->doorbell_max_usecs = sw->cfg->doorbell_max_usecs;
 	s->doorbell_usecs = sw->cfg->doorbell_usecs;
 	s->max_sleep_usecs = RD(sw->max_nap_us);
 	s->idle = (enum cfg_idle)RD(sw->idle_mode);

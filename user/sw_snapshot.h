@@ -82,7 +82,7 @@ struct sw_snap {
 	/* Switch-wide settings. */
 	uint32_t batch;
 	bool handoff_copy;
-	uint32_t guest_timeout, doorbell_usecs;
+	uint32_t guest_timeout, doorbell_usecs, doorbell_max_usecs;
 	uint32_t max_sleep_usecs; /* as set now */
 	enum cfg_idle idle;    /* as set now */
 	uint32_t poll_usecs;   /* as set now */

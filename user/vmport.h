@@ -80,6 +80,9 @@ struct vm_stats {
 					    (writes to its bell eventfd) */
 	uint64_t rings_coalesced;        /* of those, rings that woke the
 					    worker no more than one before */
+	uint64_t doorbell_gap_us;        /* the interval between doorbells
+					    rung to it now (adaptive
+					    moderation, sw_idle.c): a gauge */
 	uint64_t bell_storm;             /* times its rings came faster than
 					    they brought work: its bell
 					    was left unwatched for longer
@@ -92,7 +95,12 @@ struct vm_stats {
  * (sw_idle.c) and the pacing of attach requests (sw_pass.c visit_vm). */
 struct vmport_sw {
 	uint64_t bell_at;        /* when the switch last rang it (ticks.h) */
-	uint64_t bell_gap;       /* cfg.doorbell_usecs in ticks */
+	uint64_t bell_gap;       /* the interval between rings now, ticks:
+				    bell_base up to SW_BELL_GAP_SCALE times
+				    it (sw_idle.c bell_adapt) */
+	uint64_t bell_base;      /* cfg.doorbell_usecs in ticks */
+	uint64_t bell_max;       /* the longest bell_gap: doorbell_max_usecs,
+				    not below bell_base */
 	uint32_t bell_frames;    /* rx frames published to its sleeping
 				    guest since (sw_ring_guest) */
 	bool bell_held;          /* a ring waits for doorbell_usecs to pass */

@@ -70,7 +70,7 @@ static const struct err_case err_cases[] = {
 	{ "duplicate key", "pool = { path = \"/x\";\n path = \"/y\"; };\n" LO, 2,
 	  "duplicate setting name (a key may be set once in a group: remove one)" },
 	{ "unknown top-level key", POOL LO "foo = 1;\n", 3,
-	  "unknown key \"foo\" at the top level (allowed: pool, pools, interfaces, vms, batch, guest_timeout, doorbell_usecs, max_sleep_usecs, idle, poll_usecs, handoff, control, control_group, metrics)" },
+	  "unknown key \"foo\" at the top level (allowed: pool, pools, interfaces, vms, batch, guest_timeout, doorbell_usecs, doorbell_max_usecs, max_sleep_usecs, idle, poll_usecs, handoff, control, control_group, metrics)" },
 	{ "unknown pool key", "pool = {\n path = \"/x\";\n bogus = 1;\n};\n" LO, 3,
 	  "unknown key \"bogus\" in pool (allowed: path, frames, frame_size, scrub)" },
 	{ "unknown interface key", POOL "interfaces = (\n { name = \"lo\";\n  mtu = 1500; }\n);\n", 4,

@@ -1146,6 +1146,70 @@ static uint64_t frame_and_pass(struct rig *r, uint32_t v)
 	return r->sw.vms[v].st.irqs;
 }
 
+/* n frames to sleeping VM v, each in a pass, none rung; the interval
+ * then moved back `back` ticks, and a pass: the held ring goes out. */
+static void held_ring(struct rig *r, uint32_t v, uint32_t n, uint64_t back)
+{
+	struct vmport *vp = &r->sw.vms[v];
+	uint64_t irqs = vp->st.irqs;
+
+	for (uint32_t i = 0; i < n; i++)
+		assert_int_equal(frame_and_pass(r, v), irqs);
+	vp->sw.bell_at -= back;
+	sw_poll_once(&r->sw);
+	assert_int_equal(vp->st.irqs, irqs + 1);
+}
+
+/* doorbell_max_usecs: a held ring that went out on its time with two
+ * frames or more per doorbell_usecs doubles the interval, up to the most;
+ * one with less than a frame per doorbell_usecs halves it, and a ring
+ * after four quiet intervals halves it too. With the most at
+ * doorbell_usecs (the rig's doorbell_max_usecs is 0) it stays fixed. */
+static void test_doorbells_adapt(void **state)
+{
+	struct rig *r = rig_up_cfg(8192 + QUOTA * N_VMS, 0, 100);
+	const uint32_t v = 3;
+	struct vmport *vp = &r->sw.vms[v];
+	uint64_t base = vp->sw.bell_base, irqs;
+
+	(void)state;
+	assert_true(base > 0);
+	assert_int_equal(vp->sw.bell_gap, base);
+	assert_int_equal(vp->sw.bell_max, base);
+	assert_int_equal(vp->st.doorbell_gap_us, 100);
+	guest_sleeps(r, v, true);
+	vp->sw.bell_at = r->sw.now - base; /* rung an interval ago */
+	assert_int_equal(frame_and_pass(r, v), 1);
+	held_ring(r, v, 4, base);
+	assert_int_equal(vp->sw.bell_gap, base); /* fixed */
+
+	vp->sw.bell_max = 4 * base;
+	/* A stream: four frames an interval. */
+	held_ring(r, v, 4, base);
+	assert_int_equal(vp->sw.bell_gap, 2 * base);
+	assert_int_equal(vp->st.doorbell_gap_us, 200);
+	held_ring(r, v, 4, 2 * base);
+	assert_int_equal(vp->sw.bell_gap, 4 * base);
+	held_ring(r, v, 8, 4 * base); /* at the most */
+	assert_int_equal(vp->sw.bell_gap, 4 * base);
+	/* Between one and two frames per doorbell_usecs: it stays. */
+	held_ring(r, v, 6, 4 * base);
+	assert_int_equal(vp->sw.bell_gap, 4 * base);
+	/* A thinner stream: one frame in four doorbell_usecs. */
+	held_ring(r, v, 1, 4 * base);
+	assert_int_equal(vp->sw.bell_gap, 2 * base);
+	assert_int_equal(vp->st.doorbell_gap_us, 200);
+	/* Quiet for four intervals: the next frame is rung at once, and the
+	 * interval halves. */
+	irqs = vp->st.irqs;
+	vp->sw.bell_at -= 8 * base;
+	assert_int_equal(frame_and_pass(r, v), irqs + 1);
+	assert_int_equal(vp->sw.bell_gap, base);
+	guests_return(r);
+	assert_int_equal(r->got[v], 1 + 4 + 4 + 4 + 8 + 6 + 1 + 1);
+	rig_down(r);
+}
+
 /* doorbell_usecs: the first frame for a sleeping guest rings at once;
  * frames within the interval after it wait, listed once, and are rung
  * when it has passed (its start moved back here: no sleeping test); a
@@ -1651,7 +1715,7 @@ static void test_bell_quiet_time(void **state)
 	v->db_live = 1;
 	v->bell_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(v->bell_fd >= 0);
-	gap = v->sw.bell_gap = ticks_of_us(&sw->ticks, 100);
+	gap = v->sw.bell_gap = v->sw.bell_base = ticks_of_us(&sw->ticks, 100);
 	max = ticks_of_us(&sw->ticks, 1000);
 	sw_bell_watch(sw, v, SW_BELL_ADD);
 
@@ -1881,6 +1945,7 @@ int main(void)
 		cmocka_unit_test(test_nic_burst_stops_at_quota),
 		cmocka_unit_test(test_rx_room_gives_way_to_alloc),
 		cmocka_unit_test(test_doorbells_moderated),
+		cmocka_unit_test(test_doorbells_adapt),
 		cmocka_unit_test(test_foreign_tags_reach_no_vm),
 		cmocka_unit_test(test_flood_copies_only_for_room),
 		cmocka_unit_test(test_flood_limited),

@@ -154,6 +154,7 @@ static void print_settings(json_t *sw)
 	out_jstr(sw, "handoff", "handoff          %s\n");
 	out_ju64(sw, "guest_timeout", "guest_timeout    %" PRIu64 " ms\n");
 	out_ju64(sw, "doorbell_usecs", "doorbell_usecs   %" PRIu64 " us\n");
+	out_ju64(sw, "doorbell_max_usecs", "doorbell_max_usecs %" PRIu64 " us\n");
 	out_ju64(sw, "max_sleep_usecs", "max_sleep_usecs  %" PRIu64 " us\n");
 	out_jstr(sw, "idle", "idle             %s\n");
 	out_ju64(sw, "poll_usecs", "poll_usecs       %" PRIu64 " us\n");
@@ -347,6 +348,7 @@ static void print_port_stats(json_t *p)
 		out_ju64(p, "reclaimed", "  guest  %" PRIu64 " frames reclaimed");
 		out_ju64(p, "guest_timeouts", ", %" PRIu64 " timeouts");
 		out_ju64(p, "doorbells", ", %" PRIu64 " doorbells rung");
+		out_ju64(p, "doorbell_gap_us", " (%" PRIu64 " us apart now)");
 		out_ju64(p, "doorbell_hangups", ", %" PRIu64 " doorbell hang-ups");
 		out_ju64(p, "header_repaired", ", header repaired %" PRIu64);
 		/* Its guest's rings, those that woke the worker no more,
