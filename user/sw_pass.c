@@ -680,6 +680,28 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 /* Frames from a NIC read into f[] (port_rx, port_mc_rx), frames of pool
  * p: the path of the group socket, and of the NIC queues while hand-offs
  * are slow. */
+/* A group frame in several pool frames (port_mc_rx), from e on, to
+ * nic_chain; returns its last entry. Out of line, with its array, and
+ * moving a pointer, not an index: from_nic's loop over the frames of one
+ * keeps its registers and walks f by pointer as it did before chains. */
+static __attribute__((noinline)) const struct port_frame *
+from_nic_chain(struct sw *sw, struct port *pt, struct pool *p,
+	       const struct port_frame *e)
+{
+	struct fs_desc c[VM_MAX_FRAMES];
+	uint32_t m = 0;
+
+	for (;; e++) {
+		c[m].addr = e->addr;
+		c[m].len = e->len;
+		c[m].options = e->options;
+		if (!e->options || ++m == VM_MAX_FRAMES)
+			break;
+	}
+	nic_chain(sw, pt, p, c, m + !e->options);
+	return e;
+}
+
 static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 		     struct port_frame *f, uint32_t n)
 {
@@ -687,28 +709,17 @@ static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 	uint64_t last_key = 0;
 	int32_t last_vm = -1;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (const struct port_frame *e = f; e < f + n; e++) {
 		/* f[n] exists (rxbuf has a spare entry); a prefetch of
 		 * whatever it holds cannot fault. */
-		__builtin_prefetch(base + f[i + 1].addr);
-		if (__builtin_expect(f[i].options != 0, 0)) {
-			/* A group frame in several pool frames (port_mc_rx). */
-			struct fs_desc c[VM_MAX_FRAMES];
-			uint32_t m = 0;
-
-			for (;; i++) {
-				c[m].addr = f[i].addr;
-				c[m].len = f[i].len;
-				c[m].options = f[i].options;
-				if (!f[i].options || ++m == VM_MAX_FRAMES)
-					break;
-			}
-			nic_chain(sw, pt, p, c, m + !f[i].options);
+		__builtin_prefetch(base + e[1].addr);
+		if (__builtin_expect(e->options != 0, 0)) {
+			e = from_nic_chain(sw, pt, p, e);
 			continue;
 		}
 		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
-			cap_tap(sw, p, f[i].addr, f[i].len, SW_CAP_RX);
-		nic_frame(sw, pt, p, f[i].addr, f[i].len, &last_key, &last_vm);
+			cap_tap(sw, p, e->addr, e->len, SW_CAP_RX);
+		nic_frame(sw, pt, p, e->addr, e->len, &last_key, &last_vm);
 	}
 }
 
