@@ -254,9 +254,10 @@ struct port_txf {
 
 /* Queues frames f[0..n), from VM vm, for transmit on its tx queue: one
  * reservation, one owner count move, the counters once. The frames are of
- * that queue's pool (port_txq_pool); no entry has more set. Returns how
- * many, from the first; the rest (the ring is full) stay the switch's,
- * their slots too, and are counted as tx_ring_full. */
+ * that queue's pool (port_txq_pool); each entry is a packet of its own,
+ * and more is not read (to_nic leaves it unwritten). Returns how many,
+ * from the first; the rest (the ring is full) stay the switch's, their
+ * slots too, and are counted as tx_ring_full. */
 uint32_t port_tx_burst(struct port *pt, uint32_t vm,
 		       const struct port_txf *f, uint32_t n);
 /* The same for entries that may hold packets of several frames (more

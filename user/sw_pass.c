@@ -167,21 +167,23 @@ static __attribute__((noinline)) void too_big(struct sw *sw,
 }
 
 /* Writes the Ethernet header of a frame for the wire into o (a header
- * slot): h's MACs, vlan's tag (0: none), h's type. */
+ * slot): h's MACs, vlan's tag (0: none), h's type. Untagged, the header
+ * goes as one copy of fixed size, which the compiler makes two moves;
+ * only a tagged one is put together byte by byte. */
 static inline void hdr_write(unsigned char *o, const uint8_t *h,
 			     uint16_t vlan)
 {
-	uint32_t hl = FS_ETH_HLEN + (vlan ? 4 : 0);
-
-	memcpy(o, h, 12);
-	if (vlan) {
-		o[12] = 0x81;
-		o[13] = 0x00;
-		o[14] = (uint8_t)(vlan >> 8);
-		o[15] = (uint8_t)vlan;
+	if (!vlan) {
+		memcpy(o, h, FS_ETH_HLEN);
+		return;
 	}
-	o[hl - 2] = h[12];
-	o[hl - 1] = h[13];
+	memcpy(o, h, 12);
+	o[12] = 0x81;
+	o[13] = 0x00;
+	o[14] = (uint8_t)(vlan >> 8);
+	o[15] = (uint8_t)vlan;
+	o[16] = h[12];
+	o[17] = h[13];
 }
 
 /*
@@ -224,8 +226,10 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 	}
 	o = txhdr_data(t, s);
 	hdr_write(o, h, v->cfg.vlan);
+	/* f->more is not written: from_vm's entries go to port_tx_burst
+	 * alone, which never reads it (to_nic_chain's, to port_tx_chains,
+	 * set it). */
 	f->hdr = s;
-	f->more = 0;
 	if (len + tag <= t->slot && (!t->sg || t->n_free > t->reserve)) {
 		/* Whole: the bytes after the header are the guest's, read
 		 * now; its frame goes back to its pool. */
@@ -676,6 +680,28 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 /* Frames from a NIC read into f[] (port_rx, port_mc_rx), frames of pool
  * p: the path of the group socket, and of the NIC queues while hand-offs
  * are slow. */
+/* A group frame in several pool frames (port_mc_rx), from e on, to
+ * nic_chain; returns its last entry. Out of line, with its array, and
+ * moving a pointer, not an index: from_nic's loop over the frames of one
+ * keeps its registers and walks f by pointer as it did before chains. */
+static __attribute__((noinline)) const struct port_frame *
+from_nic_chain(struct sw *sw, struct port *pt, struct pool *p,
+	       const struct port_frame *e)
+{
+	struct fs_desc c[VM_MAX_FRAMES];
+	uint32_t m = 0;
+
+	for (;; e++) {
+		c[m].addr = e->addr;
+		c[m].len = e->len;
+		c[m].options = e->options;
+		if (!e->options || ++m == VM_MAX_FRAMES)
+			break;
+	}
+	nic_chain(sw, pt, p, c, m + !e->options);
+	return e;
+}
+
 static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 		     struct port_frame *f, uint32_t n)
 {
@@ -683,28 +709,17 @@ static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 	uint64_t last_key = 0;
 	int32_t last_vm = -1;
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (const struct port_frame *e = f; e < f + n; e++) {
 		/* f[n] exists (rxbuf has a spare entry); a prefetch of
 		 * whatever it holds cannot fault. */
-		__builtin_prefetch(base + f[i + 1].addr);
-		if (__builtin_expect(f[i].options != 0, 0)) {
-			/* A group frame in several pool frames (port_mc_rx). */
-			struct fs_desc c[VM_MAX_FRAMES];
-			uint32_t m = 0;
-
-			for (;; i++) {
-				c[m].addr = f[i].addr;
-				c[m].len = f[i].len;
-				c[m].options = f[i].options;
-				if (!f[i].options || ++m == VM_MAX_FRAMES)
-					break;
-			}
-			nic_chain(sw, pt, p, c, m + !f[i].options);
+		__builtin_prefetch(base + e[1].addr);
+		if (__builtin_expect(e->options != 0, 0)) {
+			e = from_nic_chain(sw, pt, p, e);
 			continue;
 		}
 		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
-			cap_tap(sw, p, f[i].addr, f[i].len, SW_CAP_RX);
-		nic_frame(sw, pt, p, f[i].addr, f[i].len, &last_key, &last_vm);
+			cap_tap(sw, p, e->addr, e->len, SW_CAP_RX);
+		nic_frame(sw, pt, p, e->addr, e->len, &last_key, &last_vm);
 	}
 }
 

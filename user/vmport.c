@@ -703,9 +703,12 @@ tx_loop(struct vmport *v, struct pool *p, struct fs_desc *out, uint32_t max,
 	uint64_t size = p->size;
 	uint32_t shift = p->shift, fsize = p->frame_size, mask = v->tx.mask;
 	const struct fs_desc *ring = (const struct fs_desc *)v->tx.desc;
+	/* The loop counts in ring indices, j = idx + i: one register for
+	 * both, as many as the loop had before it could hand over. */
+	uint32_t j, end = idx + n;
 
-	for (; i < n; i++) {
-		const struct fs_desc *s = &ring[(idx + i) & mask];
+	for (j = idx + i; j != end; j++) {
+		const struct fs_desc *s = &ring[j & mask];
 		/* Read once: the guest may rewrite the slot while we look. */
 		uint64_t addr = __atomic_load_n(&s->addr, __ATOMIC_RELAXED);
 		uint32_t len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
@@ -719,10 +722,13 @@ tx_loop(struct vmport *v, struct pool *p, struct fs_desc *out, uint32_t max,
 				continue;
 			}
 			if (!chains)
-				return tx_collect_chains(v, p, out, max, idx, i,
-							 n, k, bytes);
+				return tx_collect_chains(v, p, out, max, idx,
+							 j - idx, n, k, bytes);
 			/* Taken whole: i and n move past it. */
+			i = j - idx;
 			tx_chain(v, p, idx, &i, &n, max, out, &k, &bytes);
+			j = idx + i;
+			end = idx + n;
 			continue;
 		}
 		if (len < FS_ETH_HLEN || (uint64_t)off + len > fsize) {
