@@ -359,9 +359,10 @@ STORM_RATE=20000
 web1_rx() { # frames the switch gave web1
 	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats | jq '.ports[] | select(.name == "web1") | .rx_packets'
 }
-daemon_cpu_ns() { # every thread's run time so far, ns
-	cat /proc/"$DAEMON_PID"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {print n + 0}'
+task_ns() { # task_ns PID: its threads' run time so far, ns (schedstat)
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {print n + 0}'
 }
+daemon_cpu_ns() { task_ns "$DAEMON_PID"; }
 
 case_bellstorm() { # RUN CASE STORM(0|1)
 	local run=$1 name=$2 storm=$3 g s=() w0 w1 c0 c1 t0 t1 r

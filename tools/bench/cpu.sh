@@ -87,7 +87,7 @@ cpu_busy() { # T0 T1 IDLE_TICKS: busy % of one CPU between two samples
 # CPU over the window (%, of one CPU: up to CPUs x 100). Leaves SENT, the
 # frames the generator sent.
 cpu_window() {
-	local c=$1 size=$2 rate=$3 run=$4 g t0 t1 i0 i1 u0 u1 secs b
+	local c=$1 size=$2 rate=$3 run=$4 g t0 t1 i0 i1 u0 u1 secs b s0 s1 v0 v1
 	shift 4
 	secs=$(awk -v w="$CPU_WARM" -v s="$CPU_SECS" 'BEGIN {print w + s + 0.5}')
 	peer taskset -c $GEN_CPU "$B/fs-gen" -i "$IF_PEER" --dst "$VM1" --size "$size" \
@@ -97,8 +97,10 @@ cpu_window() {
 	BG_PIDS+=("$g")
 	sleep "$CPU_WARM"
 	t0=$(date +%s.%N) i0=$(cpu_idle) u0=$(cpu_tasks)
+	[ -n "${CPU_SPLIT:-}" ] && s0=$(task_ns "$DAEMON_PID") v0=$(task_ns "$CONSUMER")
 	sleep "$CPU_SECS"
 	t1=$(date +%s.%N) i1=$(cpu_idle) u1=$(cpu_tasks)
+	[ -n "${CPU_SPLIT:-}" ] && s1=$(task_ns "$DAEMON_PID") v1=$(task_ns "$CONSUMER")
 	wait "$g"
 	SENT=$(awk '/^sent/ {print $2}' "$WORK/gen.out")
 	GEN_SECS=$(awk '/^sent/ {print $5}' "$WORK/gen.out")
@@ -114,6 +116,14 @@ cpu_window() {
 	[ -n "$u0" ] && [ -n "$u1" ] &&
 		rec "$c" "$size" cpu_tasks % "$(awk -v a="$t0" -v b="$t1" -v u="$((u1 - u0))" \
 			'BEGIN {printf "%.2f", 100 * u / 1e9 / (b - a)}')" "$run" "$rate"
+	# The flipswitch cases' split: the daemon's threads and the guest's,
+	# each its own run time (schedstat, ns), % of one CPU.
+	if [ -n "${CPU_SPLIT:-}" ]; then
+		rec "$c" "$size" switch_cpu % "$(awk -v a="$t0" -v b="$t1" -v u="$((s1 - s0))" \
+			'BEGIN {printf "%.2f", 100 * u / 1e9 / (b - a)}')" "$run" "$rate"
+		rec "$c" "$size" guest_cpu % "$(awk -v a="$t0" -v b="$t1" -v u="$((v1 - v0))" \
+			'BEGIN {printf "%.2f", 100 * u / 1e9 / (b - a)}')" "$run" "$rate"
+	fi
 }
 
 # cpu_delivered CASE SIZE RATE RUN GOT: records the share of the frames
@@ -162,7 +172,7 @@ cpu_flipswitch() {
 	switch_up "$WORK/fs.conf" || { bed_down; return; }
 	consumer_start "$WORK/vm.out" "$B/fs-sink" vms --pool "$SHM-pool" --latency "${guest[@]}" ||
 		{ stop_daemon; bed_down; return; }
-	cpu_window "$name-$mode" "$size" "$rate" "$run" --stamp
+	CPU_SPLIT=1 cpu_window "$name-$mode" "$size" "$rate" "$run" --stamp
 	consumer_stop "$WORK/vm.out"
 	cpu_delivered "$name-$mode" "$size" "$rate" "$run" "$GOT"
 	set -- $(awk '/^latency_us/ {print $3, $5}' "$WORK/vm.out")
