@@ -27,6 +27,8 @@ static void mac_str(char buf[18], const uint8_t m[6])
 #define VM_RING_MIN 64
 #define VM_RING_MAX 32768
 #define VM_QUOTA_DEFAULT 1024
+_Static_assert(VM_RING_MAX - 1 <= UINT16_MAX,
+	       "a VM ring's mask fits vmport.rx_mask");
 #define VM_NAME_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 
 struct vm_say {

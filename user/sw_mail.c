@@ -92,7 +92,7 @@ static int64_t vm_unlink(struct sw *sw, int idx, struct vmport *out)
 	 * (QEMU's copy would keep it in the epoll set). */
 	if (v->db_live)
 		sw_bell_watch(sw, v, SW_BELL_DEL);
-	__atomic_store_n(&v->db_live, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&v->db_live, false, __ATOMIC_RELAXED);
 	if (sw->cap.vm == idx) {
 		sw->cap.vm = -1;
 		sw_set_slow(sw);
@@ -122,7 +122,7 @@ static int64_t vm_doorbell(struct sw *sw, int idx, int live)
 		vmport_peer_gone(v, v->pool);
 	if (!v->db_live != !live)
 		sw_bell_watch(sw, v, live ? SW_BELL_ADD : SW_BELL_DEL);
-	__atomic_store_n(&v->db_live, live, __ATOMIC_RELAXED);
+	__atomic_store_n(&v->db_live, live != 0, __ATOMIC_RELAXED);
 	/* Release: pairs with the guest's acquire of switch_doorbell. */
 	__atomic_store_n(&v->hdr->switch_doorbell, (uint32_t)live,
 			 __ATOMIC_RELEASE);

@@ -47,11 +47,12 @@
 #define SW_DRAIN_MIN 16
 
 /* VM v was just given n > 0 frames: listed for the flush if they are its
- * first since the last (see SW_TOUCHED_MAX). */
+ * first since the last (see SW_TOUCHED_MAX). Its index from its place in
+ * the array, not v->index: a hand-off reads the port's first line alone. */
 static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
 {
 	if (v->rx_unflushed == n)
-		sw->touched[sw->n_touched++] = (uint16_t)v->index;
+		sw->touched[sw->n_touched++] = (uint16_t)(v - sw->vms);
 }
 
 /* A frame for the capture, in two pieces of pool p (the second may be

@@ -138,6 +138,10 @@ static void rings_reset(struct vmport *v)
 		__atomic_store_n(&s->flags, 0, __ATOMIC_RELAXED);
 	}
 	fs_ring_init(&v->rx, v->region, &v->layout.rx);
+	v->rx_desc = (struct fs_desc *)v->rx.desc;
+	v->rx_producer = v->rx.producer;
+	v->rx_mask = (uint16_t)v->rx.mask;
+	v->rx_prod = 0;
 	fs_ring_init(&v->free, v->region, &v->layout.free);
 	fs_ring_init(&v->alloc, v->region, &v->layout.alloc);
 	fs_ring_init(&v->tx, v->region, &v->layout.tx);
@@ -535,6 +539,9 @@ uint32_t vmport_rx_try_open(struct vmport *v, struct pool *p, int *why)
 		*why = VM_DROP_QUOTA;
 		return 0;
 	}
+	/* The producer index lives in rx_prod, on the port's first line;
+	 * fs_prod_room reads it from the ring. */
+	v->rx.cached_prod = v->rx_prod;
 	room = fs_prod_room(&v->rx, v->quota - held, &bad);
 	if (!room) {
 		*why = bad ? VM_BAD_RING_INDEX : VM_DROP_RX_FULL;
@@ -795,7 +802,7 @@ int vmport_rx_chain(struct vmport *v, struct pool *p, const struct fs_desc *c,
 		return -1;
 	}
 	for (uint32_t j = 0; j < m; j++) {
-		struct fs_desc *d = fs_ring_desc(&v->rx, v->rx.cached_prod++);
+		struct fs_desc *d = &v->rx_desc[v->rx_prod++ & v->rx_mask];
 
 		pool_set_owner(p, pool_frame(p, c[j].addr), v->owner);
 		d->addr = c[j].addr;

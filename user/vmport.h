@@ -133,12 +133,22 @@ struct vmport_sweep {
 
 struct vmport {
 	/* Laid out by who reads what (the array of VM ports is line-aligned).
-	 * The first line: a frame handed to the VM (the rx ring and burst
-	 * state). The next: the flush, once a pass for a VM given frames
-	 * (db_live, the rx counters). Then, line-aligned, what a turn in the
-	 * sweep reads of a VM with nothing to do (sw_pass.c vm_quiet): three
-	 * lines, ending with its tx, free and alloc rings. */
-	struct fs_ring rx;
+	 * The first line: everything a frame handed to the VM and the flush
+	 * that publishes it touch (the rx ring's hot half, the burst state,
+	 * db_live, the rx counters), so that traffic to many VMs in turn
+	 * costs one line of the port a frame. Then the rest of the counters
+	 * and the rx ring's cold half (its consumer, for vmport_rx_open;
+	 * its flags, for a guest with a doorbell). Then, line-aligned, what
+	 * a turn in the sweep reads of a VM with nothing to do (sw_pass.c
+	 * vm_quiet): three lines, ending with its tx, free and alloc
+	 * rings. */
+	struct fs_desc *rx_desc; /* rx.desc */
+	uint32_t *rx_producer;   /* rx.producer */
+	struct pool *pool;       /* its pool (cfg.pool): the frames it is
+				    given, lent and sends are this pool's */
+	uint32_t rx_prod;        /* the rx ring's producer index, private:
+				    rx.cached_prod is not kept (see
+				    vmport_rx_try_open) */
 	uint32_t rx_room;        /* frames it may still be given (room on
 				    its rx ring and in its quota when
 				    vmport_rx_open looked), kept from pass
@@ -148,6 +158,7 @@ struct vmport {
 	uint32_t rx_unflushed;   /* rx entries written, producer not stored,
 				    frames not yet counted to the VM */
 	uint32_t quota;          /* cfg.quota */
+	uint16_t rx_mask;        /* rx.mask: ring_size is at most 32768 */
 	uint16_t owner;          /* POOL_OWN_VM(index) */
 	/* Its uplink (cfg.uplink) and its pool's index, read together as
 	 * route by the NIC fast path: one compare says "this port, this
@@ -163,11 +174,12 @@ struct vmport {
 	 * VM's doorbell socket (the control thread serves the socket and
 	 * tells the worker, SW_MAIL_DOORBELL, which stores it); then writing
 	 * irq_fd (below), the guest's vector 0, interrupts the guest. */
-	int db_live;
-	int index;
-	struct pool *pool;       /* its pool (cfg.pool): the frames it is
-				    given, lent and sends are this pool's */
+	bool db_live;
+	/* Its first two fields, rx_packets and rx_bytes, end the first
+	 * line. */
 	struct vm_stats st;
+	struct fs_ring rx;
+	int index;
 	struct vmport_sw sw;
 	uint32_t bell_batch;     /* rx frames published to its sleeping
 				    guest that ring it at once: half of what
@@ -211,6 +223,8 @@ struct vmport {
 _Static_assert(offsetof(struct vmport, alloc) + sizeof(struct fs_ring) <=
 		       offsetof(struct vmport, active) + 3 * 64,
 	       "a turn in the sweep reads three lines of a VM port");
+_Static_assert(offsetof(struct vmport, st.rx_bytes) + sizeof(uint64_t) <= 64,
+	       "a frame handed to a VM and its flush touch one line of its port");
 _Static_assert(offsetof(struct vmport, sweep) % 8 == 0,
 	       "the sweep's marks are 8-aligned");
 
@@ -313,7 +327,7 @@ static inline int vmport_rx_enqueue(struct vmport *v, struct pool *p,
 	v->rx_room--;
 	/* The counts move at the flush, once for the burst. */
 	pool_set_owner(p, pool_frame(p, addr), v->owner);
-	d = fs_ring_desc(&v->rx, v->rx.cached_prod++);
+	d = &v->rx_desc[v->rx_prod++ & v->rx_mask];
 	d->addr = addr;
 	d->len = len;
 	d->options = 0;
@@ -333,7 +347,7 @@ struct vmport_burst {
 	struct vmport *v;        /* NULL: no burst (and full) */
 	struct fs_desc *desc;
 	uint32_t mask;
-	uint32_t start, prod;    /* rx.cached_prod at begin, now */
+	uint32_t start, prod;    /* rx_prod at begin, now */
 	uint32_t end;            /* prod may not pass it (rx_room) */
 	uint16_t owner;
 	uint64_t bytes;
@@ -350,9 +364,9 @@ static inline void vmport_burst_begin(struct vmport_burst *b,
 	if (!v->rx_room)
 		vmport_rx_try_open(v, p, &why);
 	b->v = v;
-	b->desc = (struct fs_desc *)v->rx.desc;
-	b->mask = v->rx.mask;
-	b->start = b->prod = v->rx.cached_prod;
+	b->desc = v->rx_desc;
+	b->mask = v->rx_mask;
+	b->start = b->prod = v->rx_prod;
 	b->end = b->prod + v->rx_room;
 	b->owner = v->owner;
 	b->bytes = 0;
@@ -385,7 +399,7 @@ static inline uint32_t vmport_burst_end(struct vmport_burst *b)
 	struct vmport *v = b->v;
 	uint32_t n = b->prod - b->start;
 
-	v->rx.cached_prod = b->prod;
+	v->rx_prod = b->prod;
 	v->rx_room = b->end - b->prod;
 	v->rx_unflushed += n;
 	v->st.rx_bytes += b->bytes;
@@ -433,7 +447,8 @@ static inline uint32_t vmport_rx_flush(struct vmport *v, struct pool *p)
 	if (!n)
 		return 0;
 	pool_count_move(p, POOL_OWN_SWITCH, v->owner, n);
-	fs_prod_submit(&v->rx);
+	__atomic_store_n(v->rx_producer, v->rx_prod,
+			 __ATOMIC_RELEASE); /* B, as fs_prod_submit */
 	v->st.rx_packets += n;
 	v->rx_unflushed = 0;
 	return n;

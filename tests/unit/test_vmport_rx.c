@@ -25,7 +25,7 @@ static void test_rx_detached(void **state)
 	assert_int_equal(f->p.owner[pool_frame(&f->p, a)], POOL_OWN_SWITCH);
 	assert_int_equal(f->v.st.rx_packets, 0);
 	assert_int_equal(f->v.rx_unflushed, 0);
-	assert_int_equal(f->v.rx.cached_prod, 0);
+	assert_int_equal(f->v.rx_prod, 0);
 	/* vmport.h: -1 on a drop, so the switch takes the frame back. */
 	assert_int_equal(rc, -1);
 	pool_recycle(&f->p, pool_frame(&f->p, a));
