@@ -117,10 +117,11 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 			 c->scrub);
 	if (err)
 		goto out_txhdr;
-	p->owner = calloc(p->frames, sizeof(*p->owner));
+	/* Every frame the switch's: POOL_OWN_SWITCH is 0. */
+	p->fr = p->scrub.fr;
 	p->count = calloc(p->n_owners, sizeof(*p->count));
 	p->free_stack = calloc(p->frames, sizeof(*p->free_stack));
-	if (!p->owner || !p->count || !p->free_stack) {
+	if (!p->count || !p->free_stack) {
 		err = -ENOMEM;
 		goto out_free;
 	}
@@ -136,7 +137,6 @@ int pool_create(struct pool *p, const struct cfg_pool *c, uint32_t max_vms)
 	return 0;
 
 out_free:
-	free(p->owner);
 	free(p->count);
 	free(p->free_stack);
 	scrub_fini(&p->scrub);
@@ -181,7 +181,6 @@ void pool_destroy(struct pool *p)
 	if (p->fd < 0)
 		return;
 	pool_umem_destroy(p);
-	free(p->owner);
 	free(p->count);
 	free(p->free_stack);
 	scrub_fini(&p->scrub);
@@ -201,7 +200,7 @@ uint32_t pool_reclaim(struct pool *p, uint16_t who)
 	uint32_t i, n = 0;
 
 	for (i = 0; i < p->frames && p->count[who]; i++) {
-		if (p->owner[i] != who)
+		if (p->fr[i].owner != who)
 			continue;
 		pool_move(p, i, who, POOL_OWN_SWITCH);
 		if (who >= POOL_OWN_VM0)
@@ -225,13 +224,13 @@ int pool_check(const struct pool *p, bool between_batches, char *msg,
 		return -1;
 	}
 	for (i = 0; i < p->frames; i++) {
-		if (p->owner[i] >= p->n_owners) {
+		if (p->fr[i].owner >= p->n_owners) {
 			snprintf(msg, msglen, "frame %u has owner %u, not one of the %u owners",
-				 i, p->owner[i], p->n_owners);
+				 i, p->fr[i].owner, p->n_owners);
 			rc = -1;
 			goto out;
 		}
-		seen[p->owner[i]]++;
+		seen[p->fr[i].owner]++;
 	}
 	for (i = 0; i < p->n_owners; i++) {
 		if (seen[i] != p->count[i]) {

@@ -4,7 +4,7 @@
  * AF_XDP socket and the memory every guest of the pool maps.
  *
  * Ownership. Every frame has exactly one owner at every instant, recorded in
- * a switch-private table (guests cannot write it):
+ * a switch-private table (guests cannot write it; the records of scrub.h):
  *   POOL_OWN_SWITCH  the switch: its free list, or in its hands mid-batch
  *   POOL_OWN_FILL    the kernel: an AF_XDP fill ring, or received and not
  *                    yet read from an rx ring
@@ -62,10 +62,12 @@ struct pool {
 	uint32_t shift;        /* log2(frame_size) */
 	bool hugetlb;
 
-	uint16_t *owner;       /* per frame */
+	/* Per frame, its owner in .owner: the scrub's table (scrub.h), its
+	 * records' other half the frames' ranges. */
+	struct scrub_rec *fr;
 	uint32_t *count;       /* per owner */
 	uint32_t n_owners;
-	struct scrub scrub;    /* the dirty table and its counters */
+	struct scrub scrub;    /* the table and its counters */
 
 	uint64_t *free_stack;  /* frame base offsets */
 	uint32_t n_free;
@@ -143,9 +145,9 @@ static inline void *pool_data(const struct pool *p, uint64_t addr)
 static inline int pool_move(struct pool *p, uint32_t frame, uint16_t from,
 			    uint16_t to)
 {
-	if (p->owner[frame] != from)
+	if (p->fr[frame].owner != from)
 		return -EPERM;
-	p->owner[frame] = to;
+	p->fr[frame].owner = to;
 	p->count[from]--;
 	p->count[to]++;
 	return 0;
@@ -153,11 +155,11 @@ static inline int pool_move(struct pool *p, uint32_t frame, uint16_t from,
 
 /* The unchecked halves of pool_move, for bursts whose owner the caller
  * knows: the table entry per frame, the counts once per burst. Hot loops
- * keep p->owner in a local (stores through other u32 pointers would make
+ * keep p->fr in a local (stores through other u32 pointers would make
  * the compiler reload it every frame). */
 static inline void pool_set_owner(struct pool *p, uint32_t frame, uint16_t to)
 {
-	p->owner[frame] = to;
+	p->fr[frame].owner = to;
 }
 
 static inline void pool_count_move(struct pool *p, uint16_t from, uint16_t to,
@@ -203,7 +205,7 @@ __pool_alloc_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
 		   uint32_t idx, uint32_t n, bool scrub)
 {
 	uint64_t *top = p->free_stack + p->n_free;
-	uint16_t *owner = p->owner;
+	struct scrub_rec *fr = p->fr;
 	uint32_t shift = p->shift;
 
 	p->n_free -= n;
@@ -213,7 +215,7 @@ __pool_alloc_burst(struct pool *p, uint16_t to, uint64_t *ring, uint32_t mask,
 
 		if (scrub)
 			scrub_frame(&p->scrub, frame);
-		owner[frame] = to;
+		fr[frame].owner = to;
 		ring[(idx + i) & mask] = addr;
 	}
 	pool_count_move(p, POOL_OWN_SWITCH, to, n);
@@ -269,7 +271,7 @@ pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
 		   uint32_t mask, uint32_t idx, uint32_t n)
 {
 	uint64_t *top = pool_recycle_begin(p);
-	uint16_t *owner = p->owner;
+	struct scrub_rec *fr = p->fr;
 	uint32_t shift = p->shift;
 
 	for (uint32_t i = 0; i < n; i++) {
@@ -281,7 +283,7 @@ pool_recycle_burst(struct pool *p, uint16_t from, const uint64_t *ring,
 			continue;
 		}
 
-		owner[frame] = POOL_OWN_SWITCH;
+		fr[frame].owner = POOL_OWN_SWITCH;
 		*top++ = (uint64_t)frame << shift;
 	}
 	pool_recycle_end(p, from, top);

@@ -486,7 +486,7 @@ void port_rx_piece(struct port *pt, struct pool *p, uint32_t qi,
 uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		 struct port_frame *out, uint32_t max)
 {
-	uint16_t *owner = p->owner;
+	struct scrub_rec *fr = p->fr;
 	uint32_t shift = p->shift, mask = p->frame_size - 1;
 	uint64_t bytes = 0;
 	uint32_t idx, i, n, k;
@@ -500,7 +500,7 @@ uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
 		uint32_t len = d->len, off = (uint32_t)addr & mask;
 		uint32_t frame = (uint32_t)(addr >> shift);
 
-		owner[frame] = POOL_OWN_SWITCH;
+		fr[frame].owner = POOL_OWN_SWITCH;
 		scrub_reuse(&p->scrub, frame, off, off + len);
 		bytes += len;
 		if (__builtin_expect((d->options & XDP_PKT_CONTD) ||

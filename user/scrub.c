@@ -17,21 +17,21 @@ int scrub_init(struct scrub *s, unsigned char *base, uint32_t n_frames,
 	s->frame_size = frame_size;
 	s->n_frames = n_frames;
 	s->mode = mode;
-	s->dirty = calloc(n_frames, sizeof(*s->dirty));
-	return s->dirty ? 0 : -ENOMEM;
+	s->fr = calloc(n_frames, sizeof(*s->fr));
+	return s->fr ? 0 : -ENOMEM;
 }
 
 void scrub_fini(struct scrub *s)
 {
-	free(s->dirty);
-	s->dirty = NULL;
+	free(s->fr);
+	s->fr = NULL;
 }
 
 void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 		      uint32_t hi)
 {
 	unsigned char *f = s->base + ((uint64_t)frame << s->shift);
-	uint32_t d = s->dirty[frame], dlo = d & 0xffff, dhi = d >> 16, n = 0;
+	uint32_t d = s->fr[frame].dirty, dlo = d & 0xffff, dhi = d >> 16, n = 0;
 
 	/* The ranges are kept under "off" too (one compare per reuse, like
 	 * the other modes), as unions, since nothing is zeroed: scrub_all
@@ -59,17 +59,17 @@ void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 		s->frames++;
 		s->bytes += n;
 	}
-	s->dirty[frame] = SCRUB_RANGE(lo, hi);
+	s->fr[frame].dirty = SCRUB_RANGE(lo, hi);
 }
 
 void scrub_all(struct scrub *s)
 {
 	for (uint32_t i = 0; i < s->n_frames; i++) {
-		uint32_t d = s->dirty[i], lo = d & 0xffff, hi = d >> 16;
+		uint32_t d = s->fr[i].dirty, lo = d & 0xffff, hi = d >> 16;
 
 		if (!d)
 			continue;
-		s->dirty[i] = 0;
+		s->fr[i].dirty = 0;
 		memset(s->base + ((uint64_t)i << s->shift) + lo, 0, hi - lo);
 		s->frames++;
 		s->bytes += hi - lo;

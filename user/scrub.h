@@ -22,8 +22,9 @@
  * zeroed, whoever wrote it (scrub_note for the switch's writes,
  * scrub_from_guest for a guest's under "full"); ranges are kept under
  * "off" too, only the zeroing on reuse is skipped. Owned by the pool (struct
- * pool's scrub), written only through these calls; frames are at most
- * 4096 bytes, so a range fits lo | hi << 16.
+ * pool's scrub), its ranges written only through these calls (the table's
+ * records carry the pool's owners too, struct scrub_rec); frames are at
+ * most 4096 bytes, so a range fits lo | hi << 16.
  */
 #ifndef FS_SCRUB_H
 #define FS_SCRUB_H
@@ -33,15 +34,27 @@
 
 #include "config.h"
 
+/* A frame's record in the table: scrub's range and, beside it, the
+ * frame's owner (pool.h), the pool's to read and write, never scrub's. A
+ * frame from a NIC has its range read and its owner written, one given
+ * back its owner read and written: in one table, one line of it a frame,
+ * where a table each took two. 8 bytes, 8 records a line. */
+struct scrub_rec {
+	/* Bytes [lo, hi) that may hold data of an earlier use, as
+	 * SCRUB_RANGE(lo, hi) (0: clean). */
+	uint32_t dirty;
+	uint16_t owner;        /* POOL_OWN_*: whose the frame is (pool.h) */
+	uint16_t unused;
+};
+
 struct scrub {
 	unsigned char *base;   /* the pool's first frame */
 	uint32_t shift;        /* log2(frame_size) */
 	uint32_t frame_size;
 	uint32_t n_frames;
 	enum cfg_scrub mode;
-	/* Per frame: bytes [lo, hi) that may hold data of an earlier use, as
-	 * SCRUB_RANGE(lo, hi) (0: clean). */
-	uint32_t *dirty;
+	struct scrub_rec *fr;  /* per frame, every record zeroed at first:
+				  clean, and POOL_OWN_SWITCH's */
 	uint64_t frames;       /* frames zeroed (in part or whole) */
 	uint64_t bytes;        /* bytes zeroed */
 };
@@ -57,7 +70,7 @@ void scrub_fini(struct scrub *s);
 static inline void scrub_note(struct scrub *s, uint32_t frame, uint32_t lo,
 			      uint32_t hi)
 {
-	uint32_t d = s->dirty[frame];
+	uint32_t d = s->fr[frame].dirty;
 
 	if (d) {
 		if ((d & 0xffff) < lo)
@@ -65,7 +78,7 @@ static inline void scrub_note(struct scrub *s, uint32_t frame, uint32_t lo,
 		if (d >> 16 > hi)
 			hi = d >> 16;
 	}
-	s->dirty[frame] = SCRUB_RANGE(lo, hi);
+	s->fr[frame].dirty = SCRUB_RANGE(lo, hi);
 }
 
 /* Zeroes the frame's dirty bytes outside [lo, hi), lo < hi, and marks
@@ -82,7 +95,7 @@ void scrub_zero_stale(struct scrub *s, uint32_t frame, uint32_t lo,
 static inline void scrub_reuse(struct scrub *s, uint32_t frame, uint32_t lo,
 			       uint32_t hi)
 {
-	if (s->dirty[frame] != SCRUB_RANGE(lo, hi))
+	if (s->fr[frame].dirty != SCRUB_RANGE(lo, hi))
 		scrub_zero_stale(s, frame, lo, hi);
 }
 
@@ -91,12 +104,12 @@ static inline void scrub_reuse(struct scrub *s, uint32_t frame, uint32_t lo,
  * for every frame a guest sends. */
 static inline void scrub_frame(struct scrub *s, uint32_t frame)
 {
-	uint32_t d = s->dirty[frame], lo = d & 0xffff, hi = d >> 16;
+	uint32_t d = s->fr[frame].dirty, lo = d & 0xffff, hi = d >> 16;
 
 	/* Under "off" the range stays, for scrub_all. */
 	if (!d || s->mode == CFG_SCRUB_OFF)
 		return;
-	s->dirty[frame] = 0;
+	s->fr[frame].dirty = 0;
 	memset(s->base + ((uint64_t)frame << s->shift) + lo, 0, hi - lo);
 	s->frames++;
 	s->bytes += hi - lo;
@@ -106,7 +119,7 @@ static inline void scrub_frame(struct scrub *s, uint32_t frame)
 static inline void scrub_from_guest(struct scrub *s, uint32_t frame)
 {
 	if (s->mode == CFG_SCRUB_FULL)
-		s->dirty[frame] = SCRUB_RANGE(0, s->frame_size);
+		s->fr[frame].dirty = SCRUB_RANGE(0, s->frame_size);
 }
 
 /* Zeroes every frame's dirty bytes whatever the policy, so the pool file

@@ -757,7 +757,7 @@ static __attribute__((noinline)) uint32_t nic_gather(struct sw *sw,
 		frame = (uint32_t)(xd->addr >> p->shift);
 		off = (uint32_t)xd->addr & fmask;
 		more = xd->options & XDP_PKT_CONTD;
-		p->owner[frame] = POOL_OWN_SWITCH;
+		p->fr[frame].owner = POOL_OWN_SWITCH;
 		scrub_reuse(&p->scrub, frame, off, off + xd->len);
 		if (j > i)
 			bytes += xd->len;
@@ -853,8 +853,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 {
 	struct pool *p = pt->q[qi].pool;
 	unsigned char *base = p->base;
-	uint16_t *owner = p->owner;
-	uint32_t *dirty = p->scrub.dirty;
+	struct scrub_rec *fr = p->fr;
 	uint32_t shift = p->shift, fmask = p->frame_size - 1;
 	struct vmport_burst b = { .v = NULL, .prod = 0, .end = 0 };
 	/* Bytes of the frames given in a burst are added as it ends. */
@@ -887,7 +886,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		next = &ring[(idx + i + 1) & rmask];
 		__builtin_prefetch(base + next->addr);
 		/* scrub_reuse, with the table in a local. */
-		if (dirty[frame] != SCRUB_RANGE(off, off + len))
+		if (fr[frame].dirty != SCRUB_RANGE(off, off + len))
 			scrub_zero_stale(&p->scrub, frame, off, off + len);
 		if (__builtin_expect(len < FS_ETH_HLEN || (d[0] & 1) ||
 				     (d[12] == 0x81 && d[13] == 0x00) ||
@@ -896,7 +895,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			burst_end(sw, &b, &bytes);
 			last_key = 0;
 			bytes += len;
-			owner[frame] = POOL_OWN_SWITCH;
+			fr[frame].owner = POOL_OWN_SWITCH;
 			if (!contd && xd->options == XDP_PKT_CONTD) {
 				/* The first piece of a frame in several. */
 				i += nic_gather(sw, pt, p, qi, idx, i, n) - 1;
@@ -930,7 +929,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 		if (__builtin_expect(vmport_burst_full(&b), 0) &&
 		    (!b.v || !burst_grow(sw, &b, &bytes))) {
 			bytes += len;
-			owner[frame] = POOL_OWN_SWITCH;
+			fr[frame].owner = POOL_OWN_SWITCH;
 			if (xvm >= 0) {
 				to_vm_across(sw, p, &sw->vms[xvm], addr, len,
 					     SW_COPY_NIC);
@@ -941,7 +940,7 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			pool_recycle(p, frame);
 			continue;
 		}
-		vmport_burst_put(&b, owner, frame, addr, len);
+		vmport_burst_put(&b, fr, frame, addr, len);
 	}
 	burst_end(sw, &b, &bytes);
 	port_rx_release(pt, qi, n, bytes);

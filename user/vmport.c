@@ -565,7 +565,7 @@ uint32_t vmport_rx_open(struct vmport *v, struct pool *p)
  * frame the VM (owner id vo) owns. Returns the frame, or -(reason) after
  * counting it. The callers hold the pool's and the port's fields in
  * locals (see pool_set_owner: owner-table stores would reload v->owner). */
-static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
+static inline int64_t check_frame(struct vmport *v, const struct scrub_rec *fr,
 				  uint16_t vo, uint64_t size, uint32_t shift,
 				  uint64_t addr)
 {
@@ -576,7 +576,7 @@ static inline int64_t check_frame(struct vmport *v, const uint16_t *owner,
 		return -VM_BAD_ADDR;
 	}
 	frame = (uint32_t)(addr >> shift);
-	if (owner[frame] != vo) {
+	if (fr[frame].owner != vo) {
 		v->st.drops[VM_BAD_OWNER]++;
 		return -VM_BAD_OWNER;
 	}
@@ -659,16 +659,16 @@ tx_chain(struct vmport *v, struct pool *p, uint32_t idx, uint32_t *i,
 	/* Ownership, frame by frame: a frame named twice is found the
 	 * switch's at its second mention. */
 	for (j = 0; j < m; j++) {
-		int64_t f = check_frame(v, p->owner, v->owner, p->size,
+		int64_t f = check_frame(v, p->fr, v->owner, p->size,
 					p->shift, c[j].addr);
 
 		if (f < 0) {
 			while (j--)
-				p->owner[frames[j]] = v->owner;
+				p->fr[frames[j]].owner = v->owner;
 			return;
 		}
 		frames[j] = (uint32_t)f;
-		p->owner[f] = POOL_OWN_SWITCH;
+		p->fr[f].owner = POOL_OWN_SWITCH;
 	}
 	for (j = 0; j < m; j++) {
 		uint32_t off = (uint32_t)c[j].addr & (fsize - 1);
@@ -706,7 +706,8 @@ tx_loop(struct vmport *v, struct pool *p, struct fs_desc *out, uint32_t max,
 	bool chains)
 {
 	/* The pool's and the port's fields in locals (see check_frame). */
-	uint16_t *owner = p->owner, vo = v->owner;
+	struct scrub_rec *fr = p->fr;
+	uint16_t vo = v->owner;
 	uint64_t size = p->size;
 	uint32_t shift = p->shift, fsize = p->frame_size, mask = v->tx.mask;
 	const struct fs_desc *ring = (const struct fs_desc *)v->tx.desc;
@@ -742,10 +743,10 @@ tx_loop(struct vmport *v, struct pool *p, struct fs_desc *out, uint32_t max,
 			v->st.drops[VM_BAD_LEN]++;
 			continue;
 		}
-		frame = check_frame(v, owner, vo, size, shift, addr);
+		frame = check_frame(v, fr, vo, size, shift, addr);
 		if (frame < 0)
 			continue;
-		owner[frame] = POOL_OWN_SWITCH;
+		fr[frame].owner = POOL_OWN_SWITCH;
 		scrub_from_guest(&p->scrub, (uint32_t)frame);
 		scrub_note(&p->scrub, (uint32_t)frame, off, off + len);
 		bytes += len;
@@ -819,7 +820,8 @@ int vmport_rx_chain(struct vmport *v, struct pool *p, const struct fs_desc *c,
 
 uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 {
-	uint16_t *owner = p->owner, vo = v->owner;
+	struct scrub_rec *fr = p->fr;
+	uint16_t vo = v->owner;
 	uint64_t *top = pool_recycle_begin(p);
 	uint64_t size = p->size;
 	uint32_t shift = p->shift, idx, i, n, k, mask = v->free.mask;
@@ -834,11 +836,11 @@ uint32_t vmport_free_drain(struct vmport *v, struct pool *p, uint32_t max)
 	for (i = 0; i < n; i++) {
 		uint64_t addr = __atomic_load_n(&ring[(idx + i) & mask],
 						__ATOMIC_RELAXED);
-		int64_t frame = check_frame(v, owner, vo, size, shift, addr);
+		int64_t frame = check_frame(v, fr, vo, size, shift, addr);
 
 		if (frame < 0)
 			continue;
-		owner[frame] = POOL_OWN_SWITCH;
+		fr[frame].owner = POOL_OWN_SWITCH;
 		*top++ = (uint64_t)frame << shift;
 	}
 	fs_cons_release(&v->free, n);

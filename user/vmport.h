@@ -224,7 +224,7 @@ _Static_assert(offsetof(struct vmport, alloc) + sizeof(struct fs_ring) <=
 		       offsetof(struct vmport, active) + 3 * 64,
 	       "a turn in the sweep reads three lines of a VM port");
 _Static_assert(offsetof(struct vmport, st.rx_bytes) + sizeof(uint64_t) <= 64,
-	       "a frame handed to a VM and its flush touch one line of its port");
+	       "a hand-off to a VM and its flush touch its port's first line");
 _Static_assert(offsetof(struct vmport, sweep) % 8 == 0,
 	       "the sweep's marks are 8-aligned");
 
@@ -377,15 +377,15 @@ static inline bool vmport_burst_full(const struct vmport_burst *b)
 	return b->prod == b->end;
 }
 
-/* Gives a frame the switch owns to the burst's VM (not full); owner is
+/* Gives a frame the switch owns to the burst's VM (not full); fr is
  * the pool's table (see pool_set_owner), frame the frame of addr. */
-static inline void vmport_burst_put(struct vmport_burst *b, uint16_t *owner,
-				    uint32_t frame, uint64_t addr,
-				    uint32_t len)
+static inline void vmport_burst_put(struct vmport_burst *b,
+				    struct scrub_rec *fr, uint32_t frame,
+				    uint64_t addr, uint32_t len)
 {
 	struct fs_desc *d = &b->desc[b->prod++ & b->mask];
 
-	owner[frame] = b->owner;
+	fr[frame].owner = b->owner;
 	d->addr = addr;
 	d->len = len;
 	d->options = 0;

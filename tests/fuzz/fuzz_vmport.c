@@ -89,7 +89,7 @@ static uint64_t owned_frame(uint32_t k, uint64_t fallback)
 		return fallback;
 	k %= n;
 	for (uint32_t f = 0; f < pool.frames; f++)
-		if (pool.owner[f] == vm.owner && !k--)
+		if (pool.fr[f].owner == vm.owner && !k--)
 			return pool_frame_addr(&pool, f);
 	return fallback;
 }
@@ -212,7 +212,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 				if (f == UINT64_MAX)
 					break;
-				vmport_burst_put(&bu, pool.owner, pool_frame(&pool, f),
+				vmport_burst_put(&bu, pool.fr,
+						 pool_frame(&pool, f),
 						 f + FS_HEADROOM, 60);
 			}
 			vmport_burst_end(&bu);

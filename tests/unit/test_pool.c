@@ -119,8 +119,8 @@ static void test_create_initial_state(void **state)
 	for (uint32_t i = 1; i < p->n_owners; i++)
 		assert_int_equal(p->count[i], 0);
 	for (uint32_t i = 0; i < FRAMES; i++) {
-		assert_int_equal(p->owner[i], POOL_OWN_SWITCH);
-		assert_int_equal(p->scrub.dirty[i], 0);
+		assert_int_equal(p->fr[i].owner, POOL_OWN_SWITCH);
+		assert_int_equal(p->scrub.fr[i].dirty, 0);
 	}
 	assert_int_equal(p->scrub.frames, 0);
 	assert_int_equal(p->scrub.bytes, 0);
@@ -377,9 +377,9 @@ static void test_move(void **state)
 			want_count[m->to]++;
 		}
 		for (uint32_t i = 0; i < FRAMES; i++)
-			if (p->owner[i] != want_owner[i])
+			if (p->fr[i].owner != want_owner[i])
 				fail_msg("step %zu: frame %u owned by %u, not %u", s,
-					 i, p->owner[i], want_owner[i]);
+					 i, p->fr[i].owner, want_owner[i]);
 		for (uint32_t o = 0; o < p->n_owners; o++)
 			if (p->count[o] != want_count[o])
 				fail_msg("step %zu: owner %u counted %u, not %u", s,
@@ -413,11 +413,11 @@ static void test_move_random(void **state)
 		rc = pool_move(p, frame, (uint16_t)from, (uint16_t)to);
 		if (rc == 0) {
 			ok++;
-			assert_int_equal(p->owner[frame], to);
+			assert_int_equal(p->fr[frame].owner, to);
 		} else {
 			refused++;
 			assert_int_equal(rc, -EPERM);
-			assert_int_not_equal(p->owner[frame], from);
+			assert_int_not_equal(p->fr[frame].owner, from);
 		}
 		assert_pool_ok(p, false);
 	}
@@ -476,10 +476,10 @@ static void test_check_detects_corruption(void **state)
 		assert_pool_ok(&p, true);
 		switch (cc->what) {
 		case CORRUPT_OWNER_DESYNC:
-			p.owner[9] = POOL_OWN_FILL;
+			p.fr[9].owner = POOL_OWN_FILL;
 			break;
 		case CORRUPT_OWNER_RANGE:
-			p.owner[9] = cc->bad_owner;
+			p.fr[9].owner = cc->bad_owner;
 			break;
 		case CORRUPT_COUNT:
 			p.count[POOL_OWN_FILL]++;
@@ -553,7 +553,7 @@ static void test_reclaim(void **state)
 	give(p, POOL_OWN_FILL, 2);
 	assert_pool_ok(p, true);
 	for (uint32_t i = 0; i < FRAMES; i++)
-		if (p->owner[i] == VM0)
+		if (p->fr[i].owner == VM0)
 			vm0_frames[k++] = i;
 	assert_int_equal(k, 5);
 	/* The guest wrote packets into them: headroom + 100 bytes. */
@@ -574,11 +574,11 @@ static void test_reclaim(void **state)
 	for (k = 0; k < 5; k++) {
 		const unsigned char *d = pool_data(p, pool_frame_addr(p, vm0_frames[k]));
 
-		assert_int_equal(p->owner[vm0_frames[k]], POOL_OWN_SWITCH);
-		assert_int_equal(p->scrub.dirty[vm0_frames[k]],
+		assert_int_equal(p->fr[vm0_frames[k]].owner, POOL_OWN_SWITCH);
+		assert_int_equal(p->scrub.fr[vm0_frames[k]].dirty,
 				 SCRUB_RANGE(0, FS_HEADROOM + 100));
 		scrub_frame(&p->scrub, vm0_frames[k]);
-		assert_int_equal(p->scrub.dirty[vm0_frames[k]], 0);
+		assert_int_equal(p->scrub.fr[vm0_frames[k]].dirty, 0);
 		for (uint32_t b = 0; b < FSIZE; b++)
 			assert_int_equal(d[b], b < FS_HEADROOM + 100 ? 0 : 0xab);
 	}
@@ -657,8 +657,8 @@ static void test_alloc_burst(void **state)
 	for (uint32_t i = 3; i < 6; i++)
 		assert_true(ring[i] == SENTINEL);
 	for (uint32_t f = 0; f < 5; f++)
-		assert_int_equal(p->owner[f], POOL_OWN_FILL);
-	assert_int_equal(p->owner[5], POOL_OWN_SWITCH);
+		assert_int_equal(p->fr[f].owner, POOL_OWN_FILL);
+	assert_int_equal(p->fr[5].owner, POOL_OWN_SWITCH);
 	assert_int_equal(p->n_free, FRAMES - 5);
 	assert_int_equal(p->count[POOL_OWN_SWITCH], FRAMES - 5);
 	assert_int_equal(p->count[POOL_OWN_FILL], 5);
@@ -692,21 +692,21 @@ static void test_lend_burst_scrubs(void **state)
 	ring_fill(ring);
 	pool_alloc_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
 	assert_int_equal(p->scrub.frames, 0);
-	assert_int_equal(p->scrub.dirty[0], SCRUB_RANGE(256, 356));
+	assert_int_equal(p->scrub.fr[0].dirty, SCRUB_RANGE(256, 356));
 	pool_recycle_burst(p, POOL_OWN_FILL, ring, RING - 1, 0, 2);
 
 	pool_lend_burst(p, VM0, ring, RING - 1, 3, 2);
 	assert_int_equal(ring[3], FSIZE); /* the last recycled, first */
 	assert_int_equal(ring[4], 0);
-	assert_int_equal(p->owner[0], VM0);
-	assert_int_equal(p->owner[1], VM0);
+	assert_int_equal(p->fr[0].owner, VM0);
+	assert_int_equal(p->fr[1].owner, VM0);
 	assert_int_equal(p->count[VM0], 2);
 	assert_int_equal(p->scrub.frames, 2);
 	assert_int_equal(p->scrub.bytes, 100 + 300);
 	for (uint32_t f = 0; f < 2; f++) {
 		uint32_t hi = 256 + 100 + 200 * f;
 
-		assert_int_equal(p->scrub.dirty[f], 0);
+		assert_int_equal(p->scrub.fr[f].dirty, 0);
 		for (uint32_t b = 0; b < FSIZE; b++) {
 			unsigned char want = b >= 256 && b < hi ? 0 : 0xa5;
 
@@ -739,12 +739,12 @@ static void test_recycle_burst(void **state)
 	pool_recycle_burst(p, POOL_OWN_TX, ring, RING - 1, 3, 4);
 	assert_int_equal(p->count[POOL_OWN_TX], 2);
 	assert_int_equal(p->n_free, FRAMES - 2);
-	assert_int_equal(p->owner[4], POOL_OWN_SWITCH);
-	assert_int_equal(p->owner[1], POOL_OWN_SWITCH);
-	assert_int_equal(p->owner[0], POOL_OWN_SWITCH);
-	assert_int_equal(p->owner[5], POOL_OWN_SWITCH);
-	assert_int_equal(p->owner[2], POOL_OWN_TX);
-	assert_int_equal(p->owner[3], POOL_OWN_TX);
+	assert_int_equal(p->fr[4].owner, POOL_OWN_SWITCH);
+	assert_int_equal(p->fr[1].owner, POOL_OWN_SWITCH);
+	assert_int_equal(p->fr[0].owner, POOL_OWN_SWITCH);
+	assert_int_equal(p->fr[5].owner, POOL_OWN_SWITCH);
+	assert_int_equal(p->fr[2].owner, POOL_OWN_TX);
+	assert_int_equal(p->fr[3].owner, POOL_OWN_TX);
 	assert_pool_ok(p, true);
 	pool_recycle_burst(p, POOL_OWN_TX, ring, RING - 1, 7, 2);
 	assert_int_equal(p->count[POOL_OWN_TX], 0);
@@ -782,19 +782,19 @@ static void test_recycle_begin_end(void **state)
 		/* Frames 1 and 3 given back; 0 and 2 refused by the caller. */
 		top = pool_recycle_begin(&p);
 		for (uint32_t f = 1; f < 4; f += 2) {
-			p.owner[f] = POOL_OWN_SWITCH;
+			p.fr[f].owner = POOL_OWN_SWITCH;
 			*top++ = pool_frame_addr(&p, f);
 		}
 		k = pool_recycle_end(&p, VM0, top);
 		assert_int_equal(k, 2);
 		assert_int_equal(p.count[VM0], 2);
 		assert_int_equal(p.n_free, FRAMES - 2);
-		assert_int_equal(p.owner[0], VM0);
-		assert_int_equal(p.owner[2], VM0);
-		assert_int_equal(p.scrub.dirty[1], modes[m] == CFG_SCRUB_FULL ?
+		assert_int_equal(p.fr[0].owner, VM0);
+		assert_int_equal(p.fr[2].owner, VM0);
+		assert_int_equal(p.scrub.fr[1].dirty, modes[m] == CFG_SCRUB_FULL ?
 						     SCRUB_RANGE(0, FSIZE) :
 						     SCRUB_RANGE(100, 200));
-		assert_int_equal(p.scrub.dirty[3], modes[m] == CFG_SCRUB_FULL ?
+		assert_int_equal(p.scrub.fr[3].dirty, modes[m] == CFG_SCRUB_FULL ?
 						     SCRUB_RANGE(0, FSIZE) : 0);
 		assert_pool_ok(&p, true);
 		/* An empty burst counts nothing. */
@@ -806,10 +806,10 @@ static void test_recycle_begin_end(void **state)
 		assert_int_equal(ring[0], 3 * FSIZE);
 		scrub_frame(&p.scrub, 3);
 		top = pool_recycle_begin(&p);
-		p.owner[3] = POOL_OWN_SWITCH;
+		p.fr[3].owner = POOL_OWN_SWITCH;
 		*top++ = 3 * FSIZE;
 		assert_int_equal(pool_recycle_end(&p, POOL_OWN_FILL, top), 1);
-		assert_int_equal(p.scrub.dirty[3], 0);
+		assert_int_equal(p.scrub.fr[3].dirty, 0);
 		assert_pool_ok(&p, true);
 		pool_destroy(&p);
 	}

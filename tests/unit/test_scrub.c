@@ -36,13 +36,13 @@ static void fx_init(struct fx *f, enum cfg_scrub mode)
 	assert_int_equal(f->s.mode, mode);
 	assert_int_equal(f->s.shift, 11);
 	for (uint32_t i = 0; i < NFRAMES; i++)
-		assert_int_equal(f->s.dirty[i], 0);
+		assert_int_equal(f->s.fr[i].dirty, 0);
 }
 
 static void fx_fini(struct fx *f)
 {
 	scrub_fini(&f->s);
-	assert_null(f->s.dirty);
+	assert_null(f->s.fr);
 	free(f->buf);
 }
 
@@ -114,10 +114,10 @@ static void test_scrub_modes(void **state)
 		/* Under "off" nothing is zeroed and the range only grows (the
 		 * one "off" case notes a range that covers [lo, hi)). */
 		if (sc->policy == CFG_SCRUB_OFF)
-			assert_int_equal(x.s.dirty[f],
+			assert_int_equal(x.s.fr[f].dirty,
 					 SCRUB_RANGE(sc->noted[0][0], sc->noted[0][1]));
 		else
-			assert_int_equal(x.s.dirty[f], sc->lo == sc->hi ? 0 :
+			assert_int_equal(x.s.fr[f].dirty, sc->lo == sc->hi ? 0 :
 							 SCRUB_RANGE(sc->lo, sc->hi));
 		for (uint32_t b = 0; b < FSIZE; b++) {
 			unsigned char want = in_zeroed(sc, b) ? 0 : 0xc3;
@@ -166,7 +166,7 @@ static void test_scrub_counters(void **state)
 	assert_int_equal(x.buf[2 * FSIZE + 999], 0xc3);
 	assert_int_equal(x.buf[2 * FSIZE + 1300], 0xc3);
 	for (uint32_t i = 0; i < NFRAMES; i++)
-		assert_int_equal(x.s.dirty[i], 0);
+		assert_int_equal(x.s.fr[i].dirty, 0);
 	scrub_all(&x.s);
 	assert_int_equal(x.s.frames, 3);
 

@@ -22,7 +22,7 @@ static void test_rx_detached(void **state)
 	a = switch_frame(f, 0x11);
 	rc = vmport_rx_enqueue(&f->v, &f->p, a, PKT_LEN);
 	assert_drops(&f->v, want);
-	assert_int_equal(f->p.owner[pool_frame(&f->p, a)], POOL_OWN_SWITCH);
+	assert_int_equal(f->p.fr[pool_frame(&f->p, a)].owner, POOL_OWN_SWITCH);
 	assert_int_equal(f->v.st.rx_packets, 0);
 	assert_int_equal(f->v.rx_unflushed, 0);
 	assert_int_equal(f->v.rx_prod, 0);
@@ -60,7 +60,7 @@ static void test_rx_delivery(void **state)
 	a = switch_frame(f, 0x5a);
 	assert_int_equal(a, 0 * FSIZE + FS_HEADROOM); /* frame 0 first */
 	assert_int_equal(vmport_rx_enqueue(&f->v, &f->p, a, PKT_LEN), 0);
-	assert_int_equal(f->p.owner[0], f->v.owner);
+	assert_int_equal(f->p.fr[0].owner, f->v.owner);
 	assert_int_equal(f->v.rx_unflushed, 1);
 	/* Written to slot 0 of the shared ring, exactly. */
 	const struct fs_desc *s = fs_ring_desc(&f->g.rx, 0);
@@ -246,7 +246,7 @@ static void test_alloc_refill(void **state)
 			a = fsg_alloc(&f->g);
 			assert_int_not_equal(a, UINT64_MAX);
 			assert_int_equal(a % FSIZE, 0);
-			assert_int_equal(f->p.owner[a / FSIZE], f->v.owner);
+			assert_int_equal(f->p.fr[a / FSIZE].owner, f->v.owner);
 			assert_int_equal(seen[a / FSIZE]++, 0);
 		}
 		assert_int_equal(fsg_alloc(&f->g), UINT64_MAX);

@@ -98,7 +98,7 @@ static void tx_world_init(struct fx *f, struct tx_world *w)
 	w->other = frame_for(f, POOL_OWN_VM(1));
 	w->kernel = frame_for(f, POOL_OWN_FILL);
 	w->free_frame = FSIZE * (FRAMES - 1); /* last out of the free list */
-	assert_int_equal(f->p.owner[FRAMES - 1], POOL_OWN_SWITCH);
+	assert_int_equal(f->p.fr[FRAMES - 1].owner, POOL_OWN_SWITCH);
 }
 
 static uint64_t resolve(const struct tx_world *w, const struct tx_spec *s)
@@ -155,9 +155,9 @@ static void test_tx_bad_inputs(void **state)
 			if (out[j].addr != a || out[j].len != tc->d[i].len)
 				continue;
 			assert_int_equal(out[j].options, 0);
-			assert_int_equal(f->p.owner[pool_frame(&f->p, a)],
+			assert_int_equal(f->p.fr[pool_frame(&f->p, a)].owner,
 					 POOL_OWN_SWITCH);
-			assert_int_equal(f->p.scrub.dirty[pool_frame(&f->p, a)],
+			assert_int_equal(f->p.scrub.fr[pool_frame(&f->p, a)].dirty,
 					 SCRUB_RANGE(pool_offset_in_frame(&f->p, a),
 						    pool_offset_in_frame(&f->p, a) +
 						    tc->d[i].len));
@@ -167,9 +167,9 @@ static void test_tx_bad_inputs(void **state)
 		assert_int_equal(j, k);
 		assert_int_equal(f->v.st.tx_bytes, bytes);
 		/* Nobody else's frame changed hands. */
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.other)], POOL_OWN_VM(1));
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.kernel)], POOL_OWN_FILL);
-		assert_int_equal(f->p.owner[FRAMES - 1], POOL_OWN_SWITCH);
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.other)].owner, POOL_OWN_VM(1));
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.kernel)].owner, POOL_OWN_FILL);
+		assert_int_equal(f->p.fr[FRAMES - 1].owner, POOL_OWN_SWITCH);
 
 		switch_sent(f, out, k);
 		assert_frames(f, tc->held_after + on_alloc);
@@ -272,15 +272,15 @@ static void test_tx_chains(void **state)
 		assert_int_equal(f->v.st.tx_packets, tc->packets);
 		/* The switch's own flags: more on all but a packet's last. */
 		for (i = 0; i < k; i++) {
-			assert_int_equal(f->p.owner[pool_frame(&f->p, out[i].addr)],
+			assert_int_equal(f->p.fr[pool_frame(&f->p, out[i].addr)].owner,
 					 POOL_OWN_SWITCH);
 			assert_true(out[i].options == 0 || out[i].options == M);
 		}
 		if (k)
 			assert_int_equal(out[k - 1].options, 0);
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.other)], POOL_OWN_VM(1));
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.kernel)], POOL_OWN_FILL);
-		assert_int_equal(f->p.owner[FRAMES - 1], POOL_OWN_SWITCH);
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.other)].owner, POOL_OWN_VM(1));
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.kernel)].owner, POOL_OWN_FILL);
+		assert_int_equal(f->p.fr[FRAMES - 1].owner, POOL_OWN_SWITCH);
 		switch_sent(f, out, k);
 		/* The audit exact: a bad chain's frames all still the VM's. */
 		assert_frames(f, tc->held_after + on_alloc);
@@ -336,7 +336,7 @@ static void test_rx_chain(void **state)
 	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), -1);
 	assert_drops(&f->v, want);
 	for (int j = 0; j < 3; j++)
-		assert_int_equal(f->p.owner[pool_frame(&f->p, c[j].addr)],
+		assert_int_equal(f->p.fr[pool_frame(&f->p, c[j].addr)].owner,
 				 POOL_OWN_SWITCH);
 	f->v.chains = true;
 	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), 0);
@@ -355,7 +355,7 @@ static void test_rx_chain(void **state)
 	assert_int_equal(vmport_rx_chain(&f->v, &f->p, c, 3), -1);
 	assert_int_equal(f->v.st.drops[VM_DROP_QUOTA], 1);
 	for (int j = 0; j < 3; j++) {
-		assert_int_equal(f->p.owner[pool_frame(&f->p, c[j].addr)],
+		assert_int_equal(f->p.fr[pool_frame(&f->p, c[j].addr)].owner,
 				 POOL_OWN_SWITCH);
 		pool_recycle(&f->p, pool_frame(&f->p, c[j].addr));
 	}
@@ -492,8 +492,8 @@ static void test_free_bad_inputs(void **state)
 		assert_int_equal(f->v.st.freed, fc->taken);
 		/* Taken frames went straight to the free list, once each. */
 		assert_int_equal(f->p.n_free, n_free + fc->taken);
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.other)], POOL_OWN_VM(1));
-		assert_int_equal(f->p.owner[pool_frame(&f->p, w.kernel)], POOL_OWN_FILL);
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.other)].owner, POOL_OWN_VM(1));
+		assert_int_equal(f->p.fr[pool_frame(&f->p, w.kernel)].owner, POOL_OWN_FILL);
 		assert_frames(f, fc->held_after + on_alloc);
 
 		/* The same again in a later batch: all refused now. */
@@ -590,13 +590,13 @@ static void test_reuse_scrubs_received_frame(void **state)
 		}
 		assert_int_equal(f->p.scrub.bytes - before,
 				 policy[c] == CFG_SCRUB_FULL ? FSIZE - 40 : PKT_LEN - 40);
-		assert_int_equal(f->p.scrub.dirty[frame],
+		assert_int_equal(f->p.scrub.fr[frame].dirty,
 				 SCRUB_RANGE(FS_HEADROOM, FS_HEADROOM + 40));
 		/* Lent to a guest, who may send any of it: all clean. */
 		scrub_frame(&f->p.scrub, frame);
 		for (uint32_t i = FS_HEADROOM; i < FS_HEADROOM + 40; i++)
 			assert_int_equal(fr[i], 0);
-		assert_int_equal(f->p.scrub.dirty[frame], 0);
+		assert_int_equal(f->p.scrub.fr[frame].dirty, 0);
 		assert_frames(f, 0);
 		fx_free(f);
 	}
@@ -625,7 +625,7 @@ static void test_guest_round_trip(void **state)
 	assert_int_equal(vmport_tx_collect(&f->v, &f->p, out, 4), 1);
 	assert_int_equal(out[0].addr, base + FS_HEADROOM);
 	assert_int_equal(out[0].len, 100);
-	assert_int_equal(f->p.scrub.dirty[pool_frame(&f->p, base)],
+	assert_int_equal(f->p.scrub.fr[pool_frame(&f->p, base)].dirty,
 			 SCRUB_RANGE(FS_HEADROOM, FS_HEADROOM + 100));
 	/* Mid-batch: the switch holds the frame, not on its free list. */
 	assert_frames_mid(f, QUOTA / 4 - 1);

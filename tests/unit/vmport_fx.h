@@ -136,7 +136,7 @@ static inline uint32_t owned_by(const struct pool *p, uint16_t who)
 	uint32_t n = 0;
 
 	for (uint32_t i = 0; i < p->frames; i++)
-		n += p->owner[i] == who;
+		n += p->fr[i].owner == who;
 	return n;
 }
 
@@ -291,7 +291,7 @@ static inline void assert_data_tracked(struct fx *f)
 {
 	for (uint32_t fr = 0; fr < f->p.frames; fr++) {
 		const unsigned char *b = f->p.base + pool_frame_addr(&f->p, fr);
-		uint32_t d = f->p.scrub.dirty[fr], lo = d & 0xffff, hi = d >> 16;
+		uint32_t d = f->p.scrub.fr[fr].dirty, lo = d & 0xffff, hi = d >> 16;
 
 		for (uint32_t i = 0; i < FSIZE; i++)
 			if (b[i] && (!d || i < lo || i >= hi))
