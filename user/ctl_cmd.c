@@ -321,7 +321,7 @@ static json_t *vm_stats(const struct sw_snap *s, int i)
 	set_u64(o, "reclaimed", st->reclaimed);
 	set_u64(o, "guest_timeouts", st->timeouts);
 	set_u64(o, "doorbells", st->irqs);
-	set_u64(o, "doorbell_gap_us", st->doorbell_gap_us);
+	set_u64(o, "doorbell_gap_us", s->vm[i].doorbell_gap_us);
 	set_u64(o, "region_truncated", st->region_truncated);
 	set_u64(o, "doorbell_hangups", st->hangups);
 	set_u64(o, "header_repaired", st->hdr_repaired);

@@ -82,24 +82,24 @@
  * while each ring carries twice the frames a ring at the shortest
  * interval would.
  */
-static void bell_gap_to(struct sw *sw, struct vmport *v, uint64_t gap)
+static void bell_gap_to(struct vmport *v, uint64_t gap)
 {
-	v->sw.bell_gap = gap;
-	v->st.doorbell_gap_us = ticks_ns(&sw->ticks, gap) / 1000;
+	/* Relaxed: sw_snapshot's load is its one other reader. */
+	__atomic_store_n(&v->sw.bell_gap, gap, __ATOMIC_RELAXED);
 }
 
 /* v's held ring went out `since` ticks after the one before, with
  * bell_frames frames. */
-static void bell_adapt(struct sw *sw, struct vmport *v, uint64_t since)
+static void bell_adapt(struct vmport *v, uint64_t since)
 {
 	uint64_t base = v->sw.bell_base, gap = v->sw.bell_gap;
 	uint64_t per = (uint64_t)v->sw.bell_frames * base; /* frames x base */
 
 	if (per / 2 >= since && gap < v->sw.bell_max)
-		bell_gap_to(sw, v, 2 * gap > v->sw.bell_max ? v->sw.bell_max :
+		bell_gap_to(v, 2 * gap > v->sw.bell_max ? v->sw.bell_max :
 							     2 * gap);
 	else if (per < since && gap > base)
-		bell_gap_to(sw, v, gap / 2 < base ? base : gap / 2);
+		bell_gap_to(v, gap / 2 < base ? base : gap / 2);
 }
 
 /*
@@ -129,7 +129,7 @@ void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 		/* The stream stopped for four intervals: back towards
 		 * doorbell_usecs (no overflow for any gap). */
 		if (since / 4 >= v->sw.bell_gap && v->sw.bell_gap > v->sw.bell_base)
-			bell_gap_to(sw, v, v->sw.bell_gap / 2 < v->sw.bell_base ?
+			bell_gap_to(v, v->sw.bell_gap / 2 < v->sw.bell_base ?
 						   v->sw.bell_base :
 						   v->sw.bell_gap / 2);
 		vmport_ring(v);
@@ -175,7 +175,7 @@ void sw_ring_held(struct sw *sw, bool all)
 		if (vmport_wants_ring(v)) {
 			/* On its time, not cut short by a nap. */
 			if (!all)
-				bell_adapt(sw, v, sw->now - v->sw.bell_at);
+				bell_adapt(v, sw->now - v->sw.bell_at);
 			vmport_ring(v);
 			v->sw.bell_at = sw->now;
 		}
@@ -548,6 +548,39 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max)
 }
 
 /*
+ * Under "adaptive", once the polling window has run out: whether a guest
+ * that cannot ring (it polls its rings) sent or gave frames back within
+ * the last SW_POLL_SLEEP_MS. Such a guest is running; its next frames
+ * could wake no sleep of the worker, and would wait for its end, the
+ * length it would last (1 ms and up): a stream between polling guests,
+ * whose sender waits for frames its receiver gives back, would move a
+ * ring's worth a sleep. So the worker polls on, as long as such a guest
+ * moves frames, and sleeps once none did for that long. Read only when
+ * the window has run out, from counters the passes keep anyway.
+ */
+bool sw_polled_busy(struct sw *sw, uint64_t now)
+{
+	uint64_t work = 0;
+	bool any = false;
+
+	for (int i = 0; i < sw->n_vms; i++) {
+		const struct vmport *v = &sw->vms[i];
+
+		if (!v->active || vmport_can_sleep(v))
+			continue;
+		any = true;
+		work += v->st.tx_packets + v->st.freed;
+	}
+	if (!any)
+		return false;
+	if (work != sw->polled_work) {
+		sw->polled_work = work;
+		sw->polled_at = now;
+	}
+	return now - sw->polled_at < sw->poll_sleep_max;
+}
+
+/*
  * idle = "adaptive": after its last frame the worker polls for poll_win,
  * then blocks. Polling pays while the next frame comes sooner than a block
  * and its wake-up would cost; poll_usecs is that cost. After each idle
@@ -586,6 +619,7 @@ void sw_idle_set(struct sw *sw, enum cfg_idle mode, uint32_t usecs)
 	if (sw->poll_win > sw->poll_max)
 		sw->poll_win = sw->poll_max;
 	sw->poll_sleep_ms = SW_POLL_SLEEP_MS;
+	sw->poll_sleep_max = ticks_of_us(&sw->ticks, 1000 * SW_POLL_SLEEP_MS);
 	sw->bell_mute_min = ticks_of_us(&sw->ticks, SW_BELL_MUTE_MIN_US);
 	sw->bell_mute_max = ticks_of_us(&sw->ticks, SW_BELL_MUTE_MAX_US);
 }
@@ -628,7 +662,8 @@ void sw_run(struct sw *sw, volatile sig_atomic_t *stop,
 		/* Poll on, or block: see sw_poll_adapt. */
 		idle++;
 		spin = sw->idle_mode == CFG_IDLE_POLL ? idle < SW_SPIN_PASSES :
-			t - sw->last_busy < sw->poll_win;
+			t - sw->last_busy < sw->poll_win ||
+				sw_polled_busy(sw, t);
 		/* An empty pass while polling lets whatever else wants this
 		 * CPU run first: a guest sharing it, which a spinning worker
 		 * would keep waiting for the rest of its time slice. Alone on

@@ -72,7 +72,6 @@ static inline void sw_bell_gap_set(struct sw *sw, struct vmport *v)
 	v->sw.bell_base = ticks_of_us(&sw->ticks, v->cfg.doorbell_usecs);
 	v->sw.bell_max = ticks_of_us(&sw->ticks, max);
 	v->sw.bell_gap = v->sw.bell_base;
-	v->st.doorbell_gap_us = v->cfg.doorbell_usecs;
 	/* And its flood limit, by the same clock. */
 	vmport_flood_set(v, v->cfg.flood_rate, v->cfg.flood_burst,
 			 ticks_of_us(&sw->ticks, 1000000));
@@ -85,6 +84,9 @@ void sw_nap(struct sw *sw, uint32_t moved, uint32_t max);
 /* sw_idle.c: the polling window ("adaptive") after an idle spell of
  * `spell` ticks, and the idle settings (worker, or before it runs). */
 void sw_poll_adapt(struct sw *sw, uint64_t spell);
+/* sw_idle.c: whether a guest that cannot ring moved frames within the
+ * last SW_POLL_SLEEP_MS (at `now`): the worker polls on ("adaptive"). */
+bool sw_polled_busy(struct sw *sw, uint64_t now);
 void sw_idle_set(struct sw *sw, enum cfg_idle mode, uint32_t usecs);
 
 /* sw_mail.c: the worker's side of the mailbox. */

@@ -73,6 +73,7 @@ static void snap_vm(const struct sw *sw, const struct vmport *v,
 	s->irq_fd = v->irq_fd;
 	s->bell_fd = v->bell_fd;
 	RD_STATS(s->st, v->st);
+	s->doorbell_gap_us = (uint32_t)(ticks_ns(&sw->ticks, RD(v->sw.bell_gap)) / 1000);
 	s->cfg = v->cfg;
 }
 

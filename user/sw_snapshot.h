@@ -57,6 +57,8 @@ struct sw_snap_vm {
 	int region_fd;         /* its ring region file, for the doorbell */
 	int irq_fd;            /* its vector 0, for the doorbell */
 	int bell_fd;           /* the eventfd its guest rings */
+	uint32_t doorbell_gap_us; /* the interval between doorbells rung to
+				     it now (adaptive moderation, sw_idle.c) */
 	struct vm_stats st;
 	struct cfg_vm cfg;
 };

@@ -228,6 +228,10 @@ struct sw {
 				frames */
 	uint32_t poll_sleep_ms; /* the next sleep while a guest must be
 				   polled: doubles while idle ("adaptive") */
+	uint64_t polled_work;   /* frames the guests that must be polled had
+				   sent and given back, as last counted */
+	uint64_t polled_at;     /* ticks when that count last moved */
+	uint64_t poll_sleep_max; /* SW_POLL_SLEEP_MS in ticks */
 	bool slack_set;      /* the worker's timer slack is 1 us (naps) */
 	uint64_t naps;       /* naps taken (max_sleep_usecs) */
 	uint64_t sleeps;     /* times the worker slept (idle_wait) */

@@ -80,9 +80,6 @@ struct vm_stats {
 					    (writes to its bell eventfd) */
 	uint64_t rings_coalesced;        /* of those, rings that woke the
 					    worker no more than one before */
-	uint64_t doorbell_gap_us;        /* the interval between doorbells
-					    rung to it now (adaptive
-					    moderation, sw_idle.c): a gauge */
 	uint64_t bell_storm;             /* times its rings came faster than
 					    they brought work: its bell
 					    was left unwatched for longer
