@@ -145,6 +145,22 @@ void prom_write(FILE *f, json_t *st, json_t *fr)
 				    str(p, "name"), "kind", str(p, "kind"),
 				    u64(p, prom_port_counters[j].key));
 	}
+	/* A VM's doorbells: those without one have the keys too (0). */
+	prom_head(f, "flipswitch_doorbells_total", "counter",
+		  "Doorbells the switch rang a VM's sleeping guest.");
+	json_array_foreach(ports, i, p)
+		if (json_object_get(p, "doorbell_gap_us"))
+			prom_sample(f, "flipswitch_doorbells_total", "port",
+				    str(p, "name"), NULL, NULL, u64(p, "doorbells"));
+	prom_head(f, "flipswitch_doorbell_interval_seconds", "gauge",
+		  "Least time between two doorbells to a VM's guest now: doorbell_usecs, lengthened under a heavy stream up to doorbell_max_usecs.");
+	json_array_foreach(ports, i, p)
+		if (json_object_get(p, "doorbell_gap_us")) {
+			fputs("flipswitch_doorbell_interval_seconds{", f);
+			prom_label(f, "port", str(p, "name"));
+			fprintf(f, "} %.6f\n",
+				(double)u64(p, "doorbell_gap_us") / 1e6);
+		}
 	prom_head(f, "flipswitch_drops_total", "counter",
 		  "Frames a port dropped, by reason.");
 	prom_port_map(f, ports, "drops", NULL, "reason", "flipswitch_drops_total");

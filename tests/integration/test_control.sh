@@ -80,6 +80,8 @@ check "stats --prometheus: the worker's seconds by state" \
 	bash -c "grep -Eq '^flipswitch_worker_seconds_total\{state=\"busy\"\} [0-9]+\.[0-9]{9}$' $WORK/prom.txt && grep -Eq '^flipswitch_worker_packets_total $N$' $WORK/prom.txt"
 check "stats --prometheus: drops labelled by reason" \
 	grep -Eq '^flipswitch_drops_total\{[^}]*reason="quota"' "$WORK/prom.txt"
+check "stats --prometheus: web1's doorbell interval, doorbell_usecs (20 us) while idle" \
+	grep -qx 'flipswitch_doorbell_interval_seconds{port="web1"} 0.000020' "$WORK/prom.txt"
 
 # --- GET /metrics: the same series, over HTTP, read-only
 sw_curl() { ip netns exec "$NS_SW" curl -s --max-time 5 "$@"; }
