@@ -360,7 +360,7 @@ web1_rx() { # frames the switch gave web1
 	"$B/flipswitchctl" -s "$WORK/ctl.sock" -j stats | jq '.ports[] | select(.name == "web1") | .rx_packets'
 }
 task_ns() { # task_ns PID: its threads' run time so far, ns (schedstat)
-	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {print n + 0}'
+	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'
 }
 daemon_cpu_ns() { task_ns "$DAEMON_PID"; }
 
