@@ -103,13 +103,14 @@ static __always_inline int count(__u32 verdict, __u64 len, int action)
 /* xdp.frags: the program takes frames in several buffers (a jumbo frame
  * on veth or a NIC with an MTU past a page), which the kernel otherwise
  * refuses to attach it for. It reads only the Ethernet header and tag,
- * in the first buffer; the counters count that buffer's bytes. */
+ * in the first buffer; the counters count the frame's bytes in all its
+ * buffers, as the port's own counters do. */
 SEC("xdp.frags")
 int flipswitch_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u64 len = data_end - data;
+	__u64 len = bpf_xdp_get_buff_len(ctx);
 	struct hdr_cursor nh = { .pos = data };
 	struct fs_mac_key key = {}; /* 8 bytes, no padding: all initialised */
 	struct ethhdr *eth;

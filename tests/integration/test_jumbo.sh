@@ -4,7 +4,8 @@
 # each) byte for byte from the wire to a guest, from a guest to the wire,
 # from guest to guest, and broadcast from the wire to every guest; a guest
 # that takes no chains (--no-chains, as one written for ABI 1.2) gets
-# none, counted as chain_unsupported; every frame comes back.
+# none, counted as chain_unsupported; the XDP counters count whole
+# frames; every frame comes back.
 . "$(dirname "$0")/lib.sh"
 require_root jumbo
 
@@ -35,6 +36,10 @@ wait "$LAST_BG"
 check "wire -> guest: $N frames of $SIZE bytes arrive whole" grep -q "received $N" "$WORK/w2g.out"
 check "wire -> guest: byte for byte (length and CRC-32 of each)" \
 	diff <("$B/fs-pkt" sums "$WORK/w2g.tx.pcap") <(grep '^sum ' "$WORK/w2g.out")
+# The XDP program's counters count a frame's bytes in all its buffers,
+# as the port's own do: $N frames of more than 9000 bytes.
+check "wire -> guest: the xdp redirect counter has their bytes, whole" \
+	bash -c "$B/flipswitchctl -s $SOCK -j stats $IF_SW | jq -e '.ports[0] | .xdp.redirect.packets == $N and .rx_packets == $N and .xdp.redirect.bytes == .rx_bytes and .rx_bytes > $N * 9000'"
 
 # --- guest -> wire
 peer_recv "$N" "$VM1" "$WORK/g2w.rx.pcap"
