@@ -150,14 +150,14 @@ static void print_vm_header(int nw, int rw)
 static void print_settings(json_t *sw)
 {
 	out_open_object("switch");
-	out_ju64(sw, "batch", "batch            %" PRIu64 "\n");
-	out_jstr(sw, "handoff", "handoff          %s\n");
-	out_ju64(sw, "guest_timeout", "guest_timeout    %" PRIu64 " ms\n");
-	out_ju64(sw, "doorbell_usecs", "doorbell_usecs   %" PRIu64 " us\n");
-	out_ju64(sw, "doorbell_max_usecs", "doorbell_max_usecs %" PRIu64 " us\n");
-	out_ju64(sw, "max_sleep_usecs", "max_sleep_usecs  %" PRIu64 " us\n");
-	out_jstr(sw, "idle", "idle             %s\n");
-	out_ju64(sw, "poll_usecs", "poll_usecs       %" PRIu64 " us\n");
+	out_ju64(sw, "batch", "batch               %" PRIu64 "\n");
+	out_jstr(sw, "handoff", "handoff             %s\n");
+	out_ju64(sw, "guest_timeout", "guest_timeout       %" PRIu64 " ms\n");
+	out_ju64(sw, "doorbell_usecs", "doorbell_usecs      %" PRIu64 " us\n");
+	out_ju64(sw, "doorbell_max_usecs", "doorbell_max_usecs  %" PRIu64 " us\n");
+	out_ju64(sw, "max_sleep_usecs", "max_sleep_usecs     %" PRIu64 " us\n");
+	out_jstr(sw, "idle", "idle                %s\n");
+	out_ju64(sw, "poll_usecs", "poll_usecs          %" PRIu64 " us\n");
 	out_close_object();
 }
 
