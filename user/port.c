@@ -483,40 +483,6 @@ void port_rx_piece(struct port *pt, struct pool *p, uint32_t qi,
 	pool_recycle(p, frame);
 }
 
-uint32_t port_rx(struct port *pt, struct pool *p, uint32_t qi,
-		 struct port_frame *out, uint32_t max)
-{
-	struct scrub_rec *fr = p->fr;
-	uint32_t shift = p->shift, mask = p->frame_size - 1;
-	uint64_t bytes = 0;
-	uint32_t idx, i, n, k;
-
-	n = port_rx_peek(pt, p, qi, max, &idx);
-	if (!n)
-		return 0;
-	for (i = k = 0; i < n; i++) {
-		const struct xdp_desc *d = port_rx_desc(pt, qi, idx + i);
-		uint64_t addr = d->addr;
-		uint32_t len = d->len, off = (uint32_t)addr & mask;
-		uint32_t frame = (uint32_t)(addr >> shift);
-
-		fr[frame].owner = POOL_OWN_SWITCH;
-		scrub_reuse(&p->scrub, frame, off, off + len);
-		bytes += len;
-		if (__builtin_expect((d->options & XDP_PKT_CONTD) ||
-				     pt->q[qi].rx_contd, 0)) {
-			port_rx_piece(pt, p, qi, d->options, frame);
-			continue;
-		}
-		out[k].addr = addr;
-		out[k].len = len;
-		out[k].options = 0;
-		k++;
-	}
-	port_rx_release(pt, qi, n, bytes);
-	return k;
-}
-
 /* Pool frames a group frame of the port's MTU takes in port_mc_rx: the
  * first after the headroom, the others whole (the rest of a packet of
  * several frames has no headroom, ring.h M..N). */

@@ -180,18 +180,14 @@ struct port_frame {
 			      port_mc_rx) */
 };
 
-/* Takes up to max received frames from queue q (now the switch's). */
-uint32_t port_rx(struct port *pt, struct pool *p, uint32_t q,
-		 struct port_frame *out, uint32_t max);
-
 /*
- * The rx ring read in place (port_rx is built on these; the switch's NIC
- * fast path reads descriptors with them and hands frames on without a
- * copy of the descriptors in between). port_rx_peek: up to max received
- * frames from *idx on, counted to the switch (the caller sets each one's
- * owner table entry: the kernel hands back only frames it had from the
- * fill ring, so no check). port_rx_release: gives the n entries back and
- * counts them and their bytes.
+ * The rx ring read in place (the switch's NIC paths read descriptors
+ * with them and hand frames on without a copy of the descriptors in
+ * between). port_rx_peek: up to max received frames from *idx on,
+ * counted to the switch (the caller sets each one's owner table entry:
+ * the kernel hands back only frames it had from the fill ring, so no
+ * check). port_rx_release: gives the n entries back and counts them and
+ * their bytes.
  */
 static inline uint32_t port_rx_peek(struct port *pt, struct pool *p,
 				    uint32_t q, uint32_t max, uint32_t *idx)

@@ -55,32 +55,48 @@ static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
 		sw->touched[sw->n_touched++] = (uint16_t)(v - sw->vms);
 }
 
-/* A frame for the capture, in two pieces of pool p (the second may be
- * empty): a frame for the wire is its header slot and the rest. */
+/* A packet for the capture, in m pieces c[0..m) of pool p (a frame, a
+ * header slot and the rest, or the frames of a chain): its length is the
+ * whole packet's, its data the first SW_CAP_SNAP bytes. */
+static void cap_put(struct sw *sw, const struct pool *p,
+		    const struct fs_desc *c, uint32_t m, uint32_t dir)
+{
+	struct sw_capture *cp = &sw->cap;
+	struct sw_cap_rec *r;
+	struct timespec ts;
+	uint32_t n = 0, total = 0;
+
+	if (cp->prod - __atomic_load_n(&cp->cons, __ATOMIC_ACQUIRE) >=
+	    SW_CAP_SLOTS) {
+		cp->dropped++;
+		return;
+	}
+	r = &cp->ring[cp->prod & (SW_CAP_SLOTS - 1)];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	r->dir = dir;
+	for (uint32_t j = 0; j < m; j++) {
+		uint32_t k = c[j].len < SW_CAP_SNAP - n ? c[j].len :
+							  SW_CAP_SNAP - n;
+
+		total += c[j].len;
+		/* pool_data: the private tail (header slots) follows the
+		 * frames. */
+		if (k)
+			memcpy(r->data + n, pool_data(p, c[j].addr), k);
+		n += k;
+	}
+	r->len = total;
+	__atomic_store_n(&cp->prod, cp->prod + 1, __ATOMIC_RELEASE);
+}
+
 static void cap_tap2(struct sw *sw, const struct pool *p, uint64_t addr,
 		     uint32_t len, uint64_t addr2, uint32_t len2, uint32_t dir)
 {
-	struct sw_capture *c = &sw->cap;
-	struct sw_cap_rec *r;
-	struct timespec ts;
-	uint32_t n = len < SW_CAP_SNAP ? len : SW_CAP_SNAP;
+	const struct fs_desc c[2] = { { .addr = addr, .len = len },
+				      { .addr = addr2, .len = len2 } };
 
-	if (c->prod - __atomic_load_n(&c->cons, __ATOMIC_ACQUIRE) >=
-	    SW_CAP_SLOTS) {
-		c->dropped++;
-		return;
-	}
-	r = &c->ring[c->prod & (SW_CAP_SLOTS - 1)];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	r->ts = (double)ts.tv_sec + ts.tv_nsec / 1e9;
-	r->len = len + len2;
-	r->dir = dir;
-	/* pool_data: the private tail follows the frames. */
-	memcpy(r->data, pool_data(p, addr), n);
-	if (len2 && n < SW_CAP_SNAP)
-		memcpy(r->data + n, pool_data(p, addr2),
-		       len2 < SW_CAP_SNAP - n ? len2 : SW_CAP_SNAP - n);
-	__atomic_store_n(&c->prod, c->prod + 1, __ATOMIC_RELEASE);
+	cap_put(sw, p, c, len2 ? 2 : 1, dir);
 }
 
 static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
@@ -452,6 +468,16 @@ static bool chain_room(struct vmport *v, uint32_t m)
 	return true;
 }
 
+/* Packet c[0..m) is on VM v's rx ring: listed for the flush, and
+ * captured if v is. */
+static void chain_given(struct sw *sw, struct vmport *v,
+			const struct fs_desc *c, uint32_t m)
+{
+	if (__builtin_expect(sw->cap.vm == v->index, 0))
+		cap_put(sw, v->pool, c, m, SW_CAP_RX);
+	touch(sw, v, m);
+}
+
 /* Packet c[0..m) of pool p to VM v: handed over if v is of p, else copied
  * into v's pool (why) and the original recycled; recycled if v cannot
  * take it. */
@@ -460,14 +486,19 @@ static void chain_to_vm(struct sw *sw, struct vmport *v, struct pool *p,
 {
 	struct fs_desc d[VM_MAX_FRAMES];
 
-	if (v->pool != p) {
+	/* The copy baseline copies a packet of several frames as it does
+	 * one of one (to_vm_slow). */
+	if (v->pool != p || sw->handoff_copy) {
 		int err = !chain_room(v, m) ||
 			  copy_chain(sw, v->pool, p, c, m, d);
 
 		chain_recycle(p, c, m);
 		if (err)
 			return;
-		sw->xcopies[v->pool->index][why]++;
+		if (v->pool != p)
+			sw->xcopies[v->pool->index][why]++;
+		else
+			sw->handoff_copies++;
 		c = d;
 		p = v->pool;
 	}
@@ -475,7 +506,7 @@ static void chain_to_vm(struct sw *sw, struct vmport *v, struct pool *p,
 		chain_recycle(p, c, m);
 		return;
 	}
-	touch(sw, v, m);
+	chain_given(sw, v, c, m);
 }
 
 /* A group packet c[0..m) of pool p to every VM it goes to (flood_to), in
@@ -499,8 +530,26 @@ static void flood_chain(struct sw *sw, struct pool *p, const struct fs_desc *c,
 			chain_recycle(v->pool, d, m);
 			continue;
 		}
-		touch(sw, v, m);
+		chain_given(sw, v, d, m);
 	}
+}
+
+/* A packet of m frames f[0..m) for the wire, of pool p, for the capture:
+ * the first's header slot, then the frames as they leave. */
+static __attribute__((noinline)) void cap_txf(struct sw *sw,
+					      const struct pool *p,
+					      const struct port_txf *f,
+					      uint32_t m)
+{
+	struct fs_desc c[VM_MAX_FRAMES + 1];
+
+	c[0].addr = f[0].hdr;
+	c[0].len = f[0].hlen;
+	for (uint32_t j = 0; j < m; j++) {
+		c[1 + j].addr = f[j].addr;
+		c[1 + j].len = f[j].len;
+	}
+	cap_put(sw, p, c, m + 1, SW_CAP_TX);
 }
 
 /* A packet c[0..m) from VM v for the wire, as to_nic does a frame: the
@@ -558,8 +607,7 @@ static uint32_t to_nic_chain(struct sw *sw, struct vmport *v,
 		f->more = j + 1 < m;
 	}
 	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
-		cap_tap2(sw, tp, s, out[k].hlen, out[k].addr, out[k].len,
-			 SW_CAP_TX);
+		cap_txf(sw, tp, out + k, m);
 	return k + m;
 }
 
@@ -678,9 +726,8 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 		to_vm(sw, &sw->vms[vm], p, addr, len);
 }
 
-/* Frames from a NIC read into f[] (port_rx, port_mc_rx), frames of pool
- * p: the path of the group socket, and of the NIC queues while hand-offs
- * are slow. */
+/* Frames from a NIC read into f[] (port_mc_rx), frames of pool p: the
+ * path of the group socket. */
 /* A group frame in several pool frames (port_mc_rx), from e on, to
  * nic_chain; returns its last entry. Out of line, with its array, and
  * moving a pointer, not an index: from_nic's loop over the frames of one
@@ -699,6 +746,8 @@ from_nic_chain(struct sw *sw, struct port *pt, struct pool *p,
 		if (!e->options || ++m == VM_MAX_FRAMES)
 			break;
 	}
+	if (sw->cap.nic == pt->index)
+		cap_put(sw, p, c, m + !e->options, SW_CAP_RX);
 	nic_chain(sw, pt, p, c, m + !e->options);
 	return e;
 }
@@ -787,22 +836,78 @@ static __attribute__((noinline)) uint32_t nic_gather(struct sw *sw,
 		pt->st.drops[PORT_DROP_RX_TOO_LONG]++;
 		chain_recycle(p, c, m);
 	} else {
+		if (__builtin_expect(sw->cap.nic == pt->index, 0))
+			cap_put(sw, p, c, m, SW_CAP_RX);
 		nic_chain(sw, pt, p, c, m);
 	}
 	return j - i - extra;
 }
 
-/* The fast path's frames that are not plain unicast. */
-static __attribute__((noinline)) void nic_frame_rare(struct sw *sw,
-						     struct port *pt,
-						     struct pool *p,
-						     uint64_t addr,
-						     uint32_t len)
+/*
+ * A frame of the NIC's that is not plain unicast, or any while hand-offs
+ * are slow (capture, copy baseline): entry idx + i of the n peeked of
+ * queue qi, the switch's (scrubbed, its bytes counted). The first piece of
+ * a frame in several is gathered with the rest (nic_gather), a piece of
+ * one that reaches no VM recycled (port_rx_piece), a frame of one taken
+ * as from_nic takes it (*key and *vm as nic_frame keeps them). Returns
+ * how many of the n entries it took; the queue's rx_contd says where the
+ * next entry stands.
+ */
+static __attribute__((noinline)) uint32_t
+nic_rare(struct sw *sw, struct port *pt, struct pool *p, uint32_t qi,
+	 uint32_t idx, uint32_t i, uint32_t n, uint64_t *key, int32_t *vm)
 {
-	uint64_t key = 0;
+	const struct xdp_desc *xd = port_rx_desc(pt, qi, idx + i);
+
+	if (!pt->q[qi].rx_contd && xd->options == XDP_PKT_CONTD)
+		return nic_gather(sw, pt, p, qi, idx, i, n);
+	if (xd->options || pt->q[qi].rx_contd) {
+		port_rx_piece(pt, p, qi, xd->options,
+			      (uint32_t)(xd->addr >> p->shift));
+		return 1;
+	}
+	if (__builtin_expect(sw->cap.nic == pt->index, 0))
+		cap_tap(sw, p, xd->addr, xd->len, SW_CAP_RX);
+	nic_frame(sw, pt, p, xd->addr, xd->len, key, vm);
+	return 1;
+}
+
+/* nic_rx while hand-offs are slow: every frame taken by nic_rare. */
+static __attribute__((noinline)) uint32_t nic_rx_slow(struct sw *sw,
+						      struct port *pt,
+						      struct pool *p,
+						      uint32_t qi)
+{
+	uint32_t idx, i, n, fmask = p->frame_size - 1;
+	uint64_t bytes = 0, key = 0;
 	int32_t vm = -1;
 
-	nic_frame(sw, pt, p, addr, len, &key, &vm);
+	n = port_rx_peek(pt, p, qi, sw->batch, &idx);
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++) {
+		const struct xdp_desc *xd = port_rx_desc(pt, qi, idx + i);
+		uint32_t frame = (uint32_t)(xd->addr >> p->shift);
+		uint32_t off = (uint32_t)xd->addr & fmask;
+
+		/* The entry after the last is in the ring (stale, perhaps):
+		 * a prefetch of what it points to cannot fault. */
+		__builtin_prefetch(
+			pool_data(p, port_rx_desc(pt, qi, idx + i + 1)->addr));
+		p->fr[frame].owner = POOL_OWN_SWITCH;
+		scrub_reuse(&p->scrub, frame, off, off + xd->len);
+		bytes += xd->len;
+		/* A frame of one inline, as nic_rare would take it. */
+		if (__builtin_expect(xd->options || pt->q[qi].rx_contd, 0)) {
+			i += nic_rare(sw, pt, p, qi, idx, i, n, &key, &vm) - 1;
+			continue;
+		}
+		if (__builtin_expect(sw->cap.nic == pt->index, 0))
+			cap_tap(sw, p, xd->addr, xd->len, SW_CAP_RX);
+		nic_frame(sw, pt, p, xd->addr, xd->len, &key, &vm);
+	}
+	port_rx_release(pt, qi, n, bytes);
+	return n;
 }
 
 /* Ends the burst, if any, and adds its bytes to *bytes; its VM is
@@ -862,14 +967,14 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 	uint32_t idx, i, n, rmask;
 	/* Inside a frame received in pieces (port_rx_piece). */
 	bool contd = pt->q[qi].rx_contd;
+	/* The last destination of the frames nic_rare took. */
+	uint64_t rare_key = 0;
+	int32_t rare_vm = -1;
 	uint16_t route = vmport_route((uint8_t)pt->index, (uint8_t)p->index);
 	int32_t xvm = -1;
 
-	if (__builtin_expect(sw->slow, 0)) {
-		n = port_rx(pt, p, qi, sw->rxbuf, sw->batch);
-		from_nic(sw, pt, p, sw->rxbuf, n);
-		return n;
-	}
+	if (__builtin_expect(sw->slow, 0))
+		return nic_rx_slow(sw, pt, p, qi);
 	n = port_rx_peek(pt, p, qi, sw->batch, &idx);
 	if (!n)
 		return 0; /* and no store to the ring's consumer line */
@@ -896,19 +1001,10 @@ static uint32_t nic_rx(struct sw *sw, struct port *pt, uint32_t qi)
 			last_key = 0;
 			bytes += len;
 			fr[frame].owner = POOL_OWN_SWITCH;
-			if (!contd && xd->options == XDP_PKT_CONTD) {
-				/* The first piece of a frame in several. */
-				i += nic_gather(sw, pt, p, qi, idx, i, n) - 1;
-				next = &ring[(idx + i + 1) & rmask];
-				contd = pt->q[qi].rx_contd;
-				continue;
-			}
-			if (xd->options || contd) {
-				port_rx_piece(pt, p, qi, xd->options, frame);
-				contd = pt->q[qi].rx_contd;
-				continue;
-			}
-			nic_frame_rare(sw, pt, p, addr, len);
+			i += nic_rare(sw, pt, p, qi, idx, i, n, &rare_key,
+				      &rare_vm) - 1;
+			next = &ring[(idx + i + 1) & rmask];
+			contd = pt->q[qi].rx_contd;
 			continue;
 		}
 		key = fdb_key_frame(d, 0);
@@ -1072,6 +1168,8 @@ from_vm_chain(struct sw *sw, struct vmport *v, const struct fs_desc *c,
 
 	memcpy(h, pool_data(v->pool, c[0].addr), FS_ETH_HLEN);
 	__asm__ volatile("" ::: "memory");
+	if (__builtin_expect(sw->cap.vm == v->index, 0))
+		cap_put(sw, v->pool, c, m, SW_CAP_TX);
 	if (!from_vm_allowed(v, h)) {
 		chain_recycle(v->pool, c, m);
 		return k;

@@ -5,7 +5,8 @@
 # from guest to guest, and broadcast from the wire to every guest; a guest
 # that takes no chains (--no-chains, as one written for ABI 1.2) gets
 # none, counted as chain_unsupported; the XDP counters count whole
-# frames; every frame comes back.
+# frames; a capture has them whole in length; the copy baseline copies
+# them; every frame comes back.
 . "$(dirname "$0")/lib.sh"
 require_root jumbo
 
@@ -40,6 +41,27 @@ check "wire -> guest: byte for byte (length and CRC-32 of each)" \
 # as the port's own do: $N frames of more than 9000 bytes.
 check "wire -> guest: the xdp redirect counter has their bytes, whole" \
 	bash -c "$B/flipswitchctl -s $SOCK -j stats $IF_SW | jq -e '.ports[0] | .xdp.redirect.packets == $N and .rx_packets == $N and .xdp.redirect.bytes == .rx_bytes and .rx_bytes > $N * 9000'"
+
+# --- a capture of them: each packet whole in length, its first bytes
+guest_bg web1 "$WORK/cj.out" rx --count "$N" --timeout 20
+g=$LAST_BG
+# Bounded: a capture that misses packets would wait for ever.
+timeout 30 "$B/flipswitchctl" -s "$SOCK" capture web1 -w "$WORK/cj.pcap" --count "$N" 2>"$WORK/cj.err" &
+cpid=$!
+BG_PIDS+=("$cpid")
+sleep 0.5
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count "$N" --size "$SIZE" -w "$WORK/cj.tx.pcap" >/dev/null
+wait "$g" "$cpid"
+# tcpdump's line for each packet, its time taken off: the length is the
+# packet's whole; then its first 128 bytes.
+heads() { tcpdump -nr "$1" 2>/dev/null | grep '^[0-9]' | cut -d' ' -f2-; }
+firsts() { tcpdump -xxnr "$1" 2>/dev/null | grep -A8 '^[0-9]' | grep -v '^[0-9-]'; }
+check "capture web1: $N packets of several frames, each of its whole length" \
+	test "$(heads "$WORK/cj.pcap" | grep -c "length $SIZE:")" -eq "$N"
+check "capture web1: the same packets as sent, in order" \
+	diff <(heads "$WORK/cj.tx.pcap") <(heads "$WORK/cj.pcap")
+check "capture web1: their first bytes are the ones sent" \
+	diff <(firsts "$WORK/cj.tx.pcap") <(firsts "$WORK/cj.pcap")
 
 # --- guest -> wire
 peer_recv "$N" "$VM1" "$WORK/g2w.rx.pcap"
@@ -84,6 +106,29 @@ check "a guest that takes no chains gets 1500-byte frames, byte for byte" \
 
 sleep 0.3
 check "every frame back in the pool (audit exact)" frames_ok
+stop_daemon
+
+# --- the copy baseline (handoff = "copy") copies packets of several
+# frames as it does frames of one, from the wire and from a guest
+{ cat "$WORK/fs.conf"; echo 'handoff = "copy";'; } >"$WORK/copy.conf"
+if ! start_daemon "$WORK/copy.conf"; then
+	not_ok "daemon starts with handoff = copy"
+	exit 1
+fi
+guest_bg web1 "$WORK/cw.out" rx --count "$N" --timeout 20 --sums
+peer "$B/fs-pkt" send -i "$IF_PEER" --dst "$VM1" --count "$N" --size "$SIZE" -w "$WORK/cw.tx.pcap" >/dev/null
+wait "$LAST_BG"
+check "copy baseline: wire -> guest, byte for byte" \
+	diff <("$B/fs-pkt" sums "$WORK/cw.tx.pcap") <(grep '^sum ' "$WORK/cw.out")
+guest_bg web2 "$WORK/cg.out" rx --count "$N" --timeout 20 --sums
+guest web1 tx --dst "$VM2" --count "$N" --size "$SIZE" --sums >"$WORK/cg.tx" 2>&1
+wait "$LAST_BG"
+check "copy baseline: guest -> guest, byte for byte" \
+	diff <(grep '^sum ' "$WORK/cg.tx") <(grep '^sum ' "$WORK/cg.out")
+check "copy baseline: each of the $((2 * N)) packets copied once" \
+	bash -c "$B/flipswitchctl -s $SOCK -j stats | jq -e '.switch.handoff_copies == $((2 * N))'"
+sleep 0.3
+check "copy baseline: every frame back in the pool" frames_ok
 stop_daemon
 sanitizer_check
 
