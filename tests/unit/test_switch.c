@@ -54,6 +54,8 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1704,6 +1706,53 @@ static void test_pool_cut_short_stops_switch(void **state)
 	rig_down(r);
 }
 
+/* sw_run on a thread of its own, until *stop. */
+struct run_call {
+	struct sw *sw;
+	volatile sig_atomic_t *stop, *report;
+};
+
+static void *run_thread(void *arg)
+{
+	struct run_call *c = arg;
+
+	sw_run(c->sw, c->stop, c->report);
+	return NULL;
+}
+
+/* An fd the worker cannot watch while it sleeps (epoll takes no regular
+ * file) stands for one epoll_ctl refuses: the worker says so and sleeps
+ * 1 ms at a time, polling, where it would otherwise sleep longer and
+ * longer with nothing to do (up to SW_POLL_SLEEP_MAX_MS while a guest
+ * may need polling, SW_DOORBELL_SLEEP_MS when none does). */
+static void test_sleep_unwatched_fd_polls(void **state)
+{
+	struct rig *r = rig_up(8192 + QUOTA * N_VMS);
+	volatile sig_atomic_t stop = 0, report = 0;
+	struct run_call c = { &r->sw, &stop, &report };
+	pthread_t th;
+
+	(void)state;
+	assert_true(r->sw.idle_ep >= 0);
+	for (uint32_t v = 0; v < N_VMS; v++)
+		fsg_close(&r->g[v]);
+	/* In the group socket's place; closed by sw_fini. */
+	r->sw.ports[0].mc_fd = open(r->cfg.pool.path, O_RDONLY | O_CLOEXEC);
+	assert_true(r->sw.ports[0].mc_fd >= 0);
+	quiet();
+	assert_int_equal(pthread_create(&th, NULL, run_thread, &c), 0);
+	usleep(300000);
+	stop = 1;
+	pthread_join(th, NULL);
+	unquiet();
+	assert_true(r->sw.idle_ep_short);
+	/* About 300 sleeps; some 20 without the fallback. */
+	print_message("  %llu sleeps in 300 ms\n",
+		      (unsigned long long)r->sw.sleeps);
+	assert_true(r->sw.sleeps >= 40);
+	rig_down(r);
+}
+
 /* A doorbell peer's hang-up (the control thread's SW_MAIL_DOORBELL with
  * live 0) lets the VM's guest go in the pass that takes it, whatever the
  * VM's turn: its frames back, the guest told (FS_ACK_GONE), counted
@@ -1985,6 +2034,7 @@ int main(void)
 		cmocka_unit_test(test_all_vms_reset_and_given_again_in_a_pass),
 		cmocka_unit_test(test_region_cut_short_takes_vm_out),
 		cmocka_unit_test(test_pool_cut_short_stops_switch),
+		cmocka_unit_test(test_sleep_unwatched_fd_polls),
 		cmocka_unit_test(test_hangup_lets_guest_go_next_pass),
 		cmocka_unit_test(test_bell_quiet_time),
 	};
