@@ -166,7 +166,7 @@ struct sw {
 	uint64_t vm2vm;      /* VM-to-VM hand-offs, zero-copy */
 	int handoff_copy;    /* cfg handoff = "copy": the benchmark's baseline */
 	bool slow;           /* hand-offs copy or are captured (to_vm_slow) */
-	uint64_t handoff_copies; /* frames copied to hand them off (copy mode) */
+	uint64_t handoff_copies; /* packets copied to hand them off (copy mode) */
 
 	struct sw_mail mail;
 	struct sw_frames_snap snap;
