@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the switch's own files share (switch.c, sw_pass.c, sw_mail.c,
- * sw_idle.c, sw_report.c) and its unit tests use; nothing else includes
- * it. Helpers the pass calls for each frame or VM are static inline here:
- * the pass makes no call for them.
+ * What the switch's own files share (switch.c, sw_pass.c, sw_chain.c,
+ * sw_mail.c, sw_idle.c, sw_report.c) and its unit tests use; nothing else
+ * includes it. Helpers the pass calls for each frame or VM are static
+ * inline here: the pass makes no call for them.
  */
 #ifndef FS_SW_INTERNAL_H
 #define FS_SW_INTERNAL_H
@@ -106,5 +106,120 @@ static inline void sw_set_slow(struct sw *sw)
 {
 	sw->slow = sw->handoff_copy || sw->cap.nic >= 0 || sw->cap.vm >= 0;
 }
+
+/* sw_pass.c, for sw_chain.c: a frame of pool `from` copied into a new
+ * frame of pool `to` (its address, or UINT64_MAX with the reason
+ * counted); a packet in m pieces for the capture; a source MAC among VM
+ * v's allowed_macs. */
+uint64_t sw_copy_frame(struct sw *sw, struct pool *to, const struct pool *from,
+		      uint64_t addr, uint32_t len);
+void sw_cap_put(struct sw *sw, const struct pool *p, const struct fs_desc *c,
+		uint32_t m, uint32_t dir);
+bool sw_src_allowed(const struct vmport *v, const uint8_t *src);
+
+/* VM v was just given n > 0 frames: listed for the flush if they are its
+ * first since the last (see SW_TOUCHED_MAX). Its index from its place in
+ * the array, not v->index: a hand-off reads the port's first line alone. */
+static inline void sw_touch(struct sw *sw, struct vmport *v, uint32_t n)
+{
+	if (v->rx_unflushed == n)
+		sw->touched[sw->n_touched++] = (uint16_t)(v - sw->vms);
+}
+
+/* Writes the Ethernet header of a frame for the wire into o (a header
+ * slot): h's MACs, vlan's tag (0: none), h's type. Untagged, the header
+ * goes as one copy of fixed size, which the compiler makes two moves;
+ * only a tagged one is put together byte by byte. */
+static inline void sw_hdr_write(unsigned char *o, const uint8_t *h,
+				uint16_t vlan)
+{
+	if (!vlan) {
+		memcpy(o, h, FS_ETH_HLEN);
+		return;
+	}
+	memcpy(o, h, 12);
+	o[12] = 0x81;
+	o[13] = 0x00;
+	o[14] = (uint8_t)(vlan >> 8);
+	o[15] = (uint8_t)vlan;
+	o[16] = h[12];
+	o[17] = h[13];
+}
+
+/* Whether VM v is one that a group frame on `vlan` from VM from_vm (or,
+ * when from_port >= 0, from that port) is flooded to. */
+static inline bool sw_flood_to(const struct vmport *v, int i, uint16_t vlan,
+			       int from_vm, int from_port)
+{
+	return v->attached && i != from_vm && v->cfg.vlan == vlan &&
+	       (from_port < 0 || v->uplink == from_port);
+}
+
+/* A VLAN tag on a frame from a NIC (d: its first bytes, *addr, *len):
+ * removed in place, as access ports see frames, and its VLAN returned;
+ * 0 for an untagged frame. */
+static inline uint16_t sw_nic_untag(unsigned char **d, uint64_t *addr,
+				    uint32_t *len)
+{
+	unsigned char macs[12], *b = *d;
+	uint16_t vlan;
+
+	if (!(b[12] == 0x81 && b[13] == 0x00 && *len >= FS_ETH_HLEN + 4))
+		return 0;
+	vlan = ((b[14] << 8) | b[15]) & 0x0fff;
+	/* Drop the tag in place by moving the MACs 4 bytes on (and zero the
+	 * 4 bytes left before them). */
+	memcpy(macs, b, 12);
+	memset(b, 0, 4);
+	memcpy(b + 4, macs, 12);
+	*addr += 4;
+	*len -= 4;
+	*d = b + 4;
+	return vlan;
+}
+
+/* Whether a group frame (d) carries a tag left after sw_nic_untag: an S-tag
+ * or one inside the 802.1Q tag is another network's, for no access port.
+ * (Unicast with one the XDP program passes to the host.) */
+static inline bool sw_other_tag(const unsigned char *d)
+{
+	return (d[12] == 0x81 && d[13] == 0x00) ||
+	       (d[12] == 0x88 && d[13] == 0xa8) ||
+	       (d[12] == 0x91 && d[13] == 0x00);
+}
+
+/*
+ * Port security, on the switch's copy h of a frame's header from VM v:
+ * its source must be the VM's MAC or one of its allowed_macs (libvirt's
+ * no-mac-spoofing, OVS port security), and it must carry no VLAN tag of
+ * its own (an access port's tag is the switch's to push; an untagged
+ * port's guest would otherwise reach any VLAN of the wire). Returns
+ * false, the reason counted, for a frame to drop.
+ */
+static inline bool sw_from_vm_allowed(struct vmport *v, const uint8_t *h)
+{
+	if (__builtin_expect(memcmp(h + 6, v->cfg.mac, 6) != 0, 0) &&
+	    !sw_src_allowed(v, h + 6)) {
+		v->st.drops[VM_DROP_SPOOFED]++;
+		return false;
+	}
+	if (__builtin_expect((h[12] == 0x81 && h[13] == 0x00) ||
+			     (h[12] == 0x88 && h[13] == 0xa8) ||
+			     (h[12] == 0x91 && h[13] == 0x00), 0)) {
+		v->st.drops[VM_DROP_TAGGED]++;
+		return false;
+	}
+	return true;
+}
+
+/* sw_chain.c, for the pass: packets of several frames. */
+uint32_t sw_nic_gather(struct sw *sw, struct port *pt, struct pool *p,
+		       uint32_t qi, uint32_t idx, uint32_t i, uint32_t n);
+const struct port_frame *sw_from_nic_chain(struct sw *sw, struct port *pt,
+					   struct pool *p,
+					   const struct port_frame *e);
+uint32_t sw_from_vm_chain(struct sw *sw, struct vmport *v,
+			  const struct fs_desc *c, uint32_t m,
+			  struct pool *tp, struct port_txf *out, uint32_t k);
 
 #endif /* FS_SW_INTERNAL_H */

@@ -46,20 +46,11 @@
  * otherwise pay for each frame or two it gives back. */
 #define SW_DRAIN_MIN 16
 
-/* VM v was just given n > 0 frames: listed for the flush if they are its
- * first since the last (see SW_TOUCHED_MAX). Its index from its place in
- * the array, not v->index: a hand-off reads the port's first line alone. */
-static inline void touch(struct sw *sw, struct vmport *v, uint32_t n)
-{
-	if (v->rx_unflushed == n)
-		sw->touched[sw->n_touched++] = (uint16_t)(v - sw->vms);
-}
-
 /* A packet for the capture, in m pieces c[0..m) of pool p (a frame, a
  * header slot and the rest, or the frames of a chain): its length is the
  * whole packet's, its data the first SW_CAP_SNAP bytes. */
-static void cap_put(struct sw *sw, const struct pool *p,
-		    const struct fs_desc *c, uint32_t m, uint32_t dir)
+void sw_cap_put(struct sw *sw, const struct pool *p, const struct fs_desc *c,
+		uint32_t m, uint32_t dir)
 {
 	struct sw_capture *cp = &sw->cap;
 	struct sw_cap_rec *r;
@@ -96,7 +87,7 @@ static void cap_tap2(struct sw *sw, const struct pool *p, uint64_t addr,
 	const struct fs_desc c[2] = { { .addr = addr, .len = len },
 				      { .addr = addr2, .len = len2 } };
 
-	cap_put(sw, p, c, len2 ? 2 : 1, dir);
+	sw_cap_put(sw, p, c, len2 ? 2 : 1, dir);
 }
 
 static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
@@ -104,10 +95,6 @@ static void cap_tap(struct sw *sw, const struct pool *p, uint64_t addr,
 {
 	cap_tap2(sw, p, addr, len, 0, 0, dir);
 }
-
-static uint64_t copy_frame(struct sw *sw, struct pool *to,
-			   const struct pool *from, uint64_t addr,
-			   uint32_t len);
 
 /* The rare hand-off: captured, or the copy baseline. It repeats to_vm's
  * enqueue rather than sharing it, so that the fast path tests sw->slow
@@ -121,7 +108,7 @@ static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
 	if (sw->handoff_copy) {
 		/* The baseline flipswitch replaces: the frame is copied into
 		 * one lent to the VM, and the original recycled. */
-		uint64_t c = copy_frame(sw, p, p, addr, len);
+		uint64_t c = sw_copy_frame(sw, p, p, addr, len);
 
 		pool_recycle(p, pool_frame(p, addr));
 		if (c == UINT64_MAX)
@@ -135,7 +122,7 @@ static __attribute__((noinline)) void to_vm_slow(struct sw *sw,
 	}
 	if (sw->cap.vm == v->index)
 		cap_tap(sw, p, addr, len, SW_CAP_RX);
-	touch(sw, v, 1);
+	sw_touch(sw, v, 1);
 }
 
 /* Hands a frame the switch owns, of v's pool p (the caller's, as it
@@ -152,7 +139,7 @@ static inline void to_vm(struct sw *sw, struct vmport *v, struct pool *p,
 		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
-	touch(sw, v, 1);
+	sw_touch(sw, v, 1);
 }
 
 /* A frame of pool `from`, the switch's, for VM v of another pool: copied
@@ -166,7 +153,7 @@ to_vm_across(struct sw *sw, struct pool *from, struct vmport *v,
 	uint64_t c = UINT64_MAX;
 
 	if (v->rx_room || vmport_rx_open(v, v->pool))
-		c = copy_frame(sw, v->pool, from, addr, len);
+		c = sw_copy_frame(sw, v->pool, from, addr, len);
 	pool_recycle(from, pool_frame(from, addr));
 	if (c == UINT64_MAX)
 		return;
@@ -183,29 +170,9 @@ static __attribute__((noinline)) void too_big(struct sw *sw,
 	pool_recycle(v->pool, pool_frame(v->pool, addr));
 }
 
-/* Writes the Ethernet header of a frame for the wire into o (a header
- * slot): h's MACs, vlan's tag (0: none), h's type. Untagged, the header
- * goes as one copy of fixed size, which the compiler makes two moves;
- * only a tagged one is put together byte by byte. */
-static inline void hdr_write(unsigned char *o, const uint8_t *h,
-			     uint16_t vlan)
-{
-	if (!vlan) {
-		memcpy(o, h, FS_ETH_HLEN);
-		return;
-	}
-	memcpy(o, h, 12);
-	o[12] = 0x81;
-	o[13] = 0x00;
-	o[14] = (uint8_t)(vlan >> 8);
-	o[15] = (uint8_t)vlan;
-	o[16] = h[12];
-	o[17] = h[13];
-}
-
 /*
  * A frame from VM v for the wire (addr, len, of v's pool; h: the switch's
- * copy of its header, checked by from_vm_allowed), added to out[k]
+ * copy of its header, checked by sw_from_vm_allowed), added to out[k]
  * (sw->nicbuf), which from_vm puts on v's uplink in one burst; returns
  * the new count. tp is the pool of the queue it leaves on. The Ethernet
  * header goes to the wire from a header slot of tp's private tail
@@ -242,7 +209,7 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 		return k;
 	}
 	o = txhdr_data(t, s);
-	hdr_write(o, h, v->cfg.vlan);
+	sw_hdr_write(o, h, v->cfg.vlan);
 	/* f->more is not written: from_vm's entries go to port_tx_burst
 	 * alone, which never reads it (to_nic_chain's, to port_tx_chains,
 	 * set it). */
@@ -264,8 +231,8 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
 		return k;
 	} else if (__builtin_expect(tp != vp, 0)) {
 		/* The rest copied into the queue's pool, once. */
-		uint64_t c = copy_frame(sw, tp, vp, addr + FS_ETH_HLEN,
-					len - FS_ETH_HLEN);
+		uint64_t c = sw_copy_frame(sw, tp, vp, addr + FS_ETH_HLEN,
+					   len - FS_ETH_HLEN);
 
 		pool_recycle(vp, pool_frame(vp, addr));
 		if (c == UINT64_MAX) {
@@ -292,9 +259,8 @@ to_nic(struct sw *sw, struct vmport *v, uint64_t addr, uint32_t len,
  * 0, frame_size bytes), and the copy must end inside its own frame. A
  * frame longer than `to`'s frames (a 4096-byte pool's into a 2048-byte
  * one's) cannot be copied: dropped, too_long. */
-static uint64_t copy_frame(struct sw *sw, struct pool *to,
-			   const struct pool *from, uint64_t addr,
-			   uint32_t len)
+uint64_t sw_copy_frame(struct sw *sw, struct pool *to, const struct pool *from,
+		       uint64_t addr, uint32_t len)
 {
 	uint64_t c;
 	uint32_t head = FS_HEADROOM;
@@ -326,25 +292,16 @@ static void flood_copy(struct sw *sw, struct vmport *v, uint64_t addr,
 
 	if (!v->rx_room && !vmport_rx_open(v, v->pool))
 		return;
-	c = copy_frame(sw, v->pool, v->pool, addr, len);
+	c = sw_copy_frame(sw, v->pool, v->pool, addr, len);
 	if (c == UINT64_MAX)
 		return;
 	sw->copies++;
 	to_vm(sw, v, v->pool, c, len);
 }
 
-/* Whether VM v is one that a group frame on `vlan` from VM from_vm (or,
- * when from_port >= 0, from that port) is flooded to. */
-static inline bool flood_to(const struct vmport *v, int i, uint16_t vlan,
-			    int from_vm, int from_port)
-{
-	return v->attached && i != from_vm && v->cfg.vlan == vlan &&
-	       (from_port < 0 || v->uplink == from_port);
-}
-
 /*
  * Floods a group-addressed frame of pool p, the switch's, to every VM of p
- * it goes to (flood_to): a copy for each but the last, which gets the
+ * it goes to (sw_flood_to): a copy for each but the last, which gets the
  * frame itself. Returns 1 if the frame itself was used, 0 if it is still
  * the caller's.
  */
@@ -357,7 +314,8 @@ static int flood_pool(struct sw *sw, struct pool *p, uint64_t addr,
 	for (int i = 0; i < sw->n_vms; i++) {
 		struct vmport *v = &sw->vms[i];
 
-		if (!flood_to(v, i, vlan, from_vm, from_port) || v->pool != p)
+		if (!sw_flood_to(v, i, vlan, from_vm, from_port) ||
+		    v->pool != p)
 			continue;
 		if (last)
 			flood_copy(sw, last, addr, len);
@@ -388,11 +346,11 @@ flood_across(struct sw *sw, struct pool *p, uint64_t addr, uint32_t len,
 			continue;
 		for (int i = 0; i < sw->n_vms && !any; i++)
 			any = sw->vms[i].pool == q &&
-			      flood_to(&sw->vms[i], i, vlan, from_vm,
-				       from_port);
+			      sw_flood_to(&sw->vms[i], i, vlan, from_vm,
+					  from_port);
 		if (!any)
 			continue;
-		c = copy_frame(sw, q, p, addr, len);
+		c = sw_copy_frame(sw, q, p, addr, len);
 		if (c == UINT64_MAX)
 			continue;
 		sw->xcopies[k][SW_COPY_FLOOD]++;
@@ -417,268 +375,6 @@ static int flood_vms(struct sw *sw, struct pool *p, uint64_t addr,
 }
 
 /*
- * Packets of several frames (ring.h M..N, ABI 1.3): jumbo frames. Rare
- * next to frames of one, so out of line, and simple: no burst, no cached
- * lookup, a copy for every VM a group frame goes to. A packet is c[0..m)
- * (addr, len; FS_DESC_MORE on all but the last), m > 1, every frame the
- * switch's until handed on.
- */
-
-/* Every frame of packet c[0..m) of pool p back to p. */
-static void chain_recycle(struct pool *p, const struct fs_desc *c, uint32_t m)
-{
-	for (uint32_t j = 0; j < m; j++)
-		pool_recycle(p, pool_frame(p, c[j].addr));
-}
-
-/* A copy of packet c[0..m) of pool `from` into d[0..m), frames of pool
- * `to`, frame by frame (copy_frame). 0, or -1 with nothing kept (the
- * reason counted by copy_frame). */
-static int copy_chain(struct sw *sw, struct pool *to, const struct pool *from,
-		      const struct fs_desc *c, uint32_t m, struct fs_desc *d)
-{
-	for (uint32_t j = 0; j < m; j++) {
-		d[j].addr = copy_frame(sw, to, from, c[j].addr, c[j].len);
-		if (d[j].addr == UINT64_MAX) {
-			chain_recycle(to, d, j);
-			return -1;
-		}
-		d[j].len = c[j].len;
-		d[j].options = c[j].options;
-	}
-	return 0;
-}
-
-/* Whether VM v could take a packet of m frames now: a guest that takes
- * them, room for all (counted if not, by vmport_rx_chain's reasons).
- * Looked at before a copy, so that a VM that cannot take it costs none. */
-static bool chain_room(struct vmport *v, uint32_t m)
-{
-	if (!v->chains) {
-		v->st.drops[v->attached ? VM_DROP_CHAIN_UNSUPPORTED :
-					  VM_DROP_DETACHED]++;
-		return false;
-	}
-	if (v->rx_room < m && !vmport_rx_open(v, v->pool))
-		return false;
-	if (v->rx_room < m) {
-		v->st.drops[VM_DROP_RX_FULL]++;
-		return false;
-	}
-	return true;
-}
-
-/* Packet c[0..m) is on VM v's rx ring: listed for the flush, and
- * captured if v is. */
-static void chain_given(struct sw *sw, struct vmport *v,
-			const struct fs_desc *c, uint32_t m)
-{
-	if (__builtin_expect(sw->cap.vm == v->index, 0))
-		cap_put(sw, v->pool, c, m, SW_CAP_RX);
-	touch(sw, v, m);
-}
-
-/* Packet c[0..m) of pool p to VM v: handed over if v is of p, else copied
- * into v's pool (why) and the original recycled; recycled if v cannot
- * take it. */
-static void chain_to_vm(struct sw *sw, struct vmport *v, struct pool *p,
-			const struct fs_desc *c, uint32_t m, enum sw_copy why)
-{
-	struct fs_desc d[VM_MAX_FRAMES];
-
-	/* The copy baseline copies a packet of several frames as it does
-	 * one of one (to_vm_slow). */
-	if (v->pool != p || sw->handoff_copy) {
-		int err = !chain_room(v, m) ||
-			  copy_chain(sw, v->pool, p, c, m, d);
-
-		chain_recycle(p, c, m);
-		if (err)
-			return;
-		if (v->pool != p)
-			sw->xcopies[v->pool->index][why]++;
-		else
-			sw->handoff_copies++;
-		c = d;
-		p = v->pool;
-	}
-	if (vmport_rx_chain(v, p, c, m)) {
-		chain_recycle(p, c, m);
-		return;
-	}
-	chain_given(sw, v, c, m);
-}
-
-/* A group packet c[0..m) of pool p to every VM it goes to (flood_to), in
- * every pool: a copy each. The original stays the caller's. */
-static void flood_chain(struct sw *sw, struct pool *p, const struct fs_desc *c,
-			uint32_t m, uint16_t vlan, int from_vm, int from_port)
-{
-	struct fs_desc d[VM_MAX_FRAMES];
-
-	for (int i = 0; i < sw->n_vms; i++) {
-		struct vmport *v = &sw->vms[i];
-
-		if (!flood_to(v, i, vlan, from_vm, from_port) ||
-		    !chain_room(v, m) || copy_chain(sw, v->pool, p, c, m, d))
-			continue;
-		if (v->pool != p)
-			sw->xcopies[v->pool->index][SW_COPY_FLOOD]++;
-		else
-			sw->copies++;
-		if (vmport_rx_chain(v, v->pool, d, m)) {
-			chain_recycle(v->pool, d, m);
-			continue;
-		}
-		chain_given(sw, v, d, m);
-	}
-}
-
-/* A packet of m frames f[0..m) for the wire, of pool p, for the capture:
- * the first's header slot, then the frames as they leave. */
-static __attribute__((noinline)) void cap_txf(struct sw *sw,
-					      const struct pool *p,
-					      const struct port_txf *f,
-					      uint32_t m)
-{
-	struct fs_desc c[VM_MAX_FRAMES + 1];
-
-	c[0].addr = f[0].hdr;
-	c[0].len = f[0].hlen;
-	for (uint32_t j = 0; j < m; j++) {
-		c[1 + j].addr = f[j].addr;
-		c[1 + j].len = f[j].len;
-	}
-	cap_put(sw, p, c, m + 1, SW_CAP_TX);
-}
-
-/* A packet c[0..m) from VM v for the wire, as to_nic does a frame: the
- * whole packet's length held to the MTU, its header from the switch's
- * copy h into a slot (v's tag pushed there), the guest's frames after it
- * (copied into tp's frames where tp is not v's pool). Needs multi-buffer:
- * without it a packet longer than a frame cannot leave (no_headroom). */
-static uint32_t to_nic_chain(struct sw *sw, struct vmport *v,
-			     const struct fs_desc *c, uint32_t m,
-			     const uint8_t *h, struct pool *tp,
-			     struct port_txf *out, uint32_t k)
-{
-	struct pool *vp = v->pool;
-	struct txhdr *t = &tp->txh;
-	struct fs_desc d[VM_MAX_FRAMES];
-	uint32_t total = 0;
-	uint64_t s;
-
-	for (uint32_t j = 0; j < m; j++)
-		total += c[j].len;
-	if (total > __atomic_load_n(&sw->ports[v->uplink].mtu,
-				    __ATOMIC_RELAXED) + FS_ETH_HLEN) {
-		sw->ports[v->uplink].st.drops[PORT_DROP_TOO_BIG]++;
-		chain_recycle(vp, c, m);
-		return k;
-	}
-	if (!t->sg) {
-		sw->drops[SW_DROP_NO_HEADROOM]++;
-		chain_recycle(vp, c, m);
-		return k;
-	}
-	if (tp != vp) {
-		int err = copy_chain(sw, tp, vp, c, m, d);
-
-		chain_recycle(vp, c, m);
-		if (err)
-			return k;
-		sw->xcopies[tp->index][SW_COPY_WIRE]++;
-		c = d;
-	}
-	s = txhdr_alloc(t);
-	if (s == UINT64_MAX) {
-		sw->drops[SW_DROP_NO_TX_SLOT]++;
-		chain_recycle(tp, c, m);
-		return k;
-	}
-	hdr_write(txhdr_data(t, s), h, v->cfg.vlan);
-	for (uint32_t j = 0; j < m; j++) {
-		struct port_txf *f = &out[k + j];
-
-		f->hdr = j ? 0 : s;
-		f->hlen = j ? 0 : (uint16_t)(FS_ETH_HLEN + (v->cfg.vlan ? 4 : 0));
-		f->addr = c[j].addr + (j ? 0 : FS_ETH_HLEN);
-		f->len = c[j].len - (j ? 0 : FS_ETH_HLEN);
-		f->more = j + 1 < m;
-	}
-	if (__builtin_expect(sw->cap.nic == v->uplink, 0))
-		cap_txf(sw, tp, out + k, m);
-	return k + m;
-}
-
-/* A VLAN tag on a frame from a NIC (d: its first bytes, *addr, *len):
- * removed in place, as access ports see frames, and its VLAN returned;
- * 0 for an untagged frame. */
-static inline uint16_t nic_untag(unsigned char **d, uint64_t *addr,
-				 uint32_t *len)
-{
-	unsigned char macs[12], *b = *d;
-	uint16_t vlan;
-
-	if (!(b[12] == 0x81 && b[13] == 0x00 && *len >= FS_ETH_HLEN + 4))
-		return 0;
-	vlan = ((b[14] << 8) | b[15]) & 0x0fff;
-	/* Drop the tag in place by moving the MACs 4 bytes on (and zero the
-	 * 4 bytes left before them). */
-	memcpy(macs, b, 12);
-	memset(b, 0, 4);
-	memcpy(b + 4, macs, 12);
-	*addr += 4;
-	*len -= 4;
-	*d = b + 4;
-	return vlan;
-}
-
-/* Whether a group frame (d) carries a tag left after nic_untag: an S-tag
- * or one inside the 802.1Q tag is another network's, for no access port.
- * (Unicast with one the XDP program passes to the host.) */
-static inline bool other_tag(const unsigned char *d)
-{
-	return (d[12] == 0x81 && d[13] == 0x00) ||
-	       (d[12] == 0x88 && d[13] == 0xa8) ||
-	       (d[12] == 0x91 && d[13] == 0x00);
-}
-
-/* A packet of several frames from a NIC port pt, c[0..m) of pool p, the
- * switch's: untagged, then flooded or given to its VM as nic_frame does
- * a frame. */
-static __attribute__((noinline)) void nic_chain(struct sw *sw, struct port *pt,
-						struct pool *p,
-						struct fs_desc *c, uint32_t m)
-{
-	unsigned char *d = pool_data(p, c[0].addr);
-	uint16_t vlan;
-	int32_t vm;
-
-	if (c[0].len < FS_ETH_HLEN) {
-		sw->drops[SW_DROP_NO_ROUTE]++;
-		chain_recycle(p, c, m);
-		return;
-	}
-	vlan = nic_untag(&d, &c[0].addr, &c[0].len);
-	if (d[0] & 1) {
-		if (other_tag(d))
-			sw->drops[SW_DROP_NO_ROUTE]++;
-		else
-			flood_chain(sw, p, c, m, vlan, -1, pt->index);
-		chain_recycle(p, c, m);
-		return;
-	}
-	vm = fdb_lookup_key(&sw->fdb, fdb_key_frame(d, vlan));
-	if (vm < 0 || sw->vms[vm].uplink != pt->index) {
-		sw->drops[SW_DROP_NO_ROUTE]++;
-		chain_recycle(p, c, m);
-		return;
-	}
-	chain_to_vm(sw, &sw->vms[vm], p, c, m, SW_COPY_NIC);
-}
-
-/*
  * One frame from a NIC, the switch's: a tagged frame loses its tag (VM
  * ports are access ports), a group frame is flooded, a unicast frame goes
  * to its VM or is dropped. *last_key and *last_vm are the last destination
@@ -700,9 +396,9 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 		pool_recycle(p, pool_frame(p, addr));
 		return;
 	}
-	vlan = nic_untag(&d, &addr, &len);
+	vlan = sw_nic_untag(&d, &addr, &len);
 	if (d[0] & 1) {
-		if (other_tag(d))
+		if (sw_other_tag(d))
 			sw->drops[SW_DROP_NO_ROUTE]++;
 		else if (flood_vms(sw, p, addr, len, vlan, -1, pt->index, 0))
 			return;
@@ -728,30 +424,6 @@ nic_frame(struct sw *sw, struct port *pt, struct pool *p, uint64_t addr,
 
 /* Frames from a NIC read into f[] (port_mc_rx), frames of pool p: the
  * path of the group socket. */
-/* A group frame in several pool frames (port_mc_rx), from e on, to
- * nic_chain; returns its last entry. Out of line, with its array, and
- * moving a pointer, not an index: from_nic's loop over the frames of one
- * keeps its registers and walks f by pointer as it did before chains. */
-static __attribute__((noinline)) const struct port_frame *
-from_nic_chain(struct sw *sw, struct port *pt, struct pool *p,
-	       const struct port_frame *e)
-{
-	struct fs_desc c[VM_MAX_FRAMES];
-	uint32_t m = 0;
-
-	for (;; e++) {
-		c[m].addr = e->addr;
-		c[m].len = e->len;
-		c[m].options = e->options;
-		if (!e->options || ++m == VM_MAX_FRAMES)
-			break;
-	}
-	if (sw->cap.nic == pt->index)
-		cap_put(sw, p, c, m + !e->options, SW_CAP_RX);
-	nic_chain(sw, pt, p, c, m + !e->options);
-	return e;
-}
-
 static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 		     struct port_frame *f, uint32_t n)
 {
@@ -764,7 +436,7 @@ static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 		 * whatever it holds cannot fault. */
 		__builtin_prefetch(base + e[1].addr);
 		if (__builtin_expect(e->options != 0, 0)) {
-			e = from_nic_chain(sw, pt, p, e);
+			e = sw_from_nic_chain(sw, pt, p, e);
 			continue;
 		}
 		if (__builtin_expect(sw->slow, 0) && sw->cap.nic == pt->index)
@@ -774,80 +446,10 @@ static void from_nic(struct sw *sw, struct port *pt, struct pool *p,
 }
 
 /*
- * A frame received in pieces (XDP_PKT_CONTD, multi-buffer), its first at
- * entry idx + i of queue qi's rx ring of the n peeked (that frame the
- * switch's already, scrubbed, its bytes counted by the caller): the rest
- * gathered, peeked past n where needed (the kernel publishes a frame's
- * pieces together), and handed on whole (nic_chain). One of more than
- * VM_MAX_FRAMES pieces reaches no VM (rx_too_long). Returns how many of
- * the n entries it took.
- */
-static __attribute__((noinline)) uint32_t nic_gather(struct sw *sw,
-						     struct port *pt,
-						     struct pool *p, uint32_t qi,
-						     uint32_t idx, uint32_t i,
-						     uint32_t n)
-{
-	struct fs_desc c[VM_MAX_FRAMES];
-	uint32_t j, m = 0, extra = 0, x, fmask = p->frame_size - 1;
-	uint64_t bytes = 0;
-	bool more = true, over = false;
-
-	for (j = i; more; j++) {
-		const struct xdp_desc *xd;
-		uint32_t frame, off;
-
-		if (j == n + extra) {
-			if (!port_rx_peek(pt, p, qi, 1, &x))
-				break;
-			extra++;
-		}
-		xd = port_rx_desc(pt, qi, idx + j);
-		frame = (uint32_t)(xd->addr >> p->shift);
-		off = (uint32_t)xd->addr & fmask;
-		more = xd->options & XDP_PKT_CONTD;
-		p->fr[frame].owner = POOL_OWN_SWITCH;
-		scrub_reuse(&p->scrub, frame, off, off + xd->len);
-		if (j > i)
-			bytes += xd->len;
-		if (m == VM_MAX_FRAMES) {
-			over = true;
-			pool_recycle(p, frame);
-			continue;
-		}
-		c[m].addr = xd->addr;
-		c[m].len = xd->len;
-		c[m].options = more ? FS_DESC_MORE : 0;
-		m++;
-	}
-	if (extra)
-		port_rx_release(pt, qi, extra, 0);
-	/* Counted as one packet of its pieces' bytes. */
-	pt->st.rx_bytes += bytes;
-	pt->st.rx_packets -= j - i - 1;
-	pt->q[qi].rx_packets -= j - i - 1;
-	if (more) {
-		/* Its last piece is not published yet: this frame reaches no
-		 * VM, and the pieces still to come are dropped as they come
-		 * (port_rx_piece, counted at the last). */
-		pt->q[qi].rx_contd = true;
-		chain_recycle(p, c, m);
-	} else if (over) {
-		pt->st.drops[PORT_DROP_RX_TOO_LONG]++;
-		chain_recycle(p, c, m);
-	} else {
-		if (__builtin_expect(sw->cap.nic == pt->index, 0))
-			cap_put(sw, p, c, m, SW_CAP_RX);
-		nic_chain(sw, pt, p, c, m);
-	}
-	return j - i - extra;
-}
-
-/*
  * A frame of the NIC's that is not plain unicast, or any while hand-offs
  * are slow (capture, copy baseline): entry idx + i of the n peeked of
  * queue qi, the switch's (scrubbed, its bytes counted). The first piece of
- * a frame in several is gathered with the rest (nic_gather), a piece of
+ * a frame in several is gathered with the rest (sw_nic_gather), a piece of
  * one that reaches no VM recycled (port_rx_piece), a frame of one taken
  * as from_nic takes it (*key and *vm as nic_frame keeps them). Returns
  * how many of the n entries it took; the queue's rx_contd says where the
@@ -860,7 +462,7 @@ nic_rare(struct sw *sw, struct port *pt, struct pool *p, uint32_t qi,
 	const struct xdp_desc *xd = port_rx_desc(pt, qi, idx + i);
 
 	if (!pt->q[qi].rx_contd && xd->options == XDP_PKT_CONTD)
-		return nic_gather(sw, pt, p, qi, idx, i, n);
+		return sw_nic_gather(sw, pt, p, qi, idx, i, n);
 	if (xd->options || pt->q[qi].rx_contd) {
 		port_rx_piece(pt, p, qi, xd->options,
 			      (uint32_t)(xd->addr >> p->shift));
@@ -924,7 +526,7 @@ burst_end(struct sw *sw, struct vmport_burst *b, uint64_t *bytes)
 	*bytes += b->bytes;
 	n = vmport_burst_end(b);
 	if (n)
-		touch(sw, v, n);
+		sw_touch(sw, v, n);
 }
 
 /* The burst's room ran out, or there was none: opens more if the VM can
@@ -1122,77 +724,13 @@ static __attribute__((noinline)) void vm_frame_rare(struct sw *sw,
 
 /* Whether src (6 bytes) is one of VM v's allowed_macs: the rare case of
  * a guest that sends with more than its own MAC. */
-static __attribute__((noinline)) bool src_allowed(const struct vmport *v,
-						  const uint8_t *src)
+__attribute__((noinline)) bool sw_src_allowed(const struct vmport *v,
+					      const uint8_t *src)
 {
 	for (uint32_t i = 0; i < v->cfg.n_allowed_macs; i++)
 		if (!memcmp(src, v->cfg.allowed_macs[i], 6))
 			return true;
 	return false;
-}
-
-/*
- * Port security, on the switch's copy h of a frame's header from VM v:
- * its source must be the VM's MAC or one of its allowed_macs (libvirt's
- * no-mac-spoofing, OVS port security), and it must carry no VLAN tag of
- * its own (an access port's tag is the switch's to push; an untagged
- * port's guest would otherwise reach any VLAN of the wire). Returns
- * false, the reason counted, for a frame to drop.
- */
-static inline bool from_vm_allowed(struct vmport *v, const uint8_t *h)
-{
-	if (__builtin_expect(memcmp(h + 6, v->cfg.mac, 6) != 0, 0) &&
-	    !src_allowed(v, h + 6)) {
-		v->st.drops[VM_DROP_SPOOFED]++;
-		return false;
-	}
-	if (__builtin_expect((h[12] == 0x81 && h[13] == 0x00) ||
-			     (h[12] == 0x88 && h[13] == 0xa8) ||
-			     (h[12] == 0x91 && h[13] == 0x00), 0)) {
-		v->st.drops[VM_DROP_TAGGED]++;
-		return false;
-	}
-	return true;
-}
-
-/* A packet of several frames from VM v, c[0..m) (vmport_tx_collect
- * checked it whole), as from_vm does a frame: port security on the
- * switch's copy of its header, then a VM, a flood, or the wire. Returns
- * the new count of out[] (from_vm's burst to the wire). */
-static __attribute__((noinline)) uint32_t
-from_vm_chain(struct sw *sw, struct vmport *v, const struct fs_desc *c,
-	      uint32_t m, struct pool *tp, struct port_txf *out, uint32_t k)
-{
-	uint8_t h[FS_ETH_HLEN];
-	int32_t dst;
-
-	memcpy(h, pool_data(v->pool, c[0].addr), FS_ETH_HLEN);
-	__asm__ volatile("" ::: "memory");
-	if (__builtin_expect(sw->cap.vm == v->index, 0))
-		cap_put(sw, v->pool, c, m, SW_CAP_TX);
-	if (!from_vm_allowed(v, h)) {
-		chain_recycle(v->pool, c, m);
-		return k;
-	}
-	if (h[0] & 1) {
-		if (!vmport_flood_ok(v, sw->now)) {
-			chain_recycle(v->pool, c, m);
-			return k;
-		}
-		flood_chain(sw, v->pool, c, m, v->cfg.vlan, v->index, -1);
-		return to_nic_chain(sw, v, c, m, h, tp, out, k);
-	}
-	dst = fdb_lookup_key(&sw->fdb, fdb_key_frame(h, v->cfg.vlan));
-	if (dst == v->index) {
-		sw->drops[SW_DROP_HAIRPIN]++;
-		chain_recycle(v->pool, c, m);
-	} else if (dst >= 0) {
-		sw->vm2vm++;
-		chain_to_vm(sw, &sw->vms[dst], v->pool, c, m, SW_COPY_VM);
-	} else {
-		k = to_nic_chain(sw, v, c, m, h, tp, out, k);
-	}
-	return k;
 }
 
 static inline void to_nic_burst(struct vmport *v, struct port *pt,
@@ -1229,7 +767,7 @@ static void from_vm(struct sw *sw, struct vmport *v, const struct fs_desc *t,
 			__builtin_prefetch(pool_data(v->pool, t[i + 1].addr));
 		if (__builtin_expect(sw->cap.vm == v->index, 0))
 			cap_tap(sw, v->pool, t[i].addr, t[i].len, SW_CAP_TX);
-		if (__builtin_expect(!from_vm_allowed(v, d), 0)) {
+		if (__builtin_expect(!sw_from_vm_allowed(v, d), 0)) {
 			pool_recycle(v->pool, pool_frame(v->pool, t[i].addr));
 			continue;
 		}
@@ -1286,7 +824,7 @@ static inline void to_nic_burst(struct vmport *v, struct port *pt,
 
 /* A VM's batch with packets of several frames in it (vmport_tx_collect
  * said so): the runs of frames of one go through from_vm, each packet of
- * several through from_vm_chain, in order, so that from_vm's loop pays
+ * several through sw_from_vm_chain, in order, so that from_vm's loop pays
  * nothing for them. */
 static __attribute__((noinline)) void from_vm_mixed(struct sw *sw,
 						    struct vmport *v,
@@ -1295,7 +833,7 @@ static __attribute__((noinline)) void from_vm_mixed(struct sw *sw,
 {
 	struct port *pt = &sw->ports[v->uplink];
 	struct pool *tp = port_txq_pool(pt, (uint32_t)v->index);
-	uint32_t i = 0, s, m;
+	uint32_t i = 0, s, m, k;
 
 	while (i < n) {
 		for (s = i; i < n && !t[i].options; i++)
@@ -1308,9 +846,8 @@ static __attribute__((noinline)) void from_vm_mixed(struct sw *sw,
 		 * flag. */
 		for (m = 1; t[i + m - 1].options & FS_DESC_MORE; m++)
 			;
-		to_nic_burst(v, pt, tp, sw->nicbuf,
-			     from_vm_chain(sw, v, &t[i], m, tp, sw->nicbuf, 0),
-			     true);
+		k = sw_from_vm_chain(sw, v, &t[i], m, tp, sw->nicbuf, 0);
+		to_nic_burst(v, pt, tp, sw->nicbuf, k, true);
 		i += m;
 	}
 }
