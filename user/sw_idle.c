@@ -88,18 +88,28 @@ static void bell_gap_to(struct vmport *v, uint64_t gap)
 	__atomic_store_n(&v->sw.bell_gap, gap, __ATOMIC_RELAXED);
 }
 
+/* Halves v's interval, down to doorbell_usecs at the least. */
+static void bell_halve(struct vmport *v)
+{
+	uint64_t base = v->sw.bell_base, gap = v->sw.bell_gap;
+
+	if (gap > base)
+		bell_gap_to(v, gap / 2 < base ? base : gap / 2);
+}
+
 /* v's held ring went out `since` ticks after the one before, with
  * bell_frames frames. */
 static void bell_adapt(struct vmport *v, uint64_t since)
 {
-	uint64_t base = v->sw.bell_base, gap = v->sw.bell_gap;
-	uint64_t per = (uint64_t)v->sw.bell_frames * base; /* frames x base */
+	uint64_t gap = v->sw.bell_gap;
+	uint64_t per = (uint64_t)v->sw.bell_frames * v->sw.bell_base;
 
+	/* per: frames x doorbell_usecs. */
 	if (per / 2 >= since && gap < v->sw.bell_max)
 		bell_gap_to(v, 2 * gap > v->sw.bell_max ? v->sw.bell_max :
 							     2 * gap);
-	else if (per < since && gap > base)
-		bell_gap_to(v, gap / 2 < base ? base : gap / 2);
+	else if (per < since)
+		bell_halve(v);
 }
 
 /*
@@ -128,10 +138,8 @@ void sw_ring_sleeper(struct sw *sw, struct vmport *v, uint32_t n)
 	    sw->n_held == SW_HELD_MAX) {
 		/* The stream stopped for four intervals: back towards
 		 * doorbell_usecs (no overflow for any gap). */
-		if (since / 4 >= v->sw.bell_gap && v->sw.bell_gap > v->sw.bell_base)
-			bell_gap_to(v, v->sw.bell_gap / 2 < v->sw.bell_base ?
-						   v->sw.bell_base :
-						   v->sw.bell_gap / 2);
+		if (since / 4 >= v->sw.bell_gap)
+			bell_halve(v);
 		vmport_ring(v);
 		v->sw.bell_at = sw->now;
 		v->sw.bell_frames = 0;
