@@ -59,9 +59,9 @@ static void prom_head(FILE *f, const char *metric, const char *type,
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", metric, help, metric, type);
 }
 
-static void prom_sample(FILE *f, const char *metric, const char *l1,
-			const char *v1, const char *l2, const char *v2,
-			uint64_t v)
+/* A sample's name and labels (up to two), its value to follow. */
+static void prom_name(FILE *f, const char *metric, const char *l1,
+		      const char *v1, const char *l2, const char *v2)
 {
 	fputs(metric, f);
 	if (l1) {
@@ -73,6 +73,13 @@ static void prom_sample(FILE *f, const char *metric, const char *l1,
 		}
 		putc('}', f);
 	}
+}
+
+static void prom_sample(FILE *f, const char *metric, const char *l1,
+			const char *v1, const char *l2, const char *v2,
+			uint64_t v)
+{
+	prom_name(f, metric, l1, v1, l2, v2);
 	fprintf(f, " %" PRIu64 "\n", v);
 }
 
@@ -156,9 +163,9 @@ void prom_write(FILE *f, json_t *st, json_t *fr)
 		  "Least time between two doorbells to a VM's guest now: doorbell_usecs, lengthened under a heavy stream up to doorbell_max_usecs.");
 	json_array_foreach(ports, i, p)
 		if (json_object_get(p, "doorbell_gap_us")) {
-			fputs("flipswitch_doorbell_interval_seconds{", f);
-			prom_label(f, "port", str(p, "name"));
-			fprintf(f, "} %.6f\n",
+			prom_name(f, "flipswitch_doorbell_interval_seconds",
+				  "port", str(p, "name"), NULL, NULL);
+			fprintf(f, " %.6f\n",
 				(double)u64(p, "doorbell_gap_us") / 1e6);
 		}
 	prom_head(f, "flipswitch_drops_total", "counter",
